@@ -1,0 +1,55 @@
+/*
+ * config.h - process configuration from environment variables (SPEC §6), read and
+ * validated once at start-up by the main thread; read-only afterwards, so any
+ * thread may read it.
+ */
+#ifndef CHAT_CONFIG_H
+#define CHAT_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "chat/log.h"
+
+typedef struct chat_config {
+    int http_port;              /* HTTP_PORT, default 8080 */
+    char *mongo_uri;            /* MONGO_URI, default mongodb://127.0.0.1:27017 */
+    char *mongo_db;             /* MONGO_DB, default "chat" */
+    char *redis_url;            /* REDIS_URL, default redis://127.0.0.1:6379 */
+    char *jwt_secret;           /* JWT_SECRET, required, >= 32 bytes */
+    char *jwt_issuer;           /* JWT_ISSUER, default "chat-server" */
+    int64_t jwt_ttl_sec;        /* JWT_TTL seconds, default 86400 (also accepts 30m, 24h, 7d) */
+    int bcrypt_cost;            /* BCRYPT_COST 4..31, default 12 */
+    char **cors_origins;        /* CORS_ORIGINS comma list; default localhost:3000 + own origin */
+    size_t n_cors_origins;
+    double rate_msg_per_sec;    /* RATE_MSG_PER_SEC, default 10, 0 = off */
+    double rate_msg_burst;      /* RATE_MSG_BURST, default 30 */
+    double rate_login_per_min;  /* RATE_LOGIN_PER_MIN, default 10, 0 = off */
+    double rate_register_per_hour; /* RATE_REGISTER_PER_HOUR, default 20, 0 = off */
+    double rate_api_per_sec;    /* RATE_API_PER_SEC, default 50, 0 = off */
+    double rate_room_create_per_min; /* RATE_ROOM_CREATE_PER_MIN, default 10, 0 = off */
+    chat_log_level_t log_level; /* LOG_LEVEL debug|info|warn|error, default info */
+    chat_log_format_t log_format; /* LOG_FORMAT json|text, default json */
+    char *gateway_id;           /* GATEWAY_ID, default "gw-<hostname>-<pid>" */
+    int gateway_port;           /* GATEWAY_PORT, default 9001 (the port this gateway listens on) */
+    char *gateway_host;         /* GATEWAY_HOST, default 127.0.0.1 */
+    int max_sockets_per_user;   /* MAX_SOCKETS_PER_USER, default 20 */
+    int mongo_timeout_ms;       /* MONGO_TIMEOUT_MS, default 1500 (server selection / socket) */
+} chat_config_t;
+
+/**
+ * Fills *cfg from the environment. On a bad or missing variable returns -1 and writes a
+ * message naming the variable into errbuf. need_secret=false skips the JWT_SECRET check
+ * (tools that never sign or verify). On success the caller owns cfg's strings:
+ * release them with chat_config_free().
+ */
+int chat_config_load(chat_config_t *cfg, bool need_secret, char *errbuf, size_t errlen);
+
+/** Frees what chat_config_load allocated; accepts NULL and zeroed structs. */
+void chat_config_free(chat_config_t *cfg);
+
+/** True when origin (exact string, e.g. "http://localhost:3000") is on the allow-list. */
+bool chat_config_origin_allowed(const chat_config_t *cfg, const char *origin);
+
+#endif

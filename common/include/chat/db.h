@@ -1,0 +1,45 @@
+/*
+ * db.h - the MongoDB handle shared by the repositories: a mongoc_client_pool_t plus
+ * the database name. Repository calls are blocking: in the gateway they run on worker
+ * threads only; in rest-fcgi on the request thread. The pool is thread-safe.
+ */
+#ifndef CHAT_DB_H
+#define CHAT_DB_H
+
+#include <mongoc/mongoc.h>
+#include <stdbool.h>
+
+#include "chat/error.h"
+
+typedef struct chat_db chat_db_t;
+
+/** Calls mongoc_init() once per process (idempotent, thread-safe). */
+void chat_db_global_init(void);
+/** mongoc_cleanup(); call once at exit after every chat_db_destroy. */
+void chat_db_global_cleanup(void);
+
+/**
+ * Creates a pool for uri / dbname. timeout_ms bounds server selection, connect and
+ * socket waits so that calls fail with CHAT_ERR_UNAVAILABLE instead of hanging when
+ * MongoDB is down. Does not connect yet. NULL on a malformed uri (message in errbuf).
+ */
+chat_db_t *chat_db_create(const char *uri, const char *dbname, int timeout_ms,
+                          char *errbuf, size_t errlen);
+void chat_db_destroy(chat_db_t *db); /* accepts NULL */
+
+/** Creates every index the repositories rely on (idempotent). */
+chat_err_t chat_db_ensure_indexes(chat_db_t *db);
+
+/** Round-trip "ping"; CHAT_OK or CHAT_ERR_UNAVAILABLE. */
+chat_err_t chat_db_ping(chat_db_t *db);
+
+/* For repository modules: borrow a client and a collection handle. */
+mongoc_client_t *chat_db_pop(chat_db_t *db);
+void chat_db_push(chat_db_t *db, mongoc_client_t *client);
+const char *chat_db_name(const chat_db_t *db);
+
+/** Maps a bson_error_t from a failed call to CHAT_ERR_CONFLICT (dup key 11000),
+ *  CHAT_ERR_UNAVAILABLE (server selection / socket / stream) or CHAT_ERR_INTERNAL. */
+chat_err_t chat_db_map_error(const bson_error_t *err);
+
+#endif

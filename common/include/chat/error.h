@@ -1,0 +1,33 @@
+/*
+ * error.h - the one error enum shared by every module of common/, rest-fcgi and
+ * ws-gateway, plus its text and HTTP mapping. Pure functions; any thread.
+ */
+#ifndef CHAT_ERROR_H
+#define CHAT_ERROR_H
+
+typedef enum chat_err {
+    CHAT_OK = 0,
+    CHAT_ERR_NOMEM,         /* allocation failed */
+    CHAT_ERR_INVALID,       /* bad input (validation, malformed JSON, wrong type) */
+    CHAT_ERR_NOT_FOUND,     /* no such document */
+    CHAT_ERR_CONFLICT,      /* unique key already taken */
+    CHAT_ERR_FORBIDDEN,     /* caller may not do this */
+    CHAT_ERR_UNAUTHORIZED,  /* missing / bad credentials */
+    CHAT_ERR_TOKEN_EXPIRED, /* JWT past exp */
+    CHAT_ERR_TOKEN_INVALID, /* JWT malformed, wrong alg, bad signature, bad claims */
+    CHAT_ERR_RATE_LIMITED,  /* over a rate limit */
+    CHAT_ERR_UNAVAILABLE,   /* MongoDB or Redis down / timed out */
+    CHAT_ERR_TOO_LARGE,     /* body or frame over the limit */
+    CHAT_ERR_INTERNAL       /* bug or unexpected library failure */
+} chat_err_t;
+
+/** Static text for an error; never NULL. */
+const char *chat_strerror(chat_err_t err);
+
+/** snake_case wire code for an error ("not_found", "conflict", ...); never NULL. */
+const char *chat_err_code(chat_err_t err);
+
+/** HTTP status that SPEC §2 gives an error (400, 401, 403, 404, 409, 413, 429, 503, 500). */
+int chat_err_http_status(chat_err_t err);
+
+#endif

@@ -1,0 +1,1 @@
+"""Test harness: starts the real system (see deploy/stack.py)."""
