@@ -23,7 +23,7 @@ packages=(build-essential cmake ninja-build pkg-config git curl ca-certificates
   libfcgi-dev lighttpd libwebsockets-dev libuv1-dev libmongoc-dev libbson-dev
   libhiredis-dev libjwt-dev libcrypt-dev libjansson-dev libcmocka-dev redis-server
   golang-go python3 python3-pip)
-[ "$want_test" = 1 ] && packages+=(docker-compose chromium valgrind wrk)
+[ "$want_test" = 1 ] && packages+=(docker-compose chromium fonts-noto-color-emoji valgrind wrk)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
