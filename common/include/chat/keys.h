@@ -15,7 +15,7 @@
 
 #include <stddef.h>
 
-#define CHAT_KEY_LEN 160
+#define CHAT_KEY_LEN 320 /* room ids are short; rate-limit subjects may be 254-byte emails */
 #define CHAT_ROOM_CHANNEL_PREFIX "chat:room:"
 #define CHAT_PRESENCE_TTL_MS 30000
 

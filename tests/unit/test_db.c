@@ -1,0 +1,245 @@
+/*
+ * test_db.c - the MongoDB handle against a real MongoDB/FerretDB (CHAT_TEST_MONGO_URI):
+ * URI handling, bounded timeouts when the server is gone, the indexes, and the error
+ * map. Each test that touches the server uses its own database, dropped at the end.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "chat/db.h"
+
+/* ---- per-test database (same helper in every repository test) ---- */
+
+static int test_counter;
+
+static int db_setup(void **state)
+{
+    char name[64];
+    char errbuf[256];
+    chat_db_t *db = NULL;
+
+    snprintf(name, sizeof(name), "t_%d_%d", (int)getpid(), ++test_counter);
+    db = chat_db_create(getenv("CHAT_TEST_MONGO_URI"), name, 5000, errbuf, sizeof(errbuf));
+    if (db == NULL) {
+        fprintf(stderr, "chat_db_create: %s\n", errbuf);
+        return -1;
+    }
+    if (chat_db_ensure_indexes(db) != CHAT_OK) {
+        fprintf(stderr, "chat_db_ensure_indexes failed (is the server up?)\n");
+        chat_db_destroy(db);
+        return -1;
+    }
+    *state = db;
+    return 0;
+}
+
+static int db_teardown(void **state)
+{
+    chat_db_t *db = *state;
+    mongoc_client_t *client = chat_db_pop(db);
+    mongoc_database_t *database = mongoc_client_get_database(client, chat_db_name(db));
+    bson_error_t err;
+
+    if (!mongoc_database_drop_with_opts(database, NULL, &err)) {
+        fprintf(stderr, "drop %s: %s\n", chat_db_name(db), err.message);
+    }
+    mongoc_database_destroy(database);
+    chat_db_push(db, client);
+    chat_db_destroy(db);
+    return 0;
+}
+
+/* ---- helpers ---- */
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Reads listIndexes of coll into a "name:unique;" string for easy assertions. */
+static void index_summary(chat_db_t *db, const char *coll_name, char *buf, size_t len)
+{
+    mongoc_client_t *client = chat_db_pop(db);
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, chat_db_name(db), coll_name);
+    mongoc_cursor_t *cursor = mongoc_collection_find_indexes_with_opts(coll, NULL);
+    const bson_t *doc = NULL;
+    bson_iter_t iter;
+    size_t used = 0;
+
+    buf[0] = '\0';
+    while (mongoc_cursor_next(cursor, &doc)) {
+        const char *name = "?";
+        bool unique = false;
+
+        if (bson_iter_init_find(&iter, doc, "name") && BSON_ITER_HOLDS_UTF8(&iter)) {
+            name = bson_iter_utf8(&iter, NULL);
+        }
+        if (bson_iter_init_find(&iter, doc, "unique")) {
+            unique = bson_iter_as_bool(&iter);
+        }
+        used += (size_t)snprintf(buf + used, len - used, "%s:%d;", name, unique ? 1 : 0);
+        assert_true(used < len);
+    }
+    mongoc_cursor_destroy(cursor);
+    mongoc_collection_destroy(coll);
+    chat_db_push(db, client);
+}
+
+/* ---- tests ---- */
+
+static void test_create_rejects_bad_input(void **state)
+{
+    char errbuf[256];
+
+    (void)state;
+    errbuf[0] = '\0';
+    assert_null(chat_db_create("not a uri", "chat", 1000, errbuf, sizeof(errbuf)));
+    assert_non_null(strstr(errbuf, "MONGO_URI"));
+    errbuf[0] = '\0';
+    assert_null(chat_db_create("mongodb://127.0.0.1:27017/", "", 1000, errbuf, sizeof(errbuf)));
+    assert_non_null(strstr(errbuf, "MONGO_DB"));
+    assert_null(chat_db_create("mongodb://127.0.0.1:27017/", "a.b", 1000, errbuf,
+                               sizeof(errbuf)));
+    assert_null(chat_db_create(NULL, "chat", 1000, NULL, 0));
+    chat_db_destroy(NULL);
+}
+
+static void test_ping_and_name(void **state)
+{
+    chat_db_t *db = *state;
+
+    assert_int_equal(chat_db_ping(db), CHAT_OK);
+    assert_int_equal(strncmp(chat_db_name(db), "t_", 2), 0);
+}
+
+static void test_down_is_unavailable_within_timeout(void **state)
+{
+    char errbuf[256];
+    chat_db_t *db = NULL;
+    int64_t start;
+
+    (void)state;
+    /* nothing listens on port 1: creating does not connect, calls fail fast */
+    db = chat_db_create("mongodb://127.0.0.1:1/", "t_down", 300, errbuf, sizeof(errbuf));
+    assert_non_null(db);
+    start = now_ms();
+    assert_int_equal(chat_db_ping(db), CHAT_ERR_UNAVAILABLE);
+    assert_int_equal(chat_db_ensure_indexes(db), CHAT_ERR_UNAVAILABLE);
+    assert_true(now_ms() - start < 3000);
+    chat_db_destroy(db);
+
+    /* an option already in the URI wins over timeout_ms */
+    db = chat_db_create("mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=200", "t_down", 60000,
+                        errbuf, sizeof(errbuf));
+    assert_non_null(db);
+    start = now_ms();
+    assert_int_equal(chat_db_ping(db), CHAT_ERR_UNAVAILABLE);
+    assert_true(now_ms() - start < 3000);
+    chat_db_destroy(db);
+}
+
+static void test_indexes(void **state)
+{
+    chat_db_t *db = *state;
+    char summary[1024];
+
+    /* setup created them once; again must be a no-op */
+    assert_int_equal(chat_db_ensure_indexes(db), CHAT_OK);
+
+    index_summary(db, "users", summary, sizeof(summary));
+    assert_non_null(strstr(summary, "username_lc_1:1;"));
+    assert_non_null(strstr(summary, "email_lc_1:1;"));
+    index_summary(db, "messages", summary, sizeof(summary));
+    assert_non_null(strstr(summary, "room_id_1_seq_1:1;"));
+    assert_non_null(strstr(summary, "idem_key_1:1;"));
+    index_summary(db, "rooms", summary, sizeof(summary));
+    assert_non_null(strstr(summary, "members_1:0;"));
+    assert_non_null(strstr(summary, "is_private_1_created_at_-1:0;"));
+}
+
+static void test_duplicate_key_maps_to_conflict(void **state)
+{
+    chat_db_t *db = *state;
+    mongoc_client_t *client = chat_db_pop(db);
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, chat_db_name(db), "users");
+    bson_t *doc = BCON_NEW("username_lc", BCON_UTF8("same"), "email_lc", BCON_UTF8("a@b.c"));
+    bson_t *doc2 = BCON_NEW("username_lc", BCON_UTF8("same"), "email_lc", BCON_UTF8("x@y.z"));
+    bson_error_t err;
+
+    assert_true(mongoc_collection_insert_one(coll, doc, NULL, NULL, &err));
+    assert_false(mongoc_collection_insert_one(coll, doc2, NULL, NULL, &err));
+    assert_int_equal(chat_db_map_error(&err), CHAT_ERR_CONFLICT);
+    bson_destroy(doc);
+    bson_destroy(doc2);
+    mongoc_collection_destroy(coll);
+    chat_db_push(db, client);
+}
+
+static void test_map_error(void **state)
+{
+    bson_error_t err;
+
+    (void)state;
+    memset(&err, 0, sizeof(err));
+    err.domain = MONGOC_ERROR_SERVER;
+    err.code = 11000;
+    assert_int_equal(chat_db_map_error(&err), CHAT_ERR_CONFLICT);
+    err.domain = MONGOC_ERROR_COLLECTION;
+    assert_int_equal(chat_db_map_error(&err), CHAT_ERR_CONFLICT);
+    err.domain = MONGOC_ERROR_SERVER;
+    err.code = 10107; /* NotWritablePrimary */
+    assert_int_equal(chat_db_map_error(&err), CHAT_ERR_UNAVAILABLE);
+    err.code = 2; /* BadValue */
+    assert_int_equal(chat_db_map_error(&err), CHAT_ERR_INTERNAL);
+    err.domain = MONGOC_ERROR_STREAM;
+    err.code = MONGOC_ERROR_STREAM_SOCKET;
+    assert_int_equal(chat_db_map_error(&err), CHAT_ERR_UNAVAILABLE);
+    err.code = MONGOC_ERROR_STREAM_CONNECT;
+    assert_int_equal(chat_db_map_error(&err), CHAT_ERR_UNAVAILABLE);
+    err.domain = MONGOC_ERROR_SERVER_SELECTION;
+    err.code = MONGOC_ERROR_SERVER_SELECTION_FAILURE;
+    assert_int_equal(chat_db_map_error(&err), CHAT_ERR_UNAVAILABLE);
+    err.domain = MONGOC_ERROR_CLIENT;
+    err.code = MONGOC_ERROR_CLIENT_AUTHENTICATE;
+    assert_int_equal(chat_db_map_error(&err), CHAT_ERR_UNAVAILABLE);
+    err.code = MONGOC_ERROR_CLIENT_TOO_BIG;
+    assert_int_equal(chat_db_map_error(&err), CHAT_ERR_INTERNAL);
+    assert_int_equal(chat_db_map_error(NULL), CHAT_ERR_INTERNAL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_create_rejects_bad_input),
+        cmocka_unit_test_setup_teardown(test_ping_and_name, db_setup, db_teardown),
+        cmocka_unit_test(test_down_is_unavailable_within_timeout),
+        cmocka_unit_test_setup_teardown(test_indexes, db_setup, db_teardown),
+        cmocka_unit_test_setup_teardown(test_duplicate_key_maps_to_conflict, db_setup,
+                                        db_teardown),
+        cmocka_unit_test(test_map_error),
+    };
+    int failed;
+
+    if (getenv("CHAT_TEST_MONGO_URI") == NULL || getenv("CHAT_TEST_MONGO_URI")[0] == '\0') {
+        fprintf(stderr, "FAIL: CHAT_TEST_MONGO_URI is not set. These tests need a MongoDB or "
+                        "FerretDB (make test starts one), e.g. "
+                        "CHAT_TEST_MONGO_URI=mongodb://127.0.0.1:27017/\n");
+        return 1;
+    }
+    chat_db_global_init();
+    failed = cmocka_run_group_tests(tests, NULL, NULL);
+    chat_db_global_cleanup();
+    return failed;
+}

@@ -1,0 +1,261 @@
+/*
+ * test_membership.c - join / leave / remove against a real MongoDB/FerretDB
+ * (CHAT_TEST_MONGO_URI): room rules, exactly one system message per real change, and
+ * that message's text, type, author and seq. Each test uses its own database.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "chat/db.h"
+#include "chat/membership.h"
+#include "chat/messages_repo.h"
+#include "chat/rooms_repo.h"
+
+/* ---- per-test database (same helper in every repository test) ---- */
+
+static int test_counter;
+
+static int db_setup(void **state)
+{
+    char name[64];
+    char errbuf[256];
+    chat_db_t *db = NULL;
+
+    snprintf(name, sizeof(name), "t_%d_%d", (int)getpid(), ++test_counter);
+    db = chat_db_create(getenv("CHAT_TEST_MONGO_URI"), name, 5000, errbuf, sizeof(errbuf));
+    if (db == NULL) {
+        fprintf(stderr, "chat_db_create: %s\n", errbuf);
+        return -1;
+    }
+    if (chat_db_ensure_indexes(db) != CHAT_OK) {
+        fprintf(stderr, "chat_db_ensure_indexes failed (is the server up?)\n");
+        chat_db_destroy(db);
+        return -1;
+    }
+    *state = db;
+    return 0;
+}
+
+static int db_teardown(void **state)
+{
+    chat_db_t *db = *state;
+    mongoc_client_t *client = chat_db_pop(db);
+    mongoc_database_t *database = mongoc_client_get_database(client, chat_db_name(db));
+    bson_error_t err;
+
+    if (!mongoc_database_drop_with_opts(database, NULL, &err)) {
+        fprintf(stderr, "drop %s: %s\n", chat_db_name(db), err.message);
+    }
+    mongoc_database_destroy(database);
+    chat_db_push(db, client);
+    chat_db_destroy(db);
+    return 0;
+}
+
+/* ---- helpers ---- */
+
+#define ALICE "660000000000000000000001"
+#define BOB "660000000000000000000002"
+#define CAROL "660000000000000000000003"
+
+static int64_t last_seq(chat_db_t *db, const char *room_id)
+{
+    int64_t seq = -1;
+
+    assert_int_equal(chat_messages_last_seq(db, room_id, &seq), CHAT_OK);
+    return seq;
+}
+
+/* ---- tests ---- */
+
+static void test_join_public_room(void **state)
+{
+    chat_db_t *db = *state;
+    chat_room_t r = {0};
+    chat_room_t after = {0};
+    chat_message_t sys = {0};
+    bool changed = false;
+
+    assert_int_equal(chat_rooms_create(db, "lobby", "", false, ALICE, &r), CHAT_OK);
+
+    assert_int_equal(chat_membership_join(db, r.id, BOB, "bob", false, &after, &sys, &changed),
+                     CHAT_OK);
+    assert_true(changed);
+    assert_int_equal(after.n_members, 2);
+    assert_true(chat_room_has_member(&after, BOB));
+    assert_string_equal(sys.content, "bob joined the room");
+    assert_int_equal(sys.type, CHAT_MSG_SYSTEM);
+    assert_string_equal(sys.user_id, BOB);
+    assert_string_equal(sys.username, "bob");
+    assert_string_equal(sys.room_id, r.id);
+    assert_int_equal(sys.seq, 1);
+    assert_null(sys.client_msg_id);
+    chat_room_clear(&after);
+    chat_message_clear(&sys);
+
+    /* joining again changes nothing and posts nothing */
+    assert_int_equal(chat_membership_join(db, r.id, BOB, "bob", false, &after, &sys, &changed),
+                     CHAT_OK);
+    assert_false(changed);
+    assert_int_equal(after.n_members, 2);
+    assert_null(sys.content);
+    assert_int_equal(last_seq(db, r.id), 1);
+    chat_room_clear(&after);
+
+    /* the owner is already a member */
+    assert_int_equal(chat_membership_join(db, r.id, ALICE, "alice", false, NULL, NULL, &changed),
+                     CHAT_OK);
+    assert_false(changed);
+
+    /* upper-case ids name the same user */
+    assert_int_equal(chat_membership_join(db, r.id, "660000000000000000000ABC", "x", false, NULL,
+                                          NULL, &changed),
+                     CHAT_OK);
+    assert_true(changed);
+    assert_int_equal(chat_membership_join(db, r.id, "660000000000000000000abc", "x", false, NULL,
+                                          NULL, &changed),
+                     CHAT_OK);
+    assert_false(changed);
+
+    assert_int_equal(chat_membership_join(db, "650000000000000000000009", BOB, "bob", false,
+                                          &after, &sys, &changed),
+                     CHAT_ERR_NOT_FOUND);
+    assert_int_equal(chat_membership_join(db, "bad", BOB, "bob", false, &after, &sys, &changed),
+                     CHAT_ERR_NOT_FOUND);
+    assert_int_equal(chat_membership_join(db, r.id, "bad", "bob", false, &after, &sys, &changed),
+                     CHAT_ERR_INVALID);
+    chat_room_clear(&r);
+}
+
+static void test_private_room_is_invite_only(void **state)
+{
+    chat_db_t *db = *state;
+    chat_room_t r = {0};
+    chat_room_t after = {0};
+    chat_room_t dm = {0};
+    chat_message_t sys = {0};
+    bool changed = true;
+    bool created = false;
+
+    assert_int_equal(chat_rooms_create(db, "secret", "", true, ALICE, &r), CHAT_OK);
+    assert_int_equal(chat_membership_join(db, r.id, BOB, "bob", false, &after, &sys, &changed),
+                     CHAT_ERR_FORBIDDEN);
+    assert_false(changed);
+    assert_int_equal(last_seq(db, r.id), 0);
+
+    assert_int_equal(chat_membership_join(db, r.id, BOB, "bob", true, &after, &sys, &changed),
+                     CHAT_OK);
+    assert_true(changed);
+    assert_string_equal(sys.content, "bob joined the room");
+    chat_room_clear(&after);
+    chat_message_clear(&sys);
+
+    /* a member "joining" again is a no-op, not a refusal */
+    assert_int_equal(chat_membership_join(db, r.id, BOB, "bob", false, &after, &sys, &changed),
+                     CHAT_OK);
+    assert_false(changed);
+    chat_room_clear(&after);
+
+    /* a DM never takes a third person */
+    assert_int_equal(chat_rooms_get_or_create_dm(db, ALICE, BOB, &dm, &created), CHAT_OK);
+    assert_int_equal(chat_membership_join(db, dm.id, CAROL, "carol", true, &after, &sys,
+                                          &changed),
+                     CHAT_ERR_FORBIDDEN);
+    chat_room_clear(&dm);
+    chat_room_clear(&r);
+}
+
+static void test_leave_and_remove(void **state)
+{
+    chat_db_t *db = *state;
+    chat_room_t r = {0};
+    chat_room_t after = {0};
+    chat_room_t dm = {0};
+    chat_message_t sys = {0};
+    bool changed = false;
+    bool created = false;
+
+    assert_int_equal(chat_rooms_create(db, "club", "", false, ALICE, &r), CHAT_OK);
+    assert_int_equal(chat_membership_join(db, r.id, BOB, "bob", false, NULL, NULL, &changed),
+                     CHAT_OK);
+    assert_int_equal(chat_membership_join(db, r.id, CAROL, "carol", false, NULL, NULL, &changed),
+                     CHAT_OK);
+
+    assert_int_equal(
+        chat_membership_leave(db, r.id, BOB, "bob", false, &after, &sys, &changed), CHAT_OK);
+    assert_true(changed);
+    assert_false(chat_room_has_member(&after, BOB));
+    assert_int_equal(after.n_members, 2);
+    assert_string_equal(sys.content, "bob left the room");
+    assert_int_equal(sys.type, CHAT_MSG_SYSTEM);
+    assert_string_equal(sys.user_id, BOB);
+    assert_int_equal(sys.seq, 3);
+    chat_room_clear(&after);
+    chat_message_clear(&sys);
+
+    /* not a member: OK, nothing changes */
+    assert_int_equal(
+        chat_membership_leave(db, r.id, BOB, "bob", false, &after, &sys, &changed), CHAT_OK);
+    assert_false(changed);
+    assert_null(sys.content);
+    assert_int_equal(last_seq(db, r.id), 3);
+    chat_room_clear(&after);
+
+    assert_int_equal(
+        chat_membership_leave(db, r.id, CAROL, "carol", true, &after, &sys, &changed), CHAT_OK);
+    assert_true(changed);
+    assert_string_equal(sys.content, "carol was removed from the room");
+    assert_string_equal(sys.username, "carol");
+    chat_room_clear(&after);
+    chat_message_clear(&sys);
+
+    /* the owner stays */
+    assert_int_equal(
+        chat_membership_leave(db, r.id, ALICE, "alice", false, &after, &sys, &changed),
+        CHAT_ERR_FORBIDDEN);
+    assert_int_equal(
+        chat_membership_leave(db, r.id, ALICE, "alice", true, &after, &sys, &changed),
+        CHAT_ERR_FORBIDDEN);
+
+    /* a DM has no exit */
+    assert_int_equal(chat_rooms_get_or_create_dm(db, ALICE, BOB, &dm, &created), CHAT_OK);
+    assert_int_equal(
+        chat_membership_leave(db, dm.id, ALICE, "alice", false, &after, &sys, &changed),
+        CHAT_ERR_FORBIDDEN);
+    chat_room_clear(&dm);
+
+    assert_int_equal(chat_membership_leave(db, "650000000000000000000009", BOB, "bob", false,
+                                           &after, &sys, &changed),
+                     CHAT_ERR_NOT_FOUND);
+    chat_room_clear(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_join_public_room, db_setup, db_teardown),
+        cmocka_unit_test_setup_teardown(test_private_room_is_invite_only, db_setup,
+                                        db_teardown),
+        cmocka_unit_test_setup_teardown(test_leave_and_remove, db_setup, db_teardown),
+    };
+    int failed;
+
+    if (getenv("CHAT_TEST_MONGO_URI") == NULL || getenv("CHAT_TEST_MONGO_URI")[0] == '\0') {
+        fprintf(stderr, "FAIL: CHAT_TEST_MONGO_URI is not set. These tests need a MongoDB or "
+                        "FerretDB (make test starts one), e.g. "
+                        "CHAT_TEST_MONGO_URI=mongodb://127.0.0.1:27017/\n");
+        return 1;
+    }
+    chat_db_global_init();
+    failed = cmocka_run_group_tests(tests, NULL, NULL);
+    chat_db_global_cleanup();
+    return failed;
+}

@@ -1,0 +1,265 @@
+/*
+ * test_redis_sync.c - the blocking Redis client against a real Redis
+ * (CHAT_TEST_REDIS_URL): URL parsing, commands, SELECT and AUTH from the URL, fast
+ * "down" answers, and reconnection after the connection is killed.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "chat/redis_sync.h"
+
+static const char *redis_url(void)
+{
+    return getenv("CHAT_TEST_REDIS_URL");
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A URL for the test server with a path or credentials spliced in. */
+static void url_with(char *buf, size_t len, const char *userinfo, const char *path)
+{
+    const char *hostport = redis_url() + strlen("redis://");
+    const char *slash = strchr(hostport, '/');
+    int hostlen = slash != NULL ? (int)(slash - hostport) : (int)strlen(hostport);
+
+    snprintf(buf, len, "redis://%s%.*s%s", userinfo, hostlen, hostport, path);
+}
+
+static void test_url_parse(void **state)
+{
+    char *host = NULL;
+    char *password = NULL;
+    int port = 0;
+    int db = -1;
+
+    (void)state;
+    assert_int_equal(chat_redis_url_parse("redis://localhost", &host, &port, &password, &db), 0);
+    assert_string_equal(host, "localhost");
+    assert_int_equal(port, 6379);
+    assert_null(password);
+    assert_int_equal(db, 0);
+    free(host);
+
+    assert_int_equal(
+        chat_redis_url_parse("redis://:s3cret@10.0.0.5:6380/4", &host, &port, &password, &db),
+        0);
+    assert_string_equal(host, "10.0.0.5");
+    assert_int_equal(port, 6380);
+    assert_string_equal(password, "s3cret");
+    assert_int_equal(db, 4);
+    free(host);
+    free(password);
+
+    assert_int_equal(
+        chat_redis_url_parse("redis://user:pw@[::1]:7000/", &host, &port, &password, &db), 0);
+    assert_string_equal(host, "::1");
+    assert_int_equal(port, 7000);
+    assert_string_equal(password, "pw");
+    assert_int_equal(db, 0);
+    free(host);
+    free(password);
+
+    static const char *bad[] = {
+        "http://localhost", "redis://", "redis://:pw@", "redis://host:0", "redis://host:70000",
+        "redis://host:abc", "redis://host:", "redis://host/x", "redis://[::1", "redis://:6379",
+        "localhost:6379",   NULL,
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        host = NULL;
+        password = NULL;
+        assert_int_equal(chat_redis_url_parse(bad[i], &host, &port, &password, &db), -1);
+        assert_null(host);
+        assert_null(password);
+    }
+}
+
+static void test_create_rejects_bad_url(void **state)
+{
+    char errbuf[256];
+
+    (void)state;
+    errbuf[0] = '\0';
+    assert_null(chat_redis_create("nope", 500, errbuf, sizeof(errbuf)));
+    assert_non_null(strstr(errbuf, "REDIS_URL"));
+    chat_redis_destroy(NULL);
+}
+
+static void test_commands(void **state)
+{
+    char errbuf[256];
+    char key[64];
+    chat_redis_t *r = chat_redis_create(redis_url(), 1000, errbuf, sizeof(errbuf));
+    redisReply *reply = NULL;
+    const char *argv[3];
+    size_t argvlen[3];
+
+    (void)state;
+    assert_non_null(r);
+    assert_int_equal(chat_redis_ping(r), CHAT_OK);
+
+    snprintf(key, sizeof(key), "test:redis_sync:%d:k", (int)getpid());
+    reply = chat_redis_command(r, "SET %s %b EX 60", key, "a\0b", (size_t)3);
+    assert_non_null(reply);
+    assert_int_equal(reply->type, REDIS_REPLY_STATUS);
+    freeReplyObject(reply);
+
+    argv[0] = "GET";
+    argv[1] = key;
+    argvlen[0] = 3;
+    argvlen[1] = strlen(key);
+    reply = chat_redis_command_argv(r, 2, argv, argvlen);
+    assert_non_null(reply);
+    assert_int_equal(reply->type, REDIS_REPLY_STRING);
+    assert_int_equal(reply->len, 3);
+    assert_memory_equal(reply->str, "a\0b", 3);
+    freeReplyObject(reply);
+
+    /* an error reply is a reply, not "down" */
+    reply = chat_redis_command(r, "NOSUCHCOMMAND");
+    assert_non_null(reply);
+    assert_int_equal(reply->type, REDIS_REPLY_ERROR);
+    freeReplyObject(reply);
+    assert_int_equal(chat_redis_ping(r), CHAT_OK);
+
+    assert_int_equal(chat_redis_publish(r, "test:redis_sync:chan", "{\"x\":1}", 7), CHAT_OK);
+
+    reply = chat_redis_command(r, "DEL %s", key);
+    freeReplyObject(reply);
+    chat_redis_destroy(r);
+}
+
+static void test_select_db_from_url(void **state)
+{
+    char url[256];
+    char errbuf[256];
+    char key[64];
+    chat_redis_t *db0 = chat_redis_create(redis_url(), 1000, errbuf, sizeof(errbuf));
+    chat_redis_t *db5 = NULL;
+    redisReply *reply = NULL;
+
+    (void)state;
+    url_with(url, sizeof(url), "", "/5");
+    db5 = chat_redis_create(url, 1000, errbuf, sizeof(errbuf));
+    assert_non_null(db0);
+    assert_non_null(db5);
+    snprintf(key, sizeof(key), "test:redis_sync:%d:db", (int)getpid());
+
+    reply = chat_redis_command(db5, "SET %s five EX 60", key);
+    assert_non_null(reply);
+    freeReplyObject(reply);
+    reply = chat_redis_command(db0, "EXISTS %s", key);
+    assert_non_null(reply);
+    assert_int_equal(reply->integer, 0);
+    freeReplyObject(reply);
+    reply = chat_redis_command(db5, "EXISTS %s", key);
+    assert_non_null(reply);
+    assert_int_equal(reply->integer, 1);
+    freeReplyObject(reply);
+    freeReplyObject(chat_redis_command(db5, "DEL %s", key));
+    chat_redis_destroy(db0);
+    chat_redis_destroy(db5);
+}
+
+static void test_bad_password_is_down(void **state)
+{
+    char url[256];
+    char errbuf[256];
+    chat_redis_t *r = NULL;
+
+    (void)state;
+    /* the test server has no password: AUTH fails, so the connection is refused */
+    url_with(url, sizeof(url), ":wrong@", "");
+    r = chat_redis_create(url, 1000, errbuf, sizeof(errbuf));
+    assert_non_null(r);
+    assert_null(chat_redis_command(r, "PING"));
+    assert_int_equal(chat_redis_ping(r), CHAT_ERR_UNAVAILABLE);
+    chat_redis_destroy(r);
+}
+
+static void test_down_fails_fast_and_throttles(void **state)
+{
+    char errbuf[256];
+    chat_redis_t *r = chat_redis_create("redis://127.0.0.1:1", 300, errbuf, sizeof(errbuf));
+    int64_t start;
+
+    (void)state;
+    assert_non_null(r);
+    start = now_ms();
+    assert_int_equal(chat_redis_ping(r), CHAT_ERR_UNAVAILABLE);
+    /* later calls within the second do not even try */
+    for (int i = 0; i < 100; i++) {
+        assert_int_equal(chat_redis_publish(r, "c", "x", 1), CHAT_ERR_UNAVAILABLE);
+    }
+    assert_true(now_ms() - start < 900);
+    chat_redis_destroy(r);
+}
+
+static void test_reconnects_after_connection_loss(void **state)
+{
+    char errbuf[256];
+    chat_redis_t *r = chat_redis_create(redis_url(), 1000, errbuf, sizeof(errbuf));
+    chat_redis_t *killer = chat_redis_create(redis_url(), 1000, errbuf, sizeof(errbuf));
+    redisReply *reply = NULL;
+    long long id;
+    int64_t deadline;
+    chat_err_t rc = CHAT_ERR_UNAVAILABLE;
+
+    (void)state;
+    reply = chat_redis_command(r, "CLIENT ID");
+    assert_non_null(reply);
+    id = reply->integer;
+    freeReplyObject(reply);
+
+    reply = chat_redis_command(killer, "CLIENT KILL ID %lld", id);
+    assert_non_null(reply);
+    assert_int_equal(reply->integer, 1);
+    freeReplyObject(reply);
+
+    /* the dead connection is noticed, then replaced within about a second */
+    deadline = now_ms() + 3000;
+    while (rc != CHAT_OK && now_ms() < deadline) {
+        rc = chat_redis_ping(r);
+        if (rc != CHAT_OK) {
+            usleep(100 * 1000);
+        }
+    }
+    assert_int_equal(rc, CHAT_OK);
+    chat_redis_destroy(r);
+    chat_redis_destroy(killer);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_url_parse),
+        cmocka_unit_test(test_create_rejects_bad_url),
+        cmocka_unit_test(test_commands),
+        cmocka_unit_test(test_select_db_from_url),
+        cmocka_unit_test(test_bad_password_is_down),
+        cmocka_unit_test(test_down_fails_fast_and_throttles),
+        cmocka_unit_test(test_reconnects_after_connection_loss),
+    };
+
+    if (redis_url() == NULL || strncmp(redis_url(), "redis://", 8) != 0) {
+        fprintf(stderr, "FAIL: CHAT_TEST_REDIS_URL is not set (or not redis://...). These "
+                        "tests need a Redis (make test starts one), e.g. "
+                        "CHAT_TEST_REDIS_URL=redis://127.0.0.1:6379\n");
+        return 1;
+    }
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

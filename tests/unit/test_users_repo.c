@@ -1,0 +1,287 @@
+/*
+ * test_users_repo.c - users_repo against a real MongoDB/FerretDB (CHAT_TEST_MONGO_URI):
+ * case-insensitive uniqueness with the clashing field named, lookups, profile updates,
+ * last_seen and prefix search. Each test uses its own database, dropped at the end.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "chat/db.h"
+#include "chat/users_repo.h"
+
+/* ---- per-test database (same helper in every repository test) ---- */
+
+static int test_counter;
+
+static int db_setup(void **state)
+{
+    char name[64];
+    char errbuf[256];
+    chat_db_t *db = NULL;
+
+    snprintf(name, sizeof(name), "t_%d_%d", (int)getpid(), ++test_counter);
+    db = chat_db_create(getenv("CHAT_TEST_MONGO_URI"), name, 5000, errbuf, sizeof(errbuf));
+    if (db == NULL) {
+        fprintf(stderr, "chat_db_create: %s\n", errbuf);
+        return -1;
+    }
+    if (chat_db_ensure_indexes(db) != CHAT_OK) {
+        fprintf(stderr, "chat_db_ensure_indexes failed (is the server up?)\n");
+        chat_db_destroy(db);
+        return -1;
+    }
+    *state = db;
+    return 0;
+}
+
+static int db_teardown(void **state)
+{
+    chat_db_t *db = *state;
+    mongoc_client_t *client = chat_db_pop(db);
+    mongoc_database_t *database = mongoc_client_get_database(client, chat_db_name(db));
+    bson_error_t err;
+
+    if (!mongoc_database_drop_with_opts(database, NULL, &err)) {
+        fprintf(stderr, "drop %s: %s\n", chat_db_name(db), err.message);
+    }
+    mongoc_database_destroy(database);
+    chat_db_push(db, client);
+    chat_db_destroy(db);
+    return 0;
+}
+
+/* ---- helpers ---- */
+
+#define HASH "$2b$12$abcdefghijklmnopqrstuuJ0qnH8Sx1m5cS3a3g6iR0zT5C1rF2.e"
+
+static void create_ok(chat_db_t *db, const char *username, const char *email, chat_user_t *out)
+{
+    const char *field = "unset";
+
+    assert_int_equal(chat_users_create(db, username, email, HASH, out, &field), CHAT_OK);
+    assert_null(field);
+}
+
+/* ---- tests ---- */
+
+static void test_create_and_find(void **state)
+{
+    chat_db_t *db = *state;
+    chat_user_t u = {0};
+    chat_user_t by_id = {0};
+    chat_user_t by_email = {0};
+
+    create_ok(db, "Alice", "Alice@Example.com", &u);
+    assert_int_equal(strlen(u.id), 24);
+    assert_string_equal(u.username, "Alice");
+    assert_string_equal(u.email, "Alice@Example.com");
+    assert_null(u.password_hash);
+    assert_null(u.display_name);
+    assert_null(u.avatar_url);
+    assert_int_equal(u.last_seen_ms, 0);
+    assert_true(u.created_at_ms > 1600000000000LL);
+
+    assert_int_equal(chat_users_find_by_id(db, u.id, &by_id), CHAT_OK);
+    assert_string_equal(by_id.id, u.id);
+    assert_string_equal(by_id.username, "Alice");
+    assert_null(by_id.password_hash); /* only the login lookup reads the hash */
+    assert_int_equal(by_id.created_at_ms, u.created_at_ms);
+
+    assert_int_equal(chat_users_find_by_email(db, "aLiCe@example.COM", &by_email), CHAT_OK);
+    assert_string_equal(by_email.id, u.id);
+    assert_string_equal(by_email.email, "Alice@Example.com"); /* stored as given */
+    assert_string_equal(by_email.password_hash, HASH);
+
+    chat_user_clear(&u);
+    chat_user_clear(&by_id);
+    chat_user_clear(&by_email);
+}
+
+static void test_not_found(void **state)
+{
+    chat_db_t *db = *state;
+    chat_user_t u = {0};
+
+    assert_int_equal(chat_users_find_by_id(db, "650000000000000000000001", &u),
+                     CHAT_ERR_NOT_FOUND);
+    assert_int_equal(chat_users_find_by_id(db, "not-an-id", &u), CHAT_ERR_NOT_FOUND);
+    assert_int_equal(chat_users_find_by_id(db, NULL, &u), CHAT_ERR_NOT_FOUND);
+    assert_int_equal(chat_users_find_by_email(db, "nobody@example.com", &u), CHAT_ERR_NOT_FOUND);
+    assert_int_equal(chat_users_touch_last_seen(db, "650000000000000000000001", 1),
+                     CHAT_ERR_NOT_FOUND);
+    assert_int_equal(chat_users_update_profile(db, "650000000000000000000001", "x", NULL, &u),
+                     CHAT_ERR_NOT_FOUND);
+    assert_null(u.username);
+}
+
+static void test_conflicts_name_the_field(void **state)
+{
+    chat_db_t *db = *state;
+    chat_user_t u = {0};
+    const char *field = NULL;
+
+    create_ok(db, "bob", "bob@example.com", &u);
+    chat_user_clear(&u);
+
+    assert_int_equal(chat_users_create(db, "BOB", "other@example.com", HASH, &u, &field),
+                     CHAT_ERR_CONFLICT);
+    assert_non_null(field);
+    assert_string_equal(field, "username");
+    assert_null(u.username);
+
+    field = NULL;
+    assert_int_equal(chat_users_create(db, "bobby", "Bob@Example.COM", HASH, &u, &field),
+                     CHAT_ERR_CONFLICT);
+    assert_non_null(field);
+    assert_string_equal(field, "email");
+
+    /* conflict_field is optional */
+    assert_int_equal(chat_users_create(db, "Bob", "x@example.com", HASH, NULL, NULL),
+                     CHAT_ERR_CONFLICT);
+    assert_int_equal(chat_users_create(db, NULL, "x@example.com", HASH, NULL, NULL),
+                     CHAT_ERR_INVALID);
+}
+
+static void test_update_profile(void **state)
+{
+    chat_db_t *db = *state;
+    chat_user_t u = {0};
+    chat_user_t after = {0};
+
+    create_ok(db, "carol", "carol@example.com", &u);
+
+    assert_int_equal(chat_users_update_profile(db, u.id, "Carol C.", "https://x.test/a.png",
+                                               &after),
+                     CHAT_OK);
+    assert_string_equal(after.display_name, "Carol C.");
+    assert_string_equal(after.avatar_url, "https://x.test/a.png");
+    assert_null(after.password_hash);
+    chat_user_clear(&after);
+
+    /* NULL leaves a field alone */
+    assert_int_equal(chat_users_update_profile(db, u.id, "Caro", NULL, &after), CHAT_OK);
+    assert_string_equal(after.display_name, "Caro");
+    assert_string_equal(after.avatar_url, "https://x.test/a.png");
+    chat_user_clear(&after);
+
+    /* "" clears it */
+    assert_int_equal(chat_users_update_profile(db, u.id, NULL, "", &after), CHAT_OK);
+    assert_string_equal(after.display_name, "Caro");
+    assert_null(after.avatar_url);
+    chat_user_clear(&after);
+
+    assert_int_equal(chat_users_update_profile(db, u.id, "", "", &after), CHAT_OK);
+    assert_null(after.display_name);
+    assert_null(after.avatar_url);
+    chat_user_clear(&after);
+
+    /* nothing to change: reads the profile back */
+    assert_int_equal(chat_users_update_profile(db, u.id, NULL, NULL, &after), CHAT_OK);
+    assert_string_equal(after.username, "carol");
+    chat_user_clear(&after);
+
+    assert_int_equal(chat_users_update_profile(db, u.id, "Solo", NULL, NULL), CHAT_OK);
+    assert_int_equal(chat_users_find_by_id(db, u.id, &after), CHAT_OK);
+    assert_string_equal(after.display_name, "Solo");
+    chat_user_clear(&after);
+    chat_user_clear(&u);
+}
+
+static void test_touch_last_seen(void **state)
+{
+    chat_db_t *db = *state;
+    chat_user_t u = {0};
+    chat_user_t after = {0};
+
+    create_ok(db, "dave", "dave@example.com", &u);
+    assert_int_equal(chat_users_touch_last_seen(db, u.id, 1736937000123LL), CHAT_OK);
+    assert_int_equal(chat_users_find_by_id(db, u.id, &after), CHAT_OK);
+    assert_int_equal(after.last_seen_ms, 1736937000123LL);
+    chat_user_clear(&after);
+    chat_user_clear(&u);
+    assert_int_equal(chat_users_touch_last_seen(db, "bad", 1), CHAT_ERR_NOT_FOUND);
+}
+
+static void test_search_prefix(void **state)
+{
+    chat_db_t *db = *state;
+    static const char *names[] = {"al.x", "alxx", "Alberto", "alice", "bob", "al*"};
+    chat_user_t u = {0};
+    chat_user_t *found = NULL;
+    size_t n = 99;
+    char email[64];
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        snprintf(email, sizeof(email), "u%zu@example.com", i);
+        create_ok(db, names[i], email, &u);
+        chat_user_clear(&u);
+    }
+
+    assert_int_equal(chat_users_search(db, "AL", 50, &found, &n), CHAT_OK);
+    assert_int_equal(n, 5);
+    /* sorted by username, case-insensitively */
+    assert_string_equal(found[0].username, "al*");
+    assert_string_equal(found[1].username, "al.x");
+    assert_string_equal(found[2].username, "Alberto");
+    assert_string_equal(found[3].username, "alice");
+    assert_string_equal(found[4].username, "alxx");
+    assert_null(found[0].password_hash);
+    chat_users_free_array(found, n);
+
+    /* regex metacharacters are literal */
+    assert_int_equal(chat_users_search(db, "al.", 50, &found, &n), CHAT_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(found[0].username, "al.x");
+    chat_users_free_array(found, n);
+    assert_int_equal(chat_users_search(db, "al*", 50, &found, &n), CHAT_OK);
+    assert_int_equal(n, 1);
+    chat_users_free_array(found, n);
+    assert_int_equal(chat_users_search(db, "(", 50, &found, &n), CHAT_OK);
+    assert_int_equal(n, 0);
+    assert_null(found);
+
+    /* limit */
+    assert_int_equal(chat_users_search(db, "a", 2, &found, &n), CHAT_OK);
+    assert_int_equal(n, 2);
+    chat_users_free_array(found, n);
+    assert_int_equal(chat_users_search(db, "", 1000, &found, &n), CHAT_OK);
+    assert_int_equal(n, 6);
+    chat_users_free_array(found, n);
+
+    assert_int_equal(chat_users_search(db, "zzz", 10, &found, &n), CHAT_OK);
+    assert_int_equal(n, 0);
+    assert_null(found);
+    chat_users_free_array(NULL, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_create_and_find, db_setup, db_teardown),
+        cmocka_unit_test_setup_teardown(test_not_found, db_setup, db_teardown),
+        cmocka_unit_test_setup_teardown(test_conflicts_name_the_field, db_setup, db_teardown),
+        cmocka_unit_test_setup_teardown(test_update_profile, db_setup, db_teardown),
+        cmocka_unit_test_setup_teardown(test_touch_last_seen, db_setup, db_teardown),
+        cmocka_unit_test_setup_teardown(test_search_prefix, db_setup, db_teardown),
+    };
+    int failed;
+
+    if (getenv("CHAT_TEST_MONGO_URI") == NULL || getenv("CHAT_TEST_MONGO_URI")[0] == '\0') {
+        fprintf(stderr, "FAIL: CHAT_TEST_MONGO_URI is not set. These tests need a MongoDB or "
+                        "FerretDB (make test starts one), e.g. "
+                        "CHAT_TEST_MONGO_URI=mongodb://127.0.0.1:27017/\n");
+        return 1;
+    }
+    chat_db_global_init();
+    failed = cmocka_run_group_tests(tests, NULL, NULL);
+    chat_db_global_cleanup();
+    return failed;
+}
