@@ -1,0 +1,242 @@
+/*
+ * auth.c - the /api/auth resource (register, login, refresh) and the Bearer
+ * authentication every protected route goes through.
+ *
+ * Register and login hash/verify with bcrypt (chat/password.h) and so are slow by
+ * design; lighttpd runs them in their own FastCGI pool. Login rate limits (per IP and
+ * per account) are checked before any bcrypt work, and an unknown email burns the same
+ * time as a wrong password (chat_password_verify_dummy) so that timing reveals nothing.
+ *
+ * Thread: the process's only thread (FastCGI accept loop). Relies on chat/jwt.h,
+ * chat/password.h, chat/users_repo.h, chat/validate.h and limits.h.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chat/clock.h"
+#include "chat/jwt.h"
+#include "chat/log.h"
+#include "chat/password.h"
+#include "chat/users_repo.h"
+#include "chat/validate.h"
+
+#include "handlers.h"
+#include "limits.h"
+
+#define AUTH__TOKEN_MAX 8192
+#define AUTH__BCRYPT_MAX 72 /* bytes bcrypt reads; more would be silently ignored */
+
+/**
+ * Pure check of a registration. Returns NULL when valid, else writes a message naming
+ * the field into msg.
+ */
+const char *rest_auth_check_register(const char *username, const char *email,
+                                     const char *password, char *msg, size_t msglen);
+
+const char *rest_auth_check_register(const char *username, const char *email,
+                                     const char *password, char *msg, size_t msglen)
+{
+    const char *why;
+
+    if ((why = chat_validate_username(username)) != NULL) {
+        snprintf(msg, msglen, "username: %s", why);
+        return msg;
+    }
+    if ((why = chat_validate_email(email)) != NULL) {
+        snprintf(msg, msglen, "email: %s", why);
+        return msg;
+    }
+    if ((why = chat_validate_password(password)) != NULL) {
+        snprintf(msg, msglen, "password: %s", why);
+        return msg;
+    }
+    return NULL;
+}
+
+void rest_auth_register(rest_ctx_t *ctx, rest_request_t *req, rest_response_t *resp)
+{
+    json_t *body = NULL;
+    const char *username = NULL;
+    const char *email = NULL;
+    const char *password = NULL;
+    const char *field = NULL;
+    char hash[CHAT_PASSWORD_HASH_LEN];
+    char msg[256];
+    char code[32];
+    chat_user_t user = {0};
+    chat_err_t rc;
+
+    if (!rest_limit_register(ctx, req, resp)) {
+        return;
+    }
+    body = rest_body_object(req, resp);
+    if (body == NULL || !rest_json_string(body, "username", true, false, &username, resp) ||
+        !rest_json_string(body, "email", true, false, &email, resp) ||
+        !rest_json_string(body, "password", true, false, &password, resp)) {
+        goto cleanup;
+    }
+    if (rest_auth_check_register(username, email, password, msg, sizeof(msg)) != NULL) {
+        rest_response_error(resp, 400, "validation_error", msg);
+        goto cleanup;
+    }
+    rc = chat_password_hash(password, ctx->cfg->bcrypt_cost, hash, sizeof(hash));
+    if (rc != CHAT_OK) {
+        chat_log_error("password hashing failed", "req", req->request_id);
+        rest_response_from_err(resp, CHAT_ERR_INTERNAL, NULL);
+        goto cleanup;
+    }
+    rc = chat_users_create(ctx->db, username, email, hash, &user, &field);
+    if (rc == CHAT_ERR_CONFLICT) {
+        if (field == NULL) {
+            field = "username or email";
+            snprintf(code, sizeof(code), "conflict");
+        } else {
+            snprintf(code, sizeof(code), "%s_taken", field);
+        }
+        snprintf(msg, sizeof(msg), "%s is already taken", field);
+        rest_response_error(resp, 409, code, msg);
+        goto cleanup;
+    }
+    if (rc != CHAT_OK) {
+        rest_response_from_err(resp, rc, NULL);
+        goto cleanup;
+    }
+    chat_log_info("user registered", "user", user.id, "req", req->request_id);
+    rest_response_json(resp, 201, chat_user_to_json_private(&user));
+
+cleanup:
+    explicit_bzero(hash, sizeof(hash));
+    chat_user_clear(&user);
+    json_decref(body);
+}
+
+/* {token, user: {id, username, email}}: new reference or NULL. */
+static json_t *auth__login_json(const char *token, const chat_user_t *user)
+{
+    return json_pack("{s:s, s:{s:s, s:s, s:s}}", "token", token, "user", "id", user->id,
+                     "username", user->username != NULL ? user->username : "", "email",
+                     user->email != NULL ? user->email : "");
+}
+
+void rest_auth_login(rest_ctx_t *ctx, rest_request_t *req, rest_response_t *resp)
+{
+    json_t *body = NULL;
+    const char *email = NULL;
+    const char *password = NULL;
+    char *token = NULL;
+    chat_user_t user = {0};
+    chat_err_t rc;
+
+    if (!rest_limit_login_ip(ctx, req, resp)) {
+        return;
+    }
+    body = rest_body_object(req, resp);
+    if (body == NULL || !rest_json_string(body, "email", true, false, &email, resp) ||
+        !rest_json_string(body, "password", true, false, &password, resp)) {
+        goto cleanup;
+    }
+    if (strlen(password) > AUTH__BCRYPT_MAX) {
+        rest_response_error(resp, 400, "validation_error",
+                            "password: must be at most 72 bytes");
+        goto cleanup;
+    }
+    if (!rest_limit_login_account(ctx, email, resp)) {
+        goto cleanup;
+    }
+    rc = chat_users_find_by_email(ctx->db, email, &user);
+    if (rc == CHAT_ERR_NOT_FOUND) {
+        (void)chat_password_verify_dummy(password, ctx->cfg->bcrypt_cost);
+        rest_response_error(resp, 401, "invalid_credentials", "wrong email or password");
+        goto cleanup;
+    }
+    if (rc != CHAT_OK) {
+        rest_response_from_err(resp, rc, NULL);
+        goto cleanup;
+    }
+    if (user.password_hash == NULL || !chat_password_verify(password, user.password_hash)) {
+        rest_response_error(resp, 401, "invalid_credentials", "wrong email or password");
+        goto cleanup;
+    }
+    rc = chat_jwt_issue(ctx->cfg->jwt_secret, ctx->cfg->jwt_issuer, ctx->cfg->jwt_ttl_sec,
+                        user.id, user.username, chat_clock_now_ms() / 1000, &token);
+    if (rc != CHAT_OK) {
+        rest_response_from_err(resp, rc, NULL);
+        goto cleanup;
+    }
+    snprintf(req->user.id, sizeof(req->user.id), "%s", user.id); /* for the request log */
+    rest_response_json(resp, 200, auth__login_json(token, &user));
+
+cleanup:
+    free(token);
+    chat_user_clear(&user);
+    json_decref(body);
+}
+
+void rest_auth_refresh(rest_ctx_t *ctx, rest_request_t *req, rest_response_t *resp)
+{
+    char *token = NULL;
+    chat_err_t rc;
+
+    rc = chat_jwt_issue(ctx->cfg->jwt_secret, ctx->cfg->jwt_issuer, ctx->cfg->jwt_ttl_sec,
+                        req->user.id, req->user.username, chat_clock_now_ms() / 1000, &token);
+    if (rc != CHAT_OK) {
+        rest_response_from_err(resp, rc, NULL);
+        return;
+    }
+    rest_response_json(resp, 200, json_pack("{s:s}", "token", token));
+    free(token);
+}
+
+bool rest_auth_authenticate(rest_ctx_t *ctx, rest_request_t *req, bool api_limit,
+                            rest_response_t *resp)
+{
+    chat_jwt_claims_t claims;
+    size_t len = 0;
+    const char *bearer = rest_bearer_token(req->authorization, &len);
+    char *token = NULL;
+    chat_err_t rc;
+
+    if (bearer == NULL) {
+        if (req->authorization == NULL || req->authorization[0] == '\0') {
+            rest_response_error(resp, 401, "missing_token",
+                                "authentication required: send Authorization: Bearer <token>");
+        } else {
+            rest_response_error(resp, 401, "invalid_token",
+                                "the Authorization header must be Bearer <token>");
+        }
+        return false;
+    }
+    if (len > AUTH__TOKEN_MAX || (token = strndup(bearer, len)) == NULL) {
+        rest_response_error(resp, 401, "invalid_token", "invalid token");
+        return false;
+    }
+    memset(&claims, 0, sizeof(claims));
+    rc = chat_jwt_verify(ctx->cfg->jwt_secret, ctx->cfg->jwt_issuer, token,
+                         chat_clock_now_ms() / 1000, &claims);
+    free(token);
+    if (rc == CHAT_ERR_TOKEN_EXPIRED) {
+        rest_response_error(resp, 401, "token_expired", "the token has expired; log in again");
+        return false;
+    }
+    if (rc != CHAT_OK) {
+        rest_response_error(resp, 401, "invalid_token", "invalid token");
+        return false;
+    }
+    if (api_limit && !rest_limit_api(ctx, claims.sub, resp)) {
+        return false;
+    }
+    rc = chat_users_find_by_id(ctx->db, claims.sub, &req->user);
+    if (rc == CHAT_ERR_NOT_FOUND) {
+        rest_response_error(resp, 401, "invalid_token", "the token's user no longer exists");
+        return false;
+    }
+    if (rc != CHAT_OK) {
+        chat_user_clear(&req->user);
+        memset(&req->user, 0, sizeof(req->user));
+        rest_response_from_err(resp, rc, NULL);
+        return false;
+    }
+    req->authenticated = true;
+    return true;
+}

@@ -1,0 +1,246 @@
+/*
+ * members.c - the /api/rooms/{id}/members resource: list members with username,
+ * presence and role; the owner adds and removes members (private rooms are
+ * invite-only). Also the publishing of membership changes to the gateways on
+ * chat:room:<id>: the stored system message exactly as clients get it, plus
+ * member_added / member_removed events that start or stop live delivery.
+ *
+ * Thread: the process's only thread (FastCGI accept loop). Relies on
+ * chat/membership.h, chat/users_repo.h, chat/redis_sync.h, chat/keys.h and
+ * member_lookup.c (batched usernames and presence).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chat/keys.h"
+#include "chat/log.h"
+#include "chat/membership.h"
+#include "chat/users_repo.h"
+#include "chat/validate.h"
+
+#include "handlers.h"
+#include "member_lookup.h"
+
+/**
+ * Pure decision whether caller_id may add (adding) or remove target_id in room.
+ * CHAT_OK, or CHAT_ERR_FORBIDDEN / CHAT_ERR_NOT_FOUND with *why and *code set.
+ */
+chat_err_t rest_members_check_manage(const chat_room_t *room, const char *caller_id,
+                                     const char *target_id, bool adding, const char **code,
+                                     const char **why);
+
+chat_err_t rest_members_check_manage(const chat_room_t *room, const char *caller_id,
+                                     const char *target_id, bool adding, const char **code,
+                                     const char **why)
+{
+    *code = NULL;
+    *why = NULL;
+    if (strcmp(room->creator_id, caller_id) != 0) {
+        *code = "not_owner";
+        *why = "only the room's owner can add or remove members";
+        return CHAT_ERR_FORBIDDEN;
+    }
+    if (room->is_dm) {
+        *code = "forbidden";
+        *why = "a direct message always has exactly its two members";
+        return CHAT_ERR_FORBIDDEN;
+    }
+    if (!adding && strcmp(room->creator_id, target_id) == 0) {
+        *code = "forbidden";
+        *why = "the owner cannot be removed from their room";
+        return CHAT_ERR_FORBIDDEN;
+    }
+    if (!adding && !chat_room_has_member(room, target_id)) {
+        *code = "not_found";
+        *why = "that user is not a member of this room";
+        return CHAT_ERR_NOT_FOUND;
+    }
+    return CHAT_OK;
+}
+
+static void members__publish(rest_ctx_t *ctx, const char *channel, json_t *frame)
+{
+    char *payload = frame != NULL ? chat_json_dumps(frame) : NULL;
+
+    if (payload == NULL) {
+        chat_log_error("cannot encode a room event", "channel", channel);
+    } else if (chat_redis_publish(ctx->redis, channel, payload, strlen(payload)) != CHAT_OK) {
+        /* The change is stored; gateways that miss it catch up from MongoDB. */
+        chat_log_warn("publish failed (Redis down?)", "channel", channel);
+    }
+    free(payload);
+    json_decref(frame);
+}
+
+void rest_members_publish_change(rest_ctx_t *ctx, const char *room_id, const char *user_id,
+                                 const chat_message_t *sys, bool added)
+{
+    char channel[CHAT_KEY_LEN];
+    json_t *event = json_pack("{s:s, s:s, s:s}", "type", added ? "member_added" : "member_removed",
+                              "room_id", room_id, "user_id", user_id);
+
+    chat_key_room_channel(room_id, channel, sizeof(channel));
+    /* Added: start delivering before the "joined" message; removed: after "left". */
+    if (added) {
+        members__publish(ctx, channel, event);
+        event = NULL;
+    }
+    if (sys != NULL && sys->id[0] != '\0') {
+        members__publish(ctx, channel, chat_message_to_json(sys));
+    }
+    if (event != NULL) {
+        members__publish(ctx, channel, event);
+    }
+}
+
+void rest_members_list(rest_ctx_t *ctx, rest_request_t *req, rest_response_t *resp)
+{
+    chat_room_t room = {0};
+    char **names = NULL;
+    bool *online = NULL;
+    json_t *list = NULL;
+    chat_err_t rc;
+
+    if (!rest_rooms_load_visible(ctx, req, req->params[0], &room, resp)) {
+        return;
+    }
+    rc = rest_lookup_usernames(ctx->db, (const char(*)[CHAT_ID_LEN])room.members, room.n_members,
+                               &names);
+    if (rc != CHAT_OK) {
+        rest_response_from_err(resp, rc, NULL);
+        goto cleanup;
+    }
+    online = calloc(room.n_members + 1, sizeof(*online));
+    list = json_array();
+    if (online == NULL || list == NULL) {
+        rest_response_from_err(resp, CHAT_ERR_NOMEM, NULL);
+        goto cleanup;
+    }
+    rest_lookup_online(ctx->redis, (const char(*)[CHAT_ID_LEN])room.members, room.n_members,
+                       online);
+    for (size_t i = 0; i < room.n_members; i++) {
+        const char *id = room.members[i];
+        if (names[i] == NULL) {
+            continue; /* the account was deleted */
+        }
+        if (json_array_append_new(
+                list, json_pack("{s:s, s:s, s:b, s:s}", "id", id, "username", names[i],
+                                "online", online[i], "role",
+                                strcmp(id, room.creator_id) == 0 ? "owner" : "member")) != 0) {
+            rest_response_from_err(resp, CHAT_ERR_NOMEM, NULL);
+            goto cleanup;
+        }
+    }
+    rest_response_json(resp, 200, json_pack("{s:O}", "members", list));
+
+cleanup:
+    json_decref(list);
+    free(online);
+    rest_lookup_free_names(names, room.n_members);
+    chat_room_clear(&room);
+}
+
+void rest_members_add(rest_ctx_t *ctx, rest_request_t *req, rest_response_t *resp)
+{
+    json_t *body = rest_body_object(req, resp);
+    const char *target_raw = NULL;
+    char target_id[CHAT_ID_LEN];
+    chat_room_t room = {0};
+    chat_room_t after = {0};
+    chat_user_t target = {0};
+    chat_message_t sys = {0};
+    const char *code = NULL;
+    const char *why = NULL;
+    bool changed = false;
+    chat_err_t rc;
+
+    if (body == NULL || !rest_json_string(body, "user_id", true, false, &target_raw, resp)) {
+        goto cleanup;
+    }
+    if (!chat_validate_object_id(target_raw)) {
+        rest_response_error(resp, 400, "validation_error", "user_id: must be 24 hex digits");
+        goto cleanup;
+    }
+    chat_ascii_lower(target_raw, target_id, sizeof(target_id));
+    if (!rest_rooms_load_visible(ctx, req, req->params[0], &room, resp)) {
+        goto cleanup;
+    }
+    if (rest_members_check_manage(&room, req->user.id, target_id, true, &code, &why) != CHAT_OK) {
+        rest_response_error(resp, 403, code, why);
+        goto cleanup;
+    }
+    rc = chat_users_find_by_id(ctx->db, target_id, &target);
+    if (rc != CHAT_OK) {
+        rest_response_from_err(resp, rc, rc == CHAT_ERR_NOT_FOUND ? "no such user" : NULL);
+        goto cleanup;
+    }
+    rc = chat_membership_join(ctx->db, room.id, target.id, target.username, true, &after, &sys,
+                              &changed);
+    if (rc != CHAT_OK) {
+        rest_response_from_err(resp, rc, NULL);
+        goto cleanup;
+    }
+    if (changed) {
+        chat_log_info("member added", "room", room.id, "member", target.id, "user",
+                      req->user.id, "req", req->request_id);
+        rest_members_publish_change(ctx, room.id, target.id, &sys, true);
+    }
+    rest_response_json(resp, 200, chat_room_to_json(&after));
+
+cleanup:
+    chat_message_clear(&sys);
+    chat_user_clear(&target);
+    chat_room_clear(&after);
+    chat_room_clear(&room);
+    json_decref(body);
+}
+
+void rest_members_remove(rest_ctx_t *ctx, rest_request_t *req, rest_response_t *resp)
+{
+    const char *target_id = req->params[1];
+    chat_room_t room = {0};
+    chat_room_t after = {0};
+    chat_user_t target = {0};
+    chat_message_t sys = {0};
+    const char *code = NULL;
+    const char *why = NULL;
+    bool changed = false;
+    chat_err_t rc;
+
+    if (!rest_rooms_load_visible(ctx, req, req->params[0], &room, resp)) {
+        return;
+    }
+    rc = rest_members_check_manage(&room, req->user.id, target_id, false, &code, &why);
+    if (rc != CHAT_OK) {
+        rest_response_error(resp, rc == CHAT_ERR_NOT_FOUND ? 404 : 403, code, why);
+        goto cleanup;
+    }
+    /* A deleted account can still be removed; its name is only for the system message. */
+    rc = chat_users_find_by_id(ctx->db, target_id, &target);
+    if (rc != CHAT_OK && rc != CHAT_ERR_NOT_FOUND) {
+        rest_response_from_err(resp, rc, NULL);
+        goto cleanup;
+    }
+    rc = chat_membership_leave(ctx->db, room.id, target_id,
+                               target.username != NULL ? target.username : "a deleted user",
+                               true, &after, &sys, &changed);
+    if (rc != CHAT_OK) {
+        rest_response_from_err(resp, rc, NULL);
+        goto cleanup;
+    }
+    if (!changed) {
+        rest_response_error(resp, 404, "not_found", "that user is not a member of this room");
+        goto cleanup;
+    }
+    chat_log_info("member removed", "room", room.id, "member", target_id, "user", req->user.id,
+                  "req", req->request_id);
+    rest_members_publish_change(ctx, room.id, target_id, &sys, false);
+    rest_response_json(resp, 200, chat_room_to_json(&after));
+
+cleanup:
+    chat_message_clear(&sys);
+    chat_user_clear(&target);
+    chat_room_clear(&after);
+    chat_room_clear(&room);
+}

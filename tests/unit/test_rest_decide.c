@@ -1,0 +1,296 @@
+/*
+ * test_rest_decide.c - the pure decisions of the rest-fcgi resources, without a
+ * database: route matching (404 / 405 + Allow / bad ids / literal-before-id), input
+ * checks of register, profile, rooms and DMs, room visibility, member management
+ * rules, history query parsing and offsets, the health document and bucket sizes.
+ * Includes every rest-fcgi .c file except main.c (the only one that uses FastCGI).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../rest-fcgi/auth.c"
+#include "../../rest-fcgi/dms.c"
+#include "../../rest-fcgi/health.c"
+#include "../../rest-fcgi/limits.c"
+#include "../../rest-fcgi/member_lookup.c"
+#include "../../rest-fcgi/members.c"
+#include "../../rest-fcgi/messages.c"
+#include "../../rest-fcgi/request.c"
+#include "../../rest-fcgi/response.c"
+#include "../../rest-fcgi/rooms.c"
+#include "../../rest-fcgi/router.c"
+#include "../../rest-fcgi/users.c"
+
+#define ID_A "0123456789abcdef01234567"
+#define ID_B "0123456789abcdef0123456b"
+#define ID_C "0123456789abcdef0123456c"
+
+static rest_match_t find(const char *method, const char *path, rest_request_t *req,
+                         const rest_route_t **route, char *allow)
+{
+    memset(req, 0, sizeof(*req));
+    return rest_router_find(method, path, req, route, allow, 64);
+}
+
+static void test_router(void **state)
+{
+    rest_request_t req;
+    const rest_route_t *route = NULL;
+    char allow[64];
+
+    (void)state;
+    assert_int_equal(find("GET", "/api/users/me", &req, &route, allow), REST_MATCH_OK);
+    assert_ptr_equal(route->handler, rest_users_get_me);
+    assert_int_equal(find("GET", "/api/users/" ID_A, &req, &route, allow), REST_MATCH_OK);
+    assert_ptr_equal(route->handler, rest_users_get);
+    assert_string_equal(req.params[0], ID_A);
+    assert_int_equal(find("GET", "/api/users/0123456789ABCDEF01234567", &req, &route, allow),
+                     REST_MATCH_OK);
+    assert_string_equal(req.params[0], ID_A); /* lower-cased */
+    assert_int_equal(find("DELETE", "/api/rooms/" ID_A "/members/" ID_B, &req, &route, allow),
+                     REST_MATCH_OK);
+    assert_int_equal(req.n_params, 2);
+    assert_string_equal(req.params[1], ID_B);
+    assert_int_equal(find("GET", "/health", &req, &route, allow), REST_MATCH_OK);
+    assert_int_equal(route->flags, REST_ROUTE_PUBLIC);
+    assert_int_equal(find("POST", "/api/rooms", &req, &route, allow), REST_MATCH_OK);
+    assert_int_equal(route->flags, REST_ROUTE_AUTH_NOAPI);
+
+    assert_int_equal(find("GET", "/api/nothing", &req, &route, allow), REST_MATCH_NO_ROUTE);
+    assert_int_equal(find("GET", "/api", &req, &route, allow), REST_MATCH_NO_ROUTE);
+    assert_int_equal(find("GET", "/api/rooms/" ID_A "/x", &req, &route, allow),
+                     REST_MATCH_NO_ROUTE);
+    assert_int_equal(find("GET", "/api/users/me/x", &req, &route, allow), REST_MATCH_NO_ROUTE);
+
+    assert_int_equal(find("DELETE", "/api/rooms", &req, &route, allow), REST_MATCH_BAD_METHOD);
+    assert_string_equal(allow, "POST, GET, OPTIONS");
+    assert_int_equal(find("DELETE", "/api/users/me", &req, &route, allow),
+                     REST_MATCH_BAD_METHOD);
+    assert_string_equal(allow, "GET, PATCH, OPTIONS");
+
+    assert_int_equal(find("GET", "/api/rooms/xyz", &req, &route, allow), REST_MATCH_BAD_ID);
+    assert_int_equal(find("GET", "/api/rooms/0123456789abcdef0123456g", &req, &route, allow),
+                     REST_MATCH_BAD_ID);
+    assert_int_equal(find("GET", "/api/rooms/0123456789abcdef012345678", &req, &route, allow),
+                     REST_MATCH_BAD_ID);
+    assert_int_equal(find("DELETE", "/api/rooms/" ID_A "/members/nope", &req, &route, allow),
+                     REST_MATCH_BAD_ID);
+}
+
+static void test_path_match(void **state)
+{
+    char params[REST_MAX_PARAMS][CHAT_ID_LEN];
+    size_t n = 0;
+    bool ok = false;
+
+    (void)state;
+    assert_true(rest_path_match("/a/:id/b", "/a/" ID_A "/b", params, &n, &ok));
+    assert_true(ok);
+    assert_int_equal(n, 1);
+    assert_false(rest_path_match("/a/:id/b", "/a//b", params, &n, &ok));
+    assert_false(rest_path_match("/a/:id", "/a/" ID_A "/b", params, &n, &ok));
+    assert_false(rest_path_match("/a/b", "/a/bc", params, &n, &ok));
+    assert_false(rest_path_match("/a/b", "/a", params, &n, &ok));
+    assert_true(rest_path_match("/a/:id", "/a/zz", params, &n, &ok));
+    assert_false(ok);
+}
+
+static void test_register_checks(void **state)
+{
+    char msg[256];
+
+    (void)state;
+    assert_null(rest_auth_check_register("alice", "a@example.com", "password123", msg,
+                                         sizeof(msg)));
+    assert_non_null(rest_auth_check_register("al", "a@example.com", "password123", msg,
+                                             sizeof(msg)));
+    assert_non_null(strstr(msg, "username"));
+    assert_non_null(rest_auth_check_register("alice", "nope", "password123", msg, sizeof(msg)));
+    assert_non_null(strstr(msg, "email"));
+    assert_non_null(rest_auth_check_register("alice", "a@example.com", "short", msg,
+                                             sizeof(msg)));
+    assert_non_null(strstr(msg, "password"));
+    char longpw[80];
+    memset(longpw, 'p', 73);
+    longpw[73] = '\0';
+    assert_non_null(rest_auth_check_register("alice", "a@example.com", longpw, msg,
+                                             sizeof(msg)));
+    longpw[72] = '\0';
+    assert_null(rest_auth_check_register("alice", "a@example.com", longpw, msg, sizeof(msg)));
+}
+
+static void test_profile_room_dm_checks(void **state)
+{
+    char msg[256];
+
+    (void)state;
+    assert_null(rest_users_check_patch(NULL, NULL, msg, sizeof(msg)));
+    assert_null(rest_users_check_patch("", "", msg, sizeof(msg)));
+    assert_null(rest_users_check_patch("Alice", "https://x.io/a.png", msg, sizeof(msg)));
+    assert_non_null(rest_users_check_patch(NULL, "javascript:x", msg, sizeof(msg)));
+    assert_non_null(strstr(msg, "avatar_url"));
+
+    assert_null(rest_rooms_check_create("general", "", msg, sizeof(msg)));
+    assert_non_null(rest_rooms_check_create("", "", msg, sizeof(msg)));
+    assert_non_null(strstr(msg, "name"));
+    char desc[502];
+    memset(desc, 'd', 501);
+    desc[501] = '\0';
+    assert_non_null(rest_rooms_check_create("ok", desc, msg, sizeof(msg)));
+    assert_non_null(strstr(msg, "description"));
+
+    assert_null(rest_dms_check(ID_A, ID_B));
+    assert_non_null(rest_dms_check(ID_A, ID_A));
+    assert_non_null(rest_dms_check(ID_A, "0123456789ABCDEF01234567"));
+    assert_non_null(rest_dms_check(ID_A, "xyz"));
+}
+
+static void make_room(chat_room_t *r, bool is_private, bool is_dm)
+{
+    static char members[2][CHAT_ID_LEN] = {ID_A, ID_B};
+
+    memset(r, 0, sizeof(*r));
+    snprintf(r->id, sizeof(r->id), "%s", ID_C);
+    snprintf(r->creator_id, sizeof(r->creator_id), "%s", ID_A);
+    r->members = members;
+    r->n_members = 2;
+    r->is_private = is_private;
+    r->is_dm = is_dm;
+}
+
+static void test_visibility_and_management(void **state)
+{
+    chat_room_t pub;
+    chat_room_t priv;
+    chat_room_t dm;
+    const char *code = NULL;
+    const char *why = NULL;
+
+    (void)state;
+    make_room(&pub, false, false);
+    make_room(&priv, true, false);
+    make_room(&dm, true, true);
+    assert_true(rest_room_visible(&pub, ID_C));
+    assert_true(rest_room_visible(&priv, ID_B));
+    assert_false(rest_room_visible(&priv, ID_C));
+
+    assert_int_equal(rest_members_check_manage(&priv, ID_A, ID_C, true, &code, &why), CHAT_OK);
+    assert_int_equal(rest_members_check_manage(&priv, ID_B, ID_C, true, &code, &why),
+                     CHAT_ERR_FORBIDDEN);
+    assert_string_equal(code, "not_owner");
+    assert_int_equal(rest_members_check_manage(&priv, ID_A, ID_B, false, &code, &why), CHAT_OK);
+    assert_int_equal(rest_members_check_manage(&priv, ID_A, ID_A, false, &code, &why),
+                     CHAT_ERR_FORBIDDEN);
+    assert_int_equal(rest_members_check_manage(&priv, ID_A, ID_C, false, &code, &why),
+                     CHAT_ERR_NOT_FOUND);
+    assert_int_equal(rest_members_check_manage(&dm, ID_A, ID_C, true, &code, &why),
+                     CHAT_ERR_FORBIDDEN);
+    assert_non_null(why);
+}
+
+static rest_response_t resp0;
+
+static bool parse_history(const char *query, rest_history_query_t *q)
+{
+    rest_request_t req;
+
+    memset(&req, 0, sizeof(req));
+    rest_response_clear(&resp0);
+    memset(&resp0, 0, sizeof(resp0));
+    req.query = query;
+    return rest_history_parse(&req, q, &resp0);
+}
+
+static void test_history(void **state)
+{
+    rest_history_query_t q;
+
+    (void)state;
+    assert_true(parse_history("", &q));
+    assert_int_equal(q.mode, REST_HISTORY_LATEST);
+    assert_int_equal(q.limit, 50);
+    assert_int_equal(q.offset, 0);
+    assert_true(parse_history("limit=999&offset=7", &q));
+    assert_int_equal(q.limit, CHAT_HISTORY_MAX_LIMIT);
+    assert_int_equal(q.offset, 7);
+    assert_true(parse_history("before_seq=10&limit=5", &q));
+    assert_int_equal(q.mode, REST_HISTORY_BEFORE);
+    assert_int_equal(q.seq, 10);
+    assert_true(parse_history("after_seq=0", &q));
+    assert_int_equal(q.mode, REST_HISTORY_AFTER);
+    assert_false(parse_history("after_seq=1&before_seq=2", &q));
+    assert_int_equal(resp0.status, 400);
+    assert_false(parse_history("limit=0", &q));
+    assert_false(parse_history("offset=-1", &q));
+    assert_false(parse_history("before_seq=abc", &q));
+    rest_response_clear(&resp0);
+
+    /* offsets: how many messages are newer than the page (total 25) */
+    q.mode = REST_HISTORY_LATEST;
+    q.offset = 10;
+    assert_int_equal(rest_history_offset(&q, 25, 15), 10);
+    q.mode = REST_HISTORY_BEFORE;
+    q.seq = 11;
+    assert_int_equal(rest_history_offset(&q, 25, 10), 15);
+    assert_int_equal(rest_history_offset(&q, 25, 0), 15);
+    q.seq = 1;
+    assert_int_equal(rest_history_offset(&q, 25, 0), 25);
+    q.seq = 1000;
+    assert_int_equal(rest_history_offset(&q, 25, 0), 0);
+    q.mode = REST_HISTORY_AFTER;
+    q.seq = 20;
+    assert_int_equal(rest_history_offset(&q, 25, 23), 2);
+    assert_int_equal(rest_history_offset(&q, 25, 0), 0);
+}
+
+static void test_health_and_buckets(void **state)
+{
+    int status = 0;
+    json_t *doc;
+    double rate = 0;
+    double burst = 0;
+
+    (void)state;
+    doc = rest_health_doc(true, true, &status);
+    assert_int_equal(status, 200);
+    assert_string_equal(json_string_value(json_object_get(doc, "status")), "ok");
+    json_decref(doc);
+    doc = rest_health_doc(true, false, &status);
+    assert_int_equal(status, 503);
+    assert_string_equal(json_string_value(json_object_get(doc, "redis")), "down");
+    assert_string_equal(json_string_value(json_object_get(doc, "mongo")), "ok");
+    json_decref(doc);
+    doc = rest_health_doc(false, true, &status);
+    assert_int_equal(status, 503);
+    assert_string_equal(json_string_value(json_object_get(doc, "mongo")), "down");
+    json_decref(doc);
+
+    rest_limit_bucket(10, 60, &rate, &burst);
+    assert_true(rate > 0.1666 && rate < 0.1667);
+    assert_true(burst == 10);
+    rest_limit_bucket(0, 60, &rate, &burst);
+    assert_true(rate == 0);
+    rest_limit_bucket(0.5, 3600, &rate, &burst);
+    assert_true(burst == 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_router),
+        cmocka_unit_test(test_path_match),
+        cmocka_unit_test(test_register_checks),
+        cmocka_unit_test(test_profile_room_dm_checks),
+        cmocka_unit_test(test_visibility_and_management),
+        cmocka_unit_test(test_history),
+        cmocka_unit_test(test_health_and_buckets),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
