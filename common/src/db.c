@@ -246,7 +246,8 @@ static const db__index_t db__indexes[] = {
     {"users", "email_lc_1", "email_lc", 1, NULL, 0, true},
     {"messages", "room_id_1_seq_1", "room_id", 1, "seq", 1, true},
     {"messages", "idem_key_1", "idem_key", 1, NULL, 0, true},
-    {"rooms", "members_1", "members", 1, NULL, 0, false},
+    {"room_members", "room_id_1_user_id_1", "room_id", 1, "user_id", 1, true},
+    {"room_members", "user_id_1", "user_id", 1, NULL, 0, false},
     {"rooms", "is_private_1_created_at_-1", "is_private", 1, "created_at", -1, false},
 };
 

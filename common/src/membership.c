@@ -1,7 +1,9 @@
 /*
  * membership.c - join / leave / remove, shared by rest-fcgi and the gateway: check the
- * room's rules, change the member list (exactly-once through rooms_repo's conditional
- * findAndModify), then store the system message with the room's next seq.
+ * room's rules, change the member list (exactly-once: rooms_repo's insert under a unique
+ * index / delete tells exactly one of racing callers that it made the change), then
+ * store the system message with the room's next seq. When that fails the member change
+ * is undone, so that a retry makes it again and posts the message then.
  *
  * Threads: any thread that may block (rest-fcgi request threads, gateway workers).
  * Relies on rooms_repo.c and messages_repo.c; publishing is the caller's job.
@@ -48,7 +50,6 @@ chat_err_t chat_membership_join(chat_db_t *db, const char *room_id, const char *
                                 chat_message_t *sys_out, bool *changed)
 {
     chat_room_t room = {0};
-    chat_room_t undo = {0};
     char uid[CHAT_ID_LEN];
     bool added = false;
     bool removed = false;
@@ -74,14 +75,18 @@ chat_err_t chat_membership_join(chat_db_t *db, const char *room_id, const char *
     }
     chat_room_clear(&room);
     rc = chat_rooms_add_member(db, room_id, user_id, &added, &room);
+    if (rc == CHAT_OK && added) {
+        rc = membership__system_message(db, room_id, user_id, username, "joined the room",
+                                        sys_out);
+    }
+    if (rc != CHAT_OK && added) {
+        /* Added, but no message stored (or the room not re-read): undo so that a retry
+         * joins again and posts the message then. */
+        (void)chat_rooms_remove_member(db, room_id, user_id, &removed, NULL);
+        goto cleanup;
+    }
     if (rc != CHAT_OK || !added) {
         goto cleanup; /* a concurrent join won: it posted the message */
-    }
-    rc = membership__system_message(db, room_id, user_id, username, "joined the room", sys_out);
-    if (rc != CHAT_OK) {
-        /* Undo so that a retry joins again and posts the message then. */
-        (void)chat_rooms_remove_member(db, room_id, user_id, &removed, &undo);
-        goto cleanup;
     }
     *changed = true;
 
@@ -91,7 +96,6 @@ cleanup:
         memset(&room, 0, sizeof(room));
     }
     chat_room_clear(&room);
-    chat_room_clear(&undo);
     return rc;
 }
 
@@ -101,7 +105,6 @@ chat_err_t chat_membership_leave(chat_db_t *db, const char *room_id, const char 
                                  bool *changed)
 {
     chat_room_t room = {0};
-    chat_room_t undo = {0};
     char uid[CHAT_ID_LEN];
     bool removed = false;
     bool readded = false;
@@ -128,15 +131,17 @@ chat_err_t chat_membership_leave(chat_db_t *db, const char *room_id, const char 
     }
     chat_room_clear(&room);
     rc = chat_rooms_remove_member(db, room_id, user_id, &removed, &room);
-    if (rc != CHAT_OK || !removed) {
+    if (rc == CHAT_OK && removed) {
+        rc = membership__system_message(db, room_id, user_id, username,
+                                        removed_by_owner ? "was removed from the room"
+                                                         : "left the room",
+                                        sys_out);
+    }
+    if (rc != CHAT_OK && removed) {
+        (void)chat_rooms_add_member(db, room_id, user_id, &readded, NULL);
         goto cleanup;
     }
-    rc = membership__system_message(db, room_id, user_id, username,
-                                    removed_by_owner ? "was removed from the room"
-                                                     : "left the room",
-                                    sys_out);
-    if (rc != CHAT_OK) {
-        (void)chat_rooms_add_member(db, room_id, user_id, &readded, &undo);
+    if (rc != CHAT_OK || !removed) {
         goto cleanup;
     }
     *changed = true;
@@ -147,6 +152,5 @@ cleanup:
         memset(&room, 0, sizeof(room));
     }
     chat_room_clear(&room);
-    chat_room_clear(&undo);
     return rc;
 }

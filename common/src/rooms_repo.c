@@ -1,14 +1,25 @@
 /*
- * rooms_repo.c - the rooms collection and the dm_pairs collection that makes a direct-
- * message room unique per pair of users (see rooms_repo.h for the document shapes).
- * Member changes are single-document findAndModify calls whose query says whether the
- * user is (not) yet a member, so *changed is exact even when callers race.
+ * rooms_repo.c - the rooms collection, the room_members collection (one document per
+ * member of a room) and the dm_pairs collection that makes a direct-message room unique
+ * per pair of users (see rooms_repo.h for the document shapes).
+ *
+ * Why one document per member instead of an array in the room: FerretDB v1.24 (our local
+ * MongoDB stand-in) applies every update as a read-modify-write without isolation, so
+ * concurrent $addToSet / $pull on one room document lose members. Single-document
+ * inserts under a unique index and deletes are atomic there as on MongoDB: adding is an
+ * insert under the unique {room_id, user_id} index (a duplicate key means "already a
+ * member") and removing is a delete whose count says whether it removed anything, so
+ * *changed is exact even when callers race. chat_room_t.members is assembled from
+ * room_members, oldest member first (joined_at, then _id).
  *
  * Threads: any thread that may block (rest-fcgi request threads, gateway workers);
- * each call pops its own client from the pool. Relies on db.c's indexes and error map.
+ * each helper pops its own client from the pool and pushes it back before the next
+ * helper runs (never two at once, so a busy pool cannot deadlock us). Relies on db.c's
+ * indexes (room_members {room_id, user_id} unique, {user_id}) and error map.
  */
 #include "chat/rooms_repo.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,9 +27,12 @@
 #include "chat/validate.h"
 
 #define ROOMS__COLL "rooms"
+#define ROOMS__MEMBERS_COLL "room_members"
 #define ROOMS__DM_COLL "dm_pairs"
+#define ROOMS__ROLE_OWNER "owner"
+#define ROOMS__ROLE_MEMBER "member"
 #define ROOMS__LIST_MAX 1000        /* page size cap for list_visible */
-#define ROOMS__MEMBER_ROOMS_MAX 100000 /* cap for ids_for_member */
+#define ROOMS__MEMBER_ROOMS_MAX 100000 /* cap for ids_for_member / list_visible */
 #define ROOMS__DM_ATTEMPTS 3
 
 static bool rooms__oid(const char *hex, bson_oid_t *oid)
@@ -40,40 +54,8 @@ static chat_err_t rooms__dup(const bson_iter_t *iter, char **dst)
     return *dst == NULL ? CHAT_ERR_NOMEM : CHAT_OK;
 }
 
-/* Reads the members array (ObjectIds) into out->members. */
-static chat_err_t rooms__members(const bson_iter_t *array_iter, chat_room_t *out)
-{
-    bson_iter_t child;
-    size_t count = 0;
-
-    if (!bson_iter_recurse(array_iter, &child)) {
-        return CHAT_ERR_INTERNAL;
-    }
-    while (bson_iter_next(&child)) {
-        count++;
-    }
-    free(out->members);
-    out->members = NULL;
-    out->n_members = 0;
-    if (count == 0) {
-        return CHAT_OK;
-    }
-    out->members = calloc(count, sizeof(*out->members));
-    if (out->members == NULL) {
-        return CHAT_ERR_NOMEM;
-    }
-    if (!bson_iter_recurse(array_iter, &child)) {
-        return CHAT_ERR_INTERNAL;
-    }
-    while (bson_iter_next(&child) && out->n_members < count) {
-        if (BSON_ITER_HOLDS_OID(&child)) {
-            bson_oid_to_string(bson_iter_oid(&child), out->members[out->n_members++]);
-        }
-    }
-    return CHAT_OK;
-}
-
-/* Fills out (zeroed) from a rooms document. */
+/* Fills out (zeroed) from a rooms document; members are left empty (see
+ * rooms__load_members). A legacy "members" array field is ignored. */
 static chat_err_t rooms__from_bson(const bson_t *doc, chat_room_t *out)
 {
     bson_iter_t iter;
@@ -94,8 +76,6 @@ static chat_err_t rooms__from_bson(const bson_t *doc, chat_room_t *out)
             rc = rooms__dup(&iter, &out->name);
         } else if (type == BSON_TYPE_UTF8 && strcmp(key, "description") == 0) {
             rc = rooms__dup(&iter, &out->description);
-        } else if (type == BSON_TYPE_ARRAY && strcmp(key, "members") == 0) {
-            rc = rooms__members(&iter, out);
         } else if (type == BSON_TYPE_BOOL && strcmp(key, "is_private") == 0) {
             out->is_private = bson_iter_bool(&iter);
         } else if (type == BSON_TYPE_BOOL && strcmp(key, "is_dm") == 0) {
@@ -125,11 +105,15 @@ static mongoc_collection_t *rooms__coll(chat_db_t *db, mongoc_client_t *client,
     return mongoc_client_get_collection(client, chat_db_name(db), name);
 }
 
-/* First room matching filter into out (may be NULL to test existence). */
-static chat_err_t rooms__find_one(chat_db_t *db, const bson_t *filter, chat_room_t *out)
+/*
+ * First document of coll_name matching filter. out == NULL tests existence only;
+ * otherwise coll_name must be rooms and out (zeroed) gets the room without members.
+ */
+static chat_err_t rooms__find_doc(chat_db_t *db, const char *coll_name, const bson_t *filter,
+                                  chat_room_t *out)
 {
     mongoc_client_t *client = chat_db_pop(db);
-    mongoc_collection_t *coll = rooms__coll(db, client, ROOMS__COLL);
+    mongoc_collection_t *coll = rooms__coll(db, client, coll_name);
     bson_t *opts = BCON_NEW("limit", BCON_INT64(1));
     mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
     const bson_t *doc = NULL;
@@ -148,16 +132,234 @@ static chat_err_t rooms__find_one(chat_db_t *db, const bson_t *filter, chat_room
     return rc;
 }
 
-static chat_err_t rooms__find_oid(chat_db_t *db, const bson_oid_t *oid, chat_room_t *out)
+/* The room document of oid into out (may be NULL), without members. */
+static chat_err_t rooms__find_room_doc(chat_db_t *db, const bson_oid_t *oid, chat_room_t *out)
 {
     bson_t *filter = BCON_NEW("_id", BCON_OID(oid));
-    chat_err_t rc = rooms__find_one(db, filter, out);
+    chat_err_t rc = rooms__find_doc(db, ROOMS__COLL, filter, out);
 
     bson_destroy(filter);
     return rc;
 }
 
-/* Inserts a room document; fills out from it. */
+/* A room of the page being filled, by id (rooms__load_members' lookup table). */
+typedef struct rooms__slot {
+    bson_oid_t oid;
+    size_t index;
+} rooms__slot_t;
+
+static int rooms__slot_cmp(const void *a, const void *b)
+{
+    return bson_oid_compare(&((const rooms__slot_t *)a)->oid, &((const rooms__slot_t *)b)->oid);
+}
+
+/*
+ * Replaces rooms[i].members / n_members of each of the n rooms with its member list
+ * from room_members, oldest member first: ONE query for all n rooms. On failure the
+ * rooms stay valid for chat_room_clear (lists possibly partial).
+ */
+static chat_err_t rooms__load_members(chat_db_t *db, chat_room_t *rooms, size_t n)
+{
+    mongoc_client_t *client = NULL;
+    mongoc_collection_t *coll = NULL;
+    mongoc_cursor_t *cursor = NULL;
+    rooms__slot_t *slots = NULL;
+    size_t *caps = NULL;
+    bson_t filter = BSON_INITIALIZER;
+    bson_t *opts = NULL;
+    const bson_t *doc = NULL;
+    bson_error_t err;
+    chat_err_t rc = CHAT_OK;
+
+    if (n == 0) {
+        goto cleanup;
+    }
+    slots = calloc(n, sizeof(*slots));
+    caps = calloc(n, sizeof(*caps));
+    if (slots == NULL || caps == NULL) {
+        rc = CHAT_ERR_NOMEM;
+        goto cleanup;
+    }
+    for (size_t i = 0; i < n; i++) {
+        free(rooms[i].members);
+        rooms[i].members = NULL;
+        rooms[i].n_members = 0;
+        if (!rooms__oid(rooms[i].id, &slots[i].oid)) {
+            rc = CHAT_ERR_INTERNAL;
+            goto cleanup;
+        }
+        slots[i].index = i;
+    }
+    qsort(slots, n, sizeof(*slots), rooms__slot_cmp);
+
+    if (n == 1) {
+        BSON_APPEND_OID(&filter, "room_id", &slots[0].oid);
+    } else {
+        bson_t cond;
+        bson_t in;
+
+        bson_append_document_begin(&filter, "room_id", -1, &cond);
+        bson_append_array_begin(&cond, "$in", -1, &in);
+        for (size_t i = 0; i < n; i++) {
+            char buf[16];
+            const char *key = NULL;
+
+            bson_uint32_to_string((uint32_t)i, &key, buf, sizeof(buf));
+            bson_append_oid(&in, key, -1, &slots[i].oid);
+        }
+        bson_append_array_end(&cond, &in);
+        bson_append_document_end(&filter, &cond);
+    }
+    opts = BCON_NEW("projection", "{", "room_id", BCON_INT32(1), "user_id", BCON_INT32(1), "}",
+                    "sort", "{", "joined_at", BCON_INT32(1), "_id", BCON_INT32(1), "}");
+
+    client = chat_db_pop(db);
+    coll = rooms__coll(db, client, ROOMS__MEMBERS_COLL);
+    cursor = mongoc_collection_find_with_opts(coll, &filter, opts, NULL);
+    while (mongoc_cursor_next(cursor, &doc)) {
+        rooms__slot_t probe;
+        const rooms__slot_t *hit = NULL;
+        chat_room_t *room = NULL;
+        size_t *cap = NULL;
+        bson_iter_t iter;
+
+        if (!bson_iter_init_find(&iter, doc, "room_id") || !BSON_ITER_HOLDS_OID(&iter)) {
+            continue;
+        }
+        bson_oid_copy(bson_iter_oid(&iter), &probe.oid);
+        hit = bsearch(&probe, slots, n, sizeof(*slots), rooms__slot_cmp);
+        if (hit == NULL || !bson_iter_init_find(&iter, doc, "user_id") ||
+            !BSON_ITER_HOLDS_OID(&iter)) {
+            continue;
+        }
+        room = &rooms[hit->index];
+        cap = &caps[hit->index];
+        if (room->n_members == *cap) {
+            size_t ncap = *cap == 0 ? 8 : *cap * 2;
+            char (*grown)[CHAT_ID_LEN] = realloc(room->members, ncap * sizeof(*room->members));
+
+            if (grown == NULL) {
+                rc = CHAT_ERR_NOMEM;
+                goto cleanup;
+            }
+            room->members = grown;
+            *cap = ncap;
+        }
+        bson_oid_to_string(bson_iter_oid(&iter), room->members[room->n_members++]);
+    }
+    if (mongoc_cursor_error(cursor, &err)) {
+        rc = chat_db_map_error(&err);
+    }
+
+cleanup:
+    if (cursor != NULL) {
+        mongoc_cursor_destroy(cursor);
+    }
+    if (coll != NULL) {
+        mongoc_collection_destroy(coll);
+    }
+    chat_db_push(db, client);
+    bson_destroy(&filter);
+    bson_destroy(opts);
+    free(slots);
+    free(caps);
+    return rc;
+}
+
+/* The room of oid with its members into out (zeroed; may be NULL to test existence). */
+static chat_err_t rooms__find_oid(chat_db_t *db, const bson_oid_t *oid, chat_room_t *out)
+{
+    chat_err_t rc = rooms__find_room_doc(db, oid, out);
+
+    if (rc == CHAT_OK && out != NULL) {
+        rc = rooms__load_members(db, out, 1);
+        if (rc != CHAT_OK) {
+            chat_room_clear(out);
+        }
+    }
+    return rc;
+}
+
+/*
+ * Deletes the first (many = false) or every document of coll_name matching filter;
+ * *deleted (may be NULL) = how many went. The count is exact under races: a document
+ * two callers delete at once counts for one of them only.
+ */
+static chat_err_t rooms__delete(chat_db_t *db, const char *coll_name, const bson_t *filter,
+                                bool many, int64_t *deleted)
+{
+    mongoc_client_t *client = chat_db_pop(db);
+    mongoc_collection_t *coll = rooms__coll(db, client, coll_name);
+    bson_t reply;
+    bson_iter_t iter;
+    bson_error_t err;
+    bool ok;
+    chat_err_t rc = CHAT_OK;
+
+    if (deleted != NULL) {
+        *deleted = 0;
+    }
+    ok = many ? mongoc_collection_delete_many(coll, filter, NULL, &reply, &err)
+              : mongoc_collection_delete_one(coll, filter, NULL, &reply, &err);
+    if (!ok) {
+        rc = chat_db_map_error(&err);
+    } else if (deleted != NULL && bson_iter_init_find(&iter, &reply, "deletedCount") &&
+               BSON_ITER_HOLDS_NUMBER(&iter)) {
+        *deleted = bson_iter_as_int64(&iter);
+    }
+    bson_destroy(&reply);
+    mongoc_collection_destroy(coll);
+    chat_db_push(db, client);
+    return rc;
+}
+
+/* Inserts the room_members document of (room, user). CHAT_ERR_CONFLICT when that user
+ * already belongs to the room (unique {room_id, user_id}). */
+static chat_err_t rooms__member_insert(chat_db_t *db, const bson_oid_t *room,
+                                       const bson_oid_t *user, const char *role,
+                                       int64_t joined_at_ms)
+{
+    mongoc_client_t *client = NULL;
+    mongoc_collection_t *coll = NULL;
+    bson_oid_t id;
+    bson_t *doc = NULL;
+    bson_error_t err;
+    chat_err_t rc = CHAT_OK;
+
+    bson_oid_init(&id, NULL);
+    doc = BCON_NEW("_id", BCON_OID(&id), "room_id", BCON_OID(room), "user_id", BCON_OID(user),
+                   "role", BCON_UTF8(role), "joined_at", BCON_DATE_TIME(joined_at_ms));
+    client = chat_db_pop(db);
+    coll = rooms__coll(db, client, ROOMS__MEMBERS_COLL);
+    if (!mongoc_collection_insert_one(coll, doc, NULL, NULL, &err)) {
+        rc = chat_db_map_error(&err);
+    }
+    mongoc_collection_destroy(coll);
+    chat_db_push(db, client);
+    bson_destroy(doc);
+    return rc;
+}
+
+/* Removes a room that was just inserted: its members first, so that no member document
+ * ever points at a missing room. Best effort (clean-up paths). */
+static void rooms__drop_new_room(chat_db_t *db, const bson_oid_t *room)
+{
+    bson_t *members = BCON_NEW("room_id", BCON_OID(room));
+    bson_t *doc = BCON_NEW("_id", BCON_OID(room));
+
+    if (rooms__delete(db, ROOMS__MEMBERS_COLL, members, true, NULL) == CHAT_OK) {
+        (void)rooms__delete(db, ROOMS__COLL, doc, false, NULL);
+    }
+    bson_destroy(members);
+    bson_destroy(doc);
+}
+
+/*
+ * Inserts a room document, then the member documents of creator (owner) and other
+ * (DM partner, may be NULL). The room goes first so that a member document never
+ * points at a room that was not stored; if a member insert fails the room is removed
+ * again. Fills out (may be NULL) from what was stored.
+ */
 static chat_err_t rooms__insert(chat_db_t *db, const char *name, const char *description,
                                 bool is_private, bool is_dm, const bson_oid_t *creator,
                                 const bson_oid_t *other, bson_oid_t *id_out, chat_room_t *out)
@@ -165,8 +367,8 @@ static chat_err_t rooms__insert(chat_db_t *db, const char *name, const char *des
     mongoc_client_t *client = NULL;
     mongoc_collection_t *coll = NULL;
     bson_t doc = BSON_INITIALIZER;
-    bson_t members;
     bson_error_t err;
+    int64_t now = chat_clock_now_ms();
     chat_err_t rc = CHAT_OK;
 
     bson_oid_init(id_out, NULL);
@@ -174,25 +376,49 @@ static chat_err_t rooms__insert(chat_db_t *db, const char *name, const char *des
     BSON_APPEND_UTF8(&doc, "name", name);
     BSON_APPEND_UTF8(&doc, "description", description != NULL ? description : "");
     BSON_APPEND_OID(&doc, "creator_id", creator);
-    bson_append_array_begin(&doc, "members", -1, &members);
-    BSON_APPEND_OID(&members, "0", creator);
-    if (other != NULL) {
-        BSON_APPEND_OID(&members, "1", other);
-    }
-    bson_append_array_end(&doc, &members);
     BSON_APPEND_BOOL(&doc, "is_private", is_private);
     BSON_APPEND_BOOL(&doc, "is_dm", is_dm);
-    BSON_APPEND_DATE_TIME(&doc, "created_at", chat_clock_now_ms());
+    BSON_APPEND_DATE_TIME(&doc, "created_at", now);
 
     client = chat_db_pop(db);
     coll = rooms__coll(db, client, ROOMS__COLL);
     if (!mongoc_collection_insert_one(coll, &doc, NULL, NULL, &err)) {
         rc = chat_db_map_error(&err);
-    } else if (out != NULL) {
-        rc = rooms__from_bson(&doc, out);
     }
     mongoc_collection_destroy(coll);
     chat_db_push(db, client);
+    if (rc != CHAT_OK) {
+        goto cleanup;
+    }
+
+    /* Same joined_at for both; the member _ids (made in this order) keep creator first. */
+    rc = rooms__member_insert(db, id_out, creator, ROOMS__ROLE_OWNER, now);
+    if (rc == CHAT_OK && other != NULL) {
+        rc = rooms__member_insert(db, id_out, other, ROOMS__ROLE_MEMBER, now);
+    }
+    if (rc != CHAT_OK) {
+        rooms__drop_new_room(db, id_out);
+        goto cleanup;
+    }
+
+    if (out != NULL) {
+        /* Nobody else knows the id yet: the members are exactly the ones just stored. */
+        rc = rooms__from_bson(&doc, out);
+        if (rc == CHAT_OK) {
+            out->members = calloc(other != NULL ? 2 : 1, sizeof(*out->members));
+            if (out->members == NULL) {
+                chat_room_clear(out);
+                rc = CHAT_ERR_NOMEM;
+                goto cleanup;
+            }
+            bson_oid_to_string(creator, out->members[out->n_members++]);
+            if (other != NULL) {
+                bson_oid_to_string(other, out->members[out->n_members++]);
+            }
+        }
+    }
+
+cleanup:
     bson_destroy(&doc);
     return rc;
 }
@@ -219,6 +445,100 @@ chat_err_t chat_rooms_find(chat_db_t *db, const char *room_id, chat_room_t *out)
     return rooms__find_oid(db, &oid, out);
 }
 
+/* The ids of the rooms uid belongs to (room_members by user_id, at most
+ * ROOMS__MEMBER_ROOMS_MAX), in no particular order. *oids_out malloc'd (NULL when none). */
+static chat_err_t rooms__member_room_oids(chat_db_t *db, const bson_oid_t *uid,
+                                          bson_oid_t **oids_out, size_t *n_out)
+{
+    mongoc_client_t *client = NULL;
+    mongoc_collection_t *coll = NULL;
+    mongoc_cursor_t *cursor = NULL;
+    bson_t *filter = BCON_NEW("user_id", BCON_OID(uid));
+    bson_t *opts = BCON_NEW("projection", "{", "room_id", BCON_INT32(1), "}", "limit",
+                            BCON_INT64(ROOMS__MEMBER_ROOMS_MAX));
+    const bson_t *doc = NULL;
+    bson_oid_t *oids = NULL;
+    size_t n = 0;
+    size_t cap = 0;
+    bson_iter_t iter;
+    bson_error_t err;
+    chat_err_t rc = CHAT_OK;
+
+    *oids_out = NULL;
+    *n_out = 0;
+    client = chat_db_pop(db);
+    coll = rooms__coll(db, client, ROOMS__MEMBERS_COLL);
+    cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
+    while (n < ROOMS__MEMBER_ROOMS_MAX && mongoc_cursor_next(cursor, &doc)) {
+        if (!bson_iter_init_find(&iter, doc, "room_id") || !BSON_ITER_HOLDS_OID(&iter)) {
+            continue;
+        }
+        if (n == cap) {
+            size_t ncap = cap == 0 ? 16 : cap * 2;
+            bson_oid_t *grown = realloc(oids, ncap * sizeof(*oids));
+
+            if (grown == NULL) {
+                rc = CHAT_ERR_NOMEM;
+                goto cleanup;
+            }
+            oids = grown;
+            cap = ncap;
+        }
+        bson_oid_copy(bson_iter_oid(&iter), &oids[n++]);
+    }
+    if (mongoc_cursor_error(cursor, &err)) {
+        rc = chat_db_map_error(&err);
+    }
+
+cleanup:
+    if (rc == CHAT_OK) {
+        *oids_out = oids;
+        *n_out = n;
+        oids = NULL;
+    }
+    free(oids);
+    mongoc_cursor_destroy(cursor);
+    mongoc_collection_destroy(coll);
+    chat_db_push(db, client);
+    bson_destroy(filter);
+    bson_destroy(opts);
+    return rc;
+}
+
+/* {is_private: false}, or with member rooms {$or: [{is_private: false}, {_id: {$in: ids}}]}. */
+static bson_t *rooms__visible_filter(const bson_oid_t *ids, size_t n)
+{
+    bson_t *filter = bson_new();
+    bson_t or_arr;
+    bson_t clause;
+    bson_t cond;
+    bson_t in;
+
+    if (n == 0) {
+        BSON_APPEND_BOOL(filter, "is_private", false);
+        return filter;
+    }
+    bson_append_array_begin(filter, "$or", -1, &or_arr);
+    bson_append_document_begin(&or_arr, "0", -1, &clause);
+    BSON_APPEND_BOOL(&clause, "is_private", false);
+    bson_append_document_end(&or_arr, &clause);
+    bson_append_document_begin(&or_arr, "1", -1, &clause);
+    bson_append_document_begin(&clause, "_id", -1, &cond);
+    bson_append_array_begin(&cond, "$in", -1, &in);
+    for (size_t i = 0; i < n; i++) {
+        char buf[16];
+        const char *key = NULL;
+
+        bson_uint32_to_string((uint32_t)i, &key, buf, sizeof(buf));
+        bson_append_oid(&in, key, -1, &ids[i]);
+    }
+    bson_append_array_end(&cond, &in);
+    bson_append_document_end(&clause, &cond);
+    bson_append_document_end(&or_arr, &clause);
+    bson_append_array_end(filter, &or_arr);
+    return filter;
+}
+
 chat_err_t chat_rooms_list_visible(chat_db_t *db, const char *user_id, int64_t limit,
                                    int64_t offset, chat_room_list_t *out, int64_t *total)
 {
@@ -228,6 +548,8 @@ chat_err_t chat_rooms_list_visible(chat_db_t *db, const char *user_id, int64_t l
     bson_t *filter = NULL;
     bson_t *opts = NULL;
     const bson_t *doc = NULL;
+    bson_oid_t *member_of = NULL;
+    size_t n_member_of = 0;
     bson_oid_t uid;
     bson_error_t err;
     int64_t count;
@@ -241,11 +563,12 @@ chat_err_t chat_rooms_list_visible(chat_db_t *db, const char *user_id, int64_t l
     limit = limit < 1 ? 1 : (limit > ROOMS__LIST_MAX ? ROOMS__LIST_MAX : limit);
     offset = offset < 0 ? 0 : offset;
     if (rooms__oid(user_id, &uid)) {
-        filter = BCON_NEW("$or", "[", "{", "is_private", BCON_BOOL(false), "}", "{", "members",
-                          BCON_OID(&uid), "}", "]");
-    } else {
-        filter = BCON_NEW("is_private", BCON_BOOL(false));
+        rc = rooms__member_room_oids(db, &uid, &member_of, &n_member_of);
+        if (rc != CHAT_OK) {
+            goto cleanup;
+        }
     }
+    filter = rooms__visible_filter(member_of, n_member_of);
     opts = BCON_NEW("sort", "{", "created_at", BCON_INT32(-1), "_id", BCON_INT32(-1), "}",
                     "skip", BCON_INT64(offset), "limit", BCON_INT64(limit));
     out->items = calloc((size_t)limit, sizeof(*out->items));
@@ -274,7 +597,16 @@ chat_err_t chat_rooms_list_visible(chat_db_t *db, const char *user_id, int64_t l
     }
     if (mongoc_cursor_error(cursor, &err)) {
         rc = chat_db_map_error(&err);
+        goto cleanup;
     }
+    /* Give the client back before rooms__load_members takes one. */
+    mongoc_cursor_destroy(cursor);
+    cursor = NULL;
+    mongoc_collection_destroy(coll);
+    coll = NULL;
+    chat_db_push(db, client);
+    client = NULL;
+    rc = rooms__load_members(db, out->items, out->n);
 
 cleanup:
     if (rc != CHAT_OK) {
@@ -291,123 +623,55 @@ cleanup:
     chat_db_push(db, client);
     bson_destroy(filter);
     bson_destroy(opts);
+    free(member_of);
     return rc;
 }
 
 chat_err_t chat_rooms_ids_for_member(chat_db_t *db, const char *user_id,
                                      char (**ids_out)[CHAT_ID_LEN], size_t *n_out)
 {
-    mongoc_client_t *client = NULL;
-    mongoc_collection_t *coll = NULL;
-    mongoc_cursor_t *cursor = NULL;
-    bson_t *filter = NULL;
-    bson_t *opts = NULL;
-    const bson_t *doc = NULL;
-    char (*ids)[CHAT_ID_LEN] = NULL;
+    bson_oid_t *oids = NULL;
     size_t n = 0;
-    size_t cap = 0;
+    char (*ids)[CHAT_ID_LEN] = NULL;
     bson_oid_t uid;
-    bson_iter_t iter;
-    bson_error_t err;
-    chat_err_t rc = CHAT_OK;
+    chat_err_t rc;
 
     *ids_out = NULL;
     *n_out = 0;
     if (!rooms__oid(user_id, &uid)) {
         return CHAT_OK;
     }
-    filter = BCON_NEW("members", BCON_OID(&uid));
-    opts = BCON_NEW("projection", "{", "_id", BCON_INT32(1), "}", "limit",
-                    BCON_INT64(ROOMS__MEMBER_ROOMS_MAX));
-    client = chat_db_pop(db);
-    coll = rooms__coll(db, client, ROOMS__COLL);
-    cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
-    while (n < ROOMS__MEMBER_ROOMS_MAX && mongoc_cursor_next(cursor, &doc)) {
-        if (!bson_iter_init_find(&iter, doc, "_id") || !BSON_ITER_HOLDS_OID(&iter)) {
-            continue;
-        }
-        if (n == cap) {
-            size_t ncap = cap == 0 ? 16 : cap * 2;
-            char (*grown)[CHAT_ID_LEN] = realloc(ids, ncap * sizeof(*ids));
-
-            if (grown == NULL) {
-                rc = CHAT_ERR_NOMEM;
-                goto cleanup;
+    rc = rooms__member_room_oids(db, &uid, &oids, &n);
+    if (rc == CHAT_OK && n > 0) {
+        ids = calloc(n, sizeof(*ids));
+        if (ids == NULL) {
+            rc = CHAT_ERR_NOMEM;
+        } else {
+            for (size_t i = 0; i < n; i++) {
+                bson_oid_to_string(&oids[i], ids[i]);
             }
-            ids = grown;
-            cap = ncap;
+            *ids_out = ids;
+            *n_out = n;
         }
-        bson_oid_to_string(bson_iter_oid(&iter), ids[n++]);
     }
-    if (mongoc_cursor_error(cursor, &err)) {
-        rc = chat_db_map_error(&err);
-    }
-
-cleanup:
-    if (rc == CHAT_OK) {
-        *ids_out = ids;
-        *n_out = n;
-        ids = NULL;
-    }
-    free(ids);
-    mongoc_cursor_destroy(cursor);
-    mongoc_collection_destroy(coll);
-    chat_db_push(db, client);
-    bson_destroy(filter);
-    bson_destroy(opts);
+    free(oids);
     return rc;
 }
 
 /*
- * findAndModify on rooms returning the new document. *matched = false when the query
- * matched nothing (out untouched).
+ * Shared body of add/remove. The room is read first (unknown room: CHAT_ERR_NOT_FOUND;
+ * its creator gives the member's role), then one atomic insert or delete on
+ * room_members decides *changed, then out gets the room as it is afterwards.
  */
-static chat_err_t rooms__find_and_modify(chat_db_t *db, const bson_t *query,
-                                         const bson_t *update, bool *matched,
-                                         chat_room_t *out)
-{
-    mongoc_client_t *client = chat_db_pop(db);
-    mongoc_collection_t *coll = rooms__coll(db, client, ROOMS__COLL);
-    mongoc_find_and_modify_opts_t *fam = mongoc_find_and_modify_opts_new();
-    bson_t reply;
-    bson_iter_t iter;
-    bson_error_t err;
-    chat_err_t rc = CHAT_OK;
-
-    *matched = false;
-    mongoc_find_and_modify_opts_set_update(fam, update);
-    mongoc_find_and_modify_opts_set_flags(fam, MONGOC_FIND_AND_MODIFY_RETURN_NEW);
-    if (!mongoc_collection_find_and_modify_with_opts(coll, query, fam, &reply, &err)) {
-        rc = chat_db_map_error(&err);
-    } else if (bson_iter_init_find(&iter, &reply, "value") && BSON_ITER_HOLDS_DOCUMENT(&iter)) {
-        const uint8_t *data = NULL;
-        uint32_t len = 0;
-        bson_t value;
-
-        *matched = true;
-        bson_iter_document(&iter, &len, &data);
-        if (!bson_init_static(&value, data, len)) {
-            rc = CHAT_ERR_INTERNAL;
-        } else if (out != NULL) {
-            rc = rooms__from_bson(&value, out);
-        }
-    }
-    bson_destroy(&reply);
-    mongoc_find_and_modify_opts_destroy(fam);
-    mongoc_collection_destroy(coll);
-    chat_db_push(db, client);
-    return rc;
-}
-
-/* Shared body of add/remove: add = true uses {$ne} + $addToSet, else {members} + $pull. */
 static chat_err_t rooms__change_member(chat_db_t *db, const char *room_id, const char *user_id,
                                        bool add, bool *changed, chat_room_t *out)
 {
+    chat_room_t room = {0};
     bson_oid_t rid;
     bson_oid_t uid;
-    bson_t *query = NULL;
-    bson_t *update = NULL;
-    bool matched = false;
+    char uid_hex[CHAT_ID_LEN];
+    bson_t *filter = NULL;
+    int64_t deleted = 0;
     chat_err_t rc;
 
     *changed = false;
@@ -417,22 +681,37 @@ static chat_err_t rooms__change_member(chat_db_t *db, const char *room_id, const
     if (!rooms__oid(user_id, &uid)) {
         return CHAT_ERR_INVALID;
     }
+    bson_oid_to_string(&uid, uid_hex);
+    rc = rooms__find_room_doc(db, &rid, &room);
+    if (rc != CHAT_OK) {
+        goto cleanup;
+    }
     if (add) {
-        query = BCON_NEW("_id", BCON_OID(&rid), "members", "{", "$ne", BCON_OID(&uid), "}");
-        update = BCON_NEW("$addToSet", "{", "members", BCON_OID(&uid), "}");
+        rc = rooms__member_insert(db, &rid, &uid,
+                                  strcmp(room.creator_id, uid_hex) == 0 ? ROOMS__ROLE_OWNER
+                                                                        : ROOMS__ROLE_MEMBER,
+                                  chat_clock_now_ms());
+        if (rc == CHAT_OK) {
+            *changed = true;
+        } else if (rc == CHAT_ERR_CONFLICT) {
+            rc = CHAT_OK; /* already a member (maybe a concurrent add won) */
+        }
     } else {
-        query = BCON_NEW("_id", BCON_OID(&rid), "members", BCON_OID(&uid));
-        update = BCON_NEW("$pull", "{", "members", BCON_OID(&uid), "}");
+        filter = BCON_NEW("room_id", BCON_OID(&rid), "user_id", BCON_OID(&uid));
+        rc = rooms__delete(db, ROOMS__MEMBERS_COLL, filter, false, &deleted);
+        *changed = rc == CHAT_OK && deleted > 0;
     }
-    rc = rooms__find_and_modify(db, query, update, &matched, out);
-    if (rc == CHAT_OK && matched) {
-        *changed = true;
-    } else if (rc == CHAT_OK) {
-        /* Nothing to change (or no such room): report the room as it is. */
-        rc = rooms__find_oid(db, &rid, out);
+    if (rc == CHAT_OK && out != NULL) {
+        rc = rooms__load_members(db, &room, 1);
+        if (rc == CHAT_OK) {
+            *out = room; /* moves */
+            memset(&room, 0, sizeof(room));
+        }
     }
-    bson_destroy(query);
-    bson_destroy(update);
+
+cleanup:
+    chat_room_clear(&room);
+    bson_destroy(filter);
     return rc;
 }
 
@@ -461,8 +740,10 @@ chat_err_t chat_rooms_is_member(chat_db_t *db, const char *room_id, const char *
         return CHAT_ERR_NOT_FOUND;
     }
     if (rooms__oid(user_id, &uid)) {
-        filter = BCON_NEW("_id", BCON_OID(&rid), "members", BCON_OID(&uid));
-        rc = rooms__find_one(db, filter, NULL);
+        /* A member document implies its room: rooms are never deleted except a DM race
+         * loser's, whose member documents go first (rooms__drop_new_room). */
+        filter = BCON_NEW("room_id", BCON_OID(&rid), "user_id", BCON_OID(&uid));
+        rc = rooms__find_doc(db, ROOMS__MEMBERS_COLL, filter, NULL);
         bson_destroy(filter);
         if (rc != CHAT_ERR_NOT_FOUND) {
             *is_member = rc == CHAT_OK;
@@ -470,7 +751,7 @@ chat_err_t chat_rooms_is_member(chat_db_t *db, const char *room_id, const char *
         }
     }
     /* Not a member: distinguish "no such room". */
-    return rooms__find_oid(db, &rid, NULL);
+    return rooms__find_room_doc(db, &rid, NULL);
 }
 
 /* The room id stored for a dm_pairs key. CHAT_ERR_NOT_FOUND when the pair is new. */
@@ -501,22 +782,6 @@ static chat_err_t rooms__dm_lookup(chat_db_t *db, const char *key, bson_oid_t *r
     chat_db_push(db, client);
     bson_destroy(filter);
     bson_destroy(opts);
-    return rc;
-}
-
-/* Deletes the first document of coll_name matching filter (clean-up paths). */
-static chat_err_t rooms__delete_one(chat_db_t *db, const char *coll_name, const bson_t *filter)
-{
-    mongoc_client_t *client = chat_db_pop(db);
-    mongoc_collection_t *coll = rooms__coll(db, client, coll_name);
-    bson_error_t err;
-    chat_err_t rc = CHAT_OK;
-
-    if (!mongoc_collection_delete_one(coll, filter, NULL, NULL, &err)) {
-        rc = chat_db_map_error(&err);
-    }
-    mongoc_collection_destroy(coll);
-    chat_db_push(db, client);
     return rc;
 }
 
@@ -573,7 +838,7 @@ chat_err_t chat_rooms_get_or_create_dm(chat_db_t *db, const char *user_a, const 
             }
             /* The pair points at a room that is gone: forget it and start over. */
             filter = BCON_NEW("_id", BCON_UTF8(key), "room_id", BCON_OID(&room_oid));
-            rc = rooms__delete_one(db, ROOMS__DM_COLL, filter);
+            rc = rooms__delete(db, ROOMS__DM_COLL, filter, false, NULL);
             bson_destroy(filter);
             if (rc != CHAT_OK) {
                 return rc;
@@ -584,7 +849,8 @@ chat_err_t chat_rooms_get_or_create_dm(chat_db_t *db, const char *user_a, const 
             return rc;
         }
 
-        /* Room first, then the pair: a pair never points at a room that was not stored. */
+        /* Room (and its members) first, then the pair: a pair never points at a room
+         * that was not stored. user_a is the creator, so the owner. */
         rc = rooms__insert(db, "dm", "", true, true, &a, &b, &room_oid, out);
         if (rc != CHAT_OK) {
             return rc;
@@ -596,9 +862,7 @@ chat_err_t chat_rooms_get_or_create_dm(chat_db_t *db, const char *user_a, const 
         }
         /* Lost the race (or failed): drop our room; on a conflict use the winner's. */
         chat_room_clear(out);
-        filter = BCON_NEW("_id", BCON_OID(&room_oid));
-        (void)rooms__delete_one(db, ROOMS__COLL, filter);
-        bson_destroy(filter);
+        rooms__drop_new_room(db, &room_oid);
         if (rc != CHAT_ERR_CONFLICT) {
             return rc;
         }

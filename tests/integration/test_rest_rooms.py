@@ -153,9 +153,6 @@ def test_private_room_member_can_leave(c):
     assert_error(c.post(f"/api/rooms/{priv['id']}/join", token=b["token"]), 404)
 
 
-@pytest.mark.xfail(reason="common/rooms_repo: concurrent $addToSet findAndModify on one room "
-                   "loses members on FerretDB/SQLite (lost update); reported to the lead",
-                   strict=False)
 def test_concurrent_joins_store_one_message_each(c):
     from concurrent.futures import ThreadPoolExecutor
     a = c.new_user()

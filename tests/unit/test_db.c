@@ -165,8 +165,10 @@ static void test_indexes(void **state)
     assert_non_null(strstr(summary, "room_id_1_seq_1:1;"));
     assert_non_null(strstr(summary, "idem_key_1:1;"));
     index_summary(db, "rooms", summary, sizeof(summary));
-    assert_non_null(strstr(summary, "members_1:0;"));
     assert_non_null(strstr(summary, "is_private_1_created_at_-1:0;"));
+    index_summary(db, "room_members", summary, sizeof(summary));
+    assert_non_null(strstr(summary, "room_id_1_user_id_1:1;"));
+    assert_non_null(strstr(summary, "user_id_1:0;"));
 }
 
 static void test_duplicate_key_maps_to_conflict(void **state)

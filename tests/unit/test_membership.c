@@ -1,7 +1,8 @@
 /*
  * test_membership.c - join / leave / remove against a real MongoDB/FerretDB
- * (CHAT_TEST_MONGO_URI): room rules, exactly one system message per real change, and
- * that message's text, type, author and seq. Each test uses its own database.
+ * (CHAT_TEST_MONGO_URI): room rules, exactly one system message per real change (also
+ * under concurrent joins), that message's text, type, author and seq, and the undo of
+ * the member change when the message cannot be stored. Each test uses its own database.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -238,6 +240,143 @@ static void test_leave_and_remove(void **state)
     chat_room_clear(&r);
 }
 
+/* When the system message cannot be stored the member change is undone, so that a retry
+ * makes it again and posts the message then. A username too large for a BSON document
+ * (16 MiB) makes the message insert fail. */
+static void test_failed_message_undoes_the_change(void **state)
+{
+    chat_db_t *db = *state;
+    chat_room_t r = {0};
+    chat_room_t after = {0};
+    chat_message_t sys = {0};
+    bool changed = true;
+    bool is_member = true;
+    size_t huge_len = 17u * 1024u * 1024u;
+    char *huge = malloc(huge_len + 1);
+
+    assert_non_null(huge);
+    memset(huge, 'x', huge_len);
+    huge[huge_len] = '\0';
+    assert_int_equal(chat_rooms_create(db, "undo", "", false, ALICE, &r), CHAT_OK);
+
+    assert_int_not_equal(chat_membership_join(db, r.id, BOB, huge, false, &after, &sys, &changed),
+                         CHAT_OK);
+    assert_false(changed);
+    assert_int_equal(chat_rooms_is_member(db, r.id, BOB, &is_member), CHAT_OK);
+    assert_false(is_member);
+    assert_int_equal(last_seq(db, r.id), 0);
+    chat_room_clear(&after);
+    chat_message_clear(&sys);
+
+    /* the retry joins and posts */
+    assert_int_equal(chat_membership_join(db, r.id, BOB, "bob", false, &after, &sys, &changed),
+                     CHAT_OK);
+    assert_true(changed);
+    assert_int_equal(sys.seq, 1);
+    chat_room_clear(&after);
+    chat_message_clear(&sys);
+
+    /* leaving: the member comes back when the message fails */
+    assert_int_not_equal(
+        chat_membership_leave(db, r.id, BOB, huge, false, &after, &sys, &changed), CHAT_OK);
+    assert_false(changed);
+    assert_int_equal(chat_rooms_is_member(db, r.id, BOB, &is_member), CHAT_OK);
+    assert_true(is_member);
+    assert_int_equal(last_seq(db, r.id), 1);
+    chat_room_clear(&after);
+    chat_message_clear(&sys);
+    assert_int_equal(chat_membership_leave(db, r.id, BOB, "bob", false, &after, &sys, &changed),
+                     CHAT_OK);
+    assert_true(changed);
+    assert_int_equal(sys.seq, 2);
+    chat_room_clear(&after);
+    chat_message_clear(&sys);
+    chat_room_clear(&r);
+    free(huge);
+}
+
+/* ---- concurrent joins from threads with their own pools (like separate processes) ---- */
+
+#define JOINERS 6
+
+typedef struct join_arg {
+    const char *dbname;
+    const char *room_id;
+    char user_id[CHAT_ID_LEN];
+    char username[16];
+    pthread_barrier_t *start;
+    chat_err_t rc;
+    bool changed;
+    int64_t seq;
+} join_arg_t;
+
+static void *joiner(void *p)
+{
+    join_arg_t *arg = p;
+    char errbuf[256];
+    chat_message_t sys = {0};
+    chat_db_t *db = chat_db_create(getenv("CHAT_TEST_MONGO_URI"), arg->dbname, 5000, errbuf,
+                                   sizeof(errbuf));
+
+    arg->rc = CHAT_ERR_INTERNAL;
+    if (db != NULL) {
+        (void)chat_db_ping(db);
+    }
+    pthread_barrier_wait(arg->start);
+    if (db != NULL) {
+        arg->rc = chat_membership_join(db, arg->room_id, arg->user_id, arg->username, false, NULL,
+                                       &sys, &arg->changed);
+        arg->seq = sys.seq;
+    }
+    chat_message_clear(&sys);
+    chat_db_destroy(db);
+    return NULL;
+}
+
+static void test_concurrent_joins(void **state)
+{
+    chat_db_t *db = *state;
+    chat_room_t r = {0};
+    chat_room_t after = {0};
+    pthread_t threads[JOINERS];
+    join_arg_t args[JOINERS];
+    pthread_barrier_t start;
+    bool seen[JOINERS + 1] = {false};
+
+    assert_int_equal(chat_rooms_create(db, "busy", "", false, ALICE, &r), CHAT_OK);
+    assert_int_equal(pthread_barrier_init(&start, NULL, JOINERS), 0);
+    memset(args, 0, sizeof(args));
+    for (int i = 0; i < JOINERS; i++) {
+        args[i].dbname = chat_db_name(db);
+        args[i].room_id = r.id;
+        snprintf(args[i].user_id, sizeof(args[i].user_id), "6700000000000000000000%02d", i);
+        snprintf(args[i].username, sizeof(args[i].username), "user%d", i);
+        args[i].start = &start;
+        assert_int_equal(pthread_create(&threads[i], NULL, joiner, &args[i]), 0);
+    }
+    for (int i = 0; i < JOINERS; i++) {
+        pthread_join(threads[i], NULL);
+    }
+    pthread_barrier_destroy(&start);
+
+    /* every join counted once, each with its own system message and seq */
+    for (int i = 0; i < JOINERS; i++) {
+        assert_int_equal(args[i].rc, CHAT_OK);
+        assert_true(args[i].changed);
+        assert_true(args[i].seq >= 1 && args[i].seq <= JOINERS);
+        assert_false(seen[args[i].seq]);
+        seen[args[i].seq] = true;
+    }
+    assert_int_equal(last_seq(db, r.id), JOINERS);
+    assert_int_equal(chat_rooms_find(db, r.id, &after), CHAT_OK);
+    assert_int_equal(after.n_members, JOINERS + 1);
+    for (int i = 0; i < JOINERS; i++) {
+        assert_true(chat_room_has_member(&after, args[i].user_id));
+    }
+    chat_room_clear(&after);
+    chat_room_clear(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -245,6 +384,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_private_room_is_invite_only, db_setup,
                                         db_teardown),
         cmocka_unit_test_setup_teardown(test_leave_and_remove, db_setup, db_teardown),
+        cmocka_unit_test_setup_teardown(test_failed_message_undoes_the_change, db_setup,
+                                        db_teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_joins, db_setup, db_teardown),
     };
     int failed;
 

@@ -1,7 +1,10 @@
 /*
- * rooms_repo.h - the rooms collection: {_id, name, description, creator_id, members[],
- * is_private, is_dm, created_at} plus dm_pairs {_id: "<idA>:<idB>" sorted, room_id}
- * that makes a direct-message room unique per pair. Blocking; see db.h.
+ * rooms_repo.h - the rooms collection: {_id, name, description, creator_id, is_private,
+ * is_dm, created_at}; room_members, one document per member of a room: {_id, room_id,
+ * user_id, role: "owner"|"member", joined_at}, unique per (room_id, user_id); and
+ * dm_pairs {_id: "<idA>:<idB>" sorted, room_id} that makes a direct-message room unique
+ * per pair. chat_room_t.members comes from room_members, oldest member first.
+ * Blocking; see db.h.
  */
 #ifndef CHAT_ROOMS_REPO_H
 #define CHAT_ROOMS_REPO_H
@@ -27,10 +30,15 @@ chat_err_t chat_rooms_list_visible(chat_db_t *db, const char *user_id, int64_t l
 chat_err_t chat_rooms_ids_for_member(chat_db_t *db, const char *user_id,
                                      char (**ids_out)[CHAT_ID_LEN], size_t *n_out);
 
-/** Adds user_id ($addToSet). *changed = false when already a member. out = room after. */
+/**
+ * Adds user_id (an insert under the unique (room_id, user_id) index, exact under races).
+ * *changed = false when already a member. out (may be NULL) = room after. *changed can
+ * be true with an error return: the member was added but the room could not be re-read.
+ */
 chat_err_t chat_rooms_add_member(chat_db_t *db, const char *room_id, const char *user_id,
                                  bool *changed, chat_room_t *out);
-/** Removes user_id ($pull). *changed = false when not a member. out = room after. */
+/** Removes user_id (a delete, exact under races). *changed = false when not a member.
+ *  out (may be NULL) = room after; *changed as for add_member. */
 chat_err_t chat_rooms_remove_member(chat_db_t *db, const char *room_id, const char *user_id,
                                     bool *changed, chat_room_t *out);
 
