@@ -83,8 +83,8 @@ fi
 
 if [ "$want_web" = 1 ] && [ -f web/package.json ]; then
   if [ ! -d web/node_modules ] || [ web/package-lock.json -nt web/node_modules ]; then
-    step "npm ci (web client)"
-    (cd web && npm ci --no-audit --no-fund --loglevel=error)
+    step "npm install (web client; npm ci refuses vite's optional napi-windows-process-start-time, which the registry lacks)"
+    (cd web && npm install --no-audit --no-fund --loglevel=error)
   else
     step "web npm packages: present"
   fi

@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""ws_fanout.py - WebSocket fan-out benchmark (report, not a test): starts the real system
+(deploy/stack.py, rate limits off), connects N sockets to ONE gateway (tokens minted with
+the stack's secret), all members of one public room, then one sender posts M messages at
+a fixed rate; every receiver timestamps each delivery. Prints delivery latency
+percentiles (send -> receive, through the gateway, Redis pub/sub and back), deliveries/s,
+and the gateway's RSS per socket. The asyncio client runs in this one process, so its own
+overhead is part of the latency.
+  python3 bench/ws_fanout.py [--sockets 1000] [--messages 200] [--rate 20] [--build-dir build]"""
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "deploy"))
+sys.path.insert(0, str(REPO / "tests/integration"))
+from stack import Stack  # noqa: E402
+from ws_client import create_room, mint_token, new_user_id, register  # noqa: E402
+from websockets.asyncio.client import connect  # noqa: E402
+
+RATES_OFF = {"RATE_MSG_PER_SEC": "0", "RATE_LOGIN_PER_MIN": "0", "RATE_REGISTER_PER_HOUR": "0",
+             "RATE_API_PER_SEC": "0", "RATE_ROOM_CREATE_PER_MIN": "0", "LOG_LEVEL": "warn",
+             "MAX_SOCKETS_PER_USER": "100000"}
+
+
+def rss_kb(pid):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+async def run(stack, n_sockets, n_messages, rate):
+    owner = register(stack.http_url)
+    room_id = create_room(stack.http_url, owner["token"])
+    url = stack.gateway_ws_url(0)
+    pid = stack.gateway_pid(0)
+    rss_before = rss_kb(pid)
+    latencies, received = [], [0]
+    expected_prefix = "bench-"
+
+    async def receiver(ws):
+        async for raw in ws:
+            f = json.loads(raw)
+            c = f.get("content", "")
+            if f.get("type") == "text" and c.startswith(expected_prefix):
+                latencies.append(time.time() - float(c.split("-", 2)[1]))
+                received[0] += 1
+
+    sockets = []
+    for i in range(n_sockets):
+        tok = mint_token(stack.jwt_secret, new_user_id(), f"b{i}")
+        ws = await connect(f"{url}?token={tok}&room_id={room_id}", max_queue=None,
+                           ping_interval=None)
+        sockets.append(ws)
+        if i % 100 == 99:
+            await asyncio.sleep(0.2)  # let join system messages drain
+    await asyncio.sleep(3)
+    rss_after = rss_kb(pid)
+    tasks = [asyncio.create_task(receiver(ws)) for ws in sockets]
+    sender = await connect(f"{url}?token={owner['token']}&room_id={room_id}")
+    t0 = time.time()
+    for i in range(n_messages):
+        await sender.send(json.dumps({"type": "message", "room_id": room_id,
+                                      "content": f"bench-{time.time():.6f}-{i}",
+                                      "client_msg_id": f"b{i}"}))
+        await asyncio.sleep(1.0 / rate)
+    deadline = time.time() + 60
+    want = n_messages * n_sockets
+    while received[0] < want and time.time() < deadline:
+        await asyncio.sleep(0.1)
+    elapsed = time.time() - t0
+    for t in tasks:
+        t.cancel()
+    for ws in sockets + [sender]:
+        await ws.close()
+    lat = sorted(latencies)
+    pct = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))] * 1000 if lat else float("nan")
+    print(f"sockets={n_sockets} messages={n_messages} at {rate}/s; machine: {os.cpu_count()} cores")
+    print(f"delivered {received[0]}/{want} in {elapsed:.1f}s "
+          f"({received[0] / elapsed:.0f} deliveries/s)")
+    print(f"latency ms: p50={pct(0.50):.1f} p90={pct(0.90):.1f} p99={pct(0.99):.1f} "
+          f"max={lat[-1] * 1000 if lat else float('nan'):.1f} mean={statistics.mean(lat) * 1000:.1f}")
+    print(f"gateway RSS: {rss_before} kB before, {rss_after} kB with {n_sockets} sockets "
+          f"= {(rss_after - rss_before) / n_sockets:.1f} kB per socket")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sockets", type=int, default=1000)
+    ap.add_argument("--messages", type=int, default=200)
+    ap.add_argument("--rate", type=float, default=20)
+    ap.add_argument("--build-dir", default=str(REPO / "build"))
+    args = ap.parse_args()
+    stack = Stack(gateways=1, env=RATES_OFF, build_dir=args.build_dir)
+    stack.start()
+    try:
+        asyncio.run(run(stack, args.sockets, args.messages, args.rate))
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    main()
