@@ -1,0 +1,66 @@
+"""test_gateway_scale.py - 1,200 concurrent authenticated sockets on one gateway all
+receive a room broadcast (one serialized payload shared by every recipient); prints the
+gateway's resident memory per socket from /proc/PID/status (VmRSS before and after)."""
+import asyncio
+import time
+
+from ws_client import connect, create_room, is_room_message, mint_token, new_user_id, register
+
+N_USERS = 60
+PER_USER = 20  # MAX_SOCKETS_PER_USER
+N_SOCKETS = N_USERS * PER_USER
+
+
+def _rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def test_thousand_sockets_receive_a_broadcast(stack):
+    owner = register(stack.http_url)
+    room = create_room(stack.http_url, owner["token"])
+    pid = stack.gateway_pid(1)
+    url = stack.gateway_ws_url(1)
+    tokens = [mint_token(stack.jwt_secret, new_user_id(), f"load{i}") for i in range(N_USERS)]
+
+    async def run():
+        # members first (one join each), so that the sockets below only subscribe
+        for tok in tokens:
+            c = await connect(url, tok)
+            assert (await c.join(room))["type"] == "subscribed"
+            await c.close()
+        await asyncio.sleep(3.0)  # presence debounce of those short visits
+        rss_before = _rss_kb(pid)
+        sem = asyncio.Semaphore(100)
+
+        async def one(i):
+            async with sem:
+                c = await connect(url, tokens[i % N_USERS], open_timeout=60, ping_interval=None)
+                await c.send({"type": "subscribe", "room_id": room})
+                await c.recv_until(lambda f: f.get("type") == "subscribed", 60)
+                return c
+
+        t0 = time.monotonic()
+        clients = await asyncio.gather(*(one(i) for i in range(N_SOCKETS)))
+        t_connect = time.monotonic() - t0
+        await asyncio.sleep(1.0)
+        rss_after = _rss_kb(pid)
+        sender = await connect(stack.gateway_ws_url(0), owner["token"])
+        t1 = time.monotonic()
+        ack = await sender.send_message(room, "hello, everyone")
+        assert ack["type"] == "ack"
+        got = await asyncio.gather(*(c.recv_until(
+            lambda f: is_room_message(f) and f["id"] == ack["id"], 30) for c in clients))
+        t_fanout = time.monotonic() - t1
+        assert len(got) == N_SOCKETS and all(g["seq"] == ack["seq"] for g in got)
+        per_socket = (rss_after - rss_before) * 1024 / N_SOCKETS
+        print(f"\n{N_SOCKETS} sockets on one gateway: connect+subscribe {t_connect:.1f} s, "
+              f"broadcast to all {t_fanout * 1000:.0f} ms, RSS {rss_before} kB -> "
+              f"{rss_after} kB = {per_socket:.0f} bytes/socket")
+        await sender.close()
+        await asyncio.gather(*(c.close() for c in clients))
+
+    asyncio.run(run())

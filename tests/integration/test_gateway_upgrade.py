@@ -1,0 +1,120 @@
+"""test_gateway_upgrade.py - the WebSocket handshake: every kind of bad token is refused
+with 401 and SPEC's JSON error body (directly on a gateway and through lighttpd), a
+disallowed Origin with 403, the per-user socket cap with 429, and good handshakes
+(query token, Authorization header, allowed Origin, no Origin) are upgraded."""
+import asyncio
+import json
+
+from ws_client import connect, mint_token, new_user_id, raw_upgrade
+
+
+def _assert_json_error(status, headers, body, want_status, codes):
+    assert status == want_status, (status, body)
+    assert headers.get("content-type", "").startswith("application/json"), headers
+    err = json.loads(body)["error"]
+    assert err["code"] in codes, err
+    assert isinstance(err["message"], str) and err["message"]
+    return err
+
+
+def test_bad_tokens_are_refused_with_401_json(stack):
+    secret = stack.jwt_secret
+    uid = new_user_id()
+    good = mint_token(secret, uid, "alice")
+    head, payload, sig = good.split(".")
+    tampered_payload = mint_token(secret, new_user_id(), "mallory").split(".")[1]
+    cases = {
+        "missing": None,
+        "empty": "",
+        "garbage": "not-a-jwt",
+        "tampered_signature": f"{head}.{payload}.{sig[:-4]}{'AAAA' if sig[-4:] != 'AAAA' else 'BBBB'}",
+        "tampered_payload": f"{head}.{tampered_payload}.{sig}",
+        "expired": mint_token(secret, uid, "alice", exp_in=-120),
+        "alg_none": mint_token(secret, uid, "alice", alg="none"),
+        "hs512": mint_token(secret, uid, "alice", alg="HS512"),
+        "wrong_key": mint_token(secret, uid, "alice", key="k" * 48),
+        "wrong_issuer": mint_token(secret, uid, "alice", iss="someone-else"),
+        "bad_sub": mint_token(secret, "not-an-object-id", "alice"),
+    }
+    for url in (stack.gateway_ws_url(0), stack.gateway_ws_url(1), stack.ws_url):
+        for name, tok in cases.items():
+            st, hdrs, body = raw_upgrade(url, token=tok)
+            codes = {"token_expired"} if name == "expired" else {"unauthorized", "invalid_token"}
+            try:
+                _assert_json_error(st, hdrs, body, 401, codes)
+            except AssertionError as e:
+                raise AssertionError(f"{name} via {url}: {e}") from e
+    # the header form of a bad token is refused the same way
+    st, hdrs, body = raw_upgrade(stack.gateway_ws_url(0),
+                                 headers={"Authorization": "Bearer " + cases["hs512"]})
+    _assert_json_error(st, hdrs, body, 401, {"invalid_token"})
+
+
+def test_origin_is_checked_only_when_present(stack):
+    tok = mint_token(stack.jwt_secret, new_user_id(), "bob")
+    for url in (stack.gateway_ws_url(0), stack.ws_url):
+        st, hdrs, body = raw_upgrade(url, token=tok, origin="http://evil.example")
+        _assert_json_error(st, hdrs, body, 403, {"forbidden_origin"})
+        st, _, _ = raw_upgrade(url, token=tok, origin="http://localhost:3000")
+        assert st == 101
+        st, _, _ = raw_upgrade(url, token=tok)
+        assert st == 101
+    # a bad origin is refused even with no token at all
+    st, hdrs, body = raw_upgrade(stack.gateway_ws_url(1), origin="http://evil.example")
+    assert st == 403
+
+
+def test_good_handshakes_are_upgraded(stack):
+    uid = new_user_id()
+    tok = mint_token(stack.jwt_secret, uid, "carol")
+
+    async def run():
+        for url in (stack.gateway_ws_url(0), stack.ws_url):
+            c = await connect(url, tok)
+            await c.send({"type": "ping"})
+            assert (await c.recv())["type"] == "pong"
+            await c.close()
+            c = await connect(url, None, headers={"Authorization": "Bearer " + tok})
+            await c.send({"type": "ping"})
+            assert (await c.recv())["type"] == "pong"
+            await c.close()
+
+    asyncio.run(run())
+
+
+def test_bad_url_parameters_and_paths(stack):
+    tok = mint_token(stack.jwt_secret, new_user_id(), "dave")
+    url = stack.gateway_ws_url(0)
+    st, hdrs, body = raw_upgrade(url, token=tok, room_id="nope")
+    _assert_json_error(st, hdrs, body, 400, {"invalid_room_id"})
+    st, hdrs, body = raw_upgrade(url, token=tok, room_id="a" * 24, after_seq="-3")
+    _assert_json_error(st, hdrs, body, 400, {"invalid_after_seq"})
+    st, hdrs, body = raw_upgrade(url.replace("/ws", "/other"), token=tok)
+    _assert_json_error(st, hdrs, body, 404, {"not_found"})
+
+
+def test_socket_cap_per_user_is_429(stack):
+    uid = new_user_id()
+    tok = mint_token(stack.jwt_secret, uid, "erin")
+    url = stack.gateway_ws_url(0)
+
+    async def run():
+        socks = []
+        try:
+            for _ in range(20):  # MAX_SOCKETS_PER_USER default
+                socks.append(await connect(url, tok))
+            st, hdrs, body = raw_upgrade(url, token=tok)
+            _assert_json_error(st, hdrs, body, 429, {"too_many_connections"})
+            assert "retry-after" in hdrs
+            # another user is not affected
+            st, _, _ = raw_upgrade(url, token=mint_token(stack.jwt_secret, new_user_id(), "f"))
+            assert st == 101
+        finally:
+            for c in socks:
+                await c.close()
+        # once closed, the user may connect again
+        await asyncio.sleep(0.3)
+        c = await connect(url, tok)
+        await c.close()
+
+    asyncio.run(run())

@@ -1,0 +1,82 @@
+/*
+ * gateway.h - the one per-process state of the WebSocket gateway (gw_t) that every
+ * gateway module reaches through its pointer, plus the tunables read once at start-up.
+ * Nothing here is global: main() owns one gw_t for the process's lifetime.
+ *
+ * Threads: gw_t belongs to the loop thread. Worker threads see only what a job
+ * hands them (store_worker.h) and the read-only cfg/limits.
+ */
+#ifndef GW_GATEWAY_H
+#define GW_GATEWAY_H
+
+#include <libwebsockets.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "chat/config.h"
+#include "chat/db.h"
+#include "chat/ratelimit.h"
+#include "hmap.h"
+
+typedef struct gw_session gw_session_t;
+typedef struct gw_workers gw_workers_t;
+typedef struct gw_pubsub gw_pubsub_t;
+typedef struct gw_registry gw_registry_t;
+typedef struct gw_presence gw_presence_t;
+
+/** Limits and timings; defaults in main.c, overridable by WS_* environment variables. */
+typedef struct gw_limits {
+    size_t max_frame_bytes;        /* WS_MAX_FRAME_BYTES: bigger client messages close 1009 */
+    uint32_t queue_max_frames;     /* WS_QUEUE_MAX_FRAMES: per-session send queue bound */
+    size_t queue_max_bytes;        /* WS_QUEUE_MAX_BYTES */
+    int workers;                   /* WS_WORKERS: MongoDB writer threads (room affinity) */
+    int read_workers;              /* WS_READ_WORKERS: MongoDB reader threads */
+    uint32_t worker_queue_cap;     /* WS_WORKER_QUEUE: jobs waiting per worker */
+    int replay_page;               /* messages per replay / backfill page */
+    int gap_wait_ms;               /* WS_GAP_WAIT_MS: wait for a missing seq before backfill */
+    int ping_sec;                  /* WS_PING_SEC: idle time before a ping */
+    int idle_sec;                  /* WS_IDLE_SEC: silent socket is closed */
+    int presence_heartbeat_ms;     /* WS_PRESENCE_HEARTBEAT_MS */
+    int presence_debounce_ms;      /* WS_PRESENCE_DEBOUNCE_MS */
+    int presence_sweep_ms;         /* WS_PRESENCE_SWEEP_MS */
+    int abuse_refusals;            /* refusals within abuse_window_ms that close 1008 */
+    int abuse_window_ms;
+    uint32_t max_rooms_per_session;
+    uint32_t max_inflight_per_session; /* messages stored but not yet acked */
+    int drain_ms;                  /* WS_DRAIN_MS: SIGTERM flush budget */
+    int redis_timeout_ms;          /* a Redis reply slower than this marks it down */
+} gw_limits_t;
+
+typedef struct gw {
+    chat_config_t cfg;
+    gw_limits_t lim;
+    uv_loop_t loop;
+    struct lws_context *lws;
+    struct gw_listener *listener;  /* SO_REUSEPORT accept socket feeding lws */
+    chat_db_t *db;
+    gw_workers_t *workers;
+    gw_pubsub_t *pubsub;
+    gw_registry_t *registry;
+    gw_presence_t *presence;
+    chat_local_limiter_t *limiter; /* rate-limit fallback while Redis is down */
+
+    gw_hmap_t *sessions;           /* conn key -> gw_session_t (borrowed from lws) */
+    gw_session_t *session_head;    /* intrusive list of established sessions */
+    size_t n_sessions;
+    uint64_t next_conn_id;
+    uint32_t next_sub_gen;         /* request generations, unique per process */
+    struct gw_sub *sub_retry_head; /* subscriptions waiting to retry (subscription.c) */
+    lws_retry_bo_t retry_policy;   /* ping / idle hangup policy lws reads */
+
+    uv_timer_t tick_timer;         /* 1 s: token expiry */
+    uv_timer_t drain_timer;
+    uv_signal_t sig_term;
+    uv_signal_t sig_int;
+    int64_t drain_deadline_ms;
+    bool draining;                 /* SIGTERM seen: refuse new work, close sockets */
+    bool stopping;                 /* tearing down: callbacks only free */
+} gw_t;
+
+#endif

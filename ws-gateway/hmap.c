@@ -1,0 +1,191 @@
+/*
+ * hmap.c - string-keyed chained hash map; grows by doubling at load factor 1.
+ * Threads: whichever thread owns the map (see hmap.h).
+ */
+#include "hmap.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct gw_hmap_node {
+    gw_hmap_node_t *next;
+    uint32_t hash;
+    void *value;
+    char key[];
+};
+
+struct gw_hmap {
+    gw_hmap_node_t **buckets;
+    size_t n_buckets; /* power of two */
+    size_t size;
+};
+
+uint32_t gw_hash_str(const char *s)
+{
+    uint32_t h = 2166136261u;
+
+    for (; *s != '\0'; s++) {
+        h ^= (unsigned char)*s;
+        h *= 16777619u;
+    }
+    return h;
+}
+
+gw_hmap_t *gw_hmap_create(size_t initial_buckets)
+{
+    gw_hmap_t *m = calloc(1, sizeof(*m));
+    size_t n = 8;
+
+    if (m == NULL) {
+        return NULL;
+    }
+    while (n < initial_buckets) {
+        n <<= 1;
+    }
+    m->buckets = calloc(n, sizeof(*m->buckets));
+    if (m->buckets == NULL) {
+        free(m);
+        return NULL;
+    }
+    m->n_buckets = n;
+    return m;
+}
+
+void gw_hmap_destroy(gw_hmap_t *m)
+{
+    if (m == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < m->n_buckets; i++) {
+        gw_hmap_node_t *n = m->buckets[i];
+        while (n != NULL) {
+            gw_hmap_node_t *next = n->next;
+            free(n);
+            n = next;
+        }
+    }
+    free(m->buckets);
+    free(m);
+}
+
+static gw_hmap_node_t *hmap__find(const gw_hmap_t *m, const char *key, uint32_t h)
+{
+    for (gw_hmap_node_t *n = m->buckets[h & (m->n_buckets - 1)]; n != NULL; n = n->next) {
+        if (n->hash == h && strcmp(n->key, key) == 0) {
+            return n;
+        }
+    }
+    return NULL;
+}
+
+void *gw_hmap_get(const gw_hmap_t *m, const char *key)
+{
+    gw_hmap_node_t *n = hmap__find(m, key, gw_hash_str(key));
+
+    return n != NULL ? n->value : NULL;
+}
+
+static void hmap__grow(gw_hmap_t *m)
+{
+    size_t nb = m->n_buckets * 2;
+    gw_hmap_node_t **b = calloc(nb, sizeof(*b));
+
+    if (b == NULL) {
+        return; /* keep the longer chains; still correct */
+    }
+    for (size_t i = 0; i < m->n_buckets; i++) {
+        gw_hmap_node_t *n = m->buckets[i];
+        while (n != NULL) {
+            gw_hmap_node_t *next = n->next;
+            size_t j = n->hash & (nb - 1);
+            n->next = b[j];
+            b[j] = n;
+            n = next;
+        }
+    }
+    free(m->buckets);
+    m->buckets = b;
+    m->n_buckets = nb;
+}
+
+int gw_hmap_put(gw_hmap_t *m, const char *key, void *value)
+{
+    uint32_t h = gw_hash_str(key);
+    gw_hmap_node_t *n = hmap__find(m, key, h);
+    size_t klen;
+
+    if (n != NULL) {
+        n->value = value;
+        return 0;
+    }
+    klen = strlen(key);
+    n = malloc(sizeof(*n) + klen + 1);
+    if (n == NULL) {
+        return -1;
+    }
+    memcpy(n->key, key, klen + 1);
+    n->hash = h;
+    n->value = value;
+    n->next = m->buckets[h & (m->n_buckets - 1)];
+    m->buckets[h & (m->n_buckets - 1)] = n;
+    m->size++;
+    if (m->size > m->n_buckets) {
+        hmap__grow(m);
+    }
+    return 0;
+}
+
+void *gw_hmap_remove(gw_hmap_t *m, const char *key)
+{
+    uint32_t h = gw_hash_str(key);
+    gw_hmap_node_t **pp = &m->buckets[h & (m->n_buckets - 1)];
+
+    for (; *pp != NULL; pp = &(*pp)->next) {
+        gw_hmap_node_t *n = *pp;
+        if (n->hash == h && strcmp(n->key, key) == 0) {
+            void *v = n->value;
+            *pp = n->next;
+            free(n);
+            m->size--;
+            return v;
+        }
+    }
+    return NULL;
+}
+
+size_t gw_hmap_size(const gw_hmap_t *m)
+{
+    return m != NULL ? m->size : 0;
+}
+
+void gw_hmap_iter_init(gw_hmap_iter_t *it, const gw_hmap_t *m)
+{
+    it->map = m;
+    it->bucket = 0;
+    it->next = (m != NULL && m->n_buckets > 0) ? m->buckets[0] : NULL;
+}
+
+int gw_hmap_next(gw_hmap_iter_t *it, const char **key, void **value)
+{
+    const gw_hmap_t *m = it->map;
+    gw_hmap_node_t *n;
+
+    if (m == NULL) {
+        return 0;
+    }
+    while (it->next == NULL) {
+        if (++it->bucket >= m->n_buckets) {
+            return 0;
+        }
+        it->next = m->buckets[it->bucket];
+    }
+    n = it->next;
+    it->next = n->next;
+    if (key != NULL) {
+        *key = n->key;
+    }
+    if (value != NULL) {
+        *value = n->value;
+    }
+    return 1;
+}

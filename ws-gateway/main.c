@@ -1,0 +1,316 @@
+/*
+ * main.c - the chat-gateway daemon: reads and validates configuration once, owns the
+ * libuv loop that libwebsockets, hiredis and the worker hand-back share, and runs the
+ * start and stop order. SIGTERM/SIGINT drain: stop listening, close every socket with
+ * 1001 after flushing its queue (at most WS_DRAIN_MS), then tear down in dependency
+ * order and free everything so that ASan/valgrind report no leak.
+ *
+ * Threads: the main thread is the loop thread; store_worker.c starts the workers.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chat/clock.h"
+#include "chat/config.h"
+#include "chat/db.h"
+#include "chat/log.h"
+#include "gateway.h"
+#include "presence_tracker.h"
+#include "pubsub.h"
+#include "room_registry.h"
+#include "server.h"
+#include "session.h"
+#include "store_worker.h"
+
+#define MAIN__TICK_MS 1000
+#define MAIN__DRAIN_POLL_MS 50
+
+/* ------------------------------------------------------------------ configuration */
+
+static int main__env_int(const char *name, long long def, long long min, long long max,
+                         long long *out, char *err, size_t errlen)
+{
+    const char *v = getenv(name);
+    char *end = NULL;
+    long long n;
+
+    if (v == NULL || v[0] == '\0') {
+        *out = def;
+        return 0;
+    }
+    errno = 0;
+    n = strtoll(v, &end, 10);
+    if (errno != 0 || *end != '\0' || n < min || n > max) {
+        snprintf(err, errlen, "%s: expected an integer in [%lld, %lld], got \"%s\"", name, min,
+                 max, v);
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+static int main__limits_load(gw_limits_t *lim, char *err, size_t errlen)
+{
+    long long v;
+
+#define MAIN__LIMIT(field, name, def, min, max)                                                \
+    do {                                                                                        \
+        if (main__env_int(name, def, min, max, &v, err, errlen) != 0) {                         \
+            return -1;                                                                          \
+        }                                                                                       \
+        lim->field = (__typeof__(lim->field))v;                                                 \
+    } while (0)
+
+    MAIN__LIMIT(max_frame_bytes, "WS_MAX_FRAME_BYTES", 64 * 1024, 1024, 16 * 1024 * 1024);
+    MAIN__LIMIT(queue_max_frames, "WS_QUEUE_MAX_FRAMES", 1000, 16, 1000000);
+    MAIN__LIMIT(queue_max_bytes, "WS_QUEUE_MAX_BYTES", 1024 * 1024, 64 * 1024, 1LL << 30);
+    MAIN__LIMIT(workers, "WS_WORKERS", 2, 1, 64);
+    MAIN__LIMIT(read_workers, "WS_READ_WORKERS", 2, 1, 64);
+    MAIN__LIMIT(worker_queue_cap, "WS_WORKER_QUEUE", 2048, 16, 1000000);
+    MAIN__LIMIT(gap_wait_ms, "WS_GAP_WAIT_MS", 150, 10, 10000);
+    MAIN__LIMIT(ping_sec, "WS_PING_SEC", 25, 1, 3600);
+    MAIN__LIMIT(idle_sec, "WS_IDLE_SEC", 60, 2, 7200);
+    MAIN__LIMIT(presence_heartbeat_ms, "WS_PRESENCE_HEARTBEAT_MS", 10000, 100, 20000);
+    MAIN__LIMIT(presence_debounce_ms, "WS_PRESENCE_DEBOUNCE_MS", 2000, 0, 60000);
+    MAIN__LIMIT(presence_sweep_ms, "WS_PRESENCE_SWEEP_MS", 500, 100, 60000);
+    MAIN__LIMIT(drain_ms, "WS_DRAIN_MS", 5000, 0, 60000);
+    MAIN__LIMIT(redis_timeout_ms, "WS_REDIS_TIMEOUT_MS", 2000, 100, 60000);
+#undef MAIN__LIMIT
+    if (lim->idle_sec <= lim->ping_sec) {
+        snprintf(err, errlen, "WS_IDLE_SEC must be greater than WS_PING_SEC");
+        return -1;
+    }
+    lim->replay_page = 200;
+    lim->abuse_refusals = 50;
+    lim->abuse_window_ms = 10000;
+    lim->max_rooms_per_session = 500;
+    lim->max_inflight_per_session = 256;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ start-up job */
+
+typedef struct main__index_job {
+    gw_job_t job;
+    chat_err_t err;
+} main__index_job_t;
+
+static void main__index_run(gw_job_t *job, gw_worker_t *w)
+{
+    ((main__index_job_t *)job)->err = chat_db_ensure_indexes(gw_worker_db(w));
+}
+
+static void main__index_done(gw_job_t *job, gw_t *gw, bool cancelled)
+{
+    main__index_job_t *j = (main__index_job_t *)job;
+
+    if (!cancelled && j->err != CHAT_OK) {
+        chat_log_warn("could not ensure MongoDB indexes (will work once MongoDB is up)",
+                      "gateway", gw->cfg.gateway_id, "error", chat_strerror(j->err));
+    }
+    free(j);
+}
+
+/* ------------------------------------------------------------------ timers, drain */
+
+static void main__on_tick(uv_timer_t *t)
+{
+    gw_t *gw = t->data;
+    int64_t now_sec = chat_clock_now_ms() / 1000;
+
+    for (gw_session_t *s = gw->session_head; s != NULL; s = s->next) {
+        if (!s->closing && s->token_exp > 0 && s->token_exp <= now_sec) {
+            gw_session_close(s, GW_CLOSE_TOKEN_EXPIRED, "token_expired", true);
+        }
+    }
+}
+
+static void main__finish(gw_t *gw)
+{
+    gw->stopping = true;
+    uv_timer_stop(&gw->drain_timer);
+    uv_timer_stop(&gw->tick_timer);
+    gw_presence_shutdown(gw->presence); /* ZREM while Redis is still there */
+    gw_server_destroy(gw);              /* closes what is left: CLOSED callbacks run */
+    gw_workers_stop(gw->workers);       /* joins; leftover jobs only free themselves */
+    gw_pubsub_destroy(gw->pubsub);      /* pending replies run with NULL and free */
+    gw->pubsub = NULL;
+    gw_presence_destroy(gw->presence);
+    gw->presence = NULL;
+    gw_registry_destroy(gw->registry);
+    gw->registry = NULL;
+    gw_workers_destroy(gw->workers);
+    gw->workers = NULL;
+    uv_close((uv_handle_t *)&gw->tick_timer, NULL);
+    uv_close((uv_handle_t *)&gw->drain_timer, NULL);
+    uv_close((uv_handle_t *)&gw->sig_term, NULL);
+    uv_close((uv_handle_t *)&gw->sig_int, NULL);
+    chat_log_info("gateway stopped", "gateway", gw->cfg.gateway_id);
+}
+
+static void main__on_drain_poll(uv_timer_t *t)
+{
+    gw_t *gw = t->data;
+
+    if (gw->n_sessions == 0 || chat_clock_monotonic_ms() >= gw->drain_deadline_ms) {
+        main__finish(gw);
+    }
+}
+
+static void main__on_signal(uv_signal_t *h, int signum)
+{
+    gw_t *gw = h->data;
+    char conns[24];
+
+    if (gw->draining) {
+        return; /* already draining */
+    }
+    gw->draining = true;
+    snprintf(conns, sizeof(conns), "%zu", gw->n_sessions);
+    chat_log_info("draining", "gateway", gw->cfg.gateway_id, "signal",
+                  signum == SIGTERM ? "SIGTERM" : "SIGINT", "connections", conns);
+    gw_server_stop_listening(gw);
+    for (gw_session_t *s = gw->session_head; s != NULL; s = s->next) {
+        gw_session_close(s, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down", true);
+    }
+    gw->drain_deadline_ms = chat_clock_monotonic_ms() + gw->lim.drain_ms;
+    uv_timer_start(&gw->drain_timer, main__on_drain_poll, MAIN__DRAIN_POLL_MS,
+                   MAIN__DRAIN_POLL_MS);
+}
+
+static void main__walk_report(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    chat_log_warn("libuv handle still open at exit", "type", uv_handle_type_name(h->type));
+}
+
+/* ------------------------------------------------------------------ main */
+
+int main(void)
+{
+    gw_t *gw = calloc(1, sizeof(*gw));
+    char err[512];
+    char port[16];
+    int rc = 1;
+    bool loop_ready = false;
+
+    if (gw == NULL) {
+        fprintf(stderr, "chat-gateway: out of memory\n");
+        return 1;
+    }
+    if (chat_config_load(&gw->cfg, true, err, sizeof(err)) != 0) {
+        fprintf(stderr, "chat-gateway: configuration error: %s\n", err);
+        free(gw);
+        return 2;
+    }
+    chat_log_init("ws-gateway", gw->cfg.log_level, gw->cfg.log_format);
+    if (main__limits_load(&gw->lim, err, sizeof(err)) != 0) {
+        chat_log_error("configuration error", "error", err);
+        rc = 2;
+        goto cleanup;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    if (uv_loop_init(&gw->loop) != 0) {
+        chat_log_error("cannot create the event loop");
+        goto cleanup;
+    }
+    loop_ready = true;
+    chat_db_global_init();
+    gw->db = chat_db_create(gw->cfg.mongo_uri, gw->cfg.mongo_db, gw->cfg.mongo_timeout_ms, err,
+                            sizeof(err));
+    if (gw->db == NULL) {
+        chat_log_error("configuration error", "error", err);
+        rc = 2;
+        goto cleanup;
+    }
+    gw->limiter = chat_local_limiter_create(10000);
+    gw->sessions = gw_hmap_create(1024);
+    if (gw->limiter == NULL || gw->sessions == NULL) {
+        chat_log_error("out of memory");
+        goto cleanup;
+    }
+    gw->workers = gw_workers_create(gw, gw->lim.workers, gw->lim.read_workers,
+                                    gw->lim.worker_queue_cap);
+    gw->registry = gw_registry_create(gw);
+    gw->presence = gw_presence_create(gw);
+    gw->pubsub = gw_pubsub_create(gw);
+    if (gw->workers == NULL || gw->registry == NULL || gw->presence == NULL ||
+        gw->pubsub == NULL) {
+        chat_log_error("cannot start the gateway's components");
+        rc = 2;
+        goto fail_running;
+    }
+    {
+        main__index_job_t *j = calloc(1, sizeof(*j));
+        if (j != NULL) {
+            j->job.run = main__index_run;
+            j->job.done = main__index_done;
+            if (gw_workers_submit_read(gw->workers, &j->job) != 0) {
+                free(j);
+            }
+        }
+    }
+    uv_timer_init(&gw->loop, &gw->tick_timer);
+    gw->tick_timer.data = gw;
+    uv_timer_init(&gw->loop, &gw->drain_timer);
+    gw->drain_timer.data = gw;
+    uv_signal_init(&gw->loop, &gw->sig_term);
+    gw->sig_term.data = gw;
+    uv_signal_init(&gw->loop, &gw->sig_int);
+    gw->sig_int.data = gw;
+    if (gw_server_start(gw) != 0) {
+        gw->draining = true;
+        uv_timer_start(&gw->drain_timer, main__on_drain_poll, 0, 0);
+        rc = 1;
+    } else {
+        uv_signal_start(&gw->sig_term, main__on_signal, SIGTERM);
+        uv_signal_start(&gw->sig_int, main__on_signal, SIGINT);
+        uv_timer_start(&gw->tick_timer, main__on_tick, MAIN__TICK_MS, MAIN__TICK_MS);
+        snprintf(port, sizeof(port), "%d", gw->cfg.gateway_port);
+        chat_log_info("gateway listening", "gateway", gw->cfg.gateway_id, "host",
+                      gw->cfg.gateway_host, "port", port);
+        rc = 0;
+    }
+    uv_run(&gw->loop, UV_RUN_DEFAULT);
+    for (int i = 0; i < 3 && gw->lws != NULL; i++) {
+        gw_server_destroy(gw); /* second stage, now that lws's handles are closed */
+        uv_run(&gw->loop, UV_RUN_DEFAULT);
+    }
+    goto cleanup;
+
+fail_running:
+    /* components that did start own uv handles: tear them down through the loop */
+    gw->stopping = true;
+    gw_workers_stop(gw->workers);
+    gw_pubsub_destroy(gw->pubsub);
+    gw->pubsub = NULL;
+    gw_presence_destroy(gw->presence);
+    gw->presence = NULL;
+    gw_registry_destroy(gw->registry);
+    gw->registry = NULL;
+    gw_workers_destroy(gw->workers);
+    gw->workers = NULL;
+    uv_run(&gw->loop, UV_RUN_DEFAULT);
+
+cleanup:
+    if (loop_ready) {
+        if (uv_loop_close(&gw->loop) != 0) {
+            uv_walk(&gw->loop, main__walk_report, NULL);
+            uv_run(&gw->loop, UV_RUN_NOWAIT);
+            (void)uv_loop_close(&gw->loop);
+        }
+    }
+    gw_hmap_destroy(gw->sessions);
+    chat_local_limiter_destroy(gw->limiter);
+    chat_db_destroy(gw->db);
+    if (loop_ready) {
+        chat_db_global_cleanup();
+    }
+    chat_config_free(&gw->cfg);
+    free(gw);
+    return rc;
+}

@@ -1,0 +1,50 @@
+/*
+ * pubsub.h - the gateway's two hiredis async connections on the loop (libuv adapter):
+ * one in subscribe mode for the chat:room:<id> channels local sessions watch, one for
+ * commands (PUBLISH, EVAL, ZADD/ZREM/ZCOUNT, PING). Both reconnect with backoff; a
+ * connection whose replies stop (Redis paused, half-open socket) is declared dead
+ * after lim.redis_timeout_ms and replaced. After a reconnect every wanted channel is
+ * subscribed again and the registry is told, so it can backfill the gap from MongoDB.
+ *
+ * Threads: loop thread only.
+ */
+#ifndef GW_PUBSUB_H
+#define GW_PUBSUB_H
+
+#include <hiredis/async.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "gateway.h"
+#include "shared_frame.h"
+
+/** Parses cfg.redis_url and starts connecting. NULL on a malformed url. */
+gw_pubsub_t *gw_pubsub_create(gw_t *gw);
+/** Drops both connections (pending callbacks run with NULL replies) and frees. */
+void gw_pubsub_destroy(gw_pubsub_t *ps);
+
+/** True while the command connection answers. */
+bool gw_pubsub_up(const gw_pubsub_t *ps);
+
+/** Declares whether a local session watches room_id (SUBSCRIBE / UNSUBSCRIBE). */
+void gw_pubsub_want_room(gw_pubsub_t *ps, const char *room_id, bool want);
+/** True when the room's channel subscription is confirmed on a live connection. */
+bool gw_pubsub_room_active(const gw_pubsub_t *ps, const char *room_id);
+
+/**
+ * PUBLISH frame (borrowed; a reference is taken while in flight) on chat:room:<room_id>.
+ * retry=true (room messages): kept in a bounded queue while Redis is down or when the
+ * connection dies before the reply, and sent again after a reconnect. Returns true if
+ * sent now, false if queued or dropped (Redis down: the caller delivers locally).
+ */
+bool gw_pubsub_publish_room(gw_pubsub_t *ps, const char *room_id, gw_frame_t *frame, bool retry);
+
+/**
+ * Sends a command on the command connection. fn (may be NULL) always runs exactly once
+ * for a sent command, with reply NULL when the connection is lost. Returns false (fn not
+ * called) when Redis is down.
+ */
+bool gw_pubsub_command(gw_pubsub_t *ps, redisCallbackFn *fn, void *privdata, int argc,
+                       const char **argv, const size_t *argvlen);
+
+#endif

@@ -1,0 +1,155 @@
+/*
+ * pubsub_publish.c - PUBLISH on room channels with a bounded retry queue for room
+ * messages (kept while Redis is down or when a connection dies before the reply, sent
+ * again in order after a reconnect; subscribers drop the duplicates by seq), and plain
+ * commands on the command connection.
+ *
+ * Threads: loop thread only. Relies on: pubsub_internal.h (connection state).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chat/log.h"
+#include "pubsub_internal.h"
+
+#define PS__RETRY_MAX 10000
+
+static void ps__pub_free(ps_pub_t *p)
+{
+    if (p != NULL) {
+        gw_frame_unref(p->frame);
+        free(p);
+    }
+}
+
+static void ps__retry_push(gw_pubsub_t *ps, ps_pub_t *p)
+{
+    p->next = NULL;
+    if (ps->retry_len >= PS__RETRY_MAX) {
+        /* oldest first out: other gateways fill that gap from MongoDB */
+        ps_pub_t *old = ps->retry_head;
+        ps->retry_head = old->next;
+        if (ps->retry_head == NULL) {
+            ps->retry_tail = NULL;
+        }
+        ps->retry_len--;
+        ps__pub_free(old);
+    }
+    if (ps->retry_tail != NULL) {
+        ps->retry_tail->next = p;
+    } else {
+        ps->retry_head = p;
+    }
+    ps->retry_tail = p;
+    ps->retry_len++;
+}
+
+static void ps__on_published(redisAsyncContext *ac, void *r, void *privdata)
+{
+    ps_pub_t *p = privdata;
+    redisReply *reply = r;
+    gw_pubsub_t *ps = p->ps;
+
+    (void)ac;
+    if (reply != NULL) {
+        if (reply->type == REDIS_REPLY_ERROR) {
+            chat_log_warn("redis refused PUBLISH", "error", reply->str, "room", p->room_id);
+        }
+        ps__pub_free(p);
+    } else if (p->retry && !ps->closing) {
+        ps__retry_push(ps, p);
+    } else {
+        ps__pub_free(p);
+    }
+}
+
+static bool ps__send_publish(gw_pubsub_t *ps, ps_pub_t *p)
+{
+    char channel[CHAT_KEY_LEN];
+    const char *argv[3];
+    size_t lens[3];
+
+    ps__channel_of(p->room_id, channel, sizeof(channel));
+    argv[0] = "PUBLISH";
+    lens[0] = 7;
+    argv[1] = channel;
+    lens[1] = strlen(channel);
+    argv[2] = (const char *)gw_frame_payload(p->frame);
+    lens[2] = p->frame->len;
+    return ps->cmd.ac != NULL &&
+           redisAsyncCommandArgv(ps->cmd.ac, ps__on_published, p, 3, argv, lens) == REDIS_OK;
+}
+
+void gw_pubsub__flush_retry(gw_pubsub_t *ps)
+{
+    while (ps->retry_head != NULL && gw_pubsub_up(ps)) {
+        ps_pub_t *p = ps->retry_head;
+        ps->retry_head = p->next;
+        if (ps->retry_head == NULL) {
+            ps->retry_tail = NULL;
+        }
+        ps->retry_len--;
+        if (!ps__send_publish(ps, p)) {
+            ps__retry_push(ps, p);
+            break;
+        }
+    }
+}
+
+void gw_pubsub__drop_retry(gw_pubsub_t *ps)
+{
+    while (ps->retry_head != NULL) {
+        ps_pub_t *p = ps->retry_head;
+        ps->retry_head = p->next;
+        ps__pub_free(p);
+    }
+    ps->retry_tail = NULL;
+    ps->retry_len = 0;
+}
+
+bool gw_pubsub_publish_room(gw_pubsub_t *ps, const char *room_id, gw_frame_t *frame, bool retry)
+{
+    ps_pub_t *p;
+
+    if (ps == NULL || ps->closing) {
+        return false;
+    }
+    if (!gw_pubsub_up(ps) && !retry) {
+        return false;
+    }
+    p = calloc(1, sizeof(*p));
+    if (p == NULL) {
+        return false;
+    }
+    p->ps = ps;
+    snprintf(p->room_id, sizeof(p->room_id), "%s", room_id);
+    p->frame = gw_frame_ref(frame);
+    p->retry = retry;
+    if (gw_pubsub_up(ps)) {
+        if (retry && ps->retry_head != NULL) {
+            /* keep the order of room messages behind the ones still waiting */
+            ps__retry_push(ps, p);
+            gw_pubsub__flush_retry(ps);
+            return ps->retry_head == NULL;
+        }
+        if (ps__send_publish(ps, p)) {
+            return true;
+        }
+    }
+    if (retry) {
+        ps__retry_push(ps, p);
+    } else {
+        ps__pub_free(p);
+    }
+    return false;
+}
+
+bool gw_pubsub_command(gw_pubsub_t *ps, redisCallbackFn *fn, void *privdata, int argc,
+                       const char **argv, const size_t *argvlen)
+{
+    if (!gw_pubsub_up(ps)) {
+        return false;
+    }
+    return redisAsyncCommandArgv(ps->cmd.ac, fn, privdata, argc, argv, argvlen) == REDIS_OK;
+}

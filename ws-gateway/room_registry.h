@@ -1,0 +1,119 @@
+/*
+ * room_registry.h - rooms watched by this gateway's sessions: for each room, its local
+ * subscribers (gw_sub_t), the last seq delivered live, and a bounded reorder buffer.
+ * Every room message, whether this gateway stored it or it came over Redis, enters
+ * through gw_registry_offer(): seq <= last is a duplicate and is dropped, last+1 is
+ * delivered (one shared frame to every live subscriber) and its buffered successors
+ * follow, anything later waits in the buffer; if the gap is not filled within
+ * lim.gap_wait_ms the missing range is read from MongoDB on a worker (gap backfill),
+ * which is also how rooms catch up after a Redis outage.
+ *
+ * Threads: loop thread only (the backfill job's run() is on a worker).
+ */
+#ifndef GW_ROOM_REGISTRY_H
+#define GW_ROOM_REGISTRY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "chat/db.h"
+#include "chat/jwt.h"
+#include "gateway.h"
+#include "history_page.h"
+#include "shared_frame.h"
+
+typedef struct gw_room gw_room_t;
+
+typedef enum gw_sub_state {
+    GW_SUB_PENDING = 0, /* membership / last seq being checked */
+    GW_SUB_REPLAYING,   /* stored messages after `after` being sent page by page */
+    GW_SUB_LIVE         /* receives live room messages */
+} gw_sub_state_t;
+
+/** One session's subscription to one room. Owned by the session; listed by the room. */
+typedef struct gw_sub {
+    gw_session_t *session;
+    gw_room_t *room;
+    uint32_t room_index;      /* position in room->subs */
+    gw_sub_state_t state;
+    int64_t delivered;        /* highest seq queued to this session for the room */
+    uint32_t gen;             /* bumped on restart: older job results are ignored */
+    bool job_in_flight;
+    bool waiting_redis;       /* PENDING until the room's channel is subscribed */
+    bool waiting_queue;       /* REPLAYING, paused until the session's queue drains */
+    bool join;                /* the request changes membership (join frame / URL) */
+    bool has_after;
+    int64_t after;
+    int64_t member_checked_ms; /* membership cache for sends */
+    int64_t last_typing_ms;
+    /* MongoDB unavailable or the workers busy: the request is retried, not dropped */
+    bool in_retry;
+    bool retry_continuation;
+    int retry_backoff_ms;
+    int64_t retry_at_ms;
+    struct gw_sub *retry_prev;
+    struct gw_sub *retry_next;
+} gw_sub_t;
+
+typedef struct gw_buffered {
+    int64_t seq;
+    gw_frame_t *frame;
+} gw_buffered_t;
+
+struct gw_room {
+    char id[CHAT_ID_LEN];
+    gw_sub_t **subs;
+    uint32_t n_subs;
+    uint32_t cap_subs;
+    bool seq_known;           /* last is meaningful (set from MongoDB on first subscribe) */
+    int64_t last;             /* highest seq delivered live, in order */
+    gw_buffered_t *buf;       /* out-of-order successors, ascending seq */
+    uint32_t n_buf;
+    uint32_t cap_buf;
+    bool overflow;            /* buffer was full: keep backfilling until caught up */
+    int64_t gap_deadline_ms;  /* 0 = no backfill scheduled */
+    bool backfill_in_flight;
+    bool backfill_again;
+    int64_t empty_since_ms;   /* 0 while it has subscribers */
+};
+
+gw_registry_t *gw_registry_create(gw_t *gw);
+void gw_registry_destroy(gw_registry_t *reg);
+
+/** The room, or NULL. */
+gw_room_t *gw_registry_find(gw_registry_t *reg, const char *room_id);
+/** Adds sub to room_id's subscribers (creating the room and its channel subscription). */
+int gw_registry_attach(gw_registry_t *reg, gw_sub_t *sub, const char *room_id);
+/** Removes sub from its room; an empty room lingers a few seconds, then is dropped. */
+void gw_registry_detach(gw_registry_t *reg, gw_sub_t *sub);
+/** Sets the room's starting seq (first subscriber) and releases buffered successors. */
+void gw_registry_set_initial_seq(gw_registry_t *reg, gw_room_t *room, int64_t last);
+/** Highest seq of room_id seen here (delivered or buffered); 0 when unknown. A hint
+ *  for appends: always a stored seq. */
+int64_t gw_registry_seen_seq(gw_registry_t *reg, const char *room_id);
+/** True when the room's channel is subscribed, or Redis is down (nothing to wait for). */
+bool gw_registry_channel_ready(gw_registry_t *reg, const gw_room_t *room);
+
+/** A room message with its seq (frame borrowed). */
+void gw_registry_offer(gw_registry_t *reg, const char *room_id, int64_t seq, gw_frame_t *frame);
+/** A message this gateway stored: PUBLISH it and deliver it locally. */
+void gw_registry_publish_message(gw_registry_t *reg, const char *room_id, int64_t seq,
+                                 gw_frame_t *frame);
+/** Ephemeral event (typing, member events) to live subscribers, skipping exclude_user's
+ *  sessions when not NULL. */
+void gw_registry_deliver_event(gw_registry_t *reg, const char *room_id, gw_frame_t *frame,
+                               const char *exclude_user);
+/** Presence event to subscribers, once per session per status change. */
+void gw_registry_deliver_presence(gw_registry_t *reg, const char *room_id, gw_frame_t *frame,
+                                  const char *user_id, bool online);
+/** Drops every local subscription of user_id to room_id (member removed / left). */
+void gw_registry_remove_user(gw_registry_t *reg, const char *room_id, const char *user_id);
+
+/** pubsub: the room's channel subscription is confirmed (first time or after reconnect). */
+void gw_registry_on_channel_ready(gw_registry_t *reg, const char *room_id);
+/** pubsub: a payload arrived on chat:room:<room_id>. */
+void gw_registry_on_channel_message(gw_registry_t *reg, const char *room_id,
+                                    const char *payload, size_t len);
+
+#endif

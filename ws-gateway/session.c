@@ -1,0 +1,421 @@
+/*
+ * session.c - connection lifecycle, the bounded send queue, fragment reassembly.
+ *
+ * Threads: loop thread only (lws callbacks). Relies on: frame_handlers.h for complete
+ * client messages, subscription.h / presence_tracker.h for what a session holds.
+ */
+#include "session.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chat/clock.h"
+#include "chat/log.h"
+#include "chat/model.h"
+#include "chat/validate.h"
+#include "frame_handlers.h"
+#include "presence_tracker.h"
+#include "subscription.h"
+
+#define SESSION__PRESENCE_SEEN_MAX 4096
+
+/* ------------------------------------------------------------------ lifecycle */
+
+void gw_session_open(gw_t *gw, gw_session_t *s, struct lws *wsi)
+{
+    s->gw = gw;
+    s->wsi = wsi;
+    s->conn_id = ++gw->next_conn_id;
+    snprintf(s->conn_key, sizeof(s->conn_key), "%" PRIu64, s->conn_id);
+    if (gw_hmap_put(gw->sessions, s->conn_key, s) != 0) {
+        gw_session_close(s, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory", false);
+        return;
+    }
+    s->established = true;
+    s->next = gw->session_head;
+    if (gw->session_head != NULL) {
+        gw->session_head->prev = s;
+    }
+    gw->session_head = s;
+    gw->n_sessions++;
+    chat_log_info("connected", "gateway", gw->cfg.gateway_id, "conn", s->conn_key, "user",
+                  s->user_id, "peer", s->peer);
+    gw_presence_socket_opened(gw->presence, s->user_id, s->username);
+    if (s->url_room[0] != '\0') {
+        gw_subscription_request(s, s->url_room, true, s->url_has_after, s->url_after_seq);
+    }
+}
+
+static void session__drop_queue(gw_session_t *s)
+{
+    while (s->q_len > 0) {
+        gw_frame_unref(s->q[s->q_head]);
+        s->q_head = (s->q_head + 1) % s->q_cap;
+        s->q_len--;
+    }
+    s->q_bytes = 0;
+}
+
+void gw_session_closed(gw_session_t *s)
+{
+    gw_t *gw = s->gw;
+
+    if (!s->established) {
+        return;
+    }
+    s->established = false;
+    s->closing = true;
+    chat_log_info("disconnected", "gateway", gw->cfg.gateway_id, "conn", s->conn_key, "user",
+                  s->user_id);
+    gw_subscription_drop_all(s);
+    free(s->subs);
+    s->subs = NULL;
+    session__drop_queue(s);
+    free(s->q);
+    s->q = NULL;
+    free(s->rx);
+    s->rx = NULL;
+    gw_hmap_destroy(s->presence_seen);
+    s->presence_seen = NULL;
+    gw_hmap_remove(gw->sessions, s->conn_key);
+    if (s->prev != NULL) {
+        s->prev->next = s->next;
+    } else {
+        gw->session_head = s->next;
+    }
+    if (s->next != NULL) {
+        s->next->prev = s->prev;
+    }
+    gw->n_sessions--;
+    gw_presence_socket_closed(gw->presence, s->user_id);
+}
+
+gw_session_t *gw_session_find(gw_t *gw, uint64_t conn_id)
+{
+    char key[24];
+
+    snprintf(key, sizeof(key), "%" PRIu64, conn_id);
+    return gw_hmap_get(gw->sessions, key);
+}
+
+/* ------------------------------------------------------------------ receiving */
+
+static int session__close_now(gw_session_t *s, uint16_t code, const char *reason)
+{
+    chat_log_info("closing connection", "gateway", s->gw->cfg.gateway_id, "conn", s->conn_key,
+                  "user", s->user_id, "reason", reason);
+    lws_close_reason(s->wsi, (enum lws_close_status)code, (unsigned char *)reason,
+                     strlen(reason));
+    return -1;
+}
+
+static int session__message(gw_session_t *s, const unsigned char *data, size_t len)
+{
+    if (s->rx_binary) {
+        gw_session_send_error(s, "invalid_message", "binary frames are not supported", NULL,
+                              NULL, NULL);
+        return 0;
+    }
+    if (chat_utf8_length((const char *)data, len) < 0) {
+        return session__close_now(s, LWS_CLOSE_STATUS_INVALID_PAYLOAD, "invalid UTF-8");
+    }
+    gw_frames_handle(s, (const char *)data, len);
+    return 0;
+}
+
+int gw_session_receive(gw_session_t *s, const void *in, size_t len)
+{
+    struct lws *wsi = s->wsi;
+    size_t remaining = lws_remaining_packet_payload(wsi);
+    bool final = lws_is_final_fragment(wsi);
+    int rc;
+
+    if (!s->established || s->closing) {
+        return 0;
+    }
+    if (lws_is_first_fragment(wsi) && s->rx_len == 0) {
+        s->rx_binary = lws_frame_is_binary(wsi) != 0;
+    }
+    if (s->rx_len + len + remaining > s->gw->lim.max_frame_bytes) {
+        free(s->rx);
+        s->rx = NULL;
+        s->rx_len = s->rx_cap = 0;
+        return session__close_now(s, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too big");
+    }
+    if (s->rx_len == 0 && final) {
+        return session__message(s, in, len); /* the common case: no copy */
+    }
+    if (s->rx_len + len > s->rx_cap) {
+        size_t cap = s->rx_len + len + remaining;
+        unsigned char *rx;
+        if (cap < 1024) {
+            cap = 1024;
+        }
+        rx = realloc(s->rx, cap);
+        if (rx == NULL) {
+            return session__close_now(s, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
+        }
+        s->rx = rx;
+        s->rx_cap = cap;
+    }
+    memcpy(s->rx + s->rx_len, in, len);
+    s->rx_len += len;
+    if (!final) {
+        return 0;
+    }
+    rc = session__message(s, s->rx, s->rx_len);
+    free(s->rx);
+    s->rx = NULL;
+    s->rx_len = s->rx_cap = 0;
+    return rc;
+}
+
+/* ------------------------------------------------------------------ sending */
+
+bool gw_session_send(gw_session_t *s, gw_frame_t *frame)
+{
+    const gw_limits_t *lim = &s->gw->lim;
+
+    if (!s->established || s->closing || frame == NULL) {
+        return false;
+    }
+    if (s->q_len + 1 > lim->queue_max_frames || s->q_bytes + frame->len > lim->queue_max_bytes) {
+        chat_log_warn("slow consumer: closing", "gateway", s->gw->cfg.gateway_id, "conn",
+                      s->conn_key, "user", s->user_id);
+        gw_session_close(s, GW_CLOSE_SLOW_CONSUMER, "slow_consumer", false);
+        return false;
+    }
+    if (s->q_len == s->q_cap) {
+        uint32_t cap = s->q_cap ? s->q_cap * 2 : 8;
+        gw_frame_t **q = malloc(cap * sizeof(*q));
+        if (q == NULL) {
+            gw_session_close(s, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory", false);
+            return false;
+        }
+        for (uint32_t i = 0; i < s->q_len; i++) {
+            q[i] = s->q[(s->q_head + i) % s->q_cap];
+        }
+        free(s->q);
+        s->q = q;
+        s->q_cap = cap;
+        s->q_head = 0;
+    }
+    s->q[(s->q_head + s->q_len) % s->q_cap] = gw_frame_ref(frame);
+    s->q_len++;
+    s->q_bytes += frame->len;
+    lws_callback_on_writable(s->wsi);
+    return true;
+}
+
+void gw_session_send_json(gw_session_t *s, json_t *json)
+{
+    gw_frame_t *f;
+
+    if (json == NULL) {
+        return;
+    }
+    f = gw_frame_from_json(json);
+    json_decref(json);
+    if (f != NULL) {
+        gw_session_send(s, f);
+        gw_frame_unref(f);
+    }
+}
+
+void gw_session_send_error(gw_session_t *s, const char *code, const char *message,
+                           const char *room_id, const char *client_msg_id, json_t *extra)
+{
+    json_t *j = json_pack("{s:s, s:s, s:s}", "type", "error", "code", code, "message", message);
+
+    if (j == NULL) {
+        json_decref(extra);
+        return;
+    }
+    if (room_id != NULL) {
+        json_object_set_new(j, "room_id", json_string(room_id));
+    }
+    if (client_msg_id != NULL) {
+        json_object_set_new(j, "client_msg_id", json_string(client_msg_id));
+    }
+    if (extra != NULL) {
+        json_object_update(j, extra);
+        json_decref(extra);
+    }
+    gw_session_send_json(s, j);
+}
+
+/* Asks lws for LWS_CALLBACK_TIMER, where gw_session_timer() closes with the code and
+ * reason. Only a callback like that (or RECEIVE) makes lws send a close frame and wait
+ * for the peer's answer: -1 from SERVER_WRITEABLE counts as a failed write, and
+ * lws_set_timeout() kills without a close frame. */
+static void session__close_frame(gw_session_t *s)
+{
+    if (s->close_sent) {
+        return;
+    }
+    s->close_sent = true;
+    lws_set_timer_usecs(s->wsi, 1);
+    lws_callback_on_writable(s->wsi); /* wakes lws so that it runs its due timers */
+}
+
+int gw_session_timer(gw_session_t *s)
+{
+    if (!s->established || !s->close_sent) {
+        return 0;
+    }
+    chat_log_info("closing connection", "gateway", s->gw->cfg.gateway_id, "conn", s->conn_key,
+                  "user", s->user_id, "reason", s->close_reason);
+    lws_close_reason(s->wsi, (enum lws_close_status)s->close_code,
+                     (unsigned char *)s->close_reason, strlen(s->close_reason));
+    return -1;
+}
+
+void gw_session_close(gw_session_t *s, uint16_t code, const char *reason, bool flush)
+{
+    if (s->closing) {
+        return;
+    }
+    s->closing = true;
+    s->close_flush = flush;
+    s->close_code = code;
+    snprintf(s->close_reason, sizeof(s->close_reason), "%s", reason);
+    if (!flush) {
+        session__drop_queue(s);
+    }
+    if (s->q_len == 0) {
+        session__close_frame(s);
+        return;
+    }
+    lws_callback_on_writable(s->wsi);
+    /* a peer that never reads its queue is cut off anyway */
+    lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, 10);
+}
+
+int gw_session_writeable(gw_session_t *s)
+{
+    const gw_limits_t *lim = &s->gw->lim;
+    gw_frame_t *f;
+    int n;
+
+    if (!s->established || s->q_len == 0 || s->close_sent) {
+        return 0;
+    }
+    f = s->q[s->q_head];
+    s->q_head = (s->q_head + 1) % s->q_cap;
+    s->q_len--;
+    s->q_bytes -= f->len;
+    n = lws_write(s->wsi, gw_frame_payload(f), f->len, LWS_WRITE_TEXT);
+    gw_frame_unref(f);
+    if (n < 0) {
+        return -1;
+    }
+    if (s->q_len > 0) {
+        lws_callback_on_writable(s->wsi);
+    } else if (s->closing) {
+        session__close_frame(s); /* flushed: now the close frame */
+        return 0;
+    }
+    if (s->replays_waiting > 0 && !s->closing && s->q_len <= lim->queue_max_frames / 4 &&
+        s->q_bytes <= lim->queue_max_bytes / 4) {
+        gw_subscription_on_queue_drained(s);
+    }
+    if (s->q_len == 0 && s->q_cap > 64) {
+        /* a burst is over: give the big ring back */
+        free(s->q);
+        s->q = NULL;
+        s->q_cap = 0;
+        s->q_head = 0;
+    }
+    return 0;
+}
+
+bool gw_session_has_room_for_replay(const gw_session_t *s, size_t bytes)
+{
+    const gw_limits_t *lim = &s->gw->lim;
+
+    return !s->closing && s->q_len + 1 <= lim->queue_max_frames / 2 &&
+           s->q_bytes + bytes <= lim->queue_max_bytes / 2;
+}
+
+/* ------------------------------------------------------------------ subscriptions */
+
+gw_sub_t *gw_session_find_sub(gw_session_t *s, const char *room_id)
+{
+    for (uint32_t i = 0; i < s->n_subs; i++) {
+        if (s->subs[i]->room != NULL && strcmp(s->subs[i]->room->id, room_id) == 0) {
+            return s->subs[i];
+        }
+    }
+    return NULL;
+}
+
+int gw_session_add_sub(gw_session_t *s, gw_sub_t *sub)
+{
+    if (s->n_subs == s->cap_subs) {
+        uint32_t cap = s->cap_subs ? s->cap_subs * 2 : 4;
+        gw_sub_t **subs = realloc(s->subs, cap * sizeof(*subs));
+        if (subs == NULL) {
+            return -1;
+        }
+        s->subs = subs;
+        s->cap_subs = cap;
+    }
+    s->subs[s->n_subs++] = sub;
+    return 0;
+}
+
+void gw_session_remove_sub(gw_session_t *s, gw_sub_t *sub)
+{
+    for (uint32_t i = 0; i < s->n_subs; i++) {
+        if (s->subs[i] == sub) {
+            s->subs[i] = s->subs[--s->n_subs];
+            return;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ presence, abuse */
+
+bool gw_session_presence_changed(gw_session_t *s, const char *user_id, bool online)
+{
+    void *want = (void *)(uintptr_t)(online ? 1 : 2);
+    void *had;
+
+    if (s->presence_seen == NULL) {
+        s->presence_seen = gw_hmap_create(8);
+        if (s->presence_seen == NULL) {
+            return true;
+        }
+    }
+    had = gw_hmap_get(s->presence_seen, user_id);
+    if (had == want) {
+        return false;
+    }
+    if (had == NULL && gw_hmap_size(s->presence_seen) >= SESSION__PRESENCE_SEEN_MAX) {
+        gw_hmap_destroy(s->presence_seen);
+        s->presence_seen = gw_hmap_create(8);
+        if (s->presence_seen == NULL) {
+            return true;
+        }
+    }
+    gw_hmap_put(s->presence_seen, user_id, want);
+    return true;
+}
+
+void gw_session_note_refusal(gw_session_t *s)
+{
+    const gw_limits_t *lim = &s->gw->lim;
+    int64_t now = chat_clock_monotonic_ms();
+
+    if (now - s->abuse_window_start_ms > lim->abuse_window_ms) {
+        s->abuse_window_start_ms = now;
+        s->abuse_count = 0;
+    }
+    if (++s->abuse_count >= lim->abuse_refusals && !s->closing) {
+        chat_log_warn("persistent abuse: closing", "gateway", s->gw->cfg.gateway_id, "conn",
+                      s->conn_key, "user", s->user_id);
+        gw_session_close(s, LWS_CLOSE_STATUS_POLICY_VIOLATION, "rate limit exceeded", true);
+    }
+}

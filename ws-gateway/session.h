@@ -1,0 +1,119 @@
+/*
+ * session.h - one WebSocket connection: identity from the token, the bounded send
+ * queue of shared frames (written one per LWS_CALLBACK_SERVER_WRITEABLE), fragment
+ * reassembly with a size cap, the room subscriptions it holds, per-session presence
+ * dedupe and abuse counting. The struct is lws's per-session user space.
+ *
+ * Slow clients: a session whose queue would pass lim.queue_max_frames or
+ * lim.queue_max_bytes is closed with 4008 "slow_consumer" (its queue is dropped; the
+ * client resumes with subscribe after_seq). Nobody else ever waits for it.
+ *
+ * Threads: loop thread only.
+ */
+#ifndef GW_SESSION_H
+#define GW_SESSION_H
+
+#include <jansson.h>
+#include <libwebsockets.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "chat/jwt.h"
+#include "gateway.h"
+#include "room_registry.h"
+#include "shared_frame.h"
+
+#define GW_CLOSE_TOKEN_EXPIRED 4001
+#define GW_CLOSE_SLOW_CONSUMER 4008
+
+struct gw_session {
+    struct lws *wsi;
+    gw_t *gw;
+    uint64_t conn_id;
+    char conn_key[24];                    /* conn_id as text: map key and log field */
+    char user_id[CHAT_ID_LEN];
+    char username[CHAT_USERNAME_MAX + 1];
+    int64_t token_exp;                    /* seconds */
+    char peer[64];
+
+    /* filled at upgrade from ?room_id=&after_seq= */
+    char url_room[CHAT_ID_LEN];
+    bool url_has_after;
+    int64_t url_after_seq;
+
+    bool established;
+    bool closing;
+    bool close_flush;                     /* send what is queued before the close frame */
+    bool close_sent;                      /* the close is in lws's hands */
+    uint16_t close_code;
+    char close_reason[40];
+
+    gw_frame_t **q;                       /* ring buffer of frame references */
+    uint32_t q_cap;
+    uint32_t q_head;
+    uint32_t q_len;
+    size_t q_bytes;
+
+    unsigned char *rx;                    /* fragments of a message being received */
+    size_t rx_len;
+    size_t rx_cap;
+    bool rx_binary;
+
+    gw_sub_t **subs;
+    uint32_t n_subs;
+    uint32_t cap_subs;
+    uint32_t replays_waiting;             /* subs paused until the queue drains */
+
+    gw_hmap_t *presence_seen;             /* user id -> 1 online / 2 offline; lazy */
+    int64_t abuse_window_start_ms;
+    int abuse_count;
+    uint32_t inflight;                    /* messages sent for storage, not yet answered */
+
+    gw_session_t *prev;
+    gw_session_t *next;
+};
+
+/** LWS_CALLBACK_ESTABLISHED: registers the session, marks its user online, joins the
+ *  URL room. */
+void gw_session_open(gw_t *gw, gw_session_t *s, struct lws *wsi);
+/** LWS_CALLBACK_CLOSED: releases everything the session holds. */
+void gw_session_closed(gw_session_t *s);
+/** LWS_CALLBACK_RECEIVE. Returns -1 when lws must close the connection. */
+int gw_session_receive(gw_session_t *s, const void *in, size_t len);
+/** LWS_CALLBACK_SERVER_WRITEABLE: writes one frame. Returns -1 to close. */
+int gw_session_writeable(gw_session_t *s);
+
+/** LWS_CALLBACK_TIMER: carries out a close started by gw_session_close(). */
+int gw_session_timer(gw_session_t *s);
+
+/** The open session with that id, or NULL (job results use this, never pointers). */
+gw_session_t *gw_session_find(gw_t *gw, uint64_t conn_id);
+
+/** Queues frame (takes a reference). False when the session is closing, or when the
+ *  queue is full: then the session is closed as a slow consumer. */
+bool gw_session_send(gw_session_t *s, gw_frame_t *frame);
+/** Serializes json (stolen) into a frame for this session only. */
+void gw_session_send_json(gw_session_t *s, json_t *json);
+/** {type:"error", code, message[, room_id][, client_msg_id]} plus extra's fields
+ *  (extra stolen, may be NULL). */
+void gw_session_send_error(gw_session_t *s, const char *code, const char *message,
+                           const char *room_id, const char *client_msg_id, json_t *extra);
+/** Starts closing with code/reason; flush=true sends queued frames first. */
+void gw_session_close(gw_session_t *s, uint16_t code, const char *reason, bool flush);
+
+/** Frames the queue can still take before replay must pause (half the bound). */
+bool gw_session_has_room_for_replay(const gw_session_t *s, size_t bytes);
+
+/** The session's subscription to room_id, or NULL. */
+gw_sub_t *gw_session_find_sub(gw_session_t *s, const char *room_id);
+int gw_session_add_sub(gw_session_t *s, gw_sub_t *sub);
+void gw_session_remove_sub(gw_session_t *s, gw_sub_t *sub);
+
+/** True (and remembered) when user_id's status differs from what s was last told. */
+bool gw_session_presence_changed(gw_session_t *s, const char *user_id, bool online);
+
+/** Counts a refused request; persistent abuse closes with 1008. */
+void gw_session_note_refusal(gw_session_t *s);
+
+#endif

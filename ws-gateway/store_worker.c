@@ -1,0 +1,314 @@
+/*
+ * store_worker.c - MongoDB worker threads with bounded per-worker job queues, and the
+ * hand-back of finished jobs to the loop thread (uv_async_t).
+ *
+ * Threads: gw_workers_create/submit/stop/destroy and every job->done run on the loop
+ * thread; worker__main and job->run on the worker threads. The two sides share only
+ * the queues below, each under its own mutex.
+ */
+#include "store_worker.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "chat/log.h"
+
+#define WORKER__HINTS_MAX 4096
+
+struct gw_worker {
+    gw_workers_t *pool;
+    pthread_t thread;
+    bool started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    gw_job_t *head; /* queued, not yet running (guarded by mu) */
+    gw_job_t *tail;
+    uint32_t len;
+    bool stop;
+    gw_hmap_t *seq_hints; /* worker thread only: room id -> int64_t* */
+};
+
+struct gw_workers {
+    gw_t *gw;
+    int n;               /* n_write writers first, then readers */
+    int n_write;
+    uint32_t cap;
+    gw_worker_t *w;
+    pthread_mutex_t done_mu;
+    gw_job_t *done_head; /* finished, waiting for the loop (guarded by done_mu) */
+    gw_job_t *done_tail;
+    uv_async_t async;
+    bool async_ready;
+    bool stopped;        /* loop thread */
+    uint32_t pending;    /* loop thread: submitted and not yet done() */
+};
+
+static void workers__push_done(gw_workers_t *ws, gw_job_t *job)
+{
+    job->next = NULL;
+    pthread_mutex_lock(&ws->done_mu);
+    if (ws->done_tail != NULL) {
+        ws->done_tail->next = job;
+    } else {
+        ws->done_head = job;
+    }
+    ws->done_tail = job;
+    pthread_mutex_unlock(&ws->done_mu);
+    uv_async_send(&ws->async);
+}
+
+static void *worker__main(void *arg)
+{
+    gw_worker_t *w = arg;
+
+    for (;;) {
+        gw_job_t *job;
+
+        pthread_mutex_lock(&w->mu);
+        while (!w->stop && w->head == NULL) {
+            pthread_cond_wait(&w->cv, &w->mu);
+        }
+        if (w->stop) {
+            pthread_mutex_unlock(&w->mu);
+            break;
+        }
+        job = w->head;
+        w->head = job->next;
+        if (w->head == NULL) {
+            w->tail = NULL;
+        }
+        w->len--;
+        pthread_mutex_unlock(&w->mu);
+
+        job->run(job, w);
+        workers__push_done(w->pool, job);
+    }
+    return NULL;
+}
+
+/* Loop thread: run done() for every finished job. */
+static void workers__drain(gw_workers_t *ws)
+{
+    gw_job_t *list;
+
+    pthread_mutex_lock(&ws->done_mu);
+    list = ws->done_head;
+    ws->done_head = ws->done_tail = NULL;
+    pthread_mutex_unlock(&ws->done_mu);
+    while (list != NULL) {
+        gw_job_t *next = list->next;
+        ws->pending--;
+        list->done(list, ws->gw, false);
+        list = next;
+    }
+}
+
+static void workers__on_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void workers__on_async(uv_async_t *h)
+{
+    workers__drain(h->data);
+}
+
+gw_workers_t *gw_workers_create(gw_t *gw, int n_write, int n_read, uint32_t queue_cap)
+{
+    gw_workers_t *ws = calloc(1, sizeof(*ws));
+
+    if (ws == NULL) {
+        return NULL;
+    }
+    ws->gw = gw;
+    ws->n_write = n_write > 0 ? n_write : 1;
+    ws->n = ws->n_write + (n_read > 0 ? n_read : 1);
+    ws->cap = queue_cap > 0 ? queue_cap : 1024;
+    pthread_mutex_init(&ws->done_mu, NULL);
+    if (uv_async_init(&gw->loop, &ws->async, workers__on_async) != 0) {
+        pthread_mutex_destroy(&ws->done_mu);
+        free(ws);
+        return NULL;
+    }
+    ws->async.data = ws;
+    ws->async_ready = true;
+    ws->w = calloc((size_t)ws->n, sizeof(*ws->w));
+    if (ws->w == NULL) {
+        goto fail;
+    }
+    for (int i = 0; i < ws->n; i++) {
+        gw_worker_t *w = &ws->w[i];
+        w->pool = ws;
+        pthread_mutex_init(&w->mu, NULL);
+        pthread_cond_init(&w->cv, NULL);
+        w->seq_hints = gw_hmap_create(64);
+        if (w->seq_hints == NULL || pthread_create(&w->thread, NULL, worker__main, w) != 0) {
+            goto fail;
+        }
+        w->started = true;
+    }
+    return ws;
+
+fail:
+    chat_log_error("cannot start worker threads");
+    gw_workers_stop(ws);
+    gw_workers_destroy(ws);
+    return NULL;
+}
+
+static int workers__push(gw_workers_t *ws, gw_worker_t *w, gw_job_t *job)
+{
+    int rc = -1;
+
+    job->next = NULL;
+    pthread_mutex_lock(&w->mu);
+    if (!w->stop && w->len < ws->cap) {
+        if (w->tail != NULL) {
+            w->tail->next = job;
+        } else {
+            w->head = job;
+        }
+        w->tail = job;
+        w->len++;
+        rc = 0;
+        pthread_cond_signal(&w->cv);
+    }
+    pthread_mutex_unlock(&w->mu);
+    if (rc == 0) {
+        ws->pending++;
+    }
+    return rc;
+}
+
+int gw_workers_submit(gw_workers_t *ws, uint32_t affinity, gw_job_t *job)
+{
+    if (ws == NULL || ws->stopped) {
+        return -1;
+    }
+    return workers__push(ws, &ws->w[affinity % (uint32_t)ws->n_write], job);
+}
+
+int gw_workers_submit_read(gw_workers_t *ws, gw_job_t *job)
+{
+    gw_worker_t *best = NULL;
+    uint32_t best_len = UINT32_MAX;
+
+    if (ws == NULL || ws->stopped) {
+        return -1;
+    }
+    for (int i = ws->n_write; i < ws->n; i++) {
+        gw_worker_t *w = &ws->w[i];
+        uint32_t len;
+        pthread_mutex_lock(&w->mu);
+        len = w->len;
+        pthread_mutex_unlock(&w->mu);
+        if (len < best_len) {
+            best = w;
+            best_len = len;
+        }
+    }
+    return workers__push(ws, best, job);
+}
+
+uint32_t gw_workers_pending(const gw_workers_t *ws)
+{
+    return ws != NULL ? ws->pending : 0;
+}
+
+void gw_workers_stop(gw_workers_t *ws)
+{
+    if (ws == NULL || ws->stopped) {
+        return;
+    }
+    ws->stopped = true;
+    if (ws->w != NULL) {
+        for (int i = 0; i < ws->n; i++) {
+            gw_worker_t *w = &ws->w[i];
+            pthread_mutex_lock(&w->mu);
+            w->stop = true;
+            pthread_cond_broadcast(&w->cv);
+            pthread_mutex_unlock(&w->mu);
+        }
+        for (int i = 0; i < ws->n; i++) {
+            gw_worker_t *w = &ws->w[i];
+            gw_job_t *job;
+            if (w->started) {
+                pthread_join(w->thread, NULL);
+                w->started = false;
+            }
+            /* threads are gone: the queue is ours now */
+            job = w->head;
+            w->head = w->tail = NULL;
+            w->len = 0;
+            while (job != NULL) {
+                gw_job_t *next = job->next;
+                ws->pending--;
+                job->done(job, ws->gw, true);
+                job = next;
+            }
+        }
+    }
+    workers__drain(ws);
+}
+
+void gw_workers_destroy(gw_workers_t *ws)
+{
+    if (ws == NULL) {
+        return;
+    }
+    gw_workers_stop(ws);
+    if (ws->w != NULL) {
+        for (int i = 0; i < ws->n; i++) {
+            gw_worker_t *w = &ws->w[i];
+            gw_hmap_iter_t it;
+            void *v;
+            gw_hmap_iter_init(&it, w->seq_hints);
+            while (gw_hmap_next(&it, NULL, &v)) {
+                free(v);
+            }
+            gw_hmap_destroy(w->seq_hints);
+            pthread_mutex_destroy(&w->mu);
+            pthread_cond_destroy(&w->cv);
+        }
+        free(ws->w);
+        ws->w = NULL;
+    }
+    pthread_mutex_destroy(&ws->done_mu);
+    if (ws->async_ready) {
+        /* the handle lives inside ws: free it from the close callback */
+        ws->async.data = ws;
+        uv_close((uv_handle_t *)&ws->async, workers__on_closed);
+    } else {
+        free(ws);
+    }
+}
+
+chat_db_t *gw_worker_db(gw_worker_t *w)
+{
+    return w->pool->gw->db;
+}
+
+int64_t *gw_worker_seq_hint(gw_worker_t *w, const char *room_id)
+{
+    int64_t *hint = gw_hmap_get(w->seq_hints, room_id);
+
+    if (hint != NULL) {
+        return hint;
+    }
+    if (gw_hmap_size(w->seq_hints) >= WORKER__HINTS_MAX) {
+        gw_hmap_iter_t it;
+        const char *key;
+        void *v;
+        gw_hmap_iter_init(&it, w->seq_hints);
+        while (gw_hmap_next(&it, &key, &v)) {
+            gw_hmap_remove(w->seq_hints, key);
+            free(v);
+        }
+    }
+    hint = calloc(1, sizeof(*hint));
+    if (hint != NULL && gw_hmap_put(w->seq_hints, room_id, hint) != 0) {
+        free(hint);
+        hint = NULL;
+    }
+    return hint;
+}

@@ -1,0 +1,64 @@
+/*
+ * store_worker.h - the MongoDB worker threads. The loop thread submits jobs; a worker
+ * runs job->run() with a pooled MongoDB client (blocking is fine there); the finished
+ * job goes back to the loop thread through a mutex-protected list and uv_async_send,
+ * where job->done() runs and frees it. Writes with the same affinity key (a room id's
+ * hash) run on the same writer in submission order, so one gateway appends a room's
+ * messages in the order its clients sent them and each writer keeps a per-room
+ * seq_hint; reads go to separate reader threads so that replay and gap backfill are
+ * never queued behind a write backlog. Queues are bounded: submit fails instead of
+ * growing without limit.
+ */
+#ifndef GW_STORE_WORKER_H
+#define GW_STORE_WORKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "chat/db.h"
+#include "gateway.h"
+
+typedef struct gw_worker gw_worker_t;
+typedef struct gw_job gw_job_t;
+
+struct gw_job {
+    gw_job_t *next;
+    /** Worker thread: do the blocking work, store results in the job. */
+    void (*run)(gw_job_t *job, gw_worker_t *worker);
+    /** Loop thread: use the results and free the job. cancelled = never ran. */
+    void (*done)(gw_job_t *job, gw_t *gw, bool cancelled);
+};
+
+/** Starts n_write writer threads and n_read reader threads, each with a queue of at
+ *  most queue_cap jobs. NULL on failure. */
+gw_workers_t *gw_workers_create(gw_t *gw, int n_write, int n_read, uint32_t queue_cap);
+
+/**
+ * Queues a write (message append, join, leave) on the writer chosen by affinity (a
+ * room id's hash), so one room's writes keep their order (loop thread). Returns 0, or
+ * -1 when that queue is full or the pool is stopping: the caller still owns job.
+ */
+int gw_workers_submit(gw_workers_t *ws, uint32_t affinity, gw_job_t *job);
+
+/**
+ * Queues a read (membership check, replay page, gap backfill, presence lookups) on the
+ * least busy reader, so that deliveries never wait behind a backlog of writes.
+ * Same return contract as gw_workers_submit.
+ */
+int gw_workers_submit_read(gw_workers_t *ws, gw_job_t *job);
+
+/** Jobs waiting or running (loop thread; for bounded-pending checks and logs). */
+uint32_t gw_workers_pending(const gw_workers_t *ws);
+
+/** Stops accepting, joins the threads, then runs done(cancelled=true) for jobs that
+ *  never ran and done() for finished ones. Loop thread. */
+void gw_workers_stop(gw_workers_t *ws);
+/** Frees the pool after gw_workers_stop; closes its uv handle (needs a loop turn). */
+void gw_workers_destroy(gw_workers_t *ws);
+
+/** Worker thread: the database handle. */
+chat_db_t *gw_worker_db(gw_worker_t *w);
+/** Worker thread: this worker's cached last seq of room_id (0 = unknown). */
+int64_t *gw_worker_seq_hint(gw_worker_t *w, const char *room_id);
+
+#endif

@@ -1,0 +1,232 @@
+/*
+ * upgrade_auth.c - handshake checks and JSON refusals (see header).
+ *
+ * Threads: loop thread. Relies on: jwt.h, config.h (origin allow-list), validate.h,
+ * presence_tracker.h (local socket counts).
+ */
+#include "upgrade_auth.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "chat/clock.h"
+#include "chat/jwt.h"
+#include "chat/log.h"
+#include "chat/model.h"
+#include "chat/validate.h"
+#include "presence_tracker.h"
+#include "session.h"
+
+#define UPGRADE__TOKEN_MAX 4096
+
+static const char *upgrade__reason_phrase(unsigned int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 426: return "Upgrade Required";
+    case 429: return "Too Many Requests";
+    case 503: return "Service Unavailable";
+    default: return "Internal Server Error";
+    }
+}
+
+int gw_http_respond_json(struct lws *wsi, unsigned int status, json_t *body)
+{
+    unsigned char headers[LWS_PRE + 1024];
+    unsigned char *start = headers + LWS_PRE;
+    unsigned char *p = start;
+    unsigned char *end = headers + sizeof(headers) - 1;
+    char *text = body != NULL ? chat_json_dumps(body) : NULL;
+    unsigned char *out = NULL;
+    size_t len;
+    int n;
+
+    json_decref(body);
+    if (text == NULL) {
+        return -1;
+    }
+    len = strlen(text);
+    /* The status line is written by hand: at FILTER_PROTOCOL_CONNECTION lws does not
+     * know the request's HTTP version yet and would answer "HTTP/1.0", which strict
+     * WebSocket clients reject instead of reporting the status. */
+    n = snprintf((char *)p, (size_t)(end - p), "HTTP/1.1 %u %s\r\n", status,
+                 upgrade__reason_phrase(status));
+    if (n <= 0 || n >= end - p) {
+        goto cleanup;
+    }
+    p += n;
+    if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
+                                     (const unsigned char *)"application/json", 16, &p, end) ||
+        lws_add_http_header_content_length(wsi, len, &p, end) ||
+        lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
+                                    (const unsigned char *)"no-store", 8, &p, end) ||
+        lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:",
+                                    (const unsigned char *)"close", 5, &p, end)) {
+        goto cleanup;
+    }
+    if (status == 429 &&
+        lws_add_http_header_by_name(wsi, (const unsigned char *)"retry-after:",
+                                    (const unsigned char *)"5", 1, &p, end) != 0) {
+        goto cleanup;
+    }
+    if (lws_finalize_write_http_header(wsi, start, &p, end) != 0) {
+        goto cleanup;
+    }
+    out = malloc(LWS_PRE + len);
+    if (out == NULL) {
+        goto cleanup;
+    }
+    memcpy(out + LWS_PRE, text, len);
+    lws_write(wsi, out + LWS_PRE, len, LWS_WRITE_HTTP_FINAL);
+
+cleanup:
+    free(out);
+    free(text);
+    return -1;
+}
+
+int gw_http_respond_error(struct lws *wsi, unsigned int status, const char *code,
+                          const char *message)
+{
+    return gw_http_respond_json(wsi, status, chat_json_error(code, message));
+}
+
+static int upgrade__refuse(gw_t *gw, struct lws *wsi, unsigned int status, const char *code,
+                           const char *message)
+{
+    char peer[64] = "";
+    char st[8];
+
+    lws_get_peer_simple(wsi, peer, sizeof(peer));
+    snprintf(st, sizeof(st), "%u", status);
+    chat_log_info("upgrade refused", "gateway", gw->cfg.gateway_id, "status", st, "code", code,
+                  "peer", peer);
+    return gw_http_respond_error(wsi, status, code, message);
+}
+
+/* The token from ?token= or the Authorization header, into buf; NULL when absent. */
+static const char *upgrade__token(struct lws *wsi, char *buf, int len)
+{
+    const char *v = lws_get_urlarg_by_name(wsi, "token=", buf, len);
+    int n;
+
+    if (v != NULL && v[0] != '\0') {
+        return v;
+    }
+    n = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+    if (n <= 0 || n >= len) {
+        return NULL;
+    }
+    if (lws_hdr_copy(wsi, buf, len, WSI_TOKEN_HTTP_AUTHORIZATION) < 0) {
+        return NULL;
+    }
+    if (strncasecmp(buf, "Bearer ", 7) != 0) {
+        return NULL;
+    }
+    v = buf + 7;
+    while (*v == ' ') {
+        v++;
+    }
+    return v[0] != '\0' ? v : NULL;
+}
+
+int gw_upgrade_filter(gw_t *gw, struct lws *wsi, gw_session_t *s)
+{
+    char uri[256];
+    char origin[512];
+    char *argbuf = NULL; /* lws copies whole "name=value" fragments: room for a token */
+    char *token_buf = NULL;
+    const char *token;
+    const char *v;
+    chat_jwt_claims_t claims;
+    chat_err_t err;
+    int rc = -1;
+
+    if (gw->draining) {
+        return upgrade__refuse(gw, wsi, 503, "unavailable", "this gateway is shutting down");
+    }
+    if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) < 0 ||
+        (strcmp(uri, "/ws") != 0 && strcmp(uri, "/ws/") != 0)) {
+        return upgrade__refuse(gw, wsi, 404, "not_found", "WebSocket endpoint is /ws");
+    }
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) > 0) {
+        if (lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) < 0 ||
+            !chat_config_origin_allowed(&gw->cfg, origin)) {
+            return upgrade__refuse(gw, wsi, 403, "forbidden_origin",
+                                   "this Origin may not open a WebSocket");
+        }
+    }
+    token_buf = malloc(UPGRADE__TOKEN_MAX);
+    if (token_buf == NULL) {
+        return upgrade__refuse(gw, wsi, 503, "unavailable", "out of memory");
+    }
+    token = upgrade__token(wsi, token_buf, UPGRADE__TOKEN_MAX);
+    if (token == NULL) {
+        rc = upgrade__refuse(gw, wsi, 401, "unauthorized",
+                             "a token is required (?token= or Authorization: Bearer)");
+        goto cleanup;
+    }
+    err = chat_jwt_verify(gw->cfg.jwt_secret, gw->cfg.jwt_issuer, token,
+                          chat_clock_now_ms() / 1000, &claims);
+    if (err == CHAT_ERR_TOKEN_EXPIRED) {
+        rc = upgrade__refuse(gw, wsi, 401, "token_expired", "the token has expired");
+        goto cleanup;
+    }
+    if (err != CHAT_OK) {
+        rc = upgrade__refuse(gw, wsi, 401, "invalid_token", "the token is not valid");
+        goto cleanup;
+    }
+    if (gw->cfg.max_sockets_per_user > 0 &&
+        gw_presence_local_sockets(gw->presence, claims.sub) >=
+            (uint32_t)gw->cfg.max_sockets_per_user) {
+        rc = upgrade__refuse(gw, wsi, 429, "too_many_connections",
+                             "too many open connections for this user");
+        goto cleanup;
+    }
+
+    memset(s, 0, sizeof(*s));
+    argbuf = malloc(UPGRADE__TOKEN_MAX);
+    if (argbuf == NULL) {
+        rc = upgrade__refuse(gw, wsi, 503, "unavailable", "out of memory");
+        goto cleanup;
+    }
+    v = lws_get_urlarg_by_name(wsi, "room_id=", argbuf, UPGRADE__TOKEN_MAX);
+    if (v != NULL) {
+        if (!chat_validate_object_id(v)) {
+            rc = upgrade__refuse(gw, wsi, 400, "invalid_room_id", "room_id is not a valid id");
+            goto cleanup;
+        }
+        snprintf(s->url_room, sizeof(s->url_room), "%s", v);
+    }
+    v = lws_get_urlarg_by_name(wsi, "after_seq=", argbuf, UPGRADE__TOKEN_MAX);
+    if (v != NULL) {
+        char *endp = NULL;
+        long long n;
+        errno = 0;
+        n = strtoll(v, &endp, 10);
+        if (v[0] == '\0' || *endp != '\0' || errno != 0 || n < 0) {
+            rc = upgrade__refuse(gw, wsi, 400, "invalid_after_seq",
+                                 "after_seq must be a non-negative integer");
+            goto cleanup;
+        }
+        s->url_has_after = true;
+        s->url_after_seq = n;
+    }
+    snprintf(s->user_id, sizeof(s->user_id), "%s", claims.sub);
+    snprintf(s->username, sizeof(s->username), "%s", claims.username);
+    s->token_exp = claims.exp;
+    lws_get_peer_simple(wsi, s->peer, sizeof(s->peer));
+    rc = 0;
+
+cleanup:
+    free(argbuf);
+    free(token_buf);
+    return rc;
+}
