@@ -319,8 +319,18 @@ describe('chat web client (e2e)', { timeout: 600_000 }, () => {
       await waitForTexts(alice.page, [text]);
     }
     await waitForTexts(bob.page, talk.map(([, t]) => t));
-    await bob.page.locator(tid('composer-input')).type('Sounds good, I will', { delay: 20 });
-    await alice.page.waitForFunction(() => !!document.querySelector('[data-testid="typing-indicator"]')?.textContent);
+    // Keep typing in bursts, as a person does: the first typing frame can arrive before
+    // bob's subscription to the new room is live (the client sends one per ~3 s).
+    let seen = false;
+    for (const burst of ['Sounds good', ', I will', ' update', ' the ticket']) {
+      await bob.page.locator(tid('composer-input')).type(burst, { delay: 20 });
+      seen = await alice.page
+        .waitForFunction(() => !!document.querySelector('[data-testid="typing-indicator"]')?.textContent,
+          null, { timeout: 4000 })
+        .then(() => true, () => false);
+      if (seen) break;
+    }
+    assert.ok(seen, 'alice never saw bob typing in the new room');
     await alice.page.mouse.move(1, 1);
     const desktop = join(SHOTS, 'desktop-chat.png');
     await alice.page.screenshot({ path: desktop });
