@@ -47,7 +47,9 @@ fi
 ferretdb_version=v1.24.2
 ferretdb_bin=$root/.tools/bin/ferretdb
 if [ "$want_ferretdb" = 1 ]; then
-  if [ -x "$ferretdb_bin" ] && "$ferretdb_bin" --version 2>/dev/null | grep -q "$ferretdb_version"; then
+  # Capture, then match: piping into grep -q/head can SIGPIPE the writer under pipefail.
+  have_version=$("$ferretdb_bin" --version 2>/dev/null || true)
+  if [ -x "$ferretdb_bin" ] && [[ "$have_version" == *"version: $ferretdb_version"* ]]; then
     step "FerretDB $ferretdb_version: present"
   else
     step "building FerretDB $ferretdb_version from the Go module (first time: a few minutes)"
@@ -61,7 +63,8 @@ if [ "$want_ferretdb" = 1 ]; then
     echo "$ferretdb_version" > "$work/src/build/version/version.txt"
     mkdir -p "$root/.tools/bin"
     (cd "$work/src" && go build -o "$ferretdb_bin" ./cmd/ferretdb)
-    "$ferretdb_bin" --version | head -1
+    have_version=$("$ferretdb_bin" --version)
+    echo "${have_version%%$'\n'*}"
   fi
 fi
 

@@ -1,6 +1,7 @@
 #!/bin/sh
 # lighttpd-gateways.sh - run by lighttpd.conf's include_shell at start-up: prints the
-# list of WebSocket gateway backends that /ws is proxied to, as a lighttpd variable.
+# list of WebSocket gateway backends that /ws is proxied to, and the FastCGI pool size
+# (FCGI_PROCS, default: the number of cores), as lighttpd variables.
 #   GATEWAY_HOSTS="h1:p1,h2:p2"  explicit list (containers), else
 #   GATEWAYS=N GATEWAY_PORT=P GATEWAY_HOST=H   gateways H:P .. H:P+N-1 (default 2, 9001).
 set -eu
@@ -17,3 +18,6 @@ else
   while [ "$i" -lt "$n" ]; do add "$host" $((port + i)); i=$((i + 1)); done
 fi
 echo "var.chat_gateways = ( $out )"
+procs=${FCGI_PROCS:-$(nproc 2>/dev/null || echo 2)}
+[ "$procs" -ge 1 ] 2>/dev/null || procs=2
+echo "var.chat_fcgi_procs = $procs"

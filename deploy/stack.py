@@ -123,7 +123,7 @@ class Stack:
         self.n_gateways = gateways
         self.host = host
         self.persistent = persistent
-        self.build_dir = Path(build_dir or os.environ.get("CHAT_BUILD_DIR") or REPO / "build")
+        self.build_dir = Path(build_dir or os.environ.get("CHAT_BUILD_DIR") or REPO / "build").resolve()
         if workdir:
             self.workdir = Path(workdir)
             self.workdir.mkdir(parents=True, exist_ok=True)
