@@ -18,6 +18,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "deploy"))
+sys.path.insert(0, str(REPO / "tests/integration"))
 from stack import Stack  # noqa: E402
 
 RATES_OFF = {"RATE_MSG_PER_SEC": "0", "RATE_LOGIN_PER_MIN": "0", "RATE_REGISTER_PER_HOUR": "0",
@@ -36,20 +37,15 @@ def call(base, method, path, body=None, token=None):
 
 
 async def seed_messages(ws_url, token, room_id, count):
-    import websockets
-    async with websockets.connect(f"{ws_url}?token={token}") as ws:
-        await ws.send(json.dumps({"type": "subscribe", "room_id": room_id}))
-        acked = 0
-        for i in range(count):
-            await ws.send(json.dumps({"type": "message", "room_id": room_id,
-                                      "content": f"benchmark message {i}",
-                                      "client_msg_id": f"seed-{i}"}))
-        deadline = time.time() + 120
-        while acked < count and time.time() < deadline:
-            frame = json.loads(await asyncio.wait_for(ws.recv(), 30))
-            if frame.get("type") == "ack":
-                acked += 1
-        return acked
+    """Stores count messages through the gateway in acked batches (see send_batch)."""
+    from test_gateway_resume import send_batch
+    from ws_client import connect
+    client = await connect(ws_url, token)
+    try:
+        await client.subscribe(room_id)
+        return len(await send_batch(client, room_id, "seed", count, batch=50))
+    finally:
+        await client.close()
 
 
 def wrk(url, seconds, connections, script, env):

@@ -45,25 +45,56 @@ async def run(stack, n_sockets, n_messages, rate):
     expected_prefix = "bench-"
 
     async def receiver(ws):
+        try:
+            await receive(ws)
+        except Exception as e:  # a closed socket is reported, not fatal
+            closed.append(repr(e))
+
+    closed = []
+
+    frames_seen = [0]
+
+    async def receive(ws):
         async for raw in ws:
+            frames_seen[0] += 1
             f = json.loads(raw)
             c = f.get("content", "")
             if f.get("type") == "text" and c.startswith(expected_prefix):
                 latencies.append(time.time() - float(c.split("-", 2)[1]))
                 received[0] += 1
 
-    sockets = []
+    sockets, tasks = [], []
     for i in range(n_sockets):
         tok = mint_token(stack.jwt_secret, new_user_id(), f"b{i}")
         ws = await connect(f"{url}?token={tok}&room_id={room_id}", max_queue=None,
                            ping_interval=None)
         sockets.append(ws)
-        if i % 100 == 99:
+        tasks.append(asyncio.create_task(receiver(ws)))  # read from the start: unread
+        if i % 100 == 99:                                 # sockets are slow consumers
             await asyncio.sleep(0.2)  # let join system messages drain
-    await asyncio.sleep(3)
+    # Every join stores and fans out a system message: wait until that storm is over
+    # (no frame for 3 s) so that the measurement sees only the benchmark's messages.
+    settle_start, last, quiet_since = time.time(), -1, time.time()
+    while time.time() - settle_start < 300:
+        await asyncio.sleep(0.5)
+        if frames_seen[0] != last:
+            last, quiet_since = frames_seen[0], time.time()
+        elif time.time() - quiet_since >= 3:
+            break
+    print(f"joins settled after {time.time() - settle_start:.1f}s ({frames_seen[0]} frames)")
     rss_after = rss_kb(pid)
-    tasks = [asyncio.create_task(receiver(ws)) for ws in sockets]
     sender = await connect(f"{url}?token={owner['token']}&room_id={room_id}")
+    acks, errors = [0], []
+
+    async def sender_replies():
+        async for raw in sender:
+            f = json.loads(raw)
+            if f.get("type") == "ack":
+                acks[0] += 1
+            elif f.get("type") == "error":
+                errors.append(f)
+
+    sender_task = asyncio.create_task(sender_replies())
     t0 = time.time()
     for i in range(n_messages):
         await sender.send(json.dumps({"type": "message", "room_id": room_id,
@@ -75,7 +106,7 @@ async def run(stack, n_sockets, n_messages, rate):
     while received[0] < want and time.time() < deadline:
         await asyncio.sleep(0.1)
     elapsed = time.time() - t0
-    for t in tasks:
+    for t in tasks + [sender_task]:
         t.cancel()
     for ws in sockets + [sender]:
         await ws.close()
@@ -85,7 +116,9 @@ async def run(stack, n_sockets, n_messages, rate):
     print(f"delivered {received[0]}/{want} in {elapsed:.1f}s "
           f"({received[0] / elapsed:.0f} deliveries/s)")
     print(f"latency ms: p50={pct(0.50):.1f} p90={pct(0.90):.1f} p99={pct(0.99):.1f} "
-          f"max={lat[-1] * 1000 if lat else float('nan'):.1f} mean={statistics.mean(lat) * 1000:.1f}")
+          f"max={lat[-1] * 1000 if lat else float('nan'):.1f} mean={statistics.mean(lat) * 1000 if lat else float('nan'):.1f}")
+    print(f"sockets closed early: {len(closed)}; sender: {acks[0]} acks, {len(errors)} errors"
+          f"{' e.g. ' + str(errors[0]) if errors else ''}")
     print(f"gateway RSS: {rss_before} kB before, {rss_after} kB with {n_sockets} sockets "
           f"= {(rss_after - rss_before) / n_sockets:.1f} kB per socket")
 
