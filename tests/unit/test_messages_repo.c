@@ -1,7 +1,8 @@
 /*
  * test_messages_repo.c - messages_repo against a real MongoDB/FerretDB
  * (CHAT_TEST_MONGO_URI): gap-free seq allocation under concurrent writers, idempotent
- * resends, and the three history queries. Each test uses its own database, dropped at
+ * resends (also of copies stored under a random _id), stale room heads, and the three
+ * history queries. Each test uses its own database, dropped at
  * the end.
  */
 #include <stdarg.h>
@@ -204,6 +205,147 @@ static void test_resend_is_idempotent(void **state)
     chat_message_clear(&first);
     chat_message_clear(&again);
     chat_message_clear(&other);
+}
+
+/* Runs one command on the test database's collection: a helper for the two tests below
+ * that put the database into states the append path must cope with. */
+static void coll_exec(chat_db_t *db, const char *coll_name, bson_t *filter, bson_t *update,
+                      bson_t *insert)
+{
+    mongoc_client_t *client = chat_db_pop(db);
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, chat_db_name(db), coll_name);
+    bson_error_t err;
+    bool ok = true;
+
+    if (insert != NULL) {
+        ok = mongoc_collection_insert_one(coll, insert, NULL, NULL, &err);
+    } else if (update != NULL) {
+        ok = mongoc_collection_update_one(coll, filter, update, NULL, NULL, &err);
+    } else {
+        ok = mongoc_collection_delete_many(coll, filter, NULL, NULL, &err);
+    }
+    if (!ok) {
+        fprintf(stderr, "%s: %s\n", coll_name, err.message);
+    }
+    assert_true(ok);
+    mongoc_collection_destroy(coll);
+    chat_db_push(db, client);
+    bson_destroy(filter);
+    if (update != NULL) {
+        bson_destroy(update);
+    }
+    if (insert != NULL) {
+        bson_destroy(insert);
+    }
+}
+
+/* The room head (room_heads) is only a lower bound: a writer may die between its insert
+ * and its $max, or the head may be missing. Appends still take max + 1, no hole, no
+ * duplicate seq, and repair the head. */
+static void test_stale_or_missing_head_is_repaired(void **state)
+{
+    chat_db_t *db = *state;
+    bson_oid_t room;
+    int64_t last = 0;
+
+    fill_room(db, ROOM_A, 5);
+    bson_oid_init_from_string(&room, ROOM_A);
+    coll_exec(db, "room_heads", BCON_NEW("_id", BCON_OID(&room)),
+              BCON_NEW("$set", "{", "seq", BCON_INT64(2), "}"), NULL);
+    assert_int_equal(append_ok(db, ROOM_A, "after a stale head", NULL), 6);
+    assert_int_equal(append_ok(db, ROOM_A, "head repaired", NULL), 7);
+
+    coll_exec(db, "room_heads", BCON_NEW("_id", BCON_OID(&room)), NULL, NULL);
+    assert_int_equal(append_ok(db, ROOM_A, "after a lost head", NULL), 8);
+
+    /* a caller's hint that trails behind is corrected the same way */
+    int64_t hint = 3;
+    assert_int_equal(append_ok(db, ROOM_A, "stale hint", &hint), 9);
+    assert_int_equal(hint, 9);
+    assert_int_equal(chat_messages_last_seq(db, ROOM_A, &last), CHAT_OK);
+    assert_int_equal(last, 9);
+}
+
+/* A copy stored under a random _id (before ids were hashed from the idem_key, or after
+ * a hash clash) is still found on a resend: one stored copy, the same ack. */
+static void test_resend_of_a_copy_with_a_random_id(void **state)
+{
+    chat_db_t *db = *state;
+    chat_message_t in;
+    chat_message_t out = {0};
+    bson_oid_t id;
+    bson_oid_t room;
+    bson_oid_t user;
+    char id_hex[CHAT_ID_LEN];
+    bool dup = false;
+    int64_t hint = 0;
+    int64_t last = 0;
+
+    fill_room(db, ROOM_A, 2);
+    bson_oid_init(&id, NULL);
+    bson_oid_to_string(&id, id_hex);
+    bson_oid_init_from_string(&room, ROOM_A);
+    bson_oid_init_from_string(&user, USER_1);
+    coll_exec(db, "messages", NULL, NULL,
+              BCON_NEW("_id", BCON_OID(&id), "room_id", BCON_OID(&room), "seq", BCON_INT64(3),
+                       "user_id", BCON_OID(&user), "username", "alice", "content", "legacy",
+                       "type", "text", "created_at", BCON_DATE_TIME(1700000000000),
+                       "client_msg_id", "old-1", "idem_key", USER_1 ":old-1"));
+
+    make_msg(&in, ROOM_A, USER_1, "legacy", "old-1");
+    assert_int_equal(chat_messages_append(db, &in, &hint, &out, &dup), CHAT_OK);
+    assert_true(dup);
+    assert_string_equal(out.id, id_hex);
+    assert_int_equal(out.seq, 3);
+    chat_message_clear(&out);
+    assert_int_equal(chat_messages_last_seq(db, ROOM_A, &last), CHAT_OK);
+    assert_int_equal(last, 3);
+    assert_int_equal(append_ok(db, ROOM_A, "next", NULL), 4);
+}
+
+/* Another message already holds the _id hashed from our idem_key (a hash clash): ours
+ * is stored anyway, under another _id, and is not mistaken for a resend. */
+static void test_hash_clash_stores_a_new_message(void **state)
+{
+    chat_db_t *db = *state;
+    chat_message_t in;
+    chat_message_t out = {0};
+    chat_message_t again = {0};
+    bson_oid_t id;
+    bson_oid_t room;
+    bson_oid_t user;
+    char hashed[CHAT_ID_LEN];
+    bool dup = true;
+
+    make_msg(&in, ROOM_B, USER_1, "probe", "clash-1");
+    assert_int_equal(chat_messages_append(db, &in, NULL, &out, &dup), CHAT_OK);
+    snprintf(hashed, sizeof(hashed), "%s", out.id);
+    chat_message_clear(&out);
+    bson_oid_init_from_string(&id, hashed);
+    coll_exec(db, "messages", BCON_NEW("_id", BCON_OID(&id)), NULL, NULL);
+    coll_exec(db, "room_heads", BCON_NEW("_id", "{", "$exists", BCON_BOOL(true), "}"), NULL,
+              NULL);
+
+    /* someone else's message now sits under that _id */
+    bson_oid_init_from_string(&room, ROOM_A);
+    bson_oid_init_from_string(&user, USER_2);
+    coll_exec(db, "messages", NULL, NULL,
+              BCON_NEW("_id", BCON_OID(&id), "room_id", BCON_OID(&room), "seq", BCON_INT64(1),
+                       "user_id", BCON_OID(&user), "username", "bob", "content", "other",
+                       "type", "text", "created_at", BCON_DATE_TIME(1700000000000),
+                       "client_msg_id", "x", "idem_key", USER_2 ":x"));
+
+    assert_int_equal(chat_messages_append(db, &in, NULL, &out, &dup), CHAT_OK);
+    assert_false(dup);
+    assert_string_not_equal(out.id, hashed);
+    assert_string_equal(out.room_id, ROOM_B);
+    assert_int_equal(out.seq, 1);
+    /* and its own resend finds it (by idem_key now) */
+    assert_int_equal(chat_messages_append(db, &in, NULL, &again, &dup), CHAT_OK);
+    assert_true(dup);
+    assert_string_equal(again.id, out.id);
+    chat_message_clear(&out);
+    chat_message_clear(&again);
 }
 
 /* ---- concurrency: 4 writers x 50 messages into one room ---- */
@@ -433,6 +575,12 @@ int main(void)
                                         db_teardown),
         cmocka_unit_test_setup_teardown(test_append_rejects_bad_ids, db_setup, db_teardown),
         cmocka_unit_test_setup_teardown(test_resend_is_idempotent, db_setup, db_teardown),
+        cmocka_unit_test_setup_teardown(test_stale_or_missing_head_is_repaired, db_setup,
+                                        db_teardown),
+        cmocka_unit_test_setup_teardown(test_resend_of_a_copy_with_a_random_id, db_setup,
+                                        db_teardown),
+        cmocka_unit_test_setup_teardown(test_hash_clash_stores_a_new_message, db_setup,
+                                        db_teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_appends_have_no_gaps, db_setup,
                                         db_teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_resends_store_once, db_setup,
