@@ -1,7 +1,9 @@
 """test_gateway_lifecycle.py - a gateway's life: SIGTERM drains (clients get 1001, the
 process exits 0 within 10 s and stops accepting), a socket is closed with 4001 at its
-token's exp unless renewed with an auth frame, and a gateway built with ASan
-(-DCHAT_SANITIZE=ON, into build-gw-asan) shows no leak after connect/disconnect churn."""
+token's exp unless renewed with an auth frame, a member that stops reading is cut off
+(4008) while another member's latency stays what it is without it, and a gateway built
+with ASan (-DCHAT_SANITIZE=ON, into build-gw-asan) shows no leak after connect/disconnect
+churn."""
 import asyncio
 import base64
 import os
@@ -156,39 +158,79 @@ def _close_code_from_raw(sock, timeout=20):
     return None
 
 
+def _open_lazy_socket(port, token, room):
+    """A member whose socket never reads (tiny receive buffer), upgraded by hand."""
+    lazy = socket.socket()
+    lazy.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    lazy.connect(("127.0.0.1", port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    lazy.sendall((f"GET /ws?token={token}&room_id={room} HTTP/1.1\r\nHost: x\r\n"
+                  f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                  "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+    return lazy
+
+
+async def _burst_latencies(sender, reader, room, tag, n):
+    """Sends n 4 kB messages in batches of 200 (each batch acked before the next) while
+    reader reads concurrently; returns each message's send-to-arrival time at reader, in
+    order, after checking that reader got all n in order."""
+    is_mine = lambda f: (is_room_message(f) and f["type"] == "text"  # noqa: E731
+                         and f["content"].startswith(tag))
+    reading = asyncio.create_task(reader.collect(is_mine, n, timeout=90))
+    sent_at = []
+    for b in range(0, n, 200):
+        for i in range(b, b + 200):
+            sent_at.append(time.monotonic())
+            await sender.send({"type": "message", "room_id": room,
+                               "content": f"{tag}{i:04d} " + "x" * 3990})
+        acks = await sender.collect(lambda f: f.get("type") in ("ack", "error"), 200, timeout=60)
+        assert all(x["type"] == "ack" for x in acks), acks[:3]
+    got = await reading
+    assert [int(f["content"][len(tag):len(tag) + 4]) for f in got] == list(range(n))
+    first = len(reader.frames) - 1
+    arrival = {}
+    for idx in range(first, -1, -1):  # the n frames are among the last ones read
+        f = reader.frames[idx]
+        if is_mine(f):
+            arrival[int(f["content"][len(tag):len(tag) + 4])] = reader.arrivals[idx]
+            if len(arrival) == n:
+                break
+    return [arrival[i] - sent_at[i] for i in range(n)]
+
+
 def test_slow_consumer_is_cut_off_without_hurting_others(make_stack):
     s = make_stack(gateways=1, env={"WS_QUEUE_MAX_FRAMES": "256", "WS_QUEUE_MAX_BYTES": "524288"})
     owner = register(s.http_url)
     room = create_room(s.http_url, owner["token"])
     reader = register(s.http_url)
-    # a member whose socket never reads (tiny receive buffer)
-    lazy = socket.socket()
-    lazy.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    lazy.connect(("127.0.0.1", s.gateway_port))
-    key = base64.b64encode(os.urandom(16)).decode()
-    lazy.sendall((f"GET /ws?token={reader['token']}&room_id={room} HTTP/1.1\r\nHost: x\r\n"
-                  f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                  "Sec-WebSocket-Version: 13\r\n\r\n").encode())
     n = 1000
+    lazy = None
 
     async def run():
-        await asyncio.sleep(0.5)
+        nonlocal lazy
         a = await connect(s.gateway_ws_url(0), owner["token"])
         good = await connect(s.gateway_ws_url(0), reader["token"])
-        for c in (a, good):
-            assert (await c.subscribe(room))["type"] == "subscribed"
-        for b in range(0, n, 200):
-            for i in range(b, b + 200):
-                await a.send({"type": "message", "room_id": room,
-                              "content": f"{i:04d} " + "x" * 3990})
-            acks = await a.collect(lambda f: f.get("type") in ("ack", "error"), 200, timeout=60)
-            assert all(x["type"] == "ack" for x in acks)
-        got = await good.collect(lambda f: is_room_message(f) and f["type"] == "text", n, 60)
-        assert [int(f["content"][:4]) for f in got] == list(range(n))
+        assert (await a.subscribe(room))["type"] == "subscribed"
+        assert (await good.join(room))["type"] == "subscribed"
+        # the same traffic twice: without and then with a member that stops reading
+        alone = await _burst_latencies(a, good, room, "A", n)
+        lazy = _open_lazy_socket(s.gateway_port, reader["token"], room)
+        await asyncio.sleep(0.5)
+        stalled = await _burst_latencies(a, good, room, "B", n)
         for c in (a, good):
             await c.close()
+        return alone, stalled
 
-    asyncio.run(run())
+    alone, stalled = asyncio.run(run())
+    med = lambda xs: sorted(xs)[len(xs) // 2]  # noqa: E731
+    p90 = lambda xs: sorted(xs)[int(len(xs) * 0.9)]  # noqa: E731
+    print(f"\nnormal client's latency without / with a stalled member: p50 "
+          f"{med(alone) * 1000:.0f} / {med(stalled) * 1000:.0f} ms, p90 "
+          f"{p90(alone) * 1000:.0f} / {p90(stalled) * 1000:.0f} ms")
+    # unchanged within noise: a gateway that waited for the stalled socket would hold
+    # every later frame behind it (seconds), not add a few milliseconds
+    assert med(stalled) <= 2 * med(alone) + 0.25, (med(alone), med(stalled))
+    assert p90(stalled) <= 2 * p90(alone) + 0.5, (p90(alone), p90(stalled))
     # it is cut off: the 4008 close frame comes after whatever it had not read yet, if lws
     # can still append it; either way the socket is closed and its queue freed
     assert _close_code_from_raw(lazy) in (4008, "eof")

@@ -80,6 +80,7 @@ class Client:
         self.ws = ws
         self.name = name
         self.frames = []
+        self.arrivals = []  # time.monotonic() at which frames[i] was read
         self._cursor = 0
         self.closed_code = None
         self.closed_reason = None
@@ -103,6 +104,7 @@ class Client:
             self._note_close(e)
             raise
         self.frames.append(json.loads(raw))
+        self.arrivals.append(time.monotonic())
         return True
 
     def _note_close(self, e):
