@@ -34,7 +34,10 @@ typedef struct gw_limits {
     int workers;                   /* WS_WORKERS: MongoDB writer threads (room affinity) */
     int read_workers;              /* WS_READ_WORKERS: MongoDB reader threads */
     uint32_t worker_queue_cap;     /* WS_WORKER_QUEUE: jobs waiting per worker */
-    int replay_page;               /* messages per replay / backfill page */
+    int replay_page;               /* messages per replay page (flow-controlled) */
+    int backfill_page;             /* messages per gap backfill page */
+    uint32_t room_cache;           /* WS_ROOM_CACHE: recent frames kept per room for resumes */
+    int mongo_socket_timeout_ms;   /* WS_MONGO_SOCKET_TIMEOUT_MS: a slow reply, not an outage */
     int gap_wait_ms;               /* WS_GAP_WAIT_MS: wait for a missing seq before backfill */
     int ping_sec;                  /* WS_PING_SEC: idle time before a ping */
     int idle_sec;                  /* WS_IDLE_SEC: silent socket is closed */

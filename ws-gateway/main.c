@@ -79,12 +79,15 @@ static int main__limits_load(gw_limits_t *lim, char *err, size_t errlen)
     MAIN__LIMIT(presence_sweep_ms, "WS_PRESENCE_SWEEP_MS", 500, 100, 60000);
     MAIN__LIMIT(drain_ms, "WS_DRAIN_MS", 5000, 0, 60000);
     MAIN__LIMIT(redis_timeout_ms, "WS_REDIS_TIMEOUT_MS", 2000, 100, 60000);
+    MAIN__LIMIT(room_cache, "WS_ROOM_CACHE", 256, 0, 65536);
+    MAIN__LIMIT(mongo_socket_timeout_ms, "WS_MONGO_SOCKET_TIMEOUT_MS", 10000, 100, 600000);
 #undef MAIN__LIMIT
     if (lim->idle_sec <= lim->ping_sec) {
         snprintf(err, errlen, "WS_IDLE_SEC must be greater than WS_PING_SEC");
         return -1;
     }
     lim->replay_page = 200;
+    lim->backfill_page = 500; /* each page is a scan on FerretDB: fewer, larger ones */
     lim->abuse_refusals = 50;
     lim->abuse_window_ms = 10000;
     lim->max_rooms_per_session = 500;
@@ -220,8 +223,15 @@ int main(void)
     }
     loop_ready = true;
     chat_db_global_init();
-    gw->db = chat_db_create(gw->cfg.mongo_uri, gw->cfg.mongo_db, gw->cfg.mongo_timeout_ms, err,
-                            sizeof(err));
+    /* a worker waits out a slow reply (abandoning it would leave the server the work and
+     * add a retry); an outage is still seen within MONGO_TIMEOUT_MS (connect, select) */
+    gw->db = chat_db_create_with_socket_timeout(gw->cfg.mongo_uri, gw->cfg.mongo_db,
+                                                gw->cfg.mongo_timeout_ms,
+                                                gw->lim.mongo_socket_timeout_ms >
+                                                        gw->cfg.mongo_timeout_ms
+                                                    ? gw->lim.mongo_socket_timeout_ms
+                                                    : gw->cfg.mongo_timeout_ms,
+                                                err, sizeof(err));
     if (gw->db == NULL) {
         chat_log_error("configuration error", "error", err);
         rc = 2;

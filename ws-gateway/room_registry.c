@@ -50,6 +50,10 @@ static void registry__room_free(gw_room_t *room)
     for (uint32_t i = 0; i < room->n_buf; i++) {
         gw_frame_unref(room->buf[i].frame);
     }
+    for (uint32_t i = 0; room->recent != NULL && i < room->recent_cap; i++) {
+        gw_frame_unref(room->recent[i]);
+    }
+    free(room->recent);
     free(room->buf);
     free(room->subs);
     free(room);
@@ -156,7 +160,43 @@ bool gw_registry_channel_ready(gw_registry_t *reg, const gw_room_t *room)
 
 /* ------------------------------------------------------------------ ordering */
 
-static void registry__deliver(gw_room_t *room, int64_t seq, gw_frame_t *frame)
+/* Keeps frame (seq == last + 1) among the room's recent ones, dropping the oldest. */
+static void registry__remember(gw_registry_t *reg, gw_room_t *room, int64_t seq,
+                               gw_frame_t *frame)
+{
+    uint32_t slot;
+
+    if (room->recent == NULL) {
+        if (reg->gw->lim.room_cache == 0) {
+            return;
+        }
+        room->recent = calloc(reg->gw->lim.room_cache, sizeof(*room->recent));
+        if (room->recent == NULL) {
+            return; /* a resume then reads MongoDB, as without the cache */
+        }
+        room->recent_cap = reg->gw->lim.room_cache;
+        room->recent_n = 0;
+    }
+    slot = (uint32_t)((uint64_t)seq % room->recent_cap);
+    gw_frame_unref(room->recent[slot]);
+    room->recent[slot] = gw_frame_ref(frame);
+    if (room->recent_n < room->recent_cap) {
+        room->recent_n++;
+    }
+}
+
+gw_frame_t *gw_registry_recent(const gw_room_t *room, int64_t seq)
+{
+    if (room == NULL || room->recent == NULL || !room->seq_known || seq > room->last ||
+        seq <= room->last - (int64_t)room->recent_n) {
+        return NULL;
+    }
+    return room->recent[(uint64_t)seq % room->recent_cap];
+}
+
+/* Delivers seq == last + 1 to the live subscribers and makes it the room's last. */
+static void registry__deliver(gw_registry_t *reg, gw_room_t *room, int64_t seq,
+                              gw_frame_t *frame)
 {
     for (uint32_t i = 0; i < room->n_subs; i++) {
         gw_sub_t *sub = room->subs[i];
@@ -165,6 +205,8 @@ static void registry__deliver(gw_room_t *room, int64_t seq, gw_frame_t *frame)
             gw_session_send(sub->session, frame);
         }
     }
+    registry__remember(reg, room, seq, frame);
+    room->last = seq;
 }
 
 /* Delivers buffered successors of room->last that are now in order. */
@@ -174,8 +216,7 @@ static void registry__drain(gw_registry_t *reg, gw_room_t *room)
 
     while (k < room->n_buf && room->buf[k].seq <= room->last + 1) {
         if (room->buf[k].seq == room->last + 1) {
-            registry__deliver(room, room->buf[k].seq, room->buf[k].frame);
-            room->last = room->buf[k].seq;
+            registry__deliver(reg, room, room->buf[k].seq, room->buf[k].frame);
         }
         gw_frame_unref(room->buf[k].frame);
         k++;
@@ -242,8 +283,7 @@ static void registry__offer_room(gw_registry_t *reg, gw_room_t *room, int64_t se
         return; /* duplicate: already delivered */
     }
     if (seq == room->last + 1) {
-        registry__deliver(room, seq, frame);
-        room->last = seq;
+        registry__deliver(reg, room, seq, frame);
         registry__drain(reg, room);
         return;
     }
@@ -348,7 +388,7 @@ static void registry__start_backfill(gw_registry_t *reg, gw_room_t *room)
     b->job.done = backfill__done;
     snprintf(b->room_id, sizeof(b->room_id), "%s", room->id);
     b->after = room->last;
-    b->limit = reg->gw->lim.replay_page;
+    b->limit = reg->gw->lim.backfill_page;
     if (gw_workers_submit_read(reg->gw->workers, &b->job) != 0) {
         free(b);
         registry__clear_gap(reg, room);

@@ -76,6 +76,9 @@ struct gw_room {
     bool backfill_in_flight;
     bool backfill_again;
     int64_t empty_since_ms;   /* 0 while it has subscribers */
+    gw_frame_t **recent;      /* the last delivered frames: seq s at recent[s % recent_cap] */
+    uint32_t recent_cap;      /* WS_ROOM_CACHE; 0 until the first delivery */
+    uint32_t recent_n;        /* consecutive seqs held there, ending at last */
 };
 
 gw_registry_t *gw_registry_create(gw_t *gw);
@@ -92,6 +95,10 @@ void gw_registry_set_initial_seq(gw_registry_t *reg, gw_room_t *room, int64_t la
 /** Highest seq of room_id seen here (delivered or buffered); 0 when unknown. A hint
  *  for appends: always a stored seq. */
 int64_t gw_registry_seen_seq(gw_registry_t *reg, const char *room_id);
+/** The frame of seq (borrowed) while the room still holds it among its last
+ *  WS_ROOM_CACHE delivered messages, else NULL: resumes a few seconds behind are served
+ *  from memory instead of a MongoDB query. */
+gw_frame_t *gw_registry_recent(const gw_room_t *room, int64_t seq);
 /** True when the room's channel is subscribed, or Redis is down (nothing to wait for). */
 bool gw_registry_channel_ready(gw_registry_t *reg, const gw_room_t *room);
 

@@ -31,6 +31,8 @@ typedef struct sub_job {
     bool join;
     bool has_after;
     bool continuation; /* next replay page only */
+    bool need_last_seq; /* the room's seq is not known here yet */
+    bool skip_page;     /* the room's recent frames cover the replay: no query */
     int64_t after;
     int limit;
     /* results */
@@ -176,6 +178,14 @@ void gw_subscription_drop_all(gw_session_t *s)
 
 /* Queues the page's frames the sub has not had, while the queue has room.
  * Returns true when more may follow (page full, or stopped for lack of room). */
+static void sub__wait_queue(gw_session_t *s, gw_sub_t *sub)
+{
+    if (!sub->waiting_queue) {
+        sub->waiting_queue = true;
+        s->replays_waiting++;
+    }
+}
+
 static bool sub__apply_page(gw_session_t *s, gw_sub_t *sub, const gw_page_t *page, int limit)
 {
     for (size_t i = 0; i < page->n; i++) {
@@ -193,22 +203,36 @@ static bool sub__apply_page(gw_session_t *s, gw_sub_t *sub, const gw_page_t *pag
 
 static void sub__replay_next(gw_session_t *s, gw_sub_t *sub, bool more)
 {
+    gw_frame_t *f;
+    bool from_memory = false;
+
     if (s->closing) {
         return;
     }
+    /* What the room still holds in memory needs no query (most resumes are seconds old). */
+    while (sub->delivered < sub->room->last &&
+           (f = gw_registry_recent(sub->room, sub->delivered + 1)) != NULL) {
+        if (!gw_session_has_room_for_replay(s, f->len)) {
+            sub__wait_queue(s, sub);
+            return;
+        }
+        sub->delivered++;
+        gw_session_send(s, f);
+        from_memory = true;
+    }
     /* Live only once nothing the room has delivered is missing here. An empty page is no
      * proof: the page may have been read just before a message the room has since
-     * delivered was committed; reading again finds it (room->last is always stored). */
-    if (!more && sub->delivered >= sub->room->last) {
+     * delivered was committed; reading again finds it (room->last is always stored).
+     * Reaching last through the room's own frames is. */
+    if ((!more || from_memory) && sub->delivered >= sub->room->last) {
         sub__go_live(s, sub);
         return;
     }
     if (gw_session_has_room_for_replay(s, 0) &&
         s->q_len <= s->gw->lim.queue_max_frames / 4) {
         sub__dispatch(s, sub, true);
-    } else if (!sub->waiting_queue) {
-        sub->waiting_queue = true;
-        s->replays_waiting++;
+    } else {
+        sub__wait_queue(s, sub);
     }
 }
 
@@ -219,7 +243,7 @@ void gw_subscription_on_queue_drained(gw_session_t *s)
         if (sub->waiting_queue) {
             sub->waiting_queue = false;
             s->replays_waiting--;
-            sub__dispatch(s, sub, true);
+            sub__replay_next(s, sub, true);
         }
     }
 }
@@ -253,9 +277,11 @@ static void sub__run(gw_job_t *job, gw_worker_t *w)
         if (j->err != CHAT_OK || !j->is_member) {
             return;
         }
-        j->err = chat_messages_last_seq(db, j->room_id, &j->last_seq);
-        if (j->err != CHAT_OK) {
-            return;
+        if (j->need_last_seq) {
+            j->err = chat_messages_last_seq(db, j->room_id, &j->last_seq);
+            if (j->err != CHAT_OK) {
+                return;
+            }
         }
         if (j->sys_frame != NULL && !j->has_after) {
             /* a new member sees the room from their own join message on */
@@ -263,7 +289,7 @@ static void sub__run(gw_job_t *job, gw_worker_t *w)
             j->after = j->sys_seq - 1;
         }
     }
-    if (j->has_after) {
+    if (j->has_after && !j->skip_page) {
         gw_page_fetch(db, j->room_id, j->after, j->limit, &j->page);
         j->err = j->page.err;
     }
@@ -349,6 +375,10 @@ static void sub__dispatch(gw_session_t *s, gw_sub_t *sub, bool continuation)
     j->has_after = continuation ? true : sub->has_after;
     j->after = continuation ? sub->delivered : sub->after;
     j->limit = gw->lim.replay_page;
+    j->need_last_seq = !sub->room->seq_known;
+    j->skip_page = !continuation && j->has_after && sub->room->seq_known &&
+                   (j->after >= sub->room->last ||
+                    gw_registry_recent(sub->room, j->after + 1) != NULL);
     /* a join changes membership and stores a system message: it is a write, ordered
      * with the room's other writes; everything else is a read */
     if ((j->join && !continuation ? gw_workers_submit(gw->workers, gw_hash_str(j->room_id),

@@ -75,6 +75,14 @@ static bool db__default_int32(mongoc_uri_t *uri, const char *option, int32_t val
 chat_db_t *chat_db_create(const char *uri, const char *dbname, int timeout_ms,
                           char *errbuf, size_t errlen)
 {
+    return chat_db_create_with_socket_timeout(uri, dbname, timeout_ms, timeout_ms, errbuf,
+                                              errlen);
+}
+
+chat_db_t *chat_db_create_with_socket_timeout(const char *uri, const char *dbname,
+                                              int timeout_ms, int socket_timeout_ms,
+                                              char *errbuf, size_t errlen)
+{
     chat_db_t *db = NULL;
     mongoc_uri_t *parsed = NULL; /* the pool keeps its own copy */
     bson_error_t err;
@@ -91,6 +99,9 @@ chat_db_t *chat_db_create(const char *uri, const char *dbname, int timeout_ms,
     }
     if (timeout_ms <= 0) {
         timeout_ms = 1500;
+    }
+    if (socket_timeout_ms <= 0) {
+        socket_timeout_ms = timeout_ms;
     }
 
     db = calloc(1, sizeof(*db));
@@ -110,7 +121,7 @@ chat_db_t *chat_db_create(const char *uri, const char *dbname, int timeout_ms,
     }
     if (!db__default_int32(parsed, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, timeout_ms) ||
         !db__default_int32(parsed, MONGOC_URI_CONNECTTIMEOUTMS, timeout_ms) ||
-        !db__default_int32(parsed, MONGOC_URI_SOCKETTIMEOUTMS, timeout_ms)) {
+        !db__default_int32(parsed, MONGOC_URI_SOCKETTIMEOUTMS, socket_timeout_ms)) {
         if (errbuf != NULL) {
             snprintf(errbuf, errlen, "MONGO_URI: cannot set timeout options");
         }

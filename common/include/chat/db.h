@@ -25,6 +25,17 @@ void chat_db_global_cleanup(void);
  */
 chat_db_t *chat_db_create(const char *uri, const char *dbname, int timeout_ms,
                           char *errbuf, size_t errlen);
+
+/**
+ * The same with a separate bound on waiting for a reply (socketTimeoutMS), for callers
+ * whose queries may be slow but must not be abandoned and redone (the gateway's workers:
+ * an abandoned query keeps the server busy, and its retry adds to the load). Server
+ * selection and connect still fail after timeout_ms, so a server that is down is seen
+ * as quickly. Values given in the uri win over both.
+ */
+chat_db_t *chat_db_create_with_socket_timeout(const char *uri, const char *dbname,
+                                              int timeout_ms, int socket_timeout_ms,
+                                              char *errbuf, size_t errlen);
 void chat_db_destroy(chat_db_t *db); /* accepts NULL */
 
 /** Creates every index the repositories rely on (idempotent). */
