@@ -1,5 +1,6 @@
 /*
- * subscription.c - subscribe / join / leave and flow-controlled replay (see header).
+ * subscription.c - subscribe / join / leave and flow-controlled replay (see header); a
+ * replay the room's recent frames cover is served from them without a query.
  *
  * Threads: loop thread; sub__run and leave__run on worker threads (they touch only
  * their job). Relies on: membership.h, rooms_repo.h, messages_repo.h (workers),
@@ -176,8 +177,7 @@ void gw_subscription_drop_all(gw_session_t *s)
 
 /* ------------------------------------------------------------------ replay */
 
-/* Queues the page's frames the sub has not had, while the queue has room.
- * Returns true when more may follow (page full, or stopped for lack of room). */
+/* Pauses the replay until the session's queue drains (gw_subscription_on_queue_drained). */
 static void sub__wait_queue(gw_session_t *s, gw_sub_t *sub)
 {
     if (!sub->waiting_queue) {
@@ -186,6 +186,8 @@ static void sub__wait_queue(gw_session_t *s, gw_sub_t *sub)
     }
 }
 
+/* Queues the page's frames the sub has not had, while the queue has room.
+ * Returns true when more may follow (page full, or stopped for lack of room). */
 static bool sub__apply_page(gw_session_t *s, gw_sub_t *sub, const gw_page_t *page, int limit)
 {
     for (size_t i = 0; i < page->n; i++) {
@@ -224,6 +226,10 @@ static void sub__replay_next(gw_session_t *s, gw_sub_t *sub, bool more)
      * proof: the page may have been read just before a message the room has since
      * delivered was committed; reading again finds it (room->last is always stored).
      * Reaching last through the room's own frames is. */
+    if (from_memory) {
+        chat_log_debug("replayed from the room's recent frames", "gateway",
+                       s->gw->cfg.gateway_id, "conn", s->conn_key, "room", sub->room->id);
+    }
     if ((!more || from_memory) && sub->delivered >= sub->room->last) {
         sub__go_live(s, sub);
         return;

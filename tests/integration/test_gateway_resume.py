@@ -1,6 +1,8 @@
 """test_gateway_resume.py - resume after a long absence (SPEC §4.4): a reader that was on
 gateway 1 misses thousands of messages, reconnects to gateway 0 with after_seq, and must
-receive every missed message, then live ones, each exactly once and in seq order."""
+receive every missed message, then live ones, each exactly once and in seq order. And a
+resume the room's recent frames (WS_ROOM_CACHE) cover is served from them, without a
+query, while an older one still gets everything (from MongoDB, then from memory)."""
 import asyncio
 
 from ws_client import connect, create_room, is_room_message, register
@@ -67,5 +69,47 @@ def test_resume_on_other_gateway_after_thousands_missed(stack):
         assert contents[-1] == "live-49"
         await back.close()
         await sender.close()
+
+    asyncio.run(run())
+
+
+def test_recent_resume_is_served_from_memory(make_stack):
+    s = make_stack(gateways=1, env={"WS_ROOM_CACHE": "16", "LOG_LEVEL": "debug"})
+    owner = register(s.http_url)
+    reader = register(s.http_url)
+    room = create_room(s.http_url, owner["token"])
+    marker = "replayed from the room's recent frames"
+
+    async def run():
+        sender = await connect(s.gateway_ws_url(0), owner["token"])
+        assert (await sender.subscribe(room))["type"] == "subscribed"
+        r = await connect(s.gateway_ws_url(0), reader["token"])
+        assert (await r.join(room))["type"] == "subscribed"
+        await r.close()
+        seqs = await send_batch(sender, room, "m", 40, batch=20)
+        assert marker not in s.log_text("gateway0")
+
+        # within the last 16: from memory, every message once, in order, then live
+        recent = await connect(s.gateway_ws_url(0), reader["token"], room_id=room,
+                               after_seq=seqs[-10])
+        got = await recent.collect(is_room_message, 9, 15)
+        assert [f["seq"] for f in got] == seqs[-9:]
+        assert marker in s.log_text("gateway0")
+        live = await send_batch(sender, room, "live", 1)
+        f = await recent.recv_until(is_room_message, 15)
+        assert f["seq"] == live[0]
+        await recent.drain(0.3)
+        assert [x["seq"] for x in recent.frames if is_room_message(x)] == seqs[-9:] + live
+
+        # older than the cache: MongoDB pages first, still exactly once and in order
+        old = await connect(s.gateway_ws_url(0), reader["token"], room_id=room,
+                            after_seq=seqs[2])
+        want = seqs[3:] + live
+        got = await old.collect(is_room_message, len(want), 20)
+        assert [x["seq"] for x in got] == want
+        await old.drain(0.3)
+        assert [x["seq"] for x in old.frames if is_room_message(x)] == want
+        for c in (sender, recent, old):
+            await c.close()
 
     asyncio.run(run())
