@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "chat/log.h"
+#include "chat/validate.h"
 
 #define DB__APPNAME "chat-server"
 
@@ -345,6 +346,68 @@ chat_err_t chat_db_ping(chat_db_t *db)
 cleanup:
     bson_destroy(&reply);
     bson_destroy(cmd);
+    chat_db_push(db, client);
+    return rc;
+}
+
+bool chat_db_oid_from_hex(const char *hex, bson_oid_t *oid)
+{
+    if (hex == NULL || !chat_validate_object_id(hex)) {
+        return false;
+    }
+    bson_oid_init_from_string(oid, hex);
+    return true;
+}
+
+chat_err_t chat_db_dup_utf8(const bson_iter_t *iter, char **dst)
+{
+    uint32_t len = 0;
+    const char *s = bson_iter_utf8(iter, &len);
+
+    free(*dst);
+    *dst = strndup(s, len);
+    return *dst == NULL ? CHAT_ERR_NOMEM : CHAT_OK;
+}
+
+chat_err_t chat_db_insert(chat_db_t *db, const char *coll_name, const bson_t *doc)
+{
+    mongoc_client_t *client = chat_db_pop(db);
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, db->dbname, coll_name);
+    bson_error_t err;
+    chat_err_t rc = CHAT_OK;
+
+    if (!mongoc_collection_insert_one(coll, doc, NULL, NULL, &err)) {
+        rc = chat_db_map_error(&err);
+    }
+    mongoc_collection_destroy(coll);
+    chat_db_push(db, client);
+    return rc;
+}
+
+chat_err_t chat_db_delete(chat_db_t *db, const char *coll_name, const bson_t *filter, bool many,
+                          int64_t *deleted)
+{
+    mongoc_client_t *client = chat_db_pop(db);
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, db->dbname, coll_name);
+    bson_t reply;
+    bson_iter_t iter;
+    bson_error_t err;
+    bool ok;
+    chat_err_t rc = CHAT_OK;
+
+    if (deleted != NULL) {
+        *deleted = 0;
+    }
+    ok = many ? mongoc_collection_delete_many(coll, filter, NULL, &reply, &err)
+              : mongoc_collection_delete_one(coll, filter, NULL, &reply, &err);
+    if (!ok) {
+        rc = chat_db_map_error(&err);
+    } else if (deleted != NULL && bson_iter_init_find(&iter, &reply, "deletedCount") &&
+               BSON_ITER_HOLDS_NUMBER(&iter)) {
+        *deleted = bson_iter_as_int64(&iter);
+    }
+    bson_destroy(&reply);
+    mongoc_collection_destroy(coll);
     chat_db_push(db, client);
     return rc;
 }

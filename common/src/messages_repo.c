@@ -29,25 +29,6 @@
 #define MESSAGES__APPEND_ATTEMPTS 50
 #define MESSAGES__IDEM_KEY_MAX 160
 
-static bool messages__oid(const char *hex, bson_oid_t *oid)
-{
-    if (hex == NULL || !chat_validate_object_id(hex)) {
-        return false;
-    }
-    bson_oid_init_from_string(oid, hex);
-    return true;
-}
-
-static chat_err_t messages__dup(const bson_iter_t *iter, char **dst)
-{
-    uint32_t len = 0;
-    const char *s = bson_iter_utf8(iter, &len);
-
-    free(*dst);
-    *dst = strndup(s, len);
-    return *dst == NULL ? CHAT_ERR_NOMEM : CHAT_OK;
-}
-
 /* Fills out (zeroed) from a messages document. */
 static chat_err_t messages__from_bson(const bson_t *doc, chat_message_t *out)
 {
@@ -74,11 +55,11 @@ static chat_err_t messages__from_bson(const bson_t *doc, chat_message_t *out)
         } else if (type != BSON_TYPE_UTF8) {
             continue;
         } else if (strcmp(key, "username") == 0) {
-            rc = messages__dup(&iter, &out->username);
+            rc = chat_db_dup_utf8(&iter, &out->username);
         } else if (strcmp(key, "content") == 0) {
-            rc = messages__dup(&iter, &out->content);
+            rc = chat_db_dup_utf8(&iter, &out->content);
         } else if (strcmp(key, "client_msg_id") == 0) {
-            rc = messages__dup(&iter, &out->client_msg_id);
+            rc = chat_db_dup_utf8(&iter, &out->client_msg_id);
         } else if (strcmp(key, "type") == 0) {
             out->type = strcmp(bson_iter_utf8(&iter, NULL), "system") == 0 ? CHAT_MSG_SYSTEM
                                                                            : CHAT_MSG_TEXT;
@@ -227,7 +208,7 @@ chat_err_t chat_messages_last_seq(chat_db_t *db, const char *room_id, int64_t *o
     bson_oid_t room;
 
     *out = 0;
-    if (!messages__oid(room_id, &room)) {
+    if (!chat_db_oid_from_hex(room_id, &room)) {
         return CHAT_ERR_NOT_FOUND;
     }
     return messages__last_seq_oid(db, &room, out);
@@ -325,22 +306,6 @@ static chat_err_t messages__start_seq(chat_db_t *db, const bson_oid_t *room, int
     return rc;
 }
 
-/* Inserts one message document with the given seq. */
-static chat_err_t messages__insert(chat_db_t *db, const bson_t *doc, bson_error_t *err)
-{
-    mongoc_client_t *client = chat_db_pop(db);
-    mongoc_collection_t *coll =
-        mongoc_client_get_collection(client, chat_db_name(db), MESSAGES__COLL);
-    chat_err_t rc = CHAT_OK;
-
-    if (!mongoc_collection_insert_one(coll, doc, NULL, NULL, err)) {
-        rc = chat_db_map_error(err);
-    }
-    mongoc_collection_destroy(coll);
-    chat_db_push(db, client);
-    return rc;
-}
-
 /* Builds the document for one insert attempt. */
 static void messages__build(bson_t *doc, const bson_oid_t *id, const bson_oid_t *room,
                             const bson_oid_t *user, const chat_message_t *in, int64_t seq,
@@ -408,14 +373,13 @@ chat_err_t chat_messages_append(chat_db_t *db, const chat_message_t *in, int64_t
     bson_oid_t user;
     bson_oid_t id;
     char idem_key[MESSAGES__IDEM_KEY_MAX];
-    bson_error_t err;
     bool hashed_id = false;
     int64_t seq = 0;
     unsigned seed;
     chat_err_t rc = CHAT_OK;
 
     *duplicate = false;
-    if (!messages__oid(in->room_id, &room) || !messages__oid(in->user_id, &user) ||
+    if (!chat_db_oid_from_hex(in->room_id, &room) || !chat_db_oid_from_hex(in->user_id, &user) ||
         in->username == NULL || in->content == NULL) {
         return CHAT_ERR_INVALID;
     }
@@ -455,7 +419,7 @@ chat_err_t chat_messages_append(chat_db_t *db, const chat_message_t *in, int64_t
         bool same = false;
 
         messages__build(&doc, &id, &room, &user, in, seq + 1, chat_clock_now_ms(), idem_key);
-        rc = messages__insert(db, &doc, &err);
+        rc = chat_db_insert(db, MESSAGES__COLL, &doc);
         if (rc == CHAT_OK) {
             rc = messages__from_bson(&doc, out);
             bson_destroy(&doc);
@@ -531,7 +495,7 @@ chat_err_t chat_messages_page_latest(chat_db_t *db, const char *room_id, int64_t
     if (total != NULL) {
         *total = 0;
     }
-    if (!messages__oid(room_id, &room)) {
+    if (!chat_db_oid_from_hex(room_id, &room)) {
         return CHAT_ERR_NOT_FOUND;
     }
     limit = messages__clamp_limit(limit);
@@ -567,7 +531,7 @@ chat_err_t chat_messages_after(chat_db_t *db, const char *room_id, int64_t after
 
     out->items = NULL;
     out->n = 0;
-    if (!messages__oid(room_id, &room)) {
+    if (!chat_db_oid_from_hex(room_id, &room)) {
         return CHAT_ERR_NOT_FOUND;
     }
     limit = messages__clamp_limit(limit);
@@ -589,7 +553,7 @@ chat_err_t chat_messages_before(chat_db_t *db, const char *room_id, int64_t befo
 
     out->items = NULL;
     out->n = 0;
-    if (!messages__oid(room_id, &room)) {
+    if (!chat_db_oid_from_hex(room_id, &room)) {
         return CHAT_ERR_NOT_FOUND;
     }
     limit = messages__clamp_limit(limit);

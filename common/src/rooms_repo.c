@@ -1,21 +1,14 @@
 /*
- * rooms_repo.c - the rooms collection, the room_members collection (one document per
- * member of a room) and the dm_pairs collection that makes a direct-message room unique
- * per pair of users (see rooms_repo.h for the document shapes).
- *
- * Why one document per member instead of an array in the room: FerretDB v1.24 (our local
- * MongoDB stand-in) applies every update as a read-modify-write without isolation, so
- * concurrent $addToSet / $pull on one room document lose members. Single-document
- * inserts under a unique index and deletes are atomic there as on MongoDB: adding is an
- * insert under the unique {room_id, user_id} index (a duplicate key means "already a
- * member") and removing is a delete whose count says whether it removed anything, so
- * *changed is exact even when callers race. chat_room_t.members is assembled from
- * room_members, oldest member first (joined_at, then _id).
+ * rooms_repo.c - the rooms collection and the dm_pairs collection that makes a
+ * direct-message room unique per pair of users (see rooms_repo.h for the document
+ * shapes), with the public membership calls on top of room_members_repo.c.
+ * chat_room_t.members is assembled from room_members, oldest member first (joined_at,
+ * then _id).
  *
  * Threads: any thread that may block (rest-fcgi request threads, gateway workers);
  * each helper pops its own client from the pool and pushes it back before the next
  * helper runs (never two at once, so a busy pool cannot deadlock us). Relies on db.c's
- * indexes (room_members {room_id, user_id} unique, {user_id}) and error map.
+ * indexes and error map.
  */
 #include "chat/rooms_repo.h"
 
@@ -24,35 +17,14 @@
 #include <string.h>
 
 #include "chat/clock.h"
-#include "chat/validate.h"
+#include "chat/room_members_repo.h"
 
 #define ROOMS__COLL "rooms"
-#define ROOMS__MEMBERS_COLL "room_members"
 #define ROOMS__DM_COLL "dm_pairs"
 #define ROOMS__ROLE_OWNER "owner"
 #define ROOMS__ROLE_MEMBER "member"
 #define ROOMS__LIST_MAX 1000        /* page size cap for list_visible */
-#define ROOMS__MEMBER_ROOMS_MAX 100000 /* cap for ids_for_member / list_visible */
 #define ROOMS__DM_ATTEMPTS 3
-
-static bool rooms__oid(const char *hex, bson_oid_t *oid)
-{
-    if (hex == NULL || !chat_validate_object_id(hex)) {
-        return false;
-    }
-    bson_oid_init_from_string(oid, hex);
-    return true;
-}
-
-static chat_err_t rooms__dup(const bson_iter_t *iter, char **dst)
-{
-    uint32_t len = 0;
-    const char *s = bson_iter_utf8(iter, &len);
-
-    free(*dst);
-    *dst = strndup(s, len);
-    return *dst == NULL ? CHAT_ERR_NOMEM : CHAT_OK;
-}
 
 /* Fills out (zeroed) from a rooms document; members are left empty (see
  * rooms__load_members). A legacy "members" array field is ignored. */
@@ -73,9 +45,9 @@ static chat_err_t rooms__from_bson(const bson_t *doc, chat_room_t *out)
         } else if (type == BSON_TYPE_OID && strcmp(key, "creator_id") == 0) {
             bson_oid_to_string(bson_iter_oid(&iter), out->creator_id);
         } else if (type == BSON_TYPE_UTF8 && strcmp(key, "name") == 0) {
-            rc = rooms__dup(&iter, &out->name);
+            rc = chat_db_dup_utf8(&iter, &out->name);
         } else if (type == BSON_TYPE_UTF8 && strcmp(key, "description") == 0) {
-            rc = rooms__dup(&iter, &out->description);
+            rc = chat_db_dup_utf8(&iter, &out->description);
         } else if (type == BSON_TYPE_BOOL && strcmp(key, "is_private") == 0) {
             out->is_private = bson_iter_bool(&iter);
         } else if (type == BSON_TYPE_BOOL && strcmp(key, "is_dm") == 0) {
@@ -105,10 +77,8 @@ static mongoc_collection_t *rooms__coll(chat_db_t *db, mongoc_client_t *client,
     return mongoc_client_get_collection(client, chat_db_name(db), name);
 }
 
-/*
- * First document of coll_name matching filter. out == NULL tests existence only;
- * otherwise coll_name must be rooms and out (zeroed) gets the room without members.
- */
+/* First document of coll_name matching filter. out == NULL tests existence only;
+ * otherwise coll_name must be rooms and out (zeroed) gets the room without members. */
 static chat_err_t rooms__find_doc(chat_db_t *db, const char *coll_name, const bson_t *filter,
                                   chat_room_t *out)
 {
@@ -142,137 +112,13 @@ static chat_err_t rooms__find_room_doc(chat_db_t *db, const bson_oid_t *oid, cha
     return rc;
 }
 
-/* A room of the page being filled, by id (rooms__load_members' lookup table). */
-typedef struct rooms__slot {
-    bson_oid_t oid;
-    size_t index;
-} rooms__slot_t;
-
-static int rooms__slot_cmp(const void *a, const void *b)
-{
-    return bson_oid_compare(&((const rooms__slot_t *)a)->oid, &((const rooms__slot_t *)b)->oid);
-}
-
-/*
- * Replaces rooms[i].members / n_members of each of the n rooms with its member list
- * from room_members, oldest member first: ONE query for all n rooms. On failure the
- * rooms stay valid for chat_room_clear (lists possibly partial).
- */
-static chat_err_t rooms__load_members(chat_db_t *db, chat_room_t *rooms, size_t n)
-{
-    mongoc_client_t *client = NULL;
-    mongoc_collection_t *coll = NULL;
-    mongoc_cursor_t *cursor = NULL;
-    rooms__slot_t *slots = NULL;
-    size_t *caps = NULL;
-    bson_t filter = BSON_INITIALIZER;
-    bson_t *opts = NULL;
-    const bson_t *doc = NULL;
-    bson_error_t err;
-    chat_err_t rc = CHAT_OK;
-
-    if (n == 0) {
-        goto cleanup;
-    }
-    slots = calloc(n, sizeof(*slots));
-    caps = calloc(n, sizeof(*caps));
-    if (slots == NULL || caps == NULL) {
-        rc = CHAT_ERR_NOMEM;
-        goto cleanup;
-    }
-    for (size_t i = 0; i < n; i++) {
-        free(rooms[i].members);
-        rooms[i].members = NULL;
-        rooms[i].n_members = 0;
-        if (!rooms__oid(rooms[i].id, &slots[i].oid)) {
-            rc = CHAT_ERR_INTERNAL;
-            goto cleanup;
-        }
-        slots[i].index = i;
-    }
-    qsort(slots, n, sizeof(*slots), rooms__slot_cmp);
-
-    if (n == 1) {
-        BSON_APPEND_OID(&filter, "room_id", &slots[0].oid);
-    } else {
-        bson_t cond;
-        bson_t in;
-
-        bson_append_document_begin(&filter, "room_id", -1, &cond);
-        bson_append_array_begin(&cond, "$in", -1, &in);
-        for (size_t i = 0; i < n; i++) {
-            char buf[16];
-            const char *key = NULL;
-
-            bson_uint32_to_string((uint32_t)i, &key, buf, sizeof(buf));
-            bson_append_oid(&in, key, -1, &slots[i].oid);
-        }
-        bson_append_array_end(&cond, &in);
-        bson_append_document_end(&filter, &cond);
-    }
-    opts = BCON_NEW("projection", "{", "room_id", BCON_INT32(1), "user_id", BCON_INT32(1), "}",
-                    "sort", "{", "joined_at", BCON_INT32(1), "_id", BCON_INT32(1), "}");
-
-    client = chat_db_pop(db);
-    coll = rooms__coll(db, client, ROOMS__MEMBERS_COLL);
-    cursor = mongoc_collection_find_with_opts(coll, &filter, opts, NULL);
-    while (mongoc_cursor_next(cursor, &doc)) {
-        rooms__slot_t probe;
-        const rooms__slot_t *hit = NULL;
-        chat_room_t *room = NULL;
-        size_t *cap = NULL;
-        bson_iter_t iter;
-
-        if (!bson_iter_init_find(&iter, doc, "room_id") || !BSON_ITER_HOLDS_OID(&iter)) {
-            continue;
-        }
-        bson_oid_copy(bson_iter_oid(&iter), &probe.oid);
-        hit = bsearch(&probe, slots, n, sizeof(*slots), rooms__slot_cmp);
-        if (hit == NULL || !bson_iter_init_find(&iter, doc, "user_id") ||
-            !BSON_ITER_HOLDS_OID(&iter)) {
-            continue;
-        }
-        room = &rooms[hit->index];
-        cap = &caps[hit->index];
-        if (room->n_members == *cap) {
-            size_t ncap = *cap == 0 ? 8 : *cap * 2;
-            char (*grown)[CHAT_ID_LEN] = realloc(room->members, ncap * sizeof(*room->members));
-
-            if (grown == NULL) {
-                rc = CHAT_ERR_NOMEM;
-                goto cleanup;
-            }
-            room->members = grown;
-            *cap = ncap;
-        }
-        bson_oid_to_string(bson_iter_oid(&iter), room->members[room->n_members++]);
-    }
-    if (mongoc_cursor_error(cursor, &err)) {
-        rc = chat_db_map_error(&err);
-    }
-
-cleanup:
-    if (cursor != NULL) {
-        mongoc_cursor_destroy(cursor);
-    }
-    if (coll != NULL) {
-        mongoc_collection_destroy(coll);
-    }
-    chat_db_push(db, client);
-    bson_destroy(&filter);
-    bson_destroy(opts);
-    free(slots);
-    free(caps);
-    return rc;
-}
-
 /* The room of oid with its members into out (zeroed; may be NULL to test existence). */
 static chat_err_t rooms__find_oid(chat_db_t *db, const bson_oid_t *oid, chat_room_t *out)
 {
     chat_err_t rc = rooms__find_room_doc(db, oid, out);
 
     if (rc == CHAT_OK && out != NULL) {
-        rc = rooms__load_members(db, out, 1);
+        rc = chat_members_load(db, out, 1);
         if (rc != CHAT_OK) {
             chat_room_clear(out);
         }
@@ -280,77 +126,15 @@ static chat_err_t rooms__find_oid(chat_db_t *db, const bson_oid_t *oid, chat_roo
     return rc;
 }
 
-/*
- * Deletes the first (many = false) or every document of coll_name matching filter;
- * *deleted (may be NULL) = how many went. The count is exact under races: a document
- * two callers delete at once counts for one of them only.
- */
-static chat_err_t rooms__delete(chat_db_t *db, const char *coll_name, const bson_t *filter,
-                                bool many, int64_t *deleted)
-{
-    mongoc_client_t *client = chat_db_pop(db);
-    mongoc_collection_t *coll = rooms__coll(db, client, coll_name);
-    bson_t reply;
-    bson_iter_t iter;
-    bson_error_t err;
-    bool ok;
-    chat_err_t rc = CHAT_OK;
-
-    if (deleted != NULL) {
-        *deleted = 0;
-    }
-    ok = many ? mongoc_collection_delete_many(coll, filter, NULL, &reply, &err)
-              : mongoc_collection_delete_one(coll, filter, NULL, &reply, &err);
-    if (!ok) {
-        rc = chat_db_map_error(&err);
-    } else if (deleted != NULL && bson_iter_init_find(&iter, &reply, "deletedCount") &&
-               BSON_ITER_HOLDS_NUMBER(&iter)) {
-        *deleted = bson_iter_as_int64(&iter);
-    }
-    bson_destroy(&reply);
-    mongoc_collection_destroy(coll);
-    chat_db_push(db, client);
-    return rc;
-}
-
-/* Inserts the room_members document of (room, user). CHAT_ERR_CONFLICT when that user
- * already belongs to the room (unique {room_id, user_id}). */
-static chat_err_t rooms__member_insert(chat_db_t *db, const bson_oid_t *room,
-                                       const bson_oid_t *user, const char *role,
-                                       int64_t joined_at_ms)
-{
-    mongoc_client_t *client = NULL;
-    mongoc_collection_t *coll = NULL;
-    bson_oid_t id;
-    bson_t *doc = NULL;
-    bson_error_t err;
-    chat_err_t rc = CHAT_OK;
-
-    bson_oid_init(&id, NULL);
-    doc = BCON_NEW("_id", BCON_OID(&id), "room_id", BCON_OID(room), "user_id", BCON_OID(user),
-                   "role", BCON_UTF8(role), "joined_at", BCON_DATE_TIME(joined_at_ms));
-    client = chat_db_pop(db);
-    coll = rooms__coll(db, client, ROOMS__MEMBERS_COLL);
-    if (!mongoc_collection_insert_one(coll, doc, NULL, NULL, &err)) {
-        rc = chat_db_map_error(&err);
-    }
-    mongoc_collection_destroy(coll);
-    chat_db_push(db, client);
-    bson_destroy(doc);
-    return rc;
-}
-
 /* Removes a room that was just inserted: its members first, so that no member document
  * ever points at a missing room. Best effort (clean-up paths). */
 static void rooms__drop_new_room(chat_db_t *db, const bson_oid_t *room)
 {
-    bson_t *members = BCON_NEW("room_id", BCON_OID(room));
     bson_t *doc = BCON_NEW("_id", BCON_OID(room));
 
-    if (rooms__delete(db, ROOMS__MEMBERS_COLL, members, true, NULL) == CHAT_OK) {
-        (void)rooms__delete(db, ROOMS__COLL, doc, false, NULL);
+    if (chat_members_delete(db, room, NULL, NULL) == CHAT_OK) {
+        (void)chat_db_delete(db, ROOMS__COLL, doc, false, NULL);
     }
-    bson_destroy(members);
     bson_destroy(doc);
 }
 
@@ -392,9 +176,9 @@ static chat_err_t rooms__insert(chat_db_t *db, const char *name, const char *des
     }
 
     /* Same joined_at for both; the member _ids (made in this order) keep creator first. */
-    rc = rooms__member_insert(db, id_out, creator, ROOMS__ROLE_OWNER, now);
+    rc = chat_members_insert(db, id_out, creator, ROOMS__ROLE_OWNER, now);
     if (rc == CHAT_OK && other != NULL) {
-        rc = rooms__member_insert(db, id_out, other, ROOMS__ROLE_MEMBER, now);
+        rc = chat_members_insert(db, id_out, other, ROOMS__ROLE_MEMBER, now);
     }
     if (rc != CHAT_OK) {
         rooms__drop_new_room(db, id_out);
@@ -429,7 +213,7 @@ chat_err_t chat_rooms_create(chat_db_t *db, const char *name, const char *descri
     bson_oid_t creator;
     bson_oid_t id;
 
-    if (name == NULL || !rooms__oid(creator_id, &creator)) {
+    if (name == NULL || !chat_db_oid_from_hex(creator_id, &creator)) {
         return CHAT_ERR_INVALID;
     }
     return rooms__insert(db, name, description, is_private, false, &creator, NULL, &id, out);
@@ -439,70 +223,10 @@ chat_err_t chat_rooms_find(chat_db_t *db, const char *room_id, chat_room_t *out)
 {
     bson_oid_t oid;
 
-    if (!rooms__oid(room_id, &oid)) {
+    if (!chat_db_oid_from_hex(room_id, &oid)) {
         return CHAT_ERR_NOT_FOUND;
     }
     return rooms__find_oid(db, &oid, out);
-}
-
-/* The ids of the rooms uid belongs to (room_members by user_id, at most
- * ROOMS__MEMBER_ROOMS_MAX), in no particular order. *oids_out malloc'd (NULL when none). */
-static chat_err_t rooms__member_room_oids(chat_db_t *db, const bson_oid_t *uid,
-                                          bson_oid_t **oids_out, size_t *n_out)
-{
-    mongoc_client_t *client = NULL;
-    mongoc_collection_t *coll = NULL;
-    mongoc_cursor_t *cursor = NULL;
-    bson_t *filter = BCON_NEW("user_id", BCON_OID(uid));
-    bson_t *opts = BCON_NEW("projection", "{", "room_id", BCON_INT32(1), "}", "limit",
-                            BCON_INT64(ROOMS__MEMBER_ROOMS_MAX));
-    const bson_t *doc = NULL;
-    bson_oid_t *oids = NULL;
-    size_t n = 0;
-    size_t cap = 0;
-    bson_iter_t iter;
-    bson_error_t err;
-    chat_err_t rc = CHAT_OK;
-
-    *oids_out = NULL;
-    *n_out = 0;
-    client = chat_db_pop(db);
-    coll = rooms__coll(db, client, ROOMS__MEMBERS_COLL);
-    cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
-    while (n < ROOMS__MEMBER_ROOMS_MAX && mongoc_cursor_next(cursor, &doc)) {
-        if (!bson_iter_init_find(&iter, doc, "room_id") || !BSON_ITER_HOLDS_OID(&iter)) {
-            continue;
-        }
-        if (n == cap) {
-            size_t ncap = cap == 0 ? 16 : cap * 2;
-            bson_oid_t *grown = realloc(oids, ncap * sizeof(*oids));
-
-            if (grown == NULL) {
-                rc = CHAT_ERR_NOMEM;
-                goto cleanup;
-            }
-            oids = grown;
-            cap = ncap;
-        }
-        bson_oid_copy(bson_iter_oid(&iter), &oids[n++]);
-    }
-    if (mongoc_cursor_error(cursor, &err)) {
-        rc = chat_db_map_error(&err);
-    }
-
-cleanup:
-    if (rc == CHAT_OK) {
-        *oids_out = oids;
-        *n_out = n;
-        oids = NULL;
-    }
-    free(oids);
-    mongoc_cursor_destroy(cursor);
-    mongoc_collection_destroy(coll);
-    chat_db_push(db, client);
-    bson_destroy(filter);
-    bson_destroy(opts);
-    return rc;
 }
 
 /* {is_private: false}, or with member rooms {$or: [{is_private: false}, {_id: {$in: ids}}]}. */
@@ -562,8 +286,8 @@ chat_err_t chat_rooms_list_visible(chat_db_t *db, const char *user_id, int64_t l
     }
     limit = limit < 1 ? 1 : (limit > ROOMS__LIST_MAX ? ROOMS__LIST_MAX : limit);
     offset = offset < 0 ? 0 : offset;
-    if (rooms__oid(user_id, &uid)) {
-        rc = rooms__member_room_oids(db, &uid, &member_of, &n_member_of);
+    if (chat_db_oid_from_hex(user_id, &uid)) {
+        rc = chat_members_room_oids(db, &uid, &member_of, &n_member_of);
         if (rc != CHAT_OK) {
             goto cleanup;
         }
@@ -606,7 +330,7 @@ chat_err_t chat_rooms_list_visible(chat_db_t *db, const char *user_id, int64_t l
     coll = NULL;
     chat_db_push(db, client);
     client = NULL;
-    rc = rooms__load_members(db, out->items, out->n);
+    rc = chat_members_load(db, out->items, out->n);
 
 cleanup:
     if (rc != CHAT_OK) {
@@ -638,10 +362,10 @@ chat_err_t chat_rooms_ids_for_member(chat_db_t *db, const char *user_id,
 
     *ids_out = NULL;
     *n_out = 0;
-    if (!rooms__oid(user_id, &uid)) {
+    if (!chat_db_oid_from_hex(user_id, &uid)) {
         return CHAT_OK;
     }
-    rc = rooms__member_room_oids(db, &uid, &oids, &n);
+    rc = chat_members_room_oids(db, &uid, &oids, &n);
     if (rc == CHAT_OK && n > 0) {
         ids = calloc(n, sizeof(*ids));
         if (ids == NULL) {
@@ -670,15 +394,14 @@ static chat_err_t rooms__change_member(chat_db_t *db, const char *room_id, const
     bson_oid_t rid;
     bson_oid_t uid;
     char uid_hex[CHAT_ID_LEN];
-    bson_t *filter = NULL;
     int64_t deleted = 0;
     chat_err_t rc;
 
     *changed = false;
-    if (!rooms__oid(room_id, &rid)) {
+    if (!chat_db_oid_from_hex(room_id, &rid)) {
         return CHAT_ERR_NOT_FOUND;
     }
-    if (!rooms__oid(user_id, &uid)) {
+    if (!chat_db_oid_from_hex(user_id, &uid)) {
         return CHAT_ERR_INVALID;
     }
     bson_oid_to_string(&uid, uid_hex);
@@ -687,7 +410,7 @@ static chat_err_t rooms__change_member(chat_db_t *db, const char *room_id, const
         goto cleanup;
     }
     if (add) {
-        rc = rooms__member_insert(db, &rid, &uid,
+        rc = chat_members_insert(db, &rid, &uid,
                                   strcmp(room.creator_id, uid_hex) == 0 ? ROOMS__ROLE_OWNER
                                                                         : ROOMS__ROLE_MEMBER,
                                   chat_clock_now_ms());
@@ -697,12 +420,11 @@ static chat_err_t rooms__change_member(chat_db_t *db, const char *room_id, const
             rc = CHAT_OK; /* already a member (maybe a concurrent add won) */
         }
     } else {
-        filter = BCON_NEW("room_id", BCON_OID(&rid), "user_id", BCON_OID(&uid));
-        rc = rooms__delete(db, ROOMS__MEMBERS_COLL, filter, false, &deleted);
+        rc = chat_members_delete(db, &rid, &uid, &deleted);
         *changed = rc == CHAT_OK && deleted > 0;
     }
     if (rc == CHAT_OK && out != NULL) {
-        rc = rooms__load_members(db, &room, 1);
+        rc = chat_members_load(db, &room, 1);
         if (rc == CHAT_OK) {
             *out = room; /* moves */
             memset(&room, 0, sizeof(room));
@@ -711,7 +433,6 @@ static chat_err_t rooms__change_member(chat_db_t *db, const char *room_id, const
 
 cleanup:
     chat_room_clear(&room);
-    bson_destroy(filter);
     return rc;
 }
 
@@ -732,21 +453,17 @@ chat_err_t chat_rooms_is_member(chat_db_t *db, const char *room_id, const char *
 {
     bson_oid_t rid;
     bson_oid_t uid;
-    bson_t *filter = NULL;
     chat_err_t rc;
 
     *is_member = false;
-    if (!rooms__oid(room_id, &rid)) {
+    if (!chat_db_oid_from_hex(room_id, &rid)) {
         return CHAT_ERR_NOT_FOUND;
     }
-    if (rooms__oid(user_id, &uid)) {
+    if (chat_db_oid_from_hex(user_id, &uid)) {
         /* A member document implies its room: rooms are never deleted except a DM race
          * loser's, whose member documents go first (rooms__drop_new_room). */
-        filter = BCON_NEW("room_id", BCON_OID(&rid), "user_id", BCON_OID(&uid));
-        rc = rooms__find_doc(db, ROOMS__MEMBERS_COLL, filter, NULL);
-        bson_destroy(filter);
-        if (rc != CHAT_ERR_NOT_FOUND) {
-            *is_member = rc == CHAT_OK;
+        rc = chat_members_contains(db, &rid, &uid, is_member);
+        if (rc != CHAT_OK || *is_member) {
             return rc;
         }
     }
@@ -788,17 +505,9 @@ static chat_err_t rooms__dm_lookup(chat_db_t *db, const char *key, bson_oid_t *r
 /* Claims the pair for room_oid; CHAT_ERR_CONFLICT when another caller got there first. */
 static chat_err_t rooms__dm_insert(chat_db_t *db, const char *key, const bson_oid_t *room_oid)
 {
-    mongoc_client_t *client = chat_db_pop(db);
-    mongoc_collection_t *coll = rooms__coll(db, client, ROOMS__DM_COLL);
     bson_t *doc = BCON_NEW("_id", BCON_UTF8(key), "room_id", BCON_OID(room_oid));
-    bson_error_t err;
-    chat_err_t rc = CHAT_OK;
+    chat_err_t rc = chat_db_insert(db, ROOMS__DM_COLL, doc);
 
-    if (!mongoc_collection_insert_one(coll, doc, NULL, NULL, &err)) {
-        rc = chat_db_map_error(&err);
-    }
-    mongoc_collection_destroy(coll);
-    chat_db_push(db, client);
     bson_destroy(doc);
     return rc;
 }
@@ -815,7 +524,8 @@ chat_err_t chat_rooms_get_or_create_dm(chat_db_t *db, const char *user_a, const 
     chat_err_t rc = CHAT_ERR_INTERNAL;
 
     *created = false;
-    if (!rooms__oid(user_a, &a) || !rooms__oid(user_b, &b) || bson_oid_equal(&a, &b)) {
+    if (!chat_db_oid_from_hex(user_a, &a) || !chat_db_oid_from_hex(user_b, &b) ||
+        bson_oid_equal(&a, &b)) {
         return CHAT_ERR_INVALID;
     }
     bson_oid_to_string(&a, a_hex);
@@ -838,7 +548,7 @@ chat_err_t chat_rooms_get_or_create_dm(chat_db_t *db, const char *user_a, const 
             }
             /* The pair points at a room that is gone: forget it and start over. */
             filter = BCON_NEW("_id", BCON_UTF8(key), "room_id", BCON_OID(&room_oid));
-            rc = rooms__delete(db, ROOMS__DM_COLL, filter, false, NULL);
+            rc = chat_db_delete(db, ROOMS__DM_COLL, filter, false, NULL);
             bson_destroy(filter);
             if (rc != CHAT_OK) {
                 return rc;

@@ -18,16 +18,6 @@
 #define USERS__SEARCH_MAX 50
 #define USERS__PREFIX_MAX 64 /* longer than any username: nothing can match */
 
-/* True and *oid set when hex is a 24-hex ObjectId string. */
-static bool users__oid(const char *hex, bson_oid_t *oid)
-{
-    if (hex == NULL || !chat_validate_object_id(hex)) {
-        return false;
-    }
-    bson_oid_init_from_string(oid, hex);
-    return true;
-}
-
 /* New malloc'd lower-cased copy of s (ASCII only), or NULL on OOM. */
 static char *users__lower(const char *s)
 {
@@ -38,16 +28,6 @@ static char *users__lower(const char *s)
         chat_ascii_lower(s, out, len);
     }
     return out;
-}
-
-/* Copies the string field at iter into *dst (new malloc'd string). */
-static chat_err_t users__dup(const bson_iter_t *iter, char **dst)
-{
-    uint32_t len = 0;
-    const char *s = bson_iter_utf8(iter, &len);
-
-    *dst = strndup(s, len);
-    return *dst == NULL ? CHAT_ERR_NOMEM : CHAT_OK;
 }
 
 /* Fills out (zeroed) from a users document; password_hash only when with_hash. */
@@ -72,15 +52,15 @@ static chat_err_t users__from_bson(const bson_t *doc, bool with_hash, chat_user_
         } else if (type != BSON_TYPE_UTF8) {
             continue;
         } else if (strcmp(key, "username") == 0 && out->username == NULL) {
-            rc = users__dup(&iter, &out->username);
+            rc = chat_db_dup_utf8(&iter, &out->username);
         } else if (strcmp(key, "email") == 0 && out->email == NULL) {
-            rc = users__dup(&iter, &out->email);
+            rc = chat_db_dup_utf8(&iter, &out->email);
         } else if (strcmp(key, "display_name") == 0 && out->display_name == NULL) {
-            rc = users__dup(&iter, &out->display_name);
+            rc = chat_db_dup_utf8(&iter, &out->display_name);
         } else if (strcmp(key, "avatar_url") == 0 && out->avatar_url == NULL) {
-            rc = users__dup(&iter, &out->avatar_url);
+            rc = chat_db_dup_utf8(&iter, &out->avatar_url);
         } else if (with_hash && strcmp(key, "password_hash") == 0 && out->password_hash == NULL) {
-            rc = users__dup(&iter, &out->password_hash);
+            rc = chat_db_dup_utf8(&iter, &out->password_hash);
         }
     }
     if (rc == CHAT_OK && (out->id[0] == '\0' || out->username == NULL || out->email == NULL)) {
@@ -233,7 +213,7 @@ chat_err_t chat_users_find_by_id(chat_db_t *db, const char *id, chat_user_t *out
     bson_t *filter = NULL;
     chat_err_t rc;
 
-    if (!users__oid(id, &oid)) {
+    if (!chat_db_oid_from_hex(id, &oid)) {
         return CHAT_ERR_NOT_FOUND;
     }
     filter = BCON_NEW("_id", BCON_OID(&oid));
@@ -259,7 +239,7 @@ chat_err_t chat_users_update_profile(chat_db_t *db, const char *id, const char *
     mongoc_find_and_modify_opts_t *fam = NULL;
     chat_err_t rc = CHAT_OK;
 
-    if (!users__oid(id, &oid)) {
+    if (!chat_db_oid_from_hex(id, &oid)) {
         rc = CHAT_ERR_NOT_FOUND;
         goto cleanup;
     }
@@ -346,7 +326,7 @@ chat_err_t chat_users_touch_last_seen(chat_db_t *db, const char *id, int64_t now
     bson_error_t err;
     chat_err_t rc = CHAT_OK;
 
-    if (!users__oid(id, &oid)) {
+    if (!chat_db_oid_from_hex(id, &oid)) {
         return CHAT_ERR_NOT_FOUND;
     }
     query = BCON_NEW("_id", BCON_OID(&oid));

@@ -20,46 +20,7 @@
 #include "chat/db.h"
 #include "chat/messages_repo.h"
 
-/* ---- per-test database (same helper in every repository test) ---- */
-
-static int test_counter;
-
-static int db_setup(void **state)
-{
-    char name[64];
-    char errbuf[256];
-    chat_db_t *db = NULL;
-
-    snprintf(name, sizeof(name), "t_%d_%d", (int)getpid(), ++test_counter);
-    db = chat_db_create(getenv("CHAT_TEST_MONGO_URI"), name, 5000, errbuf, sizeof(errbuf));
-    if (db == NULL) {
-        fprintf(stderr, "chat_db_create: %s\n", errbuf);
-        return -1;
-    }
-    if (chat_db_ensure_indexes(db) != CHAT_OK) {
-        fprintf(stderr, "chat_db_ensure_indexes failed (is the server up?)\n");
-        chat_db_destroy(db);
-        return -1;
-    }
-    *state = db;
-    return 0;
-}
-
-static int db_teardown(void **state)
-{
-    chat_db_t *db = *state;
-    mongoc_client_t *client = chat_db_pop(db);
-    mongoc_database_t *database = mongoc_client_get_database(client, chat_db_name(db));
-    bson_error_t err;
-
-    if (!mongoc_database_drop_with_opts(database, NULL, &err)) {
-        fprintf(stderr, "drop %s: %s\n", chat_db_name(db), err.message);
-    }
-    mongoc_database_destroy(database);
-    chat_db_push(db, client);
-    chat_db_destroy(db);
-    return 0;
-}
+#include "db_fixture.h"
 
 /* ---- helpers ---- */
 

@@ -53,4 +53,19 @@ const char *chat_db_name(const chat_db_t *db);
  *  CHAT_ERR_UNAVAILABLE (server selection / socket / stream) or CHAT_ERR_INTERNAL. */
 chat_err_t chat_db_map_error(const bson_error_t *err);
 
+/* BSON helpers shared by the repositories. */
+/** True and *oid set when hex is a 24-hex ObjectId string. */
+bool chat_db_oid_from_hex(const char *hex, bson_oid_t *oid);
+/** Replaces *dst (freed) with a malloc'd copy of the UTF-8 field at iter. */
+chat_err_t chat_db_dup_utf8(const bson_iter_t *iter, char **dst);
+/** Inserts doc into coll_name; CHAT_ERR_CONFLICT on a duplicate key. */
+chat_err_t chat_db_insert(chat_db_t *db, const char *coll_name, const bson_t *doc);
+/**
+ * Deletes the first (many = false) or every document of coll_name matching filter;
+ * *deleted (may be NULL) = how many went. The count is exact under races: a document
+ * two callers delete at once counts for one of them only.
+ */
+chat_err_t chat_db_delete(chat_db_t *db, const char *coll_name, const bson_t *filter, bool many,
+                          int64_t *deleted);
+
 #endif

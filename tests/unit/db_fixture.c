@@ -1,0 +1,50 @@
+/*
+ * db_fixture.c - see db_fixture.h. Linked into every unit test executable; runs on the
+ * test's main thread.
+ */
+#include "db_fixture.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "chat/db.h"
+
+static int db_fixture_counter;
+
+int db_setup(void **state)
+{
+    char name[64];
+    char errbuf[256];
+    chat_db_t *db = NULL;
+
+    snprintf(name, sizeof(name), "t_%d_%d", (int)getpid(), ++db_fixture_counter);
+    db = chat_db_create(getenv("CHAT_TEST_MONGO_URI"), name, 5000, errbuf, sizeof(errbuf));
+    if (db == NULL) {
+        fprintf(stderr, "chat_db_create: %s\n", errbuf);
+        return -1;
+    }
+    if (chat_db_ensure_indexes(db) != CHAT_OK) {
+        fprintf(stderr, "chat_db_ensure_indexes failed (is the server up?)\n");
+        chat_db_destroy(db);
+        return -1;
+    }
+    *state = db;
+    return 0;
+}
+
+int db_teardown(void **state)
+{
+    chat_db_t *db = *state;
+    mongoc_client_t *client = chat_db_pop(db);
+    mongoc_database_t *database = mongoc_client_get_database(client, chat_db_name(db));
+    bson_error_t err;
+
+    if (!mongoc_database_drop_with_opts(database, NULL, &err)) {
+        fprintf(stderr, "drop %s: %s\n", chat_db_name(db), err.message);
+    }
+    mongoc_database_destroy(database);
+    chat_db_push(db, client);
+    chat_db_destroy(db);
+    return 0;
+}

@@ -1,0 +1,14 @@
+/*
+ * db_fixture.h - the per-test database shared by the repository unit tests: a fresh
+ * database on CHAT_TEST_MONGO_URI (started by `make test`) with the indexes created,
+ * dropped again after the test. cmocka setup/teardown; main thread of each test.
+ */
+#ifndef CHAT_TEST_DB_FIXTURE_H
+#define CHAT_TEST_DB_FIXTURE_H
+
+/** cmocka setup: *state = a chat_db_t on a new database "t_<pid>_<n>" with indexes. */
+int db_setup(void **state);
+/** cmocka teardown: drops that database and destroys the handle. */
+int db_teardown(void **state);
+
+#endif
