@@ -22,7 +22,6 @@
 #include <time.h>
 
 #include "chat/clock.h"
-#include "chat/validate.h"
 
 #define MESSAGES__COLL "messages"
 #define MESSAGES__HEADS_COLL "room_heads"

@@ -27,7 +27,7 @@
 #define ROOMS__DM_ATTEMPTS 3
 
 /* Fills out (zeroed) from a rooms document; members are left empty (see
- * rooms__load_members). A legacy "members" array field is ignored. */
+ * chat_members_load). A legacy "members" array field is ignored. */
 static chat_err_t rooms__from_bson(const bson_t *doc, chat_room_t *out)
 {
     bson_iter_t iter;
@@ -323,7 +323,7 @@ chat_err_t chat_rooms_list_visible(chat_db_t *db, const char *user_id, int64_t l
         rc = chat_db_map_error(&err);
         goto cleanup;
     }
-    /* Give the client back before rooms__load_members takes one. */
+    /* Give the client back before chat_members_load takes one. */
     mongoc_cursor_destroy(cursor);
     cursor = NULL;
     mongoc_collection_destroy(coll);
