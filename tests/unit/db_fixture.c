@@ -4,6 +4,11 @@
  */
 #include "db_fixture.h"
 
+#include <stdarg.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -47,4 +52,21 @@ int db_teardown(void **state)
     chat_db_push(db, client);
     chat_db_destroy(db);
     return 0;
+}
+
+int db_fixture_run_group(const char *name, const struct CMUnitTest *tests, size_t n)
+{
+    const char *uri = getenv("CHAT_TEST_MONGO_URI");
+    int failed;
+
+    if (uri == NULL || uri[0] == '\0') {
+        fprintf(stderr, "FAIL: CHAT_TEST_MONGO_URI is not set. These tests need a MongoDB or "
+                        "FerretDB (make test starts one), e.g. "
+                        "CHAT_TEST_MONGO_URI=mongodb://127.0.0.1:27017/\n");
+        return 1;
+    }
+    chat_db_global_init();
+    failed = _cmocka_run_group_tests(name, tests, n, NULL, NULL);
+    chat_db_global_cleanup();
+    return failed;
 }

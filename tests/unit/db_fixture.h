@@ -6,9 +6,19 @@
 #ifndef CHAT_TEST_DB_FIXTURE_H
 #define CHAT_TEST_DB_FIXTURE_H
 
+#include <stddef.h>
+
+struct CMUnitTest;
+
 /** cmocka setup: *state = a chat_db_t on a new database "t_<pid>_<n>" with indexes. */
 int db_setup(void **state);
 /** cmocka teardown: drops that database and destroys the handle. */
 int db_teardown(void **state);
+
+/** A test program's main(): fails at once (naming the variable) without
+ *  CHAT_TEST_MONGO_URI, else runs the group between mongoc's global init and cleanup. */
+int db_fixture_run_group(const char *name, const struct CMUnitTest *tests, size_t n);
+#define DB_FIXTURE_RUN(tests)                                                                  \
+    db_fixture_run_group(#tests, (tests), sizeof(tests) / sizeof((tests)[0]))
 
 #endif

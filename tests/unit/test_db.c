@@ -193,16 +193,6 @@ int main(void)
                                         db_teardown),
         cmocka_unit_test(test_map_error),
     };
-    int failed;
 
-    if (getenv("CHAT_TEST_MONGO_URI") == NULL || getenv("CHAT_TEST_MONGO_URI")[0] == '\0') {
-        fprintf(stderr, "FAIL: CHAT_TEST_MONGO_URI is not set. These tests need a MongoDB or "
-                        "FerretDB (make test starts one), e.g. "
-                        "CHAT_TEST_MONGO_URI=mongodb://127.0.0.1:27017/\n");
-        return 1;
-    }
-    chat_db_global_init();
-    failed = cmocka_run_group_tests(tests, NULL, NULL);
-    chat_db_global_cleanup();
-    return failed;
+    return DB_FIXTURE_RUN(tests);
 }

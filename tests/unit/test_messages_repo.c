@@ -168,35 +168,35 @@ static void test_resend_is_idempotent(void **state)
     chat_message_clear(&other);
 }
 
-/* Runs one command on the test database's collection: a helper for the two tests below
- * that put the database into states the append path must cope with. */
+/* Puts the test database into a state the append path must cope with: inserts insert
+ * (when given), else applies update to the first match of filter (when given), else
+ * deletes every match of filter. Takes the documents. */
 static void coll_exec(chat_db_t *db, const char *coll_name, bson_t *filter, bson_t *update,
                       bson_t *insert)
 {
-    mongoc_client_t *client = chat_db_pop(db);
-    mongoc_collection_t *coll = mongoc_client_get_collection(client, chat_db_name(db), coll_name);
-    bson_error_t err;
-    bool ok = true;
+    chat_err_t rc = CHAT_OK;
 
     if (insert != NULL) {
-        ok = mongoc_collection_insert_one(coll, insert, NULL, NULL, &err);
-    } else if (update != NULL) {
-        ok = mongoc_collection_update_one(coll, filter, update, NULL, NULL, &err);
-    } else {
-        ok = mongoc_collection_delete_many(coll, filter, NULL, NULL, &err);
-    }
-    if (!ok) {
-        fprintf(stderr, "%s: %s\n", coll_name, err.message);
-    }
-    assert_true(ok);
-    mongoc_collection_destroy(coll);
-    chat_db_push(db, client);
-    bson_destroy(filter);
-    if (update != NULL) {
-        bson_destroy(update);
-    }
-    if (insert != NULL) {
+        rc = chat_db_insert(db, coll_name, insert);
         bson_destroy(insert);
+    } else if (update != NULL) {
+        mongoc_client_t *client = chat_db_pop(db);
+        mongoc_collection_t *coll =
+            mongoc_client_get_collection(client, chat_db_name(db), coll_name);
+        bson_error_t err;
+
+        if (!mongoc_collection_update_one(coll, filter, update, NULL, NULL, &err)) {
+            rc = chat_db_map_error(&err);
+        }
+        mongoc_collection_destroy(coll);
+        chat_db_push(db, client);
+        bson_destroy(update);
+    } else {
+        rc = chat_db_delete(db, coll_name, filter, true, NULL);
+    }
+    assert_int_equal(rc, CHAT_OK);
+    if (filter != NULL) {
+        bson_destroy(filter);
     }
 }
 
@@ -550,16 +550,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_after_and_before, db_setup, db_teardown),
         cmocka_unit_test(test_unavailable_when_down),
     };
-    int failed;
 
-    if (getenv("CHAT_TEST_MONGO_URI") == NULL || getenv("CHAT_TEST_MONGO_URI")[0] == '\0') {
-        fprintf(stderr, "FAIL: CHAT_TEST_MONGO_URI is not set. These tests need a MongoDB or "
-                        "FerretDB (make test starts one), e.g. "
-                        "CHAT_TEST_MONGO_URI=mongodb://127.0.0.1:27017/\n");
-        return 1;
-    }
-    chat_db_global_init();
-    failed = cmocka_run_group_tests(tests, NULL, NULL);
-    chat_db_global_cleanup();
-    return failed;
+    return DB_FIXTURE_RUN(tests);
 }

@@ -157,14 +157,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_load_and_rooms_of_a_user, db_setup, db_teardown),
         cmocka_unit_test_setup_teardown(test_shared_bson_helpers, db_setup, db_teardown),
     };
-    int failed;
 
-    if (getenv("CHAT_TEST_MONGO_URI") == NULL || getenv("CHAT_TEST_MONGO_URI")[0] == '\0') {
-        fprintf(stderr, "FAIL: CHAT_TEST_MONGO_URI is not set (make test starts a FerretDB)\n");
-        return 1;
-    }
-    chat_db_global_init();
-    failed = cmocka_run_group_tests(tests, NULL, NULL);
-    chat_db_global_cleanup();
-    return failed;
+    return DB_FIXTURE_RUN(tests);
 }
