@@ -77,13 +77,13 @@ static mongoc_collection_t *rooms__coll(chat_db_t *db, mongoc_client_t *client,
     return mongoc_client_get_collection(client, chat_db_name(db), name);
 }
 
-/* First document of coll_name matching filter. out == NULL tests existence only;
- * otherwise coll_name must be rooms and out (zeroed) gets the room without members. */
-static chat_err_t rooms__find_doc(chat_db_t *db, const char *coll_name, const bson_t *filter,
-                                  chat_room_t *out)
+/* The room document of oid into out (zeroed; may be NULL to test existence), without
+ * members. CHAT_ERR_NOT_FOUND when there is none. */
+static chat_err_t rooms__find_room_doc(chat_db_t *db, const bson_oid_t *oid, chat_room_t *out)
 {
     mongoc_client_t *client = chat_db_pop(db);
-    mongoc_collection_t *coll = rooms__coll(db, client, coll_name);
+    mongoc_collection_t *coll = rooms__coll(db, client, ROOMS__COLL);
+    bson_t *filter = BCON_NEW("_id", BCON_OID(oid));
     bson_t *opts = BCON_NEW("limit", BCON_INT64(1));
     mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
     const bson_t *doc = NULL;
@@ -98,17 +98,8 @@ static chat_err_t rooms__find_doc(chat_db_t *db, const char *coll_name, const bs
     mongoc_cursor_destroy(cursor);
     mongoc_collection_destroy(coll);
     chat_db_push(db, client);
-    bson_destroy(opts);
-    return rc;
-}
-
-/* The room document of oid into out (may be NULL), without members. */
-static chat_err_t rooms__find_room_doc(chat_db_t *db, const bson_oid_t *oid, chat_room_t *out)
-{
-    bson_t *filter = BCON_NEW("_id", BCON_OID(oid));
-    chat_err_t rc = rooms__find_doc(db, ROOMS__COLL, filter, out);
-
     bson_destroy(filter);
+    bson_destroy(opts);
     return rc;
 }
 
