@@ -8,6 +8,7 @@
  * finished struct from any thread.
  */
 #include "chat/config.h"
+#include "chat/redact.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -22,6 +23,7 @@
 #define CONFIG__SECRET_MIN 32
 #define CONFIG__TTL_MAX_SEC (INT64_C(10) * 365 * 86400)
 #define CONFIG__RATE_MAX 1e9
+#define CONFIG__BCRYPT_MIN_SAFE 10 /* below: only with BCRYPT_ALLOW_WEAK=1 (tests) */
 
 /* Writes a formatted message into errbuf (if any). Always returns -1. */
 __attribute__((format(printf, 3, 4))) static int config__fail(char *errbuf, size_t errlen,
@@ -129,17 +131,19 @@ static int config__str(const char *name, const char *def, char **out, char *errb
     return 0;
 }
 
-/* JWT_TTL: "3600", "3600s", "30m", "24h" or "7d"; 1 s .. 10 years. */
-static int config__ttl(int64_t *out, char *errbuf, size_t errlen)
+/* A duration (JWT_TTL, SESSION_MAX_AGE): "3600", "3600s", "30m", "24h" or "7d";
+ * 1 s .. 10 years; def seconds when unset. */
+static int config__duration(const char *name, int64_t def, int64_t *out, char *errbuf,
+                            size_t errlen)
 {
-    const char *v = config__env("JWT_TTL");
+    const char *v = config__env(name);
     char buf[32];
     char *end = NULL;
     long long n = 0;
     int64_t mult = 1;
 
     if (v == NULL) {
-        *out = 86400;
+        *out = def;
         return 0;
     }
     if (!config__trim(v, buf, sizeof(buf)) || !isdigit((unsigned char)buf[0]))
@@ -166,9 +170,9 @@ static int config__ttl(int64_t *out, char *errbuf, size_t errlen)
 
 bad:
     return config__fail(errbuf, errlen,
-                        "JWT_TTL must be a positive duration in seconds or with an s/m/h/d "
+                        "%s must be a positive duration in seconds or with an s/m/h/d "
                         "suffix (3600, 30m, 24h, 7d; at most 10 years), got '%.64s'",
-                        v);
+                        name, v);
 }
 
 /* Appends a copy of origin[0..n) to cfg->cors_origins. */
@@ -270,17 +274,22 @@ bad:
                         "GATEWAY_ID must be 1..64 visible ASCII characters, got '%.64s'", v);
 }
 
-/* Checks that a URL variable starts with one of two schemes. */
+/* Checks that a URL variable starts with one of two schemes. The value is quoted with its
+ * credentials masked (redact.h): a malformed URL still carries the real password. */
 static int config__scheme(const char *name, const char *value, const char *a, const char *b,
                           char *errbuf, size_t errlen)
 {
+    char shown[256];
+
     if (strncmp(value, a, strlen(a)) == 0 || (b != NULL && strncmp(value, b, strlen(b)) == 0))
         return 0;
+    chat_redact_url(value, shown, sizeof(shown));
     return config__fail(errbuf, errlen, "%s must start with %s%s%s, got '%.64s'", name, a,
-                        b != NULL ? " or " : "", b != NULL ? b : "", value);
+                        b != NULL ? " or " : "", b != NULL ? b : "", shown);
 }
 
-/* LOG_LEVEL (debug|info|warn|error, default info) and LOG_FORMAT (json|text). */
+/* LOG_LEVEL (debug|info|warn|error, default info), LOG_FORMAT (json|text) and
+ * LOG_BUFFER_BYTES. */
 static int config__log(chat_config_t *cfg, char *errbuf, size_t errlen)
 {
     const char *v = config__env("LOG_LEVEL");
@@ -297,12 +306,15 @@ static int config__log(chat_config_t *cfg, char *errbuf, size_t errlen)
         cfg->log_format = CHAT_LOG_TEXT;
     else
         return config__fail(errbuf, errlen, "LOG_FORMAT must be json or text, got '%.64s'", v);
-    return 0;
+    /* the gateway's log ring (log.h, chat_log_async_start): 4 KiB .. 256 MiB */
+    return config__int("LOG_BUFFER_BYTES", 256L * 1024L, 4096L, 256L * 1024L * 1024L,
+                       &cfg->log_buffer_bytes, errbuf, errlen);
 }
 
 int chat_config_load(chat_config_t *cfg, bool need_secret, char *errbuf, size_t errlen)
 {
     const char *secret = NULL;
+    int allow_weak = 0;
 
     if (errbuf != NULL && errlen > 0)
         errbuf[0] = '\0';
@@ -320,8 +332,11 @@ int chat_config_load(chat_config_t *cfg, bool need_secret, char *errbuf, size_t 
                     errlen) != 0 ||
         config__scheme("REDIS_URL", cfg->redis_url, "redis://", NULL, errbuf, errlen) != 0 ||
         config__str("JWT_ISSUER", "chat-server", &cfg->jwt_issuer, errbuf, errlen) != 0 ||
-        config__ttl(&cfg->jwt_ttl_sec, errbuf, errlen) != 0 ||
+        config__duration("JWT_TTL", 86400, &cfg->jwt_ttl_sec, errbuf, errlen) != 0 ||
+        config__duration("SESSION_MAX_AGE", 30 * 86400, &cfg->session_max_age_sec, errbuf,
+                         errlen) != 0 ||
         config__int("BCRYPT_COST", 12, 4, 31, &cfg->bcrypt_cost, errbuf, errlen) != 0 ||
+        config__int("BCRYPT_ALLOW_WEAK", 0, 0, 1, &allow_weak, errbuf, errlen) != 0 ||
         config__origins(cfg, errbuf, errlen) != 0 ||
         config__rate("RATE_MSG_PER_SEC", 10, &cfg->rate_msg_per_sec, errbuf, errlen) != 0 ||
         config__rate("RATE_MSG_BURST", 30, &cfg->rate_msg_burst, errbuf, errlen) != 0 ||
@@ -330,6 +345,8 @@ int chat_config_load(chat_config_t *cfg, bool need_secret, char *errbuf, size_t 
         config__rate("RATE_REGISTER_PER_HOUR", 20, &cfg->rate_register_per_hour, errbuf,
                      errlen) != 0 ||
         config__rate("RATE_API_PER_SEC", 50, &cfg->rate_api_per_sec, errbuf, errlen) != 0 ||
+        config__rate("RATE_MEMBERSHIP_PER_MIN", 30, &cfg->rate_membership_per_min, errbuf,
+                     errlen) != 0 ||
         config__rate("RATE_ROOM_CREATE_PER_MIN", 10, &cfg->rate_room_create_per_min, errbuf,
                      errlen) != 0 ||
         config__log(cfg, errbuf, errlen) != 0 ||
@@ -338,10 +355,21 @@ int chat_config_load(chat_config_t *cfg, bool need_secret, char *errbuf, size_t 
         config__str("GATEWAY_HOST", "127.0.0.1", &cfg->gateway_host, errbuf, errlen) != 0 ||
         config__int("MAX_SOCKETS_PER_USER", 20, 1, 100000, &cfg->max_sockets_per_user, errbuf,
                     errlen) != 0 ||
+        config__int("HISTORY_WINDOW", 500, 10, 1000000, &cfg->history_window, errbuf, errlen) !=
+            0 ||
+        config__int("DB_TRACE", 0, 0, 1, &cfg->db_trace, errbuf, errlen) != 0 ||
         config__int("MONGO_TIMEOUT_MS", 1500, 1, 600000, &cfg->mongo_timeout_ms, errbuf,
                     errlen) != 0)
         goto cleanup;
 
+    cfg->bcrypt_allow_weak = allow_weak != 0;
+    if (cfg->bcrypt_cost < CONFIG__BCRYPT_MIN_SAFE && !cfg->bcrypt_allow_weak) {
+        config__fail(errbuf, errlen,
+                     "BCRYPT_COST must be at least %d, got %d (a cost below %d is for test "
+                     "stacks only: set BCRYPT_ALLOW_WEAK=1 to allow it)",
+                     CONFIG__BCRYPT_MIN_SAFE, cfg->bcrypt_cost, CONFIG__BCRYPT_MIN_SAFE);
+        goto cleanup;
+    }
     if (cfg->rate_msg_per_sec > 0 && cfg->rate_msg_burst < 1) {
         config__fail(errbuf, errlen,
                      "RATE_MSG_BURST must be >= 1 while RATE_MSG_PER_SEC is on, got '%g'",

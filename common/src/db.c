@@ -17,7 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chat/db_trace.h"
 #include "chat/log.h"
+#include "chat/redact.h"
 #include "chat/validate.h"
 
 #define DB__APPNAME "chat-server"
@@ -116,7 +118,12 @@ chat_db_t *chat_db_create_with_socket_timeout(const char *uri, const char *dbnam
     parsed = mongoc_uri_new_with_error(uri, &err);
     if (parsed == NULL) {
         if (errbuf != NULL) {
-            snprintf(errbuf, errlen, "MONGO_URI: %s", err.message);
+            char shown[256];
+
+            /* mongoc may quote the URI (or a piece of it) back: mask its password */
+            chat_redact_secret_in(err.message, uri);
+            snprintf(errbuf, errlen, "MONGO_URI: %s (URI: %s)", err.message,
+                     chat_redact_url(uri, shown, sizeof(shown)));
         }
         goto fail;
     }
@@ -137,11 +144,15 @@ chat_db_t *chat_db_create_with_socket_timeout(const char *uri, const char *dbnam
     db->pool = mongoc_client_pool_new_with_error(parsed, &err);
     if (db->pool == NULL) {
         if (errbuf != NULL) {
+            chat_redact_secret_in(err.message, uri);
             snprintf(errbuf, errlen, "MONGO_URI: %s", err.message);
         }
         goto fail;
     }
     mongoc_client_pool_set_error_api(db->pool, MONGOC_ERROR_API_VERSION_2);
+    if (!chat_db_trace_install(db->pool)) {
+        chat_log_warn("cannot install MongoDB command counters");
+    }
     mongoc_uri_destroy(parsed);
     return db;
 

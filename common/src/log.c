@@ -2,20 +2,30 @@
  * log.c - structured logging (log.h). Each call builds its whole line in memory
  * (JSON with a hand-written escaper that never fails on bad UTF-8, or a text line for
  * LOG_FORMAT=text) and writes it with one fwrite under flockfile(stderr), so lines
- * from different threads never interleave.
+ * from different threads never interleave. After chat_log_async_start (the gateway),
+ * lines go instead into a bounded in-memory ring that a writer thread of its own
+ * writes out: a slow or stuck reader of stderr costs the event loop nothing, and a
+ * line that does not fit is dropped and counted (chat_log_dropped_total; a line
+ * saying how many follows once the writer catches up).
  *
  * Threads: chat_log_init runs once on the main thread before any other thread
  * starts; after that the settings below are read-only and chat_log may be called
- * from any thread.
+ * from any thread. The ring is shared under log__async.mu; the writer thread is its
+ * only reader.
  */
 #include "chat/log.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "chat/clock.h"
 
@@ -168,25 +178,240 @@ static void log__json_field(log__buf_t *b, const char *key, const char *value, b
     log__puts(b, "\"");
 }
 
-/* Appends the context pairs from ap (key, value, ..., NULL); NULL values skipped. */
+static _Thread_local struct {
+    char key[16];
+    char value[64];
+} log__scope;
+
+void chat_log_scope_set(const char *key, const char *value)
+{
+    snprintf(log__scope.key, sizeof(log__scope.key), "%s", key != NULL ? key : "");
+    snprintf(log__scope.value, sizeof(log__scope.value), "%s", value != NULL ? value : "");
+}
+
+void chat_log_scope_clear(void)
+{
+    log__scope.key[0] = '\0';
+}
+
+static void log__pair(log__buf_t *b, const char *key, const char *value, bool json)
+{
+    if (json) {
+        log__json_field(b, key, value, false);
+    } else {
+        log__puts(b, " ");
+        log__escape(b, key, false);
+        log__puts(b, "=");
+        log__escape(b, value, false);
+    }
+}
+
+/* Appends the context pairs from ap (key, value, ..., NULL; NULL values skipped), then
+ * the thread's scope unless a pair named its key. */
 static void log__context(log__buf_t *b, va_list ap, bool json)
 {
     const char *key = NULL;
+    bool scope_named = log__scope.key[0] == '\0';
 
     while ((key = va_arg(ap, const char *)) != NULL) {
         const char *value = va_arg(ap, const char *);
 
         if (value == NULL)
             continue;
-        if (json) {
-            log__json_field(b, key, value, false);
-        } else {
-            log__puts(b, " ");
-            log__escape(b, key, false);
-            log__puts(b, "=");
-            log__escape(b, value, false);
-        }
+        if (!scope_named && strcmp(key, log__scope.key) == 0)
+            scope_named = true;
+        log__pair(b, key, value, json);
     }
+    if (!scope_named)
+        log__pair(b, log__scope.key, log__scope.value, json);
+}
+
+/* ------------------------------------------------------------------ async writer */
+
+#define LOG__WRITE_CHUNK 65536
+
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t wake;    /* lines queued, or stop */
+    pthread_cond_t drained; /* the writer emptied the ring (or gave up) */
+    pthread_t thread;
+    char *ring;
+    size_t cap;
+    size_t head; /* next byte to write out */
+    size_t len;  /* bytes queued */
+    uint64_t dropped;
+    uint64_t dropped_reported;
+    bool running;
+    bool stop;
+    bool writer_done;
+} log__async = {.mu = PTHREAD_MUTEX_INITIALIZER,
+                .wake = PTHREAD_COND_INITIALIZER,
+                .drained = PTHREAD_COND_INITIALIZER};
+
+/* Writes all of data to stderr's descriptor; false when it cannot (closed pipe). */
+static bool log__write_fd(const char *data, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(STDERR_FILENO, data, n);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w <= 0) {
+            return false;
+        }
+        data += w;
+        n -= (size_t)w;
+    }
+    return true;
+}
+
+static void *log__writer_main(void *arg)
+{
+    char *chunk = malloc(LOG__WRITE_CHUNK);
+
+    (void)arg;
+    pthread_mutex_lock(&log__async.mu);
+    while (chunk != NULL) {
+        size_t n;
+        uint64_t lost = 0;
+        char note[192];
+        while (log__async.len == 0 && !log__async.stop) {
+            pthread_cond_broadcast(&log__async.drained);
+            pthread_cond_wait(&log__async.wake, &log__async.mu);
+        }
+        if (log__async.len == 0) {
+            break; /* stop, and everything was written */
+        }
+        n = log__async.len < LOG__WRITE_CHUNK ? log__async.len : LOG__WRITE_CHUNK;
+        for (size_t i = 0; i < n; i++) { /* a ring: the copy may wrap */
+            chunk[i] = log__async.ring[(log__async.head + i) % log__async.cap];
+        }
+        log__async.head = (log__async.head + n) % log__async.cap;
+        log__async.len -= n;
+        if (log__async.dropped > log__async.dropped_reported) {
+            lost = log__async.dropped - log__async.dropped_reported;
+            log__async.dropped_reported = log__async.dropped;
+        }
+        pthread_mutex_unlock(&log__async.mu);
+        (void)log__write_fd(chunk, n); /* may block: only this thread waits */
+        if (lost > 0) {
+            char ts[CHAT_RFC3339_LEN];
+            int len;
+            chat_clock_format_rfc3339(chat_clock_now_ms(), ts, sizeof(ts));
+            if (log__settings.format == CHAT_LOG_TEXT) {
+                len = snprintf(note, sizeof(note),
+                               "%s warn  %s: log lines dropped (stderr too slow) count=%llu\n",
+                               ts, log__settings.component, (unsigned long long)lost);
+            } else {
+                len = snprintf(note, sizeof(note),
+                               "{\"ts\":\"%s\",\"level\":\"warn\",\"component\":\"%s\","
+                               "\"msg\":\"log lines dropped (stderr too slow)\","
+                               "\"count\":\"%llu\"}\n",
+                               ts, log__settings.component, (unsigned long long)lost);
+            }
+            if (len > 0 && (size_t)len < sizeof(note)) {
+                (void)log__write_fd(note, (size_t)len);
+            }
+        }
+        pthread_mutex_lock(&log__async.mu);
+    }
+    log__async.writer_done = true;
+    pthread_cond_broadcast(&log__async.drained);
+    pthread_mutex_unlock(&log__async.mu);
+    free(chunk);
+    return NULL;
+}
+
+int chat_log_async_start(size_t ring_bytes)
+{
+    int rc = 0;
+
+    pthread_mutex_lock(&log__async.mu);
+    if (log__async.running) {
+        pthread_mutex_unlock(&log__async.mu);
+        return 0;
+    }
+    log__async.ring = malloc(ring_bytes > 0 ? ring_bytes : 1);
+    log__async.cap = ring_bytes;
+    log__async.head = log__async.len = 0;
+    log__async.stop = log__async.writer_done = false;
+    if (log__async.ring == NULL || ring_bytes == 0 ||
+        pthread_create(&log__async.thread, NULL, log__writer_main, NULL) != 0) {
+        free(log__async.ring);
+        log__async.ring = NULL;
+        rc = -1;
+    } else {
+        log__async.running = true;
+    }
+    pthread_mutex_unlock(&log__async.mu);
+    return rc;
+}
+
+void chat_log_async_stop(int timeout_ms)
+{
+    struct timespec until;
+    bool done;
+
+    pthread_mutex_lock(&log__async.mu);
+    if (!log__async.running) {
+        pthread_mutex_unlock(&log__async.mu);
+        return;
+    }
+    log__async.stop = true;
+    pthread_cond_signal(&log__async.wake);
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    while (!log__async.writer_done &&
+           pthread_cond_timedwait(&log__async.drained, &log__async.mu, &until) == 0) {
+    }
+    done = log__async.writer_done;
+    log__async.running = false; /* from here on lines are written directly again */
+    pthread_mutex_unlock(&log__async.mu);
+    if (done) {
+        pthread_join(log__async.thread, NULL);
+        free(log__async.ring);
+        log__async.ring = NULL;
+    } else {
+        /* stderr is stuck: leave the writer (and its ring) to the process's exit */
+        pthread_detach(log__async.thread);
+    }
+}
+
+uint64_t chat_log_dropped_total(void)
+{
+    uint64_t n;
+
+    pthread_mutex_lock(&log__async.mu);
+    n = log__async.dropped;
+    pthread_mutex_unlock(&log__async.mu);
+    return n;
+}
+
+/* Queues one line for the writer; false when no writer runs (write it directly). */
+static bool log__enqueue(const char *data, size_t n)
+{
+    pthread_mutex_lock(&log__async.mu);
+    if (!log__async.running) {
+        pthread_mutex_unlock(&log__async.mu);
+        return false;
+    }
+    if (n > log__async.cap - log__async.len) {
+        log__async.dropped++; /* never wait for the reader of stderr */
+    } else {
+        size_t tail = (log__async.head + log__async.len) % log__async.cap;
+        size_t first = log__async.cap - tail < n ? log__async.cap - tail : n;
+        memcpy(log__async.ring + tail, data, first);
+        memcpy(log__async.ring, data + first, n - first);
+        log__async.len += n;
+        pthread_cond_signal(&log__async.wake);
+    }
+    pthread_mutex_unlock(&log__async.mu);
+    return true;
 }
 
 void chat_log(chat_log_level_t level, const char *msg, ...)
@@ -231,10 +456,12 @@ void chat_log(chat_log_level_t level, const char *msg, ...)
     }
     b.data[b.len++] = '\n'; /* log__put always leaves room for it */
 
-    flockfile(stderr);
-    fwrite(b.data, 1, b.len, stderr);
-    fflush(stderr);
-    funlockfile(stderr);
+    if (!log__enqueue(b.data, b.len)) {
+        flockfile(stderr);
+        fwrite(b.data, 1, b.len, stderr);
+        fflush(stderr);
+        funlockfile(stderr);
+    }
     if (b.heap)
         free(b.data);
 }

@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "chat/clock.h"
+#include "chat/error.h"
 #include "chat/validate.h"
 
 /* ------------------------------------------------------------------ ownership */
@@ -173,10 +174,13 @@ json_t *chat_room_to_json(const chat_room_t *r)
     }
     chat_clock_format_rfc3339(r->created_at_ms, created, sizeof(created));
     /* "o" steals members, also when json_pack fails (jansson >= 2.12). */
-    return json_pack("{s:s, s:s, s:s, s:s, s:o, s:b, s:b, s:s}", "id", r->id, "name",
+    return json_pack("{s:s, s:s, s:s, s:s, s:o, s:I, s:b, s:b, s:s}", "id", r->id, "name",
                      model__str(r->name), "description", model__str(r->description),
-                     "creator_id", r->creator_id, "members", members, "is_private",
-                     (int)r->is_private, "is_dm", (int)r->is_dm, "created_at", created);
+                     "creator_id", r->creator_id, "members", members, "member_count",
+                     (json_int_t)(r->member_count > 0 ? r->member_count
+                                                      : (int64_t)r->n_members),
+                     "is_private", (int)r->is_private, "is_dm", (int)r->is_dm, "created_at",
+                     created);
 }
 
 json_t *chat_message_to_json(const chat_message_t *m)
@@ -426,14 +430,16 @@ char *chat_json_dumps(const json_t *json)
     return json_dumps(json, JSON_COMPACT);
 }
 
-/* A message that is not valid UTF-8 (it may quote user input) is replaced, so the
- * only NULL return is out-of-memory. */
+/* A message that is not valid UTF-8 (it may quote user input) is replaced, and a code
+ * outside chat_wire_codes() becomes internal_error, so the only NULL return is
+ * out-of-memory. */
 json_t *chat_json_error(const char *code, const char *message)
 {
     const char *c = code != NULL ? code : "internal_error";
     const char *m = message != NULL ? message : "";
 
-    if (chat_utf8_length(c, strlen(c)) < 0)
+    /* one vocabulary (chat_wire_codes): a code outside it is a bug, never sent */
+    if (!chat_wire_code_known(c))
         c = "internal_error";
     if (chat_utf8_length(m, strlen(m)) < 0)
         m = "(message not valid UTF-8)";

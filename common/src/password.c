@@ -4,13 +4,20 @@
  * is freed. Salts come from crypt_gensalt_rn with no caller bytes, so libxcrypt reads
  * the OS random source itself.
  *
+ * The dummy verification for unknown accounts runs at the cost the stored hashes use
+ * (the most common cost among those noted with chat_password_note_stored_cost: a sample
+ * read at start-up and every real verification since), not at BCRYPT_COST: after a cost
+ * change most stored hashes keep their old cost, and a dummy at the new one would tell
+ * unknown emails apart by their timing.
+ *
  * Threads: any thread (REST workers). The only shared state is the per-cost dummy
- * hash cache below, guarded by its mutex.
+ * hash cache and the cost histogram below, guarded by their mutex.
  */
 #include "chat/password.h"
 
 #include <crypt.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,11 +25,13 @@
 #define PASSWORD__MAX_COST 31
 #define PASSWORD__BCRYPT_LEN 60
 
-/* Owner: this file; one lazily computed hash per cost, written once under the lock. */
+/* Owner: this file; one lazily computed hash per cost, written once under the lock, and
+ * how many stored hashes of each cost were seen. */
 static struct {
     pthread_mutex_t lock;
     char hash[PASSWORD__MAX_COST + 1][CHAT_PASSWORD_HASH_LEN];
-} password__dummy = {PTHREAD_MUTEX_INITIALIZER, {{0}}};
+    uint64_t seen[PASSWORD__MAX_COST + 1];
+} password__dummy = {PTHREAD_MUTEX_INITIALIZER, {{0}}, {0}};
 
 /* Runs crypt_rn(password, setting) and copies the result into out. */
 static chat_err_t password__crypt(const char *password, const char *setting, char *out,
@@ -125,10 +134,47 @@ static const char *password__dummy_hash(int cost)
     return res;
 }
 
+int chat_password_hash_cost(const char *hash)
+{
+    int cost = 0;
+
+    /* $2a$ / $2b$ / $2y$ then two digits and '$' */
+    if (hash == NULL || strlen(hash) != PASSWORD__BCRYPT_LEN || hash[0] != '$' ||
+        hash[1] != '2' || hash[3] != '$' || hash[4] < '0' || hash[4] > '9' || hash[5] < '0' ||
+        hash[5] > '9' || hash[6] != '$')
+        return -1;
+    cost = (hash[4] - '0') * 10 + (hash[5] - '0');
+    return cost >= PASSWORD__MIN_COST && cost <= PASSWORD__MAX_COST ? cost : -1;
+}
+
+void chat_password_note_stored_cost(int cost)
+{
+    if (cost < PASSWORD__MIN_COST || cost > PASSWORD__MAX_COST)
+        return;
+    pthread_mutex_lock(&password__dummy.lock);
+    password__dummy.seen[cost]++;
+    pthread_mutex_unlock(&password__dummy.lock);
+}
+
+int chat_password_dummy_cost(int fallback)
+{
+    int best = -1;
+
+    pthread_mutex_lock(&password__dummy.lock);
+    for (int c = PASSWORD__MIN_COST; c <= PASSWORD__MAX_COST; c++) {
+        if (password__dummy.seen[c] > 0 &&
+            (best < 0 || password__dummy.seen[c] > password__dummy.seen[best]))
+            best = c;
+    }
+    pthread_mutex_unlock(&password__dummy.lock);
+    return best >= 0 ? best : fallback;
+}
+
 bool chat_password_verify_dummy(const char *password, int cost)
 {
     const char *hash = NULL;
 
+    cost = chat_password_dummy_cost(cost);
     if (cost < PASSWORD__MIN_COST || cost > PASSWORD__MAX_COST)
         return false;
     hash = password__dummy_hash(cost);

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "chat/clock.h"
+#include "chat/hash.h"
 #include "chat/keys.h"
 
 /* Bucket refill is continuous: tokens += elapsed_ms * rate / 1000, capped at burst.
@@ -23,35 +24,6 @@
  * passed (plus a second), so idle subjects cost no memory. Returns {allowed, retry_ms}.
  * TIME makes the script non-deterministic; Redis 5+ replicates its effects, not the
  * script, so that is allowed. */
-const char CHAT_RATELIMIT_LUA[] =
-    "local rate = tonumber(ARGV[1])\n"
-    "local burst = tonumber(ARGV[2])\n"
-    "local cost = tonumber(ARGV[3]) or 1\n"
-    "if rate == nil or rate <= 0 then return {1, 0} end\n"
-    "if burst == nil or burst < cost then burst = cost end\n"
-    "local t = redis.call('TIME')\n"
-    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-    "local b = redis.call('HMGET', KEYS[1], 'tokens', 'ts_ms')\n"
-    "local tokens = tonumber(b[1])\n"
-    "local ts = tonumber(b[2])\n"
-    "if tokens == nil or ts == nil then tokens = burst; ts = now end\n"
-    "if now > ts then\n"
-    "  tokens = math.min(burst, tokens + (now - ts) * rate / 1000)\n"
-    "  ts = now\n"
-    "end\n"
-    "local allowed = 0\n"
-    "local retry = 0\n"
-    "if tokens >= cost then\n"
-    "  tokens = tokens - cost\n"
-    "  allowed = 1\n"
-    "else\n"
-    "  retry = math.ceil((cost - tokens) * 1000 / rate)\n"
-    "  if retry < 1 then retry = 1 end\n"
-    "end\n"
-    "redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts_ms', tostring(ts))\n"
-    "redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)\n"
-    "return {allowed, retry}\n";
-
 int chat_ratelimit_parse_reply(const redisReply *reply, bool *allowed, int64_t *retry_after_ms)
 {
     if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
@@ -130,13 +102,8 @@ void chat_local_limiter_destroy(chat_local_limiter_t *l)
 
 static uint32_t limiter__hash(const char *key)
 {
-    uint32_t h = 2166136261u; /* FNV-1a */
-
-    for (size_t i = 0; key[i] != '\0' && i < CHAT_KEY_LEN - 1; i++) {
-        h ^= (unsigned char)key[i];
-        h *= 16777619u;
-    }
-    return h;
+    return chat_hash_fnv1a32_update(CHAT_HASH_FNV1A32_BASIS, key,
+                                    strnlen(key, CHAT_KEY_LEN - 1));
 }
 
 static void limiter__unlink(chat_local_limiter_t *l, uint32_t e)
@@ -310,8 +277,8 @@ bool chat_ratelimit_check(chat_redis_t *redis, chat_local_limiter_t *local, cons
     snprintf(rate_s, sizeof(rate_s), "%.17g", rate_per_sec);
     snprintf(burst_s, sizeof(burst_s), "%.17g", burst);
     if (redis != NULL) {
-        reply = chat_redis_command(redis, "EVAL %s 1 %s %s %s 1", CHAT_RATELIMIT_LUA, key,
-                                   rate_s, burst_s);
+        const char *argv[4] = {key, rate_s, burst_s, "1"};
+        reply = chat_redis_eval(redis, CHAT_SCRIPT_RATELIMIT, 1, 4, argv, NULL);
     }
     if (reply != NULL && chat_ratelimit_parse_reply(reply, &allowed, &retry) == 0) {
         freeReplyObject(reply);

@@ -1,9 +1,8 @@
 /*
  * rooms_repo.c - the rooms collection and the dm_pairs collection that makes a
  * direct-message room unique per pair of users (see rooms_repo.h for the document
- * shapes), with the public membership calls on top of room_members_repo.c.
- * chat_room_t.members is assembled from room_members, oldest member first (joined_at,
- * then _id).
+ * shapes). Reads return the room document only: member lists come from the Redis read
+ * model (member_cache.h), which rebuilds them from room_members when needed.
  *
  * Threads: any thread that may block (rest-fcgi request threads, gateway workers);
  * each helper pops its own client from the pool and pushes it back before the next
@@ -17,6 +16,7 @@
 #include <string.h>
 
 #include "chat/clock.h"
+#include "chat/repo_query.h"
 #include "chat/room_members_repo.h"
 
 #define ROOMS__COLL "rooms"
@@ -26,8 +26,8 @@
 #define ROOMS__LIST_MAX 1000        /* page size cap for list_visible */
 #define ROOMS__DM_ATTEMPTS 3
 
-/* Fills out (zeroed) from a rooms document; members are left empty (see
- * chat_members_load). A legacy "members" array field is ignored. */
+/* Fills out (zeroed) from a rooms document; members are left empty (member_cache.h).
+ * A legacy "members" array field is ignored. */
 static chat_err_t rooms__from_bson(const bson_t *doc, chat_room_t *out)
 {
     bson_iter_t iter;
@@ -71,49 +71,22 @@ static chat_err_t rooms__from_bson(const bson_t *doc, chat_room_t *out)
     return rc;
 }
 
-static mongoc_collection_t *rooms__coll(chat_db_t *db, mongoc_client_t *client,
-                                        const char *name)
+static chat_err_t rooms__room_doc(const bson_t *doc, void *arg)
 {
-    return mongoc_client_get_collection(client, chat_db_name(db), name);
+    return rooms__from_bson(doc, arg);
 }
 
 /* The room document of oid into out (zeroed; may be NULL to test existence), without
  * members. CHAT_ERR_NOT_FOUND when there is none. */
 static chat_err_t rooms__find_room_doc(chat_db_t *db, const bson_oid_t *oid, chat_room_t *out)
 {
-    mongoc_client_t *client = chat_db_pop(db);
-    mongoc_collection_t *coll = rooms__coll(db, client, ROOMS__COLL);
     bson_t *filter = BCON_NEW("_id", BCON_OID(oid));
     bson_t *opts = BCON_NEW("limit", BCON_INT64(1));
-    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
-    const bson_t *doc = NULL;
-    bson_error_t err;
-    chat_err_t rc = CHAT_ERR_NOT_FOUND;
+    chat_err_t rc = chat_repo_query_one(db, ROOMS__COLL, filter, opts,
+                                        out != NULL ? rooms__room_doc : NULL, out);
 
-    if (mongoc_cursor_next(cursor, &doc)) {
-        rc = out != NULL ? rooms__from_bson(doc, out) : CHAT_OK;
-    } else if (mongoc_cursor_error(cursor, &err)) {
-        rc = chat_db_map_error(&err);
-    }
-    mongoc_cursor_destroy(cursor);
-    mongoc_collection_destroy(coll);
-    chat_db_push(db, client);
     bson_destroy(filter);
     bson_destroy(opts);
-    return rc;
-}
-
-/* The room of oid with its members into out (zeroed; may be NULL to test existence). */
-static chat_err_t rooms__find_oid(chat_db_t *db, const bson_oid_t *oid, chat_room_t *out)
-{
-    chat_err_t rc = rooms__find_room_doc(db, oid, out);
-
-    if (rc == CHAT_OK && out != NULL) {
-        rc = chat_members_load(db, out, 1);
-        if (rc != CHAT_OK) {
-            chat_room_clear(out);
-        }
-    }
     return rc;
 }
 
@@ -139,10 +112,7 @@ static chat_err_t rooms__insert(chat_db_t *db, const char *name, const char *des
                                 bool is_private, bool is_dm, const bson_oid_t *creator,
                                 const bson_oid_t *other, bson_oid_t *id_out, chat_room_t *out)
 {
-    mongoc_client_t *client = NULL;
-    mongoc_collection_t *coll = NULL;
     bson_t doc = BSON_INITIALIZER;
-    bson_error_t err;
     int64_t now = chat_clock_now_ms();
     chat_err_t rc = CHAT_OK;
 
@@ -155,13 +125,7 @@ static chat_err_t rooms__insert(chat_db_t *db, const char *name, const char *des
     BSON_APPEND_BOOL(&doc, "is_dm", is_dm);
     BSON_APPEND_DATE_TIME(&doc, "created_at", now);
 
-    client = chat_db_pop(db);
-    coll = rooms__coll(db, client, ROOMS__COLL);
-    if (!mongoc_collection_insert_one(coll, &doc, NULL, NULL, &err)) {
-        rc = chat_db_map_error(&err);
-    }
-    mongoc_collection_destroy(coll);
-    chat_db_push(db, client);
+    rc = chat_db_insert(db, ROOMS__COLL, &doc);
     if (rc != CHAT_OK) {
         goto cleanup;
     }
@@ -180,6 +144,7 @@ static chat_err_t rooms__insert(chat_db_t *db, const char *name, const char *des
         /* Nobody else knows the id yet: the members are exactly the ones just stored. */
         rc = rooms__from_bson(&doc, out);
         if (rc == CHAT_OK) {
+            out->member_count = other != NULL ? 2 : 1;
             out->members = calloc(other != NULL ? 2 : 1, sizeof(*out->members));
             if (out->members == NULL) {
                 chat_room_clear(out);
@@ -217,277 +182,40 @@ chat_err_t chat_rooms_find(chat_db_t *db, const char *room_id, chat_room_t *out)
     if (!chat_db_oid_from_hex(room_id, &oid)) {
         return CHAT_ERR_NOT_FOUND;
     }
-    return rooms__find_oid(db, &oid, out);
+    return rooms__find_room_doc(db, &oid, out);
 }
 
-/* {is_private: false}, or with member rooms {$or: [{is_private: false}, {_id: {$in: ids}}]}. */
-static bson_t *rooms__visible_filter(const bson_oid_t *ids, size_t n)
+chat_err_t chat_rooms_public_ids(chat_db_t *db, bson_oid_t **oids_out, size_t *n_out)
 {
-    bson_t *filter = bson_new();
-    bson_t or_arr;
-    bson_t clause;
-    bson_t cond;
-    bson_t in;
+    bson_t *filter = BCON_NEW("is_private", BCON_BOOL(false));
+    bson_t *opts = BCON_NEW("projection", "{", "_id", BCON_INT32(1), "}");
+    chat_err_t rc = chat_repo_query_oids(db, ROOMS__COLL, filter, opts, "_id", 0, oids_out,
+                                         n_out);
 
-    if (n == 0) {
-        BSON_APPEND_BOOL(filter, "is_private", false);
-        return filter;
-    }
-    bson_append_array_begin(filter, "$or", -1, &or_arr);
-    bson_append_document_begin(&or_arr, "0", -1, &clause);
-    BSON_APPEND_BOOL(&clause, "is_private", false);
-    bson_append_document_end(&or_arr, &clause);
-    bson_append_document_begin(&or_arr, "1", -1, &clause);
-    bson_append_document_begin(&clause, "_id", -1, &cond);
-    bson_append_array_begin(&cond, "$in", -1, &in);
-    for (size_t i = 0; i < n; i++) {
-        char buf[16];
-        const char *key = NULL;
-
-        bson_uint32_to_string((uint32_t)i, &key, buf, sizeof(buf));
-        bson_append_oid(&in, key, -1, &ids[i]);
-    }
-    bson_append_array_end(&cond, &in);
-    bson_append_document_end(&clause, &cond);
-    bson_append_document_end(&or_arr, &clause);
-    bson_append_array_end(filter, &or_arr);
-    return filter;
-}
-
-chat_err_t chat_rooms_list_visible(chat_db_t *db, const char *user_id, int64_t limit,
-                                   int64_t offset, chat_room_list_t *out, int64_t *total)
-{
-    mongoc_client_t *client = NULL;
-    mongoc_collection_t *coll = NULL;
-    mongoc_cursor_t *cursor = NULL;
-    bson_t *filter = NULL;
-    bson_t *opts = NULL;
-    const bson_t *doc = NULL;
-    bson_oid_t *member_of = NULL;
-    size_t n_member_of = 0;
-    bson_oid_t uid;
-    bson_error_t err;
-    int64_t count;
-    chat_err_t rc = CHAT_OK;
-
-    out->items = NULL;
-    out->n = 0;
-    if (total != NULL) {
-        *total = 0;
-    }
-    limit = limit < 1 ? 1 : (limit > ROOMS__LIST_MAX ? ROOMS__LIST_MAX : limit);
-    offset = offset < 0 ? 0 : offset;
-    if (chat_db_oid_from_hex(user_id, &uid)) {
-        rc = chat_members_room_oids(db, &uid, &member_of, &n_member_of);
-        if (rc != CHAT_OK) {
-            goto cleanup;
-        }
-    }
-    filter = rooms__visible_filter(member_of, n_member_of);
-    opts = BCON_NEW("sort", "{", "created_at", BCON_INT32(-1), "_id", BCON_INT32(-1), "}",
-                    "skip", BCON_INT64(offset), "limit", BCON_INT64(limit));
-    out->items = calloc((size_t)limit, sizeof(*out->items));
-    if (out->items == NULL) {
-        rc = CHAT_ERR_NOMEM;
-        goto cleanup;
-    }
-
-    client = chat_db_pop(db);
-    coll = rooms__coll(db, client, ROOMS__COLL);
-    if (total != NULL) {
-        count = mongoc_collection_count_documents(coll, filter, NULL, NULL, NULL, &err);
-        if (count < 0) {
-            rc = chat_db_map_error(&err);
-            goto cleanup;
-        }
-        *total = count;
-    }
-    cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
-    while (out->n < (size_t)limit && mongoc_cursor_next(cursor, &doc)) {
-        rc = rooms__from_bson(doc, &out->items[out->n]);
-        if (rc != CHAT_OK) {
-            goto cleanup;
-        }
-        out->n++;
-    }
-    if (mongoc_cursor_error(cursor, &err)) {
-        rc = chat_db_map_error(&err);
-        goto cleanup;
-    }
-    /* Give the client back before chat_members_load takes one. */
-    mongoc_cursor_destroy(cursor);
-    cursor = NULL;
-    mongoc_collection_destroy(coll);
-    coll = NULL;
-    chat_db_push(db, client);
-    client = NULL;
-    rc = chat_members_load(db, out->items, out->n);
-
-cleanup:
-    if (rc != CHAT_OK) {
-        chat_room_list_clear(out);
-        out->items = NULL;
-        out->n = 0;
-    }
-    if (cursor != NULL) {
-        mongoc_cursor_destroy(cursor);
-    }
-    if (coll != NULL) {
-        mongoc_collection_destroy(coll);
-    }
-    chat_db_push(db, client);
     bson_destroy(filter);
     bson_destroy(opts);
-    free(member_of);
     return rc;
 }
 
-chat_err_t chat_rooms_ids_for_member(chat_db_t *db, const char *user_id,
-                                     char (**ids_out)[CHAT_ID_LEN], size_t *n_out)
+static chat_err_t rooms__dm_doc(const bson_t *doc, void *arg)
 {
-    bson_oid_t *oids = NULL;
-    size_t n = 0;
-    char (*ids)[CHAT_ID_LEN] = NULL;
-    bson_oid_t uid;
-    chat_err_t rc;
+    bson_iter_t iter;
 
-    *ids_out = NULL;
-    *n_out = 0;
-    if (!chat_db_oid_from_hex(user_id, &uid)) {
-        return CHAT_OK;
+    if (!bson_iter_init_find(&iter, doc, "room_id") || !BSON_ITER_HOLDS_OID(&iter)) {
+        return CHAT_ERR_INTERNAL;
     }
-    rc = chat_members_room_oids(db, &uid, &oids, &n);
-    if (rc == CHAT_OK && n > 0) {
-        ids = calloc(n, sizeof(*ids));
-        if (ids == NULL) {
-            rc = CHAT_ERR_NOMEM;
-        } else {
-            for (size_t i = 0; i < n; i++) {
-                bson_oid_to_string(&oids[i], ids[i]);
-            }
-            *ids_out = ids;
-            *n_out = n;
-        }
-    }
-    free(oids);
-    return rc;
-}
-
-/*
- * Shared body of add/remove. The room is read first (unknown room: CHAT_ERR_NOT_FOUND;
- * its creator gives the member's role), then one atomic insert or delete on
- * room_members decides *changed, then out gets the room as it is afterwards.
- */
-static chat_err_t rooms__change_member(chat_db_t *db, const char *room_id, const char *user_id,
-                                       bool add, bool *changed, chat_room_t *out)
-{
-    chat_room_t room = {0};
-    bson_oid_t rid;
-    bson_oid_t uid;
-    char uid_hex[CHAT_ID_LEN];
-    int64_t deleted = 0;
-    chat_err_t rc;
-
-    *changed = false;
-    if (!chat_db_oid_from_hex(room_id, &rid)) {
-        return CHAT_ERR_NOT_FOUND;
-    }
-    if (!chat_db_oid_from_hex(user_id, &uid)) {
-        return CHAT_ERR_INVALID;
-    }
-    bson_oid_to_string(&uid, uid_hex);
-    rc = rooms__find_room_doc(db, &rid, &room);
-    if (rc != CHAT_OK) {
-        goto cleanup;
-    }
-    if (add) {
-        rc = chat_members_insert(db, &rid, &uid,
-                                  strcmp(room.creator_id, uid_hex) == 0 ? ROOMS__ROLE_OWNER
-                                                                        : ROOMS__ROLE_MEMBER,
-                                  chat_clock_now_ms());
-        if (rc == CHAT_OK) {
-            *changed = true;
-        } else if (rc == CHAT_ERR_CONFLICT) {
-            rc = CHAT_OK; /* already a member (maybe a concurrent add won) */
-        }
-    } else {
-        rc = chat_members_delete(db, &rid, &uid, &deleted);
-        *changed = rc == CHAT_OK && deleted > 0;
-    }
-    if (rc == CHAT_OK && out != NULL) {
-        rc = chat_members_load(db, &room, 1);
-        if (rc == CHAT_OK) {
-            *out = room; /* moves */
-            memset(&room, 0, sizeof(room));
-        }
-    }
-
-cleanup:
-    chat_room_clear(&room);
-    return rc;
-}
-
-chat_err_t chat_rooms_add_member(chat_db_t *db, const char *room_id, const char *user_id,
-                                 bool *changed, chat_room_t *out)
-{
-    return rooms__change_member(db, room_id, user_id, true, changed, out);
-}
-
-chat_err_t chat_rooms_remove_member(chat_db_t *db, const char *room_id, const char *user_id,
-                                    bool *changed, chat_room_t *out)
-{
-    return rooms__change_member(db, room_id, user_id, false, changed, out);
-}
-
-chat_err_t chat_rooms_is_member(chat_db_t *db, const char *room_id, const char *user_id,
-                                bool *is_member)
-{
-    bson_oid_t rid;
-    bson_oid_t uid;
-    chat_err_t rc;
-
-    *is_member = false;
-    if (!chat_db_oid_from_hex(room_id, &rid)) {
-        return CHAT_ERR_NOT_FOUND;
-    }
-    if (chat_db_oid_from_hex(user_id, &uid)) {
-        /* A member document implies its room: rooms are never deleted except a DM race
-         * loser's, whose member documents go first (rooms__drop_new_room). */
-        rc = chat_members_contains(db, &rid, &uid, is_member);
-        if (rc != CHAT_OK || *is_member) {
-            return rc;
-        }
-    }
-    /* Not a member: distinguish "no such room". */
-    return rooms__find_room_doc(db, &rid, NULL);
+    bson_oid_copy(bson_iter_oid(&iter), arg);
+    return CHAT_OK;
 }
 
 /* The room id stored for a dm_pairs key. CHAT_ERR_NOT_FOUND when the pair is new. */
 static chat_err_t rooms__dm_lookup(chat_db_t *db, const char *key, bson_oid_t *room_oid)
 {
-    mongoc_client_t *client = chat_db_pop(db);
-    mongoc_collection_t *coll = rooms__coll(db, client, ROOMS__DM_COLL);
     bson_t *filter = BCON_NEW("_id", BCON_UTF8(key));
     bson_t *opts = BCON_NEW("limit", BCON_INT64(1));
-    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
-    const bson_t *doc = NULL;
-    bson_iter_t iter;
-    bson_error_t err;
-    chat_err_t rc = CHAT_ERR_NOT_FOUND;
+    chat_err_t rc = chat_repo_query_one(db, ROOMS__DM_COLL, filter, opts, rooms__dm_doc,
+                                        room_oid);
 
-    if (mongoc_cursor_next(cursor, &doc)) {
-        if (bson_iter_init_find(&iter, doc, "room_id") && BSON_ITER_HOLDS_OID(&iter)) {
-            bson_oid_copy(bson_iter_oid(&iter), room_oid);
-            rc = CHAT_OK;
-        } else {
-            rc = CHAT_ERR_INTERNAL;
-        }
-    } else if (mongoc_cursor_error(cursor, &err)) {
-        rc = chat_db_map_error(&err);
-    }
-    mongoc_cursor_destroy(cursor);
-    mongoc_collection_destroy(coll);
-    chat_db_push(db, client);
     bson_destroy(filter);
     bson_destroy(opts);
     return rc;
@@ -533,7 +261,7 @@ chat_err_t chat_rooms_get_or_create_dm(chat_db_t *db, const char *user_a, const 
 
         rc = rooms__dm_lookup(db, key, &room_oid);
         if (rc == CHAT_OK) {
-            rc = rooms__find_oid(db, &room_oid, out);
+            rc = rooms__find_room_doc(db, &room_oid, out);
             if (rc != CHAT_ERR_NOT_FOUND) {
                 return rc;
             }

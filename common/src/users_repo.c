@@ -1,5 +1,6 @@
 /*
- * users_repo.c - the users collection (see users_repo.h for the document shape).
+ * users_repo.c - the users collection, one document at a time (see users_repo.h for the
+ * document shape): create, find, update. Reads of many users are users_list.c.
  * Case-insensitive uniqueness comes from the lower-cased copies username_lc / email_lc
  * under unique indexes, so two racing registrations cannot both win.
  *
@@ -12,11 +13,10 @@
 #include <string.h>
 
 #include "chat/clock.h"
+#include "chat/repo_query.h"
 #include "chat/validate.h"
 
 #define USERS__COLL "users"
-#define USERS__SEARCH_MAX 50
-#define USERS__PREFIX_MAX 64 /* longer than any username: nothing can match */
 
 /* New malloc'd lower-cased copy of s (ASCII only), or NULL on OOM. */
 static char *users__lower(const char *s)
@@ -30,8 +30,7 @@ static char *users__lower(const char *s)
     return out;
 }
 
-/* Fills out (zeroed) from a users document; password_hash only when with_hash. */
-static chat_err_t users__from_bson(const bson_t *doc, bool with_hash, chat_user_t *out)
+chat_err_t chat_users_from_bson(const bson_t *doc, bool with_hash, chat_user_t *out)
 {
     bson_iter_t iter;
     chat_err_t rc = CHAT_OK;
@@ -72,31 +71,29 @@ static chat_err_t users__from_bson(const bson_t *doc, bool with_hash, chat_user_
     return rc;
 }
 
+typedef struct users__one {
+    bool with_hash;
+    chat_user_t *out;
+} users__one_t;
+
+static chat_err_t users__one_doc(const bson_t *doc, void *arg)
+{
+    users__one_t *one = arg;
+
+    return chat_users_from_bson(doc, one->with_hash, one->out);
+}
+
 /* find_one: first document matching filter into out. CHAT_ERR_NOT_FOUND when none. */
 static chat_err_t users__find_one(chat_db_t *db, const bson_t *filter, bool with_hash,
                                   chat_user_t *out)
 {
-    mongoc_client_t *client = chat_db_pop(db);
-    mongoc_collection_t *coll = NULL;
-    mongoc_cursor_t *cursor = NULL;
     /* the hash stays on the server unless this is the login lookup */
     bson_t *opts = with_hash ? BCON_NEW("limit", BCON_INT64(1))
                              : BCON_NEW("limit", BCON_INT64(1), "projection", "{",
                                         "password_hash", BCON_INT32(0), "}");
-    const bson_t *doc = NULL;
-    bson_error_t err;
-    chat_err_t rc = CHAT_ERR_NOT_FOUND;
+    users__one_t one = {with_hash, out};
+    chat_err_t rc = chat_repo_query_one(db, USERS__COLL, filter, opts, users__one_doc, &one);
 
-    coll = mongoc_client_get_collection(client, chat_db_name(db), USERS__COLL);
-    cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
-    if (mongoc_cursor_next(cursor, &doc)) {
-        rc = users__from_bson(doc, with_hash, out);
-    } else if (mongoc_cursor_error(cursor, &err)) {
-        rc = chat_db_map_error(&err);
-    }
-    mongoc_cursor_destroy(cursor);
-    mongoc_collection_destroy(coll);
-    chat_db_push(db, client);
     bson_destroy(opts);
     return rc;
 }
@@ -173,7 +170,7 @@ chat_err_t chat_users_create(chat_db_t *db, const char *username, const char *em
         goto cleanup;
     }
     if (out != NULL) {
-        rc = users__from_bson(&doc, false, out);
+        rc = chat_users_from_bson(&doc, false, out);
     }
 
 cleanup:
@@ -187,27 +184,29 @@ cleanup:
     return rc;
 }
 
-chat_err_t chat_users_find_by_email(chat_db_t *db, const char *email, chat_user_t *out)
+chat_err_t chat_users_find_by_login(chat_db_t *db, const char *login, chat_user_t *out)
 {
-    char *email_lc = NULL;
+    char *lc = NULL;
     bson_t *filter = NULL;
     chat_err_t rc;
 
-    if (email == NULL) {
+    if (login == NULL) {
         return CHAT_ERR_NOT_FOUND;
     }
-    email_lc = users__lower(email);
-    if (email_lc == NULL) {
+    lc = users__lower(login);
+    if (lc == NULL) {
         return CHAT_ERR_NOMEM;
     }
-    filter = BCON_NEW("email_lc", BCON_UTF8(email_lc));
+    /* usernames never contain '@', emails always do */
+    filter = BCON_NEW(strchr(lc, '@') != NULL ? "email_lc" : "username_lc", BCON_UTF8(lc));
     rc = users__find_one(db, filter, true, out);
     bson_destroy(filter);
-    free(email_lc);
+    free(lc);
     return rc;
 }
 
-chat_err_t chat_users_find_by_id(chat_db_t *db, const char *id, chat_user_t *out)
+chat_err_t chat_users_find_by_id_full(chat_db_t *db, const char *id, bool with_hash,
+                                      chat_user_t *out)
 {
     bson_oid_t oid;
     bson_t *filter = NULL;
@@ -217,9 +216,14 @@ chat_err_t chat_users_find_by_id(chat_db_t *db, const char *id, chat_user_t *out
         return CHAT_ERR_NOT_FOUND;
     }
     filter = BCON_NEW("_id", BCON_OID(&oid));
-    rc = users__find_one(db, filter, false, out);
+    rc = users__find_one(db, filter, with_hash, out);
     bson_destroy(filter);
     return rc;
+}
+
+chat_err_t chat_users_find_by_id(chat_db_t *db, const char *id, chat_user_t *out)
+{
+    return chat_users_find_by_id_full(db, id, false, out);
 }
 
 chat_err_t chat_users_update_profile(chat_db_t *db, const char *id, const char *display_name,
@@ -296,7 +300,7 @@ chat_err_t chat_users_update_profile(chat_db_t *db, const char *id, const char *
             rc = CHAT_ERR_INTERNAL;
             goto cleanup;
         }
-        rc = users__from_bson(&value, false, out);
+        rc = chat_users_from_bson(&value, false, out);
     }
 
 cleanup:
@@ -348,110 +352,27 @@ chat_err_t chat_users_touch_last_seen(chat_db_t *db, const char *id, int64_t now
     return rc;
 }
 
-/* "^" + prefix with every ASCII punctuation escaped, so the user's text is literal under
- * both PCRE (MongoDB) and RE2 (FerretDB). New malloc'd string or NULL. */
-static char *users__prefix_regex(const char *prefix)
-{
-    size_t len = strlen(prefix);
-    char *out = malloc(2 * len + 2);
-    char *p = out;
-
-    if (out == NULL) {
-        return NULL;
-    }
-    *p++ = '^';
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)prefix[i];
-
-        if (c < 0x80 && !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-                          (c >= 'A' && c <= 'Z') || c == '_')) {
-            *p++ = '\\';
-        }
-        *p++ = (char)c;
-    }
-    *p = '\0';
-    return out;
-}
-
-chat_err_t chat_users_search(chat_db_t *db, const char *prefix, int limit, chat_user_t **out,
-                             size_t *n_out)
+chat_err_t chat_users_touch_last_seen_many(chat_db_t *db, const char (*ids)[CHAT_ID_LEN],
+                                           size_t n, int64_t now_ms)
 {
     mongoc_client_t *client = NULL;
     mongoc_collection_t *coll = NULL;
-    mongoc_cursor_t *cursor = NULL;
-    char *prefix_lc = NULL;
-    char *regex = NULL;
-    bson_t *filter = NULL;
-    bson_t *opts = NULL;
-    const bson_t *doc = NULL;
-    chat_user_t *arr = NULL;
-    size_t n = 0;
+    bson_t query = BSON_INITIALIZER;
+    bson_t *update = BCON_NEW("$set", "{", "last_seen", BCON_DATE_TIME(now_ms), "}");
     bson_error_t err;
+    size_t k = chat_repo_query_in_hex(&query, "_id", ids, n);
     chat_err_t rc = CHAT_OK;
 
-    *out = NULL;
-    *n_out = 0;
-    if (prefix == NULL || strlen(prefix) > USERS__PREFIX_MAX) {
-        return CHAT_OK;
-    }
-    if (limit < 1) {
-        limit = 1;
-    }
-    if (limit > USERS__SEARCH_MAX) {
-        limit = USERS__SEARCH_MAX;
-    }
-    prefix_lc = users__lower(prefix);
-    regex = prefix_lc != NULL ? users__prefix_regex(prefix_lc) : NULL;
-    arr = calloc((size_t)limit, sizeof(*arr));
-    if (regex == NULL || arr == NULL) {
-        rc = CHAT_ERR_NOMEM;
-        goto cleanup;
-    }
-    filter = BCON_NEW("username_lc", "{", "$regex", BCON_UTF8(regex), "}");
-    opts = BCON_NEW("sort", "{", "username_lc", BCON_INT32(1), "}", "limit", BCON_INT64(limit),
-                    "projection", "{", "password_hash", BCON_INT32(0), "}");
-    client = chat_db_pop(db);
-    coll = mongoc_client_get_collection(client, chat_db_name(db), USERS__COLL);
-    cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
-    while (n < (size_t)limit && mongoc_cursor_next(cursor, &doc)) {
-        rc = users__from_bson(doc, false, &arr[n]);
-        if (rc != CHAT_OK) {
-            goto cleanup;
+    if (k > 0) {
+        client = chat_db_pop(db);
+        coll = mongoc_client_get_collection(client, chat_db_name(db), USERS__COLL);
+        if (!mongoc_collection_update_many(coll, &query, update, NULL, NULL, &err)) {
+            rc = chat_db_map_error(&err);
         }
-        n++;
-    }
-    if (mongoc_cursor_error(cursor, &err)) {
-        rc = chat_db_map_error(&err);
-    }
-
-cleanup:
-    if (rc == CHAT_OK && n > 0) {
-        *out = arr;
-        *n_out = n;
-        arr = NULL;
-    }
-    chat_users_free_array(arr, n);
-    if (cursor != NULL) {
-        mongoc_cursor_destroy(cursor);
-    }
-    if (coll != NULL) {
         mongoc_collection_destroy(coll);
+        chat_db_push(db, client);
     }
-    chat_db_push(db, client);
-    bson_destroy(filter);
-    bson_destroy(opts);
-    free(prefix_lc);
-    free(regex);
+    bson_destroy(&query);
+    bson_destroy(update);
     return rc;
-}
-
-void chat_users_free_array(chat_user_t *arr, size_t n)
-{
-    if (arr == NULL) {
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        chat_user_clear(&arr[i]);
-    }
-    free(arr);
 }

@@ -327,7 +327,8 @@ bool chat_validate_object_id(const char *s)
     for (int i = 0; i < 24; i++) {
         char c = s[i];
 
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')))
+        /* canonical spelling only (SPEC §5): "65A1..." names nothing and is refused */
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
             return false;
     }
     return s[24] == '\0';

@@ -1,9 +1,16 @@
 /*
  * error.h - the one error enum shared by every module of common/, rest-fcgi and
- * ws-gateway, plus its text and HTTP mapping. Pure functions; any thread.
+ * ws-gateway, plus its text and HTTP mapping, and the one vocabulary of wire error
+ * codes: every `code` a REST error body, a gateway HTTP refusal or a gateway error frame
+ * may carry is in chat_wire_codes() (error.c), and docs/openapi.yaml's Error schema
+ * lists the same codes (tests/static/test_error_codes.py checks all three agree).
+ * Pure functions; any thread.
  */
 #ifndef CHAT_ERROR_H
 #define CHAT_ERROR_H
+
+#include <stdbool.h>
+#include <stddef.h>
 
 typedef enum chat_err {
     CHAT_OK = 0,
@@ -29,5 +36,18 @@ const char *chat_err_code(chat_err_t err);
 
 /** HTTP status that SPEC §2 gives an error (400, 401, 403, 404, 409, 413, 429, 503, 500). */
 int chat_err_http_status(chat_err_t err);
+
+/** One wire error code: its snake_case name and the HTTP status REST answers it with
+ *  (the gateway sends the same code in frames, where no status applies). */
+typedef struct chat_wire_code {
+    const char *code;
+    int status;
+} chat_wire_code_t;
+
+/** The table of every wire error code (static, *n entries). */
+const chat_wire_code_t *chat_wire_codes(size_t *n);
+
+/** True when code is in chat_wire_codes(). */
+bool chat_wire_code_known(const char *code);
 
 #endif

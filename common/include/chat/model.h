@@ -25,13 +25,17 @@ typedef struct chat_user {
     int64_t last_seen_ms; /* 0 = never */
 } chat_user_t;
 
+#define CHAT_ROOM_MEMBERS_SHOWN 100 /* member ids a room object carries (SPEC §2) */
+
 typedef struct chat_room {
     char id[CHAT_ID_LEN];
     char *name;
     char *description;                /* "" when unset */
     char creator_id[CHAT_ID_LEN];
-    char (*members)[CHAT_ID_LEN];     /* malloc'd array of n_members ids */
+    char (*members)[CHAT_ID_LEN];     /* malloc'd array of n_members ids: the first
+                                         CHAT_ROOM_MEMBERS_SHOWN members, oldest first */
     size_t n_members;
+    int64_t member_count;             /* all members (0: n_members) */
     bool is_private;
     bool is_dm;
     int64_t created_at_ms;
@@ -79,7 +83,8 @@ bool chat_room_has_member(const chat_room_t *room, const char *user_id);
 json_t *chat_user_to_json_private(const chat_user_t *u);
 /** {id, username, display_name, avatar_url, online, last_seen} (another user's profile). */
 json_t *chat_user_to_json_public(const chat_user_t *u, bool online);
-/** {id, name, description, creator_id, members: [ids], is_private, is_dm, created_at} */
+/** {id, name, description, creator_id, members: [ids], member_count, is_private, is_dm,
+ *  created_at} */
 json_t *chat_room_to_json(const chat_room_t *r);
 /** {id, room_id, user_id, username, content, type, timestamp, seq[, client_msg_id]} */
 json_t *chat_message_to_json(const chat_message_t *m);
@@ -93,7 +98,8 @@ chat_err_t chat_message_from_json(const json_t *json, chat_message_t *out);
 /** Serializes json compactly; new malloc'd string, caller frees. NULL on OOM. */
 char *chat_json_dumps(const json_t *json);
 
-/** {"error": {"code": code, "message": message}}, new reference. */
+/** {"error": {"code": code, "message": message}}, new reference. A code outside
+ *  chat_wire_codes() (error.h) is sent as internal_error. */
 json_t *chat_json_error(const char *code, const char *message);
 
 #endif

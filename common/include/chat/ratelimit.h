@@ -13,13 +13,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "chat/redis_scripts.h"
 #include "chat/redis_sync.h"
 
 /**
  * EVAL script: KEYS[1] = bucket key; ARGV[1] = rate (tokens/s, float), ARGV[2] = burst,
  * ARGV[3] = cost. Returns {allowed (1|0), retry_after_ms}.
  */
-extern const char CHAT_RATELIMIT_LUA[];
+#define CHAT_RATELIMIT_LUA (chat_redis_script(CHAT_SCRIPT_RATELIMIT)->source)
 
 /** Decodes the script's reply. Returns 0, or -1 for an unexpected reply. */
 int chat_ratelimit_parse_reply(const redisReply *reply, bool *allowed, int64_t *retry_after_ms);

@@ -1,8 +1,10 @@
 /*
- * redis_sync.h - a blocking hiredis client for rest-fcgi (never for the gateway's
- * loop, which uses hiredis async). Connects lazily with a short timeout, reconnects
- * after failures (at most one attempt per second), and reports "down" instead of
- * hanging. One per process; not thread-safe.
+ * redis_sync.h - a blocking hiredis client for rest-fcgi and the gateway's worker
+ * threads (never for the gateway's loop, which uses hiredis async). Connects lazily
+ * with a short timeout, loads the Lua scripts (redis_scripts.h) on each connection,
+ * reconnects after failures (at most one attempt per second), and reports "down"
+ * instead of hanging. One per thread that uses it (rest-fcgi's request loop, each gateway worker);
+ * not thread-safe.
  */
 #ifndef CHAT_REDIS_SYNC_H
 #define CHAT_REDIS_SYNC_H
@@ -12,11 +14,10 @@
 #include <stddef.h>
 
 #include "chat/error.h"
+#include "chat/redis_scripts.h"
+#include "chat/redis_url.h" /* the URL it takes; its callers parse it too */
 
 typedef struct chat_redis chat_redis_t;
-
-/** Parses redis://[:password@]host[:port][/db]. Returns 0 or -1. host is malloc'd. */
-int chat_redis_url_parse(const char *url, char **host, int *port, char **password, int *db);
 
 /** NULL on a malformed url (message in errbuf). Does not connect yet. */
 chat_redis_t *chat_redis_create(const char *url, int timeout_ms, char *errbuf, size_t errlen);
@@ -37,5 +38,36 @@ chat_err_t chat_redis_publish(chat_redis_t *r, const char *channel, const char *
 
 /** PING round-trip. CHAT_OK or CHAT_ERR_UNAVAILABLE. */
 chat_err_t chat_redis_ping(chat_redis_t *r);
+
+/**
+ * The server's run_id (borrowed, valid until the next call on r), read when the
+ * connection was made; NULL when Redis is down. It changes when Redis restarts or a
+ * replica takes over, which may lose recent writes: the read model stores it with what
+ * it builds and ignores what was built under another one.
+ */
+const char *chat_redis_run_id(chat_redis_t *r);
+
+/**
+ * EVALSHA of script id (loaded on every new connection) with numkeys keys first in
+ * argv; argvlen may be NULL for C strings. New reply (an error reply is returned as
+ * such), or NULL when Redis is down.
+ */
+redisReply *chat_redis_eval(chat_redis_t *r, chat_script_id_t id, int numkeys, int argc,
+                            const char **argv, const size_t *argvlen);
+
+/*
+ * Pipelining: queue several commands, then read their replies in order with
+ * chat_redis_next_reply (one per queued command). While replies are pending, the
+ * blocking calls above refuse (return NULL) so that no reply is read by the wrong
+ * caller; chat_redis_discard_replies drops the rest after an early exit.
+ */
+chat_err_t chat_redis_append_argv(chat_redis_t *r, int argc, const char **argv,
+                                  const size_t *argvlen);
+chat_err_t chat_redis_append_eval(chat_redis_t *r, chat_script_id_t id, int numkeys, int argc,
+                                  const char **argv, const size_t *argvlen);
+/** The next queued reply (new reference), or NULL when the connection broke (then every
+ *  other queued reply is gone too). */
+redisReply *chat_redis_next_reply(chat_redis_t *r);
+void chat_redis_discard_replies(chat_redis_t *r);
 
 #endif

@@ -5,7 +5,7 @@
  * and FerretDB alike, so membership changes are exact under races (an array in the room
  * document updated with $addToSet lost concurrent joins on FerretDB, whose updates are an
  * unisolated read-modify-write). The layer under rooms_repo.c, which owns the public
- * membership calls (chat_rooms_add_member, ...). Blocking; see db.h.
+ * membership calls (membership.h). Blocking; see db.h.
  */
 #ifndef CHAT_ROOM_MEMBERS_REPO_H
 #define CHAT_ROOM_MEMBERS_REPO_H
@@ -19,12 +19,16 @@
 
 #define CHAT_MEMBER_ROOMS_MAX 100000 /* rooms of one user that chat_members_room_oids reads */
 
-/**
- * Replaces rooms[i].members / n_members of each of the n rooms with its member list,
- * oldest member first: ONE query for all n rooms. On failure the rooms stay valid for
- * chat_room_clear (lists possibly partial).
- */
-chat_err_t chat_members_load(chat_db_t *db, chat_room_t *rooms, size_t n);
+/** One member of a room as stored. */
+typedef struct chat_member_row {
+    char user_id[CHAT_ID_LEN];
+    int64_t joined_at_ms;
+} chat_member_row_t;
+
+/** Every member of room (the read model's rebuild: member_cache.h), in no particular
+ *  order. *rows_out malloc'd (NULL when none). */
+chat_err_t chat_members_of_room(chat_db_t *db, const bson_oid_t *room, chat_member_row_t **rows_out,
+                                size_t *n_out);
 
 /** Inserts the member document of (room, user). CHAT_ERR_CONFLICT when that user already
  *  belongs to the room. */
@@ -44,5 +48,16 @@ chat_err_t chat_members_contains(chat_db_t *db, const bson_oid_t *room, const bs
  *  order. *oids_out malloc'd (NULL when none). */
 chat_err_t chat_members_room_oids(chat_db_t *db, const bson_oid_t *uid, bson_oid_t **oids_out,
                                   size_t *n_out);
+
+/** One (user, room) membership. */
+typedef struct chat_member_pair {
+    bson_oid_t user;
+    bson_oid_t room;
+} chat_member_pair_t;
+
+/** Every membership of the users uids[0..n) with one query ({user_id: {$in}}), in no
+ *  particular order, at most max rows. *out malloc'd (NULL when none). */
+chat_err_t chat_members_of_users(chat_db_t *db, const bson_oid_t *uids, size_t n, size_t max,
+                                 chat_member_pair_t **out, size_t *n_out);
 
 #endif

@@ -23,7 +23,8 @@ const char *chat_validate_avatar_url(const char *s);   /* empty, or http(s)://..
 const char *chat_validate_content(const char *s, size_t len);
 const char *chat_validate_client_msg_id(const char *s); /* 1-64 printable ASCII */
 
-/** True for exactly 24 lowercase-or-uppercase hex characters. */
+/** True for exactly 24 lower-case hex characters: the one spelling of an id (SPEC §5);
+ *  every entry point of both servers refuses any other. */
 bool chat_validate_object_id(const char *s);
 
 /** Number of UTF-8 code points in s[0..len), or -1 if s is not valid UTF-8. */

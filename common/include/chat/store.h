@@ -1,0 +1,21 @@
+/*
+ * store.h - the handle the domain calls take: MongoDB, the durable truth, and the Redis
+ * read model in front of it (keys.h). Borrowed pointers; whoever builds it owns them.
+ * The chat_redis_t is single-threaded, so one chat_store_t belongs to one thread
+ * (rest-fcgi's request loop, each gateway worker).
+ */
+#ifndef CHAT_STORE_H
+#define CHAT_STORE_H
+
+#include <stdint.h>
+
+#include "chat/db.h"
+#include "chat/redis_sync.h"
+
+typedef struct chat_store {
+    chat_db_t *db;
+    chat_redis_t *redis; /* NULL: MongoDB only */
+    int64_t window;      /* HISTORY_WINDOW: messages kept per room in Redis */
+} chat_store_t;
+
+#endif

@@ -1,0 +1,29 @@
+/*
+ * user_exists.h - whether the users behind many tokens still exist, in one go: the
+ * gateway's admission asks this for every new socket, and after a Redis restart a
+ * reconnect storm asks it for thousands of users at once. Redis answers what it has
+ * cached (user_cache.h: the document, or a "gone" mark); the misses cost one MongoDB
+ * query for all of them ({_id: {$in}}; on FerretDB one scan instead of one per user),
+ * and are cached for the next time.
+ *
+ * Blocking; the thread owning the store (a gateway read worker).
+ */
+#ifndef CHAT_USER_EXISTS_H
+#define CHAT_USER_EXISTS_H
+
+#include <stddef.h>
+
+#include "chat/model.h"
+#include "chat/store.h"
+
+typedef enum chat_user_existence {
+    CHAT_USER_UNKNOWN = 0, /* neither Redis nor MongoDB could answer */
+    CHAT_USER_EXISTS,
+    CHAT_USER_GONE /* no such user (never was, or deleted) */
+} chat_user_existence_t;
+
+/** out[i] = whether ids[i] is a user. Duplicates in ids are fine. */
+void chat_user_exist_many(const chat_store_t *s, const char (*ids)[CHAT_ID_LEN], size_t n,
+                          chat_user_existence_t *out);
+
+#endif

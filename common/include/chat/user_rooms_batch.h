@@ -1,0 +1,24 @@
+/*
+ * user_rooms_batch.h - building many users' room sets (member_cache.h's
+ * chat:{<user>}:rooms) with one database query. The gateway's admission does this for a
+ * batch of new sockets, so that presence and the subscribe checks that follow find the
+ * sets built instead of scanning room_members once per user (on FerretDB each such read
+ * decodes the whole collection). The cached_set.h protocol holds: each set's version is
+ * read before the query, and a set changed meanwhile is left unbuilt.
+ *
+ * Blocking; the thread owning the store (a gateway read worker).
+ */
+#ifndef CHAT_USER_ROOMS_BATCH_H
+#define CHAT_USER_ROOMS_BATCH_H
+
+#include <stddef.h>
+
+#include "chat/model.h"
+#include "chat/store.h"
+
+/** Builds the room sets of users[0..n) that are not built yet (duplicates fine). Best
+ *  effort: a set it cannot build is built later by whoever reads it. */
+void chat_user_rooms_build_many(const chat_store_t *s, const char (*users)[CHAT_ID_LEN],
+                                size_t n);
+
+#endif

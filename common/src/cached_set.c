@@ -1,0 +1,404 @@
+/*
+ * cached_set.c - rebuildable sorted sets in Redis (see cached_set.h): SET_CHECK,
+ * SET_CHANGE, SET_REBUILD and SET_PAGE (common/lua/) and the rebuild protocol around a
+ * caller's database loader.
+ *
+ * Threads: the thread that owns the chat_redis_t. Relies on redis_sync.h and keys.h.
+ */
+#include "chat/cached_set.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chat/clock.h"
+
+#define CSET__BUILD_ATTEMPTS 4
+
+static void cset__pair(const char *tag, const char *suffix, const char *meta_suffix,
+                       chat_cset_t *out)
+{
+    chat_key_tagged(tag, suffix, out->key, sizeof(out->key));
+    chat_key_tagged(tag, meta_suffix, out->meta, sizeof(out->meta));
+}
+
+void chat_cset_room_members(const char *room_id, chat_cset_t *out)
+{
+    cset__pair(room_id, "members", "mmeta", out);
+}
+
+void chat_cset_user_rooms(const char *user_id, chat_cset_t *out)
+{
+    cset__pair(user_id, "rooms", "rmeta", out);
+}
+
+void chat_cset_public_rooms(chat_cset_t *out)
+{
+    snprintf(out->key, sizeof(out->key), "%s", CHAT_KEY_PUBLIC_ROOMS);
+    snprintf(out->meta, sizeof(out->meta), "%s", CHAT_KEY_PUBLIC_ROOMS_META);
+}
+
+void chat_cset_user_names(chat_cset_t *out)
+{
+    snprintf(out->key, sizeof(out->key), "%s", CHAT_KEY_USER_NAMES);
+    snprintf(out->meta, sizeof(out->meta), "%s", CHAT_KEY_USER_NAMES_META);
+}
+
+chat_err_t chat_cset_parse_check(const redisReply *reply, chat_cset_answer_t *out)
+{
+    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER || reply->integer < -1 ||
+        reply->integer > 1) {
+        return CHAT_ERR_UNAVAILABLE;
+    }
+    *out = (chat_cset_answer_t)reply->integer;
+    return CHAT_OK;
+}
+
+chat_err_t chat_cset_queue_check(chat_redis_t *r, const chat_cset_t *s, const char *member)
+{
+    const char *run = chat_redis_run_id(r);
+    const char *argv[4] = {s->key, s->meta, run, member};
+
+    if (run == NULL) {
+        return CHAT_ERR_UNAVAILABLE;
+    }
+    return chat_redis_append_eval(r, CHAT_SCRIPT_SET_CHECK, 2, 4, argv, NULL);
+}
+
+chat_err_t chat_cset_check(chat_redis_t *r, const chat_cset_t *s, const char *member,
+                           chat_cset_answer_t *out)
+{
+    const char *run = chat_redis_run_id(r);
+    const char *argv[4] = {s->key, s->meta, run, member};
+    redisReply *reply = NULL;
+    chat_err_t rc;
+
+    if (run == NULL) {
+        return CHAT_ERR_UNAVAILABLE;
+    }
+    reply = chat_redis_eval(r, CHAT_SCRIPT_SET_CHECK, 2, 4, argv, NULL);
+    rc = chat_cset_parse_check(reply, out);
+    if (reply != NULL) {
+        freeReplyObject(reply);
+    }
+    return rc;
+}
+
+chat_err_t chat_cset_change(chat_redis_t *r, const chat_cset_t *s, bool add, double score,
+                            const char *member)
+{
+    const char *run = chat_redis_run_id(r);
+    char scorebuf[40];
+    const char *argv[6];
+    redisReply *reply = NULL;
+    chat_err_t rc;
+
+    if (run == NULL) {
+        return CHAT_ERR_UNAVAILABLE;
+    }
+    snprintf(scorebuf, sizeof(scorebuf), "%.17g", score);
+    argv[0] = s->key;
+    argv[1] = s->meta;
+    argv[2] = run;
+    argv[3] = add ? "add" : "rem";
+    argv[4] = scorebuf;
+    argv[5] = member;
+    reply = chat_redis_eval(r, CHAT_SCRIPT_SET_CHANGE, 2, 6, argv, NULL);
+    rc = reply != NULL && reply->type == REDIS_REPLY_INTEGER ? CHAT_OK : CHAT_ERR_UNAVAILABLE;
+    if (reply != NULL) {
+        freeReplyObject(reply);
+    }
+    return rc;
+}
+
+/* A set with no version yet gets one before a rebuild reads the database: a base of the
+ * current time in microseconds (SET_CHANGE starts from the same base). A version that
+ * a flush or a restart took away therefore never comes back with a value a rebuild read
+ * before it: without this, a rebuild that read "no version", then the database, could
+ * store a member removed meanwhile if Redis was flushed before it stored (the removal's
+ * bumps were flushed too, and "no version" matched again). */
+static chat_err_t cset__init_ver(chat_redis_t *r, const chat_cset_t *s, char ver[24])
+{
+    char base[24];
+    redisReply *reply = NULL;
+    chat_err_t rc = CHAT_ERR_UNAVAILABLE;
+
+    snprintf(base, sizeof(base), "%lld", (long long)chat_clock_now_ms() * 1000LL);
+    reply = chat_redis_command(r, "HSETNX %s ver %s", s->meta, base);
+    if (reply != NULL) {
+        freeReplyObject(reply);
+        reply = chat_redis_command(r, "HGET %s ver", s->meta);
+    }
+    if (reply != NULL && reply->type == REDIS_REPLY_STRING) {
+        snprintf(ver, 24, "%s", reply->str);
+        rc = CHAT_OK;
+    }
+    if (reply != NULL) {
+        freeReplyObject(reply);
+    }
+    return rc;
+}
+
+/* meta.run and meta.ver now: *built when run matches; a set that is not built and has
+ * no version is given one (cset__init_ver). */
+static chat_err_t cset__meta(chat_redis_t *r, const chat_cset_t *s, bool *built,
+                             char ver[24])
+{
+    const char *run = chat_redis_run_id(r);
+    redisReply *reply = NULL;
+    chat_err_t rc = CHAT_ERR_UNAVAILABLE;
+
+    *built = false;
+    ver[0] = '\0';
+    if (run == NULL) {
+        return rc;
+    }
+    {
+        char runcopy[41];
+        snprintf(runcopy, sizeof(runcopy), "%s", run); /* run points into r: copy first */
+        reply = chat_redis_command(r, "HMGET %s run ver", s->meta);
+        if (reply != NULL && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2) {
+            const redisReply *e0 = reply->element[0];
+            const redisReply *e1 = reply->element[1];
+            *built = e0->type == REDIS_REPLY_STRING && strcmp(e0->str, runcopy) == 0;
+            if (e1->type == REDIS_REPLY_STRING) {
+                snprintf(ver, 24, "%s", e1->str);
+            }
+            rc = CHAT_OK;
+        }
+    }
+    if (reply != NULL) {
+        freeReplyObject(reply);
+    }
+    if (rc == CHAT_OK && !*built && ver[0] == '\0') {
+        rc = cset__init_ver(r, s, ver);
+    }
+    return rc;
+}
+
+/* SET_REBUILD: 1 stored, 2 already built, 0 refused. */
+static chat_err_t cset__commit(chat_redis_t *r, const chat_cset_t *s, const char *ver,
+                               const chat_cset_entry_t *entries, size_t n, int64_t *result)
+{
+    const char *run = chat_redis_run_id(r);
+    size_t argc = 4 + 2 * n;
+    const char **argv = NULL;
+    size_t *lens = NULL;
+    char (*scores)[32] = NULL;
+    redisReply *reply = NULL;
+    chat_err_t rc = CHAT_ERR_NOMEM;
+
+    if (run == NULL) {
+        return CHAT_ERR_UNAVAILABLE;
+    }
+    argv = calloc(argc, sizeof(*argv));
+    lens = calloc(argc, sizeof(*lens));
+    scores = calloc(n + 1, sizeof(*scores));
+    if (argv == NULL || lens == NULL || scores == NULL) {
+        goto cleanup;
+    }
+    argv[0] = s->key;
+    argv[1] = s->meta;
+    argv[2] = run;
+    argv[3] = ver;
+    for (size_t i = 0; i < 4; i++) {
+        lens[i] = strlen(argv[i]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        snprintf(scores[i], sizeof(scores[i]), "%.17g", entries[i].score);
+        argv[4 + 2 * i] = scores[i];
+        lens[4 + 2 * i] = strlen(scores[i]);
+        argv[5 + 2 * i] = entries[i].member;
+        lens[5 + 2 * i] = entries[i].len;
+    }
+    reply = chat_redis_eval(r, CHAT_SCRIPT_SET_REBUILD, 2, (int)argc, argv, lens);
+    if (reply != NULL && reply->type == REDIS_REPLY_INTEGER) {
+        *result = reply->integer;
+        rc = CHAT_OK;
+    } else {
+        rc = CHAT_ERR_UNAVAILABLE;
+    }
+
+cleanup:
+    if (reply != NULL) {
+        freeReplyObject(reply);
+    }
+    free(argv);
+    free(lens);
+    free(scores);
+    return rc;
+}
+
+chat_err_t chat_cset_build_prepare(chat_redis_t *r, const chat_cset_t *s, bool *built,
+                                   char ver[24])
+{
+    return cset__meta(r, s, built, ver);
+}
+
+chat_err_t chat_cset_build_store(chat_redis_t *r, const chat_cset_t *s, const char *ver,
+                                 const chat_cset_entry_t *entries, size_t n, bool *stored)
+{
+    int64_t result = 0;
+    chat_err_t rc = cset__commit(r, s, ver, entries, n, &result);
+
+    *stored = rc == CHAT_OK && result != 0;
+    return rc;
+}
+
+chat_err_t chat_cset_build(chat_redis_t *r, const chat_cset_t *s, chat_cset_loader_fn load,
+                           chat_cset_free_fn release, void *arg)
+{
+    for (int attempt = 0; attempt < CSET__BUILD_ATTEMPTS; attempt++) {
+        chat_cset_entry_t *entries = NULL;
+        void *owned = NULL;
+        size_t n = 0;
+        bool built = false;
+        char ver[24];
+        int64_t result = 0;
+        chat_err_t rc = cset__meta(r, s, &built, ver);
+
+        if (rc != CHAT_OK || built) {
+            return rc;
+        }
+        rc = load(arg, &entries, &n, &owned);
+        if (rc != CHAT_OK) {
+            return rc;
+        }
+        rc = cset__commit(r, s, ver, entries, n, &result);
+        release(entries, n, owned);
+        if (rc != CHAT_OK || result != 0) {
+            return rc;
+        }
+        /* a change landed while the database was read: read it again */
+    }
+    return CHAT_ERR_UNAVAILABLE;
+}
+
+chat_err_t chat_cset_page(chat_redis_t *r, const chat_cset_t *s, int64_t offset, int64_t limit,
+                          bool rev, chat_cset_page_t *out)
+{
+    const char *run = chat_redis_run_id(r);
+    char offbuf[24];
+    char limbuf[24];
+    const char *argv[6];
+    redisReply *reply = NULL;
+    size_t pairs;
+
+    memset(out, 0, sizeof(*out));
+    if (run == NULL) {
+        return CHAT_ERR_UNAVAILABLE;
+    }
+    snprintf(offbuf, sizeof(offbuf), "%" PRId64, offset < 0 ? 0 : offset);
+    snprintf(limbuf, sizeof(limbuf), "%" PRId64, limit < 0 ? 0 : limit);
+    argv[0] = s->key;
+    argv[1] = s->meta;
+    argv[2] = run;
+    argv[3] = offbuf;
+    argv[4] = limbuf;
+    argv[5] = rev ? "1" : "0";
+    reply = chat_redis_eval(r, CHAT_SCRIPT_SET_PAGE, 2, 6, argv, NULL);
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements < 2 ||
+        reply->element[0]->type != REDIS_REPLY_INTEGER ||
+        reply->element[1]->type != REDIS_REPLY_INTEGER || (reply->elements - 2) % 2 != 0) {
+        if (reply != NULL) {
+            freeReplyObject(reply);
+        }
+        return CHAT_ERR_UNAVAILABLE;
+    }
+    out->reply = reply;
+    out->built = reply->element[0]->integer == 1;
+    out->total = reply->element[1]->integer;
+    pairs = (reply->elements - 2) / 2;
+    if (!out->built || pairs == 0) {
+        return CHAT_OK;
+    }
+    out->member = calloc(pairs, sizeof(*out->member));
+    out->len = calloc(pairs, sizeof(*out->len));
+    out->score = calloc(pairs, sizeof(*out->score));
+    if (out->member == NULL || out->len == NULL || out->score == NULL) {
+        chat_cset_page_clear(out);
+        return CHAT_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < pairs; i++) {
+        const redisReply *m = reply->element[2 + 2 * i];
+        const redisReply *sc = reply->element[3 + 2 * i];
+        if (m->type != REDIS_REPLY_STRING || sc->type != REDIS_REPLY_STRING) {
+            chat_cset_page_clear(out);
+            return CHAT_ERR_UNAVAILABLE;
+        }
+        out->member[i] = m->str;
+        out->len[i] = m->len;
+        out->score[i] = strtod(sc->str, NULL);
+    }
+    out->n = pairs;
+    return CHAT_OK;
+}
+
+void chat_cset_page_clear(chat_cset_page_t *page)
+{
+    if (page == NULL) {
+        return;
+    }
+    free(page->member);
+    free(page->len);
+    free(page->score);
+    if (page->reply != NULL) {
+        freeReplyObject(page->reply);
+    }
+    memset(page, 0, sizeof(*page));
+}
+
+chat_err_t chat_cset_lex(chat_redis_t *r, const chat_cset_t *s, const char *min, size_t min_len,
+                         const char *max, size_t max_len, int64_t limit, chat_cset_page_t *out)
+{
+    const char *run = chat_redis_run_id(r);
+    char limbuf[24];
+    const char *argv[6];
+    size_t lens[6];
+    redisReply *reply = NULL;
+
+    memset(out, 0, sizeof(*out));
+    if (run == NULL) {
+        return CHAT_ERR_UNAVAILABLE;
+    }
+    snprintf(limbuf, sizeof(limbuf), "%" PRId64, limit);
+    argv[0] = s->key;
+    argv[1] = s->meta;
+    argv[2] = run;
+    argv[3] = min;
+    argv[4] = max;
+    argv[5] = limbuf;
+    for (int i = 0; i < 6; i++) {
+        lens[i] = strlen(argv[i]);
+    }
+    lens[3] = min_len;
+    lens[4] = max_len;
+    reply = chat_redis_eval(r, CHAT_SCRIPT_SET_LEX, 2, 6, argv, lens);
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 ||
+        reply->element[0]->type != REDIS_REPLY_INTEGER) {
+        if (reply != NULL) {
+            freeReplyObject(reply);
+        }
+        return CHAT_ERR_UNAVAILABLE;
+    }
+    out->reply = reply;
+    out->built = reply->element[0]->integer == 1;
+    if (!out->built || reply->elements == 1) {
+        return CHAT_OK;
+    }
+    out->n = reply->elements - 1;
+    out->member = calloc(out->n, sizeof(*out->member));
+    out->len = calloc(out->n, sizeof(*out->len));
+    out->score = calloc(out->n, sizeof(*out->score));
+    if (out->member == NULL || out->len == NULL || out->score == NULL) {
+        chat_cset_page_clear(out);
+        return CHAT_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < out->n; i++) {
+        out->member[i] = reply->element[1 + i]->str;
+        out->len[i] = reply->element[1 + i]->len;
+    }
+    out->total = (int64_t)out->n;
+    return CHAT_OK;
+}

@@ -1,0 +1,496 @@
+/*
+ * user_cache.c - users through the Redis read model (see user_cache.h).
+ *
+ * Threads: the thread owning the store. Relies on users_repo.h, cached_set.h, keys.h.
+ */
+#include "chat/user_cache.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chat/cached_set.h"
+#include "chat/keys.h"
+#include "chat/users_list.h"
+#include "chat/users_repo.h"
+#include "chat/validate.h"
+
+#define USER__NAME_SEP '\x01'
+
+static void user__put(const chat_store_t *s, const chat_user_t *u)
+{
+    char key[CHAT_KEY_LEN];
+    char created[24];
+    char seen[24];
+    char ttl[24];
+    const char *argv[20];
+    int argc = 0;
+    redisReply *reply = NULL;
+
+    if (s->redis == NULL || chat_key_tagged(u->id, "user", key, sizeof(key)) == NULL) {
+        return;
+    }
+    snprintf(created, sizeof(created), "%" PRId64, u->created_at_ms);
+    snprintf(seen, sizeof(seen), "%" PRId64, u->last_seen_ms);
+    snprintf(ttl, sizeof(ttl), "%d", CHAT_USER_CACHE_TTL_SEC);
+    argv[argc++] = "HSET";
+    argv[argc++] = key;
+    argv[argc++] = "username";
+    argv[argc++] = u->username != NULL ? u->username : "";
+    argv[argc++] = "email";
+    argv[argc++] = u->email != NULL ? u->email : "";
+    argv[argc++] = "created_at";
+    argv[argc++] = created;
+    argv[argc++] = "last_seen";
+    argv[argc++] = seen;
+    if (u->display_name != NULL) {
+        argv[argc++] = "display_name";
+        argv[argc++] = u->display_name;
+    }
+    if (u->avatar_url != NULL) {
+        argv[argc++] = "avatar_url";
+        argv[argc++] = u->avatar_url;
+    }
+    if (u->password_hash != NULL) {
+        argv[argc++] = "pw";
+        argv[argc++] = u->password_hash;
+    }
+    /* one atomic replacement: no reader sees half a document */
+    if (chat_redis_append_argv(s->redis, 2, (const char *[]){"DEL", key}, NULL) == CHAT_OK &&
+        chat_redis_append_argv(s->redis, argc, argv, NULL) == CHAT_OK &&
+        chat_redis_append_argv(s->redis, 3, (const char *[]){"EXPIRE", key, ttl}, NULL) ==
+            CHAT_OK) {
+        for (int i = 0; i < 3; i++) {
+            reply = chat_redis_next_reply(s->redis);
+            if (reply != NULL) {
+                freeReplyObject(reply);
+            }
+        }
+    }
+    chat_redis_discard_replies(s->redis);
+}
+
+static void user__put_gone(const chat_store_t *s, const char *user_id)
+{
+    char key[CHAT_KEY_LEN];
+    char ttl[24];
+    redisReply *reply = NULL;
+
+    if (s->redis == NULL || chat_key_tagged(user_id, "user", key, sizeof(key)) == NULL) {
+        return;
+    }
+    snprintf(ttl, sizeof(ttl), "%d", CHAT_USER_GONE_TTL_SEC);
+    reply = chat_redis_command(s->redis, "SET %s gone EX %s", key, ttl);
+    if (reply != NULL) {
+        freeReplyObject(reply);
+    }
+}
+
+static char *user__dup(const redisReply *v)
+{
+    return strndup(v->str, v->len);
+}
+
+/* 1 found, 0 cached as gone, -1 not cached (or not usable). */
+static int user__from_cache(const redisReply *reply, const char *user_id, bool with_hash,
+                            chat_user_t *out)
+{
+    bool have_pw = false;
+
+    if (reply == NULL) {
+        return -1;
+    }
+    if (reply->type == REDIS_REPLY_ERROR) {
+        return -1;
+    }
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2) {
+        return -1;
+    }
+    snprintf(out->id, sizeof(out->id), "%s", user_id);
+    for (size_t i = 0; i + 1 < reply->elements; i += 2) {
+        const char *k = reply->element[i]->str;
+        const redisReply *v = reply->element[i + 1];
+        char **dst = NULL;
+        if (k == NULL || v->type != REDIS_REPLY_STRING) {
+            continue;
+        }
+        if (strcmp(k, "username") == 0) {
+            dst = &out->username;
+        } else if (strcmp(k, "email") == 0) {
+            dst = &out->email;
+        } else if (strcmp(k, "display_name") == 0) {
+            dst = &out->display_name;
+        } else if (strcmp(k, "avatar_url") == 0) {
+            dst = &out->avatar_url;
+        } else if (strcmp(k, "pw") == 0) {
+            have_pw = true;
+            dst = with_hash ? &out->password_hash : NULL;
+        } else if (strcmp(k, "created_at") == 0) {
+            out->created_at_ms = strtoll(v->str, NULL, 10);
+        } else if (strcmp(k, "last_seen") == 0) {
+            out->last_seen_ms = strtoll(v->str, NULL, 10);
+        }
+        if (dst != NULL) {
+            free(*dst);
+            *dst = user__dup(v);
+        }
+    }
+    if (out->username == NULL || out->email == NULL || (with_hash && !have_pw)) {
+        chat_user_clear(out);
+        memset(out, 0, sizeof(*out));
+        return -1;
+    }
+    return 1;
+}
+
+chat_err_t chat_user_load(const chat_store_t *s, const char *user_id, bool with_hash,
+                          chat_user_t *out)
+{
+    char key[CHAT_KEY_LEN];
+    chat_err_t rc;
+
+    memset(out, 0, sizeof(*out));
+    if (user_id == NULL || !chat_validate_object_id(user_id) ||
+        chat_key_tagged(user_id, "user", key, sizeof(key)) == NULL) {
+        return CHAT_ERR_NOT_FOUND;
+    }
+    if (s->redis != NULL) {
+        redisReply *reply = chat_redis_command(s->redis, "TYPE %s", key);
+        bool gone = reply != NULL && reply->type == REDIS_REPLY_STATUS &&
+                    strcmp(reply->str, "string") == 0;
+        int hit = -1;
+        if (reply != NULL) {
+            freeReplyObject(reply);
+        }
+        if (gone) {
+            return CHAT_ERR_NOT_FOUND;
+        }
+        reply = chat_redis_command(s->redis, "HGETALL %s", key);
+        hit = user__from_cache(reply, user_id, with_hash, out);
+        if (reply != NULL) {
+            freeReplyObject(reply);
+        }
+        if (hit == 1) {
+            return CHAT_OK;
+        }
+    }
+    rc = chat_users_find_by_id_full(s->db, user_id, true, out);
+    if (rc == CHAT_OK) {
+        user__put(s, out);
+        if (!with_hash) {
+            free(out->password_hash);
+            out->password_hash = NULL;
+        }
+    } else if (rc == CHAT_ERR_NOT_FOUND) {
+        user__put_gone(s, user_id);
+    }
+    return rc;
+}
+
+chat_err_t chat_user_find_login(const chat_store_t *s, const char *login, chat_user_t *out)
+{
+    char lc[CHAT_KEY_LEN];
+    char key[CHAT_KEY_LEN];
+    chat_err_t rc;
+
+    memset(out, 0, sizeof(*out));
+    if (login == NULL || strlen(login) >= sizeof(lc) - 16) {
+        return CHAT_ERR_NOT_FOUND;
+    }
+    chat_ascii_lower(login, lc, sizeof(lc));
+    if (chat_key_login(lc, key, sizeof(key)) == NULL) {
+        return CHAT_ERR_NOT_FOUND;
+    }
+    if (s->redis != NULL) {
+        redisReply *reply = chat_redis_command(s->redis, "GET %s", key);
+        char id[CHAT_ID_LEN] = "";
+        if (reply != NULL && reply->type == REDIS_REPLY_STRING && reply->len == CHAT_ID_LEN - 1) {
+            memcpy(id, reply->str, CHAT_ID_LEN);
+        }
+        if (reply != NULL) {
+            freeReplyObject(reply);
+        }
+        if (id[0] != '\0') {
+            rc = chat_user_load(s, id, true, out);
+            if (rc != CHAT_ERR_NOT_FOUND) {
+                return rc;
+            }
+        }
+    }
+    rc = chat_users_find_by_login(s->db, lc, out);
+    if (rc == CHAT_OK && s->redis != NULL) {
+        redisReply *reply = chat_redis_command(s->redis, "SET %s %s", key, out->id);
+        if (reply != NULL) {
+            freeReplyObject(reply);
+        }
+        user__put(s, out);
+    }
+    return rc;
+}
+
+/* "<username_lc>\x01<id>" into buf; its length. */
+static size_t user__name_member(const char *username, const char *id, char *buf, size_t len)
+{
+    char lc[CHAT_USERNAME_MAX + 1];
+    int n;
+
+    chat_ascii_lower(username, lc, sizeof(lc));
+    n = snprintf(buf, len, "%s%c%s", lc, USER__NAME_SEP, id);
+    return n > 0 && (size_t)n < len ? (size_t)n : 0;
+}
+
+/* Points u's email and username at its id (set), or makes them resolve to nothing. */
+static void user__logins(const chat_store_t *s, const chat_user_t *u, bool set)
+{
+    char lc[CHAT_KEY_LEN];
+    char key[CHAT_KEY_LEN];
+    redisReply *reply;
+
+    for (int i = 0; i < 2; i++) {
+        const char *login = i == 0 ? u->email : u->username;
+        if (login == NULL) {
+            continue;
+        }
+        chat_ascii_lower(login, lc, sizeof(lc));
+        if (chat_key_login(lc, key, sizeof(key)) == NULL) {
+            continue;
+        }
+        reply = set ? chat_redis_command(s->redis, "SET %s %s", key, u->id)
+                    : chat_redis_command(s->redis, "DEL %s", key);
+        if (reply != NULL) {
+            freeReplyObject(reply);
+        }
+    }
+}
+
+void chat_user_cache_registered(const chat_store_t *s, const chat_user_t *u)
+{
+    char member[CHAT_USERNAME_MAX + CHAT_ID_LEN + 2];
+    chat_cset_t names;
+
+    if (s->redis == NULL) {
+        return;
+    }
+    user__put(s, u);
+    user__logins(s, u, true);
+    if (u->username != NULL && user__name_member(u->username, u->id, member, sizeof(member))) {
+        chat_cset_user_names(&names);
+        (void)chat_cset_change(s->redis, &names, true, 0, member);
+    }
+}
+
+void chat_user_cache_put(const chat_store_t *s, const chat_user_t *u, bool found)
+{
+    if (found) {
+        user__put(s, u);
+    } else {
+        user__put_gone(s, u->id);
+    }
+}
+
+void chat_user_cache_drop(const chat_store_t *s, const char *user_id)
+{
+    char key[CHAT_KEY_LEN];
+    redisReply *reply = NULL;
+
+    if (s->redis == NULL || chat_key_tagged(user_id, "user", key, sizeof(key)) == NULL) {
+        return;
+    }
+    reply = chat_redis_command(s->redis, "DEL %s", key);
+    if (reply != NULL) {
+        freeReplyObject(reply);
+    }
+}
+
+void chat_user_cache_deleted(const chat_store_t *s, const chat_user_t *u)
+{
+    char member[CHAT_USERNAME_MAX + CHAT_ID_LEN + 2];
+    chat_cset_t names;
+
+    if (s->redis == NULL) {
+        return;
+    }
+    user__put_gone(s, u->id);
+    user__logins(s, u, false);
+    if (u->username != NULL && user__name_member(u->username, u->id, member, sizeof(member))) {
+        chat_cset_user_names(&names);
+        (void)chat_cset_change(s->redis, &names, false, 0, member);
+    }
+}
+
+static void user__names_free(chat_cset_entry_t *entries, size_t n, void *owned)
+{
+    (void)n;
+    free(entries);
+    free(owned);
+}
+
+typedef struct user__name_buf {
+    char member[CHAT_USERNAME_MAX + CHAT_ID_LEN + 2];
+} user__name_buf_t;
+
+static chat_err_t user__names_load(void *arg, chat_cset_entry_t **entries, size_t *n,
+                                   void **owned)
+{
+    const chat_store_t *s = arg;
+    chat_user_name_t *names = NULL;
+    user__name_buf_t *bufs = NULL;
+    size_t count = 0;
+    chat_err_t rc = chat_users_names(s->db, &names, &count);
+
+    if (rc != CHAT_OK) {
+        return rc;
+    }
+    *entries = calloc(count + 1, sizeof(**entries));
+    bufs = calloc(count + 1, sizeof(*bufs));
+    if (*entries == NULL || bufs == NULL) {
+        free(*entries);
+        free(bufs);
+        free(names);
+        return CHAT_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < count; i++) {
+        (*entries)[i].score = 0;
+        (*entries)[i].member = bufs[i].member;
+        (*entries)[i].len = user__name_member(names[i].username_lc, names[i].id, bufs[i].member,
+                                              sizeof(bufs[i].member));
+    }
+    free(names);
+    *n = count;
+    *owned = bufs;
+    return CHAT_OK;
+}
+
+chat_err_t chat_user_search(const chat_store_t *s, const char *prefix, int limit,
+                            chat_user_t **out, size_t *n_out)
+{
+    char lc[CHAT_KEY_LEN];
+    char min[CHAT_KEY_LEN + 2];
+    char max[CHAT_KEY_LEN + 3];
+    chat_cset_t names;
+    chat_cset_page_t page = {0};
+    chat_user_t *arr = NULL;
+    size_t n = 0;
+    int minlen;
+    int maxlen;
+    chat_err_t rc = CHAT_ERR_UNAVAILABLE;
+
+    *out = NULL;
+    *n_out = 0;
+    if (s->redis == NULL || prefix == NULL || strlen(prefix) > CHAT_USERNAME_MAX) {
+        return s->redis == NULL ? chat_users_search(s->db, prefix, limit, out, n_out) : CHAT_OK;
+    }
+    chat_ascii_lower(prefix, lc, sizeof(lc));
+    minlen = snprintf(min, sizeof(min), "[%s", lc);
+    maxlen = snprintf(max, sizeof(max), "[%s\xff", lc);
+    chat_cset_user_names(&names);
+    for (int attempt = 0; attempt < 2; attempt++) {
+        rc = chat_cset_lex(s->redis, &names, min, (size_t)minlen, max, (size_t)maxlen, limit,
+                           &page);
+        if (rc != CHAT_OK || page.built) {
+            break;
+        }
+        chat_cset_page_clear(&page);
+        rc = chat_cset_build(s->redis, &names, user__names_load, user__names_free, (void *)s);
+        if (rc != CHAT_OK) {
+            break;
+        }
+        rc = CHAT_ERR_UNAVAILABLE;
+    }
+    if (rc != CHAT_OK) {
+        chat_cset_page_clear(&page);
+        return rc == CHAT_ERR_NOMEM ? rc : chat_users_search(s->db, prefix, limit, out, n_out);
+    }
+    arr = calloc(page.n + 1, sizeof(*arr));
+    if (arr == NULL) {
+        chat_cset_page_clear(&page);
+        return CHAT_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < page.n && rc == CHAT_OK; i++) {
+        const char *sep = memchr(page.member[i], USER__NAME_SEP, page.len[i]);
+        char id[CHAT_ID_LEN];
+        if (sep == NULL || (size_t)(page.member[i] + page.len[i] - sep - 1) != CHAT_ID_LEN - 1) {
+            continue;
+        }
+        memcpy(id, sep + 1, CHAT_ID_LEN - 1);
+        id[CHAT_ID_LEN - 1] = '\0';
+        rc = chat_user_load(s, id, false, &arr[n]);
+        if (rc == CHAT_OK) {
+            n++;
+        } else if (rc == CHAT_ERR_NOT_FOUND) {
+            rc = CHAT_OK;
+        }
+    }
+    chat_cset_page_clear(&page);
+    if (rc != CHAT_OK) {
+        chat_users_free_array(arr, n);
+        return rc;
+    }
+    *out = arr;
+    *n_out = n;
+    return CHAT_OK;
+}
+
+void chat_user_names_free(char **names, size_t n)
+{
+    if (names == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        free(names[i]);
+    }
+    free(names);
+}
+
+chat_err_t chat_user_names(const chat_store_t *s, const char (*ids)[CHAT_ID_LEN], size_t n,
+                           char ***names_out)
+{
+    char **names = calloc(n + 1, sizeof(*names));
+    size_t queued = 0;
+    chat_err_t rc = CHAT_OK;
+
+    *names_out = NULL;
+    if (names == NULL) {
+        return CHAT_ERR_NOMEM;
+    }
+    for (size_t i = 0; s->redis != NULL && i < n; i++) {
+        char key[CHAT_KEY_LEN];
+        const char *argv[3] = {"HGET", key, "username"};
+        chat_key_tagged(ids[i], "user", key, sizeof(key));
+        if (chat_redis_append_argv(s->redis, 3, argv, NULL) != CHAT_OK) {
+            break;
+        }
+        queued++;
+    }
+    for (size_t i = 0; i < queued; i++) {
+        redisReply *reply = chat_redis_next_reply(s->redis);
+        if (reply != NULL && reply->type == REDIS_REPLY_STRING) {
+            names[i] = strndup(reply->str, reply->len);
+        }
+        if (reply != NULL) {
+            freeReplyObject(reply);
+        }
+    }
+    chat_redis_discard_replies(s->redis);
+    for (size_t i = 0; i < n && rc == CHAT_OK; i++) {
+        chat_user_t u;
+        if (names[i] != NULL) {
+            continue;
+        }
+        rc = chat_user_load(s, ids[i], false, &u);
+        if (rc == CHAT_OK) {
+            names[i] = u.username; /* moves */
+            u.username = NULL;
+        } else if (rc == CHAT_ERR_NOT_FOUND) {
+            rc = CHAT_OK; /* the account was deleted */
+        }
+        chat_user_clear(&u);
+    }
+    if (rc != CHAT_OK) {
+        chat_user_names_free(names, n);
+        return rc;
+    }
+    *names_out = names;
+    return CHAT_OK;
+}

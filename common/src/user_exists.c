@@ -1,0 +1,97 @@
+/*
+ * user_exists.c - many users' existence in one go (see user_exists.h): one pipelined
+ * round trip to Redis (TYPE of each user's cache key: a hash is a cached user, a string
+ * the "gone" mark), then one MongoDB query for the misses, whose answers are cached.
+ *
+ * Threads: the thread owning the store. Relies on user_cache.h, users_list.h, keys.h.
+ */
+#include "chat/user_exists.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chat/keys.h"
+#include "chat/redis_sync.h"
+#include "chat/user_cache.h"
+#include "chat/users_list.h"
+#include "chat/validate.h"
+
+/* Redis's answers: out[i] set for cached users and gone marks, left UNKNOWN otherwise. */
+static void exists__from_redis(const chat_store_t *s, const char (*ids)[CHAT_ID_LEN], size_t n,
+                               chat_user_existence_t *out)
+{
+    size_t queued = 0;
+
+    for (size_t i = 0; s->redis != NULL && i < n; i++) {
+        char key[CHAT_KEY_LEN];
+        const char *argv[2] = {"TYPE", key};
+        if (chat_key_tagged(ids[i], "user", key, sizeof(key)) == NULL ||
+            chat_redis_append_argv(s->redis, 2, argv, NULL) != CHAT_OK) {
+            break;
+        }
+        queued++;
+    }
+    for (size_t i = 0; i < queued; i++) {
+        redisReply *reply = chat_redis_next_reply(s->redis);
+        if (reply != NULL && reply->type == REDIS_REPLY_STATUS) {
+            if (strcmp(reply->str, "hash") == 0) {
+                out[i] = CHAT_USER_EXISTS;
+            } else if (strcmp(reply->str, "string") == 0) {
+                out[i] = CHAT_USER_GONE;
+            }
+        }
+        if (reply != NULL) {
+            freeReplyObject(reply);
+        }
+    }
+    chat_redis_discard_replies(s->redis);
+}
+
+void chat_user_exist_many(const chat_store_t *s, const char (*ids)[CHAT_ID_LEN], size_t n,
+                          chat_user_existence_t *out)
+{
+    char(*misses)[CHAT_ID_LEN] = NULL;
+    chat_user_t *found = NULL;
+    size_t n_miss = 0;
+    size_t n_found = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        out[i] = chat_validate_object_id(ids[i]) ? CHAT_USER_UNKNOWN : CHAT_USER_GONE;
+    }
+    exists__from_redis(s, ids, n, out);
+    misses = calloc(n + 1, sizeof(*misses));
+    if (misses == NULL) {
+        return; /* the misses stay unknown */
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (out[i] == CHAT_USER_UNKNOWN) {
+            memcpy(misses[n_miss++], ids[i], CHAT_ID_LEN);
+        }
+    }
+    /* with the hash, so the cached document is the complete one chat_user_load keeps */
+    if (n_miss == 0 ||
+        chat_users_find_by_ids(s->db, (const char(*)[CHAT_ID_LEN])misses, n_miss, true, &found,
+                               &n_found) != CHAT_OK) {
+        free(misses);
+        return; /* MongoDB down: unknown, as for one user */
+    }
+    for (size_t f = 0; f < n_found; f++) {
+        chat_user_cache_put(s, &found[f], true);
+        for (size_t i = 0; i < n; i++) {
+            if (out[i] == CHAT_USER_UNKNOWN && strcmp(ids[i], found[f].id) == 0) {
+                out[i] = CHAT_USER_EXISTS;
+            }
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (out[i] == CHAT_USER_UNKNOWN) {
+            chat_user_t gone = {0};
+            snprintf(gone.id, sizeof(gone.id), "%s", ids[i]);
+            chat_user_cache_put(s, &gone, false);
+            out[i] = CHAT_USER_GONE; /* the query answered, without it */
+        }
+    }
+    chat_users_free_array(found, n_found);
+    free(misses);
+}
