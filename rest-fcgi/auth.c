@@ -7,8 +7,18 @@
  * per account) are checked before any bcrypt work, and an unknown email burns the same
  * time as a wrong password (chat_password_verify_dummy) so that timing reveals nothing.
  *
+ * Registration also refuses the common passwords of chat/password_policy.h (the list
+ * main.c loads into ctx->passwords).
+ *
+ * Sessions: login starts one (the token's auth_time), refresh keeps its auth_time and never
+ * issues a token that outlives auth_time + SESSION_MAX_AGE (401 token_expired once the
+ * session is that old), logout revokes the token's jti until its exp (token_denylist.h)
+ * and tells the gateways (token_revoked on the user's channel); authentication refuses a
+ * revoked token with 401 invalid_token.
+ *
  * Thread: the process's only thread (FastCGI accept loop). Relies on chat/jwt.h,
- * chat/password.h, chat/users_repo.h, chat/validate.h and limits.h.
+ * chat/password.h, chat/password_policy.h, chat/users_repo.h, chat/validate.h and
+ * limits.h.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +27,11 @@
 #include "chat/clock.h"
 #include "chat/jwt.h"
 #include "chat/log.h"
+#include "chat/member_cache.h"
 #include "chat/password.h"
+#include "chat/token_denylist.h"
+#include "chat/user_cache.h"
+#include "chat/user_events.h"
 #include "chat/users_repo.h"
 #include "chat/validate.h"
 
@@ -61,6 +75,7 @@ void rest_auth_register(rest_ctx_t *ctx, rest_request_t *req, rest_response_t *r
     const char *email = NULL;
     const char *password = NULL;
     const char *field = NULL;
+    const char *why = NULL;
     char hash[CHAT_PASSWORD_HASH_LEN];
     char msg[256];
     char code[32];
@@ -80,6 +95,11 @@ void rest_auth_register(rest_ctx_t *ctx, rest_request_t *req, rest_response_t *r
         rest_response_error(resp, 400, "validation_error", msg);
         goto cleanup;
     }
+    if ((why = chat_password_policy_check(ctx->passwords, password)) != NULL) {
+        snprintf(msg, sizeof(msg), "password: %s", why);
+        rest_response_error(resp, 400, "validation_error", msg);
+        goto cleanup;
+    }
     rc = chat_password_hash(password, ctx->cfg->bcrypt_cost, hash, sizeof(hash));
     if (rc != CHAT_OK) {
         chat_log_error("password hashing failed", "req", req->request_id);
@@ -88,11 +108,14 @@ void rest_auth_register(rest_ctx_t *ctx, rest_request_t *req, rest_response_t *r
     }
     rc = chat_users_create(ctx->db, username, email, hash, &user, &field);
     if (rc == CHAT_ERR_CONFLICT) {
+        /* literal codes, so tests/static/test_error_codes.py sees every one */
         if (field == NULL) {
             field = "username or email";
-            snprintf(code, sizeof(code), "conflict");
+            snprintf(code, sizeof(code), "%s", "conflict");
+        } else if (strcmp(field, "username") == 0) {
+            snprintf(code, sizeof(code), "%s", "username_taken");
         } else {
-            snprintf(code, sizeof(code), "%s_taken", field);
+            snprintf(code, sizeof(code), "%s", "email_taken");
         }
         snprintf(msg, sizeof(msg), "%s is already taken", field);
         rest_response_error(resp, 409, code, msg);
@@ -102,6 +125,8 @@ void rest_auth_register(rest_ctx_t *ctx, rest_request_t *req, rest_response_t *r
         rest_response_from_err(resp, rc, NULL);
         goto cleanup;
     }
+    chat_user_cache_registered(&ctx->store, &user);
+    chat_member_cache_new_user(&ctx->store, user.id);
     chat_log_info("user registered", "user", user.id, "req", req->request_id);
     rest_response_json(resp, 201, chat_user_to_json_private(&user));
 
@@ -126,6 +151,7 @@ void rest_auth_login(rest_ctx_t *ctx, rest_request_t *req, rest_response_t *resp
     const char *password = NULL;
     char *token = NULL;
     chat_user_t user = {0};
+    int64_t now = 0;
     chat_err_t rc;
 
     if (!rest_limit_login_ip(ctx, req, resp)) {
@@ -137,29 +163,34 @@ void rest_auth_login(rest_ctx_t *ctx, rest_request_t *req, rest_response_t *resp
         goto cleanup;
     }
     if (strlen(password) > AUTH__BCRYPT_MAX) {
-        rest_response_error(resp, 400, "validation_error",
-                            "password: must be at most 72 bytes");
+        /* registration refuses such passwords, so none can match (bcrypt would compare
+         * only its first 72 bytes): wrong credentials, as docs/openapi.yaml says */
+        rest_response_error(resp, 401, "invalid_credentials", "wrong email, username or password");
         goto cleanup;
     }
     if (!rest_limit_login_account(ctx, email, resp)) {
         goto cleanup;
     }
-    rc = chat_users_find_by_email(ctx->db, email, &user);
+    rc = chat_user_find_login(&ctx->store, email, &user); /* email or username */
     if (rc == CHAT_ERR_NOT_FOUND) {
         (void)chat_password_verify_dummy(password, ctx->cfg->bcrypt_cost);
-        rest_response_error(resp, 401, "invalid_credentials", "wrong email or password");
+        rest_response_error(resp, 401, "invalid_credentials", "wrong email, username or password");
         goto cleanup;
     }
     if (rc != CHAT_OK) {
         rest_response_from_err(resp, rc, NULL);
         goto cleanup;
     }
+    /* the dummy path of unknown accounts follows the cost stored hashes really use */
+    chat_password_note_stored_cost(chat_password_hash_cost(user.password_hash));
     if (user.password_hash == NULL || !chat_password_verify(password, user.password_hash)) {
-        rest_response_error(resp, 401, "invalid_credentials", "wrong email or password");
+        rest_response_error(resp, 401, "invalid_credentials", "wrong email, username or password");
         goto cleanup;
     }
-    rc = chat_jwt_issue(ctx->cfg->jwt_secret, ctx->cfg->jwt_issuer, ctx->cfg->jwt_ttl_sec,
-                        user.id, user.username, chat_clock_now_ms() / 1000, &token);
+    now = chat_clock_now_ms() / 1000;
+    rc = chat_jwt_issue_session(ctx->cfg->jwt_secret, ctx->cfg->jwt_issuer,
+                                ctx->cfg->jwt_ttl_sec, ctx->cfg->session_max_age_sec, user.id,
+                                user.username, now, now, &token, NULL);
     if (rc != CHAT_OK) {
         rest_response_from_err(resp, rc, NULL);
         goto cleanup;
@@ -178,14 +209,62 @@ void rest_auth_refresh(rest_ctx_t *ctx, rest_request_t *req, rest_response_t *re
     char *token = NULL;
     chat_err_t rc;
 
-    rc = chat_jwt_issue(ctx->cfg->jwt_secret, ctx->cfg->jwt_issuer, ctx->cfg->jwt_ttl_sec,
-                        req->user.id, req->user.username, chat_clock_now_ms() / 1000, &token);
+    /* the same session: its auth_time travels on, and SESSION_MAX_AGE caps it */
+    rc = chat_jwt_issue_session(ctx->cfg->jwt_secret, ctx->cfg->jwt_issuer,
+                                ctx->cfg->jwt_ttl_sec, ctx->cfg->session_max_age_sec,
+                                req->user.id, req->user.username, chat_clock_now_ms() / 1000,
+                                req->token.auth_time, &token, NULL);
+    if (rc == CHAT_ERR_TOKEN_EXPIRED) {
+        rest_response_error(resp, 401, "token_expired",
+                            "the session is older than SESSION_MAX_AGE; log in again");
+        return;
+    }
     if (rc != CHAT_OK) {
         rest_response_from_err(resp, rc, NULL);
         return;
     }
     rest_response_json(resp, 200, json_pack("{s:s}", "token", token));
     free(token);
+}
+
+void rest_auth_logout(rest_ctx_t *ctx, rest_request_t *req, rest_response_t *resp)
+{
+    chat_err_t rc;
+
+    if (req->token.jti[0] == '\0') {
+        /* issued before tokens carried a jti: nothing to revoke it by; it lives out its
+         * (at most JWT_TTL) life */
+        chat_log_warn("logout of a token without jti: not revocable", "user", req->user.id,
+                      "req", req->request_id);
+        rest_response_json(resp, 204, NULL);
+        return;
+    }
+    rc = chat_token_denylist_revoke(ctx->redis, req->token.jti, req->token.exp,
+                                    chat_clock_now_ms() / 1000);
+    if (rc != CHAT_OK) {
+        /* the client must know the token still works */
+        rest_response_from_err(resp, rc == CHAT_ERR_UNAVAILABLE ? rc : CHAT_ERR_INTERNAL, NULL);
+        return;
+    }
+    chat_user_event_token_revoked(ctx->redis, req->user.id, req->token.jti);
+    chat_log_info("token revoked", "user", req->user.id, "jti", req->token.jti, "req",
+                  req->request_id);
+    rest_response_json(resp, 204, NULL);
+}
+
+/* True when the token was logged out. While Redis cannot answer, the token is let through
+ * (fail-open, like every REST path that degrades without Redis) with a warning. */
+static bool auth__revoked(rest_ctx_t *ctx, const chat_jwt_claims_t *claims,
+                          const rest_request_t *req)
+{
+    bool revoked = false;
+
+    if (chat_token_denylist_check(ctx->redis, claims->jti, &revoked) != CHAT_OK) {
+        chat_log_warn("token denylist unavailable (Redis down?): token accepted unchecked",
+                      "user", claims->sub, "req", req->request_id);
+        return false;
+    }
+    return revoked;
 }
 
 bool rest_auth_authenticate(rest_ctx_t *ctx, rest_request_t *req, bool api_limit,
@@ -223,10 +302,14 @@ bool rest_auth_authenticate(rest_ctx_t *ctx, rest_request_t *req, bool api_limit
         rest_response_error(resp, 401, "invalid_token", "invalid token");
         return false;
     }
+    if (auth__revoked(ctx, &claims, req)) {
+        rest_response_error(resp, 401, "invalid_token", "the token has been revoked (logged out)");
+        return false;
+    }
     if (api_limit && !rest_limit_api(ctx, claims.sub, resp)) {
         return false;
     }
-    rc = chat_users_find_by_id(ctx->db, claims.sub, &req->user);
+    rc = chat_user_load(&ctx->store, claims.sub, false, &req->user);
     if (rc == CHAT_ERR_NOT_FOUND) {
         rest_response_error(resp, 401, "invalid_token", "the token's user no longer exists");
         return false;
@@ -237,6 +320,7 @@ bool rest_auth_authenticate(rest_ctx_t *ctx, rest_request_t *req, bool api_limit
         rest_response_from_err(resp, rc, NULL);
         return false;
     }
+    req->token = claims;
     req->authenticated = true;
     return true;
 }

@@ -11,7 +11,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "chat/hash.h"
 #include "chat/keys.h"
+#include "chat/membership.h"
 #include "chat/validate.h"
 
 void rest_limit_bucket(double count, double period_sec, double *rate, double *burst)
@@ -64,7 +66,7 @@ bool rest_limit_login_ip(rest_ctx_t *ctx, const rest_request_t *req, rest_respon
  * of the lower-cased address, which keeps keys short and the address out of Redis. */
 bool rest_limit_login_account(rest_ctx_t *ctx, const char *email, rest_response_t *resp)
 {
-    uint64_t h = 1469598103934665603ULL;
+    uint64_t h = CHAT_HASH_FNV1A64_BASIS;
     char subject[17];
     double rate;
     double burst;
@@ -74,8 +76,7 @@ bool rest_limit_login_account(rest_ctx_t *ctx, const char *email, rest_response_
         if (c >= 'A' && c <= 'Z') {
             c = (unsigned char)(c - 'A' + 'a');
         }
-        h ^= c;
-        h *= 1099511628211ULL;
+        h = chat_hash_fnv1a64_update(h, &c, 1);
     }
     snprintf(subject, sizeof(subject), "%016llx", (unsigned long long)h);
     rest_limit_bucket(ctx->cfg->rate_login_per_min, 60.0, &rate, &burst);
@@ -89,6 +90,18 @@ bool rest_limit_room_create(rest_ctx_t *ctx, const char *user_id, rest_response_
 
     rest_limit_bucket(ctx->cfg->rate_room_create_per_min, 60.0, &rate, &burst);
     return limits__take(ctx, "room_create", user_id, rate, burst, resp);
+}
+
+bool rest_limit_membership(rest_ctx_t *ctx, const char *user_id, rest_response_t *resp)
+{
+    int64_t retry_ms = 0;
+
+    if (chat_membership_charge(&ctx->store, user_id, ctx->cfg->rate_membership_per_min,
+                               &retry_ms) == CHAT_OK) {
+        return true;
+    }
+    rest_response_rate_limited(resp, retry_ms);
+    return false;
 }
 
 bool rest_limit_api(rest_ctx_t *ctx, const char *user_id, rest_response_t *resp)

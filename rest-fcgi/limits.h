@@ -24,6 +24,9 @@ bool rest_limit_login_account(rest_ctx_t *ctx, const char *email, rest_response_
 
 /** Room creations per user: RATE_ROOM_CREATE_PER_MIN. */
 bool rest_limit_room_create(rest_ctx_t *ctx, const char *user_id, rest_response_t *resp);
+/** A membership change (join, leave, add, remove) by user_id: RATE_MEMBERSHIP_PER_MIN,
+ *  shared with the gateways' join/leave frames. */
+bool rest_limit_membership(rest_ctx_t *ctx, const char *user_id, rest_response_t *resp);
 
 /** Every other authenticated call per user: RATE_API_PER_SEC, burst 2x the rate. */
 bool rest_limit_api(rest_ctx_t *ctx, const char *user_id, rest_response_t *resp);

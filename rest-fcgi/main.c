@@ -2,13 +2,18 @@
  * main.c - chat-api, the FastCGI program lighttpd spawns for /api/... and /health
  * (SPEC §1). Start-up: configuration (exit 1 naming the bad variable), logging, the
  * MongoDB pool and the Redis client (neither connects yet, so a missing dependency
- * never stops the process), then the FCGX_Accept_r loop: read the request (64 KiB body
- * cap, 413 above it), route it, write the answer, log one JSON line.
+ * never stops the process), the common-password list (password_policy.h; missing, it is
+ * logged and registration refuses none), then the FCGX_Accept_r loop: read the request
+ * (64 KiB body cap, 413 above it), route it, write the answer, log one JSON line. A
+ * request lighttpd refused itself comes back through its error handler
+ * (REDIRECT_STATUS >= 400) and gets its JSON error from edge.c, no handler.
  *
  * Threads: the main thread runs the accept loop and every handler, one request at a
  * time (lighttpd runs several processes for concurrency). A second thread only
- * creates the MongoDB indexes, retrying every few seconds while MongoDB is down; it
- * touches nothing but the thread-safe pool and the thread-safe logger.
+ * creates the MongoDB indexes, retrying every few seconds while MongoDB is down, then
+ * samples the bcrypt cost of recently stored hashes for the unknown-account dummy
+ * (password.h) and computes that dummy once; it touches nothing but the thread-safe
+ * pool, the thread-safe logger and password.c's locked state.
  * Relies on libfcgi's fcgiapp.h (not fcgi_stdio.h) and common/.
  */
 #include <errno.h>
@@ -25,12 +30,18 @@
 #include "chat/clock.h"
 #include "chat/config.h"
 #include "chat/db.h"
+#include "chat/db_trace.h"
 #include "chat/log.h"
+#include "chat/password.h"
+#include "chat/password_policy.h"
 #include "chat/ratelimit.h"
 #include "chat/redis_sync.h"
+#include "chat/users_repo.h"
 #include "chat/validate.h"
 
+#include "edge.h"
 #include "handlers.h"
+#include "metrics.h"
 #include "request.h"
 #include "response.h"
 #include "router.h"
@@ -43,8 +54,11 @@
 /* The only file-scope mutable state: set by SIGTERM/SIGINT, read by the accept loop. */
 static volatile sig_atomic_t main__stopping;
 
+#define MAIN__COST_SAMPLE 100
+
 typedef struct main__indexer {
     chat_db_t *db;
+    int bcrypt_cost;
     atomic_bool stop;
     pthread_t thread;
     bool started;
@@ -64,6 +78,12 @@ static void main__sleep_ms(int ms)
     }
 }
 
+static void main__note_cost(const char *hash, void *arg)
+{
+    (void)arg;
+    chat_password_note_stored_cost(chat_password_hash_cost(hash));
+}
+
 /* Index thread: MongoDB may be down when lighttpd starts us; keep trying until it is
  * back instead of exiting (requests answer 503 meanwhile). */
 static void *main__index_thread(void *arg)
@@ -75,6 +95,8 @@ static void *main__index_thread(void *arg)
         chat_err_t rc = chat_db_ensure_indexes(ix->db);
         if (rc == CHAT_OK) {
             chat_log_debug("indexes ready");
+            (void)chat_users_recent_hashes(ix->db, MAIN__COST_SAMPLE, main__note_cost, NULL);
+            (void)chat_password_verify_dummy("warm-up", ix->bcrypt_cost); /* cache the dummy */
             return NULL;
         }
         if (!warned) {
@@ -142,7 +164,8 @@ static int main__read_body(FCGX_Stream *in, rest_request_t *req, rest_response_t
     return 0;
 }
 
-static void main__log_request(const rest_request_t *req, const rest_response_t *resp)
+static void main__log_request(const rest_ctx_t *ctx, const rest_request_t *req,
+                              const rest_response_t *resp)
 {
     char status[8];
     char duration[24];
@@ -157,7 +180,35 @@ static void main__log_request(const rest_request_t *req, const rest_response_t *
     chat_log(resp->status >= 500 ? CHAT_LOG_WARN : CHAT_LOG_INFO, "request", "method",
              req->method, "path", path, "status", status, "duration_ms", duration, "user",
              req->user.id[0] != '\0' ? req->user.id : NULL, "ip", req->remote_addr, "req",
-             req->request_id, "pid", pid, (char *)NULL);
+             req->request_id, "pid", pid, "pool", ctx->pool, (char *)NULL);
+}
+
+/* GET /metrics when METRICS_PUBLIC=1 (metrics.h): true when answered here; false lets
+ * the router answer (404 when not public, 405 for other methods). */
+static bool main__serve_metrics(rest_ctx_t *ctx, rest_request_t *req, FCGX_Request *fr)
+{
+    static const char head[] = "Status: 200 OK\r\n"
+                               "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
+                               "Cache-Control: no-store\r\n\r\n";
+    bool mongo_up;
+    bool redis_up;
+    size_t len = 0;
+    char *text;
+
+    if (!rest_metrics_public() || strcmp(req->method, "GET") != 0) {
+        return false;
+    }
+    rest_health_state(ctx->health, &mongo_up, &redis_up);
+    rest_metrics_count(ctx->metrics, req->path, 200,
+                       (double)(chat_clock_monotonic_ms() - req->start_ms) / 1000.0);
+    text = rest_metrics_render(ctx->metrics, mongo_up, redis_up, &len);
+    if (text == NULL) {
+        return false;
+    }
+    FCGX_PutStr(head, (int)sizeof(head) - 1, fr->out);
+    FCGX_PutStr(text, (int)len, fr->out);
+    free(text);
+    return true;
 }
 
 static void main__serve(rest_ctx_t *ctx, FCGX_Request *fr)
@@ -167,10 +218,22 @@ static void main__serve(rest_ctx_t *ctx, FCGX_Request *fr)
     char *out = NULL;
     size_t out_len = 0;
     const char *origin = NULL;
+    int rc;
+    int edge;
 
     memset(&resp, 0, sizeof(resp));
-    if (rest_request_init(&req, main__param, fr->envp) != 0) {
+    edge = rest_edge_status(FCGX_GetParam("REDIRECT_STATUS", fr->envp));
+    rc = rest_request_init(&req, main__param, fr->envp);
+    chat_log_scope_set("req", req.request_id); /* on every line logged while serving it */
+    if (rc != 0) {
         rest_response_from_err(&resp, CHAT_ERR_NOMEM, NULL);
+    } else if (edge != 0) {
+        rest_edge_answer(edge, &req, &resp); /* lighttpd refused it: no handler runs */
+    } else if (req.path != NULL && strcmp(req.path, "/metrics") == 0 &&
+               main__serve_metrics(ctx, &req, fr)) {
+        rest_request_clear(&req);
+        chat_log_scope_clear();
+        return;
     } else if (main__read_body(fr->in, &req, &resp) == 0) {
         rest_router_dispatch(ctx, &req, &resp);
     }
@@ -187,10 +250,13 @@ static void main__serve(rest_ctx_t *ctx, FCGX_Request *fr)
                                   "\"message\":\"out of memory\"}}";
         FCGX_PutStr(oom, (int)sizeof(oom) - 1, fr->out);
     }
-    main__log_request(&req, &resp);
+    main__log_request(ctx, &req, &resp);
+    rest_metrics_count(ctx->metrics, req.path, resp.status,
+                       (double)(chat_clock_monotonic_ms() - req.start_ms) / 1000.0);
     free(out);
     rest_response_clear(&resp);
     rest_request_clear(&req);
+    chat_log_scope_clear();
 }
 
 static void main__install_signals(void)
@@ -212,6 +278,7 @@ int main(void)
     char err[512];
     rest_ctx_t ctx;
     main__indexer_t ix;
+    chat_password_policy_t *passwords = NULL;
     FCGX_Request fr;
     int rc = 1;
 
@@ -223,8 +290,10 @@ int main(void)
         return 1;
     }
     chat_log_init("rest-fcgi", cfg.log_level, cfg.log_format);
+    chat_db_trace_set_logging(cfg.db_trace != 0);
     chat_db_global_init();
     ctx.cfg = &cfg;
+    ctx.pool = getenv("CHAT_FCGI_POOL"); /* lighttpd.conf's bin-environment; may be unset */
     ctx.db = chat_db_create(cfg.mongo_uri, cfg.mongo_db, cfg.mongo_timeout_ms, err, sizeof(err));
     if (ctx.db == NULL) {
         chat_log_error("cannot set up MongoDB", "error", err);
@@ -235,12 +304,24 @@ int main(void)
         chat_log_error("cannot set up Redis", "error", err);
         goto cleanup;
     }
+    ctx.store.db = ctx.db;
+    ctx.store.redis = ctx.redis;
+    ctx.store.window = cfg.history_window;
+    passwords = chat_password_policy_load(chat_password_policy_default_path(), err, sizeof(err));
+    if (passwords == NULL) {
+        chat_log_error("common-password list not loaded: registration accepts common passwords",
+                       "error", err);
+    }
+    ctx.passwords = passwords;
     ctx.limiter = chat_local_limiter_create(MAIN__LOCAL_BUCKETS);
     if (ctx.limiter == NULL) {
         chat_log_error("out of memory");
         goto cleanup;
     }
+    ctx.health = rest_health_start(ctx.db, cfg.redis_url);
+    ctx.metrics = rest_metrics_open();
     ix.db = ctx.db;
+    ix.bcrypt_cost = cfg.bcrypt_cost;
     atomic_init(&ix.stop, false);
     if (pthread_create(&ix.thread, NULL, main__index_thread, &ix) == 0) {
         ix.started = true;
@@ -267,7 +348,10 @@ cleanup:
         atomic_store(&ix.stop, true);
         pthread_join(ix.thread, NULL);
     }
+    rest_health_stop(ctx.health);
+    rest_metrics_close(ctx.metrics);
     chat_local_limiter_destroy(ctx.limiter);
+    chat_password_policy_free(passwords);
     chat_redis_destroy(ctx.redis);
     chat_db_destroy(ctx.db);
     chat_db_global_cleanup();

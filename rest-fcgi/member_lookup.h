@@ -1,8 +1,7 @@
 /*
- * member_lookup.h - batched look-ups for member lists: the usernames of many user ids
- * in one MongoDB query, and the presence of many users in one Redis round trip.
- * common/ only offers one-at-a-time calls (chat_users_find_by_id,
- * chat_presence_is_online), which would cost a round trip per member of a big room.
+ * member_lookup.h - batched presence for member lists: the presence of many users in one
+ * Redis round trip (chat_presence_is_online would cost one per member). Usernames come
+ * from chat_user_names (user_cache.h).
  * Thread: the process's only thread (FastCGI accept loop); blocking, bounded by the
  * MongoDB and Redis timeouts.
  */
@@ -12,17 +11,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "chat/db.h"
 #include "chat/jwt.h"
 #include "chat/redis_sync.h"
-
-/**
- * *names_out (new, n entries, free with rest_lookup_free_names) gets the username of
- * each ids[i], NULL for ids with no user. CHAT_ERR_UNAVAILABLE when MongoDB is down.
- */
-chat_err_t rest_lookup_usernames(chat_db_t *db, const char (*ids)[CHAT_ID_LEN], size_t n,
-                                 char ***names_out);
-void rest_lookup_free_names(char **names, size_t n); /* accepts NULL */
 
 /**
  * online[i] = whether ids[i] is online (same rule as chat_presence_is_online: any

@@ -1,13 +1,13 @@
 /*
- * members.c - the /api/rooms/{id}/members resource: list members with username,
- * presence and role; the owner adds and removes members (private rooms are
- * invite-only). Also the publishing of membership changes to the gateways on
- * chat:room:<id>: the stored system message exactly as clients get it, plus
- * member_added / member_removed events that start or stop live delivery.
+ * members.c - the /api/rooms/{id}/members resource: a page of members with username,
+ * presence and role (?limit&offset, SPEC §2); the owner adds and removes members
+ * (private rooms are invite-only). Also the member_added / member_removed events on
+ * chat:room:{<id>} that start or stop live delivery on the gateways (the system
+ * message itself is published when membership.h commits it).
  *
  * Thread: the process's only thread (FastCGI accept loop). Relies on
- * chat/membership.h, chat/users_repo.h, chat/redis_sync.h, chat/keys.h and
- * member_lookup.c (batched usernames and presence).
+ * chat/membership.h, chat/member_cache.h, chat/user_cache.h, chat/keys.h and
+ * member_lookup.c (batched presence).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,24 +15,30 @@
 
 #include "chat/keys.h"
 #include "chat/log.h"
+#include "chat/member_cache.h"
 #include "chat/membership.h"
-#include "chat/users_repo.h"
+#include "chat/user_cache.h"
 #include "chat/validate.h"
 
 #include "handlers.h"
+#include "limits.h"
 #include "member_lookup.h"
 
+#define MEMBERS__PAGE_DEFAULT 50
+#define MEMBERS__PAGE_MAX 200
+
 /**
- * Pure decision whether caller_id may add (adding) or remove target_id in room.
+ * Pure decision whether caller_id may add (adding) or remove target_id in room;
+ * target_is_member says whether target_id belongs to it now.
  * CHAT_OK, or CHAT_ERR_FORBIDDEN / CHAT_ERR_NOT_FOUND with *why and *code set.
  */
 chat_err_t rest_members_check_manage(const chat_room_t *room, const char *caller_id,
-                                     const char *target_id, bool adding, const char **code,
-                                     const char **why);
+                                     const char *target_id, bool target_is_member, bool adding,
+                                     const char **code, const char **why);
 
 chat_err_t rest_members_check_manage(const chat_room_t *room, const char *caller_id,
-                                     const char *target_id, bool adding, const char **code,
-                                     const char **why)
+                                     const char *target_id, bool target_is_member, bool adding,
+                                     const char **code, const char **why)
 {
     *code = NULL;
     *why = NULL;
@@ -51,7 +57,7 @@ chat_err_t rest_members_check_manage(const chat_room_t *room, const char *caller
         *why = "the owner cannot be removed from their room";
         return CHAT_ERR_FORBIDDEN;
     }
-    if (!adding && !chat_room_has_member(room, target_id)) {
+    if (!adding && !target_is_member) {
         *code = "not_found";
         *why = "that user is not a member of this room";
         return CHAT_ERR_NOT_FOUND;
@@ -66,7 +72,6 @@ static void members__publish(rest_ctx_t *ctx, const char *channel, json_t *frame
     if (payload == NULL) {
         chat_log_error("cannot encode a room event", "channel", channel);
     } else if (chat_redis_publish(ctx->redis, channel, payload, strlen(payload)) != CHAT_OK) {
-        /* The change is stored; gateways that miss it catch up from MongoDB. */
         chat_log_warn("publish failed (Redis down?)", "channel", channel);
     }
     free(payload);
@@ -74,70 +79,69 @@ static void members__publish(rest_ctx_t *ctx, const char *channel, json_t *frame
 }
 
 void rest_members_publish_change(rest_ctx_t *ctx, const char *room_id, const char *user_id,
-                                 const chat_message_t *sys, bool added)
+                                 bool added)
 {
     char channel[CHAT_KEY_LEN];
-    json_t *event = json_pack("{s:s, s:s, s:s}", "type", added ? "member_added" : "member_removed",
-                              "room_id", room_id, "user_id", user_id);
 
     chat_key_room_channel(room_id, channel, sizeof(channel));
-    /* Added: start delivering before the "joined" message; removed: after "left". */
-    if (added) {
-        members__publish(ctx, channel, event);
-        event = NULL;
-    }
-    if (sys != NULL && sys->id[0] != '\0') {
-        members__publish(ctx, channel, chat_message_to_json(sys));
-    }
-    if (event != NULL) {
-        members__publish(ctx, channel, event);
-    }
+    members__publish(ctx, channel,
+                     json_pack("{s:s, s:s, s:s}", "type", added ? "member_added" : "member_removed",
+                               "room_id", room_id, "user_id", user_id));
 }
 
 void rest_members_list(rest_ctx_t *ctx, rest_request_t *req, rest_response_t *resp)
 {
     chat_room_t room = {0};
+    chat_member_page_t page = {0};
     char **names = NULL;
     bool *online = NULL;
     json_t *list = NULL;
+    bool is_member = false;
+    int64_t limit = MEMBERS__PAGE_DEFAULT;
+    int64_t offset = 0;
     chat_err_t rc;
 
-    if (!rest_rooms_load_visible(ctx, req, req->params[0], &room, resp)) {
-        return;
+    if (!rest_query_int(req, "limit", MEMBERS__PAGE_DEFAULT, 1, MEMBERS__PAGE_MAX, &limit, resp) ||
+        !rest_query_int(req, "offset", 0, 0, INT32_MAX, &offset, resp) ||
+        !rest_rooms_load_visible(ctx, req, req->params[0], &room, &is_member, resp)) {
+        goto cleanup;
     }
-    rc = rest_lookup_usernames(ctx->db, (const char(*)[CHAT_ID_LEN])room.members, room.n_members,
-                               &names);
+    rc = chat_member_page(&ctx->store, room.id, offset, limit, &page);
+    if (rc == CHAT_OK) {
+        rc = chat_user_names(&ctx->store, (const char(*)[CHAT_ID_LEN])page.ids, page.n, &names);
+    }
     if (rc != CHAT_OK) {
         rest_response_from_err(resp, rc, NULL);
         goto cleanup;
     }
-    online = calloc(room.n_members + 1, sizeof(*online));
+    online = calloc(page.n + 1, sizeof(*online));
     list = json_array();
     if (online == NULL || list == NULL) {
         rest_response_from_err(resp, CHAT_ERR_NOMEM, NULL);
         goto cleanup;
     }
-    rest_lookup_online(ctx->redis, (const char(*)[CHAT_ID_LEN])room.members, room.n_members,
-                       online);
-    for (size_t i = 0; i < room.n_members; i++) {
-        const char *id = room.members[i];
-        if (names[i] == NULL) {
-            continue; /* the account was deleted */
-        }
+    rest_lookup_online(ctx->redis, (const char(*)[CHAT_ID_LEN])page.ids, page.n, online);
+    for (size_t i = 0; i < page.n; i++) {
+        const char *id = page.ids[i];
         if (json_array_append_new(
-                list, json_pack("{s:s, s:s, s:b, s:s}", "id", id, "username", names[i],
-                                "online", online[i], "role",
+                list, json_pack("{s:s, s:s, s:b, s:s}", "id", id, "username",
+                                names[i] != NULL ? names[i] : "deleted user", "online",
+                                online[i], "role",
                                 strcmp(id, room.creator_id) == 0 ? "owner" : "member")) != 0) {
             rest_response_from_err(resp, CHAT_ERR_NOMEM, NULL);
             goto cleanup;
         }
     }
-    rest_response_json(resp, 200, json_pack("{s:O}", "members", list));
+    rest_response_json(resp, 200,
+                       json_pack("{s:O, s:I, s:I, s:I}", "members", list, "total",
+                                 (json_int_t)page.total, "offset", (json_int_t)offset, "limit",
+                                 (json_int_t)limit));
 
 cleanup:
     json_decref(list);
     free(online);
-    rest_lookup_free_names(names, room.n_members);
+    chat_user_names_free(names, page.n);
+    chat_member_page_clear(&page);
     chat_room_clear(&room);
 }
 
@@ -153,30 +157,36 @@ void rest_members_add(rest_ctx_t *ctx, rest_request_t *req, rest_response_t *res
     const char *code = NULL;
     const char *why = NULL;
     bool changed = false;
+    bool is_member = false;
     chat_err_t rc;
 
     if (body == NULL || !rest_json_string(body, "user_id", true, false, &target_raw, resp)) {
         goto cleanup;
     }
     if (!chat_validate_object_id(target_raw)) {
-        rest_response_error(resp, 400, "validation_error", "user_id: must be 24 hex digits");
+        rest_response_error(resp, 400, "validation_error",
+                            "user_id: must be 24 lower-case hex digits");
         goto cleanup;
     }
     chat_ascii_lower(target_raw, target_id, sizeof(target_id));
-    if (!rest_rooms_load_visible(ctx, req, req->params[0], &room, resp)) {
+    if (!rest_rooms_load_visible(ctx, req, req->params[0], &room, &is_member, resp)) {
         goto cleanup;
     }
-    if (rest_members_check_manage(&room, req->user.id, target_id, true, &code, &why) != CHAT_OK) {
+    if (rest_members_check_manage(&room, req->user.id, target_id, false, true, &code, &why) !=
+        CHAT_OK) {
         rest_response_error(resp, 403, code, why);
         goto cleanup;
     }
-    rc = chat_users_find_by_id(ctx->db, target_id, &target);
+    rc = chat_user_load(&ctx->store, target_id, false, &target);
     if (rc != CHAT_OK) {
         rest_response_from_err(resp, rc, rc == CHAT_ERR_NOT_FOUND ? "no such user" : NULL);
         goto cleanup;
     }
-    rc = chat_membership_join(ctx->db, room.id, target.id, target.username, true, &after, &sys,
-                              &changed);
+    if (!rest_limit_membership(ctx, req->user.id, resp)) {
+        goto cleanup;
+    }
+    rc = chat_membership_join(&ctx->store, room.id, target.id, target.username, true, &after,
+                              &sys, &changed);
     if (rc != CHAT_OK) {
         rest_response_from_err(resp, rc, NULL);
         goto cleanup;
@@ -184,7 +194,6 @@ void rest_members_add(rest_ctx_t *ctx, rest_request_t *req, rest_response_t *res
     if (changed) {
         chat_log_info("member added", "room", room.id, "member", target.id, "user",
                       req->user.id, "req", req->request_id);
-        rest_members_publish_change(ctx, room.id, target.id, &sys, true);
     }
     rest_response_json(resp, 200, chat_room_to_json(&after));
 
@@ -206,23 +215,34 @@ void rest_members_remove(rest_ctx_t *ctx, rest_request_t *req, rest_response_t *
     const char *code = NULL;
     const char *why = NULL;
     bool changed = false;
+    bool is_member = false;
+    bool target_is_member = false;
     chat_err_t rc;
 
-    if (!rest_rooms_load_visible(ctx, req, req->params[0], &room, resp)) {
+    if (!rest_rooms_load_visible(ctx, req, req->params[0], &room, &is_member, resp)) {
         return;
     }
-    rc = rest_members_check_manage(&room, req->user.id, target_id, false, &code, &why);
+    rc = chat_member_check(&ctx->store, room.id, target_id, &target_is_member);
+    if (rc != CHAT_OK) {
+        rest_response_from_err(resp, rc, NULL);
+        goto cleanup;
+    }
+    rc = rest_members_check_manage(&room, req->user.id, target_id, target_is_member, false, &code,
+                                   &why);
     if (rc != CHAT_OK) {
         rest_response_error(resp, rc == CHAT_ERR_NOT_FOUND ? 404 : 403, code, why);
         goto cleanup;
     }
     /* A deleted account can still be removed; its name is only for the system message. */
-    rc = chat_users_find_by_id(ctx->db, target_id, &target);
+    rc = chat_user_load(&ctx->store, target_id, false, &target);
     if (rc != CHAT_OK && rc != CHAT_ERR_NOT_FOUND) {
         rest_response_from_err(resp, rc, NULL);
         goto cleanup;
     }
-    rc = chat_membership_leave(ctx->db, room.id, target_id,
+    if (!rest_limit_membership(ctx, req->user.id, resp)) {
+        goto cleanup;
+    }
+    rc = chat_membership_leave(&ctx->store, room.id, target_id,
                                target.username != NULL ? target.username : "a deleted user",
                                true, &after, &sys, &changed);
     if (rc != CHAT_OK) {
@@ -235,7 +255,6 @@ void rest_members_remove(rest_ctx_t *ctx, rest_request_t *req, rest_response_t *
     }
     chat_log_info("member removed", "room", room.id, "member", target_id, "user", req->user.id,
                   "req", req->request_id);
-    rest_members_publish_change(ctx, room.id, target_id, &sys, false);
     rest_response_json(resp, 200, chat_room_to_json(&after));
 
 cleanup:

@@ -117,17 +117,16 @@ char *rest_path_from_uri(const char *uri)
     if (uri == NULL) {
         uri = "";
     }
-    n = strcspn(uri, "?#");
+    /* Routes match exactly (SPEC §2 lists each path once): "/api/rooms/" and
+     * "/api/auth/login#x" are other paths, answered 404, never a handler lighttpd did
+     * not route to its pool (issue 10, point 9). Only the query string is cut. */
+    n = strcspn(uri, "?");
     out = malloc(n + 2);
     if (out == NULL) {
         return NULL;
     }
     memcpy(out, uri, n);
     out[n] = '\0';
-    /* "/api/rooms/" is "/api/rooms" */
-    while (n > 1 && out[n - 1] == '/') {
-        out[--n] = '\0';
-    }
     if (n == 0) {
         out[0] = '/';
         out[1] = '\0';
@@ -322,7 +321,11 @@ json_t *rest_body_object(const rest_request_t *req, rest_response_t *resp)
         rest_response_error(resp, 400, "invalid_json", "request body is nested too deeply");
         return NULL;
     }
-    root = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &err);
+    /* Integers past int64 are valid JSON (an unknown field may hold one, and unknown
+     * fields are ignored): read them as reals instead of refusing the body. No handler
+     * reads an integer field. */
+    root = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL,
+                      &err);
     if (root == NULL) {
         snprintf(msg, sizeof(msg), "malformed JSON at line %d column %d: %s", err.line,
                  err.column, err.text);

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "chat/jwt.h"
 #include "chat/model.h"
 
 #include "response.h"
@@ -38,6 +39,7 @@ typedef struct rest_request {
     size_t n_params;
     bool authenticated;
     chat_user_t user;          /* the caller once authenticated (owned) */
+    chat_jwt_claims_t token;   /* the caller's verified token claims once authenticated */
     int64_t start_ms;          /* monotonic clock at arrival */
 } rest_request_t;
 
@@ -51,7 +53,11 @@ int rest_request_init(rest_request_t *req, rest_param_fn get, void *arg);
 /** Frees what req owns; accepts zeroed structs. */
 void rest_request_clear(rest_request_t *req);
 
-/** Path part of a request URI, "" for NULL: a new malloc'd string (NULL on OOM). */
+/**
+ * Path part of a request URI (everything before '?', kept byte for byte: no trailing
+ * '/' is dropped, so routes match exactly), "/" for NULL or "": a new malloc'd string
+ * (NULL on OOM).
+ */
 char *rest_path_from_uri(const char *uri);
 
 typedef enum rest_qstatus { REST_Q_ABSENT = 0, REST_Q_OK, REST_Q_INVALID } rest_qstatus_t;

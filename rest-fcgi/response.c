@@ -20,8 +20,21 @@ static const char response__oom_body[] =
 void rest_response_json(rest_response_t *resp, int status, json_t *body)
 {
     json_decref(resp->body);
+    free(resp->raw);
+    resp->raw = NULL;
+    resp->raw_len = 0;
     resp->body = body;
     resp->status = body != NULL || status == 204 ? status : 500;
+}
+
+void rest_response_raw_json(rest_response_t *resp, int status, char *body, size_t len)
+{
+    json_decref(resp->body);
+    resp->body = NULL;
+    free(resp->raw);
+    resp->status = status;
+    resp->raw = body;
+    resp->raw_len = len;
 }
 
 void rest_response_error(rest_response_t *resp, int status, const char *code,
@@ -33,49 +46,33 @@ void rest_response_error(rest_response_t *resp, int status, const char *code,
 
 void rest_response_from_err(rest_response_t *resp, chat_err_t err, const char *message)
 {
+    /* status and code come from the one table in common/ (chat/error.h), which the
+     * gateway uses too; only the default texts are REST's own */
     switch (err) {
     case CHAT_OK:
         rest_response_error(resp, 500, "internal_error", "unexpected success");
-        break;
-    case CHAT_ERR_INVALID:
-        rest_response_error(resp, 400, "validation_error", message ? message : "invalid input");
-        break;
-    case CHAT_ERR_NOT_FOUND:
-        rest_response_error(resp, 404, "not_found", message ? message : "not found");
-        break;
-    case CHAT_ERR_CONFLICT:
-        rest_response_error(resp, 409, "conflict", message ? message : "already exists");
-        break;
-    case CHAT_ERR_FORBIDDEN:
-        rest_response_error(resp, 403, "forbidden", message ? message : "not allowed");
-        break;
-    case CHAT_ERR_UNAUTHORIZED:
-        rest_response_error(resp, 401, "unauthorized",
-                            message ? message : "authentication required");
-        break;
-    case CHAT_ERR_TOKEN_EXPIRED:
-        rest_response_error(resp, 401, "token_expired", message ? message : "token expired");
-        break;
-    case CHAT_ERR_TOKEN_INVALID:
-        rest_response_error(resp, 401, "invalid_token", message ? message : "invalid token");
-        break;
+        return;
     case CHAT_ERR_RATE_LIMITED:
         rest_response_rate_limited(resp, 1000);
-        break;
+        return;
     case CHAT_ERR_UNAVAILABLE:
-        rest_response_error(resp, 503, "service_unavailable",
-                            message ? message : "the database is unavailable, try again");
+        message = message ? message : "the database is unavailable, try again";
+        break;
+    case CHAT_ERR_UNAUTHORIZED:
+        message = message ? message : "authentication required";
         break;
     case CHAT_ERR_TOO_LARGE:
-        rest_response_error(resp, 413, "payload_too_large",
-                            message ? message : "request body too large");
+        message = message ? message : "request body too large";
         break;
     case CHAT_ERR_NOMEM:
     case CHAT_ERR_INTERNAL:
+        message = "internal error"; /* never a detail of a bug */
+        break;
     default:
-        rest_response_error(resp, 500, "internal_error", "internal error");
         break;
     }
+    rest_response_error(resp, chat_err_http_status(err), chat_err_code(err),
+                        message ? message : chat_strerror(err));
 }
 
 void rest_response_rate_limited(rest_response_t *resp, int64_t retry_after_ms)
@@ -93,6 +90,9 @@ void rest_response_clear(rest_response_t *resp)
     }
     json_decref(resp->body);
     resp->body = NULL;
+    free(resp->raw);
+    resp->raw = NULL;
+    resp->raw_len = 0;
 }
 
 const char *rest_status_text(int status)
@@ -151,7 +151,10 @@ char *rest_response_render(const rest_response_t *resp, const char *allowed_orig
     int status = resp->status > 0 ? resp->status : 500;
     int n;
 
-    if (status != 204) {
+    if (status != 204 && resp->raw != NULL) {
+        body_text = resp->raw;
+        body_len = resp->raw_len;
+    } else if (status != 204) {
         body = resp->body != NULL ? chat_json_dumps(resp->body) : NULL;
         body_text = body != NULL ? body : response__oom_body;
         body_len = strlen(body_text);

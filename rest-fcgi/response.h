@@ -21,6 +21,8 @@
 typedef struct rest_response {
     int status;              /* 0 until something answered */
     json_t *body;            /* owned; NULL = no body (204) */
+    char *raw;               /* owned; a body already serialized (wins over body) */
+    size_t raw_len;
     int64_t retry_after_sec; /* > 0 adds Retry-After */
     char allow[64];          /* non-empty: adds Allow (405) */
     bool preflight;          /* adds the CORS preflight headers */
@@ -28,6 +30,9 @@ typedef struct rest_response {
 
 /** Sets status and body (takes ownership of body; NULL body on OOM gives a 500). */
 void rest_response_json(rest_response_t *resp, int status, json_t *body);
+
+/** Sets status and a body already serialized as JSON (takes ownership of body). */
+void rest_response_raw_json(rest_response_t *resp, int status, char *body, size_t len);
 
 /** Sets an error answer with the standard error shape. */
 void rest_response_error(rest_response_t *resp, int status, const char *code,

@@ -14,7 +14,9 @@
 #include <string.h>
 
 #include "chat/log.h"
+#include "chat/member_cache.h"
 #include "chat/membership.h"
+#include "chat/room_cache.h"
 #include "chat/rooms_repo.h"
 #include "chat/validate.h"
 
@@ -44,17 +46,21 @@ const char *rest_rooms_check_create(const char *name, const char *description, c
     return NULL;
 }
 
-bool rest_room_visible(const chat_room_t *room, const char *user_id)
+bool rest_room_visible(const chat_room_t *room, bool is_member)
 {
-    return !room->is_private || chat_room_has_member(room, user_id);
+    return !room->is_private || is_member;
 }
 
 bool rest_rooms_load_visible(rest_ctx_t *ctx, const rest_request_t *req, const char *room_id,
-                             chat_room_t *room, rest_response_t *resp)
+                             chat_room_t *room, bool *is_member, rest_response_t *resp)
 {
-    chat_err_t rc = chat_rooms_find(ctx->db, room_id, room);
+    chat_err_t rc = chat_room_load(&ctx->store, room_id, room);
 
-    if (rc == CHAT_OK && !rest_room_visible(room, req->user.id)) {
+    *is_member = false;
+    if (rc == CHAT_OK) {
+        rc = chat_member_check(&ctx->store, room->id, req->user.id, is_member);
+    }
+    if (rc == CHAT_OK && !rest_room_visible(room, *is_member)) {
         rc = CHAT_ERR_NOT_FOUND;
     }
     if (rc != CHAT_OK) {
@@ -96,6 +102,8 @@ void rest_rooms_create(rest_ctx_t *ctx, rest_request_t *req, rest_response_t *re
         rest_response_from_err(resp, rc, NULL);
         goto cleanup;
     }
+    chat_membership_room_created(&ctx->store, &room, (const char(*)[CHAT_ID_LEN])room.members,
+                                 room.n_members);
     chat_log_info("room created", "room", room.id, "user", req->user.id, "req",
                   req->request_id);
     rest_response_json(resp, 201, chat_room_to_json(&room));
@@ -118,7 +126,7 @@ void rest_rooms_list(rest_ctx_t *ctx, rest_request_t *req, rest_response_t *resp
         !rest_query_int(req, "offset", 0, 0, INT32_MAX, &offset, resp)) {
         return;
     }
-    rc = chat_rooms_list_visible(ctx->db, req->user.id, limit, offset, &list, &total);
+    rc = chat_rooms_visible(&ctx->store, req->user.id, offset, limit, &list, &total);
     if (rc != CHAT_OK) {
         rest_response_from_err(resp, rc, NULL);
         return;
@@ -144,12 +152,31 @@ void rest_rooms_list(rest_ctx_t *ctx, rest_request_t *req, rest_response_t *resp
 void rest_rooms_get(rest_ctx_t *ctx, rest_request_t *req, rest_response_t *resp)
 {
     chat_room_t room = {0};
+    bool is_member = false;
+    chat_err_t rc;
 
-    if (!rest_rooms_load_visible(ctx, req, req->params[0], &room, resp)) {
+    if (!rest_rooms_load_visible(ctx, req, req->params[0], &room, &is_member, resp)) {
         return;
     }
-    rest_response_json(resp, 200, chat_room_to_json(&room));
+    rc = chat_room_load_members(&ctx->store, &room);
+    if (rc != CHAT_OK) {
+        rest_response_from_err(resp, rc, NULL);
+    } else {
+        rest_response_json(resp, 200, chat_room_to_json(&room));
+    }
     chat_room_clear(&room);
+}
+
+/* 200 with the room as it is (a join or leave that changes nothing). */
+static void rooms__answer_room(rest_ctx_t *ctx, chat_room_t *room, rest_response_t *resp)
+{
+    chat_err_t rc = chat_room_load_members(&ctx->store, room);
+
+    if (rc != CHAT_OK) {
+        rest_response_from_err(resp, rc, NULL);
+    } else {
+        rest_response_json(resp, 200, chat_room_to_json(room));
+    }
 }
 
 void rest_rooms_join(rest_ctx_t *ctx, rest_request_t *req, rest_response_t *resp)
@@ -158,24 +185,25 @@ void rest_rooms_join(rest_ctx_t *ctx, rest_request_t *req, rest_response_t *resp
     chat_room_t after = {0};
     chat_message_t sys = {0};
     bool changed = false;
+    bool is_member = false;
     chat_err_t rc;
 
-    if (!rest_rooms_load_visible(ctx, req, req->params[0], &room, resp)) {
+    if (!rest_rooms_load_visible(ctx, req, req->params[0], &room, &is_member, resp)) {
         return;
     }
-    if (chat_room_has_member(&room, req->user.id)) {
-        rest_response_json(resp, 200, chat_room_to_json(&room)); /* already in: no-op */
+    if (is_member) {
+        rooms__answer_room(ctx, &room, resp); /* already in: no-op */
         goto cleanup;
     }
-    rc = chat_membership_join(ctx->db, room.id, req->user.id, req->user.username, false, &after,
-                              &sys, &changed);
+    if (!rest_limit_membership(ctx, req->user.id, resp)) {
+        goto cleanup;
+    }
+    rc = chat_membership_join(&ctx->store, room.id, req->user.id, req->user.username, false,
+                              &after, &sys, &changed);
     if (rc != CHAT_OK) {
         rest_response_from_err(resp, rc,
                                rc == CHAT_ERR_FORBIDDEN ? "this room is invite-only" : NULL);
         goto cleanup;
-    }
-    if (changed) {
-        rest_members_publish_change(ctx, room.id, req->user.id, &sys, true);
     }
     rest_response_json(resp, 200, chat_room_to_json(&after));
 
@@ -191,13 +219,14 @@ void rest_rooms_leave(rest_ctx_t *ctx, rest_request_t *req, rest_response_t *res
     chat_room_t after = {0};
     chat_message_t sys = {0};
     bool changed = false;
+    bool is_member = false;
     chat_err_t rc;
 
-    if (!rest_rooms_load_visible(ctx, req, req->params[0], &room, resp)) {
+    if (!rest_rooms_load_visible(ctx, req, req->params[0], &room, &is_member, resp)) {
         return;
     }
-    if (!chat_room_has_member(&room, req->user.id)) {
-        rest_response_json(resp, 200, chat_room_to_json(&room)); /* not in: no-op */
+    if (!is_member) {
+        rooms__answer_room(ctx, &room, resp); /* not in: no-op */
         goto cleanup;
     }
     if (room.is_dm || strcmp(room.creator_id, req->user.id) == 0) {
@@ -206,14 +235,14 @@ void rest_rooms_leave(rest_ctx_t *ctx, rest_request_t *req, rest_response_t *res
                                        : "the owner cannot leave their own room");
         goto cleanup;
     }
-    rc = chat_membership_leave(ctx->db, room.id, req->user.id, req->user.username, false,
+    if (!rest_limit_membership(ctx, req->user.id, resp)) {
+        goto cleanup;
+    }
+    rc = chat_membership_leave(&ctx->store, room.id, req->user.id, req->user.username, false,
                                &after, &sys, &changed);
     if (rc != CHAT_OK) {
         rest_response_from_err(resp, rc, NULL);
         goto cleanup;
-    }
-    if (changed) {
-        rest_members_publish_change(ctx, room.id, req->user.id, &sys, false);
     }
     rest_response_json(resp, 200, chat_room_to_json(&after));
 

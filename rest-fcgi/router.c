@@ -10,12 +10,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "chat/log.h"
 #include "chat/validate.h"
 
 static const rest_route_t router__routes[] = {
-    {"POST", "/api/auth/register", rest_auth_register, REST_ROUTE_PUBLIC},
-    {"POST", "/api/auth/login", rest_auth_login, REST_ROUTE_PUBLIC},
+    {"POST", "/api/auth/register", rest_auth_register, REST_ROUTE_BCRYPT},
+    {"POST", "/api/auth/login", rest_auth_login, REST_ROUTE_BCRYPT},
     {"POST", "/api/auth/refresh", rest_auth_refresh, REST_ROUTE_AUTH},
+    {"POST", "/api/auth/logout", rest_auth_logout, REST_ROUTE_AUTH},
     {"GET", "/api/users/me", rest_users_get_me, REST_ROUTE_AUTH},
     {"PATCH", "/api/users/me", rest_users_patch_me, REST_ROUTE_AUTH},
     {"GET", "/api/users", rest_users_search, REST_ROUTE_AUTH},
@@ -70,7 +72,7 @@ bool rest_path_match(const char *pattern, const char *path,
                     *id_ok = false;
                 }
             }
-            chat_ascii_lower(seg, params[*n_params], CHAT_ID_LEN);
+            snprintf(params[*n_params], CHAT_ID_LEN, "%s", seg);
             (*n_params)++;
         } else if (plen != slen || strncmp(p, s, plen) != 0) {
             return false;
@@ -138,6 +140,14 @@ rest_match_t rest_router_find(const char *method, const char *path, rest_request
     return bad_id ? REST_MATCH_BAD_ID : REST_MATCH_OK;
 }
 
+bool rest_route_allowed_in_pool(const rest_route_t *route, const char *pool)
+{
+    if ((route->flags & REST_ROUTE_BCRYPT) == 0 || pool == NULL || pool[0] == '\0') {
+        return true;
+    }
+    return strcmp(pool, REST_POOL_AUTH) == 0;
+}
+
 void rest_router_dispatch(rest_ctx_t *ctx, rest_request_t *req, rest_response_t *resp)
 {
     const rest_route_t *route = NULL;
@@ -161,11 +171,18 @@ void rest_router_dispatch(rest_ctx_t *ctx, rest_request_t *req, rest_response_t 
         return;
     case REST_MATCH_BAD_ID:
         resp->allow[0] = '\0';
-        rest_response_error(resp, 404, "not_found", "no such resource (ids are 24 hex digits)");
+        rest_response_error(resp, 404, "not_found",
+                            "no such resource (ids are 24 lower-case hex digits)");
         return;
     case REST_MATCH_OK:
         resp->allow[0] = '\0';
         break;
+    }
+    if (!rest_route_allowed_in_pool(route, ctx->pool)) {
+        chat_log_warn("bcrypt route outside the auth pool refused", "pool", ctx->pool, "path",
+                      req->path);
+        rest_response_error(resp, 404, "not_found", "no such endpoint");
+        return;
     }
     if ((route->flags & REST_ROUTE_AUTH) != 0 &&
         !rest_auth_authenticate(ctx, req, route->flags == REST_ROUTE_AUTH, resp)) {

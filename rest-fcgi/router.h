@@ -17,7 +17,11 @@ typedef enum rest_route_flags {
     REST_ROUTE_PUBLIC = 0,     /* no token */
     REST_ROUTE_AUTH = 1,       /* Bearer token, per-user API rate limit */
     REST_ROUTE_AUTH_NOAPI = 3, /* Bearer token; the handler applies its own rate limit */
+    REST_ROUTE_BCRYPT = 4,     /* public, hashes passwords: served only by the "auth" pool */
 } rest_route_flags_t;
+
+/** The pool lighttpd routes bcrypt requests to (CHAT_FCGI_POOL of its processes). */
+#define REST_POOL_AUTH "auth"
 
 typedef struct rest_route {
     const char *method;
@@ -49,7 +53,18 @@ bool rest_path_match(const char *pattern, const char *path,
 rest_match_t rest_router_find(const char *method, const char *path, rest_request_t *req,
                               const rest_route_t **route, char *allow, size_t allow_len);
 
-/** Answers req into resp: preflight, routing, authentication, then the handler. */
+/**
+ * True when a route may run in this process's pool (pool: CHAT_FCGI_POOL, NULL when
+ * unset, e.g. a process not started by lighttpd.conf): REST_ROUTE_BCRYPT routes only in
+ * the "auth" pool, so a spelling lighttpd did not send there can never make another
+ * pool hash passwords. Pure.
+ */
+bool rest_route_allowed_in_pool(const rest_route_t *route, const char *pool);
+
+/**
+ * Answers req into resp: preflight, routing, authentication, then the handler. A route
+ * not allowed in ctx->pool answers 404 like an unknown path.
+ */
 void rest_router_dispatch(rest_ctx_t *ctx, rest_request_t *req, rest_response_t *resp);
 
 #endif

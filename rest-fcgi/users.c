@@ -13,6 +13,7 @@
 
 #include "chat/clock.h"
 #include "chat/presence.h"
+#include "chat/user_cache.h"
 #include "chat/users_repo.h"
 #include "chat/validate.h"
 
@@ -90,6 +91,7 @@ void rest_users_patch_me(rest_ctx_t *ctx, rest_request_t *req, rest_response_t *
         rest_response_from_err(resp, rc, NULL);
         goto cleanup;
     }
+    chat_user_cache_drop(&ctx->store, req->user.id);
     rest_response_json(resp, 200, chat_user_to_json_private(&updated));
 
 cleanup:
@@ -101,7 +103,7 @@ void rest_users_get(rest_ctx_t *ctx, rest_request_t *req, rest_response_t *resp)
 {
     chat_user_t user = {0};
     bool online;
-    chat_err_t rc = chat_users_find_by_id(ctx->db, req->params[0], &user);
+    chat_err_t rc = chat_user_load(&ctx->store, req->params[0], false, &user);
 
     if (rc != CHAT_OK) {
         rest_response_from_err(resp, rc, rc == CHAT_ERR_NOT_FOUND ? "no such user" : NULL);
@@ -113,8 +115,34 @@ void rest_users_get(rest_ctx_t *ctx, rest_request_t *req, rest_response_t *resp)
     chat_user_clear(&user);
 }
 
+/**
+ * Pure check of a search prefix as docs/openapi.yaml states it: valid UTF-8, at most
+ * USERS__PREFIX_MAX characters, no control characters. NULL or the reason (400).
+ */
+const char *rest_users_check_prefix(const char *q);
+
+const char *rest_users_check_prefix(const char *q)
+{
+    long chars = chat_utf8_length(q, strlen(q));
+
+    if (chars < 0) {
+        return "q must be valid UTF-8";
+    }
+    if (chars > USERS__PREFIX_MAX) {
+        return "q must be at most 64 characters";
+    }
+    for (const unsigned char *p = (const unsigned char *)q; *p != '\0'; p++) {
+        /* C0 and DEL; C1 controls are two bytes, 0xC2 0x80..0x9F */
+        if (*p < 0x20 || *p == 0x7F || (p[0] == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F)) {
+            return "q must not contain control characters";
+        }
+    }
+    return NULL;
+}
+
 void rest_users_search(rest_ctx_t *ctx, rest_request_t *req, rest_response_t *resp)
 {
+    const char *why = NULL;
     char *q = NULL;
     int64_t limit = USERS__SEARCH_DEFAULT;
     chat_user_t *found = NULL;
@@ -130,8 +158,8 @@ void rest_users_search(rest_ctx_t *ctx, rest_request_t *req, rest_response_t *re
                                                 : "q is not valid URL encoding");
         goto cleanup;
     }
-    if (chat_utf8_length(q, strlen(q)) < 0) {
-        rest_response_error(resp, 400, "validation_error", "q must be valid UTF-8");
+    if ((why = rest_users_check_prefix(q)) != NULL) {
+        rest_response_error(resp, 400, "validation_error", why);
         goto cleanup;
     }
     if (!rest_query_int(req, "limit", USERS__SEARCH_DEFAULT, 1, USERS__SEARCH_MAX, &limit, resp)) {
@@ -143,8 +171,8 @@ void rest_users_search(rest_ctx_t *ctx, rest_request_t *req, rest_response_t *re
         goto cleanup;
     }
     /* An empty or impossible prefix matches nobody: no need to ask MongoDB. */
-    if (q[0] != '\0' && strlen(q) <= USERS__PREFIX_MAX) {
-        rc = chat_users_search(ctx->db, q, (int)limit, &found, &n);
+    if (q[0] != '\0') {
+        rc = chat_user_search(&ctx->store, q, (int)limit, &found, &n);
         if (rc != CHAT_OK) {
             rest_response_from_err(resp, rc, NULL);
             goto cleanup;
