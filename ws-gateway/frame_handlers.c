@@ -1,18 +1,22 @@
 /*
- * frame_handlers.c - client frame parsing and validation, then dispatch to the
- * pipeline (message), subscriptions (join/leave/subscribe), or a direct answer.
+ * frame_handlers.c - a client frame's budget, then its parsed command (frame_parse.h)
+ * dispatched to the pipeline (message), subscriptions (join/leave/subscribe), or a
+ * direct answer; a frame that does not parse is answered with its error frame.
  *
- * Threads: loop thread. Relies on: validate.h, jwt.h (auth renewal, cheap CPU work),
+ * Threads: loop thread. Relies on: frame_parse.h, jwt.h (auth renewal, cheap CPU work),
  * message_pipeline.h, subscription.h, pubsub.h / room_registry.h (typing relay).
  */
 #include "frame_handlers.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "chat/clock.h"
 #include "chat/jwt.h"
 #include "chat/log.h"
-#include "chat/validate.h"
+#include "admission.h"
+#include "frame_parse.h"
+#include "gateway_metrics.h"
 #include "message_pipeline.h"
 #include "pubsub.h"
 #include "room_registry.h"
@@ -21,140 +25,43 @@
 
 #define FRAMES__TYPING_MIN_INTERVAL_MS 300
 
-typedef void (*frames__handler_fn)(gw_session_t *s, json_t *root);
-
-/* ------------------------------------------------------------------ field helpers */
-
-/* room_id of the frame, or NULL after sending the error. */
-static const char *frames__room_id(gw_session_t *s, json_t *root, const char *client_msg_id)
-{
-    json_t *v = json_object_get(root, "room_id");
-    const char *room_id = json_string_value(v);
-
-    if (room_id == NULL) {
-        gw_session_send_error(s, "invalid_message", "room_id (string) is required", NULL,
-                              client_msg_id, NULL);
-        return NULL;
-    }
-    if (!chat_validate_object_id(room_id)) {
-        gw_session_send_error(s, "invalid_message", "room_id is not a valid id", NULL,
-                              client_msg_id, NULL);
-        return NULL;
-    }
-    return room_id;
-}
-
-/* Optional after_seq: 0 absent, 1 present (in *out), -1 invalid (error sent). */
-static int frames__after_seq(gw_session_t *s, json_t *root, const char *room_id, int64_t *out)
-{
-    json_t *v = json_object_get(root, "after_seq");
-
-    if (v == NULL || json_is_null(v)) {
-        return 0;
-    }
-    if (!json_is_integer(v) || json_integer_value(v) < 0) {
-        gw_session_send_error(s, "invalid_message", "after_seq must be a non-negative integer",
-                              room_id, NULL, NULL);
-        return -1;
-    }
-    *out = json_integer_value(v);
-    return 1;
-}
+typedef void (*frames__handler_fn)(gw_session_t *s, const gw_frame_cmd_t *cmd);
 
 /* ------------------------------------------------------------------ handlers */
 
-static void frames__message(gw_session_t *s, json_t *root)
+static void frames__message(gw_session_t *s, const gw_frame_cmd_t *cmd)
 {
-    json_t *cm = json_object_get(root, "client_msg_id");
-    json_t *content = json_object_get(root, "content");
-    const char *client_msg_id = NULL;
-    const char *room_id;
-    const char *why;
-
-    if (cm != NULL && !json_is_null(cm)) {
-        client_msg_id = json_string_value(cm);
-        if (client_msg_id == NULL ||
-            (why = chat_validate_client_msg_id(client_msg_id)) != NULL) {
-            gw_session_send_error(s, "invalid_message",
-                                  client_msg_id == NULL ? "client_msg_id must be a string" : why,
-                                  json_string_value(json_object_get(root, "room_id")), NULL,
-                                  NULL);
-            return;
-        }
-    }
-    room_id = frames__room_id(s, root, client_msg_id);
-    if (room_id == NULL) {
-        return;
-    }
-    if (!json_is_string(content)) {
-        gw_session_send_error(s, "invalid_message", "content (string) is required", room_id,
-                              client_msg_id, NULL);
-        return;
-    }
-    why = chat_validate_content(json_string_value(content), json_string_length(content));
-    if (why != NULL) {
-        gw_session_send_error(s, "invalid_message", why, room_id, client_msg_id, NULL);
-        return;
-    }
-    gw_message_submit(s, room_id, json_string_value(content), json_string_length(content),
-                      client_msg_id);
+    gw_message_submit(s, cmd->room_id, cmd->content, cmd->content_len, cmd->client_msg_id);
 }
 
-static void frames__subscribe_or_join(gw_session_t *s, json_t *root, bool join)
+static void frames__subscribe(gw_session_t *s, const gw_frame_cmd_t *cmd)
 {
-    const char *room_id = frames__room_id(s, root, NULL);
-    int64_t after = 0;
-    int has_after;
-
-    if (room_id == NULL) {
-        return;
-    }
-    has_after = frames__after_seq(s, root, room_id, &after);
-    if (has_after < 0) {
-        return;
-    }
-    gw_subscription_request(s, room_id, join, has_after == 1, after);
+    gw_subscription_request(s, cmd->room_id, false, cmd->has_after, cmd->after_seq);
 }
 
-static void frames__subscribe(gw_session_t *s, json_t *root)
+static void frames__join(gw_session_t *s, const gw_frame_cmd_t *cmd)
 {
-    frames__subscribe_or_join(s, root, false);
+    gw_subscription_request(s, cmd->room_id, true, cmd->has_after, cmd->after_seq);
 }
 
-static void frames__join(gw_session_t *s, json_t *root)
+static void frames__leave(gw_session_t *s, const gw_frame_cmd_t *cmd)
 {
-    frames__subscribe_or_join(s, root, true);
+    gw_subscription_leave(s, cmd->room_id);
 }
 
-static void frames__leave(gw_session_t *s, json_t *root)
+static void frames__unsubscribe(gw_session_t *s, const gw_frame_cmd_t *cmd)
 {
-    const char *room_id = frames__room_id(s, root, NULL);
-
-    if (room_id != NULL) {
-        gw_subscription_leave(s, room_id);
-    }
+    gw_subscription_unsubscribe(s, cmd->room_id);
 }
 
-static void frames__unsubscribe(gw_session_t *s, json_t *root)
+static void frames__typing(gw_session_t *s, const gw_frame_cmd_t *cmd)
 {
-    const char *room_id = frames__room_id(s, root, NULL);
-
-    if (room_id != NULL) {
-        gw_subscription_unsubscribe(s, room_id);
-    }
-}
-
-static void frames__typing(gw_session_t *s, json_t *root)
-{
-    const char *room_id = frames__room_id(s, root, NULL);
+    const char *room_id = cmd->room_id;
     gw_sub_t *sub;
     int64_t now = chat_clock_monotonic_ms();
     json_t *ev;
     gw_frame_t *f;
 
-    if (room_id == NULL) {
-        return;
-    }
     sub = gw_session_find_sub(s, room_id);
     if (sub == NULL || sub->state == GW_SUB_PENDING) {
         gw_session_send_error(s, "not_subscribed", "subscribe to the room first", room_id, NULL,
@@ -180,24 +87,18 @@ static void frames__typing(gw_session_t *s, json_t *root)
     gw_frame_unref(f);
 }
 
-static void frames__ping(gw_session_t *s, json_t *root)
+static void frames__ping(gw_session_t *s, const gw_frame_cmd_t *cmd)
 {
-    (void)root;
+    (void)cmd;
     gw_session_send_json(s, json_pack("{s:s}", "type", "pong"));
 }
 
-static void frames__auth(gw_session_t *s, json_t *root)
+static void frames__auth(gw_session_t *s, const gw_frame_cmd_t *cmd)
 {
-    const char *token = json_string_value(json_object_get(root, "token"));
     chat_jwt_claims_t claims;
     chat_err_t err;
 
-    if (token == NULL) {
-        gw_session_send_error(s, "invalid_message", "token (string) is required", NULL, NULL,
-                              NULL);
-        return;
-    }
-    err = chat_jwt_verify(s->gw->cfg.jwt_secret, s->gw->cfg.jwt_issuer, token,
+    err = chat_jwt_verify(s->gw->cfg.jwt_secret, s->gw->cfg.jwt_issuer, cmd->token,
                           chat_clock_now_ms() / 1000, &claims);
     if (err == CHAT_ERR_TOKEN_EXPIRED) {
         gw_session_send_error(s, "token_expired", "the token has expired", NULL, NULL, NULL);
@@ -213,50 +114,71 @@ static void frames__auth(gw_session_t *s, json_t *root)
         return;
     }
     s->token_exp = claims.exp;
+    if (strcmp(s->jti, claims.jti) != 0) {
+        snprintf(s->jti, sizeof(s->jti), "%s", claims.jti);
+        gw_admission_check_token(s); /* a revoked token closes the socket (4001) */
+    }
     gw_session_send_json(s, json_pack("{s:s, s:I}", "type", "auth_ok", "exp",
                                       (json_int_t)claims.exp));
 }
 
-static const struct {
-    const char *type;
-    frames__handler_fn fn;
-} frames__table[] = {
-    {"message", frames__message},         {"join", frames__join},
-    {"leave", frames__leave},             {"subscribe", frames__subscribe},
-    {"unsubscribe", frames__unsubscribe}, {"typing", frames__typing},
-    {"ping", frames__ping},               {"auth", frames__auth},
+/* Indexed by gw_cmd_kind_t. */
+static const frames__handler_fn frames__table[] = {
+    [GW_CMD_MESSAGE] = frames__message,         [GW_CMD_JOIN] = frames__join,
+    [GW_CMD_LEAVE] = frames__leave,             [GW_CMD_SUBSCRIBE] = frames__subscribe,
+    [GW_CMD_UNSUBSCRIBE] = frames__unsubscribe, [GW_CMD_TYPING] = frames__typing,
+    [GW_CMD_PING] = frames__ping,               [GW_CMD_AUTH] = frames__auth,
 };
+
+/* The session's frame budget (a token bucket over every frame type): true to go on.
+ * Over it the frame is refused unread, and the refusal counts toward the abuse close. */
+static bool frames__take_budget(gw_session_t *s)
+{
+    const gw_limits_t *lim = &s->gw->lim;
+    int64_t now = chat_clock_monotonic_ms();
+
+    if (s->frame_tokens_ms == 0) {
+        s->frame_tokens = lim->frame_burst;
+    } else {
+        s->frame_tokens += (double)(now - s->frame_tokens_ms) * lim->frame_rate / 1000.0;
+        if (s->frame_tokens > lim->frame_burst) {
+            s->frame_tokens = lim->frame_burst;
+        }
+    }
+    s->frame_tokens_ms = now;
+    if (s->frame_tokens >= 1.0) {
+        s->frame_tokens -= 1.0;
+        return true;
+    }
+    chat_counter_add(&s->gw->metrics->rate_limited, 1);
+    gw_session_send_error(
+        s, "rate_limited", "too many frames, slow down", NULL, NULL,
+        json_pack("{s:I}", "retry_after_ms",
+                  (json_int_t)((1.0 - s->frame_tokens) * 1000.0 / lim->frame_rate) + 1));
+    gw_session_note_refusal(s);
+    return false;
+}
 
 void gw_frames_handle(gw_session_t *s, const char *data, size_t len)
 {
-    json_error_t jerr;
-    json_t *root = json_loadb(data, len, 0, &jerr);
-    const char *type;
+    gw_frame_cmd_t cmd;
 
-    if (root == NULL || !json_is_object(root)) {
-        gw_session_send_error(s, "invalid_json", "a frame must be one JSON object", NULL, NULL,
-                              NULL);
-        gw_session_note_refusal(s);
-        json_decref(root);
+    if (!frames__take_budget(s)) {
         return;
     }
-    type = json_string_value(json_object_get(root, "type"));
-    if (type == NULL) {
-        gw_session_send_error(s, "invalid_message", "type (string) is required", NULL, NULL,
-                              NULL);
-        gw_session_note_refusal(s);
-        json_decref(root);
-        return;
-    }
-    for (size_t i = 0; i < sizeof(frames__table) / sizeof(frames__table[0]); i++) {
-        if (strcmp(type, frames__table[i].type) == 0) {
-            frames__table[i].fn(s, root);
-            json_decref(root);
-            return;
+    if (gw_frame_parse(data, len, &cmd)) {
+        chat_counter_add(&s->gw->metrics->frames_in[(gw_frame_in_t)cmd.kind], 1);
+        frames__table[cmd.kind](s, &cmd);
+    } else {
+        chat_counter_add(&s->gw->metrics->frames_in[GW_IN_INVALID], 1);
+        gw_session_send_error(s, cmd.err.code, cmd.err.message, cmd.err.room_id,
+                              cmd.err.client_msg_id,
+                              cmd.err.frame_type != NULL
+                                  ? json_pack("{s:s}", "frame_type", cmd.err.frame_type)
+                                  : NULL);
+        if (cmd.err.refusal) {
+            gw_session_note_refusal(s);
         }
     }
-    gw_session_send_error(s, "unknown_type", "unknown frame type", NULL, NULL,
-                          json_pack("{s:s}", "frame_type", type));
-    gw_session_note_refusal(s);
-    json_decref(root);
+    gw_frame_cmd_clear(&cmd);
 }

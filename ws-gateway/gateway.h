@@ -10,6 +10,7 @@
 #define GW_GATEWAY_H
 
 #include <libwebsockets.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -25,17 +26,21 @@ typedef struct gw_workers gw_workers_t;
 typedef struct gw_pubsub gw_pubsub_t;
 typedef struct gw_registry gw_registry_t;
 typedef struct gw_presence gw_presence_t;
+typedef struct gw_pipeline gw_pipeline_t;
+typedef struct gw_users gw_users_t;
+typedef struct gw_health gw_health_t;
+typedef struct gw_audit gw_audit_t;
+typedef struct gw_admission gw_admission_t;
 
 /** Limits and timings; defaults in main.c, overridable by WS_* environment variables. */
 typedef struct gw_limits {
     size_t max_frame_bytes;        /* WS_MAX_FRAME_BYTES: bigger client messages close 1009 */
     uint32_t queue_max_frames;     /* WS_QUEUE_MAX_FRAMES: per-session send queue bound */
     size_t queue_max_bytes;        /* WS_QUEUE_MAX_BYTES */
+    int slow_grace_ms;             /* WS_SLOW_GRACE_MS: how long a queue may stay over them */
     int workers;                   /* WS_WORKERS: MongoDB writer threads (room affinity) */
     int read_workers;              /* WS_READ_WORKERS: MongoDB reader threads */
     uint32_t worker_queue_cap;     /* WS_WORKER_QUEUE: jobs waiting per worker */
-    int replay_page;               /* messages per replay page (flow-controlled) */
-    int backfill_page;             /* messages per gap backfill page */
     uint32_t room_cache;           /* WS_ROOM_CACHE: recent frames kept per room for resumes */
     int mongo_socket_timeout_ms;   /* WS_MONGO_SOCKET_TIMEOUT_MS: a slow reply, not an outage */
     int gap_wait_ms;               /* WS_GAP_WAIT_MS: wait for a missing seq before backfill */
@@ -48,6 +53,9 @@ typedef struct gw_limits {
     int abuse_window_ms;
     uint32_t max_rooms_per_session;
     uint32_t max_inflight_per_session; /* messages stored but not yet acked */
+    uint32_t max_sub_jobs;         /* WS_SUB_JOBS: a session's subscription jobs at once */
+    double frame_rate;             /* WS_FRAME_RATE: frames a session may send per second */
+    double frame_burst;            /* WS_FRAME_BURST: ... and at once (subscribes on connect) */
     int drain_ms;                  /* WS_DRAIN_MS: SIGTERM flush budget */
     int redis_timeout_ms;          /* a Redis reply slower than this marks it down */
 } gw_limits_t;
@@ -63,15 +71,25 @@ typedef struct gw {
     gw_pubsub_t *pubsub;
     gw_registry_t *registry;
     gw_presence_t *presence;
+    gw_users_t *users;             /* per-user live channels (user_channel.h) */
+    gw_health_t *health;           /* /health and /livez (gateway_health.h) */
+    gw_audit_t *audit;             /* membership re-checks (member_audit.h) */
+    gw_admission_t *admission;     /* checks of new sockets (admission.h) */
+    struct gw_metrics *metrics;    /* /metrics counters (gateway_metrics.h), any thread */
+    gw_pipeline_t *pipeline;       /* stored messages waiting for their commit (acks) */
     chat_local_limiter_t *limiter; /* rate-limit fallback while Redis is down */
+    atomic_bool redis_up;          /* written by the loop (pubsub.c's health check), read
+                                      by the workers: while false they do not wait on
+                                      Redis timeouts */
 
     gw_hmap_t *sessions;           /* conn key -> gw_session_t (borrowed from lws) */
     gw_session_t *session_head;    /* intrusive list of established sessions */
     size_t n_sessions;
+    size_t sessions_high;          /* most sessions since the heap was last trimmed */
     uint64_t next_conn_id;
     uint32_t next_sub_gen;         /* request generations, unique per process */
+    uint64_t next_live_mark;       /* orders subscriptions going LIVE (member audits) */
     struct gw_sub *sub_retry_head; /* subscriptions waiting to retry (subscription.c) */
-    lws_retry_bo_t retry_policy;   /* ping / idle hangup policy lws reads */
 
     uv_timer_t tick_timer;         /* 1 s: token expiry */
     uv_timer_t drain_timer;

@@ -1,48 +1,51 @@
 /*
- * history_page.c - a page of stored messages as ready-to-send frames (see header).
+ * history_page.c - a page of stored messages as ready-to-send frames (see header): the
+ * JSON chat/history.h returns is the exact frame payload, copied once into a frame with
+ * LWS_PRE headroom.
  *
- * Threads: worker threads (fetch); any owner (clear). Relies on: messages_repo.h, model.h.
+ * Threads: worker threads (fetch); any owner (clear). Relies on: history.h.
  */
 #include "history_page.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "chat/history.h"
 #include "chat/messages_repo.h"
-#include "chat/model.h"
 
-void gw_page_fetch(chat_db_t *db, const char *room_id, int64_t after_seq, int limit,
+void gw_page_fetch(const chat_store_t *s, const char *room_id, int64_t after_seq,
                    gw_page_t *page)
 {
-    chat_message_list_t list = {0};
+    chat_history_page_t h;
 
-    page->err = chat_messages_after(db, room_id, after_seq, limit, &list);
+    page->err = chat_history_read(s, room_id, CHAT_WINDOW_AFTER, after_seq,
+                                  CHAT_HISTORY_MAX_LIMIT, &h);
     if (page->err != CHAT_OK) {
         return;
     }
-    if (list.n > 0) {
-        page->seqs = calloc(list.n, sizeof(*page->seqs));
-        page->frames = calloc(list.n, sizeof(*page->frames));
+    page->head = h.total;
+    page->from_window = h.source == CHAT_HISTORY_FROM_WINDOW;
+    if (h.n > 0) {
+        page->seqs = calloc(h.n, sizeof(*page->seqs));
+        page->frames = calloc(h.n, sizeof(*page->frames));
         if (page->seqs == NULL || page->frames == NULL) {
             page->err = CHAT_ERR_NOMEM;
             goto cleanup;
         }
     }
-    for (size_t i = 0; i < list.n; i++) {
-        json_t *j = chat_message_to_json(&list.items[i]);
-        gw_frame_t *f = j != NULL ? gw_frame_from_json(j) : NULL;
-        json_decref(j);
+    for (size_t i = 0; i < h.n; i++) {
+        gw_frame_t *f = gw_frame_new(h.json[i], h.len[i]);
         if (f == NULL) {
             page->err = CHAT_ERR_NOMEM;
             goto cleanup;
         }
-        page->seqs[page->n] = list.items[i].seq;
+        page->seqs[page->n] = h.seqs[i];
         page->frames[page->n] = f;
         page->n++;
     }
 
 cleanup:
-    chat_message_list_clear(&list);
+    chat_history_page_clear(&h);
 }
 
 void gw_page_clear(gw_page_t *page)

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chat/hash.h"
+
 struct gw_hmap_node {
     gw_hmap_node_t *next;
     uint32_t hash;
@@ -22,13 +24,7 @@ struct gw_hmap {
 
 uint32_t gw_hash_str(const char *s)
 {
-    uint32_t h = 2166136261u;
-
-    for (; *s != '\0'; s++) {
-        h ^= (unsigned char)*s;
-        h *= 16777619u;
-    }
-    return h;
+    return chat_hash_fnv1a32(s);
 }
 
 gw_hmap_t *gw_hmap_create(size_t initial_buckets)

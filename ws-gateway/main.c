@@ -8,6 +8,7 @@
  * Threads: the main thread is the loop thread; store_worker.c starts the workers.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,14 +18,24 @@
 #include "chat/clock.h"
 #include "chat/config.h"
 #include "chat/db.h"
+#include "chat/db_trace.h"
 #include "chat/log.h"
+#include "admission.h"
 #include "gateway.h"
+#include "gateway_health.h"
+#include "keepalive.h"
+#include "gateway_metrics.h"
+#include "member_audit.h"
+#include "message_pipeline.h"
 #include "presence_tracker.h"
 #include "pubsub.h"
 #include "room_registry.h"
 #include "server.h"
 #include "session.h"
 #include "store_worker.h"
+#include "user_channel.h"
+
+#define MAIN__LOG_FLUSH_MS 2000
 
 #define MAIN__TICK_MS 1000
 #define MAIN__DRAIN_POLL_MS 50
@@ -68,6 +79,7 @@ static int main__limits_load(gw_limits_t *lim, char *err, size_t errlen)
     MAIN__LIMIT(max_frame_bytes, "WS_MAX_FRAME_BYTES", 64 * 1024, 1024, 16 * 1024 * 1024);
     MAIN__LIMIT(queue_max_frames, "WS_QUEUE_MAX_FRAMES", 1000, 16, 1000000);
     MAIN__LIMIT(queue_max_bytes, "WS_QUEUE_MAX_BYTES", 1024 * 1024, 64 * 1024, 1LL << 30);
+    MAIN__LIMIT(slow_grace_ms, "WS_SLOW_GRACE_MS", 2000, 0, 600000);
     MAIN__LIMIT(workers, "WS_WORKERS", 2, 1, 64);
     MAIN__LIMIT(read_workers, "WS_READ_WORKERS", 2, 1, 64);
     MAIN__LIMIT(worker_queue_cap, "WS_WORKER_QUEUE", 2048, 16, 1000000);
@@ -81,13 +93,14 @@ static int main__limits_load(gw_limits_t *lim, char *err, size_t errlen)
     MAIN__LIMIT(redis_timeout_ms, "WS_REDIS_TIMEOUT_MS", 2000, 100, 60000);
     MAIN__LIMIT(room_cache, "WS_ROOM_CACHE", 256, 0, 65536);
     MAIN__LIMIT(mongo_socket_timeout_ms, "WS_MONGO_SOCKET_TIMEOUT_MS", 10000, 100, 600000);
+    MAIN__LIMIT(max_sub_jobs, "WS_SUB_JOBS", 8, 1, 1024);
+    MAIN__LIMIT(frame_rate, "WS_FRAME_RATE", 100, 1, 1000000);
+    MAIN__LIMIT(frame_burst, "WS_FRAME_BURST", 1000, 1, 1000000);
 #undef MAIN__LIMIT
     if (lim->idle_sec <= lim->ping_sec) {
         snprintf(err, errlen, "WS_IDLE_SEC must be greater than WS_PING_SEC");
         return -1;
     }
-    lim->replay_page = 200;
-    lim->backfill_page = 500; /* each page is a scan on FerretDB: fewer, larger ones */
     lim->abuse_refusals = 50;
     lim->abuse_window_ms = 10000;
     lim->max_rooms_per_session = 500;
@@ -120,14 +133,38 @@ static void main__index_done(gw_job_t *job, gw_t *gw, bool cancelled)
 
 /* ------------------------------------------------------------------ timers, drain */
 
+/* After a mass close (half of the sockets gone, at least MAIN__TRIM_MIN of them) the
+ * freed per-socket memory goes back to the system instead of staying at its peak. */
+#define MAIN__TRIM_MIN 1000
+
+static void main__maybe_trim(gw_t *gw)
+{
+    if (gw->n_sessions > gw->sessions_high) {
+        gw->sessions_high = gw->n_sessions;
+    } else if (gw->sessions_high - gw->n_sessions >= MAIN__TRIM_MIN &&
+               gw->n_sessions <= gw->sessions_high / 2) {
+        malloc_trim(0);
+        gw->sessions_high = gw->n_sessions;
+    }
+}
+
 static void main__on_tick(uv_timer_t *t)
 {
     gw_t *gw = t->data;
     int64_t now_sec = chat_clock_now_ms() / 1000;
 
+    int64_t now_ms = chat_clock_monotonic_ms();
+
+    main__maybe_trim(gw);
+    gw_admission_pump(gw); /* sockets that wait since the worker queue was full */
     for (gw_session_t *s = gw->session_head; s != NULL; s = s->next) {
         if (!s->closing && s->token_exp > 0 && s->token_exp <= now_sec) {
             gw_session_close(s, GW_CLOSE_TOKEN_EXPIRED, "token_expired", true);
+        } else if (s->over_since_ms != 0 && now_ms - s->over_since_ms > gw->lim.slow_grace_ms) {
+            gw_session_cut_slow(s); /* over its bound and not reading */
+        } else {
+            gw_keepalive_check(s, now_ms, (int64_t)gw->lim.ping_sec * 1000,
+                                 (int64_t)gw->lim.idle_sec * 1000);
         }
     }
 }
@@ -139,15 +176,25 @@ static void main__finish(gw_t *gw)
     uv_timer_stop(&gw->tick_timer);
     gw_presence_shutdown(gw->presence); /* ZREM while Redis is still there */
     gw_server_destroy(gw);              /* closes what is left: CLOSED callbacks run */
+    gw_health_destroy(gw->health);      /* freed once its ping (if any) comes back */
+    gw->health = NULL;
+    gw_audit_destroy(gw->audit);        /* the same for its round */
+    gw->audit = NULL;
     gw_workers_stop(gw->workers);       /* joins; leftover jobs only free themselves */
     gw_pubsub_destroy(gw->pubsub);      /* pending replies run with NULL and free */
     gw->pubsub = NULL;
     gw_presence_destroy(gw->presence);
     gw->presence = NULL;
+    gw_pipeline_destroy(gw->pipeline);
+    gw->pipeline = NULL;
     gw_registry_destroy(gw->registry);
     gw->registry = NULL;
+    gw_users_destroy(gw->users);
+    gw->users = NULL;
     gw_workers_destroy(gw->workers);
     gw->workers = NULL;
+    gw_admission_destroy(gw->admission);
+    gw->admission = NULL;
     uv_close((uv_handle_t *)&gw->tick_timer, NULL);
     uv_close((uv_handle_t *)&gw->drain_timer, NULL);
     uv_close((uv_handle_t *)&gw->sig_term, NULL);
@@ -211,6 +258,12 @@ int main(void)
         return 2;
     }
     chat_log_init("ws-gateway", gw->cfg.log_level, gw->cfg.log_format);
+    /* the loop thread never waits for whoever reads stderr (drops are counted) */
+    if (chat_log_async_start((size_t)gw->cfg.log_buffer_bytes) != 0) {
+        chat_log_warn("log writer thread not started: logging writes directly");
+    }
+    chat_db_trace_set_logging(gw->cfg.db_trace != 0);
+    atomic_init(&gw->redis_up, true); /* until the first health check says otherwise */
     if (main__limits_load(&gw->lim, err, sizeof(err)) != 0) {
         chat_log_error("configuration error", "error", err);
         rc = 2;
@@ -239,7 +292,8 @@ int main(void)
     }
     gw->limiter = chat_local_limiter_create(10000);
     gw->sessions = gw_hmap_create(1024);
-    if (gw->limiter == NULL || gw->sessions == NULL) {
+    gw->metrics = calloc(1, sizeof(*gw->metrics));
+    if (gw->limiter == NULL || gw->sessions == NULL || gw->metrics == NULL) {
         chat_log_error("out of memory");
         goto cleanup;
     }
@@ -247,9 +301,15 @@ int main(void)
                                     gw->lim.worker_queue_cap);
     gw->registry = gw_registry_create(gw);
     gw->presence = gw_presence_create(gw);
+    gw->pipeline = gw_pipeline_create(gw);
+    gw->users = gw_users_create(gw);
     gw->pubsub = gw_pubsub_create(gw);
+    gw->health = gw->workers != NULL ? gw_health_create(gw) : NULL;
+    gw->audit = gw->workers != NULL ? gw_audit_create(gw) : NULL;
+    gw->admission = gw_admission_create(gw);
     if (gw->workers == NULL || gw->registry == NULL || gw->presence == NULL ||
-        gw->pubsub == NULL) {
+        gw->pipeline == NULL || gw->users == NULL || gw->pubsub == NULL || gw->health == NULL ||
+        gw->audit == NULL || gw->admission == NULL) {
         chat_log_error("cannot start the gateway's components");
         rc = 2;
         goto fail_running;
@@ -295,15 +355,25 @@ int main(void)
 fail_running:
     /* components that did start own uv handles: tear them down through the loop */
     gw->stopping = true;
+    gw_health_destroy(gw->health);
+    gw->health = NULL;
+    gw_audit_destroy(gw->audit);
+    gw->audit = NULL;
     gw_workers_stop(gw->workers);
     gw_pubsub_destroy(gw->pubsub);
     gw->pubsub = NULL;
     gw_presence_destroy(gw->presence);
     gw->presence = NULL;
+    gw_pipeline_destroy(gw->pipeline);
+    gw->pipeline = NULL;
     gw_registry_destroy(gw->registry);
     gw->registry = NULL;
+    gw_users_destroy(gw->users);
+    gw->users = NULL;
     gw_workers_destroy(gw->workers);
     gw->workers = NULL;
+    gw_admission_destroy(gw->admission);
+    gw->admission = NULL;
     uv_run(&gw->loop, UV_RUN_DEFAULT);
 
 cleanup:
@@ -316,11 +386,13 @@ cleanup:
     }
     gw_hmap_destroy(gw->sessions);
     chat_local_limiter_destroy(gw->limiter);
+    free(gw->metrics);
     chat_db_destroy(gw->db);
     if (loop_ready) {
         chat_db_global_cleanup();
     }
     chat_config_free(&gw->cfg);
     free(gw);
+    chat_log_async_stop(MAIN__LOG_FLUSH_MS);
     return rc;
 }

@@ -1,65 +1,66 @@
 /*
- * message_pipeline.c - rate limit -> store -> ack -> publish (see header).
+ * message_pipeline.c - rate limit -> store (group commit) -> commit to the window ->
+ * local delivery -> ack (see header): the loop thread's half.
  *
- * Threads: loop thread; append__run on a worker thread (touches only its request).
- * Relies on: ratelimit.h (Lua script, reply parser, local buckets), messages_repo.h,
- * rooms_repo.h, pubsub.h, room_registry.h, session.h.
+ * Threads: loop thread; the store itself runs on a writer worker (message_store.c).
+ * Relies on: ratelimit.h, message_decide.h (the pure decisions), held_queue.h,
+ * room_registry.h, session.h, store_worker.h, pubsub.h (the rate-limit script call).
  */
 #include "message_pipeline.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "chat/clock.h"
-#include "chat/keys.h"
 #include "chat/log.h"
-#include "chat/messages_repo.h"
-#include "chat/model.h"
 #include "chat/ratelimit.h"
-#include "chat/rooms_repo.h"
+#include "gateway_metrics.h"
+#include "message_decide.h"
+#include "message_pipeline_internal.h"
 #include "pubsub.h"
 #include "room_registry.h"
 #include "session.h"
-#include "store_worker.h"
 
-#define PIPELINE__MEMBER_CACHE_MS 30000
-#define PIPELINE__MAX_QUEUE_WAIT_MS 10000 /* older appends fail fast (overload) */
-
-typedef struct msg_req {
-    gw_job_t job;
+struct gw_pipeline {
     gw_t *gw;
-    uint64_t conn_id;
-    char room_id[CHAT_ID_LEN];
-    char user_id[CHAT_ID_LEN];
-    char username[CHAT_USERNAME_MAX + 1];
-    char *content;
-    char *client_msg_id; /* NULL when the client gave none */
-    bool check_member;
-    int64_t queued_ms;   /* monotonic: when it was handed to the writer */
-    int64_t seen_seq;    /* highest seq of the room this gateway has seen (0 = none) */
-    /* results */
-    chat_err_t err;
-    bool is_member;
-    bool duplicate;
-    int64_t seq;
-    gw_frame_t *msg_frame; /* what room members receive (not for duplicates) */
-    gw_frame_t *ack_frame;
-} msg_req_t;
+    gw_hmap_t *inflight;   /* key -> msg_req_t*: messages with a client_msg_id in flight */
+    gw_held_t held;        /* stored, waiting for Redis to commit them */
+    uv_timer_t timer;
+    bool timer_on;
+};
+
+static void append__done(gw_job_t *job, gw_t *gw, bool cancelled);
+
+static msg_req_t *req__of_held(gw_held_link_t *link)
+{
+    return link != NULL ? (msg_req_t *)((char *)link - offsetof(msg_req_t, held)) : NULL;
+}
 
 static void req__free(msg_req_t *r)
 {
     if (r == NULL) {
         return;
     }
+    if (r->key[0] != '\0' && r->gw->pipeline != NULL &&
+        gw_hmap_get(r->gw->pipeline->inflight, r->key) == r) {
+        gw_hmap_remove(r->gw->pipeline->inflight, r->key);
+    }
+    while (r->waiters != NULL) {
+        msg_waiter_t *w = r->waiters;
+        r->waiters = w->next;
+        free(w);
+    }
     gw_frame_unref(r->msg_frame);
     gw_frame_unref(r->ack_frame);
     free(r->content);
     free(r->client_msg_id);
+    free(r->json);
     free(r);
 }
 
-/* The request ends without being stored: release the sender's in-flight slot. */
+/* The request is answered: release the sender's in-flight slot. */
 static gw_session_t *req__finish(msg_req_t *r)
 {
     gw_session_t *s = gw_session_find(r->gw, r->conn_id);
@@ -70,140 +71,172 @@ static gw_session_t *req__finish(msg_req_t *r)
     return s;
 }
 
+/* The resends that waited for r get its answer too: the ack (ack != NULL) or a
+ * retryable error. */
+static void req__answer_waiters(msg_req_t *r, gw_frame_t *ack)
+{
+    while (r->waiters != NULL) {
+        msg_waiter_t *w = r->waiters;
+        gw_session_t *s = gw_session_find(r->gw, w->conn_id);
+        r->waiters = w->next;
+        if (s != NULL) {
+            if (s->inflight > 0) {
+                s->inflight--;
+            }
+            if (ack != NULL) {
+                gw_session_send(s, ack);
+            } else {
+                gw_session_send_error(s, "service_unavailable",
+                                      "the message was not stored, resend it", r->room_id,
+                                      r->client_msg_id,
+                                      json_pack("{s:b}", "retryable", 1));
+            }
+        }
+        free(w);
+    }
+}
+
 static void req__fail_unavailable(msg_req_t *r, const char *message)
 {
     gw_session_t *s = req__finish(r);
 
     if (s != NULL) {
-        gw_session_send_error(s, "unavailable", message, r->room_id, r->client_msg_id,
+        gw_session_send_error(s, "service_unavailable", message, r->room_id, r->client_msg_id,
                               json_pack("{s:b}", "retryable", 1));
     }
+    req__answer_waiters(r, NULL);
     req__free(r);
 }
 
-/* ------------------------------------------------------------------ store */
+/* ------------------------------------------------------------------ loop side */
 
-static void append__run(gw_job_t *job, gw_worker_t *w)
+static void pipeline__schedule(gw_pipeline_t *p);
+
+/* A message is durable and its sender is about to hear it (/metrics). */
+static void pipeline__count_ack(const msg_req_t *r)
 {
-    msg_req_t *r = (msg_req_t *)job;
-    chat_db_t *db = gw_worker_db(w);
-    chat_message_t in = {0};
-    chat_message_t out = {0};
-    json_t *msg = NULL;
-    json_t *ack = NULL;
+    gw_metrics_t *m = r->gw->metrics;
 
-    if (chat_clock_monotonic_ms() - r->queued_ms > PIPELINE__MAX_QUEUE_WAIT_MS) {
-        /* shed load: the sender has most likely given up and resent this already */
-        r->err = CHAT_ERR_UNAVAILABLE;
-        return;
+    if (!r->duplicate) {
+        chat_counter_add(&m->messages_stored, 1);
     }
-    if (r->check_member) {
-        r->err = chat_rooms_is_member(db, r->room_id, r->user_id, &r->is_member);
-        if (r->err != CHAT_OK || !r->is_member) {
+    chat_counter_add(&m->messages_acked, 1);
+    chat_hist_observe(&m->ack_seconds,
+                      (double)(chat_clock_monotonic_ms() - r->queued_ms) / 1000.0);
+}
+
+static void req__submit(msg_req_t *r)
+{
+    r->job.run = gw_message_store_run;
+    r->job.run_batch = gw_message_store_run_batch;
+    r->job.done = append__done;
+    r->queued_ms = chat_clock_monotonic_ms();
+    if (gw_workers_submit(r->gw->workers, gw_hash_str(r->room_id), &r->job) != 0) {
+        if (r->stored) {
+            pipeline__schedule(r->gw->pipeline); /* back on the retry list */
             return;
         }
+        req__fail_unavailable(r, "too much pending work, resend later");
     }
-    r->is_member = true;
-    snprintf(in.room_id, sizeof(in.room_id), "%s", r->room_id);
-    snprintf(in.user_id, sizeof(in.user_id), "%s", r->user_id);
-    in.username = r->username;
-    in.content = r->content;
-    in.client_msg_id = r->client_msg_id;
-    in.type = CHAT_MSG_TEXT;
-    {
-        /* Start from the newest seq anyone here has seen: with writers on several
-         * gateways the worker's own hint is stale, and every stale try is a failed
-         * insert plus a re-read in MongoDB. Both values are stored seqs, so the hint
-         * never runs ahead of the collection. */
-        int64_t *mine = gw_worker_seq_hint(w, r->room_id);
-        int64_t hint = mine != NULL && *mine > r->seen_seq ? *mine : r->seen_seq;
-        r->err = chat_messages_append(db, &in, &hint, &out, &r->duplicate);
-        if (mine != NULL && hint > *mine) {
-            *mine = hint;
-        }
-    }
-    if (r->err != CHAT_OK) {
-        goto cleanup;
-    }
-    r->seq = out.seq;
-    msg = chat_message_to_json(&out);
-    if (msg == NULL) {
-        r->err = CHAT_ERR_NOMEM;
-        goto cleanup;
-    }
-    ack = json_pack("{s:s, s:o, s:s, s:I, s:O, s:s}", "type", "ack", "client_msg_id",
-                    r->client_msg_id != NULL ? json_string(r->client_msg_id) : json_null(),
-                    "id", out.id, "seq", (json_int_t)out.seq, "timestamp",
-                    json_object_get(msg, "timestamp"), "room_id", out.room_id);
-    r->ack_frame = ack != NULL ? gw_frame_from_json(ack) : NULL;
-    if (!r->duplicate) {
-        r->msg_frame = gw_frame_from_json(msg);
-    }
-    if (r->ack_frame == NULL || (!r->duplicate && r->msg_frame == NULL)) {
-        r->err = CHAT_ERR_NOMEM; /* stored, but no ack: the client's resend gets it */
-    }
+}
 
-cleanup:
-    json_decref(msg);
-    json_decref(ack);
-    chat_message_clear(&out);
+/* Keeps a stored, uncommitted message until Redis takes it. */
+static void pipeline__hold(gw_pipeline_t *p, msg_req_t *r)
+{
+    /* bounded: the oldest is forgotten (stored; its sender's resend is answered from the
+     * stored copy) */
+    msg_req_t *old = req__of_held(gw_held_push(&p->held, &r->held));
+
+    if (old != NULL) {
+        req__finish(old);
+        req__answer_waiters(old, NULL);
+        req__free(old);
+    }
+    pipeline__schedule(p);
+}
+
+static void pipeline__on_timer(uv_timer_t *t)
+{
+    gw_pipeline_t *p = t->data;
+    gw_held_link_t *list = NULL;
+
+    p->timer_on = false;
+    if (p->gw->stopping || p->held.len == 0) {
+        return;
+    }
+    if (!gw_pubsub_up(p->gw->pubsub)) {
+        pipeline__schedule(p); /* Redis still away */
+        return;
+    }
+    list = gw_held_take_all(&p->held);
+    while (list != NULL) {
+        gw_held_link_t *next = list->next;
+        list->next = NULL;
+        req__submit(req__of_held(list));
+        list = next;
+    }
+}
+
+static void pipeline__schedule(gw_pipeline_t *p)
+{
+    if (!p->timer_on && !p->gw->stopping) {
+        p->timer_on = true;
+        uv_timer_start(&p->timer, pipeline__on_timer, GW_COMMIT_RETRY_MS, 0);
+    }
 }
 
 static void append__done(gw_job_t *job, gw_t *gw, bool cancelled)
 {
     msg_req_t *r = (msg_req_t *)job;
+    gw_msg_outcome_t out;
     gw_session_t *s;
 
     if (cancelled || gw->stopping) {
         req__free(r);
         return;
     }
-    s = req__finish(r);
-    if (r->err != CHAT_OK || !r->is_member) {
-        if (s != NULL) {
-            if (r->err == CHAT_OK) {
-                gw_session_send_error(s, "not_member", "you are not a member of this room",
-                                      r->room_id, r->client_msg_id, NULL);
-            } else if (r->err == CHAT_ERR_NOT_FOUND) {
-                gw_session_send_error(s, "not_found", "no such room", r->room_id,
-                                      r->client_msg_id, NULL);
-            } else if (r->err == CHAT_ERR_INVALID) {
-                gw_session_send_error(s, "invalid_message", "the message was refused",
-                                      r->room_id, r->client_msg_id, NULL);
-            } else {
-                gw_session_send_error(s, "unavailable", "the message was not stored, resend it",
-                                      r->room_id, r->client_msg_id,
-                                      json_pack("{s:b}", "retryable", 1));
-            }
+    out = gw_msg_decide_outcome(r->err, r->stored, r->is_member, r->room_hidden, r->committed);
+    if (out == GW_MSG_HOLD) {
+        /* Redis is away: this gateway's watchers get it now, the ack waits for Redis */
+        if (!r->delivered && !r->duplicate) {
+            r->delivered = true;
+            gw_registry_offer(gw->registry, r->room_id, r->seq, r->msg_frame);
         }
-        if (r->err != CHAT_OK && r->err != CHAT_ERR_NOT_FOUND && r->err != CHAT_ERR_INVALID) {
-            chat_log_warn("message not stored", "gateway", gw->cfg.gateway_id, "room", r->room_id,
-                          "user", r->user_id, "error", chat_strerror(r->err));
+        pipeline__hold(gw->pipeline, r);
+        return;
+    }
+    s = req__finish(r);
+    if (out == GW_MSG_ACK) {
+        pipeline__count_ack(r);
+        if (s != NULL) {
+            gw_session_send(s, r->ack_frame); /* the sender hears "stored" before the echo */
+        }
+        req__answer_waiters(r, r->ack_frame);
+        if (!r->delivered && !r->duplicate) {
+            gw_registry_offer(gw->registry, r->room_id, r->seq, r->msg_frame);
         }
         req__free(r);
         return;
     }
-    if (s != NULL) {
-        gw_sub_t *sub = gw_session_find_sub(s, r->room_id);
-        if (sub != NULL && r->check_member) {
-            sub->member_checked_ms = chat_clock_monotonic_ms();
-        }
-        gw_session_send(s, r->ack_frame);
+    if (s != NULL && out == GW_MSG_NOT_FOUND) {
+        gw_session_send_error(s, "not_found", "no such room", r->room_id, r->client_msg_id,
+                              NULL);
+    } else if (s != NULL && out == GW_MSG_NOT_MEMBER) {
+        gw_session_send_error(s, "not_member", "you are not a member of this room", r->room_id,
+                              r->client_msg_id, NULL);
+    } else if (s != NULL && out == GW_MSG_INVALID) {
+        gw_session_send_error(s, "invalid_message", "the message was refused", r->room_id,
+                              r->client_msg_id, NULL);
+    } else if (s != NULL) {
+        gw_session_send_error(s, "service_unavailable", "the message was not stored, resend it",
+                              r->room_id, r->client_msg_id, json_pack("{s:b}", "retryable", 1));
     }
-    if (!r->duplicate) {
-        gw_registry_publish_message(gw->registry, r->room_id, r->seq, r->msg_frame);
+    if (r->err != CHAT_OK && r->err != CHAT_ERR_INVALID) {
+        chat_log_warn("message not stored", "gateway", gw->cfg.gateway_id, "room", r->room_id,
+                      "user", r->user_id, "error", chat_strerror(r->err));
     }
+    req__answer_waiters(r, NULL);
     req__free(r);
-}
-
-static void req__append(msg_req_t *r)
-{
-    r->job.run = append__run;
-    r->job.done = append__done;
-    r->queued_ms = chat_clock_monotonic_ms();
-    if (gw_workers_submit(r->gw->workers, gw_hash_str(r->room_id), &r->job) != 0) {
-        req__fail_unavailable(r, "too much pending work, resend later");
-    }
 }
 
 /* ------------------------------------------------------------------ rate limit */
@@ -213,11 +246,12 @@ static void req__decide(msg_req_t *r, bool allowed, int64_t retry_after_ms)
     gw_session_t *s;
 
     if (allowed) {
-        req__append(r);
+        req__submit(r);
         return;
     }
     s = req__finish(r);
     if (s != NULL) {
+        chat_counter_add(&r->gw->metrics->rate_limited, 1);
         gw_session_send_error(s, "rate_limited", "too many messages, slow down", r->room_id,
                               r->client_msg_id,
                               json_pack("{s:I}", "retry_after_ms", (json_int_t)retry_after_ms));
@@ -239,6 +273,21 @@ static void req__local_limit(msg_req_t *r)
     req__decide(r, allowed, retry);
 }
 
+static void req__on_limit_reply(redisAsyncContext *ac, void *reply, void *privdata);
+
+/* Asks Redis's shared bucket (async): the script by its SHA1, or by its source once
+ * Redis said NOSCRIPT. False when Redis is down (nothing sent). */
+static bool req__send_limit(msg_req_t *r, bool by_sha)
+{
+    const chat_config_t *cfg = &r->gw->cfg;
+    gw_msg_limit_call_t c;
+
+    gw_msg_decide_limit_call(&c, r->user_id, cfg->rate_msg_per_sec, cfg->rate_msg_burst,
+                             by_sha);
+    r->limit_by_source = !by_sha;
+    return gw_pubsub_command(r->gw->pubsub, req__on_limit_reply, r, c.argc, c.argv, NULL);
+}
+
 static void req__on_limit_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
     msg_req_t *r = privdata;
@@ -248,6 +297,13 @@ static void req__on_limit_reply(redisAsyncContext *ac, void *reply, void *privda
     (void)ac;
     if (r->gw->stopping) {
         req__free(r);
+        return;
+    }
+    if (gw_msg_decide_noscript(reply) && !r->limit_by_source) {
+        /* Redis lost its script cache (restart, SCRIPT FLUSH): EVAL caches it again */
+        if (!req__send_limit(r, false)) {
+            req__local_limit(r);
+        }
         return;
     }
     if (chat_ratelimit_parse_reply(reply, &allowed, &retry) != 0) {
@@ -266,7 +322,7 @@ void gw_message_submit(gw_session_t *s, const char *room_id, const char *content
     msg_req_t *r;
 
     if (gw->draining) {
-        gw_session_send_error(s, "unavailable", "the gateway is shutting down, reconnect",
+        gw_session_send_error(s, "service_unavailable", "the gateway is shutting down, reconnect",
                               room_id, client_msg_id, json_pack("{s:b}", "retryable", 1));
         return;
     }
@@ -280,7 +336,7 @@ void gw_message_submit(gw_session_t *s, const char *room_id, const char *content
     if (r == NULL || (r->content = malloc(len + 1)) == NULL ||
         (client_msg_id != NULL && (r->client_msg_id = strdup(client_msg_id)) == NULL)) {
         req__free(r);
-        gw_session_send_error(s, "internal", "out of memory", room_id, client_msg_id, NULL);
+        gw_session_send_error(s, "internal_error", "out of memory", room_id, client_msg_id, NULL);
         return;
     }
     memcpy(r->content, content, len);
@@ -292,33 +348,77 @@ void gw_message_submit(gw_session_t *s, const char *room_id, const char *content
     snprintf(r->username, sizeof(r->username), "%s", s->username);
     r->seen_seq = gw_registry_seen_seq(gw->registry, room_id);
     sub = gw_session_find_sub(s, room_id);
-    r->check_member = !(sub != NULL && sub->state != GW_SUB_PENDING &&
-                        chat_clock_monotonic_ms() - sub->member_checked_ms <
-                            PIPELINE__MEMBER_CACHE_MS);
+    r->trusted_member = sub != NULL && sub->state != GW_SUB_PENDING;
     s->inflight++;
-
-    if (cfg->rate_msg_per_sec <= 0) {
-        req__append(r);
-        return;
-    }
-    {
-        char key[CHAT_KEY_LEN];
-        char rate[32];
-        char burst[32];
-        const char *argv[7];
-        chat_key_ratelimit("msg", s->user_id, key, sizeof(key));
-        snprintf(rate, sizeof(rate), "%.6g", cfg->rate_msg_per_sec);
-        snprintf(burst, sizeof(burst), "%.6g", cfg->rate_msg_burst);
-        argv[0] = "EVAL";
-        argv[1] = CHAT_RATELIMIT_LUA;
-        argv[2] = "1";
-        argv[3] = key;
-        argv[4] = rate;
-        argv[5] = burst;
-        argv[6] = "1";
-        if (gw_pubsub_command(gw->pubsub, req__on_limit_reply, r, 7, argv, NULL)) {
-            return;
+    if (client_msg_id != NULL) {
+        /* a resend of a message still in flight here (its ack waits for the store or for
+         * Redis): answered with the original, never stored or queued twice */
+        msg_req_t *orig = NULL;
+        snprintf(r->key, sizeof(r->key), "%s:%s:%s", room_id, s->user_id, client_msg_id);
+        orig = gw_hmap_get(gw->pipeline->inflight, r->key);
+        if (orig != NULL) {
+            msg_waiter_t *wt = calloc(1, sizeof(*wt));
+            if (wt != NULL) {
+                wt->conn_id = s->conn_id;
+                wt->next = orig->waiters;
+                orig->waiters = wt;
+                r->key[0] = '\0';
+                req__free(r);
+                return;
+            }
+        }
+        if (orig != NULL || gw_hmap_put(gw->pipeline->inflight, r->key, r) != 0) {
+            r->key[0] = '\0';
         }
     }
+
+    if (cfg->rate_msg_per_sec <= 0) {
+        req__submit(r);
+        return;
+    }
+    if (req__send_limit(r, true)) {
+        return;
+    }
     req__local_limit(r);
+}
+
+/* ------------------------------------------------------------------ lifecycle */
+
+gw_pipeline_t *gw_pipeline_create(gw_t *gw)
+{
+    gw_pipeline_t *p = calloc(1, sizeof(*p));
+
+    if (p == NULL) {
+        return NULL;
+    }
+    p->gw = gw;
+    gw_held_init(&p->held, GW_COMMIT_PENDING_MAX);
+    p->inflight = gw_hmap_create(256);
+    if (p->inflight == NULL) {
+        free(p);
+        return NULL;
+    }
+    uv_timer_init(&gw->loop, &p->timer);
+    p->timer.data = p;
+    return p;
+}
+
+static void pipeline__on_closed(uv_handle_t *h)
+{
+    gw_pipeline_t *p = h->data;
+
+    gw_hmap_destroy(p->inflight);
+    free(p);
+}
+
+void gw_pipeline_destroy(gw_pipeline_t *p)
+{
+    if (p == NULL) {
+        return;
+    }
+    for (gw_held_link_t *l = gw_held_pop(&p->held); l != NULL; l = gw_held_pop(&p->held)) {
+        req__free(req__of_held(l));
+    }
+    uv_timer_stop(&p->timer);
+    uv_close((uv_handle_t *)&p->timer, pipeline__on_closed);
 }

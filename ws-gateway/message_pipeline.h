@@ -1,13 +1,21 @@
 /*
  * message_pipeline.h - the path of a client's `message` frame after validation:
- * per-user rate limit (Redis EVAL of CHAT_RATELIMIT_LUA shared by all gateways, local
- * buckets while Redis is down) -> a worker appends it to MongoDB (idempotent through
- * client_msg_id; membership checked unless the session's subscription vouches for it)
- * -> back on the loop: ack to the sender, then PUBLISH and local in-order delivery. A
- * duplicate gets the same ack and is not published again. Nothing is acked that is not
- * stored: a storage failure is an `unavailable` error with retryable=true.
+ * per-user rate limit (Redis, shared by all gateways; local buckets while Redis is
+ * down) -> a writer worker stores it with group commit (every message queued for that
+ * writer goes into one batch: membership checked in one Redis round trip, one
+ * insert_many, one pipelined window commit that also PUBLISHes them) -> back on the
+ * loop: local in-order delivery, then the ack to the sender.
  *
- * Threads: loop thread (append__run on a worker).
+ * An ack means stored in MongoDB AND visible in the room's Redis window (history.h), so
+ * no reader can miss an acknowledged message. While Redis is down a message is stored
+ * and delivered to this gateway's own watchers, and its ack waits until the commit
+ * succeeds (retried every GW_COMMIT_RETRY_MS, at most GW_COMMIT_PENDING_MAX messages
+ * held; past that the oldest are forgotten and their senders' resends are answered from
+ * the stored copy). A duplicate (same client_msg_id in the same room) gets the original
+ * ack and is stored once. Nothing is acked that is not stored: a storage failure is an
+ * `service_unavailable` error with retryable=true.
+ *
+ * Threads: loop thread (the store itself, message_store.c, on a writer worker).
  */
 #ifndef GW_MESSAGE_PIPELINE_H
 #define GW_MESSAGE_PIPELINE_H
@@ -15,6 +23,15 @@
 #include <stddef.h>
 
 #include "gateway.h"
+
+#define GW_COMMIT_RETRY_MS 250
+#define GW_COMMIT_PENDING_MAX 100000
+
+typedef struct gw_pipeline gw_pipeline_t;
+
+/** The pipeline's loop-side state (commit retries). NULL on OOM. */
+gw_pipeline_t *gw_pipeline_create(gw_t *gw);
+void gw_pipeline_destroy(gw_pipeline_t *p);
 
 /** Takes a validated message from s (strings are copied). */
 void gw_message_submit(gw_session_t *s, const char *room_id, const char *content, size_t len,

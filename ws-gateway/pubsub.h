@@ -1,6 +1,7 @@
 /*
  * pubsub.h - the gateway's two hiredis async connections on the loop (libuv adapter):
- * one in subscribe mode for the chat:room:<id> channels local sessions watch, one for
+ * one in subscribe mode for the chat:room:{<id>} channels local sessions watch and the
+ * chat:user:{<id>} channels of the users connected here, one for
  * commands (PUBLISH, EVAL, ZADD/ZREM/ZCOUNT, PING). Both reconnect with backoff; a
  * connection whose replies stop (Redis paused, half-open socket) is declared dead
  * after lim.redis_timeout_ms and replaced. After a reconnect every wanted channel is
@@ -28,6 +29,8 @@ bool gw_pubsub_up(const gw_pubsub_t *ps);
 
 /** Declares whether a local session watches room_id (SUBSCRIBE / UNSUBSCRIBE). */
 void gw_pubsub_want_room(gw_pubsub_t *ps, const char *room_id, bool want);
+/** Declares whether a local session belongs to user_id (its live channel). */
+void gw_pubsub_want_user(gw_pubsub_t *ps, const char *user_id, bool want);
 /** True when the room's channel subscription is confirmed on a live connection. */
 bool gw_pubsub_room_active(const gw_pubsub_t *ps, const char *room_id);
 

@@ -1,7 +1,8 @@
 /*
- * pubsub_internal.h - the state shared by pubsub.c (connections, subscriptions, health)
- * and pubsub_publish.c (PUBLISH, the retry queue, commands). Not for other modules:
- * they use pubsub.h.
+ * pubsub_internal.h - the state shared by the files of the pubsub module: pubsub.c
+ * (create, destroy, health), pubsub_conn.c (connecting, reconnecting), pubsub_channels.c
+ * (which channels are wanted and subscribed, what arrives on them) and pubsub_publish.c
+ * (PUBLISH, the retry queue, commands). Not for other modules: they use pubsub.h.
  *
  * Threads: loop thread only.
  */
@@ -16,14 +17,23 @@
 #include "chat/keys.h"
 #include "pubsub.h"
 
-typedef enum { CH_NONE = 0, CH_SUB_SENT, CH_ACTIVE, CH_UNSUB_SENT } ps_chan_state_t;
+#define GW_PUBSUB_BACKOFF_MIN_MS 100
+#define GW_PUBSUB_BACKOFF_MAX_MS 3000
 
-typedef struct ps_chan {
-    ps_chan_state_t state;
+/* Where a channel's SUBSCRIBE stands on the subscribe connection. */
+typedef enum gw_pubsub_chan_state {
+    GW_PUBSUB_CH_NONE = 0,
+    GW_PUBSUB_CH_SUB_SENT,
+    GW_PUBSUB_CH_ACTIVE,
+    GW_PUBSUB_CH_UNSUB_SENT
+} gw_pubsub_chan_state_t;
+
+typedef struct gw_pubsub_chan {
+    gw_pubsub_chan_state_t state;
     bool want;
-} ps_chan_t;
+} gw_pubsub_chan_t;
 
-typedef struct ps_conn {
+typedef struct gw_pubsub_conn {
     gw_pubsub_t *ps;
     const char *name;
     bool is_sub;
@@ -35,28 +45,29 @@ typedef struct ps_conn {
     int64_t ping_sent_ms;
     int backoff_ms;
     uv_timer_t retry_timer;
-} ps_conn_t;
+} gw_pubsub_conn_t;
 
-typedef struct ps_pub {
-    struct ps_pub *next;
+typedef struct gw_pubsub_pub {
+    struct gw_pubsub_pub *next;
     gw_pubsub_t *ps;
     char room_id[CHAT_ID_LEN];
     gw_frame_t *frame;
     bool retry;
-} ps_pub_t;
+} gw_pubsub_pub_t;
 
 struct gw_pubsub {
     gw_t *gw;
     char *host;
-    char *password;
+    char *username; /* REDIS_URL's ACL user, NULL for the default user */
+    char *password; /* NULL when REDIS_URL has none */
     int port;
     int db;
     char control_channel[CHAT_KEY_LEN];
-    ps_conn_t sub;
-    ps_conn_t cmd;
-    gw_hmap_t *chans;      /* room id -> ps_chan_t* */
-    ps_pub_t *retry_head;  /* room messages waiting for Redis */
-    ps_pub_t *retry_tail;
+    gw_pubsub_conn_t sub;
+    gw_pubsub_conn_t cmd;
+    gw_hmap_t *chans;             /* channel name -> gw_pubsub_chan_t* */
+    gw_pubsub_pub_t *retry_head;  /* room messages waiting for Redis */
+    gw_pubsub_pub_t *retry_tail;
     size_t retry_len;
     uv_timer_t health_timer;
     int64_t last_hb_ms;
@@ -65,11 +76,33 @@ struct gw_pubsub {
     bool closing;
 };
 
-static inline void ps__channel_of(const char *room_id, char *buf, size_t len)
+static inline void gw_pubsub_room_channel(const char *room_id, char *buf, size_t len)
 {
     chat_key_room_channel(room_id, buf, len);
 }
 
+/* pubsub_conn.c */
+/** Starts connecting c unless it is connected or the module is closing. */
+void gw_pubsub_conn_start(gw_pubsub_conn_t *c);
+/** Frees a live connection that stopped answering (its callbacks see NULL replies) and
+ *  schedules the reconnect. */
+void gw_pubsub_conn_kill(gw_pubsub_conn_t *c, const char *why);
+/** The command connection answered PING (reply borrowed; ps.cmd is privdata). */
+void gw_pubsub_conn_on_pong(redisAsyncContext *ac, void *r, void *privdata);
+
+/* pubsub_channels.c */
+/** Reply callback of every SUBSCRIBE / UNSUBSCRIBE on the subscribe connection, and of
+ *  the messages that arrive there (privdata: the gw_pubsub_t). */
+void gw_pubsub_channels_on_reply(redisAsyncContext *ac, void *r, void *privdata);
+/** The subscribe connection is gone: unwanted channels are forgotten, wanted ones are
+ *  marked to be subscribed again. */
+void gw_pubsub_channels_reset(gw_pubsub_t *ps);
+/** A new subscribe connection: SUBSCRIBE every wanted channel, in batches. */
+void gw_pubsub_channels_resubscribe(gw_pubsub_t *ps);
+/** Frees the channel table (shutdown). */
+void gw_pubsub_channels_free(gw_pubsub_t *ps);
+
+/* pubsub_publish.c */
 /** Sends the queued room messages while the command connection is up. */
 void gw_pubsub__flush_retry(gw_pubsub_t *ps);
 /** Frees the retry queue (shutdown). */

@@ -15,7 +15,7 @@
 
 #define PS__RETRY_MAX 10000
 
-static void ps__pub_free(ps_pub_t *p)
+static void ps__pub_free(gw_pubsub_pub_t *p)
 {
     if (p != NULL) {
         gw_frame_unref(p->frame);
@@ -23,12 +23,12 @@ static void ps__pub_free(ps_pub_t *p)
     }
 }
 
-static void ps__retry_push(gw_pubsub_t *ps, ps_pub_t *p)
+static void ps__retry_push(gw_pubsub_t *ps, gw_pubsub_pub_t *p)
 {
     p->next = NULL;
     if (ps->retry_len >= PS__RETRY_MAX) {
         /* oldest first out: other gateways fill that gap from MongoDB */
-        ps_pub_t *old = ps->retry_head;
+        gw_pubsub_pub_t *old = ps->retry_head;
         ps->retry_head = old->next;
         if (ps->retry_head == NULL) {
             ps->retry_tail = NULL;
@@ -47,7 +47,7 @@ static void ps__retry_push(gw_pubsub_t *ps, ps_pub_t *p)
 
 static void ps__on_published(redisAsyncContext *ac, void *r, void *privdata)
 {
-    ps_pub_t *p = privdata;
+    gw_pubsub_pub_t *p = privdata;
     redisReply *reply = r;
     gw_pubsub_t *ps = p->ps;
 
@@ -64,13 +64,13 @@ static void ps__on_published(redisAsyncContext *ac, void *r, void *privdata)
     }
 }
 
-static bool ps__send_publish(gw_pubsub_t *ps, ps_pub_t *p)
+static bool ps__send_publish(gw_pubsub_t *ps, gw_pubsub_pub_t *p)
 {
     char channel[CHAT_KEY_LEN];
     const char *argv[3];
     size_t lens[3];
 
-    ps__channel_of(p->room_id, channel, sizeof(channel));
+    gw_pubsub_room_channel(p->room_id, channel, sizeof(channel));
     argv[0] = "PUBLISH";
     lens[0] = 7;
     argv[1] = channel;
@@ -84,7 +84,7 @@ static bool ps__send_publish(gw_pubsub_t *ps, ps_pub_t *p)
 void gw_pubsub__flush_retry(gw_pubsub_t *ps)
 {
     while (ps->retry_head != NULL && gw_pubsub_up(ps)) {
-        ps_pub_t *p = ps->retry_head;
+        gw_pubsub_pub_t *p = ps->retry_head;
         ps->retry_head = p->next;
         if (ps->retry_head == NULL) {
             ps->retry_tail = NULL;
@@ -100,7 +100,7 @@ void gw_pubsub__flush_retry(gw_pubsub_t *ps)
 void gw_pubsub__drop_retry(gw_pubsub_t *ps)
 {
     while (ps->retry_head != NULL) {
-        ps_pub_t *p = ps->retry_head;
+        gw_pubsub_pub_t *p = ps->retry_head;
         ps->retry_head = p->next;
         ps__pub_free(p);
     }
@@ -110,7 +110,7 @@ void gw_pubsub__drop_retry(gw_pubsub_t *ps)
 
 bool gw_pubsub_publish_room(gw_pubsub_t *ps, const char *room_id, gw_frame_t *frame, bool retry)
 {
-    ps_pub_t *p;
+    gw_pubsub_pub_t *p;
 
     if (ps == NULL || ps->closing) {
         return false;

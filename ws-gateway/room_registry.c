@@ -1,8 +1,9 @@
 /*
  * room_registry.c - local rooms, in-order exactly-once delivery, gap backfill.
  *
- * Threads: loop thread, except backfill__run and gw_page_fetch (worker threads).
- * Relies on: pubsub.h (channel interest, PUBLISH), session.h (queueing frames),
+ * Threads: loop thread only. Relies on: reorder_buffer.h and recent_frames.h (the pure
+ * ordering state of a room), deadline_set.h (gap and linger timers), room_backfill.h
+ * (gap backfill jobs), pubsub.h (channel interest), session.h (queueing frames),
  * subscription.h (subscribers waiting for their channel), presence_tracker.h.
  */
 #include "room_registry.h"
@@ -12,51 +13,79 @@
 
 #include "chat/clock.h"
 #include "chat/log.h"
+#include "channel_event.h"
+#include "deadline_set.h"
+#include "distinct_ids.h"
+#include "gateway_metrics.h"
 #include "presence_tracker.h"
 #include "pubsub.h"
+#include "room_backfill.h"
+#include "room_registry_internal.h"
 #include "session.h"
-#include "store_worker.h"
 #include "subscription.h"
 
 #define REGISTRY__TICK_MS 50
 #define REGISTRY__LINGER_MS 5000
 #define REGISTRY__BUFFER_MAX 1024
-#define REGISTRY__RETRY_MS 1000
 #define REGISTRY__PRESENCE_MAX_WATCHERS 256
 
 struct gw_registry {
     gw_t *gw;
-    gw_hmap_t *rooms;      /* room id -> gw_room_t* (owned) */
-    gw_hmap_t *gap_rooms;  /* room id -> gw_room_t* with a scheduled backfill */
-    gw_hmap_t *empty_rooms; /* room id -> gw_room_t* without subscribers */
+    gw_hmap_t *rooms;            /* room id -> gw_room_t* (owned) */
+    gw_deadline_set_t *gaps;     /* rooms with a backfill due */
+    gw_deadline_set_t *lingering; /* rooms without subscribers, dropped when due */
     uv_timer_t timer;
     int64_t last_linger_check_ms;
 };
-
-typedef struct backfill_job {
-    gw_job_t job;
-    char room_id[CHAT_ID_LEN];
-    int64_t after;
-    int limit;
-    gw_page_t page;
-} backfill_job_t;
-
-static void registry__start_backfill(gw_registry_t *reg, gw_room_t *room);
 
 /* ------------------------------------------------------------------ rooms */
 
 static void registry__room_free(gw_room_t *room)
 {
-    for (uint32_t i = 0; i < room->n_buf; i++) {
-        gw_frame_unref(room->buf[i].frame);
-    }
-    for (uint32_t i = 0; room->recent != NULL && i < room->recent_cap; i++) {
-        gw_frame_unref(room->recent[i]);
-    }
-    free(room->recent);
-    free(room->buf);
+    gw_reorder_clear(&room->order);
+    gw_recent_clear(&room->recent);
     free(room->subs);
     free(room);
+}
+
+size_t gw_registry_live_watchers(const gw_room_t *room, char (*out)[CHAT_ID_LEN],
+                                 bool *all_live)
+{
+    gw_distinct_t users;
+
+    *all_live = true;
+    gw_distinct_init(&users, out, room->n_subs);
+    for (uint32_t i = 0; i < room->n_subs; i++) {
+        const gw_sub_t *sub = room->subs[i];
+        if (sub->state != GW_SUB_LIVE) {
+            *all_live = false; /* its own membership check is still ahead or in flight */
+            continue;
+        }
+        gw_distinct_add(&users, sub->session->user_id);
+    }
+    return gw_distinct_done(&users);
+}
+
+uint64_t gw_registry_live_mark(const gw_registry_t *reg)
+{
+    return reg->gw->next_live_mark;
+}
+
+size_t gw_registry_room_count(const gw_registry_t *reg)
+{
+    return gw_hmap_size(reg->rooms);
+}
+
+void gw_registry_each_room(gw_registry_t *reg, void (*fn)(gw_room_t *room, void *arg),
+                           void *arg)
+{
+    gw_hmap_iter_t it;
+    void *v;
+
+    gw_hmap_iter_init(&it, reg->rooms);
+    while (gw_hmap_next(&it, NULL, &v)) {
+        fn(v, arg);
+    }
 }
 
 gw_room_t *gw_registry_find(gw_registry_t *reg, const char *room_id)
@@ -64,26 +93,14 @@ gw_room_t *gw_registry_find(gw_registry_t *reg, const char *room_id)
     return gw_hmap_get(reg->rooms, room_id);
 }
 
-static void registry__clear_gap(gw_registry_t *reg, gw_room_t *room)
+void gw_registry_gap_clear(gw_registry_t *reg, gw_room_t *room)
 {
-    if (room->gap_deadline_ms != 0) {
-        room->gap_deadline_ms = 0;
-        gw_hmap_remove(reg->gap_rooms, room->id);
-    }
+    gw_deadline_cancel(reg->gaps, room->id);
 }
 
-static void registry__schedule_gap(gw_registry_t *reg, gw_room_t *room, int64_t delay_ms)
+void gw_registry_gap_schedule(gw_registry_t *reg, gw_room_t *room, int64_t delay_ms)
 {
-    int64_t at = chat_clock_monotonic_ms() + delay_ms;
-
-    if (room->gap_deadline_ms == 0) {
-        if (gw_hmap_put(reg->gap_rooms, room->id, room) != 0) {
-            return;
-        }
-        room->gap_deadline_ms = at;
-    } else if (at < room->gap_deadline_ms) {
-        room->gap_deadline_ms = at;
-    }
+    gw_deadline_schedule(reg->gaps, room->id, room, chat_clock_monotonic_ms() + delay_ms);
 }
 
 int gw_registry_attach(gw_registry_t *reg, gw_sub_t *sub, const char *room_id)
@@ -96,6 +113,7 @@ int gw_registry_attach(gw_registry_t *reg, gw_sub_t *sub, const char *room_id)
             return -1;
         }
         snprintf(room->id, sizeof(room->id), "%s", room_id);
+        gw_reorder_init(&room->order, REGISTRY__BUFFER_MAX);
         if (gw_hmap_put(reg->rooms, room->id, room) != 0) {
             free(room);
             return -1;
@@ -111,10 +129,7 @@ int gw_registry_attach(gw_registry_t *reg, gw_sub_t *sub, const char *room_id)
         room->subs = subs;
         room->cap_subs = cap;
     }
-    if (room->empty_since_ms != 0) {
-        room->empty_since_ms = 0;
-        gw_hmap_remove(reg->empty_rooms, room->id);
-    }
+    gw_deadline_cancel(reg->lingering, room->id);
     sub->room = room;
     sub->room_index = room->n_subs;
     room->subs[room->n_subs++] = sub;
@@ -133,11 +148,9 @@ void gw_registry_detach(gw_registry_t *reg, gw_sub_t *sub)
     room->subs[i] = room->subs[--room->n_subs];
     room->subs[i]->room_index = i;
     sub->room = NULL;
-    if (room->n_subs == 0 && room->empty_since_ms == 0) {
-        room->empty_since_ms = chat_clock_monotonic_ms();
-        if (gw_hmap_put(reg->empty_rooms, room->id, room) != 0) {
-            room->empty_since_ms = 0;
-        }
+    if (room->n_subs == 0 && !gw_deadline_has(reg->lingering, room->id)) {
+        gw_deadline_schedule(reg->lingering, room->id, room,
+                             chat_clock_monotonic_ms() + REGISTRY__LINGER_MS);
     }
 }
 
@@ -148,9 +161,7 @@ int64_t gw_registry_seen_seq(gw_registry_t *reg, const char *room_id)
     if (room == NULL || !room->seq_known) {
         return 0;
     }
-    return room->n_buf > 0 && room->buf[room->n_buf - 1].seq > room->last
-               ? room->buf[room->n_buf - 1].seq
-               : room->last;
+    return gw_reorder_highest(&room->order, room->last);
 }
 
 bool gw_registry_channel_ready(gw_registry_t *reg, const gw_room_t *room)
@@ -160,136 +171,59 @@ bool gw_registry_channel_ready(gw_registry_t *reg, const gw_room_t *room)
 
 /* ------------------------------------------------------------------ ordering */
 
-/* Keeps frame (seq == last + 1) among the room's recent ones, dropping the oldest. */
-static void registry__remember(gw_registry_t *reg, gw_room_t *room, int64_t seq,
-                               gw_frame_t *frame)
-{
-    uint32_t slot;
-
-    if (room->recent == NULL) {
-        if (reg->gw->lim.room_cache == 0) {
-            return;
-        }
-        room->recent = calloc(reg->gw->lim.room_cache, sizeof(*room->recent));
-        if (room->recent == NULL) {
-            return; /* a resume then reads MongoDB, as without the cache */
-        }
-        room->recent_cap = reg->gw->lim.room_cache;
-        room->recent_n = 0;
-    }
-    slot = (uint32_t)((uint64_t)seq % room->recent_cap);
-    gw_frame_unref(room->recent[slot]);
-    room->recent[slot] = gw_frame_ref(frame);
-    if (room->recent_n < room->recent_cap) {
-        room->recent_n++;
-    }
-}
-
 gw_frame_t *gw_registry_recent(const gw_room_t *room, int64_t seq)
 {
-    if (room == NULL || room->recent == NULL || !room->seq_known || seq > room->last ||
-        seq <= room->last - (int64_t)room->recent_n) {
+    if (room == NULL || !room->seq_known) {
         return NULL;
     }
-    return room->recent[(uint64_t)seq % room->recent_cap];
+    return gw_recent_get(&room->recent, room->last, seq);
 }
 
-/* Delivers seq == last + 1 to the live subscribers and makes it the room's last. */
-static void registry__deliver(gw_registry_t *reg, gw_room_t *room, int64_t seq,
-                              gw_frame_t *frame)
+typedef struct registry__ctx {
+    gw_registry_t *reg;
+    gw_room_t *room;
+} registry__ctx_t;
+
+/* gw_reorder_deliver_fn: seq is the room's next; its live subscribers get it. */
+static void registry__deliver(void *arg, int64_t seq, gw_frame_t *frame)
 {
+    registry__ctx_t *c = arg;
+    gw_room_t *room = c->room;
+
     for (uint32_t i = 0; i < room->n_subs; i++) {
         gw_sub_t *sub = room->subs[i];
         if (sub->state == GW_SUB_LIVE && seq > sub->delivered) {
             sub->delivered = seq;
-            gw_session_send(sub->session, frame);
+            if (gw_session_send(sub->session, frame)) {
+                chat_counter_add(&c->reg->gw->metrics->deliveries, 1);
+            }
         }
     }
-    registry__remember(reg, room, seq, frame);
-    room->last = seq;
+    gw_recent_put(&room->recent, c->reg->gw->lim.room_cache, seq, frame);
 }
 
-/* Delivers buffered successors of room->last that are now in order. */
-static void registry__drain(gw_registry_t *reg, gw_room_t *room)
+/* A gap still open gets a backfill after lim.gap_wait_ms unless one is due already. */
+static void registry__update_gap(gw_registry_t *reg, gw_room_t *room)
 {
-    uint32_t k = 0;
-
-    while (k < room->n_buf && room->buf[k].seq <= room->last + 1) {
-        if (room->buf[k].seq == room->last + 1) {
-            registry__deliver(reg, room, room->buf[k].seq, room->buf[k].frame);
-        }
-        gw_frame_unref(room->buf[k].frame);
-        k++;
-    }
-    if (k > 0) {
-        memmove(room->buf, room->buf + k, (room->n_buf - k) * sizeof(*room->buf));
-        room->n_buf -= k;
-    }
-    if (room->n_buf == 0 && !room->overflow) {
-        registry__clear_gap(reg, room);
-    } else if (room->gap_deadline_ms == 0 && room->seq_known) {
-        registry__schedule_gap(reg, room, reg->gw->lim.gap_wait_ms);
+    if (!gw_reorder_waiting(&room->order)) {
+        gw_registry_gap_clear(reg, room);
+    } else if (!gw_deadline_has(reg->gaps, room->id)) {
+        gw_registry_gap_schedule(reg, room, reg->gw->lim.gap_wait_ms);
     }
 }
 
-static void registry__buffer(gw_room_t *room, int64_t seq, gw_frame_t *frame)
+void gw_registry_offer_room(gw_registry_t *reg, gw_room_t *room, int64_t seq,
+                            gw_frame_t *frame)
 {
-    uint32_t lo = 0;
-    uint32_t hi = room->n_buf;
+    registry__ctx_t c = {reg, room};
 
-    while (lo < hi) {
-        uint32_t mid = (lo + hi) / 2;
-        if (room->buf[mid].seq < seq) {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
-    }
-    if (lo < room->n_buf && room->buf[lo].seq == seq) {
-        return; /* already waiting */
-    }
-    if (room->n_buf >= REGISTRY__BUFFER_MAX) {
-        room->overflow = true; /* the backfill reads what is dropped here */
-        if (lo >= room->n_buf) {
-            return;
-        }
-        gw_frame_unref(room->buf[room->n_buf - 1].frame);
-        room->n_buf--;
-    }
-    if (room->n_buf == room->cap_buf) {
-        uint32_t cap = room->cap_buf ? room->cap_buf * 2 : 8;
-        gw_buffered_t *b = realloc(room->buf, cap * sizeof(*b));
-        if (b == NULL) {
-            room->overflow = true;
-            return;
-        }
-        room->buf = b;
-        room->cap_buf = cap;
-    }
-    memmove(room->buf + lo + 1, room->buf + lo, (room->n_buf - lo) * sizeof(*room->buf));
-    room->buf[lo].seq = seq;
-    room->buf[lo].frame = gw_frame_ref(frame);
-    room->n_buf++;
-}
-
-static void registry__offer_room(gw_registry_t *reg, gw_room_t *room, int64_t seq,
-                                 gw_frame_t *frame)
-{
     if (!room->seq_known) {
-        registry__buffer(room, seq, frame);
+        gw_reorder_insert(&room->order, seq, frame); /* until the first subscriber's read */
         return;
     }
-    if (seq <= room->last) {
-        return; /* duplicate: already delivered */
-    }
-    if (seq == room->last + 1) {
-        registry__deliver(reg, room, seq, frame);
-        registry__drain(reg, room);
-        return;
-    }
-    registry__buffer(room, seq, frame);
-    if (room->gap_deadline_ms == 0) {
-        registry__schedule_gap(reg, room, reg->gw->lim.gap_wait_ms);
+    if (gw_reorder_offer(&room->order, &room->last, seq, frame, registry__deliver, &c) !=
+        GW_REORDER_DUPLICATE) {
+        registry__update_gap(reg, room);
     }
 }
 
@@ -298,105 +232,21 @@ void gw_registry_offer(gw_registry_t *reg, const char *room_id, int64_t seq, gw_
     gw_room_t *room = gw_hmap_get(reg->rooms, room_id);
 
     if (room != NULL) {
-        registry__offer_room(reg, room, seq, frame);
+        gw_registry_offer_room(reg, room, seq, frame);
     }
 }
 
 void gw_registry_set_initial_seq(gw_registry_t *reg, gw_room_t *room, int64_t last)
 {
+    registry__ctx_t c = {reg, room};
+
     if (room->seq_known) {
         return;
     }
     room->seq_known = true;
     room->last = last;
-    registry__drain(reg, room);
-}
-
-void gw_registry_publish_message(gw_registry_t *reg, const char *room_id, int64_t seq,
-                                 gw_frame_t *frame)
-{
-    gw_pubsub_publish_room(reg->gw->pubsub, room_id, frame, true);
-    /* local watchers get it now; the Redis echo is dropped as a duplicate */
-    gw_registry_offer(reg, room_id, seq, frame);
-}
-
-/* ------------------------------------------------------------------ backfill */
-
-static void backfill__run(gw_job_t *job, gw_worker_t *w)
-{
-    backfill_job_t *b = (backfill_job_t *)job;
-
-    gw_page_fetch(gw_worker_db(w), b->room_id, b->after, b->limit, &b->page);
-}
-
-static void backfill__done(gw_job_t *job, gw_t *gw, bool cancelled)
-{
-    backfill_job_t *b = (backfill_job_t *)job;
-    gw_registry_t *reg = gw->registry;
-    gw_room_t *room = (!cancelled && !gw->stopping && reg != NULL)
-                          ? gw_hmap_get(reg->rooms, b->room_id)
-                          : NULL;
-
-    if (room == NULL) {
-        goto cleanup;
-    }
-    room->backfill_in_flight = false;
-    if (b->page.err != CHAT_OK) {
-        chat_log_warn("gap backfill failed", "room", b->room_id, "error",
-                      chat_strerror(b->page.err));
-        registry__clear_gap(reg, room);
-        registry__schedule_gap(reg, room, REGISTRY__RETRY_MS);
-        goto cleanup;
-    }
-    for (size_t i = 0; i < b->page.n; i++) {
-        registry__offer_room(reg, room, b->page.seqs[i], b->page.frames[i]);
-    }
-    if (b->page.n >= (size_t)b->limit || room->backfill_again) {
-        room->backfill_again = false;
-        registry__start_backfill(reg, room);
-    } else {
-        room->overflow = false;
-        registry__clear_gap(reg, room);
-        if (room->n_buf > 0) {
-            /* still a hole (its message was not visible yet): look again shortly */
-            registry__schedule_gap(reg, room, gw->lim.gap_wait_ms);
-        }
-    }
-
-cleanup:
-    gw_page_clear(&b->page);
-    free(b);
-}
-
-static void registry__start_backfill(gw_registry_t *reg, gw_room_t *room)
-{
-    backfill_job_t *b;
-
-    if (!room->seq_known || reg->gw->stopping) {
-        return;
-    }
-    if (room->backfill_in_flight) {
-        room->backfill_again = true;
-        registry__clear_gap(reg, room);
-        return;
-    }
-    b = calloc(1, sizeof(*b));
-    if (b == NULL) {
-        return;
-    }
-    b->job.run = backfill__run;
-    b->job.done = backfill__done;
-    snprintf(b->room_id, sizeof(b->room_id), "%s", room->id);
-    b->after = room->last;
-    b->limit = reg->gw->lim.backfill_page;
-    if (gw_workers_submit_read(reg->gw->workers, &b->job) != 0) {
-        free(b);
-        registry__clear_gap(reg, room);
-        registry__schedule_gap(reg, room, REGISTRY__RETRY_MS);
-        return;
-    }
-    room->backfill_in_flight = true;
-    registry__clear_gap(reg, room);
+    gw_reorder_drain(&room->order, &room->last, registry__deliver, &c);
+    registry__update_gap(reg, room);
 }
 
 /* ------------------------------------------------------------------ events */
@@ -411,13 +261,10 @@ void gw_registry_deliver_event(gw_registry_t *reg, const char *room_id, gw_frame
     }
     for (uint32_t i = 0; i < room->n_subs; i++) {
         gw_sub_t *sub = room->subs[i];
-        if (sub->state != GW_SUB_LIVE) {
-            continue;
+        if (sub->state == GW_SUB_LIVE &&
+            (exclude_user == NULL || strcmp(sub->session->user_id, exclude_user) != 0)) {
+            gw_session_send(sub->session, frame);
         }
-        if (exclude_user != NULL && strcmp(sub->session->user_id, exclude_user) == 0) {
-            continue;
-        }
-        gw_session_send(sub->session, frame);
     }
 }
 
@@ -452,10 +299,48 @@ void gw_registry_remove_user(gw_registry_t *reg, const char *room_id, const char
     /* backwards: dropping a sub moves the last one into its slot */
     for (uint32_t i = room->n_subs; i-- > 0;) {
         gw_sub_t *sub = room->subs[i];
-        if (strcmp(sub->session->user_id, user_id) == 0) {
-            gw_subscription_drop(sub->session, sub);
+        if (strcmp(sub->session->user_id, user_id) != 0) {
+            continue;
+        }
+        if (sub->state == GW_SUB_LIVE) {
+            gw_subscription_drop(sub->session, sub); /* it had the member_removed frame */
+        } else {
+            /* still being set up, maybe by a join after this removal: check it again
+             * (it goes live if the user is a member now, else it is refused) */
+            gw_subscription_recheck(sub->session, sub);
         }
     }
+}
+
+/* sub was LIVE before a membership read that started at live_before found user_id out */
+static bool registry__taken(const gw_sub_t *sub, const char *user_id, uint64_t live_before)
+{
+    return sub->state == GW_SUB_LIVE && sub->live_mark <= live_before &&
+           strcmp(sub->session->user_id, user_id) == 0;
+}
+
+size_t gw_registry_take_away(gw_registry_t *reg, const char *room_id, const char *user_id,
+                             uint64_t live_before, gw_frame_t *event)
+{
+    gw_room_t *room = gw_hmap_get(reg->rooms, room_id);
+    size_t n = 0;
+
+    for (uint32_t i = 0; room != NULL && i < room->n_subs; i++) {
+        n += registry__taken(room->subs[i], user_id, live_before);
+    }
+    if (n == 0) {
+        return 0;
+    }
+    if (event != NULL) {
+        gw_registry_deliver_event(reg, room_id, event, NULL);
+    }
+    /* backwards: dropping a sub moves the last one into its slot */
+    for (uint32_t i = room->n_subs; i-- > 0;) {
+        if (registry__taken(room->subs[i], user_id, live_before)) {
+            gw_subscription_drop(room->subs[i]->session, room->subs[i]);
+        }
+    }
+    return n;
 }
 
 void gw_registry_on_channel_ready(gw_registry_t *reg, const char *room_id)
@@ -467,7 +352,7 @@ void gw_registry_on_channel_ready(gw_registry_t *reg, const char *room_id)
     }
     /* whatever was published while the channel was not subscribed is in MongoDB */
     if (room->seq_known) {
-        registry__start_backfill(reg, room);
+        gw_backfill_start(reg->gw, room);
     }
     gw_subscription_on_channel_ready(reg->gw, room);
 }
@@ -475,53 +360,43 @@ void gw_registry_on_channel_ready(gw_registry_t *reg, const char *room_id)
 void gw_registry_on_channel_message(gw_registry_t *reg, const char *room_id,
                                     const char *payload, size_t len)
 {
-    json_error_t jerr;
-    json_t *root;
-    const char *type;
+    gw_chan_event_t ev;
     gw_frame_t *frame = NULL;
 
     if (gw_hmap_get(reg->rooms, room_id) == NULL) {
         return; /* nobody here watches it (an UNSUBSCRIBE is on its way) */
     }
-    root = json_loadb(payload, len, 0, &jerr);
-    if (root == NULL || !json_is_object(root)) {
+    if (gw_chan_event_parse(payload, len, &ev) != 0) {
         chat_log_warn("unparseable payload on room channel", "room", room_id);
-        json_decref(root);
         return;
     }
-    type = json_string_value(json_object_get(root, "type"));
     frame = gw_frame_new(payload, len);
-    if (type == NULL || frame == NULL) {
+    if (frame == NULL) {
         goto cleanup;
     }
-    if (strcmp(type, "text") == 0 || strcmp(type, "system") == 0) {
-        json_t *seq = json_object_get(root, "seq");
-        if (json_is_integer(seq)) {
-            gw_registry_offer(reg, room_id, json_integer_value(seq), frame);
+    if (ev.kind == GW_CHAN_MESSAGE) {
+        if (ev.has_stored_ms) {
+            chat_hist_observe(&reg->gw->metrics->delivery_seconds,
+                              (double)(chat_clock_now_ms() - ev.stored_ms) / 1000.0);
         }
-    } else if (strcmp(type, "typing") == 0) {
-        gw_registry_deliver_event(reg, room_id, frame,
-                                  json_string_value(json_object_get(root, "user_id")));
-    } else if (strcmp(type, "presence") == 0) {
-        const char *uid = json_string_value(json_object_get(root, "user_id"));
-        const char *status = json_string_value(json_object_get(root, "status"));
-        if (uid != NULL && status != NULL) {
-            gw_presence_on_event(reg->gw->presence, room_id, uid,
-                                 strcmp(status, "online") == 0, frame);
+        if (ev.has_seq) {
+            gw_registry_offer(reg, room_id, ev.seq, frame);
         }
-    } else if (strcmp(type, "member_removed") == 0) {
-        const char *uid = json_string_value(json_object_get(root, "user_id"));
+    } else if (ev.kind == GW_CHAN_TYPING) {
+        gw_registry_deliver_event(reg, room_id, frame, ev.user_id);
+    } else if (ev.kind == GW_CHAN_PRESENCE && ev.user_id != NULL && ev.status != NULL) {
+        gw_presence_on_event(reg->gw->presence, room_id, ev.user_id,
+                             gw_chan_event_online(&ev), frame);
+    } else if (ev.kind == GW_CHAN_MEMBER_REMOVED || ev.kind == GW_CHAN_MEMBER_ADDED) {
         gw_registry_deliver_event(reg, room_id, frame, NULL);
-        if (uid != NULL) {
-            gw_registry_remove_user(reg, room_id, uid);
+        if (ev.kind == GW_CHAN_MEMBER_REMOVED && ev.user_id != NULL) {
+            gw_registry_remove_user(reg, room_id, ev.user_id);
         }
-    } else if (strcmp(type, "member_added") == 0) {
-        gw_registry_deliver_event(reg, room_id, frame, NULL);
     }
 
 cleanup:
     gw_frame_unref(frame);
-    json_decref(root);
+    gw_chan_event_clear(&ev);
 }
 
 /* ------------------------------------------------------------------ timer */
@@ -530,45 +405,32 @@ static void registry__on_tick(uv_timer_t *t)
 {
     gw_registry_t *reg = t->data;
     int64_t now = chat_clock_monotonic_ms();
-    gw_hmap_iter_t it;
-    void *v;
+    void **due;
+    size_t n = 0;
 
     gw_subscription_on_tick(reg->gw);
-    if (gw_hmap_size(reg->gap_rooms) > 0) {
-        /* collect first: starting a backfill edits gap_rooms */
-        size_t n = 0;
-        size_t cap = gw_hmap_size(reg->gap_rooms);
-        gw_room_t **due = malloc(cap * sizeof(*due));
-        if (due != NULL) {
-            gw_hmap_iter_init(&it, reg->gap_rooms);
-            while (gw_hmap_next(&it, NULL, &v) && n < cap) {
-                gw_room_t *room = v;
-                if (room->gap_deadline_ms != 0 && room->gap_deadline_ms <= now) {
-                    due[n++] = room;
-                }
-            }
-            for (size_t i = 0; i < n; i++) {
-                registry__start_backfill(reg, due[i]);
-            }
-            free(due);
-        }
+    /* collect first: starting a backfill edits the gap set */
+    due = gw_deadline_due(reg->gaps, now, &n);
+    for (size_t i = 0; i < n; i++) {
+        gw_backfill_start(reg->gw, due[i]);
     }
+    free(due);
     if (now - reg->last_linger_check_ms < 1000) {
         return;
     }
     reg->last_linger_check_ms = now;
-    gw_hmap_iter_init(&it, reg->empty_rooms);
-    while (gw_hmap_next(&it, NULL, &v)) {
-        gw_room_t *room = v;
-        if (room->n_subs == 0 && now - room->empty_since_ms >= REGISTRY__LINGER_MS &&
-            !room->backfill_in_flight) {
-            gw_hmap_remove(reg->empty_rooms, room->id);
-            registry__clear_gap(reg, room);
+    due = gw_deadline_due(reg->lingering, now, &n);
+    for (size_t i = 0; i < n; i++) {
+        gw_room_t *room = due[i];
+        if (room->n_subs == 0 && !room->backfill_in_flight) {
+            gw_deadline_cancel(reg->lingering, room->id);
+            gw_registry_gap_clear(reg, room);
             gw_pubsub_want_room(reg->gw->pubsub, room->id, false);
             gw_hmap_remove(reg->rooms, room->id);
             registry__room_free(room);
         }
     }
+    free(due);
 }
 
 gw_registry_t *gw_registry_create(gw_t *gw)
@@ -580,12 +442,12 @@ gw_registry_t *gw_registry_create(gw_t *gw)
     }
     reg->gw = gw;
     reg->rooms = gw_hmap_create(256);
-    reg->gap_rooms = gw_hmap_create(16);
-    reg->empty_rooms = gw_hmap_create(16);
-    if (reg->rooms == NULL || reg->gap_rooms == NULL || reg->empty_rooms == NULL) {
+    reg->gaps = gw_deadline_create(16);
+    reg->lingering = gw_deadline_create(16);
+    if (reg->rooms == NULL || reg->gaps == NULL || reg->lingering == NULL) {
         gw_hmap_destroy(reg->rooms);
-        gw_hmap_destroy(reg->gap_rooms);
-        gw_hmap_destroy(reg->empty_rooms);
+        gw_deadline_destroy(reg->gaps);
+        gw_deadline_destroy(reg->lingering);
         free(reg);
         return NULL;
     }
@@ -613,8 +475,8 @@ void gw_registry_destroy(gw_registry_t *reg)
         registry__room_free(v);
     }
     gw_hmap_destroy(reg->rooms);
-    gw_hmap_destroy(reg->gap_rooms);
-    gw_hmap_destroy(reg->empty_rooms);
+    gw_deadline_destroy(reg->gaps);
+    gw_deadline_destroy(reg->lingering);
     uv_timer_stop(&reg->timer);
     uv_close((uv_handle_t *)&reg->timer, registry__on_closed);
 }

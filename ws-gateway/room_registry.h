@@ -21,12 +21,15 @@
 #include "chat/jwt.h"
 #include "gateway.h"
 #include "history_page.h"
+#include "recent_frames.h"
+#include "reorder_buffer.h"
 #include "shared_frame.h"
 
 typedef struct gw_room gw_room_t;
 
 typedef enum gw_sub_state {
-    GW_SUB_PENDING = 0, /* membership / last seq being checked */
+    GW_SUB_PENDING = 0, /* membership being checked (not attached to its room yet), then
+                           the room's last seq */
     GW_SUB_REPLAYING,   /* stored messages after `after` being sent page by page */
     GW_SUB_LIVE         /* receives live room messages */
 } gw_sub_state_t;
@@ -34,12 +37,16 @@ typedef enum gw_sub_state {
 /** One session's subscription to one room. Owned by the session; listed by the room. */
 typedef struct gw_sub {
     gw_session_t *session;
-    gw_room_t *room;
+    gw_room_t *room;          /* NULL until membership is checked: no SUBSCRIBE before */
+    char room_id[CHAT_ID_LEN];
+    bool checked;             /* membership confirmed for this request */
+    bool dispatch_waiting;    /* its job waits for the session's other checks to end */
     uint32_t room_index;      /* position in room->subs */
     gw_sub_state_t state;
     int64_t delivered;        /* highest seq queued to this session for the room */
     uint32_t gen;             /* bumped on restart: older job results are ignored */
     bool job_in_flight;
+    uint64_t live_mark;       /* gw->next_live_mark when it went LIVE (0: never) */
     bool waiting_redis;       /* PENDING until the room's channel is subscribed */
     bool waiting_queue;       /* REPLAYING, paused until the session's queue drains */
     bool join;                /* the request changes membership (join frame / URL) */
@@ -49,17 +56,12 @@ typedef struct gw_sub {
     int64_t last_typing_ms;
     /* MongoDB unavailable or the workers busy: the request is retried, not dropped */
     bool in_retry;
-    bool retry_continuation;
+    int retry_kind;           /* what to send again (subscription.c's job kinds) */
     int retry_backoff_ms;
     int64_t retry_at_ms;
     struct gw_sub *retry_prev;
     struct gw_sub *retry_next;
 } gw_sub_t;
-
-typedef struct gw_buffered {
-    int64_t seq;
-    gw_frame_t *frame;
-} gw_buffered_t;
 
 struct gw_room {
     char id[CHAT_ID_LEN];
@@ -68,17 +70,10 @@ struct gw_room {
     uint32_t cap_subs;
     bool seq_known;           /* last is meaningful (set from MongoDB on first subscribe) */
     int64_t last;             /* highest seq delivered live, in order */
-    gw_buffered_t *buf;       /* out-of-order successors, ascending seq */
-    uint32_t n_buf;
-    uint32_t cap_buf;
-    bool overflow;            /* buffer was full: keep backfilling until caught up */
-    int64_t gap_deadline_ms;  /* 0 = no backfill scheduled */
+    gw_reorder_t order;       /* out-of-order successors (reorder_buffer.h) */
     bool backfill_in_flight;
     bool backfill_again;
-    int64_t empty_since_ms;   /* 0 while it has subscribers */
-    gw_frame_t **recent;      /* the last delivered frames: seq s at recent[s % recent_cap] */
-    uint32_t recent_cap;      /* WS_ROOM_CACHE; 0 until the first delivery */
-    uint32_t recent_n;        /* consecutive seqs held there, ending at last */
+    gw_recent_t recent;       /* the last delivered frames (recent_frames.h) */
 };
 
 gw_registry_t *gw_registry_create(gw_t *gw);
@@ -86,6 +81,19 @@ void gw_registry_destroy(gw_registry_t *reg);
 
 /** The room, or NULL. */
 gw_room_t *gw_registry_find(gw_registry_t *reg, const char *room_id);
+/** The distinct users with a LIVE subscription to room into out (room->n_subs slots);
+ *  how many. *all_live is false when some subscription is not LIVE yet (its own
+ *  membership check decides it). */
+size_t gw_registry_live_watchers(const gw_room_t *room, char (*out)[CHAT_ID_LEN],
+                                 bool *all_live);
+/** The mark of the last subscription that went LIVE: taken before a membership read,
+ *  it tells gw_registry_take_away which subscriptions that read was about. */
+uint64_t gw_registry_live_mark(const gw_registry_t *reg);
+/** How many rooms are known (watched or lingering), and each of them in turn. fn must
+ *  not attach or detach subscriptions. */
+size_t gw_registry_room_count(const gw_registry_t *reg);
+void gw_registry_each_room(gw_registry_t *reg, void (*fn)(gw_room_t *room, void *arg),
+                           void *arg);
 /** Adds sub to room_id's subscribers (creating the room and its channel subscription). */
 int gw_registry_attach(gw_registry_t *reg, gw_sub_t *sub, const char *room_id);
 /** Removes sub from its room; an empty room lingers a few seconds, then is dropped. */
@@ -104,9 +112,6 @@ bool gw_registry_channel_ready(gw_registry_t *reg, const gw_room_t *room);
 
 /** A room message with its seq (frame borrowed). */
 void gw_registry_offer(gw_registry_t *reg, const char *room_id, int64_t seq, gw_frame_t *frame);
-/** A message this gateway stored: PUBLISH it and deliver it locally. */
-void gw_registry_publish_message(gw_registry_t *reg, const char *room_id, int64_t seq,
-                                 gw_frame_t *frame);
 /** Ephemeral event (typing, member events) to live subscribers, skipping exclude_user's
  *  sessions when not NULL. */
 void gw_registry_deliver_event(gw_registry_t *reg, const char *room_id, gw_frame_t *frame,
@@ -114,6 +119,13 @@ void gw_registry_deliver_event(gw_registry_t *reg, const char *room_id, gw_frame
 /** Presence event to subscribers, once per session per status change. */
 void gw_registry_deliver_presence(gw_registry_t *reg, const char *room_id, gw_frame_t *frame,
                                   const char *user_id, bool online);
+/** A membership read that started after live_before found user_id outside room_id:
+ *  sends event (member_removed) to the room's live watchers and drops the user's
+ *  subscriptions that were LIVE by then. Subscriptions still being set up, or LIVE
+ *  since, are left to their own membership check (a join in flight is not undone by a
+ *  read that came before it). Returns how many were dropped. */
+size_t gw_registry_take_away(gw_registry_t *reg, const char *room_id, const char *user_id,
+                             uint64_t live_before, gw_frame_t *event);
 /** Drops every local subscription of user_id to room_id (member removed / left). */
 void gw_registry_remove_user(gw_registry_t *reg, const char *room_id, const char *user_id);
 

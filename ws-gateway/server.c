@@ -9,11 +9,13 @@
 #include <string.h>
 
 #include "chat/log.h"
+#include "gateway_health.h"
+#include "keepalive.h"
 #include "listener.h"
 #include "session.h"
 #include "upgrade_auth.h"
 
-static int server__callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+static int server__dispatch(struct lws *wsi, enum lws_callback_reasons reason, void *user,
                             void *in, size_t len)
 {
     struct lws_context *ctx = lws_get_context(wsi);
@@ -26,17 +28,17 @@ static int server__callback(struct lws *wsi, enum lws_callback_reasons reason, v
     switch (reason) {
     case LWS_CALLBACK_HTTP:
         /* a plain request to the gateway (health checks, mistakes) */
-        if (in != NULL && strcmp(in, "/health") == 0) {
-            return gw_http_respond_json(
-                wsi, 200, json_pack("{s:s, s:s, s:I}", "status", gw->draining ? "draining" : "ok",
-                                    "gateway", gw->cfg.gateway_id, "connections",
-                                    (json_int_t)gw->n_sessions));
+        if (in != NULL) {
+            int rc = gw_health_respond(gw, wsi, in);
+            if (rc >= 0) {
+                return rc;
+            }
         }
         return gw_http_respond_error(wsi, 426, "upgrade_required",
                                      "connect with a WebSocket upgrade to /ws");
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         if (s == NULL) {
-            return gw_http_respond_error(wsi, 500, "internal", "no session storage");
+            return gw_http_respond_error(wsi, 500, "internal_error", "no session storage");
         }
         return gw_upgrade_filter(gw, wsi, s);
     case LWS_CALLBACK_ESTABLISHED:
@@ -46,6 +48,9 @@ static int server__callback(struct lws *wsi, enum lws_callback_reasons reason, v
         return gw_session_receive(s, in, len);
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return gw_session_writeable(s);
+    case LWS_CALLBACK_RECEIVE_PONG:
+        gw_keepalive_pong(s);
+        return 0;
     case LWS_CALLBACK_TIMER:
         return s != NULL ? gw_session_timer(s) : 0;
     case LWS_CALLBACK_CLOSED:
@@ -56,8 +61,35 @@ static int server__callback(struct lws *wsi, enum lws_callback_reasons reason, v
     }
 }
 
+/* Every line logged while lws calls us about a socket names it ("conn"). */
+static int server__callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                            void *in, size_t len)
+{
+    gw_session_t *s = user;
+    bool scoped = s != NULL && reason != LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION &&
+                  s->conn_key[0] != '\0';
+    int rc;
+
+    if (scoped) {
+        chat_log_scope_set("conn", s->conn_key);
+    }
+    rc = server__dispatch(wsi, reason, user, in, len);
+    if (scoped) {
+        chat_log_scope_clear();
+    }
+    return rc;
+}
+
+/* rx_buffer_size: lws keeps one receive buffer of this size per socket for its whole
+ * life (the default, 4 KiB, was most of an idle socket's memory); larger frames arrive in
+ * pieces that session.c puts together. tx_packet_size: what one lws_write may send,
+ * set apart so the small receive buffer does not bound it. */
+#define SERVER__RX_BUFFER 1024
+#define SERVER__TX_PACKET (1024 * 1024)
+
 static const struct lws_protocols server__protocols[] = {
-    {"chat", server__callback, sizeof(gw_session_t), 0, 0, NULL, 0},
+    {"chat", server__callback, sizeof(gw_session_t), SERVER__RX_BUFFER, 0, NULL,
+     SERVER__TX_PACKET},
     {NULL, NULL, 0, 0, 0, NULL, 0} /* 4.1.6 has no LWS_PROTOCOL_LIST_TERM */
 };
 
@@ -78,15 +110,17 @@ static void server__lws_log(int level, const char *line)
              (char *)NULL);
 }
 
+static const lws_retry_bo_t server__no_validity = {
+    .secs_since_valid_ping = 0,
+    .secs_since_valid_hangup = 0, /* 0: lws never arms the per-socket validity timer */
+};
+
 int gw_server_start(gw_t *gw)
 {
     struct lws_context_creation_info info;
     void *loops[1] = {&gw->loop};
 
     lws_set_log_level(LLL_ERR | LLL_WARN, server__lws_log);
-    memset(&gw->retry_policy, 0, sizeof(gw->retry_policy));
-    gw->retry_policy.secs_since_valid_ping = (uint16_t)gw->lim.ping_sec;
-    gw->retry_policy.secs_since_valid_hangup = (uint16_t)gw->lim.idle_sec;
 
     memset(&info, 0, sizeof(info));
     info.port = CONTEXT_PORT_NO_LISTEN_SERVER; /* listener.c accepts (SO_REUSEPORT) */
@@ -98,7 +132,11 @@ int gw_server_start(gw_t *gw)
     info.foreign_loops = loops;
     info.pcontext = &gw->lws; /* lws clears it once the context is completely gone */
     info.user = gw;
-    info.retry_and_idle_policy = &gw->retry_policy;
+    /* A policy with no validity checks at all: without one lws applies its default
+     * (a ping/hangup timer per socket, re-armed on every frame received, in one sorted
+     * list that each re-arm walks: 70% of an idle gateway's CPU at 15,000 sockets).
+     * main.c's tick pings and reaps instead (keepalive.c). */
+    info.retry_and_idle_policy = &server__no_validity;
     info.timeout_secs = 10;
     info.max_http_header_pool = 256;
 

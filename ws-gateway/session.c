@@ -17,7 +17,12 @@
 #include "chat/validate.h"
 #include "frame_handlers.h"
 #include "presence_tracker.h"
+#include "admission.h"
+#include "gateway_metrics.h"
+#include "keepalive.h"
+#include "slow_consumer.h"
 #include "subscription.h"
+#include "user_channel.h"
 
 #define SESSION__PRESENCE_SEEN_MAX 4096
 
@@ -34,6 +39,7 @@ void gw_session_open(gw_t *gw, gw_session_t *s, struct lws *wsi)
         return;
     }
     s->established = true;
+    s->last_rx_ms = chat_clock_monotonic_ms();
     s->next = gw->session_head;
     if (gw->session_head != NULL) {
         gw->session_head->prev = s;
@@ -42,10 +48,10 @@ void gw_session_open(gw_t *gw, gw_session_t *s, struct lws *wsi)
     gw->n_sessions++;
     chat_log_info("connected", "gateway", gw->cfg.gateway_id, "conn", s->conn_key, "user",
                   s->user_id, "peer", s->peer);
-    gw_presence_socket_opened(gw->presence, s->user_id, s->username);
-    if (s->url_room[0] != '\0') {
-        gw_subscription_request(s, s->url_room, true, s->url_has_after, s->url_after_seq);
+    if (gw->metrics != NULL) {
+        chat_counter_add(&gw->metrics->sockets_opened, 1);
     }
+    gw_admission_begin(s); /* presence, live channel and the URL's room once admitted */
 }
 
 static void session__drop_queue(gw_session_t *s)
@@ -89,7 +95,10 @@ void gw_session_closed(gw_session_t *s)
         s->next->prev = s->prev;
     }
     gw->n_sessions--;
-    gw_presence_socket_closed(gw->presence, s->user_id);
+    if (gw->metrics != NULL) {
+        gw_metrics_closed(gw->metrics, s->closing ? s->close_code : 0);
+    }
+    gw_admission_end(s);
 }
 
 gw_session_t *gw_session_find(gw_t *gw, uint64_t conn_id)
@@ -121,6 +130,19 @@ static int session__message(gw_session_t *s, const unsigned char *data, size_t l
     if (chat_utf8_length((const char *)data, len) < 0) {
         return session__close_now(s, LWS_CLOSE_STATUS_INVALID_PAYLOAD, "invalid UTF-8");
     }
+    if (!s->admitted) {
+        /* its checks are still running (admission.h): keep it for then, and once the
+         * stash is full stop reading the socket until admission (back-pressure, so a
+         * client that sends a burst at once is not cut off) */
+        if (!gw_admission_stash(s, (const char *)data, len)) {
+            return session__close_now(s, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+                                      "too much data before the connection was admitted");
+        }
+        if (s->n_stash >= GW_ADMISSION_STASH_PAUSE) {
+            lws_rx_flow_control(s->wsi, 0);
+        }
+        return 0;
+    }
     gw_frames_handle(s, (const char *)data, len);
     return 0;
 }
@@ -135,6 +157,8 @@ int gw_session_receive(gw_session_t *s, const void *in, size_t len)
     if (!s->established || s->closing) {
         return 0;
     }
+    s->last_rx_ms = chat_clock_monotonic_ms();
+    s->ping_sent_ms = 0;
     if (lws_is_first_fragment(wsi) && s->rx_len == 0) {
         s->rx_binary = lws_frame_is_binary(wsi) != 0;
     }
@@ -181,10 +205,10 @@ bool gw_session_send(gw_session_t *s, gw_frame_t *frame)
     if (!s->established || s->closing || frame == NULL) {
         return false;
     }
-    if (s->q_len + 1 > lim->queue_max_frames || s->q_bytes + frame->len > lim->queue_max_bytes) {
-        chat_log_warn("slow consumer: closing", "gateway", s->gw->cfg.gateway_id, "conn",
-                      s->conn_key, "user", s->user_id);
-        gw_session_close(s, GW_CLOSE_SLOW_CONSUMER, "slow_consumer", false);
+    if (gw_slow_over(lim, s->q_len + 1, s->q_bytes + frame->len) &&
+        gw_slow_check(lim, s->q_len + 1, s->q_bytes + frame->len, chat_clock_monotonic_ms(),
+                      &s->over_since_ms) == GW_SLOW_CUT) {
+        gw_session_cut_slow(s); /* the policy: slow_consumer.h */
         return false;
     }
     if (s->q_len == s->q_cap) {
@@ -205,8 +229,24 @@ bool gw_session_send(gw_session_t *s, gw_frame_t *frame)
     s->q[(s->q_head + s->q_len) % s->q_cap] = gw_frame_ref(frame);
     s->q_len++;
     s->q_bytes += frame->len;
+    if (s->gw->metrics != NULL && frame->kind < GW_OUT__N) {
+        chat_counter_add(&s->gw->metrics->frames_out[frame->kind], 1);
+    }
     lws_callback_on_writable(s->wsi);
     return true;
+}
+
+void gw_session_cut_slow(gw_session_t *s)
+{
+    if (s->closing) {
+        return;
+    }
+    if (s->gw->metrics != NULL) {
+        chat_counter_add(&s->gw->metrics->slow_consumer_closes, 1);
+    }
+    chat_log_warn("slow consumer: closing", "gateway", s->gw->cfg.gateway_id, "conn",
+                  s->conn_key, "user", s->user_id);
+    gw_session_close(s, GW_CLOSE_SLOW_CONSUMER, "slow_consumer", false);
 }
 
 void gw_session_send_json(gw_session_t *s, json_t *json)
@@ -278,7 +318,6 @@ void gw_session_close(gw_session_t *s, uint16_t code, const char *reason, bool f
         return;
     }
     s->closing = true;
-    s->close_flush = flush;
     s->close_code = code;
     snprintf(s->close_reason, sizeof(s->close_reason), "%s", reason);
     if (!flush) {
@@ -299,6 +338,9 @@ int gw_session_writeable(gw_session_t *s)
     gw_frame_t *f;
     int n;
 
+    if (s->established && s->ping_due && !s->close_sent) {
+        return gw_keepalive_send_ping(s);
+    }
     if (!s->established || s->q_len == 0 || s->close_sent) {
         return 0;
     }
@@ -306,6 +348,7 @@ int gw_session_writeable(gw_session_t *s)
     s->q_head = (s->q_head + 1) % s->q_cap;
     s->q_len--;
     s->q_bytes -= f->len;
+    gw_slow_on_written(lim, s->q_len, s->q_bytes, &s->over_since_ms);
     n = lws_write(s->wsi, gw_frame_payload(f), f->len, LWS_WRITE_TEXT);
     gw_frame_unref(f);
     if (n < 0) {
@@ -317,8 +360,8 @@ int gw_session_writeable(gw_session_t *s)
         session__close_frame(s); /* flushed: now the close frame */
         return 0;
     }
-    if (s->replays_waiting > 0 && !s->closing && s->q_len <= lim->queue_max_frames / 4 &&
-        s->q_bytes <= lim->queue_max_bytes / 4) {
+    if (s->replays_waiting > 0 && !s->closing &&
+        gw_slow_replay_resumes(lim, s->q_len, s->q_bytes)) {
         gw_subscription_on_queue_drained(s);
     }
     if (s->q_len == 0 && s->q_cap > 64) {
@@ -335,8 +378,7 @@ bool gw_session_has_room_for_replay(const gw_session_t *s, size_t bytes)
 {
     const gw_limits_t *lim = &s->gw->lim;
 
-    return !s->closing && s->q_len + 1 <= lim->queue_max_frames / 2 &&
-           s->q_bytes + bytes <= lim->queue_max_bytes / 2;
+    return !s->closing && gw_slow_replay_fits(lim, s->q_len, s->q_bytes, bytes);
 }
 
 /* ------------------------------------------------------------------ subscriptions */
@@ -344,7 +386,7 @@ bool gw_session_has_room_for_replay(const gw_session_t *s, size_t bytes)
 gw_sub_t *gw_session_find_sub(gw_session_t *s, const char *room_id)
 {
     for (uint32_t i = 0; i < s->n_subs; i++) {
-        if (s->subs[i]->room != NULL && strcmp(s->subs[i]->room->id, room_id) == 0) {
+        if (strcmp(s->subs[i]->room_id, room_id) == 0) {
             return s->subs[i];
         }
     }

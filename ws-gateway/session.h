@@ -4,9 +4,11 @@
  * reassembly with a size cap, the room subscriptions it holds, per-session presence
  * dedupe and abuse counting. The struct is lws's per-session user space.
  *
- * Slow clients: a session whose queue would pass lim.queue_max_frames or
- * lim.queue_max_bytes is closed with 4008 "slow_consumer" (its queue is dropped; the
- * client resumes with subscribe after_seq). Nobody else ever waits for it.
+ * Slow clients: a session's queue may go over lim.queue_max_frames / queue_max_bytes
+ * for a burst (a batch of messages is delivered at once), but one that stays over for
+ * lim.slow_grace_ms, or passes GW_QUEUE_HARD_FACTOR times the bound, is closed with 4008
+ * "slow_consumer" (its queue is dropped; the client resumes with subscribe after_seq).
+ * Nobody else ever waits for it. The policy itself is slow_consumer.h.
  *
  * Threads: loop thread only.
  */
@@ -35,6 +37,10 @@ struct gw_session {
     char user_id[CHAT_ID_LEN];
     char username[CHAT_USERNAME_MAX + 1];
     int64_t token_exp;                    /* seconds */
+    int64_t last_rx_ms;                   /* monotonic: the peer's last frame or pong */
+    int64_t ping_sent_ms;                 /* monotonic: our last ping (0: none pending) */
+    bool ping_due;                        /* send a ping at the next writeable */
+    char jti[CHAT_JTI_MAX + 1];           /* the token's id ("" for old tokens): logout */
     char peer[64];
 
     /* filled at upgrade from ?room_id=&after_seq= */
@@ -44,7 +50,6 @@ struct gw_session {
 
     bool established;
     bool closing;
-    bool close_flush;                     /* send what is queued before the close frame */
     bool close_sent;                      /* the close is in lws's hands */
     uint16_t close_code;
     char close_reason[40];
@@ -54,6 +59,7 @@ struct gw_session {
     uint32_t q_head;
     uint32_t q_len;
     size_t q_bytes;
+    int64_t over_since_ms;                /* queue over its bound since (0: not over) */
 
     unsigned char *rx;                    /* fragments of a message being received */
     size_t rx_len;
@@ -64,6 +70,15 @@ struct gw_session {
     uint32_t n_subs;
     uint32_t cap_subs;
     uint32_t replays_waiting;             /* subs paused until the queue drains */
+    uint32_t sub_jobs;                    /* subscription jobs on the workers now */
+
+    bool admitted;                        /* admission.h: checks passed, frames flow */
+    bool counted;                         /* in the user's socket count in Redis */
+    struct gw_stashed *stash;             /* frames received before admission */
+    uint32_t n_stash;
+    size_t stash_bytes;
+    double frame_tokens;                  /* frame budget (lim.frame_rate / frame_burst) */
+    int64_t frame_tokens_ms;
 
     gw_hmap_t *presence_seen;             /* user id -> 1 online / 2 offline; lazy */
     int64_t abuse_window_start_ms;
@@ -93,6 +108,8 @@ gw_session_t *gw_session_find(gw_t *gw, uint64_t conn_id);
 /** Queues frame (takes a reference). False when the session is closing, or when the
  *  queue is full: then the session is closed as a slow consumer. */
 bool gw_session_send(gw_session_t *s, gw_frame_t *frame);
+/** Closes s as a slow consumer (4008), dropping its queue. */
+void gw_session_cut_slow(gw_session_t *s);
 /** Serializes json (stolen) into a frame for this session only. */
 void gw_session_send_json(gw_session_t *s, json_t *json);
 /** {type:"error", code, message[, room_id][, client_msg_id]} plus extra's fields

@@ -7,6 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gateway_metrics.h"
+
+#define FRAME__FIRST_CAP 496 /* most server frames (acks, messages, events) fit */
+
 gw_frame_t *gw_frame_new(const char *payload, size_t len)
 {
     gw_frame_t *f;
@@ -22,18 +26,41 @@ gw_frame_t *gw_frame_new(const char *payload, size_t len)
     f->len = (uint32_t)len;
     memcpy(f->data + LWS_PRE, payload, len);
     f->data[LWS_PRE + len] = '\0';
+    f->kind = (uint8_t)gw_metrics_out_type(payload, len);
     return f;
 }
 
 gw_frame_t *gw_frame_from_json(const json_t *json)
 {
-    char *text = json_dumps(json, JSON_COMPACT);
-    gw_frame_t *f = NULL;
+    /* serialized straight behind the LWS_PRE headroom: no intermediate string and no
+     * copy; a frame longer than the first guess is serialized once more into a frame
+     * of its exact size */
+    size_t cap = FRAME__FIRST_CAP;
+    gw_frame_t *f = malloc(sizeof(*f) + LWS_PRE + cap + 1);
+    size_t len;
 
-    if (text != NULL) {
-        f = gw_frame_new(text, strlen(text));
-        free(text);
+    if (f == NULL) {
+        return NULL;
     }
+    len = json_dumpb(json, (char *)f->data + LWS_PRE, cap, JSON_COMPACT);
+    if (len > cap && len <= UINT32_MAX - LWS_PRE - 1) {
+        gw_frame_t *grown = realloc(f, sizeof(*f) + LWS_PRE + len + 1);
+        if (grown == NULL) {
+            free(f);
+            return NULL;
+        }
+        f = grown;
+        cap = len;
+        len = json_dumpb(json, (char *)f->data + LWS_PRE, cap, JSON_COMPACT);
+    }
+    if (len == 0 || len > cap) {
+        free(f);
+        return NULL;
+    }
+    f->refs = 1;
+    f->len = (uint32_t)len;
+    f->data[LWS_PRE + len] = '\0';
+    f->kind = (uint8_t)gw_metrics_out_type((const char *)f->data + LWS_PRE, len);
     return f;
 }
 

@@ -10,8 +10,14 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 
+#include "chat/clock.h"
 #include "chat/log.h"
+#include "chat/messages_repo.h"
+
+#define WORKER__REDIS_TIMEOUT_MS 500 /* a Redis call takes well under a millisecond */
+#define WORKER__HEADS_FLUSH_MS 1000
 
 #define WORKER__HINTS_MAX 4096
 
@@ -26,6 +32,9 @@ struct gw_worker {
     uint32_t len;
     bool stop;
     gw_hmap_t *seq_hints; /* worker thread only: room id -> int64_t* */
+    chat_store_t store;   /* worker thread only (its redis client is its own) */
+    gw_hmap_t *heads;     /* worker thread only: room id -> int64_t* not yet in room_heads */
+    int64_t heads_flushed_ms;
 };
 
 struct gw_workers {
@@ -40,7 +49,6 @@ struct gw_workers {
     uv_async_t async;
     bool async_ready;
     bool stopped;        /* loop thread */
-    uint32_t pending;    /* loop thread: submitted and not yet done() */
 };
 
 static void workers__push_done(gw_workers_t *ws, gw_job_t *job)
@@ -57,6 +65,56 @@ static void workers__push_done(gw_workers_t *ws, gw_job_t *job)
     uv_async_send(&ws->async);
 }
 
+/* Worker thread: raises room_heads for the rooms written since the last flush. */
+static void worker__flush_heads(gw_worker_t *w, bool force)
+{
+    size_t n = gw_hmap_size(w->heads);
+    int64_t now = chat_clock_monotonic_ms();
+    bson_oid_t *oids = NULL;
+    int64_t *seqs = NULL;
+    gw_hmap_iter_t it;
+    const char *key;
+    void *v;
+    size_t k = 0;
+
+    if (n == 0 || (!force && now - w->heads_flushed_ms < WORKER__HEADS_FLUSH_MS)) {
+        return;
+    }
+    w->heads_flushed_ms = now;
+    oids = calloc(n, sizeof(*oids));
+    seqs = calloc(n, sizeof(*seqs));
+    gw_hmap_iter_init(&it, w->heads);
+    while (gw_hmap_next(&it, &key, &v)) {
+        if (oids != NULL && seqs != NULL && chat_db_oid_from_hex(key, &oids[k])) {
+            seqs[k++] = *(int64_t *)v;
+        }
+        gw_hmap_remove(w->heads, key);
+        free(v);
+    }
+    if (k > 0) {
+        chat_messages_heads_advance(w->store.db, oids, seqs, k);
+    }
+    free(oids);
+    free(seqs);
+}
+
+void gw_worker_note_head(gw_worker_t *w, const char *room_id, int64_t seq)
+{
+    int64_t *v = gw_hmap_get(w->heads, room_id);
+
+    if (v == NULL) {
+        v = malloc(sizeof(*v));
+        if (v == NULL || gw_hmap_put(w->heads, room_id, v) != 0) {
+            free(v);
+            return;
+        }
+        *v = 0;
+    }
+    if (seq > *v) {
+        *v = seq;
+    }
+}
+
 static void *worker__main(void *arg)
 {
     gw_worker_t *w = arg;
@@ -66,10 +124,21 @@ static void *worker__main(void *arg)
 
         pthread_mutex_lock(&w->mu);
         while (!w->stop && w->head == NULL) {
-            pthread_cond_wait(&w->cv, &w->mu);
+            if (gw_hmap_size(w->heads) > 0) {
+                struct timespec until;
+                clock_gettime(CLOCK_REALTIME, &until);
+                until.tv_sec += 1;
+                pthread_cond_timedwait(&w->cv, &w->mu, &until);
+                pthread_mutex_unlock(&w->mu);
+                worker__flush_heads(w, false);
+                pthread_mutex_lock(&w->mu);
+            } else {
+                pthread_cond_wait(&w->cv, &w->mu);
+            }
         }
         if (w->stop) {
             pthread_mutex_unlock(&w->mu);
+            worker__flush_heads(w, true);
             break;
         }
         job = w->head;
@@ -78,6 +147,27 @@ static void *worker__main(void *arg)
             w->tail = NULL;
         }
         w->len--;
+        if (job->run_batch != NULL) {
+            gw_job_t *batch[GW_WORKER_BATCH_MAX];
+            size_t n = 0;
+            batch[n++] = job;
+            while (n < GW_WORKER_BATCH_MAX && w->head != NULL &&
+                   w->head->run_batch == job->run_batch) {
+                batch[n++] = w->head;
+                w->head = w->head->next;
+                if (w->head == NULL) {
+                    w->tail = NULL;
+                }
+                w->len--;
+            }
+            pthread_mutex_unlock(&w->mu);
+            job->run_batch(batch, n, w);
+            for (size_t i = 0; i < n; i++) {
+                workers__push_done(w->pool, batch[i]);
+            }
+            worker__flush_heads(w, false);
+            continue;
+        }
         pthread_mutex_unlock(&w->mu);
 
         job->run(job, w);
@@ -97,7 +187,6 @@ static void workers__drain(gw_workers_t *ws)
     pthread_mutex_unlock(&ws->done_mu);
     while (list != NULL) {
         gw_job_t *next = list->next;
-        ws->pending--;
         list->done(list, ws->gw, false);
         list = next;
     }
@@ -142,7 +231,12 @@ gw_workers_t *gw_workers_create(gw_t *gw, int n_write, int n_read, uint32_t queu
         pthread_mutex_init(&w->mu, NULL);
         pthread_cond_init(&w->cv, NULL);
         w->seq_hints = gw_hmap_create(64);
-        if (w->seq_hints == NULL || pthread_create(&w->thread, NULL, worker__main, w) != 0) {
+        w->heads = gw_hmap_create(64);
+        w->store.db = gw->db;
+        w->store.window = gw->cfg.history_window;
+        w->store.redis = chat_redis_create(gw->cfg.redis_url, WORKER__REDIS_TIMEOUT_MS, NULL, 0);
+        if (w->seq_hints == NULL || w->heads == NULL || w->store.redis == NULL ||
+            pthread_create(&w->thread, NULL, worker__main, w) != 0) {
             goto fail;
         }
         w->started = true;
@@ -174,9 +268,6 @@ static int workers__push(gw_workers_t *ws, gw_worker_t *w, gw_job_t *job)
         pthread_cond_signal(&w->cv);
     }
     pthread_mutex_unlock(&w->mu);
-    if (rc == 0) {
-        ws->pending++;
-    }
     return rc;
 }
 
@@ -210,11 +301,6 @@ int gw_workers_submit_read(gw_workers_t *ws, gw_job_t *job)
     return workers__push(ws, best, job);
 }
 
-uint32_t gw_workers_pending(const gw_workers_t *ws)
-{
-    return ws != NULL ? ws->pending : 0;
-}
-
 void gw_workers_stop(gw_workers_t *ws)
 {
     if (ws == NULL || ws->stopped) {
@@ -242,7 +328,6 @@ void gw_workers_stop(gw_workers_t *ws)
             w->len = 0;
             while (job != NULL) {
                 gw_job_t *next = job->next;
-                ws->pending--;
                 job->done(job, ws->gw, true);
                 job = next;
             }
@@ -267,6 +352,12 @@ void gw_workers_destroy(gw_workers_t *ws)
                 free(v);
             }
             gw_hmap_destroy(w->seq_hints);
+            gw_hmap_iter_init(&it, w->heads);
+            while (gw_hmap_next(&it, NULL, &v)) {
+                free(v);
+            }
+            gw_hmap_destroy(w->heads);
+            chat_redis_destroy(w->store.redis);
             pthread_mutex_destroy(&w->mu);
             pthread_cond_destroy(&w->cv);
         }
@@ -286,6 +377,11 @@ void gw_workers_destroy(gw_workers_t *ws)
 chat_db_t *gw_worker_db(gw_worker_t *w)
 {
     return w->pool->gw->db;
+}
+
+const chat_store_t *gw_worker_store(gw_worker_t *w)
+{
+    return &w->store;
 }
 
 int64_t *gw_worker_seq_hint(gw_worker_t *w, const char *room_id)

@@ -1,13 +1,15 @@
 /*
- * store_worker.h - the MongoDB worker threads. The loop thread submits jobs; a worker
- * runs job->run() with a pooled MongoDB client (blocking is fine there); the finished
- * job goes back to the loop thread through a mutex-protected list and uv_async_send,
- * where job->done() runs and frees it. Writes with the same affinity key (a room id's
- * hash) run on the same writer in submission order, so one gateway appends a room's
- * messages in the order its clients sent them and each writer keeps a per-room
- * seq_hint; reads go to separate reader threads so that replay and gap backfill are
- * never queued behind a write backlog. Queues are bounded: submit fails instead of
- * growing without limit.
+ * store_worker.h - the worker threads that talk to MongoDB and, through the read model,
+ * to Redis (each owns a blocking chat_redis_t: chat_store_t). The loop thread submits
+ * jobs; a worker runs job->run() (blocking is fine there); the finished job goes back
+ * to the loop thread through a mutex-protected list and uv_async_send, where
+ * job->done() runs and frees it. Writes with the same affinity key (a room id's hash)
+ * run on the same writer in submission order, so one gateway appends a room's messages
+ * in the order its clients sent them and each writer keeps a per-room seq_hint; reads go
+ * to separate reader threads so that replay and gap backfill are never queued behind a
+ * write backlog. Group commit: consecutive queued jobs with the same run_batch run as
+ * one batch (message appends: one insert_many, one window commit). Queues are bounded:
+ * submit fails instead of growing without limit.
  */
 #ifndef GW_STORE_WORKER_H
 #define GW_STORE_WORKER_H
@@ -16,6 +18,7 @@
 #include <stdint.h>
 
 #include "chat/db.h"
+#include "chat/store.h"
 #include "gateway.h"
 
 typedef struct gw_worker gw_worker_t;
@@ -25,6 +28,9 @@ struct gw_job {
     gw_job_t *next;
     /** Worker thread: do the blocking work, store results in the job. */
     void (*run)(gw_job_t *job, gw_worker_t *worker);
+    /** Optional, worker thread: runs this job together with the consecutive queued jobs
+     *  that have the same run_batch (at most GW_WORKER_BATCH_MAX). */
+    void (*run_batch)(gw_job_t **jobs, size_t n, gw_worker_t *worker);
     /** Loop thread: use the results and free the job. cancelled = never ran. */
     void (*done)(gw_job_t *job, gw_t *gw, bool cancelled);
 };
@@ -47,18 +53,22 @@ int gw_workers_submit(gw_workers_t *ws, uint32_t affinity, gw_job_t *job);
  */
 int gw_workers_submit_read(gw_workers_t *ws, gw_job_t *job);
 
-/** Jobs waiting or running (loop thread; for bounded-pending checks and logs). */
-uint32_t gw_workers_pending(const gw_workers_t *ws);
-
 /** Stops accepting, joins the threads, then runs done(cancelled=true) for jobs that
  *  never ran and done() for finished ones. Loop thread. */
 void gw_workers_stop(gw_workers_t *ws);
 /** Frees the pool after gw_workers_stop; closes its uv handle (needs a loop turn). */
 void gw_workers_destroy(gw_workers_t *ws);
 
+#define GW_WORKER_BATCH_MAX 64 /* a batch is delivered at once: keep it well inside a queue */
+
 /** Worker thread: the database handle. */
 chat_db_t *gw_worker_db(gw_worker_t *w);
+/** Worker thread: this worker's store (MongoDB + its own Redis client). */
+const chat_store_t *gw_worker_store(gw_worker_t *w);
 /** Worker thread: this worker's cached last seq of room_id (0 = unknown). */
 int64_t *gw_worker_seq_hint(gw_worker_t *w, const char *room_id);
+/** Worker thread: room_id's head reached seq; room_heads in MongoDB is raised for all
+ *  such rooms at most once a second (one bulk write), not per message. */
+void gw_worker_note_head(gw_worker_t *w, const char *room_id, int64_t seq);
 
 #endif

@@ -1,10 +1,12 @@
 /*
- * subscription.c - subscribe / join / leave and flow-controlled replay (see header); a
- * replay the room's recent frames cover is served from them without a query.
+ * subscription.c - subscribe / join / leave requests (see subscription.h): a
+ * subscription's life from the request to LIVE or its refusal, the job results that
+ * move it on, and its end. The worker side of the jobs is sub_job.c, the replay
+ * sub_replay.c, the retry list sub_retry.c.
  *
- * Threads: loop thread; sub__run and leave__run on worker threads (they touch only
- * their job). Relies on: membership.h, rooms_repo.h, messages_repo.h (workers),
- * room_registry.h (rooms, ordering), session.h (queue room, errors).
+ * Threads: loop thread only (the jobs' run() on workers, in sub_job.c).
+ * Relies on: sub_job.h, sub_replay.h, sub_retry.h, room_registry.h (rooms, ordering),
+ * session.h (queue room, errors), presence_tracker.h (a join is announced).
  */
 #include "subscription.h"
 
@@ -14,155 +16,34 @@
 
 #include "chat/clock.h"
 #include "chat/log.h"
-#include "chat/membership.h"
-#include "chat/messages_repo.h"
-#include "chat/rooms_repo.h"
+#include "gateway_metrics.h"
 #include "presence_tracker.h"
-#include "pubsub.h"
 #include "session.h"
 #include "store_worker.h"
+#include "sub_job.h"
+#include "sub_replay.h"
+#include "sub_retry.h"
 
-typedef struct sub_job {
-    gw_job_t job;
-    uint64_t conn_id;
-    char room_id[CHAT_ID_LEN];
-    char user_id[CHAT_ID_LEN];
-    char username[CHAT_USERNAME_MAX + 1];
-    uint32_t gen;
-    bool join;
-    bool has_after;
-    bool continuation; /* next replay page only */
-    bool need_last_seq; /* the room's seq is not known here yet */
-    bool skip_page;     /* the room's recent frames cover the replay: no query */
-    int64_t after;
-    int limit;
-    /* results */
-    chat_err_t err;
-    bool is_member;
-    int64_t last_seq;
-    gw_frame_t *sys_frame;
-    int64_t sys_seq;
-    gw_page_t page;
-} sub_job_t;
+static void sub__dispatch(gw_session_t *s, gw_sub_t *sub, gw_sub_job_kind_t kind);
 
-typedef struct leave_job {
-    gw_job_t job;
-    uint64_t conn_id;
-    char room_id[CHAT_ID_LEN];
-    char user_id[CHAT_ID_LEN];
-    char username[CHAT_USERNAME_MAX + 1];
-    chat_err_t err;
-    bool changed;
-    gw_frame_t *sys_frame;
-    int64_t sys_seq;
-} leave_job_t;
+/* ------------------------------------------------------------------ life */
 
-static void sub__dispatch(gw_session_t *s, gw_sub_t *sub, bool continuation);
-
-/* ------------------------------------------------------------------ helpers */
-
-static void sub__send_error_for(gw_session_t *s, chat_err_t err, const char *room_id)
+static void sub__retry_due(gw_sub_t *sub, int kind)
 {
-    switch (err) {
-    case CHAT_ERR_NOT_FOUND:
-        gw_session_send_error(s, "not_found", "no such room", room_id, NULL, NULL);
-        break;
-    case CHAT_ERR_FORBIDDEN:
-        gw_session_send_error(s, "forbidden", "this room is private (invite only)", room_id,
-                              NULL, NULL);
-        break;
-    case CHAT_ERR_UNAVAILABLE:
-    case CHAT_ERR_NOMEM:
-        gw_session_send_error(s, "unavailable", "storage is unavailable, try again", room_id,
-                              NULL, json_pack("{s:b}", "retryable", 1));
-        break;
-    default:
-        gw_session_send_error(s, chat_err_code(err), chat_strerror(err), room_id, NULL, NULL);
-        break;
-    }
-}
-
-static gw_frame_t *sub__message_frame(const chat_message_t *m)
-{
-    json_t *j = chat_message_to_json(m);
-    gw_frame_t *f = j != NULL ? gw_frame_from_json(j) : NULL;
-
-    json_decref(j);
-    return f;
-}
-
-static void sub__go_live(gw_session_t *s, gw_sub_t *sub)
-{
-    sub->state = GW_SUB_LIVE;
-    gw_session_send_json(s, json_pack("{s:s, s:s, s:I}", "type", "subscribed", "room_id",
-                                      sub->room->id, "last_seq", (json_int_t)sub->delivered));
-}
-
-#define SUB__RETRY_MIN_MS 250
-#define SUB__RETRY_MAX_MS 5000
-
-static void sub__retry_unlink(gw_t *gw, gw_sub_t *sub)
-{
-    if (!sub->in_retry) {
-        return;
-    }
-    if (sub->retry_prev != NULL) {
-        sub->retry_prev->retry_next = sub->retry_next;
-    } else {
-        gw->sub_retry_head = sub->retry_next;
-    }
-    if (sub->retry_next != NULL) {
-        sub->retry_next->retry_prev = sub->retry_prev;
-    }
-    sub->retry_prev = sub->retry_next = NULL;
-    sub->in_retry = false;
-}
-
-/* MongoDB (or the worker queue) failed this request: try again later, with backoff. */
-static void sub__schedule_retry(gw_session_t *s, gw_sub_t *sub, bool continuation)
-{
-    gw_t *gw = s->gw;
-
-    sub__retry_unlink(gw, sub);
-    sub->retry_backoff_ms = sub->retry_backoff_ms == 0 ? SUB__RETRY_MIN_MS
-                                                       : sub->retry_backoff_ms * 2;
-    if (sub->retry_backoff_ms > SUB__RETRY_MAX_MS) {
-        sub->retry_backoff_ms = SUB__RETRY_MAX_MS;
-    }
-    sub->retry_at_ms = chat_clock_monotonic_ms() + sub->retry_backoff_ms;
-    sub->retry_continuation = continuation;
-    sub->job_in_flight = false;
-    sub->in_retry = true;
-    sub->retry_prev = NULL;
-    sub->retry_next = gw->sub_retry_head;
-    if (gw->sub_retry_head != NULL) {
-        gw->sub_retry_head->retry_prev = sub;
-    }
-    gw->sub_retry_head = sub;
+    sub__dispatch(sub->session, sub, (gw_sub_job_kind_t)kind);
 }
 
 void gw_subscription_on_tick(gw_t *gw)
 {
-    int64_t now = chat_clock_monotonic_ms();
-    gw_sub_t *sub = gw->sub_retry_head;
-
-    while (sub != NULL) {
-        gw_sub_t *next = sub->retry_next;
-        if (sub->retry_at_ms <= now && !gw->draining) {
-            sub__retry_unlink(gw, sub);
-            sub__dispatch(sub->session, sub, sub->retry_continuation);
-        }
-        sub = next;
+    if (!gw->draining) {
+        gw_sub_retry_run_due(gw, chat_clock_monotonic_ms(), sub__retry_due);
     }
 }
 
 void gw_subscription_drop(gw_session_t *s, gw_sub_t *sub)
 {
-    sub__retry_unlink(s->gw, sub);
-    if (sub->waiting_queue) {
-        sub->waiting_queue = false;
-        s->replays_waiting--;
-    }
+    gw_sub_retry_unlink(s->gw, sub);
+    gw_sub_replay_unpause(s, sub);
     gw_registry_detach(s->gw->registry, sub);
     gw_session_remove_sub(s, sub);
     free(sub);
@@ -175,70 +56,11 @@ void gw_subscription_drop_all(gw_session_t *s)
     }
 }
 
-/* ------------------------------------------------------------------ replay */
-
-/* Pauses the replay until the session's queue drains (gw_subscription_on_queue_drained). */
-static void sub__wait_queue(gw_session_t *s, gw_sub_t *sub)
+/* A page or a drained queue moved the replay on: fetch the next page when it asks. */
+static void sub__continue(gw_session_t *s, gw_sub_t *sub, bool more)
 {
-    if (!sub->waiting_queue) {
-        sub->waiting_queue = true;
-        s->replays_waiting++;
-    }
-}
-
-/* Queues the page's frames the sub has not had, while the queue has room.
- * Returns true when more may follow (page full, or stopped for lack of room). */
-static bool sub__apply_page(gw_session_t *s, gw_sub_t *sub, const gw_page_t *page, int limit)
-{
-    for (size_t i = 0; i < page->n; i++) {
-        if (page->seqs[i] <= sub->delivered) {
-            continue;
-        }
-        if (!gw_session_has_room_for_replay(s, page->frames[i]->len)) {
-            return true;
-        }
-        sub->delivered = page->seqs[i];
-        gw_session_send(s, page->frames[i]);
-    }
-    return page->n >= (size_t)limit;
-}
-
-static void sub__replay_next(gw_session_t *s, gw_sub_t *sub, bool more)
-{
-    gw_frame_t *f;
-    bool from_memory = false;
-
-    if (s->closing) {
-        return;
-    }
-    /* What the room still holds in memory needs no query (most resumes are seconds old). */
-    while (sub->delivered < sub->room->last &&
-           (f = gw_registry_recent(sub->room, sub->delivered + 1)) != NULL) {
-        if (!gw_session_has_room_for_replay(s, f->len)) {
-            sub__wait_queue(s, sub);
-            return;
-        }
-        sub->delivered++;
-        gw_session_send(s, f);
-        from_memory = true;
-    }
-    /* Live only once nothing the room has delivered is missing here. An empty page is no
-     * proof: the page may have been read just before a message the room has since
-     * delivered was committed; reading again finds it (room->last is always stored).
-     * Reaching last through the room's own frames is. */
-    if (from_memory) {
-        chat_log_debug("replayed from the room's recent frames", "gateway",
-                       s->gw->cfg.gateway_id, "conn", s->conn_key, "room", sub->room->id);
-    }
-    if ((!more || from_memory) && sub->delivered >= sub->room->last) {
-        sub__go_live(s, sub);
-        return;
-    }
-    if (gw_session_has_room_for_replay(s, 0) &&
-        s->q_len <= s->gw->lim.queue_max_frames / 4) {
-        sub__dispatch(s, sub, true);
-    } else {
-        sub__wait_queue(s, sub);
+    if (gw_sub_replay_continue(s, sub, more) == GW_SUB_REPLAY_FETCH) {
+        sub__dispatch(s, sub, GW_SUB_JOB_NEXT);
     }
 }
 
@@ -247,63 +69,52 @@ void gw_subscription_on_queue_drained(gw_session_t *s)
     for (uint32_t i = s->n_subs; i-- > 0;) {
         gw_sub_t *sub = s->subs[i];
         if (sub->waiting_queue) {
-            sub->waiting_queue = false;
-            s->replays_waiting--;
-            sub__replay_next(s, sub, true);
+            gw_sub_replay_unpause(s, sub);
+            sub__continue(s, sub, true);
         }
     }
 }
 
 /* ------------------------------------------------------------------ jobs */
 
-static void sub__run(gw_job_t *job, gw_worker_t *w)
+/* Starts the jobs that waited for the session's other subscription jobs to end. */
+static void sub__dispatch_waiting(gw_session_t *s)
 {
-    sub_job_t *j = (sub_job_t *)job;
-    chat_db_t *db = gw_worker_db(w);
-
-    if (!j->continuation) {
-        if (j->join) {
-            chat_room_t room = {0};
-            chat_message_t sys = {0};
-            bool changed = false;
-            j->err = chat_membership_join(db, j->room_id, j->user_id, j->username, false, &room,
-                                          &sys, &changed);
-            if (j->err == CHAT_OK) {
-                j->is_member = true;
-                if (changed) {
-                    j->sys_frame = sub__message_frame(&sys);
-                    j->sys_seq = sys.seq;
-                }
-            }
-            chat_room_clear(&room);
-            chat_message_clear(&sys);
-        } else {
-            j->err = chat_rooms_is_member(db, j->room_id, j->user_id, &j->is_member);
-        }
-        if (j->err != CHAT_OK || !j->is_member) {
-            return;
-        }
-        if (j->need_last_seq) {
-            j->err = chat_messages_last_seq(db, j->room_id, &j->last_seq);
-            if (j->err != CHAT_OK) {
-                return;
-            }
-        }
-        if (j->sys_frame != NULL && !j->has_after) {
-            /* a new member sees the room from their own join message on */
-            j->has_after = true;
-            j->after = j->sys_seq - 1;
+    for (uint32_t i = 0; i < s->n_subs && s->sub_jobs < s->gw->lim.max_sub_jobs; i++) {
+        gw_sub_t *sub = s->subs[i];
+        if (sub->dispatch_waiting) {
+            sub->dispatch_waiting = false;
+            sub__dispatch(s, sub, (gw_sub_job_kind_t)sub->retry_kind);
         }
     }
-    if (j->has_after && !j->skip_page) {
-        gw_page_fetch(db, j->room_id, j->after, j->limit, &j->page);
-        j->err = j->page.err;
+}
+
+/* Membership confirmed for a sub that is not attached yet: now its room may be watched
+ * (SUBSCRIBE), and the replay starts once the channel is up. */
+static void sub__attach_checked(gw_session_t *s, gw_sub_t *sub, const gw_sub_job_t *j)
+{
+    sub->checked = true;
+    if (j->sys_frame != NULL && !sub->has_after) {
+        /* a new member sees the room from their own join message on */
+        sub->has_after = true;
+        sub->after = j->sys_seq - 1;
+    }
+    sub->join = false; /* done */
+    if (sub->room == NULL && gw_registry_attach(s->gw->registry, sub, sub->room_id) != 0) {
+        gw_sub_job_send_error(s, CHAT_ERR_NOMEM, sub->room_id, 0);
+        gw_subscription_drop(s, sub);
+        return;
+    }
+    if (gw_registry_channel_ready(s->gw->registry, sub->room)) {
+        sub__dispatch(s, sub, GW_SUB_JOB_START);
+    } else {
+        sub->waiting_redis = true; /* gw_subscription_on_channel_ready continues */
     }
 }
 
 static void sub__done(gw_job_t *job, gw_t *gw, bool cancelled)
 {
-    sub_job_t *j = (sub_job_t *)job;
+    gw_sub_job_t *j = (gw_sub_job_t *)job;
     gw_session_t *s = NULL;
     gw_sub_t *sub = NULL;
     bool more;
@@ -312,13 +123,18 @@ static void sub__done(gw_job_t *job, gw_t *gw, bool cancelled)
         goto cleanup;
     }
     if (j->sys_frame != NULL) {
-        gw_registry_publish_message(gw->registry, j->room_id, j->sys_seq, j->sys_frame);
+        /* published by the membership commit; local watchers get it now */
+        gw_registry_offer(gw->registry, j->room_id, j->sys_seq, j->sys_frame);
         gw_presence_member_joined(gw->presence, j->room_id, j->user_id);
     }
     s = gw_session_find(gw, j->conn_id);
-    sub = s != NULL ? gw_session_find_sub(s, j->room_id) : NULL;
-    if (sub == NULL || sub->gen != j->gen) {
+    if (s == NULL) {
         goto cleanup;
+    }
+    s->sub_jobs--;
+    sub = gw_session_find_sub(s, j->room_id);
+    if (sub == NULL || sub->gen != j->gen) {
+        goto next;
     }
     sub->job_in_flight = false;
     if (j->err == CHAT_ERR_UNAVAILABLE || j->err == CHAT_ERR_NOMEM) {
@@ -326,34 +142,50 @@ static void sub__done(gw_job_t *job, gw_t *gw, bool cancelled)
             chat_log_warn("subscription waits for MongoDB", "gateway", gw->cfg.gateway_id,
                           "conn", s->conn_key, "room", j->room_id);
         }
-        sub__schedule_retry(s, sub, j->continuation);
-        goto cleanup;
+        gw_sub_retry_schedule(gw, sub, (int)j->kind);
+        goto next;
     }
     sub->retry_backoff_ms = 0;
     if (j->err != CHAT_OK) {
-        sub__send_error_for(s, j->err, j->room_id);
-        gw_subscription_drop(s, sub);
-        goto cleanup;
-    }
-    if (!j->continuation) {
-        if (!j->is_member) {
-            gw_session_send_error(s, "not_member", "you are not a member of this room",
-                                  j->room_id, NULL, NULL);
-            gw_subscription_drop(s, sub);
-            goto cleanup;
+        gw_sub_job_send_error(s, j->err, j->room_id, j->retry_after_ms);
+        if (j->err == CHAT_ERR_NOT_FOUND) {
+            gw_session_note_refusal(s); /* probing for rooms counts toward the close */
         }
+        gw_subscription_drop(s, sub);
+        goto next;
+    }
+    if ((j->kind == GW_SUB_JOB_CHECK || j->kind == GW_SUB_JOB_FULL) && !j->is_member) {
+        gw_session_send_error(s, "not_member", "you are not a member of this room", j->room_id,
+                              NULL, NULL);
+        gw_session_note_refusal(s);
+        gw_subscription_drop(s, sub);
+        goto next;
+    }
+    if (j->kind == GW_SUB_JOB_CHECK) {
+        sub__attach_checked(s, sub, j);
+        goto next;
+    }
+    if (j->kind != GW_SUB_JOB_NEXT) {
         gw_registry_set_initial_seq(gw->registry, sub->room, j->last_seq);
         sub->member_checked_ms = chat_clock_monotonic_ms();
         if (!j->has_after) {
             sub->delivered = sub->room->last;
-            sub__go_live(s, sub);
-            goto cleanup;
+            gw_sub_replay_go_live(s, sub);
+            goto next;
         }
         sub->delivered = j->after;
         sub->state = GW_SUB_REPLAYING;
     }
-    more = sub__apply_page(s, sub, &j->page, j->limit);
-    sub__replay_next(s, sub, more);
+    if (j->has_after) {
+        chat_counter_add(&gw->metrics->resume_replays[j->page.from_window ? GW_REPLAY_REDIS
+                                                                          : GW_REPLAY_DATABASE],
+                         1);
+    }
+    more = gw_sub_replay_apply_page(s, sub, &j->page);
+    sub__continue(s, sub, more);
+
+next:
+    sub__dispatch_waiting(s);
 
 cleanup:
     gw_frame_unref(j->sys_frame);
@@ -361,51 +193,67 @@ cleanup:
     free(j);
 }
 
-static void sub__dispatch(gw_session_t *s, gw_sub_t *sub, bool continuation)
+static void sub__dispatch(gw_session_t *s, gw_sub_t *sub, gw_sub_job_kind_t kind)
 {
     gw_t *gw = s->gw;
-    sub_job_t *j = calloc(1, sizeof(*j));
+    gw_sub_job_t *j;
 
+    if (s->sub_jobs >= gw->lim.max_sub_jobs) {
+        /* one session never holds more than its share of the workers */
+        sub->dispatch_waiting = true;
+        sub->retry_kind = (int)kind;
+        return;
+    }
+    j = calloc(1, sizeof(*j));
     if (j == NULL) {
         goto fail;
     }
-    j->job.run = sub__run;
+    j->job.run = gw_sub_job_run;
     j->job.done = sub__done;
     j->conn_id = s->conn_id;
-    snprintf(j->room_id, sizeof(j->room_id), "%s", sub->room->id);
+    snprintf(j->room_id, sizeof(j->room_id), "%s", sub->room_id);
     snprintf(j->user_id, sizeof(j->user_id), "%s", s->user_id);
     snprintf(j->username, sizeof(j->username), "%s", s->username);
     j->gen = sub->gen;
-    j->join = sub->join;
-    j->continuation = continuation;
-    j->has_after = continuation ? true : sub->has_after;
-    j->after = continuation ? sub->delivered : sub->after;
-    j->limit = gw->lim.replay_page;
-    j->need_last_seq = !sub->room->seq_known;
-    j->skip_page = !continuation && j->has_after && sub->room->seq_known &&
-                   (j->after >= sub->room->last ||
-                    gw_registry_recent(sub->room, j->after + 1) != NULL);
+    j->kind = kind;
+    j->join = sub->join && (kind == GW_SUB_JOB_CHECK || kind == GW_SUB_JOB_FULL);
+    j->membership_per_min = gw->cfg.rate_membership_per_min;
+    j->has_after = kind == GW_SUB_JOB_NEXT ? true : sub->has_after;
+    j->after = kind == GW_SUB_JOB_NEXT ? sub->delivered : sub->after;
+    if (kind != GW_SUB_JOB_CHECK) {
+        j->need_last_seq = !sub->room->seq_known;
+        j->skip_page = kind != GW_SUB_JOB_NEXT && j->has_after && sub->room->seq_known &&
+                       (j->after >= sub->room->last ||
+                        gw_registry_recent(sub->room, j->after + 1) != NULL);
+    } else {
+        j->has_after = false; /* a check reads no page */
+    }
     /* a join changes membership and stores a system message: it is a write, ordered
      * with the room's other writes; everything else is a read */
-    if ((j->join && !continuation ? gw_workers_submit(gw->workers, gw_hash_str(j->room_id),
-                                                      &j->job)
-                                  : gw_workers_submit_read(gw->workers, &j->job)) != 0) {
+    if ((j->join ? gw_workers_submit(gw->workers, gw_hash_str(j->room_id), &j->job)
+                 : gw_workers_submit_read(gw->workers, &j->job)) != 0) {
         free(j);
         goto fail;
     }
     sub->job_in_flight = true;
+    s->sub_jobs++;
     return;
 
 fail:
-    sub__schedule_retry(s, sub, continuation); /* busy: the registry tick tries again */
+    gw_sub_retry_schedule(gw, sub, (int)kind); /* busy: the registry tick tries again */
 }
 
+/* A request is answered: on a room already watched live here, at once (no Redis
+ * subscription is at stake); otherwise membership is checked before the room is
+ * watched. */
 static void sub__start(gw_session_t *s, gw_sub_t *sub)
 {
-    if (gw_registry_channel_ready(s->gw->registry, sub->room)) {
-        sub__dispatch(s, sub, false);
+    if (sub->room != NULL && gw_registry_channel_ready(s->gw->registry, sub->room)) {
+        sub__dispatch(s, sub, sub->checked ? GW_SUB_JOB_START : GW_SUB_JOB_FULL);
+    } else if (sub->room != NULL && sub->checked) {
+        sub->waiting_redis = true;
     } else {
-        sub->waiting_redis = true; /* gw_subscription_on_channel_ready continues */
+        sub__dispatch(s, sub, GW_SUB_JOB_CHECK);
     }
 }
 
@@ -415,10 +263,28 @@ void gw_subscription_on_channel_ready(gw_t *gw, gw_room_t *room)
         gw_sub_t *sub = room->subs[i];
         if (sub->waiting_redis) {
             sub->waiting_redis = false;
-            sub__dispatch(sub->session, sub, false);
+            sub__dispatch(sub->session, sub, sub->checked ? GW_SUB_JOB_START : GW_SUB_JOB_FULL);
         }
     }
     (void)gw;
+}
+
+void gw_subscription_recheck(gw_session_t *s, gw_sub_t *sub)
+{
+    gw_t *gw = s->gw;
+
+    /* results of the request in flight are ignored (gen) */
+    gw_sub_replay_unpause(s, sub);
+    gw_sub_retry_unlink(gw, sub);
+    sub->retry_backoff_ms = 0;
+    sub->gen = ++gw->next_sub_gen;
+    sub->state = GW_SUB_PENDING;
+    sub->join = false; /* a removal is never undone by joining again here */
+    sub->waiting_redis = false;
+    sub->job_in_flight = false;
+    sub->dispatch_waiting = false;
+    sub->checked = false;
+    sub__start(s, sub);
 }
 
 void gw_subscription_request(gw_session_t *s, const char *room_id, bool join, bool has_after,
@@ -428,24 +294,21 @@ void gw_subscription_request(gw_session_t *s, const char *room_id, bool join, bo
     gw_sub_t *sub;
 
     if (gw->draining) {
-        gw_session_send_error(s, "unavailable", "the gateway is shutting down", room_id, NULL,
-                              json_pack("{s:b}", "retryable", 1));
+        gw_session_send_error(s, "service_unavailable", "the gateway is shutting down", room_id,
+                              NULL, json_pack("{s:b}", "retryable", 1));
         return;
     }
     sub = gw_session_find_sub(s, room_id);
     if (sub != NULL) {
         if (!has_after) {
             if (sub->state == GW_SUB_LIVE) {
-                sub__go_live(s, sub); /* repeats the confirmation */
+                gw_sub_replay_go_live(s, sub); /* repeats the confirmation */
             }
             return;
         }
         /* resume from a new point: results of the old request are ignored (gen) */
-        if (sub->waiting_queue) {
-            sub->waiting_queue = false;
-            s->replays_waiting--;
-        }
-        sub__retry_unlink(gw, sub);
+        gw_sub_replay_unpause(s, sub);
+        gw_sub_retry_unlink(gw, sub);
         sub->retry_backoff_ms = 0;
         sub->gen = ++gw->next_sub_gen;
         sub->state = GW_SUB_PENDING;
@@ -454,6 +317,8 @@ void gw_subscription_request(gw_session_t *s, const char *room_id, bool join, bo
         sub->after = after;
         sub->waiting_redis = false;
         sub->job_in_flight = false;
+        sub->dispatch_waiting = false;
+        sub->checked = false; /* asked again: checked again */
         sub__start(s, sub);
         return;
     }
@@ -464,23 +329,29 @@ void gw_subscription_request(gw_session_t *s, const char *room_id, bool join, bo
     }
     sub = calloc(1, sizeof(*sub));
     if (sub == NULL) {
-        gw_session_send_error(s, "internal", "out of memory", room_id, NULL, NULL);
+        gw_session_send_error(s, "internal_error", "out of memory", room_id, NULL, NULL);
         return;
     }
     sub->session = s;
+    snprintf(sub->room_id, sizeof(sub->room_id), "%s", room_id);
     sub->gen = ++gw->next_sub_gen;
     sub->join = join;
     sub->has_after = has_after;
     sub->after = after;
-    if (gw_registry_attach(gw->registry, sub, room_id) != 0) {
-        free(sub);
-        gw_session_send_error(s, "internal", "out of memory", room_id, NULL, NULL);
-        return;
+    {
+        /* a room watched live here already costs Redis nothing: join it at once */
+        gw_room_t *room = gw_registry_find(gw->registry, room_id);
+        if (room != NULL && gw_registry_channel_ready(gw->registry, room) &&
+            gw_registry_attach(gw->registry, sub, room_id) != 0) {
+            free(sub);
+            gw_session_send_error(s, "internal_error", "out of memory", room_id, NULL, NULL);
+            return;
+        }
     }
     if (gw_session_add_sub(s, sub) != 0) {
         gw_registry_detach(gw->registry, sub);
         free(sub);
-        gw_session_send_error(s, "internal", "out of memory", room_id, NULL, NULL);
+        gw_session_send_error(s, "internal_error", "out of memory", room_id, NULL, NULL);
         return;
     }
     sub__start(s, sub);
@@ -498,25 +369,9 @@ void gw_subscription_unsubscribe(gw_session_t *s, const char *room_id)
 
 /* ------------------------------------------------------------------ leave */
 
-static void leave__run(gw_job_t *job, gw_worker_t *w)
-{
-    leave_job_t *j = (leave_job_t *)job;
-    chat_room_t room = {0};
-    chat_message_t sys = {0};
-
-    j->err = chat_membership_leave(gw_worker_db(w), j->room_id, j->user_id, j->username, false,
-                                   &room, &sys, &j->changed);
-    if (j->err == CHAT_OK && j->changed) {
-        j->sys_frame = sub__message_frame(&sys);
-        j->sys_seq = sys.seq;
-    }
-    chat_room_clear(&room);
-    chat_message_clear(&sys);
-}
-
 static void leave__done(gw_job_t *job, gw_t *gw, bool cancelled)
 {
-    leave_job_t *j = (leave_job_t *)job;
+    gw_sub_job_leave_t *j = (gw_sub_job_leave_t *)job;
     gw_session_t *s;
 
     if (cancelled || gw->stopping) {
@@ -529,25 +384,16 @@ static void leave__done(gw_job_t *job, gw_t *gw, bool cancelled)
                 gw_session_send_error(s, "forbidden", "the owner cannot leave their own room",
                                       j->room_id, NULL, NULL);
             } else {
-                sub__send_error_for(s, j->err, j->room_id);
+                gw_sub_job_send_error(s, j->err, j->room_id, j->retry_after_ms);
             }
         }
         goto cleanup;
     }
     /* every local session of this user stops receiving the room */
     gw_registry_remove_user(gw->registry, j->room_id, j->user_id);
-    if (j->changed) {
-        json_t *ev = json_pack("{s:s, s:s, s:s}", "type", "member_removed", "room_id", j->room_id,
-                               "user_id", j->user_id);
-        gw_frame_t *f = ev != NULL ? gw_frame_from_json(ev) : NULL;
-        json_decref(ev);
-        if (j->sys_frame != NULL) {
-            gw_registry_publish_message(gw->registry, j->room_id, j->sys_seq, j->sys_frame);
-        }
-        if (f != NULL && !gw_pubsub_publish_room(gw->pubsub, j->room_id, f, false)) {
-            gw_registry_deliver_event(gw->registry, j->room_id, f, NULL);
-        }
-        gw_frame_unref(f);
+    if (j->changed && j->sys_frame != NULL) {
+        /* published (with member_removed after it) by the membership change */
+        gw_registry_offer(gw->registry, j->room_id, j->sys_seq, j->sys_frame);
     }
     if (s != NULL) {
         gw_session_send_json(s, json_pack("{s:s, s:s}", "type", "left", "room_id", j->room_id));
@@ -560,21 +406,22 @@ cleanup:
 
 void gw_subscription_leave(gw_session_t *s, const char *room_id)
 {
-    leave_job_t *j = calloc(1, sizeof(*j));
+    gw_sub_job_leave_t *j = calloc(1, sizeof(*j));
 
     if (j == NULL) {
-        gw_session_send_error(s, "internal", "out of memory", room_id, NULL, NULL);
+        gw_session_send_error(s, "internal_error", "out of memory", room_id, NULL, NULL);
         return;
     }
-    j->job.run = leave__run;
+    j->job.run = gw_sub_job_run_leave;
     j->job.done = leave__done;
     j->conn_id = s->conn_id;
     snprintf(j->room_id, sizeof(j->room_id), "%s", room_id);
     snprintf(j->user_id, sizeof(j->user_id), "%s", s->user_id);
     snprintf(j->username, sizeof(j->username), "%s", s->username);
+    j->membership_per_min = s->gw->cfg.rate_membership_per_min;
     if (gw_workers_submit(s->gw->workers, gw_hash_str(room_id), &j->job) != 0) {
         free(j);
-        gw_session_send_error(s, "unavailable", "the gateway is busy, try again", room_id, NULL,
-                              json_pack("{s:b}", "retryable", 1));
+        gw_session_send_error(s, "service_unavailable", "the gateway is busy, try again",
+                              room_id, NULL, json_pack("{s:b}", "retryable", 1));
     }
 }

@@ -7,7 +7,8 @@
  * has reached the room's last delivered seq. Then {type:"subscribed", room_id,
  * last_seq} tells the client the replay is done. While MongoDB is unavailable (or the
  * workers are saturated) a request is retried with backoff instead of being dropped,
- * so subscriptions recover on their own.
+ * so subscriptions recover on their own. The replay is sub_replay.c's, the retry list
+ * sub_retry.c's, the workers' half of each request sub_job.c's.
  *
  * Threads: loop thread (the jobs' run() on workers).
  */
@@ -20,6 +21,9 @@
 #include "gateway.h"
 #include "room_registry.h"
 
+/** A removal reached a subscription that is not live yet: its membership is checked
+ *  again (live if the user is a member now, not_member / not_found otherwise). */
+void gw_subscription_recheck(gw_session_t *s, gw_sub_t *sub);
 /** subscribe (join=false) or join (join=true) room_id, replaying after `after` when
  *  has_after. Errors go to the client as error frames. */
 void gw_subscription_request(gw_session_t *s, const char *room_id, bool join, bool has_after,

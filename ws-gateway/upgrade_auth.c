@@ -39,20 +39,27 @@ static const char *upgrade__reason_phrase(unsigned int status)
 
 int gw_http_respond_json(struct lws *wsi, unsigned int status, json_t *body)
 {
+    char *text = body != NULL ? chat_json_dumps(body) : NULL;
+    int rc = -1;
+
+    json_decref(body);
+    if (text != NULL) {
+        rc = gw_http_respond_text(wsi, status, "application/json", text, strlen(text));
+    }
+    free(text);
+    return rc;
+}
+
+int gw_http_respond_text(struct lws *wsi, unsigned int status, const char *content_type,
+                         const char *text, size_t len)
+{
     unsigned char headers[LWS_PRE + 1024];
     unsigned char *start = headers + LWS_PRE;
     unsigned char *p = start;
     unsigned char *end = headers + sizeof(headers) - 1;
-    char *text = body != NULL ? chat_json_dumps(body) : NULL;
     unsigned char *out = NULL;
-    size_t len;
     int n;
 
-    json_decref(body);
-    if (text == NULL) {
-        return -1;
-    }
-    len = strlen(text);
     /* The status line is written by hand: at FILTER_PROTOCOL_CONNECTION lws does not
      * know the request's HTTP version yet and would answer "HTTP/1.0", which strict
      * WebSocket clients reject instead of reporting the status. */
@@ -63,7 +70,8 @@ int gw_http_respond_json(struct lws *wsi, unsigned int status, json_t *body)
     }
     p += n;
     if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
-                                     (const unsigned char *)"application/json", 16, &p, end) ||
+                                     (const unsigned char *)content_type,
+                                     (int)strlen(content_type), &p, end) ||
         lws_add_http_header_content_length(wsi, len, &p, end) ||
         lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
                                     (const unsigned char *)"no-store", 8, &p, end) ||
@@ -88,7 +96,6 @@ int gw_http_respond_json(struct lws *wsi, unsigned int status, json_t *body)
 
 cleanup:
     free(out);
-    free(text);
     return -1;
 }
 
@@ -150,7 +157,8 @@ int gw_upgrade_filter(gw_t *gw, struct lws *wsi, gw_session_t *s)
     int rc = -1;
 
     if (gw->draining) {
-        return upgrade__refuse(gw, wsi, 503, "unavailable", "this gateway is shutting down");
+        return upgrade__refuse(gw, wsi, 503, "service_unavailable",
+                               "this gateway is shutting down");
     }
     if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) < 0 ||
         (strcmp(uri, "/ws") != 0 && strcmp(uri, "/ws/") != 0)) {
@@ -165,11 +173,11 @@ int gw_upgrade_filter(gw_t *gw, struct lws *wsi, gw_session_t *s)
     }
     token_buf = malloc(UPGRADE__TOKEN_MAX);
     if (token_buf == NULL) {
-        return upgrade__refuse(gw, wsi, 503, "unavailable", "out of memory");
+        return upgrade__refuse(gw, wsi, 500, "internal_error", "out of memory");
     }
     token = upgrade__token(wsi, token_buf, UPGRADE__TOKEN_MAX);
     if (token == NULL) {
-        rc = upgrade__refuse(gw, wsi, 401, "unauthorized",
+        rc = upgrade__refuse(gw, wsi, 401, "missing_token",
                              "a token is required (?token= or Authorization: Bearer)");
         goto cleanup;
     }
@@ -194,13 +202,13 @@ int gw_upgrade_filter(gw_t *gw, struct lws *wsi, gw_session_t *s)
     memset(s, 0, sizeof(*s));
     argbuf = malloc(UPGRADE__TOKEN_MAX);
     if (argbuf == NULL) {
-        rc = upgrade__refuse(gw, wsi, 503, "unavailable", "out of memory");
+        rc = upgrade__refuse(gw, wsi, 500, "internal_error", "out of memory");
         goto cleanup;
     }
     v = lws_get_urlarg_by_name(wsi, "room_id=", argbuf, UPGRADE__TOKEN_MAX);
     if (v != NULL) {
         if (!chat_validate_object_id(v)) {
-            rc = upgrade__refuse(gw, wsi, 400, "invalid_room_id", "room_id is not a valid id");
+            rc = upgrade__refuse(gw, wsi, 400, "validation_error", "room_id is not a valid id");
             goto cleanup;
         }
         snprintf(s->url_room, sizeof(s->url_room), "%s", v);
@@ -212,7 +220,7 @@ int gw_upgrade_filter(gw_t *gw, struct lws *wsi, gw_session_t *s)
         errno = 0;
         n = strtoll(v, &endp, 10);
         if (v[0] == '\0' || *endp != '\0' || errno != 0 || n < 0) {
-            rc = upgrade__refuse(gw, wsi, 400, "invalid_after_seq",
+            rc = upgrade__refuse(gw, wsi, 400, "validation_error",
                                  "after_seq must be a non-negative integer");
             goto cleanup;
         }
@@ -222,6 +230,7 @@ int gw_upgrade_filter(gw_t *gw, struct lws *wsi, gw_session_t *s)
     snprintf(s->user_id, sizeof(s->user_id), "%s", claims.sub);
     snprintf(s->username, sizeof(s->username), "%s", claims.username);
     s->token_exp = claims.exp;
+    snprintf(s->jti, sizeof(s->jti), "%s", claims.jti);
     lws_get_peer_simple(wsi, s->peer, sizeof(s->peer));
     rc = 0;
 

@@ -1,0 +1,60 @@
+/*
+ * gateway_metrics.h - what one gateway process exports at GET /metrics (Prometheus text
+ * format; the names docs/OPERATIONS.md lists and deploy/prometheus alerts on): counters
+ * and histograms updated where things happen, gauges read from the gateway's state when
+ * scraped.
+ *
+ * Threads: the counters and histograms from any thread (atomics); gw_metrics_respond on
+ * the loop thread.
+ */
+#ifndef GW_GATEWAY_METRICS_H
+#define GW_GATEWAY_METRICS_H
+
+#include <libwebsockets.h>
+#include <stdint.h>
+
+#include "chat/metrics.h"
+
+struct gw;
+
+typedef enum {
+    GW_IN_MESSAGE, GW_IN_JOIN, GW_IN_LEAVE, GW_IN_SUBSCRIBE, GW_IN_UNSUBSCRIBE, GW_IN_TYPING,
+    GW_IN_PING, GW_IN_AUTH, GW_IN_INVALID, GW_IN__N
+} gw_frame_in_t;
+
+typedef enum {
+    GW_OUT_MESSAGE, GW_OUT_ACK, GW_OUT_ERROR, GW_OUT_PRESENCE, GW_OUT_TYPING,
+    GW_OUT_SUBSCRIBED, GW_OUT_PONG, GW_OUT_EVENT, GW_OUT_OTHER, GW_OUT__N
+} gw_frame_out_t;
+
+typedef enum { GW_REPLAY_MEMORY, GW_REPLAY_REDIS, GW_REPLAY_DATABASE, GW_REPLAY__N } gw_replay_t;
+
+#define GW_CLOSE_CODES_N 12 /* the codes of gateway_metrics.c's table, then "other" */
+
+typedef struct gw_metrics {
+    _Atomic uint64_t sockets_opened;
+    _Atomic uint64_t sockets_closed[GW_CLOSE_CODES_N + 1];
+    _Atomic uint64_t frames_in[GW_IN__N];
+    _Atomic uint64_t frames_out[GW_OUT__N];
+    _Atomic uint64_t messages_stored;
+    _Atomic uint64_t messages_acked;
+    _Atomic uint64_t deliveries;
+    _Atomic uint64_t slow_consumer_closes;
+    _Atomic uint64_t resume_replays[GW_REPLAY__N];
+    _Atomic uint64_t backfills;
+    _Atomic uint64_t rate_limited;
+    chat_hist_t store_seconds;
+    chat_hist_t ack_seconds;
+    chat_hist_t delivery_seconds;
+} gw_metrics_t;
+
+/** The frame type a client frame's "type" names (NULL or unknown: GW_IN_INVALID). */
+gw_frame_in_t gw_metrics_in_type(const char *type);
+/** The kind of a server frame, from its serialized JSON (its "type" member). */
+gw_frame_out_t gw_metrics_out_type(const char *payload, size_t len);
+/** A socket closed with code (0: the peer closed or went away). */
+void gw_metrics_closed(gw_metrics_t *m, unsigned code);
+/** Answers GET /metrics; returns what the lws HTTP callback returns. */
+int gw_metrics_respond(struct gw *gw, struct lws *wsi);
+
+#endif

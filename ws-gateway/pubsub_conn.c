@@ -1,0 +1,193 @@
+/*
+ * pubsub_conn.c - one hiredis async connection of the pubsub module (the subscribe one
+ * or the command one): connecting on the gateway's libuv loop with AUTH and SELECT,
+ * noticing it is gone (connect failure, disconnect, or pubsub.c's health check killing
+ * a connection that stopped answering), and reconnecting with exponential backoff.
+ * What a new subscribe connection subscribes is pubsub_channels.c's business.
+ *
+ * Threads: loop thread only. Relies on: hiredis 0.14 async + adapters/libuv.h,
+ * pubsub_internal.h, presence_tracker.h (Redis came back).
+ */
+#include <hiredis/adapters/libuv.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chat/clock.h"
+#include "chat/log.h"
+#include "presence_tracker.h"
+#include "pubsub_internal.h"
+
+static void conn__on_retry_timer(uv_timer_t *t)
+{
+    gw_pubsub_conn_start(t->data);
+}
+
+static void conn__schedule_reconnect(gw_pubsub_conn_t *c)
+{
+    if (c->ps->closing) {
+        return;
+    }
+    if (c->backoff_ms < GW_PUBSUB_BACKOFF_MIN_MS) {
+        c->backoff_ms = GW_PUBSUB_BACKOFF_MIN_MS;
+    }
+    uv_timer_start(&c->retry_timer, conn__on_retry_timer, (uint64_t)c->backoff_ms, 0);
+    c->backoff_ms *= 2;
+    if (c->backoff_ms > GW_PUBSUB_BACKOFF_MAX_MS) {
+        c->backoff_ms = GW_PUBSUB_BACKOFF_MAX_MS;
+    }
+}
+
+/* The connection c had is gone (already freed or being freed by hiredis). */
+static void conn__lost(gw_pubsub_conn_t *c, const char *why)
+{
+    gw_pubsub_t *ps = c->ps;
+
+    c->ac = NULL;
+    c->ready = false;
+    c->ping_outstanding = false;
+    if (!c->down_logged && !ps->closing) {
+        chat_log_warn("redis connection lost", "conn_kind", c->name, "reason", why,
+                      "gateway", ps->gw->cfg.gateway_id);
+        c->down_logged = true;
+    }
+    if (c->is_sub) {
+        gw_pubsub_channels_reset(ps);
+    }
+    conn__schedule_reconnect(c);
+}
+
+void gw_pubsub_conn_kill(gw_pubsub_conn_t *c, const char *why)
+{
+    redisAsyncContext *ac = c->ac;
+
+    if (ac == NULL) {
+        return;
+    }
+    c->ac = NULL; /* callbacks for ac now see a stale context and only free */
+    redisAsyncFree(ac);
+    conn__lost(c, why);
+}
+
+/* ------------------------------------------------------------------ callbacks */
+
+static void conn__on_connect(const redisAsyncContext *ac, int status)
+{
+    gw_pubsub_conn_t *c = ac->data;
+
+    if (c == NULL || c->ac != ac) {
+        return;
+    }
+    if (status != REDIS_OK) {
+        /* hiredis frees ac after this callback */
+        conn__lost(c, ac->errstr[0] != '\0' ? ac->errstr : "connect failed");
+    }
+}
+
+static void conn__on_disconnect(const redisAsyncContext *ac, int status)
+{
+    gw_pubsub_conn_t *c = ac->data;
+
+    (void)status;
+    if (c == NULL || c->ac != ac) {
+        return;
+    }
+    conn__lost(c, ac->errstr[0] != '\0' ? ac->errstr : "disconnected");
+}
+
+/* A refused AUTH leaves the connection unusable (every later command answers NOAUTH);
+ * the health checks keep reconnecting, and this says why. Never logs the password. */
+static void conn__on_auth(redisAsyncContext *ac, void *r, void *privdata)
+{
+    gw_pubsub_conn_t *c = privdata;
+    redisReply *reply = r;
+
+    if (c->ac != ac || reply == NULL || reply->type != REDIS_REPLY_ERROR) {
+        return;
+    }
+    chat_log_error("redis refused AUTH (check the credentials in REDIS_URL)", "conn_kind",
+                   c->name, "error", reply->str, "gateway", c->ps->gw->cfg.gateway_id);
+}
+
+void gw_pubsub_conn_on_pong(redisAsyncContext *ac, void *r, void *privdata)
+{
+    gw_pubsub_conn_t *c = privdata;
+    redisReply *reply = r;
+    gw_pubsub_t *ps = c->ps;
+
+    if (c->ac != ac || reply == NULL) {
+        return;
+    }
+    c->ping_outstanding = false;
+    if (reply->type == REDIS_REPLY_ERROR) {
+        chat_log_error("redis refused PING", "error", reply->str);
+        return;
+    }
+    if (!c->ready) {
+        c->ready = true;
+        c->backoff_ms = GW_PUBSUB_BACKOFF_MIN_MS;
+        c->down_logged = false;
+        chat_log_info("redis connected", "conn_kind", c->name, "gateway",
+                      ps->gw->cfg.gateway_id);
+        gw_pubsub__flush_retry(ps);
+        gw_presence_on_redis_up(ps->gw->presence);
+    }
+}
+
+/* ------------------------------------------------------------------ connecting */
+
+void gw_pubsub_conn_start(gw_pubsub_conn_t *c)
+{
+    gw_pubsub_t *ps = c->ps;
+    redisAsyncContext *ac;
+
+    if (ps->closing || c->ac != NULL) {
+        return;
+    }
+    ac = redisAsyncConnect(ps->host, ps->port);
+    if (ac == NULL) {
+        conn__lost(c, "out of memory");
+        return;
+    }
+    if (ac->err) {
+        char why[128];
+        snprintf(why, sizeof(why), "%s", ac->errstr);
+        redisAsyncFree(ac);
+        conn__lost(c, why);
+        return;
+    }
+    ac->data = c;
+    if (redisLibuvAttach(ac, &ps->gw->loop) != REDIS_OK) {
+        redisAsyncFree(ac);
+        conn__lost(c, "libuv attach failed");
+        return;
+    }
+    redisAsyncSetConnectCallback(ac, conn__on_connect);
+    redisAsyncSetDisconnectCallback(ac, conn__on_disconnect);
+    c->ac = ac;
+    c->ready = false;
+    c->connected_ms = chat_clock_monotonic_ms();
+
+    /* commands queue until the socket connects; AUTH goes first, on every (re)connect */
+    if (ps->password != NULL && ps->password[0] != '\0') {
+        if (ps->username != NULL) {
+            redisAsyncCommand(ac, conn__on_auth, c, "AUTH %s %s", ps->username, ps->password);
+        } else {
+            redisAsyncCommand(ac, conn__on_auth, c, "AUTH %s", ps->password);
+        }
+    }
+    if (c->is_sub) {
+        const char *argv[2] = {"SUBSCRIBE", ps->control_channel};
+
+        ps->last_hb_ms = c->connected_ms;
+        redisAsyncCommandArgv(ac, gw_pubsub_channels_on_reply, ps, 2, argv, NULL);
+        gw_pubsub_channels_resubscribe(ps);
+    } else {
+        if (ps->db != 0) {
+            redisAsyncCommand(ac, NULL, NULL, "SELECT %d", ps->db);
+        }
+        c->ping_outstanding = true;
+        c->ping_sent_ms = c->connected_ms;
+        redisAsyncCommand(ac, gw_pubsub_conn_on_pong, c, "PING");
+    }
+}

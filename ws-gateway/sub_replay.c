@@ -1,0 +1,93 @@
+/*
+ * sub_replay.c - a subscription's replay from after_seq to live (see sub_replay.h); a
+ * replay the room's recent frames cover is served from them without a query.
+ *
+ * Threads: loop thread only. Relies on: room_registry.h (the room's last seq and recent
+ * frames), session.h (queue room, sending), gateway_metrics.h.
+ */
+#include "sub_replay.h"
+
+#include "chat/log.h"
+#include "gateway_metrics.h"
+
+void gw_sub_replay_go_live(gw_session_t *s, gw_sub_t *sub)
+{
+    if (sub->state != GW_SUB_LIVE) {
+        sub->live_mark = ++s->gw->next_live_mark; /* member audits read after this */
+    }
+    sub->state = GW_SUB_LIVE;
+    gw_session_send_json(s, json_pack("{s:s, s:s, s:I}", "type", "subscribed", "room_id",
+                                      sub->room_id, "last_seq", (json_int_t)sub->delivered));
+}
+
+/* Pauses the replay until the session's queue drains (gw_subscription_on_queue_drained). */
+static void replay__pause(gw_session_t *s, gw_sub_t *sub)
+{
+    if (!sub->waiting_queue) {
+        sub->waiting_queue = true;
+        s->replays_waiting++;
+    }
+}
+
+void gw_sub_replay_unpause(gw_session_t *s, gw_sub_t *sub)
+{
+    if (sub->waiting_queue) {
+        sub->waiting_queue = false;
+        s->replays_waiting--;
+    }
+}
+
+bool gw_sub_replay_apply_page(gw_session_t *s, gw_sub_t *sub, const gw_page_t *page)
+{
+    for (size_t i = 0; i < page->n; i++) {
+        if (page->seqs[i] <= sub->delivered) {
+            continue;
+        }
+        if (!gw_session_has_room_for_replay(s, page->frames[i]->len)) {
+            return true;
+        }
+        sub->delivered = page->seqs[i];
+        gw_session_send(s, page->frames[i]);
+    }
+    return page->n > 0 && sub->delivered < page->head;
+}
+
+gw_sub_replay_next_t gw_sub_replay_continue(gw_session_t *s, gw_sub_t *sub, bool more)
+{
+    gw_frame_t *f;
+    bool from_memory = false;
+
+    if (s->closing) {
+        return GW_SUB_REPLAY_DONE;
+    }
+    /* What the room still holds in memory needs no query (most resumes are seconds old). */
+    while (sub->delivered < sub->room->last &&
+           (f = gw_registry_recent(sub->room, sub->delivered + 1)) != NULL) {
+        if (!gw_session_has_room_for_replay(s, f->len)) {
+            replay__pause(s, sub);
+            return GW_SUB_REPLAY_PAUSED;
+        }
+        sub->delivered++;
+        gw_session_send(s, f);
+        from_memory = true;
+    }
+    /* Live only once nothing the room has delivered is missing here. An empty page is no
+     * proof: the page may have been read just before a message the room has since
+     * delivered was committed; reading again finds it (room->last is always stored).
+     * Reaching last through the room's own frames is. */
+    if (from_memory) {
+        chat_counter_add(&s->gw->metrics->resume_replays[GW_REPLAY_MEMORY], 1);
+        chat_log_debug("replayed from the room's recent frames", "gateway",
+                       s->gw->cfg.gateway_id, "conn", s->conn_key, "room", sub->room->id);
+    }
+    if ((!more || from_memory) && sub->delivered >= sub->room->last) {
+        gw_sub_replay_go_live(s, sub);
+        return GW_SUB_REPLAY_DONE;
+    }
+    if (gw_session_has_room_for_replay(s, 0) &&
+        s->q_len <= s->gw->lim.queue_max_frames / 4) {
+        return GW_SUB_REPLAY_FETCH;
+    }
+    replay__pause(s, sub);
+    return GW_SUB_REPLAY_PAUSED;
+}
