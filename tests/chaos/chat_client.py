@@ -1,7 +1,10 @@
 """chat_client.py - one chaos-suite user on one WebSocket at a time: sends numbered messages
 with client_msg_ids, resends unacked ones after reconnects, retryable errors and timeouts,
 resubscribes with after_seq, and records every room-message frame raw (no dedupe, no
-reordering) so the verifier measures the server's guarantees, not the client's.
+reordering) so the verifier measures the server's guarantees, not the client's. A
+churning client sends nothing; it leaves one of its rooms over REST, stays out a few
+seconds, joins again and resubscribes with after_seq, over and over (its leave and rejoin
+times go to the verifier, which checks that nothing of the room reached it meanwhile).
 Runs on the chaos driver's asyncio loop."""
 import asyncio
 import collections
@@ -18,6 +21,8 @@ RESEND_AFTER = 30.0        # seconds without an ack (same socket) before a messa
 WINDOW = 16                # messages a client has in flight (sent, not acked) at once
 BACKOFF_MIN, BACKOFF_MAX = 0.2, 3.0
 SLOW_RCVBUF = 4096         # receive buffer of the slow client's socket (set before connect)
+CHURN_STAY = (2.0, 5.0)    # a churner stays in a room this long (s) before it leaves one
+CHURN_AWAY = (6.5, 9.0)    # and stays out of it this long (> SPEC §5's 5 s) before rejoining
 
 
 class Pending:
@@ -37,11 +42,15 @@ class Pending:
 class Client:
     """One user on one WebSocket at a time. Runs on the driver's asyncio loop."""
 
-    def __init__(self, drv, idx, user_id, username, token, rooms, slow=False):
+    def __init__(self, drv, idx, user_id, username, token, rooms, slow=False, churn=False):
         self.drv, self.idx = drv, idx
         self.user_id, self.username, self.token = user_id, username, token
         self.rooms = list(rooms)
         self.slow = slow
+        self.churn = churn
+        self.away = set()        # rooms it has left (from before the leave until its rejoin)
+        self.away_log = []       # (room, leave answered, rejoin asked), seconds since t0
+        self.subscribed_on = {}  # room -> the connection number its last subscribe went on
         self.received = {r: [] for r in self.rooms}   # raw: (seq, id, conn_no, user_id, content)
         self.last_seq = {r: 0 for r in self.rooms}    # highest seq seen per room
         self.pending = {}                             # client_msg_id -> Pending
@@ -216,6 +225,8 @@ class Client:
                 1.0, lambda: asyncio.ensure_future(self.subscribe(room)))
 
     async def subscribe(self, room):
+        if room in self.away:
+            return
         self.note("resubscribe", room, self.last_seq[room])
         await self._send_frame({"type": "subscribe", "room_id": room,
                                 "after_seq": self.last_seq[room]})
@@ -267,6 +278,9 @@ class Client:
             code = None
             try:
                 for room in self.rooms:
+                    if room in self.away or self.subscribed_on.get(room) == self.conn_no:
+                        continue
+                    self.subscribed_on[room] = self.conn_no
                     self.note("subscribe", room, self.last_seq[room])
                     await ws.send(json.dumps({"type": "subscribe", "room_id": room,
                                               "after_seq": self.last_seq[room]}))
@@ -306,6 +320,31 @@ class Client:
             else:
                 await asyncio.sleep(backoff * random.uniform(0.5, 1.5))
                 backoff = min(backoff * 2, BACKOFF_MAX)
+
+    async def churn_loop(self):
+        """Leaves one room after another and joins it again, until sending stops; ends a
+        member of all its rooms."""
+        drv = self.drv
+        while not drv.stop_sending:
+            await asyncio.sleep(random.uniform(*CHURN_STAY))
+            if drv.stop_sending:
+                return
+            room = random.choice(self.rooms)
+            self.away.add(room)
+            self.subscribed_on.pop(room, None)
+            self.note("leave", room)
+            await drv.membership_call("leave", room, self.token)
+            t_left = time.monotonic() - drv.t0
+            self.note("left", room)
+            await asyncio.sleep(random.uniform(*CHURN_AWAY))
+            t_back = time.monotonic() - drv.t0
+            await drv.membership_call("join", room, self.token)
+            self.away_log.append((room, round(t_left, 3), round(t_back, 3)))
+            self.away.discard(room)
+            self.note("rejoined", room)
+            if self.ws is not None and self.subscribed_on.get(room) != self.conn_no:
+                self.subscribed_on[room] = self.conn_no  # else the next connect subscribes
+                await self.subscribe(room)
 
     async def close(self):
         ws = self.ws

@@ -1,16 +1,22 @@
 """fault_driver.py - the chaos suite's driver: starts a fresh stack (tests/harness/stack.py:
 several gateways, lighttpd + rest-fcgi, Redis, FerretDB on free ports), creates the users
-and rooms, runs every client's traffic and the fault schedule (gateways killed and
-drained, Redis frozen and restarted, FerretDB restarted, a client that stops reading),
-restarts gateways that die on their own (counted as crashes), waits for acks and for
-deliveries to settle, and collects the gateway logs.
+and rooms, runs every client's traffic, the membership churn (clients that leave and
+rejoin rooms) and the fault schedule (gateways killed and drained, Redis frozen, flushed
+with FLUSHALL and restarted, FerretDB restarted, a client that stops reading), probes the
+REST history pages and member lists right after each flush, restarts gateways that die on
+their own (counted as crashes), waits for acks and for deliveries to settle, and collects
+the gateway logs.
 The traffic, the schedule and the monitor run on one asyncio loop; blocking launcher and
-REST calls are handed to worker threads (asyncio.to_thread)."""
+REST calls are handed to worker threads: the churners' membership calls (which retry for
+minutes while Redis is down) to a pool of their own, everything else to the loop's default
+pool, sized so that the schedule's own calls (e.g. SIGCONT to a frozen Redis) never wait
+behind them."""
 import asyncio
 import collections
 import json
 import random
 import signal
+import socket
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +27,9 @@ from harness.stack import Stack
 from rest_client import Rest
 
 RATES_OFF = {"RATE_MSG_PER_SEC": "0", "RATE_API_PER_SEC": "0", "RATE_LOGIN_PER_MIN": "0",
-             "RATE_REGISTER_PER_HOUR": "0", "RATE_ROOM_CREATE_PER_MIN": "0"}
+             "RATE_REGISTER_PER_HOUR": "0", "RATE_ROOM_CREATE_PER_MIN": "0",
+             "RATE_MEMBERSHIP_PER_MIN": "0",
+             "WS_FRAME_RATE": "1000000", "WS_FRAME_BURST": "1000000"}
 
 
 def log(t0, msg):
@@ -41,7 +49,7 @@ class Driver:
         self.down = set()          # gateways the schedule has taken down
         self.stop_sending = False
         self.closing = False
-        self.faults = []           # (t, description)
+        self.faults = []           # (t, description, recovery?, kind)
         self.crashes = []          # unexpected gateway exits
         self.slow_gate = None
         self.slow_stalled_once = False
@@ -49,6 +57,12 @@ class Driver:
         self.drain_closes = collections.Counter()
         self.t0 = time.monotonic()
         self.workdir = None
+        self.probes = []           # history pages read through REST during the run
+        self.member_probes = []    # member lists read through REST during the run
+        self.users = []            # (user id, name, token, rooms), clients then churners
+        self.admin_id = None
+        self.t_send_start = self.t_send_end = time.monotonic()
+        self.settled, self.settle_maxes = False, {}
 
     # -- helpers
     def say(self, msg):
@@ -63,10 +77,11 @@ class Driver:
         others = [i for i in live if i != exclude]
         return random.choice(others or live)
 
-    def fault(self, desc, recovery=False):
-        """Records a schedule event: a fault applied, or (recovery) its undoing."""
+    def fault(self, desc, recovery=False, kind=None):
+        """Records a schedule event: a fault applied (of a kind, for the report's count by
+        kind), or (recovery) its undoing."""
         t = time.monotonic() - self.t0
-        self.faults.append((round(t, 1), desc, recovery))
+        self.faults.append((round(t, 1), desc, recovery, kind))
         self.say(f"{'recover' if recovery else 'fault'}: {desc}")
 
     # -- setup
@@ -91,18 +106,21 @@ class Driver:
 
     def setup_users(self):
         a = self.args
-        _, _, self.admin_token = self.make_user(f"chaos_admin_{self.run_id}")
+        self.admin_id, _, self.admin_token = self.make_user(f"chaos_admin_{self.run_id}")
         for r in range(a.rooms):
             doc = self.rest.must("POST", "/api/rooms",
                                  {"name": f"chaos-{r}", "description": "chaos test room",
                                   "is_private": False}, token=self.admin_token)
             self.rooms.append(doc["id"])
+        n_all = a.clients + a.churners
         with ThreadPoolExecutor(8) as pool:
             users = list(pool.map(lambda i: self.make_user(f"chaos_{self.run_id}_c{i}"),
-                                  range(a.clients)))
+                                  range(n_all)))
         memberships = []
-        for i in range(a.clients):
-            if i == 0:  # the slow client: every room, so its stall backs up the most traffic
+        for i in range(n_all):
+            if i == 0 or i >= a.clients:
+                # the slow client: every room, so its stall backs up the most traffic;
+                # the churners: every room, leaving and rejoining them one at a time
                 rooms = list(self.rooms)
             elif i % 2 == 1:
                 rooms = [self.rooms[i % a.rooms], self.rooms[(i + 1) % a.rooms]]
@@ -112,19 +130,37 @@ class Driver:
 
         # Joins run concurrently (many to one room at once); rooms_repo.c keeps one document
         # per member, so none may be lost. Checked below before any socket opens.
-        jobs = [(users[i][2], room) for i in range(a.clients) for room in memberships[i]]
+        jobs = [(users[i][2], room) for i in range(n_all) for room in memberships[i]]
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(lambda job: self.rest.must("POST", f"/api/rooms/{job[1]}/join",
                                                      token=job[0]), jobs))
         for room in self.rooms:
-            doc = self.rest.must("GET", f"/api/rooms/{room}/members", token=self.admin_token)
-            have = {m.get("id") for m in doc.get("members", [])}
-            want = {users[i][0] for i in range(a.clients) if room in memberships[i]}
+            have = set(self.rest.members(room, self.admin_token))
+            want = {users[i][0] for i in range(n_all) if room in memberships[i]}
             if want - have:
                 raise RuntimeError(f"room {room}: {len(want - have)} joined users are not "
                                    f"members after POST /join")
         for i, (uid, name, token) in enumerate(users):
-            self.clients.append(Client(self, i, uid, name, token, memberships[i], slow=(i == 0)))
+            self.users.append((uid, name, token, memberships[i]))
+            self.clients.append(Client(self, i, uid, name, token, memberships[i], slow=(i == 0),
+                                       churn=(i >= a.clients)))
+
+    def static_members(self, room):
+        """Who is a member of room throughout the run: the owner and the clients that
+        never leave (the churners come and go)."""
+        return {self.admin_id} | {c.user_id for c in self.clients
+                                  if not c.churn and room in c.rooms}
+
+    def expected_members(self, room):
+        """Who must be a member of room now, by what the driver did."""
+        return self.static_members(room) | {c.user_id for c in self.clients
+                                            if c.churn and room in c.rooms
+                                            and room not in c.away}
+
+    def membership(self, what, room, token):
+        """POST /api/rooms/{room}/join|leave, retried through 5xx (a refusal while Redis is
+        down) until it is answered 200 (both are idempotent). Worker thread."""
+        self.rest.must("POST", f"/api/rooms/{room}/{what}", token=token, ok=(200,), tries=240)
 
     # -- fault schedule
     def schedule(self):
@@ -140,11 +176,14 @@ class Driver:
             ga, gb, gc = r % G, (r + 1) % G, (r + 2) % G
             eps += [
                 (base + 0.05 * L, lambda g=ga: self.ep_kill(g, signal.SIGKILL, 4.0)),
+                # flushed while the killed gateway's clients resume on the others
+                (base + 0.05 * L + 1.0, lambda: self.ep_flush()),
                 (base + 0.20 * L, lambda g=gb: self.ep_kill(g, signal.SIGTERM, 4.0)),
                 (base + 0.33 * L, lambda: self.ep_redis(5.0, max(1.0, 0.14 * L - 5.0), 2.0)),
                 (base + 0.60 * L, lambda: self.ep_mongo_restart(3.0)),
                 (base + 0.72 * L, lambda: self.ep_slow(min(15.0, 0.2 * L))),
                 (base + 0.76 * L, lambda g=gc: self.ep_kill(g, signal.SIGKILL, 3.0)),
+                (base + 0.88 * L, lambda: self.ep_flush()),
             ]
         return eps
 
@@ -163,7 +202,8 @@ class Driver:
             if rc not in (0, None):
                 self.crashes.append({"t": round(time.monotonic() - self.t0, 1), "gateway": i,
                                      "what": f"SIGTERM drain ended with exit code {rc}"})
-        self.fault(f"{name} gateway{i}{extra}")
+        self.fault(f"{name} gateway{i}{extra}",
+                   kind="gateway SIGKILL" if sig == signal.SIGKILL else "gateway SIGTERM")
         await asyncio.sleep(down_for)
         await asyncio.to_thread(self.stack.start_gateway, i)
         self.down.discard(i)
@@ -180,20 +220,73 @@ class Driver:
         """Redis frozen (SIGSTOP) for pause seconds, then after gap seconds a real restart
         (stopped for down seconds). One episode so the two never overlap."""
         await asyncio.to_thread(self.stack.pause_redis)
-        self.fault(f"Redis SIGSTOP for {pause:.0f}s")
+        self.fault(f"Redis SIGSTOP for {pause:.0f}s", kind="Redis SIGSTOP")
         await asyncio.sleep(pause)
         await asyncio.to_thread(self.stack.resume_redis)
         self.fault("Redis SIGCONT", True)
         await asyncio.sleep(gap)
         await asyncio.to_thread(self.stack.stop_redis)
-        self.fault(f"Redis stopped (restart in {down:.0f}s)")
+        self.fault(f"Redis stopped (restart in {down:.0f}s)", kind="Redis restart")
         await asyncio.sleep(down)
         await asyncio.to_thread(self.stack.start_redis)
         self.fault("Redis started", True)
 
+    def flush_redis(self):
+        """FLUSHALL on the stack's Redis (RESP over a plain socket). Worker thread."""
+        with socket.create_connection((self.stack.host, self.stack.redis_port), 5) as s:
+            s.sendall(b"*1\r\n$8\r\nFLUSHALL\r\n")
+            reply = s.recv(64)
+        if not reply.startswith(b"+OK"):
+            raise RuntimeError(f"FLUSHALL answered {reply!r}")
+
+    async def ep_flush(self):
+        """Redis loses everything at once (FLUSHALL) while clients send, join, leave and
+        reconnect: the read model (windows, member sets, heads, resend indexes) is gone
+        and must be rebuilt from MongoDB. Right after, history pages and member lists are
+        read through REST for the verifier to compare with MongoDB."""
+        try:
+            await asyncio.to_thread(self.flush_redis)
+        except Exception as e:  # Redis stopped by another episode: nothing to flush
+            self.say(f"FLUSHALL failed: {e}")
+            return
+        self.fault("Redis FLUSHALL", kind="Redis FLUSHALL")
+        await asyncio.sleep(0.3)
+        await asyncio.to_thread(self.probe_all, "after FLUSHALL")
+
+    def probe_page(self, when, room, params):
+        """One history page through REST, kept for the verifier. Worker thread."""
+        q = "&".join(f"{k}={v}" for k, v in params.items())
+        try:
+            doc = self.rest.must("GET", f"/api/rooms/{room}/messages?{q}",
+                                 token=self.admin_token, tries=20)
+        except Exception as e:
+            self.say(f"probe {when}: history page {q} failed: {e}")
+            doc = None
+        return {"when": when, "room": room, "params": dict(params), "doc": doc,
+                "t": round(time.monotonic() - self.t0, 2)}
+
+    def probe_all(self, when):
+        """History pages (newest, an offset, both cursors) and member lists of every room,
+        read through REST (the read model). Worker thread."""
+        for room in self.rooms:
+            first = self.probe_page(when, room, {"limit": 50, "offset": 0})
+            self.probes.append(first)
+            total = (first["doc"] or {}).get("total") or 0
+            for params in ({"limit": 50, "offset": 20},
+                           {"before_seq": max(1, total - 30), "limit": 50},
+                           {"after_seq": max(0, total - 120), "limit": 200}):
+                self.probes.append(self.probe_page(when, room, params))
+            try:
+                members = self.rest.members(room, self.admin_token)
+            except Exception as e:
+                self.say(f"probe {when}: members of {room} failed: {e}")
+                members = None
+            self.member_probes.append({"when": when, "room": room, "members": members,
+                                       "t": round(time.monotonic() - self.t0, 2)})
+
     async def ep_mongo_restart(self, secs):
         await asyncio.to_thread(self.stack.stop_mongo)
-        self.fault(f"FerretDB stopped (restart in {secs:.0f}s)")
+        self.fault(f"FerretDB stopped (restart in {secs:.0f}s)", kind="FerretDB restart")
         await asyncio.sleep(secs)
         await asyncio.to_thread(self.stack.start_mongo)
         self.fault("FerretDB started", True)
@@ -201,7 +294,7 @@ class Driver:
     async def ep_slow(self, secs):
         self.slow_gate.clear()
         self.slow_stalled_once = True
-        self.fault(f"client c0 stops reading its socket for {secs:.0f}s")
+        self.fault(f"client c0 stops reading its socket for {secs:.0f}s", kind="slow client")
         await asyncio.sleep(secs)
         self.slow_gate.set()
         self.fault("client c0 reads again", True)
@@ -245,8 +338,16 @@ class Driver:
                     await c.resend_due(now)
 
     # -- the run
+    async def membership_call(self, what, room, token):
+        """membership() on the churners' own threads."""
+        await asyncio.get_running_loop().run_in_executor(
+            self.churn_pool, self.membership, what, room, token)
+
     async def traffic(self):
         a = self.args
+        loop = asyncio.get_running_loop()
+        loop.set_default_executor(ThreadPoolExecutor(32, thread_name_prefix="chaos"))
+        self.churn_pool = ThreadPoolExecutor(max(1, a.churners), thread_name_prefix="churn")
         self.slow_gate = asyncio.Event()
         self.slow_gate.set()
         per_client = max(1, a.messages // a.clients)
@@ -263,14 +364,18 @@ class Driver:
                  f"({a.rounds} round(s) of the fault schedule)")
         t_start = time.monotonic()
         self.t_send_start = t_start
-        for c in self.clients:
+        senders = [c for c in self.clients if not c.churn]
+        for c in senders:
             c.task_send = asyncio.create_task(c.sender(per_client, interval, t_start))
+        churn = [asyncio.create_task(c.churn_loop()) for c in self.clients if c.churn]
         sched = asyncio.create_task(self.run_schedule(t_start))
-        await asyncio.gather(*(c.task_send for c in self.clients))
+        await asyncio.gather(*(c.task_send for c in senders))
         self.stop_sending = True
         self.t_send_end = time.monotonic()
-        self.say("sending done; waiting for the fault schedule to finish")
+        self.say("sending done; waiting for the fault schedule and the churn to finish")
         await sched
+        await asyncio.gather(*churn)
+        self.churn_pool.shutdown(wait=False)
         self.slow_gate.set()
 
         # drain: every sent message acked (or give up)

@@ -1,5 +1,6 @@
 """rest_client.py - a blocking JSON client of the chat REST API (SPEC §2) for the chaos
-suite: calls retried through 5xx answers, and full room histories paged with after_seq.
+suite: calls retried through 5xx answers, full room histories paged with after_seq, and
+full member lists paged with offset.
 Runs on the chaos driver's worker threads (never on its asyncio loop)."""
 import time
 import urllib.error
@@ -54,3 +55,15 @@ class Rest:
         return max((int(m.get("seq", 0)) for m in msgs), default=0)
 
 
+
+    def members(self, room_id, token, limit=200):
+        """Every member's user id (GET /members, paged with offset)."""
+        out, offset = [], 0
+        while True:
+            doc = self.must("GET", f"/api/rooms/{room_id}/members?limit={limit}&offset={offset}",
+                            token=token)
+            page = [m.get("id") for m in doc.get("members", [])]
+            out.extend(page)
+            offset += len(page)
+            if not page or offset >= int(doc.get("total", 0)):
+                return out

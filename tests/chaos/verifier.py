@@ -1,8 +1,14 @@
-"""verifier.py - the chaos suite's verifier and report: compares every client's raw stream
-and every ack with the rooms' histories in MongoDB (read through REST) and counts acked
-but missing, duplicated, out of seq order, seq holes, idempotency violations, phantom
-deliveries and gateway crashes (docs/RELIABILITY.md). Runs on the driver's main thread
-after the traffic has stopped."""
+"""verifier.py - the chaos suite's verifier and report. MongoDB, read directly with pymongo,
+is the durable truth; against it the verifier checks every ack, every client's raw stream,
+the history pages and member lists the REST API served (from the Redis read model, during
+the run right after each Redis flush and at the end) and what the churning clients were
+allowed to receive after they left a room (docs/RELIABILITY.md lists every counter; each
+must be 0).
+
+Two halves: collect(drv) gathers plain data (MongoDB documents, REST pages, client
+streams) once the gateways have stopped; check(data) is pure and computes the counters,
+so tests/chaos/test_verifier.py can feed it crafted bad data and see each counter fire.
+Runs on the driver's main thread after the traffic has stopped."""
 import collections
 import json
 import re
@@ -10,163 +16,350 @@ import re
 CONTENT_RE = re.compile(r"^c(\d+)-m(\d+)$")  # the content chat_client.py sends
 
 EXAMPLES = 8            # examples kept per kind of violation
+REMOVAL_GRACE_S = 5.0   # SPEC §5: a removed member's sockets stop receiving within 5 s
+
+# Every counter; each must be 0 (the order is the report's).
+COUNTERS = [
+    ("acked_not_stored", "acked but not stored (as acked)"),
+    ("stored_twice", "stored twice (client_msg_id in a room)"),
+    ("seq_gaps", "seq gaps per room"),
+    ("seq_duplicates", "seq duplicates per room"),
+    ("missed", "missed by a member"),
+    ("delivered_twice", "delivered twice to a client"),
+    ("out_of_order", "out of seq order"),
+    ("phantom", "phantom deliveries (not stored)"),
+    ("ack_conflicts", "two different acks for one id"),
+    ("history_mismatch", "history pages vs MongoDB"),
+    ("members_mismatch", "members vs MongoDB"),
+    ("removed_member_received", "received after removal"),
+    ("gateway_crashes", "gateway crashes"),
+]
 
 
-def verify(drv):
-    hist = {r: drv.rest.history(r, drv.admin_token) for r in drv.rooms}
-    res = collections.OrderedDict()
+# ------------------------------------------------------------------ collect (I/O)
+
+def read_mongo(uri, db_name, rooms):
+    """{room: [message dict]}, {room: set(user ids)} straight from MongoDB."""
+    import pymongo  # deploy/install-deps.sh --test installs it
+    client = pymongo.MongoClient(uri, serverSelectionTimeoutMS=20000, socketTimeoutMS=120000)
+    try:
+        db = client[db_name]
+        msgs = {r: [] for r in rooms}
+        for d in db.messages.find({}):
+            r = str(d.get("room_id"))
+            if r not in msgs:
+                continue
+            created = d.get("created_at")
+            msgs[r].append({
+                "id": str(d.get("_id")), "seq": d.get("seq"), "user_id": str(d.get("user_id")),
+                "content": d.get("content"), "type": d.get("type", "text"),
+                "client_msg_id": d.get("client_msg_id"),
+                "created_at_ms": int(created.timestamp() * 1000) if created else None})
+        members = {r: set() for r in rooms}
+        for d in db.room_members.find({}):
+            r = str(d.get("room_id"))
+            if r in members:
+                members[r].add(str(d.get("user_id")))
+        return msgs, members
+    finally:
+        client.close()
+
+
+def final_page_params(top):
+    """The history pages compared with MongoDB at the end: newest, offsets, both cursors,
+    and an after_seq range that crosses the window's lower edge (HISTORY_WINDOW 500)."""
+    out = [{"limit": 50, "offset": 0}, {"limit": 50, "offset": 37}, {"limit": 200, "offset": 450}]
+    if top > 60:
+        out.append({"before_seq": top - 60, "limit": 50})
+    if top > 30:
+        out.append({"before_seq": 31, "limit": 50})
+    out.append({"after_seq": max(0, top - 700), "limit": 200})
+    return out
+
+
+def collect(drv):
+    """Everything check() needs, as plain data."""
+    stored, mongo_members = read_mongo(drv.stack.mongo_uri, drv.stack.mongo_db, drv.rooms)
+    data = {"rooms": list(drv.rooms), "stored": stored, "mongo_members": mongo_members}
+    data["rest_history"] = {r: drv.rest.history(r, drv.admin_token) for r in drv.rooms}
+    pages = list(drv.probes)
+    for r in drv.rooms:
+        top = max((m["seq"] for m in stored[r]), default=0)
+        for params in final_page_params(top):
+            pages.append(drv.probe_page("final", r, params))
+    data["pages"] = pages
+    data["rest_members"] = {r: sorted(drv.rest.members(r, drv.admin_token)) for r in drv.rooms}
+    data["member_probes"] = list(drv.member_probes)
+    data["expected_members"] = {r: sorted(drv.expected_members(r)) for r in drv.rooms}
+    data["static_members"] = {r: sorted(drv.static_members(r)) for r in drv.rooms}
+    data["churners"] = sorted(c.user_id for c in drv.clients if c.churn)
+    data["settle_maxes"] = dict(drv.settle_maxes)
+    data["crashes"] = list(drv.crashes)
+    data["clients"] = [{
+        "idx": c.idx, "user_id": c.user_id, "rooms": list(c.rooms),
+        "received": {r: list(v) for r, v in c.received.items()},
+        "acks": dict(c.acks), "ack_conflicts": list(c.ack_conflicts),
+        "away": list(c.away_log)} for c in drv.clients]
+    return data
+
+
+# ------------------------------------------------------------------ check (pure)
+
+def expected_seqs(params, total):
+    """The seqs a history page must hold when the room's head is `total` (SPEC §2:
+    offset counts back from the newest; cursors exclusive)."""
+    limit = int(params.get("limit", 50))
+    if "before_seq" in params:
+        n = int(params["before_seq"])
+        hi = min(n - 1, total)
+        return list(range(max(1, hi - limit + 1), hi + 1))
+    if "after_seq" in params:
+        n = int(params["after_seq"])
+        return list(range(n + 1, min(total, n + limit) + 1))
+    off = int(params.get("offset", 0))
+    hi = total - off
+    return list(range(max(1, hi - limit + 1), hi + 1))
+
+
+def check(data):
+    """The counters (all must be 0), examples of each, and totals that need the truth."""
+    counts = collections.Counter({k: 0 for k, _ in COUNTERS})
     ex = collections.defaultdict(list)
-    counts = collections.Counter()
 
     def add(kind, n, example):
         counts[kind] += n
         if len(ex[kind]) < EXAMPLES:
             ex[kind].append(example)
 
-    by_seq, by_id = {}, {}
-    for r, msgs in hist.items():
+    rooms = data["rooms"]
+    # -- the truth: MongoDB's messages per room, by seq
+    by_seq, by_id, tops = {}, {}, {}
+    for r in rooms:
         by_seq[r] = {}
-        for m in msgs:
-            s = int(m.get("seq", 0))
-            if s in by_seq[r]:
-                add("seq_holes", 1, {"room": r, "kind": "seq stored twice", "seq": s})
-            by_seq[r][s] = m
-            by_id[m.get("id")] = (r, s)
+        seen = collections.Counter(m["seq"] for m in data["stored"].get(r, []))
+        for s, n in seen.items():
+            if n > 1:
+                add("seq_duplicates", n - 1, {"room": r, "seq": s, "copies": n})
+        for m in data["stored"].get(r, []):
+            by_seq[r].setdefault(m["seq"], m)
+            by_id[m["id"]] = (r, m["seq"])
         seqs = sorted(by_seq[r])
         top = seqs[-1] if seqs else 0
+        tops[r] = top
         missing = sorted(set(range(1, top + 1)) - set(seqs))
         if missing:
-            add("seq_holes", len(missing), {"room": r, "kind": "missing seqs",
-                                            "seqs": missing[:20], "max": top})
+            add("seq_gaps", len(missing), {"room": r, "seqs": missing[:20], "max": top})
         if seqs and seqs[0] < 1:
-            add("seq_holes", 1, {"room": r, "kind": "seq below 1", "seq": seqs[0]})
+            add("seq_gaps", 1, {"room": r, "kind": "seq below 1", "seq": seqs[0]})
 
-    # idempotency: one stored copy per (user, client_msg_id)
+    # -- stored twice: one copy per (room, user, client_msg_id) (SPEC §4.3)
     keys = collections.defaultdict(list)
-    stored_text = 0
-    for r, msgs in hist.items():
-        for m in msgs:
-            cmid = m.get("client_msg_id")
-            content = m.get("content") or ""
-            if cmid:
-                key = (m.get("user_id"), cmid)
-            elif m.get("type", "text") == "text" and CONTENT_RE.match(content):
-                key = (m.get("user_id"), content)
+    stored_client = 0
+    for r in rooms:
+        for m in data["stored"].get(r, []):
+            if m.get("client_msg_id"):
+                key = (r, m["user_id"], m["client_msg_id"])
+            elif m.get("type", "text") == "text" and CONTENT_RE.match(m.get("content") or ""):
+                key = (r, m["user_id"], m["content"])
             else:
                 continue
-            stored_text += 1
-            keys[key].append((r, m.get("seq"), m.get("id")))
+            stored_client += 1
+            keys[key].append((m["seq"], m["id"]))
     for key, copies in keys.items():
         if len(copies) > 1:
-            add("idempotency", len(copies) - 1, {"user": key[0], "key": key[1],
-                                                "copies": copies})
-    for c in drv.clients:
-        for conflict in c.ack_conflicts:
-            add("idempotency", 1, dict(conflict, kind="two different acks"))
+            add("stored_twice", len(copies) - 1, {"room": key[0], "user": key[1],
+                                                  "key": key[2], "copies": copies})
 
-    # acks against storage
+    # -- acks against MongoDB
     acked = 0
-    for c in drv.clients:
-        for cmid, (mid, seq, room, content) in c.acks.items():
+    for c in data["clients"]:
+        for conflict in c["ack_conflicts"]:
+            add("ack_conflicts", 1, conflict)
+        for cmid, (mid, seq, room, content) in c["acks"].items():
             acked += 1
             try:
                 seq = int(seq)
             except (TypeError, ValueError):
-                add("acked_missing", 1, {"client": c.idx, "client_msg_id": cmid,
-                                         "kind": "ack without seq", "ack": [mid, seq]})
+                add("acked_not_stored", 1, {"client": c["idx"], "client_msg_id": cmid,
+                                            "kind": "ack without seq"})
                 continue
             m = by_seq.get(room, {}).get(seq) if room else None
             if m is None and room is None and mid in by_id:
                 m = by_seq[by_id[mid][0]][by_id[mid][1]]
-            ok = (m is not None and m.get("id") == mid and m.get("user_id") == c.user_id
+            ok = (m is not None and m["id"] == mid and m["user_id"] == c["user_id"]
                   and (content is None or m.get("content") == content))
             if not ok:
-                where = by_id.get(mid)
-                add("acked_missing", 1, {
-                    "client": c.idx, "client_msg_id": cmid, "kind": "acked, not stored as acked",
+                add("acked_not_stored", 1, {
+                    "client": c["idx"], "client_msg_id": cmid,
                     "ack": {"id": mid, "seq": seq, "room": room},
-                    "stored_at_seq": (None if m is None else
-                                      {k: m.get(k) for k in ("id", "user_id", "content")}),
-                    "id_found_at": where})
+                    "stored_at_seq": None if m is None else
+                    {k: m.get(k) for k in ("id", "user_id", "content")},
+                    "id_found_at": by_id.get(mid)})
 
-    # per-client streams
+    # -- every client's raw streams
     delivered = 0
-    for c in drv.clients:
-        for r in c.rooms:
-            stream = c.received[r]
+    for c in data["clients"]:
+        for r in c["rooms"]:
+            stream = c["received"].get(r, [])
             delivered += len(stream)
             seen_seq, seen_id, top = set(), set(), 0
-            for pos, (seq, mid, conn, uid, content, _t) in enumerate(stream):
+            for pos, (seq, mid, conn, _uid, content, _t) in enumerate(stream):
                 if seq in seen_seq or mid in seen_id:
-                    add("duplicated", 1, {"client": c.idx, "room": r, "seq": seq, "id": mid,
-                                          "conn": conn, "pos": pos,
-                                          "prev_max": top})
+                    add("delivered_twice", 1, {"client": c["idx"], "room": r, "seq": seq,
+                                               "id": mid, "conn": conn, "pos": pos})
                 elif seq < top:
-                    add("out_of_order", 1, {"client": c.idx, "room": r, "seq": seq,
+                    add("out_of_order", 1, {"client": c["idx"], "room": r, "seq": seq,
                                             "after": top, "conn": conn, "pos": pos})
                 seen_seq.add(seq)
                 seen_id.add(mid)
                 top = max(top, seq)
-                m = by_seq[r].get(seq)
-                if m is None or m.get("id") != mid:
-                    add("phantom", 1, {"client": c.idx, "room": r, "seq": seq, "id": mid,
+                m = by_seq.get(r, {}).get(seq)
+                if m is None or m["id"] != mid:
+                    add("phantom", 1, {"client": c["idx"], "room": r, "seq": seq, "id": mid,
                                        "content": content,
                                        "stored": None if m is None else
                                        {k: m.get(k) for k in ("id", "content")}})
-            limit = drv.settle_maxes.get(r) or max(by_seq[r], default=0)
-            never = [s for s in sorted(by_seq[r]) if s <= limit and s not in seen_seq]
+            limit = data["settle_maxes"].get(r) or tops.get(r, 0)
+            never = [s for s in sorted(by_seq.get(r, {})) if s <= limit and s not in seen_seq]
             if never:
-                add("acked_missing", len(never), {
-                    "client": c.idx, "room": r, "kind": "stored, never delivered",
-                    "seqs": never[:20], "count": len(never), "client_max_seen": top,
-                    "connections": c.conn_no,
-                    "gateways": c.connected_gw_history[-6:]})
+                add("missed", len(never), {"client": c["idx"], "room": r, "seqs": never[:20],
+                                           "count": len(never), "client_max_seen": top})
+        # a removed member: nothing of the room more than REMOVAL_GRACE_S after the leave
+        # answered, until it asked to join again
+        for room, t_left, t_back in c["away"]:
+            late = [(seq, round(t, 2)) for (seq, _mid, _conn, _u, _c, t)
+                    in c["received"].get(room, []) if t_left + REMOVAL_GRACE_S < t < t_back]
+            if late:
+                add("removed_member_received", len(late), {
+                    "client": c["idx"], "room": room, "left_at": round(t_left, 2),
+                    "rejoined_at": round(t_back, 2), "frames": late[:10]})
 
-    sent = sum(c.sent for c in drv.clients)
-    unacked = [(c.idx, cmid) for c in drv.clients for cmid in c.pending]
-    unacked_stored = sum(1 for c in drv.clients for cmid, p in c.pending.items()
-                         if (c.user_id, cmid) in keys or (c.user_id, p.content) in keys)
-    late = {r: len([s for s in by_seq[r] if s > (drv.settle_maxes.get(r) or 10 ** 12)])
-            for r in drv.rooms}
-    closes = collections.Counter()
-    errors = collections.Counter()
-    for c in drv.clients:
+    # -- history pages served by REST (the read model) against MongoDB
+    def same(page_msg, r):
+        m = by_seq.get(r, {}).get(page_msg.get("seq"))
+        return (m is not None and m["id"] == page_msg.get("id")
+                and m["user_id"] == page_msg.get("user_id")
+                and m.get("content") == page_msg.get("content"))
+
+    for r in rooms:
+        hist = data["rest_history"].get(r, [])
+        got = [m.get("seq") for m in hist]
+        if got != sorted(by_seq[r]) or not all(same(m, r) for m in hist):
+            bad = [m.get("seq") for m in hist if not same(m, r)]
+            add("history_mismatch", 1, {"room": r, "what": "full history (after_seq paging)",
+                                        "rest_count": len(got), "mongo_max": tops[r],
+                                        "differing_seqs": bad[:10]})
+    pages_checked = 0
+    for p in data["pages"]:
+        r, doc = p["room"], p.get("doc")
+        if doc is None:  # the probe got no answer (counted in totals, not a disagreement)
+            continue
+        pages_checked += 1
+        msgs = doc.get("messages") or []
+        total = doc.get("total")
+        seqs = [m.get("seq") for m in msgs]
+        problems = []
+        if not isinstance(total, int) or total > tops.get(r, 0):
+            problems.append(f"total {total} vs stored max {tops.get(r, 0)}")
+        else:
+            if p["when"] == "final" and total != tops.get(r, 0):
+                problems.append(f"total {total} != stored max {tops.get(r, 0)}")
+            want = expected_seqs(p["params"], total)
+            if seqs != want:
+                problems.append(f"seqs {seqs[:3]}..{seqs[-3:]} ({len(seqs)}) want "
+                                f"{want[:3]}..{want[-3:]} ({len(want)})")
+        wrong = [m.get("seq") for m in msgs if not same(m, r)]
+        if wrong:
+            problems.append(f"not as stored: seqs {wrong[:10]}")
+        if problems:
+            add("history_mismatch", 1, {"room": r, "when": p["when"], "params": p["params"],
+                                        "problems": problems})
+
+    # -- members: REST (Redis sets) vs MongoDB vs what the driver did
+    for r in rooms:
+        mongo = set(data["mongo_members"].get(r, ()))
+        rest = set(data["rest_members"].get(r, ()))
+        want = set(data["expected_members"].get(r, ()))
+        if rest != mongo or mongo != want:
+            add("members_mismatch", 1, {
+                "room": r, "when": "final",
+                "rest_not_mongo": sorted(rest - mongo)[:5], "mongo_not_rest": sorted(mongo - rest)[:5],
+                "mongo_not_expected": sorted(mongo - want)[:5],
+                "expected_not_mongo": sorted(want - mongo)[:5]})
+    churners = set(data.get("churners", ()))
+    for p in data["member_probes"]:
+        if p.get("members") is None:
+            continue
+        r = p["room"]
+        listed = set(p["members"])
+        static = set(data["static_members"].get(r, ()))
+        # during the run only the churners' own membership is in motion
+        if not static <= listed or not listed <= static | churners:
+            add("members_mismatch", 1, {"room": r, "when": p["when"],
+                                        "static_not_listed": sorted(static - listed)[:5],
+                                        "unknown_listed": sorted(listed - static - churners)[:5]})
+
+    counts["gateway_crashes"] = len(data.get("crashes", ()))
+    totals = {"acked": acked, "stored_client_messages": stored_client,
+              "stored_total": sum(len(v) for v in data["stored"].values()),
+              "deliveries": delivered, "pages_checked": pages_checked,
+              "member_probes": len(data["member_probes"]),
+              "removals": sum(len(c["away"]) for c in data["clients"]),
+              "stored_max_seq": tops}
+    return dict(counts), {k: v for k, v in ex.items()}, totals
+
+
+# ------------------------------------------------------------------ the whole result
+
+def verify(drv):
+    data = collect(drv)
+    counts, examples, truth = check(data)
+    res = collections.OrderedDict()
+    res["counts"] = counts
+    res["examples"] = examples
+    res["crashes"] = drv.crashes
+    clients = drv.clients
+    keys = {(m["user_id"], m.get("client_msg_id")) for v in data["stored"].values() for m in v}
+    unacked = [(c.idx, cmid) for c in clients for cmid in c.pending]
+    unacked_stored = sum(1 for c in clients for cmid in c.pending if (c.user_id, cmid) in keys)
+    closes, errors = collections.Counter(), collections.Counter()
+    for c in clients:
         closes.update(c.closes)
         errors.update(c.errors)
-    res["counts"] = {k: counts[k] for k in
-                     ("acked_missing", "duplicated", "out_of_order", "seq_holes",
-                      "idempotency", "phantom")}
-    res["counts"]["gateway_crashes"] = len(drv.crashes)
-    res["examples"] = {k: v for k, v in ex.items()}
-    res["crashes"] = drv.crashes
-    res["totals"] = {
-        "clients": len(drv.clients), "gateways": drv.n_gateways, "rooms": len(drv.rooms),
-        "messages_sent": sent, "send_frames": sum(c.sends for c in drv.clients),
-        "timeout_resends": sum(c.timeout_resends for c in drv.clients),
-        "acked": acked, "stored_client_messages": stored_text,
-        "stored_total": sum(len(v) for v in hist.values()),
+    kinds = collections.Counter(f[3] for f in drv.faults if not f[2])
+    res["totals"] = dict(truth, **{
+        "clients": len([c for c in clients if not c.churn]),
+        "churners": len([c for c in clients if c.churn]),
+        "gateways": drv.n_gateways, "rooms": len(drv.rooms),
+        "messages_sent": sum(c.sent for c in clients),
+        "send_frames": sum(c.sends for c in clients),
+        "timeout_resends": sum(c.timeout_resends for c in clients),
         "unacked_at_end": len(unacked), "unacked_but_stored": unacked_stored,
-        "rejected": sum(len(c.rejected) for c in drv.clients),
-        "rejected_codes": dict(collections.Counter(code for c in drv.clients
+        "rejected": sum(len(c.rejected) for c in clients),
+        "rejected_codes": dict(collections.Counter(code for c in clients
                                                    for code in c.rejected.values())),
-        "duplicate_acks": sum(c.dup_acks for c in drv.clients),
-        "unknown_acks": sum(c.unknown_acks for c in drv.clients),
-        "deliveries": delivered,
-        "foreign_room_frames": sum(len(c.foreign) for c in drv.clients),
-        "connections": sum(c.connects for c in drv.clients),
-        "connect_failures": sum(c.connect_failures for c in drv.clients),
+        "duplicate_acks": sum(c.dup_acks for c in clients),
+        "unknown_acks": sum(c.unknown_acks for c in clients),
+        "foreign_room_frames": sum(len(c.foreign) for c in clients),
+        "connections": sum(c.connects for c in clients),
+        "connect_failures": sum(c.connect_failures for c in clients),
         "close_codes": {str(k): v for k, v in sorted(closes.items(), key=lambda kv: str(kv[0]))},
         "error_codes": dict(errors),
-        "stored_after_settle": late, "settled": drv.settled,
-        "faults_applied": len([f for f in drv.faults if not f[2]]),
+        "stored_after_settle": {r: len([m for m in data["stored"][r]
+                                        if m["seq"] > (drv.settle_maxes.get(r) or 10 ** 12)])
+                                for r in drv.rooms},
+        "settled": drv.settled,
+        "faults_applied": sum(kinds.values()), "faults_by_kind": dict(kinds),
+        "probe_failures": sum(1 for p in drv.probes if p.get("doc") is None)
+        + sum(1 for p in drv.member_probes if p.get("members") is None),
         "sending_seconds": round(drv.t_send_end - drv.t_send_start, 1),
         "sigterm_drain_close_codes": dict(drv.drain_closes),
-        "ack_latency_s": latency_stats([x for c in drv.clients for x in c.ack_latency]),
-    }
+        "ack_latency_s": latency_stats([x for c in clients for x in c.ack_latency]),
+    })
     res["unacked_examples"] = unacked[:EXAMPLES]
     res["faults"] = drv.faults
     res["slow_client"] = {"closes_after_stall": drv.slow_closes,
-                          "rooms": len(drv.clients[0].rooms) if drv.clients else 0}
+                          "rooms": len(clients[0].rooms) if clients else 0}
     return res
 
 
@@ -183,8 +376,9 @@ def print_report(res, args, duration, workdir):
     print()
     print(f"==================== chaos report ({'long' if args.long else 'short'} form) "
           f"====================")
-    print(f"clients {t['clients']} · gateways {t['gateways']} · rooms {t['rooms']} · "
-          f"duration {duration:.1f}s (sending {t['sending_seconds']}s, {args.rounds} round(s))")
+    print(f"clients {t['clients']} (+{t['churners']} churning) · gateways {t['gateways']} · "
+          f"rooms {t['rooms']} · duration {duration:.1f}s (sending {t['sending_seconds']}s, "
+          f"{args.rounds} round(s))")
     print(f"messages: sent {t['messages_sent']} · acked {t['acked']} · stored "
           f"{t['stored_client_messages']} (all stored incl. system {t['stored_total']}) · "
           f"frames sent {t['send_frames']} (timeout resends {t['timeout_resends']})")
@@ -197,26 +391,25 @@ def print_report(res, args, duration, workdir):
     print(f"error frames {t['error_codes'] or '{}'} · settled {t['settled']} · "
           f"stored after settle {t['stored_after_settle']} · foreign-room frames "
           f"{t['foreign_room_frames']}")
+    print(f"membership churn: {t['removals']} leave/rejoin cycles · history pages compared "
+          f"with MongoDB {t['pages_checked']} · member-list probes {t['member_probes']} "
+          f"(probes without an answer {t['probe_failures']})")
     sc = res["slow_client"]
     print(f"slow client c0: closes after its stall {sc['closes_after_stall'] or 'none (kept up)'}")
     print(f"gateway exit codes on the final SIGTERM: {res.get('shutdown_exit_codes')}")
     print(f"gateway log counts: {res.get('gateway_log')}")
     print(f"close codes seen by the clients of a SIGTERMed gateway (SPEC 4.6 wants 1001): "
           f"{t['sigterm_drain_close_codes']}")
-    print(f"faults applied: {t['faults_applied']}")
-    for ts, desc, recovery in res["faults"]:
+    print(f"faults applied: {t['faults_applied']} {t['faults_by_kind']}")
+    for ts, desc, recovery, _kind in res["faults"]:
         print(f"    t={ts:6.1f}s  {'  ' if recovery else '! '}{desc}")
     print("-" * 72)
-    labels = [("acked_missing", "1. acked but missing"), ("duplicated", "2. duplicated"),
-              ("out_of_order", "3. out of seq order"), ("seq_holes", "4. seq holes"),
-              ("idempotency", "   idempotency violations"),
-              ("phantom", "   phantom deliveries"), ("gateway_crashes", "   gateway crashes")]
-    for key, label in labels:
-        print(f"{label:.<40} {cn[key]}")
-    for key, label in labels:
+    for key, label in COUNTERS:
+        print(f"{label:.<48} {cn.get(key, 0)}")
+    for key, label in COUNTERS:
         exs = res["examples"].get(key) or (res["crashes"] if key == "gateway_crashes" else [])
-        if cn[key] and exs:
-            print(f"first examples of {label.strip()}:")
+        if cn.get(key) and exs:
+            print(f"first examples of {label}:")
             for e in exs[:EXAMPLES]:
                 print("    " + json.dumps(e, default=str)[:600])
     if t["unacked_at_end"]:
@@ -226,5 +419,3 @@ def print_report(res, args, duration, workdir):
     if workdir and failed:
         print(f"logs: {workdir}/logs")
     return failed
-
-

@@ -1,7 +1,7 @@
 """rest_client.py - small helpers for the REST integration suites (test_rest_*.py,
 test_openapi.py): a JSON client bound to one stack, user/room factories, JWT minting
-with the stack's secret, a minimal Redis pub/sub listener (RESP over a socket; the
-redis package is not installed) and the error-shape assertion. Runs in the pytest
+with the stack's secret, a minimal Redis client and pub/sub listener (RESP over a socket,
+AUTH from the URL; the redis package is not installed) and the error-shape assertion. Runs in the pytest
 process; stdlib + requests only."""
 import base64
 import hashlib
@@ -74,7 +74,7 @@ class Client:
         return self.req("DELETE", path, token, **kw)
 
     # ------------------------------------------------------------------ factories
-    def register(self, username=None, email=None, password="password123"):
+    def register(self, username=None, email=None, password="copper-kettle-91"):
         username = username or "u_" + secrets.token_hex(5)
         email = email or f"{username}@example.com"
         r = self.post("/api/auth/register", {"username": username, "email": email,
@@ -82,12 +82,12 @@ class Client:
         assert r.status_code == 201, r.text
         return r.json()
 
-    def login(self, email, password="password123"):
+    def login(self, email, password="copper-kettle-91"):
         r = self.post("/api/auth/login", {"email": email, "password": password})
         assert r.status_code == 200, r.text
         return r.json()["token"]
 
-    def new_user(self, username=None, password="password123"):
+    def new_user(self, username=None, password="copper-kettle-91"):
         """Registers and logs in: a dict with id, username, email, token."""
         u = self.register(username=username, password=password)
         u["token"] = self.login(u["email"], password)
@@ -116,16 +116,37 @@ def new_id():
     return "0123456789ab" + secrets.token_hex(6)
 
 
-class RedisSubscriber:
-    """SUBSCRIBE to channels of the stack's Redis and collect published payloads."""
+class RedisConn:
+    """One RESP connection to the stack's Redis, with AUTH (and SELECT) from the URL:
+    redis://[[user]:password@]host[:port][/db]."""
 
-    def __init__(self, redis_url, *channels):
+    def __init__(self, redis_url, auth=True):
         u = urlparse(redis_url)
         self.sock = socket.create_connection((u.hostname, u.port or 6379), timeout=5)
         self.buf = b""
-        self._send("SUBSCRIBE", *channels)
-        for _ in channels:
-            self._read_reply()
+        if auth and u.password:
+            self.command(*(("AUTH", u.username, u.password) if u.username
+                           else ("AUTH", u.password)), check=True)
+        db = (u.path or "/").strip("/")
+        if db and db != "0":
+            self.command("SELECT", db, check=True)
+
+    def command(self, *args, check=False):
+        """Sends one command; its reply (an error reply as "ERR..." text; raised when
+        check)."""
+        self._send(*args)
+        line_kind, reply = self._peek_kind(), self._read_reply()
+        if check and line_kind == b"-":
+            raise RuntimeError(f"redis {args[0]}: {reply}")
+        return reply
+
+    def _peek_kind(self):
+        while not self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("redis closed")
+            self.buf += chunk
+        return self.buf[:1]
 
     def _send(self, *args):
         out = [f"*{len(args)}\r\n".encode()]
@@ -163,6 +184,19 @@ class RedisSubscriber:
             return [self._read_reply() for _ in range(int(rest))]
         raise ValueError(f"unexpected RESP {line!r}")
 
+    def close(self):
+        self.sock.close()
+
+
+class RedisSubscriber(RedisConn):
+    """SUBSCRIBE to channels of the stack's Redis and collect published payloads."""
+
+    def __init__(self, redis_url, *channels):
+        super().__init__(redis_url)
+        self._send("SUBSCRIBE", *channels)
+        for _ in channels:
+            self._read_reply()
+
     def messages(self, count, timeout=5.0):
         """The next count published payloads (parsed JSON), within timeout."""
         out = []
@@ -176,6 +210,3 @@ class RedisSubscriber:
             if isinstance(reply, list) and reply and reply[0] == "message":
                 out.append(json.loads(reply[2]))
         return out
-
-    def close(self):
-        self.sock.close()

@@ -137,3 +137,20 @@ def test_rate_limit_is_shared_across_gateways(make_stack):
             await c.close()
 
     asyncio.run(run())
+
+
+def test_a_socket_through_lighttpd_may_send_more_than_64k_in_all(stack):
+    """lighttpd's 64 KiB body cap (issue 10, point 9) is per HTTP request: after the
+    upgrade it would count the socket's whole stream, so /ws lifts it; a socket that
+    sends 100 KiB in small frames through lighttpd stays open."""
+    user = register(stack.http_url)
+
+    async def run():
+        c = await connect(stack.ws_url, user["token"])
+        for _ in range(100):
+            await c.send({"type": "ping", "pad": "x" * 1024})
+            await c.recv_until(lambda f: f.get("type") == "pong", 10)
+        await _still_open(c)
+        await c.close()
+
+    asyncio.run(run())

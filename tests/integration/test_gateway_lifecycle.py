@@ -17,7 +17,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 
 from ws_client import connect, create_room, is_room_message, mint_token, new_user_id, \
-    raw_upgrade, register
+    raw_upgrade, real_user_id, register
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -85,7 +85,7 @@ def test_two_gateway_processes_share_one_port(make_stack):
 
 
 def test_token_expiry_and_renewal(stack):
-    uid = new_user_id()
+    uid = real_user_id(stack.http_url)
     secret = stack.jwt_secret
 
     async def run():
@@ -97,7 +97,7 @@ def test_token_expiry_and_renewal(stack):
         assert time.monotonic() - t0 < 5
         # renewed in time: stays open past the first exp
         c = await connect(stack.gateway_ws_url(1), mint_token(secret, uid, "shorty", exp_in=2))
-        await c.send({"type": "auth", "token": mint_token(secret, new_user_id(), "other")})
+        await c.send({"type": "auth", "token": mint_token(secret, real_user_id(stack.http_url), "other")})
         e = await c.recv_until(lambda f: f.get("type") == "error", 5)
         assert e["code"] == "forbidden"
         await c.send({"type": "auth", "token": mint_token(secret, uid, "shorty", exp_in=600)})
@@ -240,7 +240,7 @@ def test_slow_consumer_is_cut_off_without_hurting_others(make_stack):
 
 def test_pings_and_silent_sockets_are_closed(make_stack):
     s = make_stack(gateways=1, env={"WS_PING_SEC": "1", "WS_IDLE_SEC": "3"})
-    tok = mint_token(s.jwt_secret, new_user_id(), "quiet")
+    tok = mint_token(s.jwt_secret, real_user_id(s.http_url), "quiet")
     silent = socket.socket()
     silent.connect(("127.0.0.1", s.gateway_port))
     key = base64.b64encode(os.urandom(16)).decode()
@@ -293,7 +293,7 @@ def test_no_leaks_under_asan_after_churn(make_stack):
     finally:
         s.build_dir = normal_build
     url = s.gateway_ws_url(0)
-    users = [mint_token(s.jwt_secret, new_user_id(), f"churn{i}") for i in range(10)]
+    users = [mint_token(s.jwt_secret, real_user_id(s.http_url), f"churn{i}") for i in range(10)]
 
     async def run():
         watcher = await connect(url, owner["token"])

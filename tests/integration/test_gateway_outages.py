@@ -1,9 +1,12 @@
 """test_gateway_outages.py - SPEC section 4.5 on real processes: with Redis frozen a
-gateway keeps storing, acking and delivering to its own clients, and when Redis returns
-the other gateway's clients catch up without gap or duplicate; with MongoDB down nothing
-is acked (an `unavailable` error with retryable=true instead), and once it is back the
-same resend is stored and delivered exactly once."""
+gateway keeps storing and delivering to its own clients, while the acks wait until the
+messages are visible in the room's Redis window too (an ack means "stored, and no reader
+can miss it"); when Redis returns the acks come and the other gateway's clients catch up
+without gap or duplicate; with MongoDB down nothing is acked (a `service_unavailable` error with
+retryable=true instead), and once it is back the same resend is stored and delivered
+exactly once."""
 import asyncio
+import secrets
 import time
 
 from ws_client import connect, create_room, is_room_message, register
@@ -28,36 +31,52 @@ def test_redis_outage_keeps_local_delivery_and_catches_up(make_stack):
         s.pause_redis()
         try:
             await asyncio.sleep(3.0)  # long enough for the gateways to declare Redis down
-            acks = []
-            for i in range(10):
-                ack = await a0.send_message(room, f"during outage {i}", timeout=15)
-                assert ack["type"] == "ack", ack
-                acks.append(ack)
-            # the same gateway delivers at once, in order
+            cmids = [f"out-{i}-{secrets.token_hex(3)}" for i in range(10)]
+            for i, cmid in enumerate(cmids):
+                await a0.send({"type": "message", "room_id": room,
+                               "content": f"during outage {i}", "client_msg_id": cmid})
+            # the same gateway stores and delivers them at once, in order
             got = await b0.collect(lambda f: is_room_message(f) and f["type"] == "text"
                                    and f["content"].startswith("during"), 10, timeout=10)
-            assert [f["seq"] for f in got] == [a["seq"] for a in acks]
+            seqs = [f["seq"] for f in got]
+            assert seqs == sorted(seqs) and len(set(seqs)) == 10
+            # but no ack yet: the window in Redis does not show them
             await asyncio.sleep(1.0)
+            early = [f for f in await a0.drain(0.1) if f.get("type") == "ack"
+                     and f.get("client_msg_id") in cmids]
+            assert not early, early
             assert not [f for f in await b1.drain(0.1) if is_room_message(f)
                         and f["content"].startswith("during")], "Redis was not down?"
         finally:
             s.resume_redis()
         t0 = time.monotonic()
+        acks = await a0.collect(lambda f: f.get("type") == "ack" and f.get("client_msg_id") in cmids,
+                                10, timeout=30)
+        print(f"\nacks came {time.monotonic() - t0:.1f} s after Redis returned")
+        assert sorted(a["seq"] for a in acks) == seqs
         got = await b1.collect(lambda f: is_room_message(f) and f["type"] == "text"
                                and f["content"].startswith("during"), 10, timeout=30)
-        print(f"\nother gateway caught up {time.monotonic() - t0:.1f} s after Redis returned")
-        assert [f["seq"] for f in got] == [a["seq"] for a in acks]
-        # a real restart (connections drop, subscriptions are gone): gateway 1 resubscribes
-        # and backfills what it missed from MongoDB
+        print(f"other gateway caught up {time.monotonic() - t0:.1f} s after Redis returned")
+        assert [f["seq"] for f in got] == seqs
+        # a real restart (connections drop, subscriptions and the window are gone): the
+        # messages sent meanwhile are acked once Redis is back, and gateway 1 resubscribes
+        # and backfills them
         s.stop_redis()
         try:
-            acks = [await a0.send_message(room, f"restart {i}", timeout=15) for i in range(5)]
-            assert all(a["type"] == "ack" for a in acks), acks
+            await asyncio.sleep(1.0)
+            cmids = [f"restart-{i}-{secrets.token_hex(3)}" for i in range(5)]
+            for i, cmid in enumerate(cmids):
+                await a0.send({"type": "message", "room_id": room,
+                               "content": f"restart {i}", "client_msg_id": cmid})
+            await b0.collect(lambda f: is_room_message(f) and f["type"] == "text"
+                             and f["content"].startswith("restart"), 5, timeout=10)
         finally:
             s.start_redis()
+        acks = await a0.collect(lambda f: f.get("type") == "ack" and f.get("client_msg_id") in cmids,
+                                5, timeout=30)
         got = await b1.collect(lambda f: is_room_message(f) and f["type"] == "text"
                                and f["content"].startswith("restart"), 5, timeout=30)
-        assert [f["seq"] for f in got] == [a["seq"] for a in acks]
+        assert [f["seq"] for f in got] == sorted(a["seq"] for a in acks)
         # live traffic flows again everywhere, and nothing was delivered twice
         after = await a0.send_message(room, "after the outage")
         for c in (b0, b1):
@@ -85,7 +104,7 @@ def test_mongo_outage_gives_no_ack_and_recovers(make_stack):
         s.stop_mongo()
         try:
             r = await a.send_message(room, "is anyone storing this?", "cm-outage", timeout=20)
-            assert r["type"] == "error" and r["code"] == "unavailable", r
+            assert r["type"] == "error" and r["code"] == "service_unavailable", r
             assert r["retryable"] is True and r["client_msg_id"] == "cm-outage"
             await a.send({"type": "ping"})
             await a.recv_until(lambda f: f.get("type") == "pong", 5)

@@ -4,7 +4,8 @@ gateway's resident memory per socket from /proc/PID/status (VmRSS before and aft
 import asyncio
 import time
 
-from ws_client import connect, create_room, is_room_message, mint_token, new_user_id, register
+from ws_client import connect, create_room, is_room_message, mint_token, new_user_id, \
+    real_user_id, register
 
 N_USERS = 60
 PER_USER = 20  # MAX_SOCKETS_PER_USER
@@ -24,13 +25,14 @@ def test_thousand_sockets_receive_a_broadcast(stack):
     room = create_room(stack.http_url, owner["token"])
     pid = stack.gateway_pid(1)
     url = stack.gateway_ws_url(1)
-    tokens = [mint_token(stack.jwt_secret, new_user_id(), f"load{i}") for i in range(N_USERS)]
+    tokens = [mint_token(stack.jwt_secret, real_user_id(stack.http_url), f"load{i}") for i in range(N_USERS)]
 
     async def run():
         # members first (one join each), so that the sockets below only subscribe
         for tok in tokens:
             c = await connect(url, tok)
-            assert (await c.join(room))["type"] == "subscribed"
+            f = await c.join(room)
+            assert f["type"] == "subscribed", f  # the error frame says why
             await c.close()
         await asyncio.sleep(3.0)  # presence debounce of those short visits
         rss_before = _rss_kb(pid)
@@ -64,3 +66,41 @@ def test_thousand_sockets_receive_a_broadcast(stack):
         await asyncio.gather(*(c.close() for c in clients))
 
     asyncio.run(run())
+
+
+def test_memory_goes_back_after_a_mass_close(make_stack):
+    """Issue 11: after thousands of sockets close, the gateway's RSS returns to within
+    20% of what it was before they opened (malloc_trim after a mass close, main.c)."""
+    import base64
+    import os
+    import socket
+
+    s = make_stack(gateways=1, env={"MAX_SOCKETS_PER_USER": "100000"})
+    u = register(s.http_url)
+    pid = s.gateway_pid(0)
+    time.sleep(1.0)
+    base = _rss_kb(pid)
+    socks = []
+    req = (f"GET /ws?token={u['token']} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+           "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n").encode()
+    try:
+        for i in range(3000):
+            c = socket.create_connection((s.host, s.gateway_port), timeout=10)
+            key = base64.b64encode(os.urandom(16))
+            c.sendall(req + b"Sec-WebSocket-Key: " + key + b"\r\n\r\n")
+            socks.append(c)
+        for c in socks:
+            assert c.recv(12) == b"HTTP/1.1 101"
+        time.sleep(2.0)
+        full = _rss_kb(pid)
+    finally:
+        for c in socks:
+            c.close()
+    deadline = time.time() + 15
+    after = _rss_kb(pid)
+    while time.time() < deadline and after > base * 1.2:
+        time.sleep(0.5)
+        after = _rss_kb(pid)
+    print(f"\nRSS: {base} kB before, {full} kB with 3,000 sockets, {after} kB after they closed")
+    assert full > base * 1.2, (base, full)  # the sockets did cost memory
+    assert after <= base * 1.2, (base, full, after)

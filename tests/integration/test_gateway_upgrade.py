@@ -5,7 +5,7 @@ disallowed Origin with 403, the per-user socket cap with 429, and good handshake
 import asyncio
 import json
 
-from ws_client import connect, mint_token, new_user_id, raw_upgrade
+from ws_client import connect, mint_token, new_user_id, raw_upgrade, real_user_id
 
 
 def _assert_json_error(status, headers, body, want_status, codes):
@@ -39,7 +39,7 @@ def test_bad_tokens_are_refused_with_401_json(stack):
     for url in (stack.gateway_ws_url(0), stack.gateway_ws_url(1), stack.ws_url):
         for name, tok in cases.items():
             st, hdrs, body = raw_upgrade(url, token=tok)
-            codes = {"token_expired"} if name == "expired" else {"unauthorized", "invalid_token"}
+            codes = {"token_expired"} if name == "expired" else {"missing_token", "invalid_token"}
             try:
                 _assert_json_error(st, hdrs, body, 401, codes)
             except AssertionError as e:
@@ -51,7 +51,7 @@ def test_bad_tokens_are_refused_with_401_json(stack):
 
 
 def test_origin_is_checked_only_when_present(stack):
-    tok = mint_token(stack.jwt_secret, new_user_id(), "bob")
+    tok = mint_token(stack.jwt_secret, real_user_id(stack.http_url), "bob")
     for url in (stack.gateway_ws_url(0), stack.ws_url):
         st, hdrs, body = raw_upgrade(url, token=tok, origin="http://evil.example")
         _assert_json_error(st, hdrs, body, 403, {"forbidden_origin"})
@@ -65,7 +65,7 @@ def test_origin_is_checked_only_when_present(stack):
 
 
 def test_good_handshakes_are_upgraded(stack):
-    uid = new_user_id()
+    uid = real_user_id(stack.http_url)
     tok = mint_token(stack.jwt_secret, uid, "carol")
 
     async def run():
@@ -83,18 +83,18 @@ def test_good_handshakes_are_upgraded(stack):
 
 
 def test_bad_url_parameters_and_paths(stack):
-    tok = mint_token(stack.jwt_secret, new_user_id(), "dave")
+    tok = mint_token(stack.jwt_secret, real_user_id(stack.http_url), "dave")
     url = stack.gateway_ws_url(0)
     st, hdrs, body = raw_upgrade(url, token=tok, room_id="nope")
-    _assert_json_error(st, hdrs, body, 400, {"invalid_room_id"})
+    _assert_json_error(st, hdrs, body, 400, {"validation_error"})
     st, hdrs, body = raw_upgrade(url, token=tok, room_id="a" * 24, after_seq="-3")
-    _assert_json_error(st, hdrs, body, 400, {"invalid_after_seq"})
+    _assert_json_error(st, hdrs, body, 400, {"validation_error"})
     st, hdrs, body = raw_upgrade(url.replace("/ws", "/other"), token=tok)
     _assert_json_error(st, hdrs, body, 404, {"not_found"})
 
 
 def test_socket_cap_per_user_is_429(stack):
-    uid = new_user_id()
+    uid = real_user_id(stack.http_url)
     tok = mint_token(stack.jwt_secret, uid, "erin")
     url = stack.gateway_ws_url(0)
 
@@ -107,7 +107,7 @@ def test_socket_cap_per_user_is_429(stack):
             _assert_json_error(st, hdrs, body, 429, {"too_many_connections"})
             assert "retry-after" in hdrs
             # another user is not affected
-            st, _, _ = raw_upgrade(url, token=mint_token(stack.jwt_secret, new_user_id(), "f"))
+            st, _, _ = raw_upgrade(url, token=mint_token(stack.jwt_secret, real_user_id(stack.http_url), "f"))
             assert st == 101
         finally:
             for c in socks:
@@ -118,3 +118,19 @@ def test_socket_cap_per_user_is_429(stack):
         await c.close()
 
     asyncio.run(run())
+
+
+def test_refusals_speak_the_rest_vocabulary(stack):
+    """One error vocabulary (issue 10, point 13): no token is `missing_token` on the
+    gateway as on REST (it said `unauthorized`), directly and through lighttpd."""
+    import urllib.error
+    import urllib.request
+    try:
+        urllib.request.urlopen(stack.http_url + "/api/users/me", timeout=5)
+        raise AssertionError("REST answered without a token")
+    except urllib.error.HTTPError as e:
+        rest_code = json.loads(e.read())["error"]["code"]
+    assert rest_code == "missing_token"
+    for url in (stack.gateway_ws_url(0), stack.ws_url):
+        st, hdrs, body = raw_upgrade(url)
+        _assert_json_error(st, hdrs, body, 401, {rest_code})

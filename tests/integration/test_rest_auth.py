@@ -16,7 +16,7 @@ def c(stack):
 
 def test_register_returns_201_without_hash(c):
     r = c.post("/api/auth/register", {"username": "Reg_User.1", "email": "Reg1@Example.com",
-                                      "password": "password123", "extra": "ignored"})
+                                      "password": "copper-kettle-91", "extra": "ignored"})
     assert r.status_code == 201, r.text
     body = r.json()
     assert len(body["id"]) == 24 and int(body["id"], 16) >= 0
@@ -27,21 +27,36 @@ def test_register_returns_201_without_hash(c):
 
 
 @pytest.mark.parametrize("body, field", [
-    ({"username": "ab", "email": "x1@example.com", "password": "password123"}, "username"),
-    ({"username": "a" * 33, "email": "x2@example.com", "password": "password123"}, "username"),
-    ({"username": "bad name", "email": "x3@example.com", "password": "password123"}, "username"),
-    ({"username": "okname1", "email": "not-an-email", "password": "password123"}, "email"),
+    ({"username": "ab", "email": "x1@example.com", "password": "copper-kettle-91"}, "username"),
+    ({"username": "a" * 33, "email": "x2@example.com", "password": "copper-kettle-91"}, "username"),
+    ({"username": "bad name", "email": "x3@example.com", "password": "copper-kettle-91"}, "username"),
+    ({"username": "okname1", "email": "not-an-email", "password": "copper-kettle-91"}, "email"),
     ({"username": "okname2", "email": "x4@example.com", "password": "short"}, "password"),
     ({"username": "okname3", "email": "x5@example.com", "password": "p" * 73}, "password"),
     ({"username": "okname4", "email": "x6@example.com"}, "password"),
-    ({"email": "x7@example.com", "password": "password123"}, "username"),
-    ({"username": 12345, "email": "x8@example.com", "password": "password123"}, "username"),
-    ({"username": "okname5", "email": ["x"], "password": "password123"}, "email"),
+    ({"email": "x7@example.com", "password": "copper-kettle-91"}, "username"),
+    ({"username": 12345, "email": "x8@example.com", "password": "copper-kettle-91"}, "username"),
+    ({"username": "okname5", "email": ["x"], "password": "copper-kettle-91"}, "email"),
     ({"username": "okname6", "email": "x9@example.com", "password": None}, "password"),
 ])
 def test_register_validation(c, body, field):
     err = assert_error(c.post("/api/auth/register", body), 400, "validation_error")
     assert field in err["message"]
+
+
+@pytest.mark.parametrize("password", ["password", "Password123", "iloveyou", "QWERTYUIOP"])
+def test_register_refuses_common_passwords(c, password):
+    """NIST SP 800-63B: a password from common/data/common-passwords.txt (any case) is a
+    400 validation_error naming the field in words a person understands; no account is made."""
+    name = "common_" + secrets.token_hex(4)
+    err = assert_error(c.post("/api/auth/register", {
+        "username": name, "email": f"{name}@example.com", "password": password}),
+        400, "validation_error")
+    assert err["message"].startswith("password: ")
+    assert "too common" in err["message"]
+    r = c.post("/api/auth/register", {"username": name, "email": f"{name}@example.com",
+                                      "password": password + "-but-longer-and-mine"})
+    assert r.status_code == 201, r.text
 
 
 @pytest.mark.parametrize("raw", [b"{", b"", b"[]", b"\"str\"", b"null", b"{\"a\":1,}",
@@ -56,17 +71,17 @@ def test_register_conflicts_name_the_field(c):
     u = c.register()
     err = assert_error(c.post("/api/auth/register", {
         "username": u["username"].upper(), "email": "other_" + u["email"],
-        "password": "password123"}), 409, "username_taken")
+        "password": "copper-kettle-91"}), 409, "username_taken")
     assert "username" in err["message"]
     err = assert_error(c.post("/api/auth/register", {
         "username": "x" + u["username"], "email": u["email"].upper(),
-        "password": "password123"}), 409, "email_taken")
+        "password": "copper-kettle-91"}), 409, "email_taken")
     assert "email" in err["message"]
 
 
 def test_login_success_and_token_claims(c, stack):
     u = c.register()
-    r = c.post("/api/auth/login", {"email": u["email"].upper(), "password": "password123"})
+    r = c.post("/api/auth/login", {"email": u["email"].upper(), "password": "copper-kettle-91"})
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["user"] == {"id": u["id"], "username": u["username"], "email": u["email"]}
@@ -79,15 +94,15 @@ def test_login_failures(c):
     assert_error(c.post("/api/auth/login", {"email": u["email"], "password": "wrongpass1"}),
                  401, "invalid_credentials")
     assert_error(c.post("/api/auth/login", {"email": "nobody_" + u["email"],
-                                            "password": "password123"}),
+                                            "password": "copper-kettle-91"}),
                  401, "invalid_credentials")
     assert_error(c.post("/api/auth/login", {"email": u["email"]}), 400, "validation_error")
     assert_error(c.post("/api/auth/login", {"email": u["email"], "password": 5}), 400,
                  "validation_error")
     # bcrypt ignores bytes past 72: a longer password must not log in on its prefix
     assert_error(c.post("/api/auth/login", {"email": u["email"],
-                                            "password": "password123" + "x" * 70}),
-                 400, "validation_error")
+                                            "password": "copper-kettle-91" + "x" * 70}),
+                 401, "invalid_credentials")
     assert_error(c.req("POST", "/api/auth/login", data=b"{nope"), 400, "invalid_json")
 
 
@@ -142,7 +157,7 @@ def test_register_many_unique_in_parallel(c):
 
     def attempt(i):
         return Client(c.stack).post("/api/auth/register", {
-            "username": name, "email": f"{name}{i}@example.com", "password": "password123"
+            "username": name, "email": f"{name}{i}@example.com", "password": "copper-kettle-91"
         }).status_code
 
     with ThreadPoolExecutor(6) as ex:

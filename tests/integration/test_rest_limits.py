@@ -48,7 +48,7 @@ def test_register_per_ip_shared_by_processes(make_stack):
     def attempt(i):
         return post_from(s, "127.0.0.1", "/api/auth/register", {
             "username": f"rl_user{i}", "email": f"rl{i}@example.com",
-            "password": "password123"})
+            "password": "copper-kettle-91"})
 
     with ThreadPoolExecutor(8) as ex:
         results = list(ex.map(attempt, range(12)))
@@ -61,7 +61,7 @@ def test_register_per_ip_shared_by_processes(make_stack):
             assert 1 <= int(headers["Retry-After"]) <= 720
     # another IP has its own allowance
     status, _, _ = post_from(s, "127.0.0.2", "/api/auth/register", {
-        "username": "rl_other", "email": "rl_other@example.com", "password": "password123"})
+        "username": "rl_other", "email": "rl_other@example.com", "password": "copper-kettle-91"})
     assert status == 201
 
 
@@ -79,14 +79,14 @@ def test_login_room_and_api_limits(make_stack):
         assert status == 401, body
     status, headers, body = post_from(s, "127.0.0.30", "/api/auth/login",
                                       {"email": victim["email"].upper(),
-                                       "password": "password123"})
+                                       "password": "copper-kettle-91"})
     assert status == 429 and body["error"]["code"] == "rate_limited", body
     assert 1 <= int(headers["Retry-After"]) <= 12
 
     # --- per IP: different accounts from one IP, concurrently over both processes
     def login(i):
         return post_from(s, "127.0.0.40", "/api/auth/login",
-                         {"email": f"nobody{i}@example.com", "password": "password123"})[0]
+                         {"email": f"nobody{i}@example.com", "password": "copper-kettle-91"})[0]
 
     with ThreadPoolExecutor(6) as ex:
         codes = sorted(ex.map(login, range(10)))

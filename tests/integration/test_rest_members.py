@@ -35,15 +35,18 @@ def test_owner_adds_and_removes(c, stack):
     b = c.new_user()
     x = c.new_user()
     priv = c.new_room(owner, private=True)
-    sub = RedisSubscriber(stack.redis_url, f"chat:room:{priv['id']}")
+    sub = RedisSubscriber(stack.redis_url, f"chat:room:{{{priv['id']}}}")
     try:
         r = c.post(f"/api/rooms/{priv['id']}/members", {"user_id": b["id"]}, owner["token"])
         assert r.status_code == 200, r.text
         assert set(r.json()["members"]) == {owner["id"], b["id"]}
         # adding again: no change, no second message
+        r = c.post(f"/api/rooms/{priv['id']}/members", {"user_id": b["id"]}, owner["token"])
+        assert r.status_code == 200 and len(r.json()["members"]) == 2
+        # the upper-case spelling of an id is not an id (issue 10, point 1)
         r = c.post(f"/api/rooms/{priv['id']}/members", {"user_id": b["id"].upper()},
                    owner["token"])
-        assert r.status_code == 200 and len(r.json()["members"]) == 2
+        assert r.status_code == 400, r.text
         r = c.delete(f"/api/rooms/{priv['id']}/members/{b['id']}", owner["token"])
         assert r.status_code == 200, r.text
         assert r.json()["members"] == [owner["id"]]
@@ -115,7 +118,7 @@ def test_dm(c, stack):
     for u in (a, b):
         ids = [x["id"] for x in c.get("/api/rooms?limit=200", u["token"]).json()["rooms"]]
         assert dm["id"] in ids
-    assert_error(c.post("/api/dms", {"user_id": a["id"]}, a["token"]), 400, "validation_error")
+    assert_error(c.post("/api/dms", {"user_id": a["id"]}, a["token"]), 403, "forbidden")
     assert_error(c.post("/api/dms", {"user_id": new_id()}, a["token"]), 404, "not_found")
     assert_error(c.post("/api/dms", {"user_id": "abc"}, a["token"]), 400, "validation_error")
     assert_error(c.post("/api/dms", {}, a["token"]), 400, "validation_error")

@@ -96,7 +96,7 @@ def test_join_and_leave_publish_live_events(c, stack):
     a = c.new_user()
     b = c.new_user()
     room = c.new_room(a)
-    sub = RedisSubscriber(stack.redis_url, f"chat:room:{room['id']}")
+    sub = RedisSubscriber(stack.redis_url, f"chat:room:{{{room['id']}}}")
     try:
         joined = c.join(b, room["id"])
         assert set(joined["members"]) == {a["id"], b["id"]}

@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "chat/db.h"
+#include "chat/redis_sync.h"
+#include "chat/store.h"
 
 static int db_fixture_counter;
 
@@ -51,6 +53,47 @@ int db_teardown(void **state)
     mongoc_database_destroy(database);
     chat_db_push(db, client);
     chat_db_destroy(db);
+    return 0;
+}
+
+int store_setup(void **state)
+{
+    chat_store_t *s = calloc(1, sizeof(*s));
+    void *db = NULL;
+    redisReply *reply = NULL;
+    char errbuf[256];
+
+    if (s == NULL || db_setup(&db) != 0) {
+        free(s);
+        return -1;
+    }
+    s->db = db;
+    s->window = 50;
+    s->redis = chat_redis_create(getenv("CHAT_TEST_REDIS_URL"), 2000, errbuf, sizeof(errbuf));
+    if (s->redis == NULL) {
+        fprintf(stderr, "CHAT_TEST_REDIS_URL: %s\n", errbuf);
+        db_teardown(&db);
+        free(s);
+        return -1;
+    }
+    reply = chat_redis_command(s->redis, "FLUSHDB");
+    if (reply == NULL) {
+        fprintf(stderr, "Redis on CHAT_TEST_REDIS_URL does not answer\n");
+    } else {
+        freeReplyObject(reply);
+    }
+    *state = s;
+    return reply == NULL ? -1 : 0;
+}
+
+int store_teardown(void **state)
+{
+    chat_store_t *s = *state;
+    void *db = s->db;
+
+    chat_redis_destroy(s->redis);
+    db_teardown(&db);
+    free(s);
     return 0;
 }
 

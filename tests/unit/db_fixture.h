@@ -1,7 +1,9 @@
 /*
  * db_fixture.h - the per-test database shared by the repository unit tests: a fresh
  * database on CHAT_TEST_MONGO_URI (started by `make test`) with the indexes created,
- * dropped again after the test. cmocka setup/teardown; main thread of each test.
+ * dropped again after the test, and the store fixture (that database plus a flushed
+ * Redis on CHAT_TEST_REDIS_URL) for the read-model tests. cmocka setup/teardown; main
+ * thread of each test.
  */
 #ifndef CHAT_TEST_DB_FIXTURE_H
 #define CHAT_TEST_DB_FIXTURE_H
@@ -14,6 +16,12 @@ struct CMUnitTest;
 int db_setup(void **state);
 /** cmocka teardown: drops that database and destroys the handle. */
 int db_teardown(void **state);
+
+/** cmocka setup: *state = a chat_store_t (malloc'd) on a new database (as db_setup) and
+ *  a Redis client on CHAT_TEST_REDIS_URL whose database is flushed first; window 50. */
+int store_setup(void **state);
+/** cmocka teardown of store_setup. */
+int store_teardown(void **state);
 
 /** A test program's main(): fails at once (naming the variable) without
  *  CHAT_TEST_MONGO_URI, else runs the group between mongoc's global init and cleanup. */

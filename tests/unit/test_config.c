@@ -23,7 +23,8 @@ static const char *const all_vars[] = {
     "BCRYPT_COST", "CORS_ORIGINS", "RATE_MSG_PER_SEC", "RATE_MSG_BURST",
     "RATE_LOGIN_PER_MIN", "RATE_REGISTER_PER_HOUR", "RATE_API_PER_SEC",
     "RATE_ROOM_CREATE_PER_MIN", "LOG_LEVEL", "LOG_FORMAT", "GATEWAY_ID", "GATEWAY_PORT",
-    "GATEWAY_HOST", "MAX_SOCKETS_PER_USER", "MONGO_TIMEOUT_MS",
+    "GATEWAY_HOST", "MAX_SOCKETS_PER_USER", "MONGO_TIMEOUT_MS", "BCRYPT_ALLOW_WEAK",
+    "SESSION_MAX_AGE",
 };
 
 /* Each test starts from a clean environment with only a valid secret. */
@@ -182,6 +183,53 @@ static void test_bcrypt_cost_message(void **state)
     unsetenv("BCRYPT_COST");
 }
 
+/* A cost below 10 is refused unless the test-only switch is set (issue 10, point 8). */
+static void test_bcrypt_weak_cost(void **state)
+{
+    chat_config_t cfg;
+    char err[512];
+
+    (void)state;
+    setenv("BCRYPT_COST", "4", 1);
+    assert_int_equal(chat_config_load(&cfg, true, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "BCRYPT_COST must be at least 10, got 4"));
+    assert_non_null(strstr(err, "BCRYPT_ALLOW_WEAK=1"));
+    setenv("BCRYPT_COST", "9", 1);
+    assert_int_equal(chat_config_load(&cfg, true, err, sizeof(err)), -1);
+    setenv("BCRYPT_ALLOW_WEAK", "1", 1);
+    assert_int_equal(chat_config_load(&cfg, true, err, sizeof(err)), 0);
+    assert_int_equal(cfg.bcrypt_cost, 9);
+    assert_true(cfg.bcrypt_allow_weak);
+    chat_config_free(&cfg);
+    setenv("BCRYPT_ALLOW_WEAK", "0", 1);
+    setenv("BCRYPT_COST", "10", 1);
+    assert_int_equal(chat_config_load(&cfg, true, err, sizeof(err)), 0);
+    assert_false(cfg.bcrypt_allow_weak);
+    chat_config_free(&cfg);
+    expect_bad("BCRYPT_ALLOW_WEAK", "yes");
+    unsetenv("BCRYPT_COST");
+    unsetenv("BCRYPT_ALLOW_WEAK");
+}
+
+/* A malformed URL's password is masked in the message (issue 10, point 10). */
+static void test_bad_url_hides_password(void **state)
+{
+    chat_config_t cfg;
+    char err[512];
+
+    (void)state;
+    setenv("REDIS_URL", "rediss://:Swordfish42@cache:6380", 1);
+    assert_int_equal(chat_config_load(&cfg, true, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "REDIS_URL"));
+    assert_null(strstr(err, "Swordfish42"));
+    unsetenv("REDIS_URL");
+    setenv("MONGO_URI", "mongo://root:Swordfish42@db", 1);
+    assert_int_equal(chat_config_load(&cfg, true, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "MONGO_URI"));
+    assert_null(strstr(err, "Swordfish42"));
+    unsetenv("MONGO_URI");
+}
+
 static void test_bad_numbers(void **state)
 {
     static const char *const cases[][2] = {
@@ -232,6 +280,18 @@ static void test_jwt_ttl(void **state)
     }
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         expect_bad("JWT_TTL", bad[i]);
+    unsetenv("JWT_TTL");
+    /* SESSION_MAX_AGE: the same syntax, default 30 days */
+    assert_int_equal(chat_config_load(&cfg, true, err, sizeof(err)), 0);
+    assert_int_equal(cfg.session_max_age_sec, 30 * 86400);
+    chat_config_free(&cfg);
+    setenv("SESSION_MAX_AGE", "12h", 1);
+    assert_int_equal(chat_config_load(&cfg, true, err, sizeof(err)), 0);
+    assert_int_equal(cfg.session_max_age_sec, 12 * 3600);
+    chat_config_free(&cfg);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        expect_bad("SESSION_MAX_AGE", bad[i]);
+    unsetenv("SESSION_MAX_AGE");
 }
 
 static void test_cors(void **state)
@@ -299,6 +359,8 @@ int main(void)
         cmocka_unit_test_setup(test_bad_numbers, reset_env),
         cmocka_unit_test_setup(test_jwt_ttl, reset_env),
         cmocka_unit_test_setup(test_cors, reset_env),
+        cmocka_unit_test_setup(test_bcrypt_weak_cost, reset_env),
+        cmocka_unit_test_setup(test_bad_url_hides_password, reset_env),
         cmocka_unit_test_setup(test_default_cors_allows_own_origin, reset_env),
         cmocka_unit_test_setup(test_null_errbuf, reset_env),
     };

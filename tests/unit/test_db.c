@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "chat/db.h"
+#include "chat/db_trace.h"
 
 #include "db_fixture.h"
 
@@ -150,6 +151,68 @@ static void test_duplicate_key_maps_to_conflict(void **state)
     chat_db_push(db, client);
 }
 
+/* Every command is counted by kind and collection, through the pool's APM callbacks. */
+static void test_commands_are_counted(void **state)
+{
+    chat_db_t *db = *state;
+    mongoc_client_t *client = chat_db_pop(db);
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, chat_db_name(db), "users");
+    bson_t *doc = BCON_NEW("username_lc", BCON_UTF8("counted"), "email_lc", BCON_UTF8("c@d.e"));
+    bson_t *filter = BCON_NEW("username_lc", BCON_UTF8("counted"));
+    uint64_t reads = chat_db_trace_count(CHAT_DB_OP_READ, CHAT_DB_COLL_USERS);
+    uint64_t writes = chat_db_trace_count(CHAT_DB_OP_WRITE, CHAT_DB_COLL_USERS);
+    uint64_t msg_reads = chat_db_trace_count(CHAT_DB_OP_READ, CHAT_DB_COLL_MESSAGES);
+    mongoc_cursor_t *cursor;
+    const bson_t *found;
+    bson_error_t err;
+
+    assert_true(mongoc_collection_insert_one(coll, doc, NULL, NULL, &err));
+    cursor = mongoc_collection_find_with_opts(coll, filter, NULL, NULL);
+    while (mongoc_cursor_next(cursor, &found)) {
+    }
+    mongoc_cursor_destroy(cursor);
+    assert_int_equal(chat_db_trace_count(CHAT_DB_OP_WRITE, CHAT_DB_COLL_USERS), writes + 1);
+    assert_int_equal(chat_db_trace_count(CHAT_DB_OP_READ, CHAT_DB_COLL_USERS), reads + 1);
+    assert_int_equal(chat_db_trace_count(CHAT_DB_OP_READ, CHAT_DB_COLL_MESSAGES), msg_reads);
+    bson_destroy(doc);
+    bson_destroy(filter);
+    mongoc_collection_destroy(coll);
+    chat_db_push(db, client);
+}
+
+static void test_commands_are_classified(void **state)
+{
+    bson_t *find = BCON_NEW("find", BCON_UTF8("messages"), "filter", "{", "}");
+    bson_t *more = BCON_NEW("getMore", BCON_INT64(42), "collection", BCON_UTF8("room_members"));
+    bson_t *ins = BCON_NEW("insert", BCON_UTF8("rooms"));
+    bson_t *odd = BCON_NEW("find", BCON_UTF8("scratch"));
+    bson_t *ping = BCON_NEW("ping", BCON_INT32(1));
+    chat_db_op_t op;
+    chat_db_coll_t coll;
+
+    (void)state;
+    chat_db_trace_classify("find", find, &op, &coll);
+    assert_int_equal(op, CHAT_DB_OP_READ);
+    assert_int_equal(coll, CHAT_DB_COLL_MESSAGES);
+    chat_db_trace_classify("getMore", more, &op, &coll);
+    assert_int_equal(op, CHAT_DB_OP_READ);
+    assert_int_equal(coll, CHAT_DB_COLL_ROOM_MEMBERS);
+    chat_db_trace_classify("insert", ins, &op, &coll);
+    assert_int_equal(op, CHAT_DB_OP_WRITE);
+    assert_int_equal(coll, CHAT_DB_COLL_ROOMS);
+    chat_db_trace_classify("find", odd, &op, &coll);
+    assert_int_equal(coll, CHAT_DB_COLL_OTHER);
+    chat_db_trace_classify("ping", ping, &op, &coll);
+    assert_int_equal(op, CHAT_DB_OP_OTHER);
+    assert_string_equal(chat_db_trace_coll_name(CHAT_DB_COLL_ROOM_HEADS), "room_heads");
+    assert_string_equal(chat_db_trace_op_name(CHAT_DB_OP_WRITE), "write");
+    bson_destroy(find);
+    bson_destroy(more);
+    bson_destroy(ins);
+    bson_destroy(odd);
+    bson_destroy(ping);
+}
+
 static void test_map_error(void **state)
 {
     bson_error_t err;
@@ -192,6 +255,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_duplicate_key_maps_to_conflict, db_setup,
                                         db_teardown),
         cmocka_unit_test(test_map_error),
+        cmocka_unit_test_setup_teardown(test_commands_are_counted, db_setup, db_teardown),
+        cmocka_unit_test(test_commands_are_classified),
     };
 
     return DB_FIXTURE_RUN(tests);

@@ -23,7 +23,7 @@ static void test_codes_and_statuses(void **state)
         {CHAT_ERR_NOT_FOUND, "not_found", 404},
         {CHAT_ERR_CONFLICT, "conflict", 409},
         {CHAT_ERR_FORBIDDEN, "forbidden", 403},
-        {CHAT_ERR_UNAUTHORIZED, "unauthorized", 401},
+        {CHAT_ERR_UNAUTHORIZED, "missing_token", 401},
         {CHAT_ERR_TOKEN_EXPIRED, "token_expired", 401},
         {CHAT_ERR_TOKEN_INVALID, "invalid_token", 401},
         {CHAT_ERR_RATE_LIMITED, "rate_limited", 429},
@@ -59,12 +59,37 @@ static void test_out_of_range_is_internal(void **state)
     assert_int_equal(chat_err_http_status((chat_err_t)-1), 500);
 }
 
+/* issue 10, point 13: every chat_err_t code is a wire code; the gateway's old spellings
+ * are not; the table has no duplicates and sane statuses */
+static void test_one_wire_vocabulary(void **state)
+{
+    size_t n = 0;
+    const chat_wire_code_t *t = chat_wire_codes(&n);
+
+    (void)state;
+    assert_true(n > 20);
+    for (int e = CHAT_ERR_NOMEM; e <= CHAT_ERR_INTERNAL; e++) {
+        assert_true(chat_wire_code_known(chat_err_code((chat_err_t)e)));
+    }
+    assert_false(chat_wire_code_known("unavailable"));
+    assert_false(chat_wire_code_known("unauthorized"));
+    assert_false(chat_wire_code_known("internal"));
+    assert_false(chat_wire_code_known(NULL));
+    for (size_t i = 0; i < n; i++) {
+        assert_true(t[i].status >= 400 && t[i].status <= 599);
+        for (size_t j = i + 1; j < n; j++) {
+            assert_string_not_equal(t[i].code, t[j].code);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_codes_and_statuses),
         cmocka_unit_test(test_every_value_has_text),
         cmocka_unit_test(test_out_of_range_is_internal),
+        cmocka_unit_test(test_one_wire_vocabulary),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

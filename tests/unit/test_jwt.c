@@ -1,7 +1,8 @@
 /*
  * test_jwt.c - HS256 issue/verify: valid, expired, not yet valid, tampered,
  * alg "none" (built by hand), HS512 with the same key, wrong key, missing or
- * mistyped claims, wrong issuer, bad subject, garbage and empty input.
+ * mistyped claims, wrong issuer, bad subject, garbage and empty input; the session
+ * claims jti and auth_time and the SESSION_MAX_AGE cap of chat_jwt_issue_session.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -352,6 +353,92 @@ static void test_issue_rejects_bad_input(void **state)
                      CHAT_ERR_INVALID);
     assert_int_equal(chat_jwt_issue(SECRET, ISSUER, 3600, UID, "alice", NOW, NULL),
                      CHAT_ERR_INVALID);
+    /* exp = now + ttl would overflow (found by tests/fuzz/fuzz_jwt, UBSan) */
+    assert_int_equal(chat_jwt_issue(SECRET, ISSUER, INT64_MAX, UID, "alice", NOW, &token),
+                     CHAT_ERR_INVALID);
+    assert_int_equal(chat_jwt_issue(SECRET, ISSUER, 3600, UID, "alice", -1, &token),
+                     CHAT_ERR_INVALID);
+}
+
+/* Every token gets its own random jti; a session keeps its auth_time and never outlives
+ * auth_time + max_age (issue 10, point 12). */
+static void test_session_claims(void **state)
+{
+    char *a = NULL;
+    char *b = NULL;
+    chat_jwt_claims_t ca;
+    chat_jwt_claims_t cb;
+    int64_t exp = 0;
+
+    (void)state;
+    assert_int_equal(chat_jwt_issue(SECRET, ISSUER, 3600, UID, "alice", NOW, &a), CHAT_OK);
+    assert_int_equal(chat_jwt_issue(SECRET, ISSUER, 3600, UID, "alice", NOW, &b), CHAT_OK);
+    assert_int_equal(chat_jwt_verify(SECRET, ISSUER, a, NOW, &ca), CHAT_OK);
+    assert_int_equal(chat_jwt_verify(SECRET, ISSUER, b, NOW, &cb), CHAT_OK);
+    assert_int_equal(strlen(ca.jti), 32);
+    assert_string_not_equal(ca.jti, cb.jti);
+    assert_int_equal(ca.auth_time, NOW);
+    free(a);
+    free(b);
+
+    /* a refresh 1000 s into a session of max age 3000: auth_time kept, exp capped */
+    assert_int_equal(chat_jwt_issue_session(SECRET, ISSUER, 3600, 3000, UID, "alice",
+                                            NOW + 1000, NOW, &a, &exp),
+                     CHAT_OK);
+    assert_int_equal(exp, NOW + 3000);
+    assert_int_equal(chat_jwt_verify(SECRET, ISSUER, a, NOW + 1000, &ca), CHAT_OK);
+    assert_int_equal(ca.auth_time, NOW);
+    assert_int_equal(ca.iat, NOW + 1000);
+    assert_int_equal(ca.exp, NOW + 3000);
+    free(a);
+    /* under the cap the TTL rules */
+    assert_int_equal(chat_jwt_issue_session(SECRET, ISSUER, 60, 3000, UID, "alice", NOW + 10,
+                                            NOW, &a, &exp),
+                     CHAT_OK);
+    assert_int_equal(exp, NOW + 70);
+    free(a);
+    /* at or past the cap: no token */
+    assert_int_equal(chat_jwt_issue_session(SECRET, ISSUER, 3600, 3000, UID, "alice",
+                                            NOW + 3000, NOW, &a, NULL),
+                     CHAT_ERR_TOKEN_EXPIRED);
+    assert_null(a);
+    /* auth_time in the future is a caller bug */
+    assert_int_equal(chat_jwt_issue_session(SECRET, ISSUER, 3600, 3000, UID, "alice", NOW,
+                                            NOW + 1, &a, NULL),
+                     CHAT_ERR_INVALID);
+}
+
+/* Tokens without jti/auth_time (issued before) verify; mistyped ones do not. */
+static void test_session_claims_shape(void **state)
+{
+    static const char *const bad[] = {
+        "{\"sub\":\"" UID "\",\"username\":\"a\",\"iss\":\"" ISSUER
+        "\",\"iat\":1736937000,\"exp\":1736940600,\"jti\":7}",
+        "{\"sub\":\"" UID "\",\"username\":\"a\",\"iss\":\"" ISSUER
+        "\",\"iat\":1736937000,\"exp\":1736940600,\"jti\":\"\"}",
+        "{\"sub\":\"" UID "\",\"username\":\"a\",\"iss\":\"" ISSUER
+        "\",\"iat\":1736937000,\"exp\":1736940600,\"jti\":\"a b\"}",
+        "{\"sub\":\"" UID "\",\"username\":\"a\",\"iss\":\"" ISSUER
+        "\",\"iat\":1736937000,\"exp\":1736940600,\"auth_time\":\"1\"}",
+        "{\"sub\":\"" UID "\",\"username\":\"a\",\"iss\":\"" ISSUER
+        "\",\"iat\":1736937000,\"exp\":1736940600,\"auth_time\":1736937001}",
+    };
+    char *old = claims("\"" UID "\"", "\"a\"", "\"" ISSUER "\"", "1736937000", "1736940600");
+    char *token = signed_token(JWT_ALG_HS256, SECRET, old);
+    chat_jwt_claims_t c;
+
+    (void)state;
+    assert_int_equal(chat_jwt_verify(SECRET, ISSUER, token, NOW, &c), CHAT_OK);
+    assert_string_equal(c.jti, "");
+    assert_int_equal(c.auth_time, NOW);
+    free(token);
+    free(old);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        token = signed_token(JWT_ALG_HS256, SECRET, bad[i]);
+        assert_int_equal(chat_jwt_verify(SECRET, ISSUER, token, NOW, &c),
+                         CHAT_ERR_TOKEN_INVALID);
+        free(token);
+    }
 }
 
 int main(void)
@@ -368,6 +455,8 @@ int main(void)
         cmocka_unit_test(test_wrong_issuer_param),
         cmocka_unit_test(test_garbage_and_empty),
         cmocka_unit_test(test_issue_rejects_bad_input),
+        cmocka_unit_test(test_session_claims),
+        cmocka_unit_test(test_session_claims_shape),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -20,19 +20,44 @@ static void test_layout(void **state)
 
     (void)state;
     assert_ptr_equal(chat_key_room_channel(ID, buf, sizeof(buf)), buf);
-    assert_string_equal(buf, "chat:room:" ID);
+    assert_string_equal(buf, "chat:room:{" ID "}"); /* a hash tag: one slot with its keys */
     assert_int_equal(strncmp(buf, CHAT_ROOM_CHANNEL_PREFIX, strlen(CHAT_ROOM_CHANNEL_PREFIX)),
                      0);
     assert_ptr_equal(chat_key_presence(ID, buf, sizeof(buf)), buf);
     assert_string_equal(buf, "chat:presence:" ID);
     assert_ptr_equal(chat_key_ratelimit("login_ip", "10.0.0.1", buf, sizeof(buf)), buf);
     assert_string_equal(buf, "chat:rl:login_ip:10.0.0.1");
+    assert_ptr_equal(chat_key_tagged(ID, "win", buf, sizeof(buf)), buf);
+    assert_string_equal(buf, "chat:{" ID "}:win");
+    assert_ptr_equal(chat_key_login("bob@example.com", buf, sizeof(buf)), buf);
+    assert_string_equal(buf, "chat:login:bob@example.com");
+    assert_null(chat_key_tagged(NULL, "win", buf, sizeof(buf)));
+}
+
+static void test_channel_ids(void **state)
+{
+    char buf[CHAT_KEY_LEN];
+    char id[25];
+
+    (void)state;
+    assert_ptr_equal(chat_key_user_channel(ID, buf, sizeof(buf)), buf);
+    assert_string_equal(buf, "chat:user:{" ID "}");
+    assert_true(chat_key_channel_id(buf, CHAT_USER_CHANNEL_PREFIX, CHAT_USER_CHANNEL_SUFFIX, id));
+    assert_string_equal(id, ID);
+    assert_false(chat_key_channel_id(buf, CHAT_ROOM_CHANNEL_PREFIX, CHAT_ROOM_CHANNEL_SUFFIX, id));
+    chat_key_room_channel(ID, buf, sizeof(buf));
+    assert_true(chat_key_channel_id(buf, CHAT_ROOM_CHANNEL_PREFIX, CHAT_ROOM_CHANNEL_SUFFIX, id));
+    assert_false(chat_key_channel_id("chat:room:{abc}", CHAT_ROOM_CHANNEL_PREFIX,
+                                     CHAT_ROOM_CHANNEL_SUFFIX, id));
+    assert_false(chat_key_channel_id("chat:room:{" ID "}x", CHAT_ROOM_CHANNEL_PREFIX,
+                                     CHAT_ROOM_CHANNEL_SUFFIX, id));
+    assert_false(chat_key_channel_id(NULL, CHAT_ROOM_CHANNEL_PREFIX, CHAT_ROOM_CHANNEL_SUFFIX, id));
 }
 
 static void test_truncation(void **state)
 {
     char small[16];
-    char exact[sizeof("chat:room:" ID)];
+    char exact[sizeof("chat:room:{" ID "}")];
 
     (void)state;
     memset(small, 'x', sizeof(small));
@@ -44,7 +69,7 @@ static void test_truncation(void **state)
     assert_string_equal(small, "");
     /* exactly fits, and one byte less does not */
     assert_non_null(chat_key_room_channel(ID, exact, sizeof(exact)));
-    assert_string_equal(exact, "chat:room:" ID);
+    assert_string_equal(exact, "chat:room:{" ID "}");
     assert_null(chat_key_room_channel(ID, exact, sizeof(exact) - 1));
     assert_null(chat_key_room_channel(ID, NULL, 0));
     assert_null(chat_key_room_channel(ID, exact, 0));
@@ -66,6 +91,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_layout),
+        cmocka_unit_test(test_channel_ids),
         cmocka_unit_test(test_truncation),
         cmocka_unit_test(test_null_parts),
     };

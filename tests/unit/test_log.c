@@ -107,6 +107,34 @@ static void test_json_shape(void **state)
     json_decref(j);
 }
 
+/* A thread's scope (req / conn) is on every line it logs, once, until cleared. */
+static void test_scope(void **state)
+{
+    json_t *j = NULL;
+
+    (void)state;
+    chat_log_init("unit", CHAT_LOG_DEBUG, CHAT_LOG_JSON);
+    chat_log_scope_set("req", "r-42");
+    chat_log_warn("mongo slow", "op", "find");
+    j = one_json_line();
+    assert_string_equal(field(j, "req"), "r-42");
+    assert_string_equal(field(j, "op"), "find");
+    json_decref(j);
+    assert_int_equal(ftruncate(fileno(capture), 0), 0);
+    assert_int_equal(lseek(2, 0, SEEK_SET), 0);
+    chat_log_info("request", "req", "r-42", "status", "200");
+    j = one_json_line(); /* named by the line itself: not twice */
+    assert_int_equal(json_object_size(j), 6);
+    json_decref(j);
+    assert_int_equal(ftruncate(fileno(capture), 0), 0);
+    assert_int_equal(lseek(2, 0, SEEK_SET), 0);
+    chat_log_scope_clear();
+    chat_log_info("idle");
+    j = one_json_line();
+    assert_null(json_object_get(j, "req"));
+    json_decref(j);
+}
+
 static void test_escaping(void **state)
 {
     json_t *j = NULL;
@@ -234,6 +262,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_json_shape, start_capture, stop_capture),
         cmocka_unit_test_setup_teardown(test_escaping, start_capture, stop_capture),
+        cmocka_unit_test_setup_teardown(test_scope, start_capture, stop_capture),
         cmocka_unit_test_setup_teardown(test_threshold, start_capture, stop_capture),
         cmocka_unit_test_setup_teardown(test_text_format, start_capture, stop_capture),
         cmocka_unit_test_setup_teardown(test_long_line, start_capture, stop_capture),

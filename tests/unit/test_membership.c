@@ -1,8 +1,10 @@
 /*
  * test_membership.c - join / leave / remove against a real MongoDB/FerretDB
- * (CHAT_TEST_MONGO_URI): room rules, exactly one system message per real change (also
- * under concurrent joins), that message's text, type, author and seq, and the undo of
- * the member change when the message cannot be stored. Each test uses its own database.
+ * (CHAT_TEST_MONGO_URI) and Redis (CHAT_TEST_REDIS_URL): room rules, exactly one system
+ * message per real change (also under concurrent joins), that message's text, type,
+ * author and seq, the undo of the member change when the message cannot be stored, and
+ * the refusal of every change while Redis is down. The read model's side is
+ * test_membership_read_model.c. Each test uses its own database.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,9 +19,13 @@
 #include <unistd.h>
 
 #include "chat/db.h"
+#include "chat/member_cache.h"
 #include "chat/membership.h"
 #include "chat/messages_repo.h"
+#include "chat/room_cache.h"
 #include "chat/rooms_repo.h"
+
+#include "chat/redis_sync.h"
 
 #include "db_fixture.h"
 
@@ -41,7 +47,8 @@ static int64_t last_seq(chat_db_t *db, const char *room_id)
 
 static void test_join_public_room(void **state)
 {
-    chat_db_t *db = *state;
+    chat_store_t *st = *state;
+    chat_db_t *db = st->db;
     chat_room_t r = {0};
     chat_room_t after = {0};
     chat_message_t sys = {0};
@@ -49,7 +56,7 @@ static void test_join_public_room(void **state)
 
     assert_int_equal(chat_rooms_create(db, "lobby", "", false, ALICE, &r), CHAT_OK);
 
-    assert_int_equal(chat_membership_join(db, r.id, BOB, "bob", false, &after, &sys, &changed),
+    assert_int_equal(chat_membership_join(st, r.id, BOB, "bob", false, &after, &sys, &changed),
                      CHAT_OK);
     assert_true(changed);
     assert_int_equal(after.n_members, 2);
@@ -65,7 +72,7 @@ static void test_join_public_room(void **state)
     chat_message_clear(&sys);
 
     /* joining again changes nothing and posts nothing */
-    assert_int_equal(chat_membership_join(db, r.id, BOB, "bob", false, &after, &sys, &changed),
+    assert_int_equal(chat_membership_join(st, r.id, BOB, "bob", false, &after, &sys, &changed),
                      CHAT_OK);
     assert_false(changed);
     assert_int_equal(after.n_members, 2);
@@ -74,33 +81,30 @@ static void test_join_public_room(void **state)
     chat_room_clear(&after);
 
     /* the owner is already a member */
-    assert_int_equal(chat_membership_join(db, r.id, ALICE, "alice", false, NULL, NULL, &changed),
+    assert_int_equal(chat_membership_join(st, r.id, ALICE, "alice", false, NULL, NULL, &changed),
                      CHAT_OK);
     assert_false(changed);
 
-    /* upper-case ids name the same user */
-    assert_int_equal(chat_membership_join(db, r.id, "660000000000000000000ABC", "x", false, NULL,
+    /* an id in any other spelling than lower-case hex is refused (SPEC §5) */
+    assert_int_equal(chat_membership_join(st, r.id, "660000000000000000000ABC", "x", false, NULL,
                                           NULL, &changed),
-                     CHAT_OK);
-    assert_true(changed);
-    assert_int_equal(chat_membership_join(db, r.id, "660000000000000000000abc", "x", false, NULL,
-                                          NULL, &changed),
-                     CHAT_OK);
+                     CHAT_ERR_INVALID);
     assert_false(changed);
 
-    assert_int_equal(chat_membership_join(db, "650000000000000000000009", BOB, "bob", false,
+    assert_int_equal(chat_membership_join(st, "650000000000000000000009", BOB, "bob", false,
                                           &after, &sys, &changed),
                      CHAT_ERR_NOT_FOUND);
-    assert_int_equal(chat_membership_join(db, "bad", BOB, "bob", false, &after, &sys, &changed),
+    assert_int_equal(chat_membership_join(st, "bad", BOB, "bob", false, &after, &sys, &changed),
                      CHAT_ERR_NOT_FOUND);
-    assert_int_equal(chat_membership_join(db, r.id, "bad", "bob", false, &after, &sys, &changed),
+    assert_int_equal(chat_membership_join(st, r.id, "bad", "bob", false, &after, &sys, &changed),
                      CHAT_ERR_INVALID);
     chat_room_clear(&r);
 }
 
 static void test_private_room_is_invite_only(void **state)
 {
-    chat_db_t *db = *state;
+    chat_store_t *st = *state;
+    chat_db_t *db = st->db;
     chat_room_t r = {0};
     chat_room_t after = {0};
     chat_room_t dm = {0};
@@ -109,12 +113,12 @@ static void test_private_room_is_invite_only(void **state)
     bool created = false;
 
     assert_int_equal(chat_rooms_create(db, "secret", "", true, ALICE, &r), CHAT_OK);
-    assert_int_equal(chat_membership_join(db, r.id, BOB, "bob", false, &after, &sys, &changed),
+    assert_int_equal(chat_membership_join(st, r.id, BOB, "bob", false, &after, &sys, &changed),
                      CHAT_ERR_FORBIDDEN);
     assert_false(changed);
     assert_int_equal(last_seq(db, r.id), 0);
 
-    assert_int_equal(chat_membership_join(db, r.id, BOB, "bob", true, &after, &sys, &changed),
+    assert_int_equal(chat_membership_join(st, r.id, BOB, "bob", true, &after, &sys, &changed),
                      CHAT_OK);
     assert_true(changed);
     assert_string_equal(sys.content, "bob joined the room");
@@ -122,14 +126,14 @@ static void test_private_room_is_invite_only(void **state)
     chat_message_clear(&sys);
 
     /* a member "joining" again is a no-op, not a refusal */
-    assert_int_equal(chat_membership_join(db, r.id, BOB, "bob", false, &after, &sys, &changed),
+    assert_int_equal(chat_membership_join(st, r.id, BOB, "bob", false, &after, &sys, &changed),
                      CHAT_OK);
     assert_false(changed);
     chat_room_clear(&after);
 
     /* a DM never takes a third person */
     assert_int_equal(chat_rooms_get_or_create_dm(db, ALICE, BOB, &dm, &created), CHAT_OK);
-    assert_int_equal(chat_membership_join(db, dm.id, CAROL, "carol", true, &after, &sys,
+    assert_int_equal(chat_membership_join(st, dm.id, CAROL, "carol", true, &after, &sys,
                                           &changed),
                      CHAT_ERR_FORBIDDEN);
     chat_room_clear(&dm);
@@ -138,7 +142,8 @@ static void test_private_room_is_invite_only(void **state)
 
 static void test_leave_and_remove(void **state)
 {
-    chat_db_t *db = *state;
+    chat_store_t *st = *state;
+    chat_db_t *db = st->db;
     chat_room_t r = {0};
     chat_room_t after = {0};
     chat_room_t dm = {0};
@@ -147,13 +152,13 @@ static void test_leave_and_remove(void **state)
     bool created = false;
 
     assert_int_equal(chat_rooms_create(db, "club", "", false, ALICE, &r), CHAT_OK);
-    assert_int_equal(chat_membership_join(db, r.id, BOB, "bob", false, NULL, NULL, &changed),
+    assert_int_equal(chat_membership_join(st, r.id, BOB, "bob", false, NULL, NULL, &changed),
                      CHAT_OK);
-    assert_int_equal(chat_membership_join(db, r.id, CAROL, "carol", false, NULL, NULL, &changed),
+    assert_int_equal(chat_membership_join(st, r.id, CAROL, "carol", false, NULL, NULL, &changed),
                      CHAT_OK);
 
     assert_int_equal(
-        chat_membership_leave(db, r.id, BOB, "bob", false, &after, &sys, &changed), CHAT_OK);
+        chat_membership_leave(st, r.id, BOB, "bob", false, &after, &sys, &changed), CHAT_OK);
     assert_true(changed);
     assert_false(chat_room_has_member(&after, BOB));
     assert_int_equal(after.n_members, 2);
@@ -166,14 +171,14 @@ static void test_leave_and_remove(void **state)
 
     /* not a member: OK, nothing changes */
     assert_int_equal(
-        chat_membership_leave(db, r.id, BOB, "bob", false, &after, &sys, &changed), CHAT_OK);
+        chat_membership_leave(st, r.id, BOB, "bob", false, &after, &sys, &changed), CHAT_OK);
     assert_false(changed);
     assert_null(sys.content);
     assert_int_equal(last_seq(db, r.id), 3);
     chat_room_clear(&after);
 
     assert_int_equal(
-        chat_membership_leave(db, r.id, CAROL, "carol", true, &after, &sys, &changed), CHAT_OK);
+        chat_membership_leave(st, r.id, CAROL, "carol", true, &after, &sys, &changed), CHAT_OK);
     assert_true(changed);
     assert_string_equal(sys.content, "carol was removed from the room");
     assert_string_equal(sys.username, "carol");
@@ -182,20 +187,20 @@ static void test_leave_and_remove(void **state)
 
     /* the owner stays */
     assert_int_equal(
-        chat_membership_leave(db, r.id, ALICE, "alice", false, &after, &sys, &changed),
+        chat_membership_leave(st, r.id, ALICE, "alice", false, &after, &sys, &changed),
         CHAT_ERR_FORBIDDEN);
     assert_int_equal(
-        chat_membership_leave(db, r.id, ALICE, "alice", true, &after, &sys, &changed),
+        chat_membership_leave(st, r.id, ALICE, "alice", true, &after, &sys, &changed),
         CHAT_ERR_FORBIDDEN);
 
     /* a DM has no exit */
     assert_int_equal(chat_rooms_get_or_create_dm(db, ALICE, BOB, &dm, &created), CHAT_OK);
     assert_int_equal(
-        chat_membership_leave(db, dm.id, ALICE, "alice", false, &after, &sys, &changed),
+        chat_membership_leave(st, dm.id, ALICE, "alice", false, &after, &sys, &changed),
         CHAT_ERR_FORBIDDEN);
     chat_room_clear(&dm);
 
-    assert_int_equal(chat_membership_leave(db, "650000000000000000000009", BOB, "bob", false,
+    assert_int_equal(chat_membership_leave(st, "650000000000000000000009", BOB, "bob", false,
                                            &after, &sys, &changed),
                      CHAT_ERR_NOT_FOUND);
     chat_room_clear(&r);
@@ -206,7 +211,8 @@ static void test_leave_and_remove(void **state)
  * (16 MiB) makes the message insert fail. */
 static void test_failed_message_undoes_the_change(void **state)
 {
-    chat_db_t *db = *state;
+    chat_store_t *st = *state;
+    chat_db_t *db = st->db;
     chat_room_t r = {0};
     chat_room_t after = {0};
     chat_message_t sys = {0};
@@ -220,17 +226,17 @@ static void test_failed_message_undoes_the_change(void **state)
     huge[huge_len] = '\0';
     assert_int_equal(chat_rooms_create(db, "undo", "", false, ALICE, &r), CHAT_OK);
 
-    assert_int_not_equal(chat_membership_join(db, r.id, BOB, huge, false, &after, &sys, &changed),
+    assert_int_not_equal(chat_membership_join(st, r.id, BOB, huge, false, &after, &sys, &changed),
                          CHAT_OK);
     assert_false(changed);
-    assert_int_equal(chat_rooms_is_member(db, r.id, BOB, &is_member), CHAT_OK);
+    assert_int_equal(chat_member_check(st, r.id, BOB, &is_member), CHAT_OK);
     assert_false(is_member);
     assert_int_equal(last_seq(db, r.id), 0);
     chat_room_clear(&after);
     chat_message_clear(&sys);
 
     /* the retry joins and posts */
-    assert_int_equal(chat_membership_join(db, r.id, BOB, "bob", false, &after, &sys, &changed),
+    assert_int_equal(chat_membership_join(st, r.id, BOB, "bob", false, &after, &sys, &changed),
                      CHAT_OK);
     assert_true(changed);
     assert_int_equal(sys.seq, 1);
@@ -239,14 +245,14 @@ static void test_failed_message_undoes_the_change(void **state)
 
     /* leaving: the member comes back when the message fails */
     assert_int_not_equal(
-        chat_membership_leave(db, r.id, BOB, huge, false, &after, &sys, &changed), CHAT_OK);
+        chat_membership_leave(st, r.id, BOB, huge, false, &after, &sys, &changed), CHAT_OK);
     assert_false(changed);
-    assert_int_equal(chat_rooms_is_member(db, r.id, BOB, &is_member), CHAT_OK);
+    assert_int_equal(chat_member_check(st, r.id, BOB, &is_member), CHAT_OK);
     assert_true(is_member);
     assert_int_equal(last_seq(db, r.id), 1);
     chat_room_clear(&after);
     chat_message_clear(&sys);
-    assert_int_equal(chat_membership_leave(db, r.id, BOB, "bob", false, &after, &sys, &changed),
+    assert_int_equal(chat_membership_leave(st, r.id, BOB, "bob", false, &after, &sys, &changed),
                      CHAT_OK);
     assert_true(changed);
     assert_int_equal(sys.seq, 2);
@@ -262,6 +268,7 @@ static void test_failed_message_undoes_the_change(void **state)
 
 typedef struct join_arg {
     const char *dbname;
+    int64_t window;
     const char *room_id;
     char user_id[CHAT_ID_LEN];
     char username[16];
@@ -276,27 +283,32 @@ static void *joiner(void *p)
     join_arg_t *arg = p;
     char errbuf[256];
     chat_message_t sys = {0};
-    chat_db_t *db = chat_db_create(getenv("CHAT_TEST_MONGO_URI"), arg->dbname, 5000, errbuf,
-                                   sizeof(errbuf));
+    chat_store_t st = {0};
 
+    st.db = chat_db_create(getenv("CHAT_TEST_MONGO_URI"), arg->dbname, 5000, errbuf,
+                           sizeof(errbuf));
+    st.redis = chat_redis_create(getenv("CHAT_TEST_REDIS_URL"), 2000, NULL, 0);
+    st.window = arg->window;
     arg->rc = CHAT_ERR_INTERNAL;
-    if (db != NULL) {
-        (void)chat_db_ping(db);
+    if (st.db != NULL) {
+        (void)chat_db_ping(st.db);
     }
     pthread_barrier_wait(arg->start);
-    if (db != NULL) {
-        arg->rc = chat_membership_join(db, arg->room_id, arg->user_id, arg->username, false, NULL,
-                                       &sys, &arg->changed);
+    if (st.db != NULL && st.redis != NULL) {
+        arg->rc = chat_membership_join(&st, arg->room_id, arg->user_id, arg->username, false,
+                                       NULL, &sys, &arg->changed);
         arg->seq = sys.seq;
     }
     chat_message_clear(&sys);
-    chat_db_destroy(db);
+    chat_redis_destroy(st.redis);
+    chat_db_destroy(st.db);
     return NULL;
 }
 
 static void test_concurrent_joins(void **state)
 {
-    chat_db_t *db = *state;
+    chat_store_t *st = *state;
+    chat_db_t *db = st->db;
     chat_room_t r = {0};
     chat_room_t after = {0};
     pthread_t threads[JOINERS];
@@ -309,6 +321,7 @@ static void test_concurrent_joins(void **state)
     memset(args, 0, sizeof(args));
     for (int i = 0; i < JOINERS; i++) {
         args[i].dbname = chat_db_name(db);
+        args[i].window = st->window;
         args[i].room_id = r.id;
         snprintf(args[i].user_id, sizeof(args[i].user_id), "6700000000000000000000%02d", i);
         snprintf(args[i].username, sizeof(args[i].username), "user%d", i);
@@ -329,25 +342,59 @@ static void test_concurrent_joins(void **state)
         seen[args[i].seq] = true;
     }
     assert_int_equal(last_seq(db, r.id), JOINERS);
-    assert_int_equal(chat_rooms_find(db, r.id, &after), CHAT_OK);
-    assert_int_equal(after.n_members, JOINERS + 1);
+    assert_int_equal(chat_room_load(st, r.id, &after), CHAT_OK);
+    assert_int_equal(chat_room_load_members(st, &after), CHAT_OK);
+    assert_int_equal(after.member_count, JOINERS + 1);
     for (int i = 0; i < JOINERS; i++) {
+        bool is_member = false;
         assert_true(chat_room_has_member(&after, args[i].user_id));
+        assert_int_equal(chat_member_check(st, r.id, args[i].user_id, &is_member), CHAT_OK);
+        assert_true(is_member);
     }
     chat_room_clear(&after);
+    chat_room_clear(&r);
+}
+
+/* Membership changes need Redis: while it is down they are refused and change nothing. */
+static void test_changes_refused_while_redis_is_down(void **state)
+{
+    chat_store_t *st = *state;
+    chat_store_t down = *st;
+    chat_room_t r = {0};
+    bool changed = true;
+    bool is_member = true;
+
+    down.redis = chat_redis_create("redis://127.0.0.1:1", 200, NULL, 0);
+    assert_non_null(down.redis);
+    assert_int_equal(chat_rooms_create(st->db, "no redis", "", false, ALICE, &r), CHAT_OK);
+    assert_int_equal(chat_membership_join(&down, r.id, BOB, "bob", false, NULL, NULL, &changed),
+                     CHAT_ERR_UNAVAILABLE);
+    assert_false(changed);
+    assert_int_equal(chat_member_check(st, r.id, BOB, &is_member), CHAT_OK);
+    assert_false(is_member);
+    assert_int_equal(last_seq(st->db, r.id), 0);
+    assert_int_equal(chat_membership_join(st, r.id, BOB, "bob", false, NULL, NULL, &changed),
+                     CHAT_OK);
+    assert_int_equal(chat_membership_leave(&down, r.id, BOB, "bob", false, NULL, NULL, &changed),
+                     CHAT_ERR_UNAVAILABLE);
+    assert_int_equal(chat_member_check(st, r.id, BOB, &is_member), CHAT_OK);
+    assert_true(is_member);
+    chat_redis_destroy(down.redis);
     chat_room_clear(&r);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_join_public_room, db_setup, db_teardown),
-        cmocka_unit_test_setup_teardown(test_private_room_is_invite_only, db_setup,
-                                        db_teardown),
-        cmocka_unit_test_setup_teardown(test_leave_and_remove, db_setup, db_teardown),
-        cmocka_unit_test_setup_teardown(test_failed_message_undoes_the_change, db_setup,
-                                        db_teardown),
-        cmocka_unit_test_setup_teardown(test_concurrent_joins, db_setup, db_teardown),
+        cmocka_unit_test_setup_teardown(test_join_public_room, store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(test_private_room_is_invite_only, store_setup,
+                                        store_teardown),
+        cmocka_unit_test_setup_teardown(test_leave_and_remove, store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(test_failed_message_undoes_the_change, store_setup,
+                                        store_teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_joins, store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(test_changes_refused_while_redis_is_down, store_setup,
+                                        store_teardown),
     };
 
     return DB_FIXTURE_RUN(tests);

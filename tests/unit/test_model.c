@@ -1,8 +1,8 @@
 /*
- * test_model.c - JSON codecs of the wire types: encoder shapes (null when unset,
- * RFC 3339 ms Z times, no password hash), round trips for user, room and message,
- * malformed input (missing field, wrong type, bad id, bad timestamp, non-object),
- * deep copy and the small helpers.
+ * test_model.c - JSON codecs of the user and room wire types: encoder shapes (null when
+ * unset, RFC 3339 ms Z times, no password hash), round trips, malformed input (missing
+ * field, wrong type, bad id, bad timestamp), membership lookups and the small helpers
+ * (list clears, dumps, error bodies). The message codec is test_model_message.c.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,60 +15,7 @@
 
 #include "chat/model.h"
 
-#define ID1 "65a1b2c3d4e5f60718293a4b"
-#define ID2 "65a1b2c3d4e5f60718293a4c"
-#define ID3 "65a1b2c3d4e5f60718293a4d"
-#define TS_MS INT64_C(1736937000123)
-#define TS_TEXT "2025-01-15T10:30:00.123Z"
-
-static json_t *parse(const char *text)
-{
-    json_error_t err;
-    json_t *j = json_loads(text, 0, &err);
-
-    if (j == NULL)
-        fail_msg("test JSON does not parse: %s: %s", err.text, text);
-    return j;
-}
-
-static void make_user(chat_user_t *u)
-{
-    memset(u, 0, sizeof(*u));
-    strcpy(u->id, ID1);
-    u->username = strdup("alice");
-    u->email = strdup("alice@example.com");
-    u->password_hash = strdup("$2b$04$abcdefghijklmnopqrstuuK5Kk4hL3o4l9Q0Hq1u1Xc8bYgKc6e2m");
-    u->created_at_ms = TS_MS;
-}
-
-static void make_room(chat_room_t *r)
-{
-    memset(r, 0, sizeof(*r));
-    strcpy(r->id, ID1);
-    r->name = strdup("general");
-    r->description = strdup("talk <b>here</b> \"quoted\"");
-    strcpy(r->creator_id, ID2);
-    r->members = calloc(2, sizeof(*r->members));
-    strcpy(r->members[0], ID2);
-    strcpy(r->members[1], ID3);
-    r->n_members = 2;
-    r->is_private = true;
-    r->created_at_ms = TS_MS;
-}
-
-static void make_message(chat_message_t *m)
-{
-    memset(m, 0, sizeof(*m));
-    strcpy(m->id, ID1);
-    strcpy(m->room_id, ID2);
-    strcpy(m->user_id, ID3);
-    m->username = strdup("bob");
-    m->content = strdup("héllo\nwörld \xf0\x9f\x98\x80 <script>");
-    m->client_msg_id = strdup("c-1");
-    m->type = CHAT_MSG_TEXT;
-    m->seq = 42;
-    m->timestamp_ms = TS_MS;
-}
+#include "model_fixture.h"
 
 /* ------------------------------------------------------------------ user */
 
@@ -329,134 +276,6 @@ static void test_room_has_member(void **state)
     assert_false(chat_room_has_member(&r, ID2));
 }
 
-/* ------------------------------------------------------------------ message */
-
-static void test_message_shape_and_round_trip(void **state)
-{
-    chat_message_t m;
-    chat_message_t back;
-    json_t *j = NULL;
-
-    (void)state;
-    make_message(&m);
-    j = chat_message_to_json(&m);
-    assert_non_null(j);
-    assert_string_equal(json_string_value(json_object_get(j, "type")), "text");
-    assert_string_equal(json_string_value(json_object_get(j, "timestamp")), TS_TEXT);
-    assert_int_equal(json_integer_value(json_object_get(j, "seq")), 42);
-    assert_string_equal(json_string_value(json_object_get(j, "client_msg_id")), "c-1");
-    assert_string_equal(json_string_value(json_object_get(j, "content")), m.content);
-
-    assert_int_equal(chat_message_from_json(j, &back), CHAT_OK);
-    assert_string_equal(back.id, ID1);
-    assert_string_equal(back.room_id, ID2);
-    assert_string_equal(back.user_id, ID3);
-    assert_string_equal(back.username, "bob");
-    assert_string_equal(back.content, m.content);
-    assert_string_equal(back.client_msg_id, "c-1");
-    assert_int_equal(back.type, CHAT_MSG_TEXT);
-    assert_int_equal(back.seq, 42);
-    assert_int_equal(back.timestamp_ms, TS_MS);
-    json_decref(j);
-    chat_message_clear(&back);
-
-    /* system message without client_msg_id: field omitted, type kept */
-    free(m.client_msg_id);
-    m.client_msg_id = NULL;
-    m.type = CHAT_MSG_SYSTEM;
-    j = chat_message_to_json(&m);
-    assert_null(json_object_get(j, "client_msg_id"));
-    assert_string_equal(json_string_value(json_object_get(j, "type")), "system");
-    assert_int_equal(chat_message_from_json(j, &back), CHAT_OK);
-    assert_int_equal(back.type, CHAT_MSG_SYSTEM);
-    assert_null(back.client_msg_id);
-    json_decref(j);
-    chat_message_clear(&back);
-    chat_message_clear(&m);
-}
-
-static void test_message_malformed(void **state)
-{
-    static const char *const fields[][2] = {
-        {"id", NULL}, {"room_id", NULL}, {"user_id", NULL}, {"username", NULL},
-        {"content", NULL}, {"seq", NULL}, {"timestamp", NULL},
-        {"id", "\"123\""}, {"room_id", "\"" ID1 "x\""}, {"user_id", "\"zzzzzzzzzzzzzzzzzzzzzzzz\""},
-        {"username", "null"}, {"content", "42"}, {"content", "[\"x\"]"},
-        {"seq", "0"}, {"seq", "-3"}, {"seq", "1.5"}, {"seq", "\"7\""},
-        {"timestamp", "\"2025-01-15\""}, {"timestamp", "1736937000123"},
-        {"timestamp", "\"2025-01-15T10:30:00\""},
-        {"type", "\"html\""}, {"type", "1"}, {"type", "null"},
-        {"client_msg_id", "5"},
-    };
-    chat_message_t m;
-
-    (void)state;
-    make_message(&m);
-    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
-        json_t *j = chat_message_to_json(&m);
-        chat_message_t out;
-
-        if (fields[i][1] == NULL) {
-            json_object_del(j, fields[i][0]);
-        } else {
-            json_t *v = json_loads(fields[i][1], JSON_DECODE_ANY, NULL);
-
-            assert_non_null(v);
-            json_object_set_new(j, fields[i][0], v);
-        }
-        if (chat_message_from_json(j, &out) != CHAT_ERR_INVALID)
-            fail_msg("accepted %s = %s", fields[i][0], fields[i][1] ? fields[i][1] : "(absent)");
-        assert_null(out.username);
-        assert_null(out.content);
-        json_decref(j);
-    }
-    chat_message_clear(&m);
-}
-
-static void test_message_non_object_and_defaults(void **state)
-{
-    chat_message_t out;
-    json_t *j = parse("[]");
-
-    (void)state;
-    assert_int_equal(chat_message_from_json(j, &out), CHAT_ERR_INVALID);
-    json_decref(j);
-    assert_int_equal(chat_message_from_json(NULL, &out), CHAT_ERR_INVALID);
-
-    /* no type means text; client_msg_id null is absent; unknown fields ignored */
-    j = parse("{\"id\":\"" ID1 "\",\"room_id\":\"" ID2 "\",\"user_id\":\"" ID3 "\","
-              "\"username\":\"u\",\"content\":\"c\",\"seq\":1,"
-              "\"timestamp\":\"2025-01-15T10:30:00Z\",\"client_msg_id\":null,\"zzz\":[1]}");
-    assert_int_equal(chat_message_from_json(j, &out), CHAT_OK);
-    assert_int_equal(out.type, CHAT_MSG_TEXT);
-    assert_null(out.client_msg_id);
-    assert_int_equal(out.seq, 1);
-    assert_int_equal(out.timestamp_ms, INT64_C(1736937000000));
-    chat_message_clear(&out);
-    json_decref(j);
-}
-
-static void test_message_copy(void **state)
-{
-    chat_message_t m;
-    chat_message_t c;
-
-    (void)state;
-    make_message(&m);
-    memset(&c, 0, sizeof(c));
-    assert_int_equal(chat_message_copy(&c, &m), CHAT_OK);
-    assert_ptr_not_equal(c.content, m.content);
-    assert_ptr_not_equal(c.username, m.username);
-    assert_string_equal(c.content, m.content);
-    assert_string_equal(c.client_msg_id, m.client_msg_id);
-    assert_string_equal(c.id, m.id);
-    assert_int_equal(c.seq, m.seq);
-    chat_message_clear(&m); /* the copy must survive the original */
-    assert_string_equal(c.username, "bob");
-    chat_message_clear(&c);
-    assert_int_equal(chat_message_copy(NULL, &m), CHAT_ERR_INVALID);
-}
-
 /* ------------------------------------------------------------------ misc */
 
 static void test_lists_and_clears(void **state)
@@ -528,10 +347,6 @@ int main(void)
         cmocka_unit_test(test_room_empty_members_and_description),
         cmocka_unit_test(test_room_malformed),
         cmocka_unit_test(test_room_has_member),
-        cmocka_unit_test(test_message_shape_and_round_trip),
-        cmocka_unit_test(test_message_malformed),
-        cmocka_unit_test(test_message_non_object_and_defaults),
-        cmocka_unit_test(test_message_copy),
         cmocka_unit_test(test_lists_and_clears),
         cmocka_unit_test(test_dumps_and_error),
     };

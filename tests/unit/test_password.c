@@ -132,6 +132,28 @@ static void test_dummy(void **state)
     }
 }
 
+/* The dummy follows the most common noted stored cost, not the configured one (issue 10,
+ * point 8). Runs last: the noted costs are process-wide. */
+static void test_dummy_follows_stored_cost(void **state)
+{
+    char hash[CHAT_PASSWORD_HASH_LEN];
+
+    (void)state;
+    assert_int_equal(chat_password_dummy_cost(12), 12); /* nothing noted yet */
+    assert_int_equal(chat_password_hash("copper-kettle-91", 5, hash, sizeof(hash)), CHAT_OK);
+    assert_int_equal(chat_password_hash_cost(hash), 5);
+    assert_int_equal(chat_password_hash_cost("$2b$1x$"), -1);
+    assert_int_equal(chat_password_hash_cost(NULL), -1);
+    assert_int_equal(chat_password_hash_cost("plain"), -1);
+    chat_password_note_stored_cost(chat_password_hash_cost(hash));
+    chat_password_note_stored_cost(-1); /* ignored */
+    assert_int_equal(chat_password_dummy_cost(12), 5);
+    chat_password_note_stored_cost(6);
+    chat_password_note_stored_cost(6);
+    assert_int_equal(chat_password_dummy_cost(12), 6);
+    assert_false(chat_password_verify_dummy("x", 12));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -141,6 +163,7 @@ int main(void)
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_verify_rejects_non_bcrypt),
         cmocka_unit_test(test_dummy),
+        cmocka_unit_test(test_dummy_follows_stored_cost),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,7 +1,9 @@
 /*
  * test_presence.c - reading presence from the chat:presence:<user_id> sorted sets in a
  * real Redis (CHAT_TEST_REDIS_URL): entries expiring in the future mean online, past
- * ones do not, and a Redis that is down reads as offline.
+ * ones do not, and a Redis that is down reads as offline. Also the batched read of
+ * rest-fcgi's member lists (member_lookup.c): past one chunk of keys, and again after
+ * the server lost its scripts.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +20,8 @@
 #include "chat/jwt.h" /* CHAT_ID_LEN */
 #include "chat/keys.h"
 #include "chat/presence.h"
+
+#include "../../rest-fcgi/member_lookup.c"
 
 #define NOW 1736937000000LL
 
@@ -101,11 +105,53 @@ static void test_redis_down_reads_offline(void **state)
     chat_redis_destroy(down);
 }
 
+/* rest_lookup_online: 501 users (two chunks), every third online; the same after a
+ * SCRIPT FLUSH (the script is loaded again); all offline without Redis. */
+static void test_lookup_many(void **state)
+{
+    enum { N = 501 };
+    chat_redis_t *r = connect_test_redis();
+    char(*ids)[CHAT_ID_LEN] = calloc(N, sizeof(*ids));
+    bool *online = calloc(N, sizeof(*online));
+    int64_t now = chat_clock_now_ms();
+    redisReply *reply = NULL;
+
+    (void)state;
+    assert_non_null(ids);
+    assert_non_null(online);
+    for (int i = 0; i < N; i++) {
+        fresh_user(ids[i], sizeof(ids[i]), 1000 + i);
+        if (i % 3 == 0) {
+            zadd(r, ids[i], now + 60000, "gw-a");
+        } else if (i % 3 == 1) {
+            zadd(r, ids[i], now - 1000, "gw-a"); /* lapsed */
+        }
+    }
+    for (int round = 0; round < 2; round++) {
+        memset(online, 1, N * sizeof(*online));
+        rest_lookup_online(r, (const char(*)[CHAT_ID_LEN])ids, N, online);
+        for (int i = 0; i < N; i++) {
+            assert_int_equal(online[i], i % 3 == 0);
+        }
+        reply = chat_redis_command(r, "SCRIPT FLUSH");
+        assert_non_null(reply);
+        freeReplyObject(reply);
+    }
+    rest_lookup_online(NULL, (const char(*)[CHAT_ID_LEN])ids, N, online);
+    for (int i = 0; i < N; i++) {
+        assert_false(online[i]);
+    }
+    free(ids);
+    free(online);
+    chat_redis_destroy(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_online_offline),
         cmocka_unit_test(test_redis_down_reads_offline),
+        cmocka_unit_test(test_lookup_many),
     };
     const char *url = getenv("CHAT_TEST_REDIS_URL");
 

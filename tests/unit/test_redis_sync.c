@@ -1,7 +1,8 @@
 /*
  * test_redis_sync.c - the blocking Redis client against a real Redis
- * (CHAT_TEST_REDIS_URL): URL parsing, commands, SELECT and AUTH from the URL, fast
- * "down" answers, and reconnection after the connection is killed.
+ * (CHAT_TEST_REDIS_URL): a bad URL refused, commands, SELECT and AUTH from the URL, fast
+ * "down" answers, and reconnection after the connection is killed. Parsing the URL
+ * itself is test_redis_url.c.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -38,54 +39,6 @@ static void url_with(char *buf, size_t len, const char *userinfo, const char *pa
     int hostlen = slash != NULL ? (int)(slash - hostport) : (int)strlen(hostport);
 
     snprintf(buf, len, "redis://%s%.*s%s", userinfo, hostlen, hostport, path);
-}
-
-static void test_url_parse(void **state)
-{
-    char *host = NULL;
-    char *password = NULL;
-    int port = 0;
-    int db = -1;
-
-    (void)state;
-    assert_int_equal(chat_redis_url_parse("redis://localhost", &host, &port, &password, &db), 0);
-    assert_string_equal(host, "localhost");
-    assert_int_equal(port, 6379);
-    assert_null(password);
-    assert_int_equal(db, 0);
-    free(host);
-
-    assert_int_equal(
-        chat_redis_url_parse("redis://:s3cret@10.0.0.5:6380/4", &host, &port, &password, &db),
-        0);
-    assert_string_equal(host, "10.0.0.5");
-    assert_int_equal(port, 6380);
-    assert_string_equal(password, "s3cret");
-    assert_int_equal(db, 4);
-    free(host);
-    free(password);
-
-    assert_int_equal(
-        chat_redis_url_parse("redis://user:pw@[::1]:7000/", &host, &port, &password, &db), 0);
-    assert_string_equal(host, "::1");
-    assert_int_equal(port, 7000);
-    assert_string_equal(password, "pw");
-    assert_int_equal(db, 0);
-    free(host);
-    free(password);
-
-    static const char *bad[] = {
-        "http://localhost", "redis://", "redis://:pw@", "redis://host:0", "redis://host:70000",
-        "redis://host:abc", "redis://host:", "redis://host/x", "redis://[::1", "redis://:6379",
-        "localhost:6379",   NULL,
-    };
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        host = NULL;
-        password = NULL;
-        assert_int_equal(chat_redis_url_parse(bad[i], &host, &port, &password, &db), -1);
-        assert_null(host);
-        assert_null(password);
-    }
 }
 
 static void test_create_rejects_bad_url(void **state)
@@ -246,7 +199,6 @@ static void test_reconnects_after_connection_loss(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_url_parse),
         cmocka_unit_test(test_create_rejects_bad_url),
         cmocka_unit_test(test_commands),
         cmocka_unit_test(test_select_db_from_url),

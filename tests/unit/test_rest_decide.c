@@ -2,7 +2,8 @@
  * test_rest_decide.c - the pure decisions of the rest-fcgi resources, without a
  * database: route matching (404 / 405 + Allow / bad ids / literal-before-id), input
  * checks of register, profile, rooms and DMs, room visibility, member management
- * rules, history query parsing and offsets, the health document and bucket sizes.
+ * rules, history query parsing and offsets, the health document and bucket sizes,
+ * exact routes and the auth pool, the JSON answers to what lighttpd refuses (edge.c).
  * Includes every rest-fcgi .c file except main.c (the only one that uses FastCGI).
  */
 #include <stdarg.h>
@@ -17,6 +18,7 @@
 
 #include "../../rest-fcgi/auth.c"
 #include "../../rest-fcgi/dms.c"
+#include "../../rest-fcgi/edge.c"
 #include "../../rest-fcgi/health.c"
 #include "../../rest-fcgi/limits.c"
 #include "../../rest-fcgi/member_lookup.c"
@@ -51,9 +53,9 @@ static void test_router(void **state)
     assert_int_equal(find("GET", "/api/users/" ID_A, &req, &route, allow), REST_MATCH_OK);
     assert_ptr_equal(route->handler, rest_users_get);
     assert_string_equal(req.params[0], ID_A);
+    /* one spelling only (SPEC §5): upper-case names nothing */
     assert_int_equal(find("GET", "/api/users/0123456789ABCDEF01234567", &req, &route, allow),
-                     REST_MATCH_OK);
-    assert_string_equal(req.params[0], ID_A); /* lower-cased */
+                     REST_MATCH_BAD_ID);
     assert_int_equal(find("DELETE", "/api/rooms/" ID_A "/members/" ID_B, &req, &route, allow),
                      REST_MATCH_OK);
     assert_int_equal(req.n_params, 2);
@@ -82,6 +84,76 @@ static void test_router(void **state)
                      REST_MATCH_BAD_ID);
     assert_int_equal(find("DELETE", "/api/rooms/" ID_A "/members/nope", &req, &route, allow),
                      REST_MATCH_BAD_ID);
+}
+
+/* issue 10, point 9: one spelling per route, and bcrypt only in the auth pool */
+static void test_exact_routes_and_pools(void **state)
+{
+    rest_request_t req;
+    const rest_route_t *route = NULL;
+    char allow[64];
+    const char *odd[] = {"/api/auth/login/", "/api/auth//login", "/api//auth/login",
+                         "/api/auth/LOGIN", "/api/auth/login#x", "/api/auth/%6cogin",
+                         "/api/auth/./login", "/api/rooms/", "/api/users/me/"};
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(odd) / sizeof(odd[0]); i++) {
+        char *path = rest_path_from_uri(odd[i]);
+        assert_non_null(path);
+        assert_int_equal(find("POST", path, &req, &route, allow), REST_MATCH_NO_ROUTE);
+        free(path);
+    }
+    assert_int_equal(find("POST", "/api/auth/login", &req, &route, allow), REST_MATCH_OK);
+    assert_true(rest_route_allowed_in_pool(route, "auth"));
+    assert_true(rest_route_allowed_in_pool(route, NULL));
+    assert_false(rest_route_allowed_in_pool(route, "api"));
+    assert_false(rest_route_allowed_in_pool(route, "history"));
+    assert_int_equal(find("POST", "/api/auth/register", &req, &route, allow), REST_MATCH_OK);
+    assert_false(rest_route_allowed_in_pool(route, "api"));
+    assert_int_equal(find("POST", "/api/auth/refresh", &req, &route, allow), REST_MATCH_OK);
+    assert_true(rest_route_allowed_in_pool(route, "api"));
+}
+
+/* issue 10, point 15: what lighttpd refuses itself is answered in JSON, 405 where due */
+static void test_edge_answers(void **state)
+{
+    rest_request_t req;
+    rest_response_t resp;
+    struct {
+        int status;
+        const char *path;
+        int want;
+        const char *code;
+    } cases[] = {
+        {413, "/api/auth/login", 413, "payload_too_large"},
+        {400, "/api/auth/login", 405, "method_not_allowed"}, /* GET with a body */
+        {400, "/api/rooms", 400, "bad_request"},
+        {400, "/api/nothing", 400, "bad_request"},
+        {501, "/api/rooms/" ID_A "/join", 405, "method_not_allowed"},
+        {501, "/", 404, "not_found"},
+        {414, "/api/rooms", 414, "uri_too_long"},
+        {431, "/api/rooms", 431, "headers_too_large"},
+        {503, "/ws", 503, "service_unavailable"},
+        {500, "/api/rooms", 500, "internal_error"},
+    };
+
+    (void)state;
+    assert_int_equal(rest_edge_status(NULL), 0);
+    assert_int_equal(rest_edge_status("200"), 0);
+    assert_int_equal(rest_edge_status("x"), 0);
+    assert_int_equal(rest_edge_status("413"), 413);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        memset(&req, 0, sizeof(req));
+        memset(&resp, 0, sizeof(resp));
+        req.path = (char *)cases[i].path;
+        rest_edge_answer(cases[i].status, &req, &resp);
+        assert_int_equal(resp.status, cases[i].want);
+        assert_string_equal(
+            json_string_value(json_object_get(json_object_get(resp.body, "error"), "code")),
+            cases[i].code);
+        assert_true(cases[i].want != 405 || resp.allow[0] != '\0');
+        rest_response_clear(&resp);
+    }
 }
 
 static void test_path_match(void **state)
@@ -177,20 +249,22 @@ static void test_visibility_and_management(void **state)
     make_room(&pub, false, false);
     make_room(&priv, true, false);
     make_room(&dm, true, true);
-    assert_true(rest_room_visible(&pub, ID_C));
-    assert_true(rest_room_visible(&priv, ID_B));
-    assert_false(rest_room_visible(&priv, ID_C));
+    assert_true(rest_room_visible(&pub, false));
+    assert_true(rest_room_visible(&priv, true));
+    assert_false(rest_room_visible(&priv, false));
 
-    assert_int_equal(rest_members_check_manage(&priv, ID_A, ID_C, true, &code, &why), CHAT_OK);
-    assert_int_equal(rest_members_check_manage(&priv, ID_B, ID_C, true, &code, &why),
+    assert_int_equal(rest_members_check_manage(&priv, ID_A, ID_C, false, true, &code, &why),
+                     CHAT_OK);
+    assert_int_equal(rest_members_check_manage(&priv, ID_B, ID_C, false, true, &code, &why),
                      CHAT_ERR_FORBIDDEN);
     assert_string_equal(code, "not_owner");
-    assert_int_equal(rest_members_check_manage(&priv, ID_A, ID_B, false, &code, &why), CHAT_OK);
-    assert_int_equal(rest_members_check_manage(&priv, ID_A, ID_A, false, &code, &why),
+    assert_int_equal(rest_members_check_manage(&priv, ID_A, ID_B, true, false, &code, &why),
+                     CHAT_OK);
+    assert_int_equal(rest_members_check_manage(&priv, ID_A, ID_A, true, false, &code, &why),
                      CHAT_ERR_FORBIDDEN);
-    assert_int_equal(rest_members_check_manage(&priv, ID_A, ID_C, false, &code, &why),
+    assert_int_equal(rest_members_check_manage(&priv, ID_A, ID_C, false, false, &code, &why),
                      CHAT_ERR_NOT_FOUND);
-    assert_int_equal(rest_members_check_manage(&dm, ID_A, ID_C, true, &code, &why),
+    assert_int_equal(rest_members_check_manage(&dm, ID_A, ID_C, false, true, &code, &why),
                      CHAT_ERR_FORBIDDEN);
     assert_non_null(why);
 }
@@ -225,8 +299,14 @@ static void test_history(void **state)
     assert_int_equal(q.seq, 10);
     assert_true(parse_history("after_seq=0", &q));
     assert_int_equal(q.mode, REST_HISTORY_AFTER);
-    assert_false(parse_history("after_seq=1&before_seq=2", &q));
-    assert_int_equal(resp0.status, 400);
+    /* both cursors: a range (issue 10, point 15: it was refused, undocumented) */
+    assert_true(parse_history("after_seq=1&before_seq=5", &q));
+    assert_int_equal(q.mode, REST_HISTORY_AFTER);
+    assert_int_equal(q.seq, 1);
+    assert_int_equal(q.until, 5);
+    assert_int_equal(rest_history_offset(&q, 25, 0), 21);
+    assert_true(parse_history("after_seq=0&before_seq=0", &q));
+    assert_int_equal(q.until, 1);
     assert_false(parse_history("limit=0", &q));
     assert_false(parse_history("offset=-1", &q));
     assert_false(parse_history("before_seq=abc", &q));
@@ -286,6 +366,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_router),
         cmocka_unit_test(test_path_match),
+        cmocka_unit_test(test_exact_routes_and_pools),
+        cmocka_unit_test(test_edge_answers),
         cmocka_unit_test(test_register_checks),
         cmocka_unit_test(test_profile_room_dm_checks),
         cmocka_unit_test(test_visibility_and_management),

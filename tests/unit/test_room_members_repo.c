@@ -77,34 +77,34 @@ static void test_insert_contains_delete(void **state)
 static void test_load_and_rooms_of_a_user(void **state)
 {
     chat_db_t *db = *state;
-    chat_room_t rooms[3];
+    chat_member_row_t *rows = NULL;
+    size_t n_rows = 0;
     bson_oid_t u1 = oid(USER_1);
+    bson_oid_t ra = oid(ROOM_A);
+    bson_oid_t rc_ = oid(ROOM_C);
     bson_oid_t *ids = NULL;
     size_t n = 0;
     int seen_a = 0;
     int seen_b = 0;
 
-    /* joined out of order: the list comes back by joined_at */
+    /* every member of a room with when it joined (order is the read model's business) */
     add(db, ROOM_A, USER_2, 2000);
     add(db, ROOM_A, USER_1, 1000);
     add(db, ROOM_A, USER_3, 3000);
     add(db, ROOM_B, USER_1, 5000);
 
-    memset(rooms, 0, sizeof(rooms));
-    snprintf(rooms[0].id, sizeof(rooms[0].id), "%s", ROOM_B);
-    snprintf(rooms[1].id, sizeof(rooms[1].id), "%s", ROOM_A);
-    snprintf(rooms[2].id, sizeof(rooms[2].id), "%s", ROOM_C);
-    assert_int_equal(chat_members_load(db, rooms, 3), CHAT_OK);
-    assert_int_equal(rooms[0].n_members, 1);
-    assert_string_equal(rooms[0].members[0], USER_1);
-    assert_int_equal(rooms[1].n_members, 3);
-    assert_string_equal(rooms[1].members[0], USER_1);
-    assert_string_equal(rooms[1].members[1], USER_2);
-    assert_string_equal(rooms[1].members[2], USER_3);
-    assert_int_equal(rooms[2].n_members, 0);
-    for (int i = 0; i < 3; i++) {
-        free(rooms[i].members);
+    assert_int_equal(chat_members_of_room(db, &ra, &rows, &n_rows), CHAT_OK);
+    assert_int_equal(n_rows, 3);
+    for (size_t i = 0; i < n_rows; i++) {
+        int64_t want = strcmp(rows[i].user_id, USER_1) == 0   ? 1000
+                       : strcmp(rows[i].user_id, USER_2) == 0 ? 2000
+                                                              : 3000;
+        assert_int_equal(rows[i].joined_at_ms, want);
     }
+    free(rows);
+    assert_int_equal(chat_members_of_room(db, &rc_, &rows, &n_rows), CHAT_OK);
+    assert_int_equal(n_rows, 0);
+    free(rows);
 
     assert_int_equal(chat_members_room_oids(db, &u1, &ids, &n), CHAT_OK);
     assert_int_equal(n, 2);

@@ -1,9 +1,9 @@
 /*
- * test_rooms_repo.c - rooms_repo against a real MongoDB/FerretDB (CHAT_TEST_MONGO_URI):
- * create/find, the visible-rooms listing, exact member changes (also when threads with
- * their own pools race, as separate processes do), membership checks, the stored
- * document shapes and race-safe DM rooms. Each test uses its own database, dropped at
- * the end.
+ * test_rooms_repo.c - rooms_repo and the rooms side of the read model (room_cache.h,
+ * member_cache.h, membership.h) against a real MongoDB/FerretDB (CHAT_TEST_MONGO_URI)
+ * and Redis (CHAT_TEST_REDIS_URL): create/find, the visible-rooms listing (also with
+ * Redis down) and race-safe DM rooms. Member changes are test_rooms_repo_members.c.
+ * Each test uses its own database, dropped at the end.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,44 +18,25 @@
 #include <unistd.h>
 
 #include "chat/db.h"
+#include "chat/member_cache.h"
+#include "chat/membership.h"
+#include "chat/redis_sync.h"
+#include "chat/room_cache.h"
 #include "chat/rooms_repo.h"
 
 #include "db_fixture.h"
-
-/* ---- helpers ---- */
-
-#define ALICE "660000000000000000000001"
-#define BOB "660000000000000000000002"
-#define CAROL "660000000000000000000003"
-#define MISSING_ROOM "650000000000000000000009"
-
-static void create_ok(chat_db_t *db, const char *name, bool is_private, const char *creator,
-                      chat_room_t *out)
-{
-    assert_int_equal(chat_rooms_create(db, name, "about it", is_private, creator, out), CHAT_OK);
-}
-
-static int64_t count_rooms(chat_db_t *db, const char *coll_name, const bson_t *filter)
-{
-    mongoc_client_t *client = chat_db_pop(db);
-    mongoc_collection_t *coll = mongoc_client_get_collection(client, chat_db_name(db), coll_name);
-    bson_error_t err;
-    int64_t n = mongoc_collection_count_documents(coll, filter, NULL, NULL, NULL, &err);
-
-    mongoc_collection_destroy(coll);
-    chat_db_push(db, client);
-    return n;
-}
+#include "rooms_fixture.h"
 
 /* ---- tests ---- */
 
 static void test_create_and_find(void **state)
 {
-    chat_db_t *db = *state;
+    chat_store_t *st = *state;
+    chat_db_t *db = st->db;
     chat_room_t r = {0};
     chat_room_t found = {0};
 
-    create_ok(db, "general", false, ALICE, &r);
+    create_ok(st, "general", false, ALICE, &r);
     assert_int_equal(strlen(r.id), 24);
     assert_string_equal(r.name, "general");
     assert_string_equal(r.description, "about it");
@@ -69,7 +50,11 @@ static void test_create_and_find(void **state)
     assert_int_equal(chat_rooms_find(db, r.id, &found), CHAT_OK);
     assert_string_equal(found.id, r.id);
     assert_string_equal(found.name, "general");
+    assert_int_equal(found.n_members, 0); /* the document only: members are the read model's */
+    chat_room_clear(&found);
+    assert_int_equal(load_full(st, r.id, &found), CHAT_OK);
     assert_int_equal(found.n_members, 1);
+    assert_int_equal(found.member_count, 1);
     assert_int_equal(found.created_at_ms, r.created_at_ms);
     chat_room_clear(&found);
 
@@ -87,7 +72,7 @@ static void test_create_and_find(void **state)
 
 static void test_list_visible(void **state)
 {
-    chat_db_t *db = *state;
+    chat_store_t *st = *state;
     chat_room_t r = {0};
     chat_room_list_t list = {0};
     int64_t total = -1;
@@ -99,12 +84,12 @@ static void test_list_visible(void **state)
         bool priv = i % 2 == 1;
 
         snprintf(name, sizeof(name), "%c%d", priv ? 's' : 'p', i);
-        create_ok(db, name, priv, i == 3 ? BOB : ALICE, &r);
+        create_ok(st, name, priv, i == 3 ? BOB : ALICE, &r);
         chat_room_clear(&r);
         usleep(3000); /* distinct created_at */
     }
 
-    assert_int_equal(chat_rooms_list_visible(db, ALICE, 50, 0, &list, &total), CHAT_OK);
+    assert_int_equal(chat_rooms_visible(st, ALICE, 0, 50, &list, &total), CHAT_OK);
     assert_int_equal(total, 4);
     assert_int_equal(list.n, 4);
     assert_string_equal(list.items[0].name, "p4"); /* newest first */
@@ -112,10 +97,10 @@ static void test_list_visible(void **state)
     assert_string_equal(list.items[2].name, "s1");
     assert_string_equal(list.items[3].name, "p0");
     /* every room of the page comes with its members, oldest first */
-    assert_int_equal(chat_rooms_add_member(db, list.items[0].id, CAROL, &changed, NULL), CHAT_OK);
-    assert_int_equal(chat_rooms_add_member(db, list.items[0].id, BOB, &changed, NULL), CHAT_OK);
+    assert_int_equal(add_member(st, list.items[0].id, CAROL, &changed, NULL), CHAT_OK);
+    assert_int_equal(add_member(st, list.items[0].id, BOB, &changed, NULL), CHAT_OK);
     chat_room_list_clear(&list);
-    assert_int_equal(chat_rooms_list_visible(db, ALICE, 50, 0, &list, &total), CHAT_OK);
+    assert_int_equal(chat_rooms_visible(st, ALICE, 0, 50, &list, &total), CHAT_OK);
     assert_int_equal(list.n, 4);
     assert_int_equal(list.items[0].n_members, 3);
     assert_string_equal(list.items[0].members[0], ALICE);
@@ -127,7 +112,7 @@ static void test_list_visible(void **state)
     }
     chat_room_list_clear(&list);
 
-    assert_int_equal(chat_rooms_list_visible(db, BOB, 2, 1, &list, &total), CHAT_OK);
+    assert_int_equal(chat_rooms_visible(st, BOB, 1, 2, &list, &total), CHAT_OK);
     assert_int_equal(total, 4);
     assert_int_equal(list.n, 2);
     assert_string_equal(list.items[0].name, "s3");
@@ -135,22 +120,22 @@ static void test_list_visible(void **state)
     chat_room_list_clear(&list);
 
     /* a stranger sees public rooms only; so does an anonymous or malformed id */
-    assert_int_equal(chat_rooms_list_visible(db, CAROL, 50, 0, &list, &total), CHAT_OK);
+    assert_int_equal(chat_rooms_visible(st, CAROL, 0, 50, &list, &total), CHAT_OK);
     assert_int_equal(total, 3);
     assert_int_equal(list.n, 3);
     chat_room_list_clear(&list);
-    assert_int_equal(chat_rooms_list_visible(db, NULL, 50, 0, &list, &total), CHAT_OK);
+    assert_int_equal(chat_rooms_visible(st, NULL, 0, 50, &list, &total), CHAT_OK);
     assert_int_equal(total, 3);
     chat_room_list_clear(&list);
 
     /* joining a private room makes it visible */
-    assert_int_equal(chat_rooms_list_visible(db, BOB, 50, 0, &list, &total), CHAT_OK);
+    assert_int_equal(chat_rooms_visible(st, BOB, 0, 50, &list, &total), CHAT_OK);
     assert_int_equal(total, 4);
     assert_string_equal(list.items[1].name, "s3");
-    assert_int_equal(chat_rooms_add_member(db, list.items[1].id, CAROL, &changed, NULL),
+    assert_int_equal(add_member(st, list.items[1].id, CAROL, &changed, NULL),
                      CHAT_OK);
     chat_room_list_clear(&list);
-    assert_int_equal(chat_rooms_list_visible(db, CAROL, 50, 0, &list, &total), CHAT_OK);
+    assert_int_equal(chat_rooms_visible(st, CAROL, 0, 50, &list, &total), CHAT_OK);
     assert_int_equal(total, 4);
     assert_int_equal(list.n, 4);
     assert_string_equal(list.items[1].name, "s3");
@@ -160,93 +145,16 @@ static void test_list_visible(void **state)
     chat_room_list_clear(&list);
 
     /* past the end */
-    assert_int_equal(chat_rooms_list_visible(db, ALICE, 50, 10, &list, &total), CHAT_OK);
+    assert_int_equal(chat_rooms_visible(st, ALICE, 10, 50, &list, &total), CHAT_OK);
     assert_int_equal(list.n, 0);
     assert_int_equal(total, 4);
     chat_room_list_clear(&list);
 }
 
-static void test_add_and_remove_member(void **state)
-{
-    chat_db_t *db = *state;
-    chat_room_t r = {0};
-    chat_room_t after = {0};
-    bool changed = false;
-    bool is_member = true;
-
-    create_ok(db, "team", false, ALICE, &r);
-
-    assert_int_equal(chat_rooms_is_member(db, r.id, BOB, &is_member), CHAT_OK);
-    assert_false(is_member);
-    assert_int_equal(chat_rooms_add_member(db, r.id, BOB, &changed, &after), CHAT_OK);
-    assert_true(changed);
-    assert_int_equal(after.n_members, 2);
-    assert_string_equal(after.members[1], BOB);
-    chat_room_clear(&after);
-    assert_int_equal(chat_rooms_is_member(db, r.id, BOB, &is_member), CHAT_OK);
-    assert_true(is_member);
-
-    /* again: no change, the room as it is */
-    assert_int_equal(chat_rooms_add_member(db, r.id, BOB, &changed, &after), CHAT_OK);
-    assert_false(changed);
-    assert_int_equal(after.n_members, 2);
-    chat_room_clear(&after);
-
-    assert_int_equal(chat_rooms_remove_member(db, r.id, BOB, &changed, &after), CHAT_OK);
-    assert_true(changed);
-    assert_int_equal(after.n_members, 1);
-    assert_string_equal(after.members[0], ALICE);
-    chat_room_clear(&after);
-    assert_int_equal(chat_rooms_remove_member(db, r.id, BOB, &changed, NULL), CHAT_OK);
-    assert_false(changed);
-    assert_int_equal(chat_rooms_is_member(db, r.id, BOB, &is_member), CHAT_OK);
-    assert_false(is_member);
-
-    /* unknown rooms */
-    assert_int_equal(chat_rooms_add_member(db, MISSING_ROOM, BOB, &changed, &after),
-                     CHAT_ERR_NOT_FOUND);
-    assert_false(changed);
-    assert_int_equal(chat_rooms_remove_member(db, "bad", BOB, &changed, &after),
-                     CHAT_ERR_NOT_FOUND);
-    assert_int_equal(chat_rooms_is_member(db, MISSING_ROOM, BOB, &is_member),
-                     CHAT_ERR_NOT_FOUND);
-    assert_int_equal(chat_rooms_is_member(db, "bad", BOB, &is_member), CHAT_ERR_NOT_FOUND);
-    assert_int_equal(chat_rooms_add_member(db, r.id, "bad", &changed, &after), CHAT_ERR_INVALID);
-    chat_room_clear(&r);
-}
-
-static void test_ids_for_member(void **state)
-{
-    chat_db_t *db = *state;
-    chat_room_t a = {0};
-    chat_room_t b = {0};
-    chat_room_t c = {0};
-    char (*ids)[CHAT_ID_LEN] = NULL;
-    size_t n = 99;
-    bool changed = false;
-
-    create_ok(db, "a", false, ALICE, &a);
-    create_ok(db, "b", true, BOB, &b);
-    create_ok(db, "c", false, BOB, &c);
-    assert_int_equal(chat_rooms_add_member(db, b.id, ALICE, &changed, NULL), CHAT_OK);
-
-    assert_int_equal(chat_rooms_ids_for_member(db, ALICE, &ids, &n), CHAT_OK);
-    assert_int_equal(n, 2);
-    assert_true((strcmp(ids[0], a.id) == 0 && strcmp(ids[1], b.id) == 0) ||
-                (strcmp(ids[0], b.id) == 0 && strcmp(ids[1], a.id) == 0));
-    free(ids);
-
-    assert_int_equal(chat_rooms_ids_for_member(db, CAROL, &ids, &n), CHAT_OK);
-    assert_int_equal(n, 0);
-    free(ids);
-    chat_room_clear(&a);
-    chat_room_clear(&b);
-    chat_room_clear(&c);
-}
-
 static void test_dm_get_or_create(void **state)
 {
-    chat_db_t *db = *state;
+    chat_store_t *st = *state;
+    chat_db_t *db = st->db;
     chat_room_t first = {0};
     chat_room_t again = {0};
     chat_room_t other = {0};
@@ -267,7 +175,7 @@ static void test_dm_get_or_create(void **state)
     assert_int_equal(chat_rooms_get_or_create_dm(db, ALICE, CAROL, &other, &created), CHAT_OK);
     assert_true(created);
     assert_string_not_equal(other.id, first.id);
-    assert_int_equal(chat_rooms_is_member(db, other.id, BOB, &is_member), CHAT_OK);
+    assert_int_equal(is_member_of(st, other.id, BOB, &is_member), CHAT_OK);
     assert_false(is_member);
 
     chat_room_clear(&again);
@@ -305,7 +213,8 @@ static void *dm_racer(void *p)
 
 static void test_dm_race_makes_one_room(void **state)
 {
-    chat_db_t *db = *state;
+    chat_store_t *st = *state;
+    chat_db_t *db = st->db;
     pthread_t threads[DM_RACERS];
     dm_arg_t args[DM_RACERS];
     int created = 0;
@@ -330,198 +239,13 @@ static void test_dm_race_makes_one_room(void **state)
     bson_destroy(all);
 }
 
-/* The stored shape: no members array in rooms; one room_members document per member
- * with the role the REST layer reports (creator = owner). */
-static void test_member_documents(void **state)
-{
-    chat_db_t *db = *state;
-    chat_room_t r = {0};
-    chat_room_t dm = {0};
-    bool changed = false;
-    bool created = false;
-    bson_oid_t rid;
-    bson_oid_t alice;
-    bson_oid_t bob;
-    bson_t *has_array = BCON_NEW("members", "{", "$exists", BCON_BOOL(true), "}");
-    bson_t *filter = NULL;
-
-    create_ok(db, "shape", false, ALICE, &r);
-    assert_int_equal(chat_rooms_add_member(db, r.id, BOB, &changed, NULL), CHAT_OK);
-    assert_int_equal(chat_rooms_get_or_create_dm(db, ALICE, BOB, &dm, &created), CHAT_OK);
-    assert_int_equal(count_rooms(db, "rooms", has_array), 0);
-
-    bson_oid_init_from_string(&rid, r.id);
-    bson_oid_init_from_string(&alice, ALICE);
-    bson_oid_init_from_string(&bob, BOB);
-    filter = BCON_NEW("room_id", BCON_OID(&rid), "user_id", BCON_OID(&alice), "role",
-                      BCON_UTF8("owner"), "joined_at", "{", "$type", BCON_UTF8("date"), "}");
-    assert_int_equal(count_rooms(db, "room_members", filter), 1);
-    bson_destroy(filter);
-    filter = BCON_NEW("room_id", BCON_OID(&rid), "user_id", BCON_OID(&bob), "role",
-                      BCON_UTF8("member"));
-    assert_int_equal(count_rooms(db, "room_members", filter), 1);
-    bson_destroy(filter);
-
-    /* the DM: its creator (user_a) is the owner, the other a member */
-    bson_oid_init_from_string(&rid, dm.id);
-    filter = BCON_NEW("room_id", BCON_OID(&rid), "user_id", BCON_OID(&alice), "role",
-                      BCON_UTF8("owner"));
-    assert_int_equal(count_rooms(db, "room_members", filter), 1);
-    bson_destroy(filter);
-    filter = BCON_NEW("room_id", BCON_OID(&rid), "user_id", BCON_OID(&bob), "role",
-                      BCON_UTF8("member"));
-    assert_int_equal(count_rooms(db, "room_members", filter), 1);
-    bson_destroy(filter);
-    assert_int_equal(dm.n_members, 2);
-    assert_string_equal(dm.members[0], ALICE);
-    assert_string_equal(dm.members[1], BOB);
-    chat_room_clear(&dm);
-    assert_int_equal(chat_rooms_find(db, r.id, &dm), CHAT_OK);
-    assert_int_equal(dm.n_members, 2);
-    assert_string_equal(dm.members[0], ALICE);
-    assert_string_equal(dm.members[1], BOB);
-
-    chat_room_clear(&dm);
-    chat_room_clear(&r);
-    bson_destroy(has_array);
-}
-
-/* ---- concurrent member changes: each thread has its own pool, like separate processes ---- */
-
-#define MEMBER_RACERS 8
-
-typedef struct member_arg {
-    const char *dbname;
-    const char *room_id;
-    char user_id[CHAT_ID_LEN];
-    bool add;
-    pthread_barrier_t *start;
-    chat_err_t rc;
-    bool changed;
-} member_arg_t;
-
-static void *member_racer(void *p)
-{
-    member_arg_t *arg = p;
-    char errbuf[256];
-    chat_db_t *db = chat_db_create(getenv("CHAT_TEST_MONGO_URI"), arg->dbname, 5000, errbuf,
-                                   sizeof(errbuf));
-
-    arg->rc = CHAT_ERR_INTERNAL;
-    if (db != NULL) {
-        (void)chat_db_ping(db); /* connect before the start line */
-    }
-    pthread_barrier_wait(arg->start);
-    if (db != NULL) {
-        arg->rc = arg->add ? chat_rooms_add_member(db, arg->room_id, arg->user_id, &arg->changed,
-                                                   NULL)
-                           : chat_rooms_remove_member(db, arg->room_id, arg->user_id,
-                                                      &arg->changed, NULL);
-    }
-    chat_db_destroy(db);
-    return NULL;
-}
-
-/* Runs MEMBER_RACERS racers at once; returns how many reported changed. */
-static int race_members(chat_db_t *db, const char *room_id, member_arg_t *args, bool add)
-{
-    pthread_t threads[MEMBER_RACERS];
-    pthread_barrier_t start;
-    int changed = 0;
-
-    assert_int_equal(pthread_barrier_init(&start, NULL, MEMBER_RACERS), 0);
-    for (int i = 0; i < MEMBER_RACERS; i++) {
-        args[i].dbname = chat_db_name(db);
-        args[i].room_id = room_id;
-        args[i].add = add;
-        args[i].start = &start;
-        args[i].changed = false;
-        assert_int_equal(pthread_create(&threads[i], NULL, member_racer, &args[i]), 0);
-    }
-    for (int i = 0; i < MEMBER_RACERS; i++) {
-        pthread_join(threads[i], NULL);
-    }
-    pthread_barrier_destroy(&start);
-    for (int i = 0; i < MEMBER_RACERS; i++) {
-        assert_int_equal(args[i].rc, CHAT_OK);
-        changed += args[i].changed ? 1 : 0;
-    }
-    return changed;
-}
-
-static void test_concurrent_adds_of_different_users(void **state)
-{
-    chat_db_t *db = *state;
-    chat_room_t r = {0};
-    chat_room_t after = {0};
-    member_arg_t args[MEMBER_RACERS];
-    bool is_member = false;
-
-    create_ok(db, "busy", false, ALICE, &r);
-    memset(args, 0, sizeof(args));
-    for (int i = 0; i < MEMBER_RACERS; i++) {
-        snprintf(args[i].user_id, sizeof(args[i].user_id), "6700000000000000000000%02d", i);
-    }
-    assert_int_equal(race_members(db, r.id, args, true), MEMBER_RACERS);
-
-    assert_int_equal(chat_rooms_find(db, r.id, &after), CHAT_OK);
-    assert_int_equal(after.n_members, MEMBER_RACERS + 1);
-    assert_string_equal(after.members[0], ALICE);
-    for (int i = 0; i < MEMBER_RACERS; i++) {
-        assert_true(chat_room_has_member(&after, args[i].user_id));
-        assert_int_equal(chat_rooms_is_member(db, r.id, args[i].user_id, &is_member), CHAT_OK);
-        assert_true(is_member);
-    }
-    chat_room_clear(&after);
-
-    /* and all leave at once: every one of them removed exactly once */
-    assert_int_equal(race_members(db, r.id, args, false), MEMBER_RACERS);
-    assert_int_equal(chat_rooms_find(db, r.id, &after), CHAT_OK);
-    assert_int_equal(after.n_members, 1);
-    assert_string_equal(after.members[0], ALICE);
-    chat_room_clear(&after);
-    chat_room_clear(&r);
-}
-
-static void test_concurrent_adds_of_one_user(void **state)
-{
-    chat_db_t *db = *state;
-    chat_room_t r = {0};
-    chat_room_t after = {0};
-    member_arg_t args[MEMBER_RACERS];
-
-    create_ok(db, "busy", false, ALICE, &r);
-    memset(args, 0, sizeof(args));
-    for (int i = 0; i < MEMBER_RACERS; i++) {
-        snprintf(args[i].user_id, sizeof(args[i].user_id), "%s", BOB);
-    }
-    assert_int_equal(race_members(db, r.id, args, true), 1);
-    assert_int_equal(chat_rooms_find(db, r.id, &after), CHAT_OK);
-    assert_int_equal(after.n_members, 2);
-    assert_string_equal(after.members[1], BOB);
-    chat_room_clear(&after);
-
-    /* removing the same user from 8 threads: exactly one removes */
-    assert_int_equal(race_members(db, r.id, args, false), 1);
-    assert_int_equal(chat_rooms_find(db, r.id, &after), CHAT_OK);
-    assert_int_equal(after.n_members, 1);
-    chat_room_clear(&after);
-    chat_room_clear(&r);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_create_and_find, db_setup, db_teardown),
-        cmocka_unit_test_setup_teardown(test_list_visible, db_setup, db_teardown),
-        cmocka_unit_test_setup_teardown(test_add_and_remove_member, db_setup, db_teardown),
-        cmocka_unit_test_setup_teardown(test_ids_for_member, db_setup, db_teardown),
-        cmocka_unit_test_setup_teardown(test_dm_get_or_create, db_setup, db_teardown),
-        cmocka_unit_test_setup_teardown(test_dm_race_makes_one_room, db_setup, db_teardown),
-        cmocka_unit_test_setup_teardown(test_member_documents, db_setup, db_teardown),
-        cmocka_unit_test_setup_teardown(test_concurrent_adds_of_different_users, db_setup,
-                                        db_teardown),
-        cmocka_unit_test_setup_teardown(test_concurrent_adds_of_one_user, db_setup, db_teardown),
+        cmocka_unit_test_setup_teardown(test_create_and_find, store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(test_list_visible, store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(test_dm_get_or_create, store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(test_dm_race_makes_one_room, store_setup, store_teardown),
     };
 
     return DB_FIXTURE_RUN(tests);

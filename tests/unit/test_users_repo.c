@@ -1,7 +1,8 @@
 /*
  * test_users_repo.c - users_repo against a real MongoDB/FerretDB (CHAT_TEST_MONGO_URI):
- * case-insensitive uniqueness with the clashing field named, lookups, profile updates,
- * last_seen and prefix search. Each test uses its own database, dropped at the end.
+ * case-insensitive uniqueness with the clashing field named, lookups, profile updates
+ * and last_seen. Reads of many users are test_users_list.c. Each test uses its own
+ * database, dropped at the end.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -56,9 +57,13 @@ static void test_create_and_find(void **state)
     assert_null(by_id.password_hash); /* only the login lookup reads the hash */
     assert_int_equal(by_id.created_at_ms, u.created_at_ms);
 
-    assert_int_equal(chat_users_find_by_email(db, "aLiCe@example.COM", &by_email), CHAT_OK);
+    assert_int_equal(chat_users_find_by_login(db, "aLiCe@example.COM", &by_email), CHAT_OK);
     assert_string_equal(by_email.id, u.id);
     assert_string_equal(by_email.email, "Alice@Example.com"); /* stored as given */
+    assert_string_equal(by_email.password_hash, HASH);
+    chat_user_clear(&by_email);
+    assert_int_equal(chat_users_find_by_login(db, "ALICE", &by_email), CHAT_OK);
+    assert_string_equal(by_email.id, u.id);
     assert_string_equal(by_email.password_hash, HASH);
 
     chat_user_clear(&u);
@@ -75,7 +80,7 @@ static void test_not_found(void **state)
                      CHAT_ERR_NOT_FOUND);
     assert_int_equal(chat_users_find_by_id(db, "not-an-id", &u), CHAT_ERR_NOT_FOUND);
     assert_int_equal(chat_users_find_by_id(db, NULL, &u), CHAT_ERR_NOT_FOUND);
-    assert_int_equal(chat_users_find_by_email(db, "nobody@example.com", &u), CHAT_ERR_NOT_FOUND);
+    assert_int_equal(chat_users_find_by_login(db, "nobody@example.com", &u), CHAT_ERR_NOT_FOUND);
     assert_int_equal(chat_users_touch_last_seen(db, "650000000000000000000001", 1),
                      CHAT_ERR_NOT_FOUND);
     assert_int_equal(chat_users_update_profile(db, "650000000000000000000001", "x", NULL, &u),
@@ -171,58 +176,6 @@ static void test_touch_last_seen(void **state)
     assert_int_equal(chat_users_touch_last_seen(db, "bad", 1), CHAT_ERR_NOT_FOUND);
 }
 
-static void test_search_prefix(void **state)
-{
-    chat_db_t *db = *state;
-    static const char *names[] = {"al.x", "alxx", "Alberto", "alice", "bob", "al*"};
-    chat_user_t u = {0};
-    chat_user_t *found = NULL;
-    size_t n = 99;
-    char email[64];
-
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        snprintf(email, sizeof(email), "u%zu@example.com", i);
-        create_ok(db, names[i], email, &u);
-        chat_user_clear(&u);
-    }
-
-    assert_int_equal(chat_users_search(db, "AL", 50, &found, &n), CHAT_OK);
-    assert_int_equal(n, 5);
-    /* sorted by username, case-insensitively */
-    assert_string_equal(found[0].username, "al*");
-    assert_string_equal(found[1].username, "al.x");
-    assert_string_equal(found[2].username, "Alberto");
-    assert_string_equal(found[3].username, "alice");
-    assert_string_equal(found[4].username, "alxx");
-    assert_null(found[0].password_hash);
-    chat_users_free_array(found, n);
-
-    /* regex metacharacters are literal */
-    assert_int_equal(chat_users_search(db, "al.", 50, &found, &n), CHAT_OK);
-    assert_int_equal(n, 1);
-    assert_string_equal(found[0].username, "al.x");
-    chat_users_free_array(found, n);
-    assert_int_equal(chat_users_search(db, "al*", 50, &found, &n), CHAT_OK);
-    assert_int_equal(n, 1);
-    chat_users_free_array(found, n);
-    assert_int_equal(chat_users_search(db, "(", 50, &found, &n), CHAT_OK);
-    assert_int_equal(n, 0);
-    assert_null(found);
-
-    /* limit */
-    assert_int_equal(chat_users_search(db, "a", 2, &found, &n), CHAT_OK);
-    assert_int_equal(n, 2);
-    chat_users_free_array(found, n);
-    assert_int_equal(chat_users_search(db, "", 1000, &found, &n), CHAT_OK);
-    assert_int_equal(n, 6);
-    chat_users_free_array(found, n);
-
-    assert_int_equal(chat_users_search(db, "zzz", 10, &found, &n), CHAT_OK);
-    assert_int_equal(n, 0);
-    assert_null(found);
-    chat_users_free_array(NULL, 0);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -231,7 +184,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_conflicts_name_the_field, db_setup, db_teardown),
         cmocka_unit_test_setup_teardown(test_update_profile, db_setup, db_teardown),
         cmocka_unit_test_setup_teardown(test_touch_last_seen, db_setup, db_teardown),
-        cmocka_unit_test_setup_teardown(test_search_prefix, db_setup, db_teardown),
     };
 
     return DB_FIXTURE_RUN(tests);

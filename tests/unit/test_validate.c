@@ -292,7 +292,8 @@ static void test_object_id(void **state)
 {
     (void)state;
     assert_true(chat_validate_object_id("65a1b2c3d4e5f60718293a4b"));
-    assert_true(chat_validate_object_id("65A1B2C3D4E5F60718293A4B"));
+    assert_false(chat_validate_object_id("65A1B2C3D4E5F60718293A4B")); /* not canonical */
+    assert_false(chat_validate_object_id("65a1b2c3d4e5f60718293A4b"));
     assert_true(chat_validate_object_id("000000000000000000000000"));
     assert_false(chat_validate_object_id("65a1b2c3d4e5f60718293a4"));
     assert_false(chat_validate_object_id("65a1b2c3d4e5f60718293a4bc"));
