@@ -1,16 +1,21 @@
 // Vite build/dev config (dev server on :3000 proxying /api and /ws to the
-// backend) and the vitest setup for the unit tests in src/**/*.test.ts.
+// backend, allowed to read ../common/data) and the vitest setup for the unit tests
+// in src/**/*.test.ts.
 /// <reference types="vitest/config" />
-import { defineConfig } from 'vite';
+import { fileURLToPath } from 'node:url';
+import { defineConfig, searchForWorkspaceRoot } from 'vite';
 import react from '@vitejs/plugin-react';
 
 const backend = process.env.CHAT_BACKEND ?? 'http://127.0.0.1:8080';
+// The common-password list is shared with the server: ../common/data/common-passwords.txt.
+const sharedData = fileURLToPath(new URL('../common/data', import.meta.url));
 
 export default defineConfig({
   plugins: [react()],
   server: {
     port: 3000,
     strictPort: true,
+    fs: { allow: [searchForWorkspaceRoot(process.cwd()), sharedData] },
     proxy: {
       '/api': { target: backend, changeOrigin: true },
       '/health': { target: backend, changeOrigin: true },

@@ -301,7 +301,7 @@ describe('chat web client (e2e)', { timeout: 600_000 }, () => {
     assert.equal(await alice.page.locator(tid('char-counter')).count(), 0);
   });
 
-  step('saves screenshots of the chat view (desktop and 360 px)', async () => {
+  step('saves screenshots of the chat view (desktop 1280x800 and phone 390x844)', async () => {
     // a fresh room with a short, natural conversation makes a readable picture
     const room = `design-review-${uniq.slice(-4)}`;
     await createRoom(alice.page, room, { description: 'Weekly design review: mockups, feedback and decisions' });
@@ -337,10 +337,13 @@ describe('chat web client (e2e)', { timeout: 600_000 }, () => {
     mkdirSync(join(REPO_DIR, 'docs'), { recursive: true });
     copyFileSync(desktop, join(REPO_DIR, 'docs', 'screenshot.png'));
     await bob.page.locator(tid('composer-input')).fill('');
-    await bob.page.setViewportSize({ width: 360, height: 740 });
+    await bob.page.setViewportSize({ width: 390, height: 844 });
     await bob.page.waitForSelector(tid('menu-button'));
     await bob.page.mouse.move(1, 1);
-    await bob.page.screenshot({ path: join(SHOTS, 'mobile-chat.png') });
+    await bob.page.locator(tid('composer-input')).blur();
+    const phone = join(SHOTS, 'mobile-chat.png');
+    await bob.page.screenshot({ path: phone });
+    copyFileSync(phone, join(REPO_DIR, 'docs', 'screenshot-phone.png'));
     await bob.page.click(tid('menu-button'));
     await bob.page.waitForTimeout(300);
     await bob.page.screenshot({ path: join(SHOTS, 'mobile-drawer.png') });

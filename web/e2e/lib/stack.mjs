@@ -42,6 +42,11 @@ export async function startStack({ gateways = 2, timeoutMs = Number(process.env.
       RATE_API_PER_SEC: '0',
       RATE_LOGIN_PER_MIN: '0',
       RATE_REGISTER_PER_HOUR: '0',
+      RATE_MEMBERSHIP_PER_MIN: '0',
+      WS_FRAME_RATE: '1000000',
+      WS_FRAME_BURST: '1000000',
+      BCRYPT_COST: '4', // cheap hashing for the test stack,
+      BCRYPT_ALLOW_WEAK: '1', // which the servers refuse without this switch
     },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true, // own process group, so a stuck stack can be killed whole

@@ -13,8 +13,8 @@ export function launchBrowser() {
   });
 }
 
-export async function newUserPage(browser, baseUrl, viewport = { width: 1280, height: 800 }) {
-  const context = await browser.newContext({ baseURL: baseUrl, viewport });
+export async function newUserPage(browser, baseUrl, viewport = { width: 1280, height: 800 }, extra = {}) {
+  const context = await browser.newContext({ baseURL: baseUrl, viewport, ...extra });
   const page = await context.newPage();
   page.setDefaultTimeout(20_000);
   const logs = [];
@@ -35,10 +35,12 @@ export async function register(page, { username, email, password }) {
 }
 
 export async function waitConnected(page, timeout = 30_000) {
-  await page.waitForSelector(`${tid('connection-status')}[data-state="connected"]`, { timeout });
+  // attached, not visible: on a phone the sidebar (and its status line) is a closed drawer
+  await page.waitForSelector(`${tid('connection-status')}[data-state="connected"]`, { timeout, state: 'attached' });
 }
 
 export async function createRoom(page, name, { isPrivate = false, description = '' } = {}) {
+  await showSidebar(page);
   await page.click(tid('new-room-button'));
   await page.fill(tid('room-name-input'), name);
   if (description) await page.fill(tid('room-description-input'), description);
@@ -49,6 +51,7 @@ export async function createRoom(page, name, { isPrivate = false, description = 
 }
 
 export async function joinRoom(page, name) {
+  await showSidebar(page);
   await page.click(tid('browse-rooms-button'));
   const item = page.locator(`${tid('browse-room')}[data-room-name="${name}"]`);
   await item.waitFor();
@@ -57,8 +60,27 @@ export async function joinRoom(page, name) {
 }
 
 export async function openRoomById(page, roomId) {
+  if (!(await page.isVisible(`${tid('sidebar')} [data-room-id="${roomId}"]`)) && (await page.isVisible(tid('menu-button')))) {
+    await page.click(tid('menu-button')); // phone: the room list is in the drawer
+  }
   await page.click(`${tid('sidebar')} [data-room-id="${roomId}"]`);
   await page.waitForSelector(`${tid('chat-view')}[data-room-id="${roomId}"]`);
+}
+
+/** Logs in through the form with an email or a username. */
+export async function login(page, loginName, password) {
+  await page.waitForSelector(tid('login-form'));
+  await page.fill(tid('login-email'), loginName);
+  await page.fill(tid('login-password'), password);
+  await page.click(tid('login-submit'));
+}
+
+/** Opens the drawer on a phone when the sidebar's buttons are hidden in it. */
+export async function showSidebar(page) {
+  if (!(await page.isVisible(tid('browse-rooms-button'))) && (await page.isVisible(tid('menu-button')))) {
+    await page.click(tid('menu-button'));
+    await page.waitForSelector(tid('browse-rooms-button'), { state: 'visible' });
+  }
 }
 
 /** Types a message and presses Enter. */

@@ -1,24 +1,18 @@
 // Login and registration page, with the reason when a session ended (expired or revoked).
+// Log in with an email or a username; registration refuses common passwords (the list
+// the server uses too) and every error is worded for people.
 import { useState, type FormEvent } from 'react';
-import { ApiError } from '../lib/api';
 import type { AuthStore } from '../lib/auth';
+import { friendlyError } from '../lib/errors';
+import { passwordProblem } from '../lib/passwordPolicy';
 import { LogoIcon } from './Icons';
 
 type Mode = 'login' | 'register';
 
-function describe(e: unknown, mode: Mode): string {
-  if (e instanceof ApiError) {
-    if (mode === 'login' && e.status === 401) return 'Wrong email or password.';
-    if (e.status === 409) return e.message || 'That username or email is already taken.';
-    if (e.status === 429) return 'Too many attempts. Please wait a moment and try again.';
-    return e.message;
-  }
-  return 'Something went wrong. Please try again.';
-}
-
 export function AuthPage({ auth }: { auth: AuthStore }) {
   const [mode, setMode] = useState<Mode>('login');
   const [username, setUsername] = useState('');
+  const [login, setLogin] = useState('');
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
   const [busy, setBusy] = useState(false);
@@ -28,22 +22,25 @@ export function AuthPage({ auth }: { auth: AuthStore }) {
   async function submit(e: FormEvent) {
     e.preventDefault();
     setError(null);
-    if (mode === 'register') {
-      if (!/^[A-Za-z0-9_.-]{3,32}$/.test(username.trim())) {
-        setError('Username: 3–32 letters, digits, dots, dashes or underscores.');
-        return;
-      }
-      if (password.length < 8) {
-        setError('Password: at least 8 characters.');
-        return;
-      }
+    if (mode === 'login' && (!login.trim() || !password)) {
+      setError('Enter your email or username and your password.');
+      return;
     }
     setBusy(true);
     try {
-      if (mode === 'login') await auth.login(email, password);
-      else await auth.register(username, email, password);
+      if (mode === 'register') {
+        if (!/^[A-Za-z0-9_.-]{3,32}$/.test(username.trim())) {
+          throw new Error('Usernames are 3 to 32 letters, digits, dots, dashes or underscores.');
+        }
+        if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email.trim())) throw new Error('Please enter a valid email address, like name@example.com.');
+        const problem = await passwordProblem(password);
+        if (problem) throw new Error(problem);
+        await auth.register(username.trim(), email.trim(), password);
+      } else {
+        await auth.login(login, password);
+      }
     } catch (err) {
-      setError(describe(err, mode));
+      setError(friendlyError(err, mode));
       setBusy(false);
     }
   }
@@ -66,34 +63,47 @@ export function AuthPage({ auth }: { auth: AuthStore }) {
           </p>
         )}
         <div className="tabs" role="tablist" aria-label="Account">
-          <button type="button" role="tab" aria-selected={mode === 'login'} data-testid="tab-login"
-            className={mode === 'login' ? 'active' : ''} onClick={() => switchTo('login')}>
+          <button type="button" role="tab" id="tab-login" aria-selected={mode === 'login'} aria-controls="auth-panel"
+            data-testid="tab-login" className={mode === 'login' ? 'active' : ''} onClick={() => switchTo('login')}>
             Log in
           </button>
-          <button type="button" role="tab" aria-selected={mode === 'register'} data-testid="tab-register"
-            className={mode === 'register' ? 'active' : ''} onClick={() => switchTo('register')}>
+          <button type="button" role="tab" id="tab-register" aria-selected={mode === 'register'} aria-controls="auth-panel"
+            data-testid="tab-register" className={mode === 'register' ? 'active' : ''} onClick={() => switchTo('register')}>
             Register
           </button>
         </div>
+        <div id="auth-panel" role="tabpanel" aria-labelledby={`tab-${mode}`}>
         <form onSubmit={submit} className="form" noValidate data-testid={`${mode}-form`}>
-          {mode === 'register' && (
+          {mode === 'register' ? (
+            <>
+              <label className="field">
+                <span>Username</span>
+                <input value={username} onChange={(e) => setUsername(e.target.value)} autoComplete="username"
+                  required minLength={3} maxLength={32} data-testid="register-username" autoFocus />
+              </label>
+              <label className="field">
+                <span>Email</span>
+                <input type="email" value={email} onChange={(e) => setEmail(e.target.value)} autoComplete="email"
+                  required data-testid="register-email" />
+              </label>
+            </>
+          ) : (
             <label className="field">
-              <span>Username</span>
-              <input value={username} onChange={(e) => setUsername(e.target.value)} autoComplete="username"
-                required minLength={3} maxLength={32} data-testid="register-username" autoFocus />
+              <span>Email or username</span>
+              <input type="text" value={login} onChange={(e) => setLogin(e.target.value)} autoComplete="username"
+                autoCapitalize="none" spellCheck={false} required data-testid="login-email" autoFocus />
             </label>
           )}
-          <label className="field">
-            <span>Email</span>
-            <input type="email" value={email} onChange={(e) => setEmail(e.target.value)} autoComplete="email"
-              required data-testid={`${mode}-email`} autoFocus={mode === 'login'} />
-          </label>
           <label className="field">
             <span>Password</span>
             <input type="password" value={password} onChange={(e) => setPassword(e.target.value)}
               autoComplete={mode === 'login' ? 'current-password' : 'new-password'} required
-              minLength={mode === 'register' ? 8 : undefined} maxLength={128} data-testid={`${mode}-password`} />
+              minLength={mode === 'register' ? 8 : undefined} maxLength={128} data-testid={`${mode}-password`}
+              aria-describedby={mode === 'register' ? 'password-hint' : undefined} />
           </label>
+          {mode === 'register' && (
+            <p id="password-hint" className="field-hint muted">At least 8 characters. Common passwords are refused.</p>
+          )}
           {error && (
             <p className="form-error" role="alert" data-testid="auth-error">
               {error}
@@ -103,6 +113,7 @@ export function AuthPage({ auth }: { auth: AuthStore }) {
             {busy ? 'Please wait…' : mode === 'login' ? 'Log in' : 'Create account'}
           </button>
         </form>
+        </div>
       </div>
     </main>
   );

@@ -1,5 +1,7 @@
-// A user's avatar: their http(s) image if any, else initials on a colour from the user id.
+// A user's avatar: their http(s) image if any, else initials on a colour from the user id;
+// and the presence dot (online, offline, or unknown while we are disconnected).
 import { useState } from 'react';
+import type { Presence } from '../lib/chatCore';
 import { colorFor, initials, safeAvatarUrl } from '../lib/format';
 
 interface Props {
@@ -7,10 +9,10 @@ interface Props {
   name: string;
   url?: string | null;
   size?: number;
-  online?: boolean;
+  presence?: Presence;
 }
 
-export function Avatar({ userId, name, url, size = 36, online }: Props) {
+export function Avatar({ userId, name, url, size = 36, presence }: Props) {
   const safe = safeAvatarUrl(url);
   const [broken, setBroken] = useState<string | null>(null);
   const showImg = safe && broken !== safe;
@@ -23,18 +25,29 @@ export function Avatar({ userId, name, url, size = 36, online }: Props) {
           {initials(name)}
         </span>
       )}
-      {online !== undefined && <PresenceDot online={online} />}
+      {presence !== undefined && <PresenceDot presence={presence} />}
     </span>
   );
 }
 
-export function PresenceDot({ online, label }: { online: boolean; label?: string }) {
+const PRESENCE_TEXT: Record<Presence, string> = {
+  online: 'Online',
+  offline: 'Offline',
+  unknown: 'Presence unknown while disconnected',
+};
+
+export function presenceText(p: Presence): string {
+  return PRESENCE_TEXT[p];
+}
+
+export function PresenceDot({ presence, label }: { presence: Presence; label?: string }) {
   return (
     <span
-      className={`presence-dot ${online ? 'online' : 'offline'}`}
+      className={`presence-dot ${presence}`}
       data-testid="presence-dot"
-      data-online={online ? 'true' : 'false'}
-      title={label ?? (online ? 'Online' : 'Offline')}
+      data-presence={presence}
+      data-online={presence === 'online' ? 'true' : 'false'}
+      title={label ?? PRESENCE_TEXT[presence]}
     />
   );
 }

@@ -1,14 +1,57 @@
-// The logged-in app: owns the ChatClient and lays out sidebar, chat view,
-// members panel and dialogs (sidebar becomes a drawer on narrow screens).
+// The logged-in app: owns the ChatClient and lays out sidebar, chat view, members
+// panel and dialogs (sidebar becomes a drawer on narrow screens). Keeps the URL in
+// step with the open room, the tab title with the unread count, and announces new
+// messages of the open room to screen readers.
 import { useEffect, useState } from 'react';
 import { useMediaQuery, useStore } from '../hooks';
 import type { AuthStore } from '../lib/auth';
 import { ChatClient } from '../lib/chatClient';
+import { friendlyError } from '../lib/errors';
+import { documentTitle } from '../lib/format';
+import type { Room } from '../lib/types';
+import { Announcer } from './Announcer';
 import { ChatView } from './ChatView';
 import { BrowseRoomsDialog, CreateRoomDialog, NewDmDialog, ProfileDialog } from './Dialogs';
 import { MembersPanel } from './MembersPanel';
 import { Sidebar, type DialogKind } from './Sidebar';
-import { CloseIcon } from './Icons';
+import { CloseIcon, HashIcon, MenuIcon } from './Icons';
+import { useRoomRoute } from './useRoomRoute';
+
+function JoinPrompt({ client, room, onMenu }: { client: ChatClient; room: Room; onMenu: () => void }) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const n = client.dir.memberCount(room);
+  const join = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      await client.joinRoom(room.id);
+    } catch (e) {
+      setError(friendlyError(e, 'room'));
+      setBusy(false);
+    }
+  };
+  return (
+    <div className="join-view">
+      <header className="chat-header">
+        <button type="button" className="icon-button menu-button" aria-label="Open conversations list" onClick={onMenu}>
+          <MenuIcon />
+        </button>
+      </header>
+      <div className="empty-main" data-testid="join-prompt" data-room-id={room.id}>
+        <h2><HashIcon size={18} /> {room.name}</h2>
+        {room.description && <p className="muted">{room.description}</p>}
+        <p className="muted">{n.toLocaleString()} member{n === 1 ? '' : 's'}. You are not a member of this room yet.</p>
+        {error && <p className="form-error" role="alert">{error}</p>}
+        <div className="empty-actions">
+          <button type="button" className="primary" disabled={busy} onClick={() => void join()} data-testid="join-prompt-button">
+            {busy ? 'Joining…' : `Join #${room.name}`}
+          </button>
+        </div>
+      </div>
+    </div>
+  );
+}
 
 export function ChatApp({ auth }: { auth: AuthStore }) {
   const [client] = useState(() => new ChatClient(auth));
@@ -17,11 +60,18 @@ export function ChatApp({ auth }: { auth: AuthStore }) {
   const [drawer, setDrawer] = useState(false);
   const [membersOpen, setMembersOpen] = useState<boolean | null>(null);
   const [dialog, setDialog] = useState<DialogKind | null>(null);
+  const preview = useRoomRoute(client);
 
   useEffect(() => {
     void client.start();
     return () => client.stop();
   }, [client]);
+
+  const unread = client.totalUnread();
+  useEffect(() => {
+    document.title = documentTitle(unread);
+  }, [unread]);
+  useEffect(() => () => void (document.title = documentTitle(0)), []);
 
   const activeId = client.activeRoomId;
   const room = activeId ? client.dir.rooms.get(activeId) : undefined;
@@ -42,12 +92,17 @@ export function ChatApp({ auth }: { auth: AuthStore }) {
     setDialog(null);
     setDrawer(false);
   };
+  const logout = () => {
+    history.replaceState(null, '', '/');
+    auth.logout();
+  };
 
   return (
-    <div className={`app${drawer || !room ? ' drawer-open' : ''}${room ? ' has-room' : ''}${showMembers ? ' members-open' : ''}`}
+    <div className={`app${drawer || (!room && !preview) ? ' drawer-open' : ''}${room || preview ? ' has-room' : ''}${showMembers ? ' members-open' : ''}`}
       data-testid="chat-app">
-      <Sidebar client={client} onOpenRoom={openRoom} onDialog={setDialog} onLogout={() => auth.logout()} />
-      {drawer && room && <div className="drawer-backdrop" onClick={() => setDrawer(false)} aria-hidden="true" />}
+      <h1 className="visually-hidden">Chat</h1>
+      <Sidebar client={client} onOpenRoom={openRoom} onDialog={setDialog} onLogout={logout} />
+      {drawer && (room || preview) && <div className="drawer-backdrop" onClick={() => setDrawer(false)} aria-hidden="true" />}
       <main className="main">
         {client.notice && (
           <div className="toast" role="alert" data-testid="notice">
@@ -58,6 +113,8 @@ export function ChatApp({ auth }: { auth: AuthStore }) {
         {room ? (
           <ChatView key={room.id} client={client} room={room} membersOpen={showMembers}
             onToggleMembers={() => setMembersOpen(!showMembers)} onMenu={() => setDrawer(true)} />
+        ) : preview ? (
+          <JoinPrompt client={client} room={preview} onMenu={() => setDrawer(true)} />
         ) : (
           <div className="empty-main" data-testid="no-room">
             {client.loading ? (
@@ -81,7 +138,11 @@ export function ChatApp({ auth }: { auth: AuthStore }) {
             )}
           </div>
         )}
+        <Announcer client={client} />
       </main>
+      {showMembers && room && !wide && (
+        <div className="members-backdrop" onClick={() => setMembersOpen(false)} aria-hidden="true" data-testid="members-backdrop" />
+      )}
       {showMembers && room && (
         <MembersPanel client={client} room={room} onClose={() => setMembersOpen(false)} onOpenedDm={() => setDrawer(false)} />
       )}

@@ -2,6 +2,7 @@
 // message, and edit the profile (display name, avatar URL).
 import { useEffect, useState, type FormEvent } from 'react';
 import type { ChatClient } from '../lib/chatClient';
+import { friendlyError } from '../lib/errors';
 import { safeAvatarUrl } from '../lib/format';
 import { Avatar } from './Avatar';
 import { Modal } from './Modal';
@@ -13,7 +14,7 @@ interface DialogProps {
   onClose: () => void;
 }
 
-const message = (e: unknown) => (e instanceof Error ? e.message : 'That did not work.');
+const message = (e: unknown) => friendlyError(e, 'room');
 
 export function CreateRoomDialog({ client, onClose }: DialogProps) {
   const [name, setName] = useState('');
@@ -67,6 +68,10 @@ export function CreateRoomDialog({ client, onClose }: DialogProps) {
   );
 }
 
+function memberText(n: number): string {
+  return `${n.toLocaleString()} member${n === 1 ? '' : 's'}`;
+}
+
 export function BrowseRoomsDialog({ client, onClose }: DialogProps) {
   const [filter, setFilter] = useState('');
   const [busyId, setBusyId] = useState<string | null>(null);
@@ -100,7 +105,8 @@ export function BrowseRoomsDialog({ client, onClose }: DialogProps) {
           <input type="search" value={filter} onChange={(e) => setFilter(e.target.value)} autoFocus
             placeholder="Room name or topic" data-testid="browse-search" />
         </label>
-        <button type="button" className="small-button" onClick={() => void client.refreshRooms().catch(() => undefined)}>
+        <button type="button" className="small-button" onClick={() => void client.refreshRooms().catch(() => undefined)}
+          aria-label="Refresh the list of rooms">
           Refresh
         </button>
       </div>
@@ -114,7 +120,7 @@ export function BrowseRoomsDialog({ client, onClose }: DialogProps) {
             <span className="pick-name">
               <strong>{r.name}</strong>
               {r.description && <span className="muted pick-desc">{r.description}</span>}
-              <span className="muted pick-desc">{r.members.length} member{r.members.length === 1 ? '' : 's'}</span>
+              <span className="muted pick-desc">{memberText(client.dir.memberCount(r))}</span>
             </span>
             <button type="button" className="primary small" disabled={busyId === r.id} onClick={() => void join(r.id)}
               aria-label={`Join ${r.name}`} data-testid="join-room-button">
@@ -162,7 +168,7 @@ export function ProfileDialog({ client, onClose }: DialogProps) {
       setSaved(true);
       setTimeout(onClose, 600);
     } catch (err) {
-      setError(message(err));
+      setError(friendlyError(err, 'profile'));
     } finally {
       setBusy(false);
     }

@@ -1,6 +1,8 @@
-// One message row: avatar, sender, local time, text content (never HTML), and
-// its delivery state (pending / failed with retry). System messages are set apart.
-import { memo } from 'react';
+// One message row: avatar, sender, local time, text content (never HTML), and its
+// delivery state (pending / failed with retry). Own messages are tinted and signed
+// "You"; grouped rows show their time on hover, on keyboard focus and on a tap
+// (touch screens have no hover). System messages are set apart.
+import { memo, useState, type MouseEvent } from 'react';
 import { formatFull, formatTime } from '../lib/format';
 import type { ChatMessage } from '../lib/messageStore';
 import { Avatar } from './Avatar';
@@ -16,31 +18,49 @@ interface Props {
   onDiscard: (cmid: string) => void;
 }
 
-export const MessageItem = memo(function MessageItem({ msg, name, avatarUrl, compact, mine, connected, onRetry, onDiscard }: Props) {
-  const time = (
-    <time dateTime={msg.timestamp} title={formatFull(msg.timestamp)} data-testid="message-time">
-      {formatTime(msg.timestamp)}
+function Time({ ts, className }: { ts: string; className?: string }) {
+  return (
+    <time dateTime={ts} title={formatFull(ts)} className={className} data-testid="message-time">
+      {formatTime(ts)}
     </time>
   );
+}
+
+/** A tap (not a text selection, not a click on a control) toggles the time of a grouped row. */
+function isPlainTap(e: MouseEvent<HTMLElement>): boolean {
+  if ((e.target as HTMLElement).closest('button, a, input, textarea')) return false;
+  const sel = typeof window !== 'undefined' ? window.getSelection() : null;
+  return !sel || sel.isCollapsed;
+}
+
+export const MessageItem = memo(function MessageItem({ msg, name, avatarUrl, compact, mine, connected, onRetry, onDiscard }: Props) {
+  const [showTime, setShowTime] = useState(false);
   if (msg.type === 'system') {
     return (
       <li className="system-message" data-testid="system-message" data-seq={msg.seq}>
-        <span className="system-text" data-testid="message-content">{msg.content}</span> {time}
+        <span className="system-text" data-testid="message-content">{msg.content}</span> <Time ts={msg.timestamp} />
       </li>
     );
   }
   const cmid = msg.client_msg_id;
+  const author = mine ? 'You' : name;
+  const classes = ['message', compact && 'compact', mine && 'mine', showTime && 'show-time', `status-${msg.status}`]
+    .filter(Boolean).join(' ');
   return (
-    <li className={`message ${compact ? 'compact' : ''} ${mine ? 'mine' : ''} status-${msg.status}`} data-testid="message"
-      data-seq={msg.seq ?? ''} data-status={msg.status} data-user-id={msg.user_id} data-client-msg-id={cmid ?? ''}>
+    <li className={classes} data-testid="message" data-seq={msg.seq ?? ''} data-status={msg.status}
+      data-user-id={msg.user_id} data-client-msg-id={cmid ?? ''} data-mine={mine ? 'true' : 'false'}
+      onClick={compact ? (e) => isPlainTap(e) && setShowTime((v) => !v) : undefined}>
       <div className="message-gutter">
-        {compact ? <span className="gutter-time">{formatTime(msg.timestamp)}</span>
+        {compact ? <Time ts={msg.timestamp} className="gutter-time" />
           : <Avatar userId={msg.user_id} name={name} url={avatarUrl} size={36} />}
       </div>
       <div className="message-main">
-        {!compact && (
+        {compact ? (
+          <span className="visually-hidden">{author}: </span>
+        ) : (
           <div className="message-head">
-            <span className="message-author" data-testid="message-author">{name}</span> {time}
+            <span className="message-author" data-testid="message-author" title={mine ? name : undefined}>{author}</span>
+            {' '}<Time ts={msg.timestamp} />
           </div>
         )}
         <div className="message-content" data-testid="message-content">{msg.content}</div>

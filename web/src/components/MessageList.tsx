@@ -1,23 +1,15 @@
-// Scrollable message history: day separators, grouping of consecutive messages,
-// loads older pages when scrolled to the top, sticks to the bottom for new ones.
-import { Fragment, useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react';
+// Scrollable message history: day separators and grouping (lib/timeline.ts), loads
+// older pages when scrolled to the top, sticks to the bottom for new ones.
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import type { ChatClient } from '../lib/chatClient';
-import { dayKey, dayLabel } from '../lib/format';
 import type { ChatMessage } from '../lib/messageStore';
+import { buildTimeline } from '../lib/timeline';
 import { MessageItem } from './MessageItem';
 
 interface Props {
   client: ChatClient;
   roomId: string;
   messages: ChatMessage[];
-}
-
-const GROUP_MS = 5 * 60_000;
-
-function isCompact(prev: ChatMessage | undefined, m: ChatMessage): boolean {
-  if (!prev || prev.type === 'system' || m.type === 'system' || prev.user_id !== m.user_id) return false;
-  if (dayKey(prev.timestamp) !== dayKey(m.timestamp)) return false;
-  return Math.abs(Date.parse(m.timestamp) - Date.parse(prev.timestamp)) < GROUP_MS;
 }
 
 export function MessageList({ client, roomId, messages }: Props) {
@@ -28,6 +20,8 @@ export function MessageList({ client, roomId, messages }: Props) {
   const hasOlder = client.store.hasOlder(roomId) && client.store.isHistoryLoaded(roomId);
   const loadingOlder = client.isLoadingOlder(roomId);
   const loaded = client.store.isHistoryLoaded(roomId);
+  const day = new Date().toDateString(); // labels change at midnight
+  const rows = useMemo(() => buildTimeline(messages), [messages, day]); // eslint-disable-line react-hooks/exhaustive-deps
 
   // Before each commit, remember where we were (like getSnapshotBeforeUpdate).
   const el = ref.current;
@@ -95,24 +89,18 @@ export function MessageList({ client, roomId, messages }: Props) {
       {loaded && messages.length === 0 && (
         <p className="empty-room muted" data-testid="empty-room">No messages yet. Say hello!</p>
       )}
-      <ol className="message-list" data-testid="message-list" aria-label="Messages" aria-live="polite" aria-relevant="additions">
-        {messages.map((m, i) => {
-          const prev = messages[i - 1];
-          const newDay = !prev || dayKey(prev.timestamp) !== dayKey(m.timestamp);
-          const user = client.dir.users.get(m.user_id);
-          return (
-            <Fragment key={m.key}>
-              {newDay && (
-                <li className="day-separator" role="separator" aria-label={dayLabel(m.timestamp)}>
-                  <span>{dayLabel(m.timestamp)}</span>
-                </li>
-              )}
-              <MessageItem msg={m} name={client.dir.displayName(m.user_id, m.username)} avatarUrl={user?.avatar_url}
-                compact={!newDay && isCompact(prev, m)} mine={m.user_id === client.me.id} connected={connected}
-                onRetry={retry} onDiscard={discard} />
-            </Fragment>
-          );
-        })}
+      <ol className="message-list" data-testid="message-list" aria-label="Messages">
+        {rows.map((row) =>
+          row.kind === 'day' ? (
+            <li key={row.key} className="day-separator" data-testid="day-separator">
+              <h3>{row.label}</h3>
+            </li>
+          ) : (
+            <MessageItem key={row.key} msg={row.msg} name={client.dir.displayName(row.msg.user_id, row.msg.username)}
+              avatarUrl={client.dir.users.get(row.msg.user_id)?.avatar_url} compact={row.compact}
+              mine={row.msg.user_id === client.me.id} connected={connected} onRetry={retry} onDiscard={discard} />
+          ),
+        )}
       </ol>
       {showJump && (
         <button type="button" className="jump-button" onClick={scrollToBottom} data-testid="jump-to-latest">

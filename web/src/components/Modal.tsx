@@ -1,4 +1,5 @@
-// Accessible modal dialog on the native <dialog> element (focus trap, Escape to close).
+// Accessible modal dialog on the native <dialog> element (focus trap, Escape to close,
+// focus back to what had it before the dialog opened).
 import { useEffect, useRef, type ReactNode } from 'react';
 import { CloseIcon } from './Icons';
 
@@ -14,14 +15,20 @@ export function Modal({ title, onClose, children, testId, wide }: Props) {
   const ref = useRef<HTMLDialogElement>(null);
   useEffect(() => {
     const d = ref.current;
+    const before = document.activeElement instanceof HTMLElement ? document.activeElement : null;
     if (d && !d.open) {
       try {
         d.showModal();
       } catch {
         d.setAttribute('open', '');
       }
+      // showModal() focuses the first button (Close); a dialog with a field starts there
+      d.querySelector<HTMLElement>('input:not([type="hidden"]):not([type="checkbox"]), textarea')?.focus();
     }
-    return () => d?.close();
+    return () => {
+      d?.close();
+      if (before?.isConnected) before.focus();
+    };
   }, []);
   return (
     <dialog

@@ -1,8 +1,11 @@
 // Left column: the user, connection status, the rooms and direct messages the
-// user belongs to (with unread counts), and entry points to create/browse/DM.
+// user belongs to (links to their URLs, with unread counts), and entry points to
+// create/browse/DM.
+import type { MouseEvent } from 'react';
 import type { ChatClient } from '../lib/chatClient';
+import { roomPath } from '../lib/route';
 import type { Room } from '../lib/types';
-import { Avatar, PresenceDot } from './Avatar';
+import { Avatar, PresenceDot, presenceText } from './Avatar';
 import { ConnectionStatus } from './ConnectionStatus';
 import { GearIcon, HashIcon, LockIcon, PlusIcon } from './Icons';
 
@@ -26,10 +29,18 @@ export function roomTitle(client: ChatClient, room: Room): string {
 function Unread({ n }: { n: number }) {
   if (n <= 0) return null;
   return (
-    <span className="badge" data-testid="unread-badge" aria-label={`${n} unread`}>
-      {n > 99 ? '99+' : n}
-    </span>
+    <>
+      <span className="badge" data-testid="unread-badge" aria-hidden="true">{n > 99 ? '99+' : n}</span>
+      <span className="visually-hidden">, {n} unread</span>
+    </>
   );
+}
+
+/** A plain click opens the room in place; ctrl/cmd/shift/middle clicks keep the browser's behaviour. */
+function linkClick(e: MouseEvent<HTMLAnchorElement>, open: () => void): void {
+  if (e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
+  e.preventDefault();
+  open();
 }
 
 export function Sidebar({ client, onOpenRoom, onDialog, onLogout }: Props) {
@@ -77,13 +88,13 @@ export function Sidebar({ client, onOpenRoom, onDialog, onLogout }: Props) {
             )}
             {channels.map((r) => (
               <li key={r.id}>
-                <button type="button" className={`room-item${client.activeRoomId === r.id ? ' active' : ''}`}
-                  aria-current={client.activeRoomId === r.id ? 'page' : undefined} onClick={() => onOpenRoom(r.id)}
+                <a href={roomPath(r.id)} className={`room-item${client.activeRoomId === r.id ? ' active' : ''}`}
+                  aria-current={client.activeRoomId === r.id ? 'page' : undefined} onClick={(e) => linkClick(e, () => onOpenRoom(r.id))}
                   data-testid="room-item" data-room-id={r.id} data-room-name={r.name}>
                   <span className="room-icon" aria-hidden="true">{r.is_private ? <LockIcon size={15} /> : <HashIcon size={15} />}</span>
-                  <span className="room-name">{r.name}</span>
+                  <span className="room-name">{r.name}{r.is_private && <span className="visually-hidden"> (private)</span>}</span>
                   <Unread n={client.unread(r.id)} />
-                </button>
+                </a>
               </li>
             ))}
           </ul>
@@ -103,16 +114,16 @@ export function Sidebar({ client, onOpenRoom, onDialog, onLogout }: Props) {
               const name = roomTitle(client, r);
               return (
                 <li key={r.id}>
-                  <button type="button" className={`room-item${client.activeRoomId === r.id ? ' active' : ''}`}
-                    aria-current={client.activeRoomId === r.id ? 'page' : undefined} onClick={() => onOpenRoom(r.id)}
+                  <a href={roomPath(r.id, true)} className={`room-item${client.activeRoomId === r.id ? ' active' : ''}`}
+                    aria-current={client.activeRoomId === r.id ? 'page' : undefined} onClick={(e) => linkClick(e, () => onOpenRoom(r.id))}
                     data-testid="dm-item" data-room-id={r.id}>
                     <span className="dm-avatar">
                       <Avatar userId={other} name={name} url={dir.users.get(other)?.avatar_url} size={22} />
-                      <PresenceDot online={dir.isOnline(other)} />
+                      <PresenceDot presence={client.presence(other)} />
                     </span>
-                    <span className="room-name">{name}</span>
+                    <span className="room-name">{name}<span className="visually-hidden">, {presenceText(client.presence(other)).toLowerCase()}</span></span>
                     <Unread n={client.unread(r.id)} />
-                  </button>
+                  </a>
                 </li>
               );
             })}

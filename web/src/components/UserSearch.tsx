@@ -1,6 +1,7 @@
 // Search users by name prefix (GET /api/users?q=) and act on one (DM, add to room).
 import { useEffect, useState } from 'react';
 import type { ChatClient } from '../lib/chatClient';
+import { friendlyError } from '../lib/errors';
 import type { UserSummary } from '../lib/types';
 import { Avatar } from './Avatar';
 
@@ -38,7 +39,7 @@ export function UserSearch({ client, actionLabel, onPick, exclude = [], inputLab
         (e) => {
           if (!ctl.signal.aborted) {
             setState('error');
-            setError(e instanceof Error ? e.message : 'Search failed.');
+            setError(friendlyError(e));
           }
         },
       );
@@ -58,7 +59,7 @@ export function UserSearch({ client, actionLabel, onPick, exclude = [], inputLab
     try {
       await onPick(u);
     } catch (e) {
-      setError(e instanceof Error ? e.message : 'That did not work.');
+      setError(friendlyError(e, 'member'));
     } finally {
       setBusyId(null);
     }
@@ -79,12 +80,13 @@ export function UserSearch({ client, actionLabel, onPick, exclude = [], inputLab
           const name = (u.display_name && u.display_name.trim()) || u.username;
           return (
             <li key={u.id} data-testid="user-search-result" data-user-id={u.id} data-username={u.username}>
-              <Avatar userId={u.id} name={name} url={u.avatar_url} size={28} online={client.dir.isOnline(u.id) || !!u.online} />
+              <Avatar userId={u.id} name={name} url={u.avatar_url} size={28}
+                presence={!client.connected ? 'unknown' : client.dir.isOnline(u.id) || u.online ? 'online' : 'offline'} />
               <span className="pick-name">
                 {name} <span className="muted">@{u.username}</span>
               </span>
               <button type="button" className="small-button" disabled={busyId === u.id} onClick={() => void pick(u)}
-                data-testid="user-search-pick">
+                aria-label={`${actionLabel} ${name}`} data-testid="user-search-pick">
                 {actionLabel}
               </button>
             </li>

@@ -1,7 +1,7 @@
 // fetch wrapper for the REST API: JSON in/out, Bearer token, and the error
 // shape {error:{code,message}} turned into ApiError. One method per endpoint.
 
-import type { AuthUser, MessagePage, Member, Profile, Room, RoomList, UserSummary } from './types';
+import type { AuthUser, MessagePage, MemberPage, Profile, Room, RoomList, UserSummary } from './types';
 
 export class ApiError extends Error {
   constructor(
@@ -107,11 +107,17 @@ export class Api {
     return this.request<AuthUser & { created_at?: string }>(
       'POST', '/api/auth/register', { username, email, password }, { auth: false });
   }
-  login(email: string, password: string) {
-    return this.request<{ token: string; user: AuthUser }>('POST', '/api/auth/login', { email, password }, { auth: false });
+  /** `login` is an email or a username: the server takes either in the `email` field. */
+  login(login: string, password: string) {
+    return this.request<{ token: string; user: AuthUser }>(
+      'POST', '/api/auth/login', { email: login, password }, { auth: false });
   }
   refresh() {
     return this.request<{ token: string }>('POST', '/api/auth/refresh');
+  }
+  /** Revokes the current token server-side (its sockets close too). */
+  logout() {
+    return this.request<void>('POST', '/api/auth/logout');
   }
 
   // --- users ---
@@ -155,8 +161,11 @@ export class Api {
   leave(id: string) {
     return this.request<Room>('POST', `/api/rooms/${encodeURIComponent(id)}/leave`);
   }
-  members(id: string) {
-    return this.request<{ members: Member[] }>('GET', `/api/rooms/${encodeURIComponent(id)}/members`);
+  /** One page of a room's members (the server's default page is 50, at most 200). */
+  members(id: string, limit = 100, offset = 0) {
+    return this.request<MemberPage>('GET', `/api/rooms/${encodeURIComponent(id)}/members`, undefined, {
+      query: { limit, offset },
+    });
   }
   addMember(roomId: string, userId: string) {
     return this.request<unknown>('POST', `/api/rooms/${encodeURIComponent(roomId)}/members`, { user_id: userId });

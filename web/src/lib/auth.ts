@@ -128,6 +128,11 @@ export class AuthStore {
   }
 
   logout(message: string | null = null): void {
+    if (this.session && message === null) {
+      // the user chose to log out: revoke the token on the server too (best effort; the
+      // request takes the token before the session is cleared below)
+      void this.api.logout().catch(() => undefined);
+    }
     this.message = message;
     this.set(null);
   }

@@ -1,5 +1,5 @@
 // The chat client used by the UI: the core (socket, history, sending) plus the
-// room and profile actions of the REST API (create, join, leave, DMs, members).
+// room and profile actions of the REST API (create, join, leave, DMs, paged members).
 
 import { ApiError } from './api';
 import { ChatCore, PAGE } from './chatCore';
@@ -7,14 +7,19 @@ import type { Room, UserSummary } from './types';
 
 export { errorText } from './outbox';
 
+/** Members per page of the members panel (the server allows up to 200). */
+export const MEMBERS_PAGE = 50;
+
 export class ChatClient extends ChatCore {
   private olderInflight = new Set<string>();
+  private membersInflight = new Set<string>();
 
   private adopt(room: Room, member: boolean): Room {
     const members = new Set(room.members ?? []);
     if (member) members.add(this.me.id);
     else members.delete(this.me.id);
     this.roomsEpoch++;
+    this.dir.setMembership(room.id, member);
     return this.dir.upsertRoom({ ...room, members: [...members] });
   }
 
@@ -37,7 +42,8 @@ export class ChatClient extends ChatCore {
     if (room && typeof room === 'object' && room.id) this.adopt(room, false);
     else this.dir.rooms.delete(id);
     this.roomsEpoch++;
-    if (this.dir.rooms.get(id)?.is_private) this.dir.rooms.delete(id);
+    this.dir.setMembership(id, false);
+    if (this.dir.rooms.get(id)?.is_private) this.dir.removeRoom(id);
     this.forgetRoom(id);
     this.emit();
   }
@@ -51,13 +57,32 @@ export class ChatClient extends ChatCore {
     this.openRoom(room.id);
   }
 
+  /** The first page of a room's members (again); loadMoreMembers() pages on. */
   async loadMembers(id: string): Promise<void> {
+    await this.loadMemberPage(id, 0);
+  }
+
+  async loadMoreMembers(id: string): Promise<void> {
+    if (this.membersInflight.has(id) || !this.dir.hasMoreMembers(id)) return;
+    await this.loadMemberPage(id, this.dir.members.get(id)?.length ?? 0);
+  }
+
+  isLoadingMembers(id: string): boolean {
+    return this.membersInflight.has(id);
+  }
+
+  private async loadMemberPage(id: string, offset: number): Promise<void> {
+    this.membersInflight.add(id);
     try {
-      const res = await this.auth.api.members(id);
-      this.dir.setMembers(id, Array.isArray(res?.members) ? res.members : []);
-      this.emit();
+      const res = await this.auth.api.members(id, MEMBERS_PAGE, offset);
+      const list = Array.isArray(res?.members) ? res.members : [];
+      const total = typeof res?.total === 'number' ? res.total : undefined;
+      this.dir.setMembers(id, list, total, offset);
     } catch {
       /* the panel shows what it has */
+    } finally {
+      this.membersInflight.delete(id);
+      this.emit();
     }
   }
 
@@ -66,12 +91,23 @@ export class ChatClient extends ChatCore {
       this.dir.upsertRoom(await this.auth.api.room(id));
     } catch (e) {
       if (e instanceof ApiError && e.status === 404) {
-        this.dir.rooms.delete(id);
+        this.dir.removeRoom(id);
         this.forgetRoom(id);
       }
     }
     await this.loadMembers(id);
     this.emit();
+  }
+
+  /** Looks a room up by id (e.g. from a pasted link); null when it is unknown or hidden. */
+  async fetchRoom(id: string): Promise<Room | null> {
+    try {
+      const room = this.dir.upsertRoom(await this.auth.api.room(id));
+      this.emit();
+      return room;
+    } catch {
+      return null;
+    }
   }
 
   async addMember(roomId: string, userId: string): Promise<void> {

@@ -1,5 +1,6 @@
 // Core of the chat client, without React: loads rooms and history, keeps the
-// WebSocket, routes frames into the stores, sends through the outbox, and
+// WebSocket, routes frames into the stores (room messages and the per-user live
+// channel: room_added, dm_created, member_removed), sends through the outbox, and
 // tells subscribers (React via useSyncExternalStore) when anything changed.
 
 import type { AuthStore } from './auth';
@@ -10,7 +11,12 @@ import { Outbox, errorText } from './outbox';
 import { createChatSocket, type ChatClientOptions } from './connection';
 import type { ReconnectingSocket, ConnState } from './socket';
 import { TypingThrottle, TypingTracker } from './typing';
-import { classifyFrame, type AckFrame, type ErrorFrame, type Profile, type WireMessage } from './types';
+import {
+  classifyFrame, type AckFrame, type ErrorFrame, type MemberRemovedFrame, type Profile, type Room, type WireMessage,
+} from './types';
+
+/** What the client can say about someone's presence: nothing while it cannot reach the server. */
+export type Presence = 'online' | 'offline' | 'unknown';
 
 export const PAGE = 50;
 const ROOMS_POLL_MS = 60_000;
@@ -94,9 +100,14 @@ export abstract class ChatCore {
     };
     if (typeof window !== 'undefined') {
       on(window, 'offline', () => this.socket.goOffline());
+      // Back online, or the tab is shown again: retry now rather than wait out the backoff.
       on(window, 'online', () => this.socket.goOnline());
       on(window, 'focus', () => this.activeRoomId && this.markRead(this.activeRoomId));
-      on(document, 'visibilitychange', () => this.activeRoomId && this.markRead(this.activeRoomId));
+      on(document, 'visibilitychange', () => {
+        if (document.visibilityState !== 'visible') return;
+        this.socket.wake();
+        if (this.activeRoomId) this.markRead(this.activeRoomId);
+      });
     }
     this.cleanups.push(this.auth.subscribe(() => this.onAuthChange()));
     const poll = setInterval(() => void this.refreshRooms().catch(() => undefined), ROOMS_POLL_MS);
@@ -151,8 +162,9 @@ export abstract class ChatCore {
     for (const r of this.dir.memberRooms()) void this.syncRoom(r.id);
     this.outbox.resendAll();
     if (this.opens > 1) {
-      this.requestedUsers.clear(); // names and avatars may have changed meanwhile
+      this.requestedUsers.clear(); // names, avatars and presence may have changed meanwhile
       void this.refreshRooms().catch(() => undefined);
+      if (this.activeRoomId) void this.loadMembers(this.activeRoomId);
     }
     this.emit();
   }
@@ -195,6 +207,45 @@ export abstract class ChatCore {
       this.roomsRefreshTimer = null;
       void this.refreshRooms().catch(() => undefined);
     }, 500);
+  }
+
+  /**
+   * The live channel says we now belong to a room (added by its owner, joined on another
+   * device, or a DM someone opened with us): list it, and subscribe from the start so
+   * that nothing already posted is missed; what others wrote counts as unread.
+   */
+  private onRoomAdded(room: Room, dm: boolean): void {
+    const id = room.id;
+    if (dm) this.dir.markDm(id);
+    this.left.delete(id);
+    this.dir.setMembership(id, true);
+    const r = this.dir.upsertRoom(room);
+    this.roomsEpoch++;
+    if (this.dir.isDm(r)) this.ensureUser(this.dir.dmPartner(r));
+    if (this.dir.readSeqOf(id) === undefined) this.dir.setReadSeq(id, 0);
+    if (!this.subscribed.has(id) && this.socket.isOpen) {
+      const after = this.store.lastSeq(id) ?? 0;
+      if (this.socket.send({ type: 'subscribe', room_id: id, after_seq: after })) this.subscribed.add(id);
+    }
+    this.emit();
+  }
+
+  /** The live channel says we were removed from a room (someone else's removal: re-read it). */
+  private onMemberRemoved(f: MemberRemovedFrame): void {
+    if (f.user_id !== this.me.id) {
+      if (this.dir.rooms.has(f.room_id)) this.scheduleRoomRefresh(f.room_id);
+      return;
+    }
+    const room = this.dir.rooms.get(f.room_id);
+    if (!room || !this.dir.isMember(room)) return;
+    const name = this.dir.isDm(room) ? 'a conversation' : `#${room.name}`;
+    this.left.add(f.room_id);
+    this.roomsEpoch++;
+    this.dir.setMembership(f.room_id, false);
+    if (room.is_private) this.dir.removeRoom(f.room_id);
+    else this.dir.upsertRoom({ ...room, members: room.members.filter((m) => m !== this.me.id) });
+    this.forgetRoom(f.room_id);
+    this.showNotice(`You were removed from ${name}.`);
   }
 
   protected forgetRoom(id: string): void {
@@ -277,10 +328,28 @@ export abstract class ChatCore {
     for (const m of msgs) if (m.type !== 'system') this.ensureUser(m.user_id);
   }
 
+  // --- presence ---
+  get connected(): boolean {
+    return this.connection.state === 'connected';
+  }
+
+  /** Someone's presence as far as we know: 'unknown' while we cannot reach the server. */
+  presence(userId: string): Presence {
+    if (!this.connected) return 'unknown';
+    return this.dir.isOnline(userId) ? 'online' : 'offline';
+  }
+
   // --- reading ---
   unread(roomId: string): number {
     const read = this.dir.readSeqOf(roomId);
     return read === undefined ? 0 : this.store.countAfter(roomId, read, this.me.id);
+  }
+
+  /** Unread messages over every room we belong to (the tab title shows it). */
+  totalUnread(): number {
+    let n = 0;
+    for (const r of this.dir.memberRooms()) n += this.unread(r.id);
+    return n;
   }
 
   markRead(roomId: string): void {
@@ -340,6 +409,12 @@ export abstract class ChatCore {
       case 'presence':
         this.dir.presence.set(f.frame.user_id, f.frame.status === 'online');
         return this.emit();
+      case 'room_added':
+        return this.onRoomAdded(f.frame.room, false);
+      case 'dm_created':
+        return this.onRoomAdded(f.frame.room, true);
+      case 'member_removed':
+        return this.onMemberRemoved(f.frame);
       case 'typing':
         if (f.frame.user_id === this.me.id) return;
         this.typingIn.add(f.frame.room_id, f.frame.user_id, this.dir.displayName(f.frame.user_id, f.frame.username));

@@ -1,5 +1,5 @@
-// What the client knows about rooms, users, presence, members, direct-message
-// rooms and read positions (persisted per user in localStorage).
+// What the client knows about rooms, users, presence, members (paged), direct-message
+// rooms, memberships and read positions (persisted per user in localStorage).
 
 import type { Member, Room, UserSummary } from './types';
 
@@ -7,8 +7,12 @@ export class Directory {
   rooms = new Map<string, Room>();
   users = new Map<string, UserSummary>();
   members = new Map<string, Member[]>();
+  /** Total members of a room as the last members page said. */
+  memberTotals = new Map<string, number>();
   presence = new Map<string, boolean>();
   private dmIds = new Set<string>();
+  /** Rooms we know we belong to (joined, created, added): a room's `members` holds only the first 100. */
+  private joined = new Set<string>();
   private readSeq: Record<string, number> = {};
   /** Whether this browser had read positions for the user before this session. */
   readonly hadReadState: boolean;
@@ -18,6 +22,7 @@ export class Directory {
     private readonly storage: Storage | undefined = globalThis.localStorage,
   ) {
     this.dmIds = new Set(this.load<string[]>('dms', []));
+    this.joined = new Set(this.load<string[]>('joined', []));
     this.readSeq = this.load<Record<string, number>>('read', {});
     this.hadReadState = Object.keys(this.readSeq).length > 0;
   }
@@ -56,8 +61,35 @@ export class Directory {
     return r;
   }
 
+  /**
+   * Whether the user belongs to the room: named among its members, or a private room
+   * the server listed for us, or one we joined whose member list was cut at 100.
+   */
   isMember(room: Room | undefined): boolean {
-    return !!room && room.members.includes(this.meId);
+    if (!room) return false;
+    if (room.members.includes(this.meId) || room.is_private) return true;
+    return this.joined.has(room.id) && this.memberCount(room) > room.members.length;
+  }
+
+  /** Records (persistently) that the user joined or left a room. */
+  setMembership(roomId: string, member: boolean): void {
+    if (this.joined.has(roomId) === member) return;
+    if (member) this.joined.add(roomId);
+    else this.joined.delete(roomId);
+    this.save('joined', [...this.joined]);
+  }
+
+  /** How many members a room has: `member_count` when the server sends it. */
+  memberCount(room: Room): number {
+    if (typeof room.member_count === 'number' && room.member_count >= 0) return room.member_count;
+    return Math.max(room.members.length, this.memberTotals.get(room.id) ?? 0);
+  }
+
+  removeRoom(roomId: string): void {
+    this.rooms.delete(roomId);
+    this.members.delete(roomId);
+    this.memberTotals.delete(roomId);
+    this.setMembership(roomId, false);
   }
 
   /** Rooms the user belongs to: channels by name, then direct messages. */
@@ -100,8 +132,13 @@ export class Directory {
     return (u?.display_name && u.display_name.trim()) || u?.username || fallback || 'Unknown user';
   }
 
-  setMembers(roomId: string, list: Member[]): void {
-    this.members.set(roomId, list);
+  /** A members page: offset 0 replaces what we had, a later page appends to it. */
+  setMembers(roomId: string, list: Member[], total?: number, offset = 0): void {
+    const prev = offset > 0 ? this.members.get(roomId) ?? [] : [];
+    const seen = new Set(prev.map((m) => m.id));
+    this.members.set(roomId, prev.concat(list.filter((m) => m && typeof m.id === 'string' && !seen.has(m.id))));
+    if (typeof total === 'number') this.memberTotals.set(roomId, total);
+    else this.memberTotals.delete(roomId);
     for (const m of list) {
       if (typeof m.online === 'boolean') this.presence.set(m.id, m.online);
       if (!this.users.has(m.id)) this.users.set(m.id, { id: m.id, username: m.username });
@@ -110,6 +147,13 @@ export class Directory {
 
   isOnline(userId: string): boolean {
     return this.presence.get(userId) ?? false;
+  }
+
+  /** Whether more members exist than the pages loaded so far hold. */
+  hasMoreMembers(roomId: string): boolean {
+    const total = this.memberTotals.get(roomId);
+    const have = this.members.get(roomId)?.length ?? 0;
+    return typeof total === 'number' && have < total;
   }
 
   // --- read positions ---

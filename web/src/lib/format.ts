@@ -27,7 +27,7 @@ export function initials(name: string | null | undefined): string {
   return (first + second).toUpperCase();
 }
 
-/** A stable colour for a user id (hue from a string hash). */
+/** A stable colour for a user id (hue from a string hash), dark enough for white initials (WCAG AA at any hue). */
 export function colorFor(id: string | null | undefined): string {
   let h = 2166136261;
   for (const ch of id ?? '') {
@@ -35,7 +35,7 @@ export function colorFor(id: string | null | undefined): string {
     h = Math.imul(h, 16777619);
   }
   const hue = Math.abs(h) % 360;
-  return `hsl(${hue} 55% 42%)`;
+  return `hsl(${hue} 60% 28%)`;
 }
 
 /** Number of characters as the server counts them (Unicode code points). */
@@ -91,15 +91,27 @@ export function dayKey(ts: string): string {
   return d ? `${d.getFullYear()}-${d.getMonth() + 1}-${d.getDate()}` : '';
 }
 
-/** "Today", "Yesterday" or a local date. */
-export function dayLabel(ts: string, now = new Date()): string {
+/**
+ * The day separator's label: "Today", "Yesterday", the weekday within the last week
+ * ("Monday"), the date this year ("Mon, 3 Jun"), else with the year ("3 Jun 2024").
+ */
+export function dayLabel(ts: string, now = new Date(), locale?: string): string {
   const d = parseTime(ts);
   if (!d) return '';
   const start = (x: Date) => new Date(x.getFullYear(), x.getMonth(), x.getDate()).getTime();
   const diff = Math.round((start(now) - start(d)) / 86_400_000);
+  const loc = locale ? [locale] : [];
   if (diff === 0) return 'Today';
   if (diff === 1) return 'Yesterday';
-  return d.toLocaleDateString([], { weekday: 'short', year: 'numeric', month: 'short', day: 'numeric' });
+  if (diff > 1 && diff < 7) return d.toLocaleDateString(loc, { weekday: 'long' });
+  if (d.getFullYear() === now.getFullYear()) return d.toLocaleDateString(loc, { weekday: 'short', month: 'short', day: 'numeric' });
+  return d.toLocaleDateString(loc, { year: 'numeric', month: 'short', day: 'numeric' });
+}
+
+/** The tab title: "(3) Chat" with unread messages, else "Chat". */
+export function documentTitle(unread: number, base = 'Chat'): string {
+  if (!Number.isFinite(unread) || unread <= 0) return base;
+  return `(${unread > 99 ? '99+' : Math.floor(unread)}) ${base}`;
 }
 
 /** A v4 UUID: crypto.randomUUID where available (secure contexts), else getRandomValues. */

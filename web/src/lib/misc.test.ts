@@ -1,6 +1,6 @@
 // Unit tests of the small pure helpers: typing, formatting, JWT expiry, frame parsing.
-import { describe, expect, it } from 'vitest';
-import { decodeJwt, isExpired, needsRefresh } from './auth';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { AuthStore, decodeJwt, isExpired, needsRefresh, saveSession } from './auth';
 import { charCount, checkContent, colorFor, initials, newClientMsgId, safeAvatarUrl } from './format';
 import { classifyFrame } from './types';
 import { TypingThrottle, TypingTracker, typingText } from './typing';
@@ -59,7 +59,18 @@ describe('format', () => {
     expect(initials('<<>>')).toBe('?');
     expect(initials('émile zola')).toBe('ÉZ');
     expect(colorFor('abc')).toBe(colorFor('abc'));
-    expect(colorFor('abc')).toMatch(/^hsl\(\d+ 55% 42%\)$/);
+    expect(colorFor('abc')).toMatch(/^hsl\(\d+ 60% 28%\)$/);
+    // white initials stay readable (WCAG AA, 4.5:1) on every hue
+    const lum = (h: number) => {
+      const [s, l] = [0.6, 0.28];
+      const f = (n: number) => {
+        const k = (n + h / 30) % 12;
+        const c = l - s * Math.min(l, 1 - l) * Math.max(-1, Math.min(k - 3, 9 - k, 1));
+        return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+      };
+      return 0.2126 * f(0) + 0.7152 * f(8) + 0.0722 * f(4);
+    };
+    for (let h = 0; h < 360; h++) expect(1.05 / (lum(h) + 0.05)).toBeGreaterThanOrEqual(4.5);
   });
 
   it('checks message content like the server', () => {
@@ -108,5 +119,49 @@ describe('frames', () => {
     expect(classifyFrame({ type: 'pong' }).kind).toBe('pong');
     expect(classifyFrame({ type: 'whatever' }).kind).toBe('other');
     expect(classifyFrame(null).kind).toBe('other');
+  });
+});
+
+describe('logging out', () => {
+  afterEach(() => vi.unstubAllGlobals());
+
+  function memoryStorage(): Storage {
+    const m = new Map<string, string>();
+    return {
+      get length() { return m.size; },
+      clear: () => m.clear(),
+      getItem: (k: string) => m.get(k) ?? null,
+      key: (i: number) => [...m.keys()][i] ?? null,
+      removeItem: (k: string) => void m.delete(k),
+      setItem: (k: string, v: string) => void m.set(k, v),
+    };
+  }
+
+  /** A stored live session, and a fetch that records what is called. */
+  function signedIn() {
+    const token = jwt({ sub: 'u1', exp: Math.floor(Date.now() / 1000) + 3600 });
+    const storage = memoryStorage();
+    saveSession({ token, user: { id: 'u1', username: 'ann' } } as never, storage);
+    const fetchMock = vi.fn(async () => new Response(null, { status: 204 }));
+    vi.stubGlobal('fetch', fetchMock);
+    return { token, fetchMock, auth: new AuthStore(storage) };
+  }
+
+  it('revokes the token on the server, then forgets the session', () => {
+    const { token, fetchMock, auth } = signedIn();
+    auth.logout();
+    expect(auth.current).toBeNull();
+    expect(fetchMock).toHaveBeenCalledTimes(1);
+    const [url, init] = fetchMock.mock.calls[0] as unknown as [string, RequestInit];
+    expect(url).toBe('/api/auth/logout');
+    expect(init.method).toBe('POST');
+    expect((init.headers as Record<string, string>).Authorization).toBe(`Bearer ${token}`);
+  });
+
+  it('does not call the server when the session ended on its own', () => {
+    const { fetchMock, auth } = signedIn();
+    auth.expire();
+    expect(auth.current).toBeNull();
+    expect(fetchMock).not.toHaveBeenCalled();
   });
 });

@@ -151,6 +151,53 @@ describe('ReconnectingSocket', () => {
     expect(FakeWS.all).toHaveLength(2);
   });
 
+  it('retries at once on wake (online event, tab visible) instead of waiting out the backoff', async () => {
+    const { s, statuses } = make({ backoff: { baseMs: 1000, maxMs: 8000, jitter: 0.5 } });
+    s.start();
+    await flush();
+    for (let i = 0; i < 4; i++) {
+      last().serverClose(1006);
+      vi.advanceTimersByTime(8000);
+      await flush();
+    }
+    last().serverClose(1006); // the server is down: the next try is seconds away
+    const n = FakeWS.all.length;
+    const st = statuses.at(-1)!;
+    expect(st.state).toBe('reconnecting');
+    if (st.state === 'reconnecting') expect(st.retryAt - Date.now()).toBeGreaterThan(3000);
+    s.goOnline(); // the browser's online event while not in the offline state
+    await flush();
+    expect(FakeWS.all).toHaveLength(n + 1);
+    last().serverClose(1006); // still down: back to a short, fresh backoff
+    const st2 = statuses.at(-1)!;
+    if (st2.state === 'reconnecting') expect(st2.retryAt - Date.now()).toBe(750);
+    s.wake(); // tab became visible
+    await flush();
+    expect(FakeWS.all).toHaveLength(n + 2);
+    last().open();
+    s.wake(); // connected: nothing to do
+    await flush();
+    expect(FakeWS.all).toHaveLength(n + 2);
+    s.stop();
+  });
+
+  it('caps the default backoff at 5 s (jittered)', async () => {
+    const { s, statuses } = make({ backoff: undefined, random: () => 0.999999 });
+    s.start();
+    await flush();
+    const delays: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      last().serverClose(1006);
+      const st = statuses.at(-1)!;
+      if (st.state === 'reconnecting') delays.push(st.retryAt - Date.now());
+      vi.advanceTimersByTime(60_000);
+      await flush();
+    }
+    expect(Math.max(...delays)).toBeLessThanOrEqual(5000);
+    expect(delays[0]).toBeLessThanOrEqual(500);
+    s.stop();
+  });
+
   it('treats a silent socket as dead', async () => {
     const { s } = make({ pingIntervalMs: 1000, idleTimeoutMs: 3000 });
     s.start();

@@ -1,6 +1,7 @@
-// Reconnecting WebSocket client: backoff with jitter, close-code handling
-// (4001 token expired, 1001 going away, 1008 policy), keep-alive pings and
-// online/offline awareness. Frames are JSON; no React in here.
+// Reconnecting WebSocket client: backoff with jitter (capped at a few seconds),
+// close-code handling (4001 token expired, 1001 going away, 1008 policy), keep-alive
+// pings and online/offline awareness: wake() retries at once when the browser says
+// the network is back or the tab became visible. Frames are JSON; no React in here.
 
 import { Backoff, type BackoffOptions } from './backoff';
 
@@ -42,6 +43,9 @@ export interface SocketOptions {
 
 const OPEN = 1;
 
+/** Reconnect delays grow from 500 ms to at most this (jittered): a server that is back is found soon. */
+export const RECONNECT_MAX_MS = 5_000;
+
 export class ReconnectingSocket {
   private ws: WebSocket | null = null;
   private backoff: Backoff;
@@ -58,7 +62,7 @@ export class ReconnectingSocket {
   private failedBeforeOpen = false;
 
   constructor(private readonly opts: SocketOptions) {
-    this.backoff = new Backoff({ baseMs: 500, maxMs: 30_000, jitter: 0.5, ...opts.backoff, random: opts.random });
+    this.backoff = new Backoff({ baseMs: 500, maxMs: RECONNECT_MAX_MS, jitter: 0.5, ...opts.backoff, random: opts.random });
   }
 
   get state(): ConnState {
@@ -113,9 +117,27 @@ export class ReconnectingSocket {
     this.setStatus({ state: 'offline' });
   }
 
+  /** The browser's `online` event: leave the offline state, or skip a backoff wait. */
   goOnline(): void {
-    if (!this.running || !this.offline) return;
+    if (!this.running) return;
+    if (!this.offline) {
+      this.wake();
+      return;
+    }
     this.offline = false;
+    this.backoff.reset();
+    void this.connect();
+  }
+
+  /**
+   * Something suggests the server may be reachable again (network back, tab visible):
+   * a scheduled reconnect happens now, with a fresh backoff. No-op while connected or
+   * while a try is under way.
+   */
+  wake(): void {
+    if (!this.running || this.offline || this.status.state !== 'reconnecting') return;
+    if (this.opts.isOnline && !this.opts.isOnline()) return;
+    this.clearTimers();
     this.backoff.reset();
     void this.connect();
   }

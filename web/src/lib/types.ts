@@ -31,7 +31,10 @@ export interface Room {
   name: string;
   description?: string;
   creator_id: string;
+  /** At most the first 100 member ids (SPEC §2); the full list is GET …/members. */
   members: string[];
+  /** How many members the room has; newer servers send it, else members.length. */
+  member_count?: number;
   is_private: boolean;
   created_at?: string;
   /** Not in the contract; honoured when a server sends it. */
@@ -51,6 +54,14 @@ export interface Member {
   username: string;
   online?: boolean;
   role?: string;
+}
+
+/** GET /api/rooms/{id}/members?limit&offset */
+export interface MemberPage {
+  members: Member[];
+  total?: number;
+  offset?: number;
+  limit?: number;
 }
 
 /** A room message as stored by the server. */
@@ -104,12 +115,34 @@ export interface ErrorFrame {
   retry_after_ms?: number;
 }
 
+/** Per-user live channel: the user was added to a room (or joined it on another device). */
+export interface RoomAddedFrame {
+  type: 'room_added';
+  room: Room;
+}
+
+/** Per-user live channel: someone opened a direct message with the user. */
+export interface DmCreatedFrame {
+  type: 'dm_created';
+  room: Room;
+}
+
+/** Per-user live channel: the user was removed from a room. */
+export interface MemberRemovedFrame {
+  type: 'member_removed';
+  room_id: string;
+  user_id: string;
+}
+
 export type ServerFrame =
   | ({ kind: 'message' } & { message: WireMessage })
   | ({ kind: 'ack' } & { frame: AckFrame })
   | ({ kind: 'presence' } & { frame: PresenceFrame })
   | ({ kind: 'typing' } & { frame: TypingFrame })
   | ({ kind: 'error' } & { frame: ErrorFrame })
+  | { kind: 'room_added'; frame: RoomAddedFrame }
+  | { kind: 'dm_created'; frame: DmCreatedFrame }
+  | { kind: 'member_removed'; frame: MemberRemovedFrame }
   | { kind: 'pong' }
   | { kind: 'other'; raw: unknown };
 
@@ -143,6 +176,19 @@ export function classifyFrame(raw: unknown): ServerFrame {
       return { kind: 'error', frame: { ...(f as object), code: String(f.code ?? 'error') } as ErrorFrame };
     case 'pong':
       return { kind: 'pong' };
+    case 'room_added':
+    case 'dm_created':
+      if (isRoom(f.room)) {
+        return f.type === 'room_added'
+          ? { kind: 'room_added', frame: { type: 'room_added', room: f.room } }
+          : { kind: 'dm_created', frame: { type: 'dm_created', room: f.room } };
+      }
+      break;
+    case 'member_removed':
+      if (typeof f.room_id === 'string' && typeof f.user_id === 'string') {
+        return { kind: 'member_removed', frame: { type: 'member_removed', room_id: f.room_id, user_id: f.user_id } };
+      }
+      break;
     case 'message':
       // Some servers wrap the stored message: {type:"message", message:{...}}.
       if (f.message && typeof f.message === 'object') return classifyFrame(f.message);
@@ -158,6 +204,12 @@ export function classifyFrame(raw: unknown): ServerFrame {
       break;
   }
   return { kind: 'other', raw };
+}
+
+function isRoom(r: unknown): r is Room {
+  if (!r || typeof r !== 'object') return false;
+  const o = r as Record<string, unknown>;
+  return typeof o.id === 'string' && /^[0-9a-f]{24}$/.test(o.id) && (o.members === undefined || Array.isArray(o.members));
 }
 
 function isWireMessage(f: Record<string, unknown>): boolean {
