@@ -3,6 +3,9 @@
 # machine and skips whatever is already there: Debian packages (apt), FerretDB v1.24.2
 # (built from its Go module, see below), the Python test libraries and the web
 # client's npm packages. Idempotent; prints one line per step.
+# `postgresql` is FerretDB's default storage under `make run`: deploy/stack.py runs its
+# own cluster in var/postgres from /usr/lib/postgresql/*/bin. The package also installs
+# and starts Debian's system-wide cluster (main, port 5432); we neither use nor need it.
 #   deploy/install-deps.sh [--no-ferretdb] [--no-web] [--test]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,13 +24,23 @@ sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 packages=(build-essential cmake ninja-build pkg-config git curl ca-certificates
   libfcgi-dev lighttpd libwebsockets-dev libuv1-dev libmongoc-dev libbson-dev
-  libhiredis-dev libjwt-dev libcrypt-dev libjansson-dev libcmocka-dev redis-server
-  golang-go python3 python3-pip)
-[ "$want_test" = 1 ] && packages+=(docker-compose chromium fonts-noto-color-emoji valgrind wrk)
+  libhiredis-dev libjwt-dev libcrypt-dev libjansson-dev libcmocka-dev libssl-dev redis-server
+  postgresql golang-go python3 python3-pip)
+# --test: the container/operations checks use real tools: docker-compose (compose file),
+# haproxy (`haproxy -c` and the scale-out test), prometheus (`promtool check rules`);
+# clang with its compiler-rt (libFuzzer, ASan, UBSan) builds tests/fuzz/ (`make test-fuzz`).
+[ "$want_test" = 1 ] && packages+=(docker-compose chromium fonts-noto-color-emoji valgrind wrk
+  haproxy prometheus clang libclang-rt-14-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
+# deploy/k8s is rendered with `kubectl kustomize`: any kubectl will do, Debian's
+# kubernetes-client when there is none (its package would clash with another's kubectl).
+if [ "$want_test" = 1 ] && ! command -v kubectl >/dev/null 2>&1; then
+  dpkg-query -W -f='${Status}' kubernetes-client 2>/dev/null | grep -q 'install ok installed' \
+    || missing+=(kubernetes-client)
+fi
 # A Go toolchain from elsewhere (e.g. /usr/local/go) counts as Go.
 if command -v go >/dev/null 2>&1; then
   missing=("${missing[@]/golang-go/}")
@@ -75,6 +88,14 @@ if [ "$want_test" = 1 ]; then
   python3 -c 'import requests' 2>/dev/null || py_modules+=(requests)
   python3 -c 'import yaml' 2>/dev/null || py_modules+=(pyyaml)
   python3 -c 'import jsonschema' 2>/dev/null || py_modules+=(jsonschema)
+  python3 -c 'import redis' 2>/dev/null || py_modules+=(redis)
+  python3 -c 'import pymongo' 2>/dev/null || py_modules+=(pymongo)
+  # docs/openapi.yaml against the live server (tests/integration/test_schemathesis.py)
+  command -v schemathesis >/dev/null 2>&1 || py_modules+=(schemathesis)
+  # make bench: the plot of history latency against messages stored (docs/BENCHMARKS.md)
+  python3 -c 'import matplotlib' 2>/dev/null || py_modules+=(matplotlib)
+  # Kubernetes' own OpenAPI schemas, shipped in the package: deploy/k8s is checked offline.
+  python3 -c 'import kubernetes_validate' 2>/dev/null || py_modules+=(kubernetes-validate)
 fi
 if [ ${#py_modules[@]} -gt 0 ]; then
   step "pip install ${py_modules[*]}"
