@@ -22,7 +22,9 @@ sys.path.insert(0, str(REPO / "tests/integration"))
 from stack import Stack  # noqa: E402
 
 RATES_OFF = {"RATE_MSG_PER_SEC": "0", "RATE_LOGIN_PER_MIN": "0", "RATE_REGISTER_PER_HOUR": "0",
-             "RATE_API_PER_SEC": "0", "RATE_ROOM_CREATE_PER_MIN": "0", "BCRYPT_COST": "12",
+             "RATE_API_PER_SEC": "0", "RATE_ROOM_CREATE_PER_MIN": "0",
+             "RATE_MEMBERSHIP_PER_MIN": "0",
+             "WS_FRAME_RATE": "1000000", "WS_FRAME_BURST": "1000000", "BCRYPT_COST": "12",
              "LOG_LEVEL": "warn"}
 
 

@@ -24,7 +24,9 @@ from ws_client import create_room, mint_token, new_user_id, register  # noqa: E4
 from websockets.asyncio.client import connect  # noqa: E402
 
 RATES_OFF = {"RATE_MSG_PER_SEC": "0", "RATE_LOGIN_PER_MIN": "0", "RATE_REGISTER_PER_HOUR": "0",
-             "RATE_API_PER_SEC": "0", "RATE_ROOM_CREATE_PER_MIN": "0", "LOG_LEVEL": "warn",
+             "RATE_API_PER_SEC": "0", "RATE_ROOM_CREATE_PER_MIN": "0",
+             "RATE_MEMBERSHIP_PER_MIN": "0",
+             "WS_FRAME_RATE": "1000000", "WS_FRAME_BURST": "1000000", "LOG_LEVEL": "warn",
              "MAX_SOCKETS_PER_USER": "100000"}
 
 

@@ -1,0 +1,151 @@
+"""benchlib.py - helpers of bench/bench.py (issue 9's benchmarks): the stack in `make run`'s
+configuration, JWTs, wrk and wsload runs and their parsing, latency samplers and
+percentiles. Runs in the bench driver process; stdlib + pymongo + websockets."""
+import http.client
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "deploy"))
+sys.path.insert(0, str(REPO / "tests/integration"))
+from stack import Stack, free_port  # noqa: E402
+from ws_client import mint_token  # noqa: E402
+
+# tests/integration/conftest.py RATES_OFF, plus quiet logs; BCRYPT_COST is make run's 12.
+RATES_OFF = {"RATE_MSG_PER_SEC": "0", "RATE_LOGIN_PER_MIN": "0", "RATE_REGISTER_PER_HOUR": "0",
+             "RATE_API_PER_SEC": "0", "RATE_ROOM_CREATE_PER_MIN": "0",
+             "RATE_MEMBERSHIP_PER_MIN": "0",
+             "WS_FRAME_RATE": "1000000", "WS_FRAME_BURST": "1000000", "BCRYPT_COST": "12",
+             "LOG_LEVEL": "warn"}
+
+
+def say(msg):
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def load_avg():
+    return os.getloadavg()[0]
+
+
+def pct(values, p):
+    if not values:
+        return float("nan")
+    v = sorted(values)
+    k = min(len(v) - 1, max(0, int(round(p / 100 * len(v) + 0.5)) - 1))
+    return v[k]
+
+
+def summary_ms(values):
+    return {"n": len(values), "p50_ms": round(pct(values, 50) * 1000, 2),
+            "p99_ms": round(pct(values, 99) * 1000, 2),
+            "max_ms": round(max(values) * 1000, 2) if values else None}
+
+
+def make_stack(workdir, build_dir, backend, gateways=2):
+    """make run's configuration (stack.py run: persistent, PostgreSQL by default, 2
+    gateways, bcrypt 12, Redis AOF, PostgreSQL with fsync) on free ports in workdir."""
+    probe = Stack(gateways=gateways, build_dir=build_dir, workdir=workdir)
+    gw_port = probe._free_port_run(gateways)
+    return Stack(gateways=gateways, env=dict(RATES_OFF), build_dir=build_dir, workdir=workdir,
+                 persistent=True, backend=backend, http_port=free_port(),
+                 gateway_port=gw_port)
+
+
+def start_servers(stack):
+    for i in range(stack.n_gateways):
+        stack.start_gateway(i)
+    stack.start_lighttpd()
+    stack.wait_healthy(timeout=120)
+
+
+def token(stack, user):
+    return mint_token(stack.jwt_secret, sub=user["id"], username=user["username"],
+                      exp_in=6 * 3600)
+
+
+class Http:
+    """One keep-alive HTTP/1.1 connection to lighttpd; timed JSON calls."""
+
+    def __init__(self, base):
+        u = urlparse(base)
+        self.host, self.port = u.hostname, u.port
+        self.conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+
+    def call(self, method, path, tok=None, body=None):
+        headers = {"Content-Type": "application/json"}
+        if tok:
+            headers["Authorization"] = f"Bearer {tok}"
+        data = json.dumps(body).encode() if body is not None else None
+        t0 = time.perf_counter()
+        for attempt in (0, 1):
+            try:
+                self.conn.request(method, path, body=data, headers=headers)
+                r = self.conn.getresponse()
+                raw = r.read()
+                break
+            except (http.client.HTTPException, OSError):
+                self.conn.close()
+                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+                if attempt:
+                    raise
+        return time.perf_counter() - t0, r.status, raw
+
+
+def wrk(url, tok, seconds, conns=50, threads=2, lua=None):
+    """wrk --latency through lighttpd; returns req/s, p50/p90/p99 (ms), errors."""
+    env = dict(os.environ, BENCH_TOKEN=tok or "")
+    argv = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{seconds}s", "--latency", "--timeout", "10s",
+            "-s", str(lua or REPO / "bench/wrk_auth.lua"), url]
+    out = subprocess.run(argv, env=env, capture_output=True, text=True).stdout
+    return parse_wrk(out)
+
+
+def _ms(v, unit):
+    return float(v) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def parse_wrk(out):
+    res = {"raw": out}
+    for p in ("50", "90", "99"):
+        m = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s|m)\s*$", out, re.M)
+        res[f"p{p}_ms"] = round(_ms(*m.groups()), 2) if m else None
+    m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    res["rps"] = float(m.group(1)) if m else 0.0
+    m = re.search(r"(\d+) requests in", out)
+    res["requests"] = int(m.group(1)) if m else 0
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    res["non2xx"] = int(m.group(1)) if m else 0
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    res["socket_errors"] = sum(map(int, m.groups())) if m else 0
+    return res
+
+
+def parse_kv(out):
+    res = {}
+    for line in out.splitlines():
+        if "=" in line and not line.startswith("summary"):
+            k, _, v = line.partition("=")
+            try:
+                res[k.strip()] = float(v)
+            except ValueError:
+                res[k.strip()] = v.strip()
+    return res
+
+
+def build_tool(name, tools_dir):
+    src = Path("/work/shared/bench") / f"{name}.c"
+    out = Path(tools_dir) / name
+    if not out.exists():
+        subprocess.run(["gcc", "-O2", "-o", str(out), str(src)], check=True)
+    return out
+
+
+def median(values):
+    return statistics.median(values) if values else float("nan")
