@@ -315,6 +315,7 @@ int chat_config_load(chat_config_t *cfg, bool need_secret, char *errbuf, size_t 
 {
     const char *secret = NULL;
     int allow_weak = 0;
+    int redis_cluster = 0;
 
     if (errbuf != NULL && errlen > 0)
         errbuf[0] = '\0';
@@ -331,6 +332,7 @@ int chat_config_load(chat_config_t *cfg, bool need_secret, char *errbuf, size_t 
         config__str("REDIS_URL", "redis://127.0.0.1:6379", &cfg->redis_url, errbuf,
                     errlen) != 0 ||
         config__scheme("REDIS_URL", cfg->redis_url, "redis://", NULL, errbuf, errlen) != 0 ||
+        config__int("REDIS_CLUSTER", 0, 0, 1, &redis_cluster, errbuf, errlen) != 0 ||
         config__str("JWT_ISSUER", "chat-server", &cfg->jwt_issuer, errbuf, errlen) != 0 ||
         config__duration("JWT_TTL", 86400, &cfg->jwt_ttl_sec, errbuf, errlen) != 0 ||
         config__duration("SESSION_MAX_AGE", 30 * 86400, &cfg->session_max_age_sec, errbuf,
@@ -363,6 +365,7 @@ int chat_config_load(chat_config_t *cfg, bool need_secret, char *errbuf, size_t 
         goto cleanup;
 
     cfg->bcrypt_allow_weak = allow_weak != 0;
+    cfg->redis_cluster = redis_cluster != 0;
     if (cfg->bcrypt_cost < CONFIG__BCRYPT_MIN_SAFE && !cfg->bcrypt_allow_weak) {
         config__fail(errbuf, errlen,
                      "BCRYPT_COST must be at least %d, got %d (a cost below %d is for test "

@@ -17,6 +17,8 @@ typedef struct chat_config {
     char *mongo_uri;            /* MONGO_URI, default mongodb://127.0.0.1:27017 */
     char *mongo_db;             /* MONGO_DB, default "chat" */
     char *redis_url;            /* REDIS_URL, default redis://127.0.0.1:6379 */
+    bool redis_cluster;         /* REDIS_CLUSTER 0|1, default 0: REDIS_URL names one node of
+                                   a Redis Cluster (a seed); slots are read from it */
     char *jwt_secret;           /* JWT_SECRET, required, >= 32 bytes */
     char *jwt_issuer;           /* JWT_ISSUER, default "chat-server" */
     int64_t jwt_ttl_sec;        /* JWT_TTL seconds, default 86400 (also accepts 30m, 24h, 7d) */
