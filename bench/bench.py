@@ -13,6 +13,8 @@ OUT/results.json:
   writes    wsload open loop, 100 rooms of 10 (one sender per room) at --rates, a single
             busy room, and beside it rawfan and Centrifugo under the same load
   ceiling   the database's own batched insert_many rate (pymongo, messages' shape)
+  load      what 1,000 acked msg/s cost Redis, the database and the gateways (CPU, commands,
+            rows), for docs/OPERATIONS.md's sizing table (bench/backend_load.py)
   redis     INFO memory before/after warming windows and member sets; MEMORY USAGE per key
   lookups   login by email, registration uniqueness, room and user by id, user search:
             the repositories' exact MongoDB operations (pymongo), and the REST calls
@@ -34,9 +36,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib as B  # noqa: E402
+from backend_load import bench_backend_load  # noqa: E402
 from bench_ws import bench_membership, bench_sub5000, bench_writes, log_rows  # noqa: E402
 
-ALL = ["history", "mixed", "membership", "sub5000", "writes", "ceiling", "redis", "lookups"]
+ALL = ["history", "mixed", "membership", "sub5000", "writes", "load", "ceiling", "redis",
+       "lookups"]
 
 
 def seed(stack, scale, out, grow):
@@ -326,6 +330,8 @@ def main():
                     help="writes: only the chat runs (keep rawfan/Centrifugo rows in OUT)")
     ap.add_argument("--rates", default="100,1000,2000,3000",
                     help="open-loop phases in msg/s (the first is a warm-up)")
+    ap.add_argument("--load-rate", type=int, default=1000,
+                    help="load: the offered rate in msg/s")
     args = ap.parse_args()
     only = set(args.only.split(","))
     out = Path(args.out or tempfile.mkdtemp(prefix="chat-bench-"))
@@ -383,6 +389,10 @@ def main():
                 w["rows"] += [r for r in results["writes"]["rows"] if not r["system"].startswith("chat")]
             results["writes"] = w
             log_rows(w)
+            save()
+        if "load" in only:
+            results["load"] = bench_backend_load(stack, data, out, rate=args.load_rate,
+                                                 seconds=max(args.seconds, 20))
             save()
         if "ceiling" in only:
             bench_ceiling(stack, results)

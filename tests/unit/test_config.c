@@ -24,7 +24,7 @@ static const char *const all_vars[] = {
     "RATE_LOGIN_PER_MIN", "RATE_REGISTER_PER_HOUR", "RATE_API_PER_SEC",
     "RATE_ROOM_CREATE_PER_MIN", "LOG_LEVEL", "LOG_FORMAT", "GATEWAY_ID", "GATEWAY_PORT",
     "GATEWAY_HOST", "MAX_SOCKETS_PER_USER", "MONGO_TIMEOUT_MS", "BCRYPT_ALLOW_WEAK",
-    "SESSION_MAX_AGE",
+    "SESSION_MAX_AGE", "REDIS_CLUSTER",
 };
 
 /* Each test starts from a clean environment with only a valid secret. */
@@ -211,6 +211,24 @@ static void test_bcrypt_weak_cost(void **state)
     unsetenv("BCRYPT_ALLOW_WEAK");
 }
 
+/* REDIS_CLUSTER: off by default, 0|1, anything else refused with its name. */
+static void test_redis_cluster(void **state)
+{
+    chat_config_t cfg;
+    char err[512];
+
+    (void)state;
+    assert_int_equal(chat_config_load(&cfg, true, err, sizeof(err)), 0);
+    assert_false(cfg.redis_cluster);
+    chat_config_free(&cfg);
+    setenv("REDIS_CLUSTER", "1", 1);
+    assert_int_equal(chat_config_load(&cfg, true, err, sizeof(err)), 0);
+    assert_true(cfg.redis_cluster);
+    chat_config_free(&cfg);
+    expect_bad("REDIS_CLUSTER", "2");
+    expect_bad("REDIS_CLUSTER", "yes");
+}
+
 /* A malformed URL's password is masked in the message (issue 10, point 10). */
 static void test_bad_url_hides_password(void **state)
 {
@@ -363,6 +381,7 @@ int main(void)
         cmocka_unit_test_setup(test_bad_url_hides_password, reset_env),
         cmocka_unit_test_setup(test_default_cors_allows_own_origin, reset_env),
         cmocka_unit_test_setup(test_null_errbuf, reset_env),
+        cmocka_unit_test_setup(test_redis_cluster, reset_env),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
