@@ -12,6 +12,7 @@
 
 #include "chat/user_sockets.h"
 #include "admission.h"
+#include "gateway_metrics.h"
 #include "hmap.h"
 #include "store_worker.h"
 
@@ -144,7 +145,11 @@ void gw_admission_counts_remove(gw_t *gw, const char *user_id)
         return;
     }
     counts__change(c, user_id, -1);
-    if (gw->stopping || c->n_gone >= COUNTS__GONE_MAX) {
+    if (gw->stopping) {
+        return;
+    }
+    if (c->n_gone >= COUNTS__GONE_MAX) {
+        chat_counter_add(&gw->metrics->batch_skipped[GW_BATCH_SOCKET_COUNT], 1);
         return;
     }
     if (c->n_gone == c->cap_gone) {

@@ -26,6 +26,7 @@ static const char *const metrics__out_names[GW_OUT__N] = {
     "message", "ack", "error", "presence", "typing", "subscribed", "pong", "event", "other"};
 
 static const char *const metrics__replay_names[GW_REPLAY__N] = {"memory", "redis", "database"};
+static const char *const metrics__batch_names[GW_BATCH__N] = {"last_seen", "socket_count"};
 
 gw_frame_in_t gw_metrics_in_type(const char *type)
 {
@@ -190,6 +191,10 @@ static void metrics__render(gw_t *gw, chat_metrics_out_t *out)
                    gw_health_mongo_up(gw->health) ? 1 : 0);
     metrics__counter(out, "chat_gateway_rate_limited_total", "Frames refused by rate limits.",
                      &m->rate_limited);
+    metrics__labelled(out, "chat_gateway_batch_entries_skipped_total",
+                      "Entries a full per-tick batch list skipped (last_seen left older; "
+                      "socket counts corrected by the heartbeat).", "list",
+                      metrics__batch_names, m->batch_skipped, GW_BATCH__N);
     chat_metrics_family(out, "chat_gateway_log_lines_dropped_total", "counter",
                         "Log lines dropped because stderr was not read fast enough.");
     chat_metrics_sample(out, "chat_gateway_log_lines_dropped_total", "",

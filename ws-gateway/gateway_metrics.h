@@ -29,6 +29,9 @@ typedef enum {
 
 typedef enum { GW_REPLAY_MEMORY, GW_REPLAY_REDIS, GW_REPLAY_DATABASE, GW_REPLAY__N } gw_replay_t;
 
+/* The bounded lists of work batched per tick whose overflow is skipped, not queued. */
+typedef enum { GW_BATCH_LAST_SEEN, GW_BATCH_SOCKET_COUNT, GW_BATCH__N } gw_batch_list_t;
+
 #define GW_CLOSE_CODES_N 12 /* the codes of gateway_metrics.c's table, then "other" */
 
 typedef struct gw_metrics {
@@ -43,6 +46,7 @@ typedef struct gw_metrics {
     _Atomic uint64_t resume_replays[GW_REPLAY__N];
     _Atomic uint64_t backfills;
     _Atomic uint64_t rate_limited;
+    _Atomic uint64_t batch_skipped[GW_BATCH__N];
     chat_hist_t store_seconds;
     chat_hist_t ack_seconds;
     chat_hist_t delivery_seconds;

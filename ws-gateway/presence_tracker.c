@@ -18,6 +18,7 @@
 #include "chat/clock.h"
 #include "chat/member_cache.h"
 #include "chat/users_repo.h"
+#include "gateway_metrics.h"
 #include "presence_internal.h"
 #include "pubsub.h"
 #include "room_registry.h"
@@ -276,7 +277,11 @@ void gw_presence_socket_closed(gw_presence_t *pt, const char *user_id)
         return;
     }
     u->offline_at_ms = chat_clock_monotonic_ms() + pt->gw->lim.presence_debounce_ms;
-    if (pt->gw->stopping || pt->n_seen >= PRESENCE__SEEN_MAX) {
+    if (pt->gw->stopping) {
+        return;
+    }
+    if (pt->n_seen >= PRESENCE__SEEN_MAX) {
+        chat_counter_add(&pt->gw->metrics->batch_skipped[GW_BATCH_LAST_SEEN], 1);
         return;
     }
     if (pt->n_seen == pt->cap_seen) {

@@ -86,6 +86,9 @@ def test_gateway_and_rest_metrics_follow_traffic(make_stack):
     assert _value(text, "chat_gateway_ack_seconds_count") == N_MESSAGES
     assert _value(text, "chat_gateway_sockets_opened_total") == 2
     assert _value(text, "chat_gateway_redis_up") == 1
+    # nothing skipped by the per-tick batch lists at this load, and both lists are named
+    assert _value(text, "chat_gateway_batch_entries_skipped_total", list="last_seen") == 0
+    assert _value(text, "chat_gateway_batch_entries_skipped_total", list="socket_count") == 0
     assert _value(text, "process_open_fds") > 0
     assert _value(text, "process_resident_memory_bytes") > 1e6
     # the other gateway saw none of it

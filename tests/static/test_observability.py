@@ -28,6 +28,8 @@ GATEWAY_METRICS = {
     "chat_gateway_resume_replays_total": "counter", "chat_gateway_backfills_total": "counter",
     "chat_gateway_redis_up": "gauge", "chat_gateway_mongo_up": "gauge",
     "chat_gateway_rate_limited_total": "counter",
+    "chat_gateway_batch_entries_skipped_total": "counter",
+    "chat_gateway_log_lines_dropped_total": "counter",
 }
 API_METRICS = {
     "chat_api_requests_total": "counter", "chat_api_request_seconds": "histogram",
