@@ -50,6 +50,12 @@ static void test_create_rejects_bad_url(void **state)
     assert_null(chat_redis_create("nope", false, 500, errbuf, sizeof(errbuf)));
     assert_non_null(strstr(errbuf, "REDIS_URL"));
     chat_redis_destroy(NULL);
+    /* a Redis Cluster has database 0 only: another one is a configuration error */
+    errbuf[0] = '\0';
+    assert_null(chat_redis_create("redis://127.0.0.1:7000/3", true, 500, errbuf, sizeof(errbuf)));
+    assert_non_null(strstr(errbuf, "REDIS_URL"));
+    assert_non_null(strstr(errbuf, "REDIS_CLUSTER"));
+    chat_redis_destroy(chat_redis_create("redis://127.0.0.1:7000/0", true, 500, NULL, 0));
 }
 
 static void test_commands(void **state)
