@@ -98,9 +98,7 @@ static int cluster__node(redis_sync_cluster_t *c, const char *host, int port)
     return c->n_nodes++;
 }
 
-/* Makes node i connected (AUTH, run_id, scripts); a connection the server closed while
- * idle is replaced. False when it cannot be reached now. */
-bool redis_sync_cluster__ensure(redis_sync_cluster_t *c, int i)
+bool redis_sync_cluster__ensure(redis_sync_cluster_t *c, int i, bool connect)
 {
     cluster__node_t *n = &c->nodes[i];
     redis_sync__auth_t auth = {c->username, c->password, 0, c->timeout_ms};
@@ -109,7 +107,7 @@ bool redis_sync_cluster__ensure(redis_sync_cluster_t *c, int i)
         redis_sync_cluster__disconnect(n);
         c->stale = true; /* a master restarted or died: its slots may have moved */
     }
-    if (n->ctx == NULL) {
+    if (n->ctx == NULL && connect) {
         n->ctx = redis_sync__connect(n->host, n->port, &auth, n->run_id);
     }
     return n->ctx != NULL;
@@ -130,6 +128,40 @@ static bool cluster__xor_run(char *acc, const char *run)
             return false;
         }
         acc[i] = hex[(a - hex) ^ (b - hex)];
+    }
+    return true;
+}
+
+/* Makes run the cluster run id, remembering the one it replaces. */
+static void cluster__set_run(redis_sync_cluster_t *c, const char *run)
+{
+    if (c->run_id[0] != '\0' && strcmp(c->run_id, run) != 0) {
+        snprintf(c->past_runs[c->next_past], sizeof(c->past_runs[0]), "%s", c->run_id);
+        c->next_past = (c->next_past + 1) % CLUSTER__PAST_RUNS;
+    }
+    snprintf(c->run_id, sizeof(c->run_id), "%s", run);
+}
+
+bool redis_sync_cluster__fix_run(redis_sync_cluster_t *c, int argc, const char **argv,
+                                 size_t *lens, int run_from)
+{
+    /* A script's data is judged by the run id it is given (the read model stores it with
+     * what it builds): an argument naming an id this client handed out before the current
+     * one is swapped for the current one, so the script judges the data by the masters
+     * it runs on now (a promoted replica may lack writes), as redis_sync.c does after a
+     * reconnect. Unknown current id (a master unreachable): send nothing. */
+    for (int i = run_from < 0 ? argc : run_from; i < argc; i++) {
+        for (int k = 0; k < CLUSTER__PAST_RUNS; k++) {
+            size_t n = strlen(c->past_runs[k]);
+            if (n > 0 && lens[i] == n && memcmp(argv[i], c->past_runs[k], n) == 0 &&
+                strcmp(c->past_runs[k], c->run_id) != 0) {
+                if (c->run_id[0] == '\0') {
+                    return false;
+                }
+                argv[i] = c->run_id;
+                lens[i] = strlen(c->run_id);
+            }
+        }
     }
     return true;
 }
@@ -158,7 +190,7 @@ static chat_redis_cluster_map_t *cluster__read_map(redis_sync_cluster_t *c)
     }
     for (int k = 0; k < n && map == NULL; k++) {
         redisReply *reply = NULL;
-        if (!redis_sync_cluster__ensure(c, order[k])) {
+        if (!redis_sync_cluster__ensure(c, order[k], true)) {
             continue;
         }
         reply = redisCommand(c->nodes[order[k]].ctx, "CLUSTER SLOTS");
@@ -195,7 +227,7 @@ bool redis_sync_cluster__load(redis_sync_cluster_t *c)
     map = cluster__read_map(c);
     if (map == NULL) {
         c->load_failed = true;
-        c->run_id[0] = '\0';
+        cluster__set_run(c, "");
         return false;
     }
     chat_redis_cluster_map_destroy(c->map);
@@ -220,10 +252,11 @@ bool redis_sync_cluster__load(redis_sync_cluster_t *c)
     for (size_t m = 0; m < chat_redis_cluster_map_node_count(map); m++) {
         const chat_redis_cluster_node_t *mn = chat_redis_cluster_map_node(map, m);
         int i = cluster__node(c, mn->host, mn->port);
-        all = all && i >= 0 && redis_sync_cluster__ensure(c, i) && cluster__xor_run(run, c->nodes[i].run_id);
+        all = all && i >= 0 && redis_sync_cluster__ensure(c, i, true) &&
+              cluster__xor_run(run, c->nodes[i].run_id);
     }
     all = all && chat_redis_cluster_map_covers_all(map);
-    snprintf(c->run_id, sizeof(c->run_id), "%s", all ? run : "");
+    cluster__set_run(c, all ? run : "");
     c->stale = !all;
     c->load_failed = !all;
     return all;
@@ -282,7 +315,7 @@ static int cluster__on_error(redis_sync_cluster_t *c, int node, const redisReply
 /* The command loop of redis_sync_cluster__command; sent_run is the run id the caller
  * built run_from's arguments with ("" = none). argv is modified (run swap). */
 redisReply *redis_sync_cluster__run(redis_sync_cluster_t *c, int argc, const char **argv,
-                                size_t *lens, int run_from, const char *sent_run)
+                                    size_t *lens, int run_from)
 {
     int ki = chat_redis_cluster_key_index(argc, argv, lens);
     int slot = ki >= 0 ? (int)chat_redis_cluster_key_slot(argv[ki], lens[ki]) : -1;
@@ -295,6 +328,7 @@ redisReply *redis_sync_cluster__run(redis_sync_cluster_t *c, int argc, const cha
     }
     for (int attempt = 0; attempt < CLUSTER__MAX_ATTEMPTS; attempt++) {
         redisReply *reply = NULL;
+        bool loaded = false;
         int node = -1;
 
         if (attempt > 0) {
@@ -309,22 +343,22 @@ redisReply *redis_sync_cluster__run(redis_sync_cluster_t *c, int argc, const cha
         }
         backoff = false;
         if ((c->map == NULL || c->stale) && ask_node < 0) {
-            (void)redis_sync_cluster__load(c); /* (it renumbers the nodes: not while asking one) */
+            (void)redis_sync_cluster__load(c); /* renumbers the nodes: not while asking one */
+            loaded = true;
         }
-        if (run_from >= 0 && sent_run[0] != '\0' && c->run_id[0] != '\0' &&
-            strcmp(sent_run, c->run_id) != 0) {
-            for (int i = run_from; i < argc; i++) {
-                if (lens[i] == strlen(sent_run) && memcmp(argv[i], sent_run, lens[i]) == 0) {
-                    argv[i] = c->run_id;
-                    lens[i] = strlen(c->run_id);
-                }
-            }
-            sent_run = c->run_id;
+        if (!redis_sync_cluster__fix_run(c, argc, argv, lens, run_from)) {
+            return NULL; /* it names a run id, and the current one is unknown: down */
         }
         node = ask_node >= 0 ? ask_node : (c->map != NULL ? redis_sync_cluster__route(c, slot) : -1);
-        if (node < 0 || !redis_sync_cluster__ensure(c, node)) {
+        if (node < 0 || !redis_sync_cluster__ensure(c, node, ask_node >= 0)) {
+            /* masters are connected by a map load only: one more try after a load, then
+             * down at once (a dead master stays dead for seconds: fail fast, as one dead
+             * Redis does) */
             c->stale = true;
-            backoff = true;
+            if (loaded) {
+                return NULL;
+            }
+            ask_node = -1;
             continue;
         }
         if (ask_node >= 0) {
@@ -344,8 +378,8 @@ redisReply *redis_sync_cluster__run(redis_sync_cluster_t *c, int argc, const cha
             if (!closed) {
                 return NULL; /* a timeout: it may still run, never send it twice */
             }
-            backoff = true;
-            continue;
+            ask_node = -1;
+            continue; /* closed: it never ran; the next attempt reloads the map */
         }
         if (reply->type == REDIS_REPLY_ERROR) {
             bool was_ask = ask_node >= 0;
@@ -366,7 +400,6 @@ redisReply *redis_sync_cluster__command(redis_sync_cluster_t *c, int argc, const
 {
     const char **a = NULL;
     size_t *l = NULL;
-    char sent_run[REDIS_SYNC__RUN_ID_LEN];
     redisReply *reply = NULL;
 
     if (c == NULL || c->n_pend > 0 || argc < 1) {
@@ -379,8 +412,7 @@ redisReply *redis_sync_cluster__command(redis_sync_cluster_t *c, int argc, const
             a[i] = argv[i];
             l[i] = argvlen != NULL ? argvlen[i] : strlen(argv[i]);
         }
-        snprintf(sent_run, sizeof(sent_run), "%s", c->run_id);
-        reply = redis_sync_cluster__run(c, argc, a, l, run_from, sent_run);
+        reply = redis_sync_cluster__run(c, argc, a, l, run_from);
     }
     free(a);
     free(l);

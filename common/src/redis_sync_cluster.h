@@ -19,6 +19,7 @@
 #define CLUSTER__MAX_ATTEMPTS 8     /* tries of one command (redirects, failover) */
 #define CLUSTER__BACKOFF_MS 50      /* first pause before retrying a cluster that is down */
 #define CLUSTER__REFRESH_GAP_MS 100 /* between two failed map loads */
+#define CLUSTER__PAST_RUNS 4        /* earlier run ids still recognised in arguments */
 
 typedef struct cluster__node {
     char host[CHAT_REDIS_CLUSTER_HOST_LEN];
@@ -35,7 +36,6 @@ typedef struct cluster__pending {
     char **argv;
     size_t *lens;
     int run_from;
-    char run[REDIS_SYNC__RUN_ID_LEN]; /* the cluster run id when it was queued */
 } cluster__pending_t;
 
 struct redis_sync_cluster {
@@ -51,6 +51,9 @@ struct redis_sync_cluster {
     cluster__node_t nodes[CLUSTER__MAX_NODES];
     int n_nodes;
     char run_id[REDIS_SYNC__RUN_ID_LEN]; /* "" = unknown */
+    /* the ids run_id held before (a ring): arguments naming them are swapped */
+    char past_runs[CLUSTER__PAST_RUNS][REDIS_SYNC__RUN_ID_LEN];
+    int next_past;
     cluster__pending_t *pend;
     int n_pend;   /* queued commands */
     int next;     /* the next one next_reply hands out */
@@ -61,8 +64,13 @@ struct redis_sync_cluster {
 /** Frees a connection; accepts a disconnected node. */
 void redis_sync_cluster__disconnect(cluster__node_t *n);
 
-/** Node i connected (AUTH, run_id, scripts), reconnecting one the server closed. */
-bool redis_sync_cluster__ensure(redis_sync_cluster_t *c, int i);
+/**
+ * Node i usable: connected, and not closed by the server while idle (a closed one is
+ * dropped and the map marked stale). Connects a disconnected node (AUTH, run_id,
+ * scripts) only when connect is set: the map load does that for the masters, so that the
+ * cluster run id always describes the connections commands use; ASK targets too.
+ */
+bool redis_sync_cluster__ensure(redis_sync_cluster_t *c, int i, bool connect);
 
 /** Reloads the slot map and the run id; renumbers c->nodes. Never while replies are
  *  pending. True when the map is complete and every master answered. */
@@ -71,10 +79,15 @@ bool redis_sync_cluster__load(redis_sync_cluster_t *c);
 /** Index of the node serving slot (any master when slot < 0), -1 if none is known. */
 int redis_sync_cluster__route(redis_sync_cluster_t *c, int slot);
 
-/** The command loop (redirects, retries, run id swap); argv/lens are modified. New reply
- *  or NULL. sent_run: the run id run_from's arguments were built with ("" = none). */
+/** The command loop (redirects, retries, run id swap from run_from on); argv/lens are
+ *  modified. New reply or NULL. */
 redisReply *redis_sync_cluster__run(redis_sync_cluster_t *c, int argc, const char **argv,
-                                    size_t *lens, int run_from, const char *sent_run);
+                                    size_t *lens, int run_from);
+
+/** Swaps arguments from run_from on that name an earlier run id for the current one (see
+ *  the .c). False when one does and the current id is unknown; argv/lens modified. */
+bool redis_sync_cluster__fix_run(redis_sync_cluster_t *c, int argc, const char **argv,
+                                 size_t *lens, int run_from);
 
 /** Frees every pending entry and its reply; the nodes' queued counts are untouched. */
 void redis_sync_cluster__pending_clear(redis_sync_cluster_t *c);

@@ -70,53 +70,71 @@ chat_err_t redis_sync_cluster__append(redis_sync_cluster_t *c, int argc, const c
                                       const size_t *argvlen, int run_from)
 {
     cluster__pending_t *p = NULL;
+    const char **a = NULL;
+    size_t *l = NULL;
     int ki = chat_redis_cluster_key_index(argc, argv, argvlen);
     int node = -1;
+    chat_err_t rc = CHAT_ERR_UNAVAILABLE;
 
     if (c == NULL || ki == CHAT_REDIS_CLUSTER_BADCMD || c->collected) {
         return CHAT_ERR_UNAVAILABLE; /* no appending once replies are being read */
     }
+    a = malloc((size_t)argc * sizeof(*a));
+    l = malloc((size_t)argc * sizeof(*l));
+    if (a == NULL || l == NULL) {
+        rc = CHAT_ERR_NOMEM;
+        goto cleanup;
+    }
+    for (int i = 0; i < argc; i++) {
+        a[i] = argv[i];
+        l[i] = argvlen != NULL ? argvlen[i] : strlen(argv[i]);
+    }
     if (c->map == NULL || c->stale) {
-        (void)redis_sync_cluster__load(c);
+        (void)redis_sync_cluster__load(c); /* (refused while replies are pending) */
     }
-    if (c->map != NULL) {
-        size_t klen = ki >= 0 ? (argvlen != NULL ? argvlen[ki] : strlen(argv[ki])) : 0;
-        node = redis_sync_cluster__route(c, ki >= 0 ? (int)chat_redis_cluster_key_slot(argv[ki], klen) : -1);
+    if (c->map != NULL && redis_sync_cluster__fix_run(c, argc, a, l, run_from)) {
+        node = redis_sync_cluster__route(
+            c, ki >= 0 ? (int)chat_redis_cluster_key_slot(a[ki], l[ki]) : -1);
     }
-    if (node < 0 || !redis_sync_cluster__ensure(c, node)) {
+    if (node < 0 || !redis_sync_cluster__ensure(c, node, false)) {
         c->stale = true;
-        return CHAT_ERR_UNAVAILABLE;
+        goto cleanup;
     }
     if (c->n_pend == c->cap_pend) {
         int cap = c->cap_pend == 0 ? 16 : c->cap_pend * 2;
         cluster__pending_t *grown = realloc(c->pend, (size_t)cap * sizeof(*grown));
         if (grown == NULL) {
-            return CHAT_ERR_NOMEM;
+            rc = CHAT_ERR_NOMEM;
+            goto cleanup;
         }
         c->pend = grown;
         c->cap_pend = cap;
     }
     p = &c->pend[c->n_pend];
     memset(p, 0, sizeof(*p));
-    c->n_pend++;
     p->node = node;
     p->run_from = run_from;
-    snprintf(p->run, sizeof(p->run), "%s", c->run_id);
-    if (!cluster__copy(p, argc, argv, argvlen)) {
-        c->n_pend--;
+    if (!cluster__copy(p, argc, a, l)) {
         for (int j = 0; j < p->argc; j++) {
             free(p->argv[j]);
         }
         free(p->argv);
         free(p->lens);
-        return CHAT_ERR_NOMEM;
+        rc = CHAT_ERR_NOMEM;
+        goto cleanup;
     }
-    if (redisAppendCommandArgv(c->nodes[node].ctx, argc, argv, argvlen) != REDIS_OK) {
+    c->n_pend++;
+    if (redisAppendCommandArgv(c->nodes[node].ctx, argc, a, l) != REDIS_OK) {
         cluster__pipeline_broken(c);
-        return CHAT_ERR_UNAVAILABLE;
+        goto cleanup;
     }
     c->nodes[node].queued++;
-    return CHAT_OK;
+    rc = CHAT_OK;
+
+cleanup:
+    free(a);
+    free(l);
+    return rc;
 }
 
 /* Sends every node's queued commands, then reads every reply in queue order, so that all
@@ -185,7 +203,7 @@ redisReply *redis_sync_cluster__next_reply(redis_sync_cluster_t *c)
             memcpy(a, p->argv, (size_t)p->argc * sizeof(*a));
             memcpy(l, p->lens, (size_t)p->argc * sizeof(*l));
             c->n_pend = 0; /* lets the blocking path (and a map reload) run */
-            reply = redis_sync_cluster__run(c, p->argc, a, l, p->run_from, p->run);
+            reply = redis_sync_cluster__run(c, p->argc, a, l, p->run_from);
             c->n_pend = n_pend;
         }
         free(a);

@@ -113,6 +113,12 @@ static void test_transient_errors(void **state)
     assert_false(chat_redis_cluster_transient_error(NULL, 0));
 }
 
+/* fix_run on a 5-argument EVALSHA with one key: run ids are looked for from index 4. */
+static bool redis_sync__fix_run_probe(redis_sync_cluster_t *c, const char **argv, size_t *lens)
+{
+    return redis_sync_cluster__fix_run(c, 5, argv, lens, 4);
+}
+
 static void test_run_id_xor(void **state)
 {
     char acc[41];
@@ -130,6 +136,40 @@ static void test_run_id_xor(void **state)
     assert_string_equal(acc, a); /* order-free, and any one node changing changes it */
     assert_false(cluster__xor_run(acc, "short"));
     assert_false(cluster__xor_run(acc, "0123456789abcdef0123456789abcdef0123456z"));
+}
+
+static void test_fix_run(void **state)
+{
+    const char *a_id = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    const char *b_id = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+    redis_sync__auth_t auth = {NULL, NULL, 0, 100};
+    redis_sync_cluster_t *c = redis_sync_cluster__create("127.0.0.1", 1, &auth);
+    const char *argv[5];
+    size_t lens[5];
+
+    (void)state;
+    cluster__set_run(c, a_id);
+    argv[0] = "EVALSHA"; argv[1] = "sha"; argv[2] = "1"; argv[3] = a_id; argv[4] = a_id;
+    for (int i = 0; i < 5; i++) {
+        lens[i] = strlen(argv[i]);
+    }
+    /* the current id: nothing to do */
+    assert_true(redis_sync__fix_run_probe(c, argv, lens));
+    assert_ptr_equal(argv[4], a_id);
+    /* a failover: the id the caller built with is swapped, keys (before run_from) never */
+    cluster__set_run(c, b_id);
+    assert_true(redis_sync__fix_run_probe(c, argv, lens));
+    assert_ptr_equal(argv[3], a_id);
+    assert_string_equal(argv[4], b_id);
+    assert_int_equal(lens[4], 40);
+    /* a master unreachable: an argument naming a run id cannot be judged, send nothing */
+    argv[4] = b_id;
+    cluster__set_run(c, "");
+    assert_false(redis_sync__fix_run_probe(c, argv, lens));
+    argv[4] = "12";
+    lens[4] = 2;
+    assert_true(redis_sync__fix_run_probe(c, argv, lens)); /* no run id in it: fine */
+    redis_sync_cluster__destroy(c);
 }
 
 /* A client with a two-master map (slots 0..8191 on 10.0.0.1:7000, the rest on :7001),
@@ -257,6 +297,7 @@ int main(void)
         cmocka_unit_test(test_parse_command_refusals),
         cmocka_unit_test(test_transient_errors),
         cmocka_unit_test(test_run_id_xor),
+        cmocka_unit_test(test_fix_run),
         cmocka_unit_test(test_route),
         cmocka_unit_test(test_on_error),
         cmocka_unit_test(test_down_cluster),
