@@ -401,6 +401,11 @@ chat_err_t chat_redis_publish(chat_redis_t *r, const char *channel, const char *
     return rc;
 }
 
+bool chat_redis_is_cluster(const chat_redis_t *r)
+{
+    return r != NULL && r->cluster != NULL;
+}
+
 chat_err_t chat_redis_ping(chat_redis_t *r)
 {
     if (r != NULL && r->cluster != NULL) {

@@ -7,6 +7,7 @@ within seconds with the data acknowledged before, and the room's read model is r
 under the new cluster run id (never served as truth from a node that may have lost
 writes). A client that ignored the slot map (everything to the seed) or MOVED would
 fail most of these calls. Runs in the pytest process; no gateway (gateways=0)."""
+import socket
 import sys
 import time
 from pathlib import Path
@@ -51,6 +52,33 @@ def _members(c, room_id, user):
     r = c.get(f"/api/rooms/{room_id}/members", user["token"])
     assert r.status_code == 200, r.text
     return sorted(m["id"] for m in r.json()["members"])
+
+
+class ShardSubscriber:
+    """SSUBSCRIBE to one channel on one node (sharded pub/sub, what the gateways use in
+    cluster mode); collects the raw bytes pushed."""
+
+    def __init__(self, port, channel):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        ch = channel.encode()
+        self.sock.sendall(b"*2\r\n$10\r\nSSUBSCRIBE\r\n$%d\r\n%s\r\n" % (len(ch), ch))
+        self.data = b""
+        self.wait_for(b"ssubscribe")
+
+    def wait_for(self, needle, timeout=5.0):
+        deadline = time.time() + timeout
+        while needle not in self.data and time.time() < deadline:
+            try:
+                chunk = self.sock.recv(65536)
+            except socket.timeout:
+                continue
+            if not chunk:
+                break
+            self.data += chunk
+        return needle in self.data
+
+    def close(self):
+        self.sock.close()
 
 
 def test_rest_on_cluster_and_failover(cluster, make_stack):
@@ -112,10 +140,77 @@ def test_rest_on_cluster_and_failover(cluster, make_stack):
         cluster.cli(promoted, "HGET", meta, "run")), timeout=10, what="window rebuilt")
     assert len(run_after) == 40 and run_after != run_before
 
-    # writes keep working on the promoted master (and elsewhere)
+    # writes keep working on the promoted master (and elsewhere); the system message is
+    # SPUBLISHed (from the window script) to the room's shard channel
     d = c.new_user()
-    c.join(d, rid)
+    sub = ShardSubscriber(promoted, f"chat:room:{{{rid}}}")
+    try:
+        c.join(d, rid)
+        assert sub.wait_for(b"joined the room"), sub.data
+        assert b"smessage" in sub.data, sub.data
+    finally:
+        sub.close()
     assert _members(c, rid, a) == sorted([a["id"], b["id"], d["id"]])
     after = _history(c, rid, a)
     assert after[:3] == before and len(after) == 4, after
     assert int(cluster.cli(promoted, "DBSIZE")) > 0
+
+
+def _chat_admin(stack, *args):
+    import subprocess
+    return subprocess.run([str(stack.build_dir / "rest-fcgi/chat-admin"), *args],
+                          env=stack.server_env(), capture_output=True, text=True, timeout=30)
+
+
+def test_rest_follows_slot_migration_and_admin(cluster, make_stack):
+    """The room's slot moves to another master while REST runs: mid-migration every call
+    is answered through -ASK (ASKING on the importing node), afterwards through -MOVED
+    (the client's map is stale until it follows one). Then chat-admin (its own blocking
+    client) deletes an account on the cluster and REST refuses its token."""
+    masters = sorted(n["port"] for n in cluster.masters())
+    s = make_stack(gateways=0, env={"REDIS_URL": f"redis://127.0.0.1:{masters[-1]}",
+                                    "REDIS_CLUSTER": "1"})
+    c = Client(s)
+    a = c.new_user()
+    b = c.new_user()
+    room = c.new_room(a)
+    rid = room["id"]
+    c.join(b, rid)
+    before = _history(c, rid, a)
+    assert _members(c, rid, a) == sorted([a["id"], b["id"]])
+
+    meta = f"chat:{{{rid}}}:meta"
+    slot = cluster.keyslot(meta)
+    src = cluster.master_for_slot(slot)
+    dst = next(p for p in masters if p != src)
+    src_id, dst_id = cluster.node_id(src), cluster.node_id(dst)
+    cluster.cli(dst, "CLUSTER", "SETSLOT", slot, "IMPORTING", src_id)
+    cluster.cli(src, "CLUSTER", "SETSLOT", slot, "MIGRATING", dst_id)
+    keys = cluster.cli(src, "CLUSTER", "GETKEYSINSLOT", slot, 1000).split()
+    assert meta in keys, keys
+    cluster.cli(src, "MIGRATE", cluster.host, dst, "", 0, 5000, "KEYS", *keys)
+    assert int(cluster.cli(src, "CLUSTER", "COUNTKEYSINSLOT", slot)) == 0
+
+    # mid-migration: the source answers -ASK for every key of the slot (reads; a write
+    # that also creates a key the target lacks would get -TRYAGAIN until the move ends)
+    assert _history(c, rid, b) == before
+    assert _members(c, rid, a) == sorted([a["id"], b["id"]])
+
+    # done: every master learns the new owner; the client's map still names the source
+    for p in masters:
+        cluster.cli(p, "CLUSTER", "SETSLOT", slot, "NODE", dst_id)
+    assert cluster.master_for_slot(slot) == dst
+    d = c.new_user()
+    c.join(d, rid)
+    assert _members(c, rid, a) == sorted([a["id"], b["id"], d["id"]])
+    c.leave(d, rid)
+    after = _history(c, rid, a)
+    assert after[:len(before)] == before and len(after) == len(before) + 2, after
+    assert _members(c, rid, b) == sorted([a["id"], b["id"]])
+    assert cluster.cli(dst, "EXISTS", meta) == "1"
+
+    # the admin tool on the cluster
+    r = _chat_admin(s, "delete-user", d["id"])
+    assert r.returncode == 0, r.stderr
+    assert "Redis" not in r.stderr, r.stderr
+    assert_error(c.get("/api/rooms", d["token"]), 401)

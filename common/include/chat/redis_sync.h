@@ -48,6 +48,10 @@ redisReply *chat_redis_command_argv(chat_redis_t *r, int argc, const char **argv
 chat_err_t chat_redis_publish(chat_redis_t *r, const char *channel, const char *payload,
                               size_t len);
 
+/** True in cluster mode (REDIS_CLUSTER=1): pub/sub is sharded there (SPUBLISH, also from
+ *  Lua scripts, to subscribers that SSUBSCRIBE). */
+bool chat_redis_is_cluster(const chat_redis_t *r);
+
 /** PING round-trip (every master's, in cluster mode). CHAT_OK or CHAT_ERR_UNAVAILABLE. */
 chat_err_t chat_redis_ping(chat_redis_t *r);
 
