@@ -1,9 +1,11 @@
 /*
  * redis_sync_cluster.c - cluster mode of the blocking Redis client (redis_sync.h with
- * REDIS_CLUSTER=1): the slot map from CLUSTER SLOTS, one lazy connection per master,
- * routing by the first key's slot, MOVED / ASK / TRYAGAIN / CLUSTERDOWN / dead-master
- * handling, pipelines spread over masters, and the cluster run id. Contracts in
- * redis_sync_internal.h.
+ * REDIS_CLUSTER=1): the slot map from CLUSTER SLOTS (loaded on first use and after a
+ * redirect or a failure), one connection per master (opened by the map load only, so the
+ * cluster run id - the XOR of the masters' run_ids - always describes the connections in
+ * use), routing by the first key's slot, MOVED / ASK / TRYAGAIN / CLUSTERDOWN /
+ * dead-master handling, and the swap of stale run ids in script arguments. Contracts in
+ * redis_sync_internal.h and redis_sync_cluster.h.
  *
  * Everything is bounded: at most CLUSTER__MAX_NODES connections, CLUSTER__MAX_ATTEMPTS
  * tries per call, all within the client's timeout (a retry starts only before it runs
