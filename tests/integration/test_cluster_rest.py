@@ -81,6 +81,15 @@ class ShardSubscriber:
         self.sock.close()
 
 
+def _cluster_run_id(cluster):
+    acc = 0
+    for n in cluster.masters():
+        info = cluster.cli(n["port"], "INFO", "server")
+        acc ^= int(next(l.split(":", 1)[1] for l in info.splitlines()
+                        if l.startswith("run_id:")).strip(), 16)
+    return f"{acc:040x}"
+
+
 def test_rest_on_cluster_and_failover(cluster, make_stack):
     masters = sorted(n["port"] for n in cluster.masters())
     assert len(masters) == 3
@@ -119,7 +128,7 @@ def test_rest_on_cluster_and_failover(cluster, make_stack):
     owner = cluster.master_for_slot(cluster.keyslot(meta))
     run_before = _poll(lambda: cluster.cli(owner, "HGET", meta, "run") or None,
                        what="the room's window built")
-    assert len(run_before) == 40, run_before
+    assert run_before == _cluster_run_id(cluster), run_before
 
     # failover of the master that owns the room's slot
     promoted = cluster.kill_master(owner)
@@ -139,6 +148,7 @@ def test_rest_on_cluster_and_failover(cluster, make_stack):
     run_after = _poll(lambda: (lambda v: v if v and v != run_before else None)(
         cluster.cli(promoted, "HGET", meta, "run")), timeout=10, what="window rebuilt")
     assert len(run_after) == 40 and run_after != run_before
+    assert run_after == _cluster_run_id(cluster)  # the XOR of the masters' run_ids
 
     # writes keep working on the promoted master (and elsewhere); the system message is
     # SPUBLISHed (from the window script) to the room's shard channel
