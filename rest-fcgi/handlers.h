@@ -99,7 +99,7 @@ void rest_messages_history(rest_ctx_t *ctx, rest_request_t *req, rest_response_t
 void rest_health(rest_ctx_t *ctx, rest_request_t *req, rest_response_t *resp);
 /** Starts the prober thread (its own Redis client on redis_url). NULL on failure:
  *  /health then answers 503. */
-rest_health_t *rest_health_start(chat_db_t *db, const char *redis_url);
+rest_health_t *rest_health_start(chat_db_t *db, const char *redis_url, bool redis_cluster);
 void rest_health_stop(rest_health_t *h); /* accepts NULL */
 /** The prober's last answers (what /health says), for /metrics. */
 void rest_health_state(const rest_health_t *h, bool *mongo_up, bool *redis_up);

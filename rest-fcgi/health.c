@@ -76,7 +76,7 @@ static void *health__main(void *arg)
     return NULL;
 }
 
-rest_health_t *rest_health_start(chat_db_t *db, const char *redis_url)
+rest_health_t *rest_health_start(chat_db_t *db, const char *redis_url, bool redis_cluster)
 {
     rest_health_t *h = calloc(1, sizeof(*h));
     char err[256];
@@ -90,7 +90,7 @@ rest_health_t *rest_health_start(chat_db_t *db, const char *redis_url)
     atomic_init(&h->redis_ok_ms, 0);
     atomic_init(&h->mongo_failed, false);
     atomic_init(&h->redis_failed, false);
-    h->redis = chat_redis_create(redis_url, HEALTH__REDIS_TIMEOUT_MS, err, sizeof(err));
+    h->redis = chat_redis_create(redis_url, redis_cluster, HEALTH__REDIS_TIMEOUT_MS, err, sizeof(err));
     if (h->redis == NULL || pthread_create(&h->thread, NULL, health__main, h) != 0) {
         chat_log_error("cannot start the health prober", "error", h->redis == NULL ? err : "thread");
         chat_redis_destroy(h->redis);

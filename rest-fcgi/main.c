@@ -299,7 +299,7 @@ int main(void)
         chat_log_error("cannot set up MongoDB", "error", err);
         goto cleanup;
     }
-    ctx.redis = chat_redis_create(cfg.redis_url, MAIN__REDIS_TIMEOUT_MS, err, sizeof(err));
+    ctx.redis = chat_redis_create(cfg.redis_url, cfg.redis_cluster, MAIN__REDIS_TIMEOUT_MS, err, sizeof(err));
     if (ctx.redis == NULL) {
         chat_log_error("cannot set up Redis", "error", err);
         goto cleanup;
@@ -318,7 +318,7 @@ int main(void)
         chat_log_error("out of memory");
         goto cleanup;
     }
-    ctx.health = rest_health_start(ctx.db, cfg.redis_url);
+    ctx.health = rest_health_start(ctx.db, cfg.redis_url, cfg.redis_cluster);
     ctx.metrics = rest_metrics_open();
     ix.db = ctx.db;
     ix.bcrypt_cost = cfg.bcrypt_cost;

@@ -1,8 +1,9 @@
 /*
- * member_lookup.c - batched presence for member lists: one script call (EVALSHA of
- * common/lua/presence_count.lua through chat_redis_eval, which reloads the scripts after
- * a NOSCRIPT) running ZCOUNT on each chat:presence:<id>, in chunks so that no command
- * grows without bound.
+ * member_lookup.c - batched presence for member lists: one pipelined ZCOUNT per
+ * chat:presence:<id>, in chunks so that no pipeline grows without bound. One round trip
+ * per chunk on one Redis; in a Redis Cluster the users' keys live in different slots
+ * (no multi-key script can read them all), and the pipeline sends each ZCOUNT to its
+ * slot's master (one round trip per master).
  *
  * Thread: the process's only thread (FastCGI accept loop). Relies on the presence keys
  * documented in chat/keys.h.
@@ -23,44 +24,39 @@
 void rest_lookup_online(chat_redis_t *redis, const char (*ids)[CHAT_ID_LEN], size_t n,
                         bool *online)
 {
-    const char **argv = NULL;
-    char (*keys)[CHAT_KEY_LEN] = NULL;
     char min[32];
 
     memset(online, 0, n * sizeof(*online));
     if (redis == NULL || n == 0) {
         return;
     }
-    argv = calloc(LOOKUP__CHUNK + 1, sizeof(*argv));
-    keys = calloc(LOOKUP__CHUNK, sizeof(*keys));
-    if (argv == NULL || keys == NULL) {
-        goto cleanup;
-    }
     snprintf(min, sizeof(min), "(%" PRId64, chat_clock_now_ms()); /* expiring now is gone */
     for (size_t from = 0; from < n; from += LOOKUP__CHUNK) {
         size_t count = from + LOOKUP__CHUNK < n ? LOOKUP__CHUNK : n - from;
-        redisReply *reply = NULL;
-        int argc = 0;
+        size_t queued = 0;
+        bool ok = true;
 
-        for (size_t i = 0; i < count; i++) {
-            chat_key_presence(ids[from + i], keys[i], sizeof(keys[i]));
-            argv[argc++] = keys[i];
+        for (size_t i = 0; i < count && ok; i++, queued++) {
+            char key[CHAT_KEY_LEN];
+            const char *argv[4] = {"ZCOUNT", key, min, "+inf"};
+            ok = chat_key_presence(ids[from + i], key, sizeof(key)) != NULL &&
+                 chat_redis_append_argv(redis, 4, argv, NULL) == CHAT_OK;
         }
-        argv[argc++] = min;
-        reply = chat_redis_eval(redis, CHAT_SCRIPT_PRESENCE_COUNT, (int)count, argc, argv, NULL);
-        if (reply == NULL) {
-            break; /* Redis down: everyone shows offline */
+        if (!ok) {
+            queued--; /* the one that failed was not queued */
         }
-        if (reply->type == REDIS_REPLY_ARRAY) {
-            for (size_t i = 0; i < reply->elements && i < count; i++) {
-                const redisReply *e = reply->element[i];
-                online[from + i] = e->type == REDIS_REPLY_INTEGER && e->integer > 0;
+        for (size_t i = 0; i < queued; i++) {
+            redisReply *reply = chat_redis_next_reply(redis);
+            if (reply == NULL) {
+                ok = false; /* Redis down: the rest shows offline */
+                break;
             }
+            online[from + i] = reply->type == REDIS_REPLY_INTEGER && reply->integer > 0;
+            freeReplyObject(reply);
         }
-        freeReplyObject(reply);
+        chat_redis_discard_replies(redis);
+        if (!ok) {
+            break;
+        }
     }
-
-cleanup:
-    free(argv);
-    free(keys);
 }

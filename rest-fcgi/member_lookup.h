@@ -1,6 +1,7 @@
 /*
  * member_lookup.h - batched presence for member lists: the presence of many users in one
- * Redis round trip (chat_presence_is_online would cost one per member). Usernames come
+ * pipelined Redis round trip (one per master in a Redis Cluster; chat_presence_is_online
+ * would cost one per member). Usernames come
  * from chat_user_names (user_cache.h).
  * Thread: the process's only thread (FastCGI accept loop); blocking, bounded by the
  * MongoDB and Redis timeouts.

@@ -234,7 +234,7 @@ gw_workers_t *gw_workers_create(gw_t *gw, int n_write, int n_read, uint32_t queu
         w->heads = gw_hmap_create(64);
         w->store.db = gw->db;
         w->store.window = gw->cfg.history_window;
-        w->store.redis = chat_redis_create(gw->cfg.redis_url, WORKER__REDIS_TIMEOUT_MS, NULL, 0);
+        w->store.redis = chat_redis_create(gw->cfg.redis_url, gw->cfg.redis_cluster, WORKER__REDIS_TIMEOUT_MS, NULL, 0);
         if (w->seq_hints == NULL || w->heads == NULL || w->store.redis == NULL ||
             pthread_create(&w->thread, NULL, worker__main, w) != 0) {
             goto fail;

@@ -1,9 +1,12 @@
 -- win_append.lua - add stored messages to a room's history window (msg_window.h) and
 -- PUBLISH them.
 -- KEYS[1] window zset, KEYS[2] window meta hash, KEYS[3] resend index hash
--- ARGV[1] redis run id, ARGV[2] window size, ARGV[3] channel ('' = do not publish),
+-- ARGV[1] redis run id, ARGV[2] window size, ARGV[3] channel ('' = do not publish; a
+-- leading '!' = SPUBLISH, the sharded pub/sub of a Redis Cluster, REDIS_CLUSTER=1),
 -- ARGV[4..] seq, json, idem triples (ascending seq; idem "<user>:<client_msg_id>" or '')
 local run, size = ARGV[1], tonumber(ARGV[2])
+local pub, channel = 'PUBLISH', ARGV[3]
+if string.sub(channel, 1, 1) == '!' then pub, channel = 'SPUBLISH', string.sub(channel, 2) end
 local m = redis.call('HMGET', KEYS[2], 'run', 'lo', 'hi', 'head')
 if m[1] and m[1] ~= run then
   redis.call('DEL', KEYS[1], KEYS[3])
@@ -26,7 +29,7 @@ for i = 4, #ARGV, 3 do
   redis.call('ZADD', KEYS[1], s, ARGV[i + 1])
   if ARGV[i + 2] ~= '' then redis.call('HSET', KEYS[3], ARGV[i + 2], s) end
   if s > head then head = s end
-  if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[3], ARGV[i + 1]) end
+  if channel ~= '' then redis.call(pub, channel, ARGV[i + 1]) end
 end
 if not m[1] then
   local n = redis.call('ZCARD', KEYS[1])

@@ -112,8 +112,13 @@ chat_err_t chat_window_queue_append(chat_redis_t *r, const char *room_id, int64_
     if (run == NULL) {
         return CHAT_ERR_UNAVAILABLE;
     }
-    if (publish && chat_key_room_channel(room_id, channel, sizeof(channel)) == NULL) {
+    /* a cluster's subscribers SSUBSCRIBE: the script then SPUBLISHes ('!' prefix) */
+    if (publish && chat_key_room_channel(room_id, channel + chat_redis_is_cluster(r),
+                                         sizeof(channel) - 1) == NULL) {
         return CHAT_ERR_INVALID;
+    }
+    if (publish && chat_redis_is_cluster(r)) {
+        channel[0] = '!';
     }
     rc = window__argv_build(&a, room_id, run, window_size, channel, items);
     if (rc == CHAT_OK) {

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define REDIS_CLUSTER__NO_NODE UINT16_MAX /* a slot without a master */
 
@@ -326,4 +327,130 @@ chat_err_t chat_redis_cluster_map_apply_moved(chat_redis_cluster_map_t *map,
     }
     map->owner[moved->slot] = (uint16_t)idx;
     return CHAT_OK;
+}
+
+const chat_redis_cluster_node_t *chat_redis_cluster_map_node(const chat_redis_cluster_map_t *map,
+                                                             size_t i)
+{
+    return map != NULL && i < map->n_nodes ? &map->nodes[i] : NULL;
+}
+
+/* Case-insensitive equality of a counted string with a C string. */
+static bool redis_cluster__is(const char *s, size_t len, const char *name)
+{
+    return strlen(name) == len && strncasecmp(s, name, len) == 0;
+}
+
+int chat_redis_cluster_key_index(int argc, const char **argv, const size_t *argvlen)
+{
+    static const char *const keyless[] = {
+        "PING",   "INFO",     "SCRIPT",   "CLIENT", "CLUSTER", "FLUSHDB", "FLUSHALL",
+        "TIME",   "DBSIZE",   "ECHO",     "CONFIG", "DEBUG",   "COMMAND", "SELECT",
+        "AUTH",   "HELLO",    "READONLY", "READWRITE", "ASKING", "ROLE", "WAIT",
+        "LASTSAVE", "SAVE", "BGSAVE", "BGREWRITEAOF", "MULTI", "EXEC", "DISCARD",
+        "RANDOMKEY", "SCAN", "KEYS", "FUNCTION", "LATENCY", "SLOWLOG", "MEMORY", "QUIT"};
+    static const char *const evals[] = {"EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO", "FCALL",
+                                        "FCALL_RO"};
+    size_t len0 = 0;
+
+    if (argc < 1 || argv == NULL || argv[0] == NULL) {
+        return CHAT_REDIS_CLUSTER_BADCMD;
+    }
+    len0 = argvlen != NULL ? argvlen[0] : strlen(argv[0]);
+    for (size_t i = 0; i < sizeof(evals) / sizeof(evals[0]); i++) {
+        if (redis_cluster__is(argv[0], len0, evals[i])) {
+            long numkeys = 0;
+            size_t len2 = argc >= 3 ? (argvlen != NULL ? argvlen[2] : strlen(argv[2])) : 0;
+            if (argc < 3 || redis_cluster__uint(argv[2], len2, 1000000L, &numkeys) != 0 ||
+                numkeys > argc - 3) {
+                return CHAT_REDIS_CLUSTER_BADCMD;
+            }
+            return numkeys > 0 ? 3 : CHAT_REDIS_CLUSTER_KEYLESS;
+        }
+    }
+    for (size_t i = 0; i < sizeof(keyless) / sizeof(keyless[0]); i++) {
+        if (redis_cluster__is(argv[0], len0, keyless[i])) {
+            return CHAT_REDIS_CLUSTER_KEYLESS;
+        }
+    }
+    return argc >= 2 ? 1 : CHAT_REDIS_CLUSTER_KEYLESS;
+}
+
+/* Reads "<prefix><decimal>\r\n" at *p (< end) and advances *p past it. 0 or -1. */
+static int redis_cluster__resp_len(const char **p, const char *end, char prefix, long *out)
+{
+    const char *s = *p;
+    const char *cr = NULL;
+
+    if (s >= end || *s != prefix) {
+        return -1;
+    }
+    s++;
+    cr = memchr(s, '\r', (size_t)(end - s));
+    if (cr == NULL || cr + 1 >= end || cr[1] != '\n' ||
+        redis_cluster__uint(s, (size_t)(cr - s), 512L * 1024 * 1024, out) != 0) {
+        return -1;
+    }
+    *p = cr + 2;
+    return 0;
+}
+
+chat_err_t chat_redis_cluster_parse_command(const char *buf, size_t len, int *argc,
+                                            const char ***argv, size_t **argvlen)
+{
+    const char *p = buf;
+    const char *end = NULL;
+    const char **a = NULL;
+    size_t *l = NULL;
+    long n = 0;
+
+    if (buf == NULL || argc == NULL || argv == NULL || argvlen == NULL) {
+        return CHAT_ERR_INVALID;
+    }
+    end = buf + len;
+    if (redis_cluster__resp_len(&p, end, '*', &n) != 0 || n < 1 || n > 1000000L ||
+        (size_t)n > len) {
+        return CHAT_ERR_INVALID;
+    }
+    a = malloc((size_t)n * sizeof(*a));
+    l = malloc((size_t)n * sizeof(*l));
+    if (a == NULL || l == NULL) {
+        free(a);
+        free(l);
+        return CHAT_ERR_NOMEM;
+    }
+    for (long i = 0; i < n; i++) {
+        long blen = 0;
+        if (redis_cluster__resp_len(&p, end, '$', &blen) != 0 || (size_t)(end - p) < (size_t)blen + 2 ||
+            p[blen] != '\r' || p[blen + 1] != '\n') {
+            free(a);
+            free(l);
+            return CHAT_ERR_INVALID;
+        }
+        a[i] = p;
+        l[i] = (size_t)blen;
+        p += blen + 2;
+    }
+    if (p != end) {
+        free(a);
+        free(l);
+        return CHAT_ERR_INVALID;
+    }
+    *argc = (int)n;
+    *argv = a;
+    *argvlen = l;
+    return CHAT_OK;
+}
+
+bool chat_redis_cluster_transient_error(const char *err, size_t len)
+{
+    static const char *const words[] = {"TRYAGAIN", "CLUSTERDOWN", "MASTERDOWN", "LOADING"};
+
+    for (size_t i = 0; err != NULL && i < sizeof(words) / sizeof(words[0]); i++) {
+        size_t n = strlen(words[i]);
+        if (len >= n && memcmp(err, words[i], n) == 0 && (len == n || err[n] == ' ')) {
+            return true;
+        }
+    }
+    return false;
 }

@@ -17,8 +17,6 @@ extern const size_t CHAT_LUA_HEAD_MAX_LEN, CHAT_LUA_WIN_IDEM_LEN, CHAT_LUA_USER_
 extern const size_t CHAT_LUA_WIN_APPEND_LEN, CHAT_LUA_WIN_FILL_LEN, CHAT_LUA_WIN_READ_LEN;
 extern const size_t CHAT_LUA_SET_CHECK_LEN, CHAT_LUA_SET_CHANGE_LEN, CHAT_LUA_SET_REBUILD_LEN;
 extern const size_t CHAT_LUA_SET_PAGE_LEN, CHAT_LUA_SET_LEX_LEN, CHAT_LUA_RATELIMIT_LEN;
-extern const char CHAT_LUA_PRESENCE_COUNT[];
-extern const size_t CHAT_LUA_PRESENCE_COUNT_LEN;
 
 static chat_redis_script_t scripts__table[CHAT_SCRIPT_COUNT];
 static pthread_once_t scripts__once = PTHREAD_ONCE_INIT;
@@ -58,8 +56,6 @@ static void scripts__init(void)
     scripts__set(CHAT_SCRIPT_RATELIMIT, "ratelimit", CHAT_LUA_RATELIMIT, CHAT_LUA_RATELIMIT_LEN);
     scripts__set(CHAT_SCRIPT_USER_SOCKETS, "user_sockets", CHAT_LUA_USER_SOCKETS,
                  CHAT_LUA_USER_SOCKETS_LEN);
-    scripts__set(CHAT_SCRIPT_PRESENCE_COUNT, "presence_count", CHAT_LUA_PRESENCE_COUNT,
-                 CHAT_LUA_PRESENCE_COUNT_LEN);
 }
 
 const chat_redis_script_t *chat_redis_script(chat_script_id_t id)

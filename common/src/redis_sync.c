@@ -7,7 +7,9 @@
  * Threads: a chat_redis_t is used only by the thread that owns it (the FastCGI request
  * loop; each gateway worker thread has its own); the gateway's event loop uses hiredis
  * async instead.
- * Relies on hiredis 0.14 (redisConnectWithTimeout, redisSetTimeout).
+ * In cluster mode (chat_redis_create's cluster flag) every call is handed to
+ * redis_sync_cluster.c, which routes it by key slot; the node handling below is shared.
+ * Relies on hiredis 0.14 (redisConnectWithTimeout, redisSetTimeout, redisvFormatCommand).
  */
 #include "chat/redis_sync.h"
 
@@ -21,7 +23,9 @@
 
 #include "chat/clock.h"
 #include "chat/redact.h"
+#include "chat/redis_cluster.h"
 #include "chat/redis_scripts.h"
+#include "redis_sync_internal.h"
 
 #define REDIS__RETRY_INTERVAL_MS 1000
 
@@ -38,9 +42,11 @@ struct chat_redis {
     char run_id[41];         /* the server's run_id for this connection ("" = unknown) */
     int queued;              /* pipelined commands whose replies are not read yet */
     bool server_closed;      /* the last failure was the server closing the connection */
+    redis_sync_cluster_t *cluster; /* cluster mode: every call goes there; else NULL */
 };
 
-chat_redis_t *chat_redis_create(const char *url, int timeout_ms, char *errbuf, size_t errlen)
+chat_redis_t *chat_redis_create(const char *url, bool cluster, int timeout_ms, char *errbuf,
+                                size_t errlen)
 {
     chat_redis_t *r = calloc(1, sizeof(*r));
 
@@ -63,6 +69,25 @@ chat_redis_t *chat_redis_create(const char *url, int timeout_ms, char *errbuf, s
         return NULL;
     }
     r->timeout_ms = timeout_ms > 0 ? timeout_ms : 1000;
+    if (cluster) {
+        redis_sync__auth_t auth = {r->username, r->password, 0, r->timeout_ms};
+        if (r->db != 0) {
+            if (errbuf != NULL) {
+                snprintf(errbuf, errlen, "REDIS_URL: a Redis Cluster has database 0 only, "
+                                         "got /%d with REDIS_CLUSTER=1", r->db);
+            }
+            chat_redis_destroy(r);
+            return NULL;
+        }
+        r->cluster = redis_sync_cluster__create(r->host, r->port, &auth);
+        if (r->cluster == NULL) {
+            if (errbuf != NULL) {
+                snprintf(errbuf, errlen, "out of memory");
+            }
+            chat_redis_destroy(r);
+            return NULL;
+        }
+    }
     return r;
 }
 
@@ -76,95 +101,26 @@ static void redis__disconnect(chat_redis_t *r)
     r->queued = 0;
 }
 
-/* Reads run_id from INFO server: it changes whenever Redis restarts or another node takes
- * over, which is how the read model (msg_window.h, cached_set.h) tells that a key it
- * built may have lost writes. */
-static bool redis__read_run_id(chat_redis_t *r)
-{
-    redisReply *reply = redisCommand(r->ctx, "INFO server");
-    const char *p = NULL;
-    bool ok = false;
-
-    if (reply != NULL && reply->type == REDIS_REPLY_STRING &&
-        (p = strstr(reply->str, "run_id:")) != NULL) {
-        size_t n = strcspn(p + 7, "\r\n");
-        if (n > 0 && n < sizeof(r->run_id)) {
-            memcpy(r->run_id, p + 7, n);
-            r->run_id[n] = '\0';
-            ok = true;
-        }
-    }
-    if (reply != NULL) {
-        freeReplyObject(reply);
-    }
-    return ok;
-}
-
-/* SCRIPT LOAD of every script, pipelined: afterwards EVALSHA works on this connection. */
-static bool redis__load_scripts(chat_redis_t *r)
-{
-    bool ok = true;
-
-    for (int i = 0; i < CHAT_SCRIPT_COUNT; i++) {
-        const chat_redis_script_t *s = chat_redis_script((chat_script_id_t)i);
-        const char *argv[3] = {"SCRIPT", "LOAD", s->source};
-        size_t lens[3] = {6, 4, s->len};
-        if (redisAppendCommandArgv(r->ctx, 3, argv, lens) != REDIS_OK) {
-            return false;
-        }
-    }
-    for (int i = 0; i < CHAT_SCRIPT_COUNT; i++) {
-        void *reply = NULL;
-        if (redisGetReply(r->ctx, &reply) != REDIS_OK || reply == NULL) {
-            return false;
-        }
-        if (((redisReply *)reply)->type != REDIS_REPLY_STRING) {
-            ok = false;
-        }
-        freeReplyObject(reply);
-    }
-    return ok;
-}
-
 void chat_redis_destroy(chat_redis_t *r)
 {
     if (r == NULL) {
         return;
     }
     redis__disconnect(r);
+    redis_sync_cluster__destroy(r->cluster);
     free(r->host);
     free(r->username);
     free(r->password);
     free(r);
 }
 
-/* True when reply is a successful answer to AUTH / SELECT. */
-static bool redis__ok(redisReply *reply)
-{
-    bool ok = reply != NULL && reply->type != REDIS_REPLY_ERROR;
-
-    if (reply != NULL) {
-        freeReplyObject(reply);
-    }
-    return ok;
-}
-
-/* With no reply outstanding, a readable socket means the server closed it (EOF) or
- * broke it: one poll(2), no round trip. */
-static bool redis__closed_by_server(chat_redis_t *r)
-{
-    struct pollfd pfd = {.fd = r->ctx->fd, .events = POLLIN};
-
-    return poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLIN | POLLHUP | POLLERR)) != 0;
-}
-
 /* Makes sure r->ctx is usable, connecting if allowed now. */
 static bool redis__ensure(chat_redis_t *r)
 {
-    struct timeval tv;
     int64_t now = chat_clock_monotonic_ms();
+    redis_sync__auth_t auth = {r->username, r->password, r->db, r->timeout_ms};
 
-    if (r->ctx != NULL && r->queued == 0 && redis__closed_by_server(r)) {
+    if (r->ctx != NULL && r->queued == 0 && redis_sync__closed_by_server(r->ctx)) {
         redis__disconnect(r); /* a restart while we were idle: reconnect below */
     }
     if (r->ctx != NULL) {
@@ -175,32 +131,13 @@ static bool redis__ensure(chat_redis_t *r)
     }
     r->attempted = true;
     r->last_attempt_ms = now;
-    tv.tv_sec = r->timeout_ms / 1000;
-    tv.tv_usec = (r->timeout_ms % 1000) * 1000;
-    r->ctx = redisConnectWithTimeout(r->host, r->port, tv);
-    if (r->ctx == NULL || r->ctx->err != 0 || redisSetTimeout(r->ctx, tv) != REDIS_OK) {
-        goto fail;
-    }
-    if (r->password != NULL) {
-        redisReply *reply = r->username != NULL
-                                ? redisCommand(r->ctx, "AUTH %s %s", r->username, r->password)
-                                : redisCommand(r->ctx, "AUTH %s", r->password);
-        if (!redis__ok(reply)) {
-            goto fail;
-        }
-    }
-    if (r->db != 0 && !redis__ok(redisCommand(r->ctx, "SELECT %d", r->db))) {
-        goto fail;
-    }
-    if (!redis__read_run_id(r) || !redis__load_scripts(r)) {
-        goto fail;
+    r->ctx = redis_sync__connect(r->host, r->port, &auth, r->run_id);
+    if (r->ctx == NULL) {
+        redis__disconnect(r);
+        return false;
     }
     r->attempted = false; /* the pause between attempts is for failed ones only */
     return true;
-
-fail:
-    redis__disconnect(r);
-    return false;
 }
 
 /* After a command: a NULL reply means the connection is unusable (I/O error, timeout,
@@ -212,9 +149,7 @@ static redisReply *redis__checked(chat_redis_t *r, void *reply)
 {
     r->server_closed = false;
     if (reply == NULL || r->ctx->err != 0) {
-        int err = r->ctx->err;
-        r->server_closed = err == REDIS_ERR_EOF ||
-                           (err == REDIS_ERR_IO && (errno == ECONNRESET || errno == EPIPE));
+        r->server_closed = redis_sync__server_closed(r->ctx);
         if (reply != NULL) {
             freeReplyObject(reply);
         }
@@ -230,11 +165,37 @@ static bool redis__usable(chat_redis_t *r)
     return r != NULL && r->queued == 0 && redis__ensure(r);
 }
 
+/* Cluster mode: the command formatted as hiredis would send it, parsed back into argv
+ * to find its key (the printf-style callers stay as they are). */
+static redisReply *redis__cluster_vcommand(chat_redis_t *r, const char *fmt, va_list ap)
+{
+    char *cmd = NULL;
+    const char **argv = NULL;
+    size_t *lens = NULL;
+    int argc = 0;
+    int n = redisvFormatCommand(&cmd, fmt, ap);
+    redisReply *reply = NULL;
+
+    if (n > 0 && chat_redis_cluster_parse_command(cmd, (size_t)n, &argc, &argv, &lens) == CHAT_OK) {
+        reply = redis_sync_cluster__command(r->cluster, argc, argv, lens, -1);
+    }
+    free(argv);
+    free(lens);
+    free(cmd); /* redisFreeCommand is newer than hiredis 0.14; it is a plain malloc */
+    return reply;
+}
+
 redisReply *chat_redis_command(chat_redis_t *r, const char *fmt, ...)
 {
     va_list ap;
     redisReply *reply = NULL;
 
+    if (r != NULL && r->cluster != NULL) {
+        va_start(ap, fmt);
+        reply = redis__cluster_vcommand(r, fmt, ap);
+        va_end(ap);
+        return reply;
+    }
     /* a second try only on a new connection after the server closed the old one */
     for (int attempt = 0; attempt < 2; attempt++) {
         if (!redis__usable(r)) {
@@ -255,6 +216,9 @@ redisReply *chat_redis_command_argv(chat_redis_t *r, int argc, const char **argv
 {
     redisReply *reply = NULL;
 
+    if (r != NULL && r->cluster != NULL) {
+        return redis_sync_cluster__command(r->cluster, argc, argv, argvlen, -1);
+    }
     for (int attempt = 0; attempt < 2; attempt++) {
         if (!redis__usable(r)) {
             return NULL;
@@ -269,45 +233,13 @@ redisReply *chat_redis_command_argv(chat_redis_t *r, int argc, const char **argv
 
 const char *chat_redis_run_id(chat_redis_t *r)
 {
+    if (r != NULL && r->cluster != NULL) {
+        return redis_sync_cluster__run_id(r->cluster);
+    }
     if (r == NULL || !redis__ensure(r) || r->run_id[0] == '\0') {
         return NULL;
     }
     return r->run_id;
-}
-
-/* Builds EVALSHA sha numkeys argv... into a new array (caller frees both). */
-static int redis__evalsha_argv(chat_script_id_t id, int numkeys, int argc, const char **argv,
-                               const size_t *argvlen, const char ***out, size_t **out_lens,
-                               char numbuf[16])
-{
-    const chat_redis_script_t *s = chat_redis_script(id);
-    const char **a = NULL;
-    size_t *l = NULL;
-
-    if (s == NULL || s->sha[0] == '\0' || argc < 0 || numkeys < 0 || numkeys > argc) {
-        return -1;
-    }
-    a = malloc((size_t)(argc + 3) * sizeof(*a));
-    l = malloc((size_t)(argc + 3) * sizeof(*l));
-    if (a == NULL || l == NULL) {
-        free(a);
-        free(l);
-        return -1;
-    }
-    snprintf(numbuf, 16, "%d", numkeys);
-    a[0] = "EVALSHA";
-    l[0] = 7;
-    a[1] = s->sha;
-    l[1] = 40;
-    a[2] = numbuf;
-    l[2] = strlen(numbuf);
-    for (int i = 0; i < argc; i++) {
-        a[3 + i] = argv[i];
-        l[3 + i] = argvlen != NULL ? argvlen[i] : strlen(argv[i]);
-    }
-    *out = a;
-    *out_lens = l;
-    return argc + 3;
 }
 
 /* NOSCRIPT: the server lost its scripts (SCRIPT FLUSH); reconnecting loads them again. */
@@ -332,6 +264,13 @@ redisReply *chat_redis_eval(chat_redis_t *r, chat_script_id_t id, int numkeys, i
     redisReply *reply = NULL;
     int n;
 
+    if (r != NULL && r->cluster != NULL) {
+        n = redis_sync__evalsha_argv(id, numkeys, argc, argv, argvlen, &a, &l, num);
+        reply = n < 0 ? NULL : redis_sync_cluster__command(r->cluster, n, a, l, 3 + numkeys);
+        free(a);
+        free(l);
+        return reply;
+    }
     /* Again on a new connection after NOSCRIPT, or after the server had closed the old
      * one (a restart: the command never ran). The scripts take the run_id the caller
      * built its data under as an argument; on a new server that argument is swapped for
@@ -340,7 +279,7 @@ redisReply *chat_redis_eval(chat_redis_t *r, chat_script_id_t id, int numkeys, i
         if (!redis__usable(r)) {
             return NULL;
         }
-        n = redis__evalsha_argv(id, numkeys, argc, argv, argvlen, &a, &l, num);
+        n = redis_sync__evalsha_argv(id, numkeys, argc, argv, argvlen, &a, &l, num);
         if (n < 0) {
             return NULL;
         }
@@ -367,6 +306,9 @@ redisReply *chat_redis_eval(chat_redis_t *r, chat_script_id_t id, int numkeys, i
 chat_err_t chat_redis_append_argv(chat_redis_t *r, int argc, const char **argv,
                                   const size_t *argvlen)
 {
+    if (r != NULL && r->cluster != NULL) {
+        return redis_sync_cluster__append(r->cluster, argc, argv, argvlen, -1);
+    }
     if (r == NULL || !redis__ensure(r)) {
         return CHAT_ERR_UNAVAILABLE;
     }
@@ -387,14 +329,15 @@ chat_err_t chat_redis_append_eval(chat_redis_t *r, chat_script_id_t id, int numk
     chat_err_t rc;
     int n;
 
-    if (r == NULL || !redis__ensure(r)) {
+    if (r == NULL || (r->cluster == NULL && !redis__ensure(r))) {
         return CHAT_ERR_UNAVAILABLE;
     }
-    n = redis__evalsha_argv(id, numkeys, argc, argv, argvlen, &a, &l, num);
+    n = redis_sync__evalsha_argv(id, numkeys, argc, argv, argvlen, &a, &l, num);
     if (n < 0) {
         return CHAT_ERR_NOMEM;
     }
-    rc = chat_redis_append_argv(r, n, a, l);
+    rc = r->cluster != NULL ? redis_sync_cluster__append(r->cluster, n, a, l, 3 + numkeys)
+                            : chat_redis_append_argv(r, n, a, l);
     free(a);
     free(l);
     return rc;
@@ -404,6 +347,9 @@ redisReply *chat_redis_next_reply(chat_redis_t *r)
 {
     void *reply = NULL;
 
+    if (r != NULL && r->cluster != NULL) {
+        return redis_sync_cluster__next_reply(r->cluster);
+    }
     if (r == NULL || r->ctx == NULL || r->queued <= 0) {
         return NULL;
     }
@@ -426,6 +372,10 @@ redisReply *chat_redis_next_reply(chat_redis_t *r)
 
 void chat_redis_discard_replies(chat_redis_t *r)
 {
+    if (r != NULL && r->cluster != NULL) {
+        redis_sync_cluster__discard(r->cluster);
+        return;
+    }
     while (r != NULL && r->ctx != NULL && r->queued > 0) {
         redisReply *reply = chat_redis_next_reply(r);
         if (reply != NULL) {
@@ -437,7 +387,11 @@ void chat_redis_discard_replies(chat_redis_t *r)
 chat_err_t chat_redis_publish(chat_redis_t *r, const char *channel, const char *payload,
                               size_t len)
 {
-    redisReply *reply = chat_redis_command(r, "PUBLISH %s %b", channel, payload, len);
+    /* a cluster shards pub/sub: SPUBLISH reaches the SSUBSCRIBErs of the channel's slot */
+    const char *argv[3] = {r != NULL && r->cluster != NULL ? "SPUBLISH" : "PUBLISH", channel,
+                           payload};
+    size_t lens[3] = {strlen(argv[0]), strlen(channel), len};
+    redisReply *reply = chat_redis_command_argv(r, 3, argv, lens);
     chat_err_t rc = reply != NULL && reply->type == REDIS_REPLY_INTEGER ? CHAT_OK
                                                                         : CHAT_ERR_UNAVAILABLE;
 
@@ -447,8 +401,16 @@ chat_err_t chat_redis_publish(chat_redis_t *r, const char *channel, const char *
     return rc;
 }
 
+bool chat_redis_is_cluster(const chat_redis_t *r)
+{
+    return r != NULL && r->cluster != NULL;
+}
+
 chat_err_t chat_redis_ping(chat_redis_t *r)
 {
+    if (r != NULL && r->cluster != NULL) {
+        return redis_sync_cluster__ping(r->cluster);
+    }
     redisReply *reply = chat_redis_command(r, "PING");
     chat_err_t rc = reply != NULL && reply->type == REDIS_REPLY_STATUS ? CHAT_OK
                                                                        : CHAT_ERR_UNAVAILABLE;

@@ -39,7 +39,7 @@ static int admin__delete_user(const chat_config_t *cfg, const char *user_id)
         fprintf(stderr, "chat-admin: MongoDB: %s\n", err);
         return 3;
     }
-    store.redis = chat_redis_create(cfg->redis_url, ADMIN__TIMEOUT_MS, err, sizeof(err));
+    store.redis = chat_redis_create(cfg->redis_url, cfg->redis_cluster, ADMIN__TIMEOUT_MS, err, sizeof(err));
     if (store.redis == NULL) {
         fprintf(stderr, "chat-admin: Redis: %s (the account is deleted in MongoDB only; "
                         "gateways refuse its next sockets)\n", err);

@@ -69,7 +69,7 @@ int store_setup(void **state)
     }
     s->db = db;
     s->window = 50;
-    s->redis = chat_redis_create(getenv("CHAT_TEST_REDIS_URL"), 2000, errbuf, sizeof(errbuf));
+    s->redis = chat_redis_create(getenv("CHAT_TEST_REDIS_URL"), false, 2000, errbuf, sizeof(errbuf));
     if (s->redis == NULL) {
         fprintf(stderr, "CHAT_TEST_REDIS_URL: %s\n", errbuf);
         db_teardown(&db);

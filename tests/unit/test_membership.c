@@ -287,7 +287,7 @@ static void *joiner(void *p)
 
     st.db = chat_db_create(getenv("CHAT_TEST_MONGO_URI"), arg->dbname, 5000, errbuf,
                            sizeof(errbuf));
-    st.redis = chat_redis_create(getenv("CHAT_TEST_REDIS_URL"), 2000, NULL, 0);
+    st.redis = chat_redis_create(getenv("CHAT_TEST_REDIS_URL"), false, 2000, NULL, 0);
     st.window = arg->window;
     arg->rc = CHAT_ERR_INTERNAL;
     if (st.db != NULL) {
@@ -364,7 +364,7 @@ static void test_changes_refused_while_redis_is_down(void **state)
     bool changed = true;
     bool is_member = true;
 
-    down.redis = chat_redis_create("redis://127.0.0.1:1", 200, NULL, 0);
+    down.redis = chat_redis_create("redis://127.0.0.1:1", false, 200, NULL, 0);
     assert_non_null(down.redis);
     assert_int_equal(chat_rooms_create(st->db, "no redis", "", false, ALICE, &r), CHAT_OK);
     assert_int_equal(chat_membership_join(&down, r.id, BOB, "bob", false, NULL, NULL, &changed),

@@ -28,7 +28,7 @@
 static chat_redis_t *connect_test_redis(void)
 {
     char errbuf[256];
-    chat_redis_t *r = chat_redis_create(getenv("CHAT_TEST_REDIS_URL"), 1000, errbuf,
+    chat_redis_t *r = chat_redis_create(getenv("CHAT_TEST_REDIS_URL"), false, 1000, errbuf,
                                         sizeof(errbuf));
 
     assert_non_null(r);
@@ -97,7 +97,7 @@ static void test_online_offline(void **state)
 static void test_redis_down_reads_offline(void **state)
 {
     char errbuf[256];
-    chat_redis_t *down = chat_redis_create("redis://127.0.0.1:1", 200, errbuf, sizeof(errbuf));
+    chat_redis_t *down = chat_redis_create("redis://127.0.0.1:1", false, 200, errbuf, sizeof(errbuf));
 
     (void)state;
     assert_non_null(down);

@@ -31,7 +31,7 @@ static char *fresh_key(char *buf, size_t len)
 static chat_redis_t *connect_test_redis(void)
 {
     char errbuf[256];
-    chat_redis_t *r = chat_redis_create(getenv("CHAT_TEST_REDIS_URL"), 1000, errbuf,
+    chat_redis_t *r = chat_redis_create(getenv("CHAT_TEST_REDIS_URL"), false, 1000, errbuf,
                                         sizeof(errbuf));
 
     assert_non_null(r);
@@ -202,7 +202,7 @@ static void test_script_for_async_callers(void **state)
 static void test_redis_down_falls_back_to_local(void **state)
 {
     char errbuf[256];
-    chat_redis_t *down = chat_redis_create("redis://127.0.0.1:1", 200, errbuf, sizeof(errbuf));
+    chat_redis_t *down = chat_redis_create("redis://127.0.0.1:1", false, 200, errbuf, sizeof(errbuf));
     chat_local_limiter_t *local = chat_local_limiter_create(8);
     int64_t retry = 0;
 

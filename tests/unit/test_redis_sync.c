@@ -47,16 +47,22 @@ static void test_create_rejects_bad_url(void **state)
 
     (void)state;
     errbuf[0] = '\0';
-    assert_null(chat_redis_create("nope", 500, errbuf, sizeof(errbuf)));
+    assert_null(chat_redis_create("nope", false, 500, errbuf, sizeof(errbuf)));
     assert_non_null(strstr(errbuf, "REDIS_URL"));
     chat_redis_destroy(NULL);
+    /* a Redis Cluster has database 0 only: another one is a configuration error */
+    errbuf[0] = '\0';
+    assert_null(chat_redis_create("redis://127.0.0.1:7000/3", true, 500, errbuf, sizeof(errbuf)));
+    assert_non_null(strstr(errbuf, "REDIS_URL"));
+    assert_non_null(strstr(errbuf, "REDIS_CLUSTER"));
+    chat_redis_destroy(chat_redis_create("redis://127.0.0.1:7000/0", true, 500, NULL, 0));
 }
 
 static void test_commands(void **state)
 {
     char errbuf[256];
     char key[64];
-    chat_redis_t *r = chat_redis_create(redis_url(), 1000, errbuf, sizeof(errbuf));
+    chat_redis_t *r = chat_redis_create(redis_url(), false, 1000, errbuf, sizeof(errbuf));
     redisReply *reply = NULL;
     const char *argv[3];
     size_t argvlen[3];
@@ -101,13 +107,13 @@ static void test_select_db_from_url(void **state)
     char url[256];
     char errbuf[256];
     char key[64];
-    chat_redis_t *db0 = chat_redis_create(redis_url(), 1000, errbuf, sizeof(errbuf));
+    chat_redis_t *db0 = chat_redis_create(redis_url(), false, 1000, errbuf, sizeof(errbuf));
     chat_redis_t *db5 = NULL;
     redisReply *reply = NULL;
 
     (void)state;
     url_with(url, sizeof(url), "", "/5");
-    db5 = chat_redis_create(url, 1000, errbuf, sizeof(errbuf));
+    db5 = chat_redis_create(url, false, 1000, errbuf, sizeof(errbuf));
     assert_non_null(db0);
     assert_non_null(db5);
     snprintf(key, sizeof(key), "test:redis_sync:%d:db", (int)getpid());
@@ -137,7 +143,7 @@ static void test_bad_password_is_down(void **state)
     (void)state;
     /* the test server has no password: AUTH fails, so the connection is refused */
     url_with(url, sizeof(url), ":wrong@", "");
-    r = chat_redis_create(url, 1000, errbuf, sizeof(errbuf));
+    r = chat_redis_create(url, false, 1000, errbuf, sizeof(errbuf));
     assert_non_null(r);
     assert_null(chat_redis_command(r, "PING"));
     assert_int_equal(chat_redis_ping(r), CHAT_ERR_UNAVAILABLE);
@@ -147,7 +153,7 @@ static void test_bad_password_is_down(void **state)
 static void test_down_fails_fast_and_throttles(void **state)
 {
     char errbuf[256];
-    chat_redis_t *r = chat_redis_create("redis://127.0.0.1:1", 300, errbuf, sizeof(errbuf));
+    chat_redis_t *r = chat_redis_create("redis://127.0.0.1:1", false, 300, errbuf, sizeof(errbuf));
     int64_t start;
 
     (void)state;
@@ -165,8 +171,8 @@ static void test_down_fails_fast_and_throttles(void **state)
 static void test_reconnects_after_connection_loss(void **state)
 {
     char errbuf[256];
-    chat_redis_t *r = chat_redis_create(redis_url(), 1000, errbuf, sizeof(errbuf));
-    chat_redis_t *killer = chat_redis_create(redis_url(), 1000, errbuf, sizeof(errbuf));
+    chat_redis_t *r = chat_redis_create(redis_url(), false, 1000, errbuf, sizeof(errbuf));
+    chat_redis_t *killer = chat_redis_create(redis_url(), false, 1000, errbuf, sizeof(errbuf));
     redisReply *reply = NULL;
     long long id;
     int64_t deadline;

@@ -186,7 +186,7 @@ static void *member_racer(void *p)
 
     st.db = chat_db_create(getenv("CHAT_TEST_MONGO_URI"), arg->dbname, 5000, errbuf,
                            sizeof(errbuf));
-    st.redis = chat_redis_create(getenv("CHAT_TEST_REDIS_URL"), 2000, NULL, 0);
+    st.redis = chat_redis_create(getenv("CHAT_TEST_REDIS_URL"), false, 2000, NULL, 0);
     arg->rc = CHAT_ERR_INTERNAL;
     if (st.db != NULL) {
         (void)chat_db_ping(st.db); /* connect before the start line */

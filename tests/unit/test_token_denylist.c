@@ -23,7 +23,7 @@
 static chat_redis_t *connect_test_redis(void)
 {
     char errbuf[256];
-    chat_redis_t *r = chat_redis_create(getenv("CHAT_TEST_REDIS_URL"), 1000, errbuf,
+    chat_redis_t *r = chat_redis_create(getenv("CHAT_TEST_REDIS_URL"), false, 1000, errbuf,
                                         sizeof(errbuf));
 
     assert_non_null(r);
@@ -92,7 +92,7 @@ static void test_entry_expires_with_token(void **state)
 
 static void test_redis_down(void **state)
 {
-    chat_redis_t *down = chat_redis_create("redis://127.0.0.1:1", 200, NULL, 0);
+    chat_redis_t *down = chat_redis_create("redis://127.0.0.1:1", false, 200, NULL, 0);
     bool revoked = true;
 
     (void)state;

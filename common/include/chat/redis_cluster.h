@@ -96,6 +96,11 @@ size_t chat_redis_cluster_map_node_count(const chat_redis_cluster_map_t *map);
 /** True when every one of the 16384 slots has a master (the cluster can serve all keys). */
 bool chat_redis_cluster_map_covers_all(const chat_redis_cluster_map_t *map);
 
+/** The i-th distinct master of the map (borrowed, valid until the map changes), NULL when
+ *  i >= chat_redis_cluster_map_node_count. */
+const chat_redis_cluster_node_t *chat_redis_cluster_map_node(const chat_redis_cluster_map_t *map,
+                                                             size_t i);
+
 /**
  * Applies a MOVED redirect: the slot now belongs to the redirect's host:port (added as
  * a node if new; empty host taken as is). ASK redirects change nothing (they are one-off)
@@ -104,5 +109,36 @@ bool chat_redis_cluster_map_covers_all(const chat_redis_cluster_map_t *map);
  */
 chat_err_t chat_redis_cluster_map_apply_moved(chat_redis_cluster_map_t *map,
                                               const chat_redis_redirect_t *moved);
+
+/* ---------------------------------------------------------------- routing */
+
+#define CHAT_REDIS_CLUSTER_KEYLESS (-1) /* the command names no key: any node serves it */
+#define CHAT_REDIS_CLUSTER_BADCMD (-2)  /* malformed (EVAL numkeys not a number, ...) */
+
+/**
+ * Which argument routes a command (argv[0] is its name, case-insensitive; argvlen may be
+ * NULL for C strings): the first key. argv[1] for ordinary commands; for EVAL, EVALSHA,
+ * EVAL_RO, EVALSHA_RO, FCALL and FCALL_RO the first key after numkeys (argv[3]), or
+ * KEYLESS when numkeys is 0; KEYLESS for commands that name no key (PING, INFO, SCRIPT,
+ * CLIENT, CLUSTER, FLUSHDB, ...) or have no argument; BADCMD for a malformed numkeys.
+ * Multi-key commands are routed by their first key: the caller keeps their keys in one
+ * slot ({hash tags}), as the server requires.
+ */
+int chat_redis_cluster_key_index(int argc, const char **argv, const size_t *argvlen);
+
+/**
+ * Parses a command in RESP (an array of bulk strings, as redisvFormatCommand makes it)
+ * back into argc/argv/argvlen. argv and argvlen are new arrays the caller frees; their
+ * strings point into buf (borrowed, not NUL-terminated: use the lengths). CHAT_OK,
+ * CHAT_ERR_INVALID (not exactly one well-formed array of bulk strings filling len bytes,
+ * or an empty one) or CHAT_ERR_NOMEM. Outputs untouched unless CHAT_OK.
+ */
+chat_err_t chat_redis_cluster_parse_command(const char *buf, size_t len, int *argc,
+                                            const char ***argv, size_t **argvlen);
+
+/** True for an error reply text the cluster answers while it cannot serve the slot for a
+ *  moment ("TRYAGAIN ...", "CLUSTERDOWN ...", "MASTERDOWN ...", "LOADING ..."):
+ *  refresh the map and try again. */
+bool chat_redis_cluster_transient_error(const char *err, size_t len);
 
 #endif

@@ -17,7 +17,6 @@
  *   HEAD_MAX     raise a room's recorded head right after an insert (history.h)
  *   RATELIMIT    token bucket (ratelimit.h)
  *   USER_SOCKETS a user's open sockets across gateways (MAX_SOCKETS_PER_USER)
- *   PRESENCE_COUNT the live gateway entries of many users at once (member lists)
  */
 #ifndef CHAT_REDIS_SCRIPTS_H
 #define CHAT_REDIS_SCRIPTS_H
@@ -37,7 +36,6 @@ typedef enum chat_script_id {
     CHAT_SCRIPT_HEAD_MAX,
     CHAT_SCRIPT_RATELIMIT,
     CHAT_SCRIPT_USER_SOCKETS,
-    CHAT_SCRIPT_PRESENCE_COUNT,
     CHAT_SCRIPT_COUNT
 } chat_script_id_t;
 

@@ -5,6 +5,11 @@
  * reconnects after failures (at most one attempt per second), and reports "down"
  * instead of hanging. One per thread that uses it (rest-fcgi's request loop, each gateway worker);
  * not thread-safe.
+ *
+ * Cluster mode (REDIS_CLUSTER=1): the URL names one seed node of a Redis Cluster; the
+ * client reads CLUSTER SLOTS, keeps one connection per master, sends each command to the
+ * master of its first key's slot (keys share a slot through {hash tags}, keys.h), follows
+ * MOVED/ASK and rides out a failover within its timeout. Same calls, same contracts.
  */
 #ifndef CHAT_REDIS_SYNC_H
 #define CHAT_REDIS_SYNC_H
@@ -19,8 +24,14 @@
 
 typedef struct chat_redis chat_redis_t;
 
-/** NULL on a malformed url (message in errbuf). Does not connect yet. */
-chat_redis_t *chat_redis_create(const char *url, int timeout_ms, char *errbuf, size_t errlen);
+/**
+ * NULL on a malformed url, or a /db other than 0 with cluster (message in errbuf).
+ * cluster: url names a seed node of a Redis Cluster (REDIS_CLUSTER=1). Does not connect
+ * yet. timeout_ms bounds each connect and command, and in cluster mode also the retries
+ * of one call across redirects and a failover.
+ */
+chat_redis_t *chat_redis_create(const char *url, bool cluster, int timeout_ms, char *errbuf,
+                                size_t errlen);
 void chat_redis_destroy(chat_redis_t *r); /* accepts NULL */
 
 /**
@@ -32,11 +43,16 @@ redisReply *chat_redis_command(chat_redis_t *r, const char *fmt, ...);
 redisReply *chat_redis_command_argv(chat_redis_t *r, int argc, const char **argv,
                                     const size_t *argvlen);
 
-/** PUBLISH channel payload. CHAT_OK or CHAT_ERR_UNAVAILABLE. */
+/** PUBLISH channel payload (SPUBLISH, sharded pub/sub, in cluster mode).
+ *  CHAT_OK or CHAT_ERR_UNAVAILABLE. */
 chat_err_t chat_redis_publish(chat_redis_t *r, const char *channel, const char *payload,
                               size_t len);
 
-/** PING round-trip. CHAT_OK or CHAT_ERR_UNAVAILABLE. */
+/** True in cluster mode (REDIS_CLUSTER=1): pub/sub is sharded there (SPUBLISH, also from
+ *  Lua scripts, to subscribers that SSUBSCRIBE). */
+bool chat_redis_is_cluster(const chat_redis_t *r);
+
+/** PING round-trip (every master's, in cluster mode). CHAT_OK or CHAT_ERR_UNAVAILABLE. */
 chat_err_t chat_redis_ping(chat_redis_t *r);
 
 /**
@@ -44,6 +60,11 @@ chat_err_t chat_redis_ping(chat_redis_t *r);
  * connection was made; NULL when Redis is down. It changes when Redis restarts or a
  * replica takes over, which may lose recent writes: the read model stores it with what
  * it builds and ignores what was built under another one.
+ * Cluster mode: the XOR of every master's run_id (40 hex digits), read when the slot map
+ * was last loaded; NULL unless every master answered. Any master restarting or a replica
+ * taking over changes it (the client notices a dropped connection, a MOVED or a failed
+ * call and reloads the map), so every cache is rebuilt after a failover anywhere: a
+ * failover is rare, and a room's keys never need to know which master holds them.
  */
 const char *chat_redis_run_id(chat_redis_t *r);
 
