@@ -182,6 +182,7 @@ static void cnode__on_cmd_pong(redisAsyncContext *ac, void *r, void *privdata)
     }
     if (!n->cmd_ready) {
         n->cmd_ready = true;
+        n->last_hb_ms = chat_clock_monotonic_ms(); /* heartbeats start flowing now */
         chat_log_info("redis connected", "conn_kind", "cmd", "node", n->addr, "gateway",
                       n->cl->ps->gw->cfg.gateway_id);
         cnode__ready(n);
@@ -192,8 +193,14 @@ void gw_cluster_node_sub_pong(gw_cnode_t *n)
 {
     n->sub_ping_out = false;
     if (!n->sub_ready) {
+        const char *argv[2] = {"SSUBSCRIBE", n->hb_channel};
+
         n->sub_ready = true;
         n->cl->reconcile = true;
+        n->last_hb_ms = chat_clock_monotonic_ms();
+        if (n->hb_channel[0] != '\0') {
+            gw_rconn_send(n->sub, NULL, NULL, 2, argv, NULL);
+        }
         chat_log_info("redis connected", "conn_kind", "sub", "node", n->addr, "gateway",
                       n->cl->ps->gw->cfg.gateway_id);
         cnode__ready(n);
@@ -229,6 +236,28 @@ static void cnode__connect(gw_cnode_t *n, bool sub)
     }
 }
 
+void gw_cluster_node_set_hb(gw_cnode_t *n)
+{
+    gw_pubsub_cluster_t *cl = n->cl;
+    char hb[CHAT_KEY_LEN];
+    const char *argv[2] = {"SSUBSCRIBE", hb};
+
+    gw_cluster_hb_channel(cl->map, cl->ps->host, cl->ps->gw->cfg.gateway_id, n->addr, hb,
+                          sizeof(hb));
+    if (strcmp(hb, n->hb_channel) == 0) {
+        return;
+    }
+    if (n->sub_ready && n->hb_channel[0] != '\0') {
+        const char *unsub[2] = {"SUNSUBSCRIBE", n->hb_channel};
+        gw_rconn_send(n->sub, NULL, NULL, 2, unsub, NULL);
+    }
+    snprintf(n->hb_channel, sizeof(n->hb_channel), "%s", hb);
+    n->last_hb_ms = chat_clock_monotonic_ms();
+    if (n->sub_ready && hb[0] != '\0') {
+        gw_rconn_send(n->sub, NULL, NULL, 2, argv, NULL);
+    }
+}
+
 gw_cnode_t *gw_cluster_node_ensure(gw_pubsub_cluster_t *cl, const char *addr)
 {
     gw_cnode_t *n = gw_cluster_node_by_addr(cl, addr);
@@ -248,6 +277,7 @@ gw_cnode_t *gw_cluster_node_ensure(gw_pubsub_cluster_t *cl, const char *addr)
     snprintf(n->addr, sizeof(n->addr), "%s", addr);
     n->backoff_ms = GW_PUBSUB_BACKOFF_MIN_MS;
     cl->nodes[cl->n_nodes++] = n;
+    gw_cluster_node_set_hb(n);
     cnode__connect(n, false);
     cnode__connect(n, true);
     return n;
@@ -286,10 +316,18 @@ static void cl__node_tick(gw_pubsub_cluster_t *cl, gw_cnode_t *n, int64_t now)
     if (n->sub != NULL && n->sub_ping_out && now - n->sub_ping_ms > timeout) {
         cnode__kill(n, true, "no reply to PING on the subscriber connection");
     }
+    if (n->sub != NULL && n->sub_ready && n->cmd_ready && n->hb_channel[0] != '\0' &&
+        now - n->last_hb_ms > 3 * timeout) {
+        cnode__kill(n, true, "no heartbeat on the subscribe connection");
+    }
     if (now - n->last_ping_ms < CL__PING_EVERY_MS) {
         return;
     }
     n->last_ping_ms = now;
+    if (n->cmd_ready && n->hb_channel[0] != '\0') {
+        const char *hb[3] = {"SPUBLISH", n->hb_channel, "hb"};
+        gw_rconn_send(n->cmd, NULL, NULL, 3, hb, NULL);
+    }
     if (n->cmd != NULL && !n->cmd_ping_out) {
         n->cmd_ping_out = gw_rconn_send(n->cmd, cnode__on_cmd_pong, n, 1, ping, NULL);
         n->cmd_ping_ms = now;

@@ -9,6 +9,8 @@
  * "sunsubscribe" nobody asked for (the slot moved: failover, resharding) or a -MOVED
  * asks for a new map and the channel is subscribed again on its owner. An unconfirmed
  * SSUBSCRIBE is sent again after GW_CLUSTER_SUB_TIMEOUT_MS (Redis ignores a repeat).
+ * The node's heartbeat channel (pubsub_cluster.c) is recognised first and only stamps
+ * the node's last heartbeat.
  *
  * Threads: loop thread only. Relies on: pubsub_cluster_internal.h, room_registry.h,
  * keys.h.
@@ -140,7 +142,8 @@ static void chans__on_subscribed(gw_cnode_t *n, const char *channel)
     char room_id[CHAT_ID_LEN];
 
     if (ch == NULL || ch->node_id != n->id) {
-        chans__send(n, "SUNSUBSCRIBE", channel); /* stale: not wanted, or moved since */
+        chans__send(n, "SUNSUBSCRIBE", channel); /* stale: not wanted, moved since, or an
+                                                    old heartbeat channel */
         return;
     }
     ch->state = GW_PUBSUB_CH_ACTIVE;
@@ -182,11 +185,21 @@ void gw_cluster_chans_on_push(gw_cnode_t *n, redisReply *reply)
     gw_pubsub_cluster_t *cl = n->cl;
     const char *channel = NULL;
     const redisReply *payload = NULL;
+    gw_cluster_push_t kind;
 
     if (cl->closing) {
         return;
     }
-    switch (gw_cluster_classify(reply, &channel, &payload)) {
+    kind = gw_cluster_classify(reply, &channel, &payload);
+    if (channel != NULL && strcmp(channel, n->hb_channel) == 0) {
+        if (kind == GW_CLUSTER_SMESSAGE) {
+            n->last_hb_ms = chat_clock_monotonic_ms();
+        } else if (kind == GW_CLUSTER_SUNSUBSCRIBE) {
+            gw_cluster_want_refresh(cl, "heartbeat channel moved");
+        }
+        return;
+    }
+    switch (kind) {
     case GW_CLUSTER_SMESSAGE:
         gw_pubsub_channels_deliver(cl->ps, channel, payload);
         break;

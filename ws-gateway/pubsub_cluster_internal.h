@@ -42,6 +42,8 @@ typedef struct gw_cnode {
     int backoff_ms;
     int64_t retry_at_ms;
     bool down_logged;
+    char hb_channel[CHAT_KEY_LEN]; /* "" when the node serves no slot */
+    int64_t last_hb_ms;            /* the heartbeat last seen on the subscriber side */
 } gw_cnode_t;
 
 struct gw_pubsub_cluster {
@@ -90,6 +92,8 @@ void gw_cluster_add_cand(gw_pubsub_cluster_t *cl, const char *addr);
 void gw_cluster_refresh(gw_pubsub_cluster_t *cl, int64_t now);
 
 /* pubsub_cluster.c */
+/** Picks n's heartbeat channel for the current map and subscribes it when it changed. */
+void gw_cluster_node_set_hb(gw_cnode_t *n);
 /** Asks for a new slot map soon (rate-limited). why is logged at debug level. */
 void gw_cluster_want_refresh(gw_pubsub_cluster_t *cl, const char *why);
 

@@ -55,7 +55,10 @@ static void cl__apply_map(gw_pubsub_cluster_t *cl, chat_redis_cluster_map_t *map
         }
     }
     for (size_t m = 0; m < n_masters; m++) {
-        gw_cluster_node_ensure(cl, masters[m]);
+        gw_cnode_t *n = gw_cluster_node_ensure(cl, masters[m]);
+        if (n != NULL) {
+            gw_cluster_node_set_hb(n); /* its slots may have changed */
+        }
     }
     moved = gw_cluster_chans_reconcile(cl);
     if (changed) {

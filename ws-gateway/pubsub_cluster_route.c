@@ -262,3 +262,22 @@ size_t gw_cluster_map_masters(const chat_redis_cluster_map_t *map, const char *f
     }
     return n;
 }
+
+bool gw_cluster_hb_channel(const chat_redis_cluster_map_t *map, const char *fallback_host,
+                           const char *gateway_id, const char *node_addr, char *buf,
+                           size_t len)
+{
+    char owner[GW_CLUSTER_ADDR_LEN];
+
+    for (int k = 0; map != NULL && k < 65536; k++) {
+        snprintf(buf, len, "chat:gw:%s:{hb%d}", gateway_id, k);
+        if (gw_cluster_owner(map, fallback_host, buf, owner, sizeof(owner)) &&
+            strcmp(owner, node_addr) == 0) {
+            return true;
+        }
+    }
+    if (len > 0) {
+        buf[0] = '\0';
+    }
+    return false;
+}

@@ -93,6 +93,16 @@ bool gw_cluster_split_addr(const char *addr, char *host, size_t host_len, int *p
 size_t gw_cluster_map_masters(const chat_redis_cluster_map_t *map, const char *fallback_host,
                               char (*addrs)[GW_CLUSTER_ADDR_LEN], size_t max);
 
+/**
+ * The heartbeat channel of a node: "chat:gw:<gateway_id>:{hb<k>}" for the smallest k
+ * whose slot node_addr serves in map, into buf (so that the node's own command
+ * connection SPUBLISHes and its subscriber connection receives it). False (buf "") when
+ * the node serves no slot found within a bounded search.
+ */
+bool gw_cluster_hb_channel(const chat_redis_cluster_map_t *map, const char *fallback_host,
+                           const char *gateway_id, const char *node_addr, char *buf,
+                           size_t len);
+
 /** A number describing which master serves every slot (equal maps, equal numbers):
  *  to log a map change once. 0 for NULL. */
 unsigned long gw_cluster_map_fingerprint(const chat_redis_cluster_map_t *map,

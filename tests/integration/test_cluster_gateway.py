@@ -4,7 +4,8 @@ tests/harness/redis_cluster.py and a Stack with 2 gateways whose REDIS_URL names
 node:
   - fan-out through sharded pub/sub: clients on both gateways watch a room, a frame is
     SPUBLISHed on the room channel at the slot owner (as the store workers do), both
-    gateways deliver it, and PUBSUB SHARDNUMSUB on the owner counts both gateways;
+    gateways deliver it, and PUBSUB SHARDNUMSUB on the owner counts both gateways; each
+    master carries each gateway's heartbeat channel;
   - failover: the owning master is SIGKILLed, its replica promoted; both gateways log the
     switch, subscribe the channel on the new owner, and the next SPUBLISH is delivered;
   - the full scenario (needs the blocking client, common/src/redis_sync.c, in cluster
@@ -96,6 +97,11 @@ def test_sharded_fanout_and_failover_direct(cluster, make_stack):
         # both gateways hold an SSUBSCRIBE of the channel on its owner
         await asyncio.to_thread(_wait, lambda: _shard_subscribers(cluster, port, channel) >= 2,
                                 15, "SSUBSCRIBE from both gateways")
+        # each master carries a heartbeat channel of each gateway (per-node liveness)
+        for m in cluster.masters():
+            names = cluster.cli(m["port"], "PUBSUB", "SHARDCHANNELS", "chat:gw:*").split()
+            for gw in ("gw0", "gw1"):
+                assert any(n.startswith(f"chat:gw:{gw}:") for n in names), (m["port"], names)
         base = max([0] + [f["seq"] for c in (a, b) for f in _texts(c, room)])
         seq = base + 1
         cluster.cli(port, "SPUBLISH", channel, _frame(room, seq, "before failover"))
@@ -124,6 +130,7 @@ def test_sharded_fanout_and_failover_direct(cluster, make_stack):
         log = stack.log_text(f"gateway{i}")
         assert "redis cluster map changed" in log, log[-3000:]
         assert "redis connection lost" in log or "no longer serves slots" in log, log[-3000:]
+        assert "no heartbeat" not in log and "no reply to PING" not in log, log[-3000:]
 
 
 def _blocking_client_speaks_cluster(stack, token, room):

@@ -242,6 +242,29 @@ static void test_masters_and_candidates(void **state)
     freeReplyObject(r);
 }
 
+static void test_heartbeat_channel(void **state)
+{
+    chat_redis_cluster_map_t *before = map_of(BEFORE);
+    chat_redis_cluster_map_t *after = map_of(AFTER);
+    const char *nodes[] = {"127.0.0.1:7000", "127.0.0.1:7001", "127.0.0.1:7002"};
+    char hb[128], owner[GW_CLUSTER_ADDR_LEN];
+
+    (void)state;
+    /* each master gets a channel of its own slots, so its own connections carry it */
+    for (int i = 0; i < 3; i++) {
+        assert_true(gw_cluster_hb_channel(before, "h", "gw0", nodes[i], hb, sizeof(hb)));
+        assert_non_null(strstr(hb, "chat:gw:gw0:{hb"));
+        assert_true(gw_cluster_owner(before, "h", hb, owner, sizeof(owner)));
+        assert_string_equal(owner, nodes[i]);
+    }
+    /* the failed master serves nothing in the new map; the promoted replica does */
+    assert_false(gw_cluster_hb_channel(after, "h", "gw0", nodes[1], hb, sizeof(hb)));
+    assert_string_equal(hb, "");
+    assert_true(gw_cluster_hb_channel(after, "h", "gw0", "127.0.0.1:7004", hb, sizeof(hb)));
+    chat_redis_cluster_map_destroy(before);
+    chat_redis_cluster_map_destroy(after);
+}
+
 static void test_split_addr(void **state)
 {
     char host[64];
@@ -267,6 +290,7 @@ int main(void)
         cmocka_unit_test(test_classify_pushes),     cmocka_unit_test(test_classify_errors),
         cmocka_unit_test(test_command_key),         cmocka_unit_test(test_owner_and_moves),
         cmocka_unit_test(test_masters_and_candidates), cmocka_unit_test(test_split_addr),
+        cmocka_unit_test(test_heartbeat_channel),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
