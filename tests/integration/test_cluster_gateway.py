@@ -97,6 +97,12 @@ def test_sharded_fanout_and_failover_direct(cluster, make_stack):
         # both gateways hold an SSUBSCRIBE of the channel on its owner
         await asyncio.to_thread(_wait, lambda: _shard_subscribers(cluster, port, channel) >= 2,
                                 15, "SSUBSCRIBE from both gateways")
+        # presence went to the master of the user's key (a routed async command)
+        pkey = f"chat:presence:{owner['id']}"
+        pport = cluster.master_for_slot(cluster.keyslot(pkey))
+        await asyncio.to_thread(
+            _wait, lambda: cluster.cli(pport, "ZSCORE", pkey, "gw1").strip() != "", 10,
+            "presence ZADD on the key's master")
         # each master carries a heartbeat channel of each gateway (per-node liveness)
         for m in cluster.masters():
             names = cluster.cli(m["port"], "PUBSUB", "SHARDCHANNELS", "chat:gw:*").split()
@@ -131,6 +137,7 @@ def test_sharded_fanout_and_failover_direct(cluster, make_stack):
         assert "redis cluster map changed" in log, log[-3000:]
         assert "redis connection lost" in log or "no longer serves slots" in log, log[-3000:]
         assert "no heartbeat" not in log and "no reply to PING" not in log, log[-3000:]
+        assert "redis refused" not in log, log[-3000:]
 
 
 def _blocking_client_speaks_cluster(stack, token, room):
