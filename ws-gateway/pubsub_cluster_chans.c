@@ -8,7 +8,9 @@
  * channel is reported to the registry as after a reconnect (it backfills the gap); a
  * "sunsubscribe" nobody asked for (the slot moved: failover, resharding) or a -MOVED
  * asks for a new map and the channel is subscribed again on its owner. An unconfirmed
- * SSUBSCRIBE is sent again after GW_CLUSTER_SUB_TIMEOUT_MS (Redis ignores a repeat).
+ * SSUBSCRIBE is sent again after GW_CLUSTER_SUB_TIMEOUT_MS (Redis ignores a repeat); an
+ * unconfirmed SUNSUBSCRIBE is given up after as long (the entry goes, or is subscribed
+ * again if wanted), so no channel stays in flight for ever.
  * The node's heartbeat channel (pubsub_cluster.c) is recognised first and only stamps
  * the node's last heartbeat.
  *
@@ -79,9 +81,13 @@ size_t gw_cluster_chans_reconcile(gw_pubsub_cluster_t *cl)
             ch->state = GW_PUBSUB_CH_NONE; /* its node is gone */
             ch->node_id = 0;
         }
+        /* unanswered (a -MOVED, a reply lost with its slot): Redis ignores a repeat */
+        bool stale = (ch->state == GW_PUBSUB_CH_SUB_SENT ||
+                      ch->state == GW_PUBSUB_CH_UNSUB_SENT) &&
+                     now - ch->sent_ms > GW_CLUSTER_SUB_TIMEOUT_MS;
         if (!ch->want) {
-            if (ch->state == GW_PUBSUB_CH_NONE) {
-                chans__forget(ps, key, ch);
+            if (ch->state == GW_PUBSUB_CH_NONE || stale) {
+                chans__forget(ps, key, ch); /* a late confirmation finds no entry: unsub */
             }
             continue;
         }
@@ -94,9 +100,8 @@ size_t gw_cluster_chans_reconcile(gw_pubsub_cluster_t *cl)
             ch->state = GW_PUBSUB_CH_NONE;
             ch->node_id = 0;
             moved++;
-        } else if (ch->state == GW_PUBSUB_CH_SUB_SENT &&
-                   now - ch->sent_ms > GW_CLUSTER_SUB_TIMEOUT_MS) {
-            ch->state = GW_PUBSUB_CH_NONE; /* refused (-MOVED) or lost: send again */
+        } else if (stale) {
+            ch->state = GW_PUBSUB_CH_NONE; /* send it again */
         }
         if (ch->state == GW_PUBSUB_CH_NONE) {
             chans__subscribe(cl, key, ch, now);
@@ -150,6 +155,7 @@ static void chans__on_subscribed(gw_cnode_t *n, const char *channel)
     if (!ch->want) {
         chans__send(n, "SUNSUBSCRIBE", channel);
         ch->state = GW_PUBSUB_CH_UNSUB_SENT;
+        ch->sent_ms = chat_clock_monotonic_ms();
     } else if (chat_key_channel_id(channel, CHAT_ROOM_CHANNEL_PREFIX, CHAT_ROOM_CHANNEL_SUFFIX,
                                    room_id)) {
         /* whatever was published while it was not subscribed here is in MongoDB */
@@ -254,6 +260,7 @@ void gw_pubsub_cluster_want(gw_pubsub_t *ps, const char *channel, bool want)
         if (n != NULL && n->sub != NULL) {
             chans__send(n, "SUNSUBSCRIBE", channel);
             ch->state = GW_PUBSUB_CH_UNSUB_SENT;
+            ch->sent_ms = chat_clock_monotonic_ms();
         } else {
             ch->state = GW_PUBSUB_CH_NONE;
         }
