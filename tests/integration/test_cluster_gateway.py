@@ -8,6 +8,10 @@ node:
     master carries each gateway's heartbeat channel;
   - failover: the owning master is SIGKILLed, its replica promoted; both gateways log the
     switch, subscribe the channel on the new owner, and the next SPUBLISH is delivered;
+  - resharding: the room channel's slot is migrated to another master (IMPORTING /
+    MIGRATING, keys MIGRATEd, SETSLOT NODE everywhere); the old owner pushes an unasked
+    "sunsubscribe" (the push hiredis 0.14's async layer would abort on), both gateways
+    resubscribe on the new owner and deliver what is SPUBLISHed there;
   - the full scenario (needs the blocking client, common/src/redis_sync.c, in cluster
     mode too, else REST and the store workers hit -MOVED): live sends through both
     gateways while the master of the room's slot is killed and replaced; every acked
@@ -138,6 +142,57 @@ def test_sharded_fanout_and_failover_direct(cluster, make_stack):
         assert "redis connection lost" in log or "no longer serves slots" in log, log[-3000:]
         assert "no heartbeat" not in log and "no reply to PING" not in log, log[-3000:]
         assert "redis refused" not in log, log[-3000:]
+
+
+def _migrate_slot(cluster, slot, src, dst):
+    """Moves slot (and its keys) from master src to master dst, the way redis-cli
+    --cluster reshard does."""
+    src_id, dst_id = cluster.node_id(src), cluster.node_id(dst)
+    cluster.cli(dst, "CLUSTER", "SETSLOT", slot, "IMPORTING", src_id)
+    cluster.cli(src, "CLUSTER", "SETSLOT", slot, "MIGRATING", dst_id)
+    while True:
+        keys = cluster.cli(src, "CLUSTER", "GETKEYSINSLOT", slot, 100).split()
+        if not keys:
+            break
+        cluster.cli(src, "MIGRATE", "127.0.0.1", dst, "", 0, 5000, "KEYS", *keys)
+    for port in [dst, src] + [m["port"] for m in cluster.masters() if m["port"] not in (src, dst)]:
+        cluster.cli(port, "CLUSTER", "SETSLOT", slot, "NODE", dst_id)
+
+
+def test_slot_migration_moves_subscriptions(cluster, make_stack):
+    stack = _start(make_stack, cluster)
+    owner = register(stack.http_url)
+    room = create_room(stack.http_url, owner["token"])
+    channel = _room_channel(room)
+
+    async def run():
+        a = await connect(stack.gateway_ws_url(0), owner["token"], name="a@gw0")
+        b = await connect(stack.gateway_ws_url(1), owner["token"], name="b@gw1")
+        assert (await a.subscribe(room))["type"] == "subscribed"
+        assert (await b.subscribe(room))["type"] == "subscribed"
+        slot = cluster.keyslot(channel)
+        src = _owner(cluster, channel)
+        dst = next(m["port"] for m in cluster.masters() if m["port"] != src)
+        await asyncio.to_thread(_wait, lambda: _shard_subscribers(cluster, src, channel) >= 2,
+                                15, "SSUBSCRIBE from both gateways")
+        await asyncio.to_thread(_migrate_slot, cluster, slot, src, dst)
+        await asyncio.to_thread(_wait, lambda: _shard_subscribers(cluster, dst, channel) >= 2,
+                                20, "SSUBSCRIBE on the new owner")
+        assert _shard_subscribers(cluster, src, channel) == 0
+        base = max([0] + [f["seq"] for c in (a, b) for f in _texts(c, room)])
+        cluster.cli(dst, "SPUBLISH", channel, _frame(room, base + 1, "after resharding"))
+        for c in (a, b):
+            await c.wait_for_new(lambda f: is_room_message(f) and f.get("seq") == base + 1, 0,
+                                 timeout=10)
+        await a.close()
+        await b.close()
+
+    asyncio.run(run())
+    for i in range(2):
+        log = stack.log_text(f"gateway{i}")
+        assert "unsubscribed a channel (slot moved)" in log, log[-3000:]
+        assert "redis cluster map changed" in log, log[-3000:]
+        assert stack.gateways[i].alive(), f"gateway{i} died"
 
 
 def _blocking_client_speaks_cluster(stack, token, room):
