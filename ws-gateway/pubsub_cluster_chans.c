@@ -173,8 +173,11 @@ static void chans__on_unsubscribed(gw_cnode_t *n, const char *channel)
         return;
     }
     if (ch->state != GW_PUBSUB_CH_UNSUB_SENT) {
-        chat_log_warn("redis cluster unsubscribed a channel (slot moved)", "channel", channel,
-                      "node", n->addr, "gateway", cl->ps->gw->cfg.gateway_id);
+        if (!cl->unsub_logged) { /* once per map: a moved slot may carry many channels */
+            chat_log_warn("redis cluster unsubscribed a channel (slot moved)", "channel",
+                          channel, "node", n->addr, "gateway", cl->ps->gw->cfg.gateway_id);
+            cl->unsub_logged = true;
+        }
         gw_cluster_want_refresh(cl, "sunsubscribe pushed");
     }
     ch->state = GW_PUBSUB_CH_NONE;

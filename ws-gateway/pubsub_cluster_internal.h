@@ -65,6 +65,7 @@ struct gw_pubsub_cluster {
     bool reconcile; /* some channel may need a (re)subscribe */
     int64_t last_reconcile_ms;
     bool was_up;
+    bool unsub_logged; /* a pushed sunsubscribe was logged since the last map change */
     bool closing;
 };
 

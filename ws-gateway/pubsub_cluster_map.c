@@ -62,6 +62,7 @@ static void cl__apply_map(gw_pubsub_cluster_t *cl, chat_redis_cluster_map_t *map
     }
     moved = gw_cluster_chans_reconcile(cl);
     if (changed) {
+        cl->unsub_logged = false;
         for (size_t i = 0; i < cl->n_nodes; i++) {
             size_t used = strlen(list);
             snprintf(list + used, sizeof(list) - used, "%s%s", i ? "," : "",
