@@ -210,13 +210,14 @@ void gw_cluster_node_sub_pong(gw_cnode_t *n)
 static void cnode__connect(gw_cnode_t *n, bool sub)
 {
     gw_pubsub_cluster_t *cl = n->cl;
-    const char *why = NULL;
+    char why[128];
     const char *ping[1] = {"PING"};
     gw_rconn_t *c;
 
     c = gw_rconn_create(&cl->ps->gw->loop, n->host, n->port, sub,
                         sub ? cnode__on_sub_push : NULL,
-                        sub ? cnode__on_sub_lost : cnode__on_cmd_lost, n, &why);
+                        sub ? cnode__on_sub_lost : cnode__on_cmd_lost, n, why,
+                        sizeof(why));
     if (c == NULL) {
         n->retry_at_ms = chat_clock_monotonic_ms() + GW_PUBSUB_BACKOFF_MAX_MS;
         chat_log_warn("redis connect failed", "node", n->addr, "reason", why);
@@ -411,6 +412,10 @@ int gw_pubsub_cluster_create(gw_pubsub_t *ps)
     gw_cluster_add_cand(cl, seed);
     cl->refresh_wanted = true;
     chat_log_info("redis cluster mode", "seed", seed, "gateway", ps->gw->cfg.gateway_id);
+    if (ps->db != 0) {
+        chat_log_warn("REDIS_URL names a database, which a Redis Cluster does not have: "
+                      "database 0 is used", "gateway", ps->gw->cfg.gateway_id);
+    }
     gw_cluster_refresh(cl, chat_clock_monotonic_ms());
     return 0;
 }

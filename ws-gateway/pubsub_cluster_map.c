@@ -155,7 +155,7 @@ void gw_cluster_refresh(gw_pubsub_cluster_t *cl, int64_t now)
         const char *addr = cl->cands[cl->cand_next++ % cl->n_cands];
         if (gw_cluster_split_addr(addr, host, sizeof(host), &port)) {
             cl->probe = gw_rconn_create(&cl->ps->gw->loop, host, port, false, NULL,
-                                        cl__on_probe_lost, cl, NULL);
+                                        cl__on_probe_lost, cl, NULL, 0);
         }
     }
     if (cl->probe == NULL) {

@@ -178,30 +178,28 @@ static void rconn__on_poll(uv_poll_t *h, int status, int events)
 
 gw_rconn_t *gw_rconn_create(uv_loop_t *loop, const char *host, int port, bool sub,
                             gw_rconn_push_fn *on_push, gw_rconn_lost_fn *on_lost, void *arg,
-                            const char **why)
+                            char *why, size_t why_len)
 {
     gw_rconn_t *c = calloc(1, sizeof(*c));
 
-    if (why != NULL) {
-        *why = "out of memory";
+    if (why != NULL && why_len > 0) {
+        snprintf(why, why_len, "out of memory");
     }
     if (c == NULL) {
         return NULL;
     }
     c->ctx = redisConnectNonBlock(host, port);
     if (c->ctx == NULL || c->ctx->err) {
-        static __thread char text[128];
-        if (c->ctx != NULL && why != NULL) {
-            snprintf(text, sizeof(text), "%s", c->ctx->errstr);
-            *why = text;
+        if (c->ctx != NULL && why != NULL && why_len > 0) {
+            snprintf(why, why_len, "%s", c->ctx->errstr);
         }
         redisFree(c->ctx);
         free(c);
         return NULL;
     }
     if (uv_poll_init(loop, &c->poll, c->ctx->fd) != 0) {
-        if (why != NULL) {
-            *why = "uv_poll_init failed";
+        if (why != NULL && why_len > 0) {
+            snprintf(why, why_len, "uv_poll_init failed");
         }
         redisFree(c->ctx);
         free(c);

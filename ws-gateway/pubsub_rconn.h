@@ -37,11 +37,12 @@ typedef void gw_rconn_lost_fn(gw_rconn_t *c, const char *why, void *arg);
 
 /**
  * Starts connecting to host:port on loop. Commands may be sent at once (written when the
- * socket connects). NULL on immediate failure (*why says it, when non-NULL).
+ * socket connects). NULL on immediate failure (then why[0..why_len), when non-NULL,
+ * says it).
  */
 gw_rconn_t *gw_rconn_create(uv_loop_t *loop, const char *host, int port, bool sub,
                             gw_rconn_push_fn *on_push, gw_rconn_lost_fn *on_lost, void *arg,
-                            const char **why);
+                            char *why, size_t why_len);
 
 /**
  * Appends a command. On a command connection fn (may be NULL) runs exactly once, with

@@ -132,7 +132,8 @@ static void run_until(fake_t *f, bool *flag, size_t *count, size_t want)
 static void rec_push(gw_rconn_t *c, redisReply *r, void *arg)
 {
     fake_t *f = arg;
-    const char *what = r->type == REDIS_REPLY_ARRAY && r->elements > 0 ? r->element[0]->str : r->str;
+    const char *what =
+        r->type == REDIS_REPLY_ARRAY && r->elements > 0 ? r->element[0]->str : r->str;
 
     (void)c;
     snprintf(f->seen[f->n_seen++], sizeof(f->seen[0]), "%s", what);
@@ -170,12 +171,13 @@ static void test_subscriber_pushes(void **state)
     (void)state;
     fake_start(f);
     f->script[0] = "+OK\r\n*3\r\n$10\r\nssubscribe\r\n$13\r\nchat:room:{a}\r\n:1\r\n";
-    f->script[1] = "*3\r\n$8\r\nsmessage\r\n$13\r\nchat:room:{a}\r\n$2\r\nhi\r\n*3\r\n$12\r\nsunsub";
+    f->script[1] =
+        "*3\r\n$8\r\nsmessage\r\n$13\r\nchat:room:{a}\r\n$2\r\nhi\r\n*3\r\n$12\r\nsunsub";
     f->script[2] = "scribe\r\n$13\r\nchat:room:{a}\r\n:0\r\n"; /* split across two reads */
     f->script[3] = "*2\r\n$4\r\npong\r\n$0\r\n\r\n-MOVED 1 127.0.0.1:1\r\n";
     f->n_script = 4;
     f->close_after = true;
-    c = gw_rconn_create(&f->loop, "127.0.0.1", f->port, true, rec_push, rec_lost, f, NULL);
+    c = gw_rconn_create(&f->loop, "127.0.0.1", f->port, true, rec_push, rec_lost, f, NULL, 0);
     assert_non_null(c);
     assert_false(gw_rconn_send(c, rec_cb, f, 2, argv, NULL)); /* no callbacks here */
     assert_true(gw_rconn_send(c, NULL, NULL, 2, argv, NULL));
@@ -204,7 +206,7 @@ static void test_command_fifo_and_loss(void **state)
     f->script[1] = "2\r\n";
     f->n_script = 2;
     f->close_after = true;
-    c = gw_rconn_create(&f->loop, "127.0.0.1", f->port, false, NULL, rec_lost, f, NULL);
+    c = gw_rconn_create(&f->loop, "127.0.0.1", f->port, false, NULL, rec_lost, f, NULL, 0);
     assert_non_null(c);
     for (int i = 0; i < 4; i++) {
         assert_true(gw_rconn_send(c, rec_cb, f, 1, ping, NULL));
@@ -227,7 +229,7 @@ static void test_close_runs_pending_once(void **state)
 
     (void)state;
     fake_start(f);
-    c = gw_rconn_create(&f->loop, "127.0.0.1", f->port, false, NULL, rec_lost, f, NULL);
+    c = gw_rconn_create(&f->loop, "127.0.0.1", f->port, false, NULL, rec_lost, f, NULL, 0);
     assert_non_null(c);
     assert_true(gw_rconn_send(c, rec_cb, f, 1, ping, NULL));
     gw_rconn_close(c);
@@ -250,7 +252,7 @@ static void test_refused(void **state)
     port = f->port;
     uv_close((uv_handle_t *)&f->server, NULL); /* nobody listens there now */
     uv_run(&f->loop, UV_RUN_NOWAIT);
-    c = gw_rconn_create(&f->loop, "127.0.0.1", port, true, rec_push, rec_lost, f, NULL);
+    c = gw_rconn_create(&f->loop, "127.0.0.1", port, true, rec_push, rec_lost, f, NULL, 0);
     if (c != NULL) {
         run_until(f, &f->lost, NULL, 0);
         assert_true(f->lost);
