@@ -140,7 +140,8 @@ def test_sharded_fanout_and_failover_direct(cluster, make_stack):
         log = stack.log_text(f"gateway{i}")
         assert "redis cluster map changed" in log, log[-3000:]
         assert "redis connection lost" in log or "no longer serves slots" in log, log[-3000:]
-        assert "no heartbeat" not in log and "no reply to PING" not in log, log[-3000:]
+        # the per-node heartbeat never went silent on a live node (3 x the timeout)
+        assert "no heartbeat" not in log, log[-3000:]
         assert "redis refused" not in log, log[-3000:]
 
 
