@@ -6,7 +6,9 @@
  * publishes a heartbeat on the control channel, which the subscribe connection must
  * see; a connection that stops answering is killed and reconnected
  * (pubsub_conn.c). Channels live in pubsub_channels.c, PUBLISH and its retry queue in
- * pubsub_publish.c.
+ * pubsub_publish.c. With REDIS_CLUSTER=1 the two connections are not used: cluster
+ * mode (pubsub_cluster*.c) keeps a pair per master, and this file's health timer drives
+ * it every GW_PUBSUB_CLUSTER_TICK_MS.
  *
  * Threads: loop thread only. Relies on: hiredis 0.14 async, pubsub_internal.h.
  */
@@ -20,6 +22,7 @@
 #include "chat/log.h"
 #include "chat/redact.h"
 #include "chat/redis_sync.h"
+#include "pubsub_cluster.h"
 #include "pubsub_internal.h"
 
 #define PS__HEALTH_MS 500
@@ -32,6 +35,10 @@ static void ps__on_health(uv_timer_t *t)
     int timeout = ps->gw->lim.redis_timeout_ms;
 
     atomic_store(&ps->gw->redis_up, gw_pubsub_up(ps)); /* for the workers */
+    if (ps->cluster != NULL) {
+        gw_pubsub_cluster_tick(ps);
+        return;
+    }
 
     if (ps->cmd.ac != NULL) {
         if (ps->cmd.ping_outstanding) {
@@ -101,6 +108,16 @@ gw_pubsub_t *gw_pubsub_create(gw_t *gw)
     uv_timer_init(&gw->loop, &ps->health_timer);
     ps->health_timer.data = ps;
     ps->open_handles = 3;
+    if (gw->cfg.redis_cluster) {
+        /* one seed; per-master connections come with the slot map (pubsub_cluster.c) */
+        if (gw_pubsub_cluster_create(ps) != 0) {
+            gw_pubsub_destroy(ps);
+            return NULL;
+        }
+        uv_timer_start(&ps->health_timer, ps__on_health, GW_PUBSUB_CLUSTER_TICK_MS,
+                       GW_PUBSUB_CLUSTER_TICK_MS);
+        return ps;
+    }
     uv_timer_start(&ps->health_timer, ps__on_health, PS__HEALTH_MS, PS__HEALTH_MS);
     gw_pubsub_conn_start(&ps->cmd);
     gw_pubsub_conn_start(&ps->sub);
@@ -122,6 +139,7 @@ void gw_pubsub_destroy(gw_pubsub_t *ps)
         return;
     }
     ps->closing = true;
+    gw_pubsub_cluster_destroy(ps);
     gw_pubsub_conn_kill(&ps->cmd, "shutdown");
     gw_pubsub_conn_kill(&ps->sub, "shutdown");
     gw_pubsub__drop_retry(ps);
@@ -142,6 +160,9 @@ void gw_pubsub_destroy(gw_pubsub_t *ps)
 
 bool gw_pubsub_up(const gw_pubsub_t *ps)
 {
+    if (ps != NULL && ps->cluster != NULL) {
+        return !ps->closing && gw_pubsub_cluster_up(ps);
+    }
     if (ps == NULL || ps->closing || ps->cmd.ac == NULL || !ps->cmd.ready) {
         return false;
     }

@@ -6,6 +6,8 @@
  * connection whose replies stop (Redis paused, half-open socket) is declared dead
  * after lim.redis_timeout_ms and replaced. After a reconnect every wanted channel is
  * subscribed again and the registry is told, so it can backfill the gap from MongoDB.
+ * With REDIS_CLUSTER=1 the same interface runs on a Redis Cluster (pubsub_cluster.h):
+ * two connections per master, SSUBSCRIBE / SPUBLISH, commands routed by key.
  *
  * Threads: loop thread only.
  */
@@ -24,7 +26,8 @@ gw_pubsub_t *gw_pubsub_create(gw_t *gw);
 /** Drops both connections (pending callbacks run with NULL replies) and frees. */
 void gw_pubsub_destroy(gw_pubsub_t *ps);
 
-/** True while the command connection answers. */
+/** True while the command connection answers (cluster: every master's does and the
+ *  slot map covers all slots). */
 bool gw_pubsub_up(const gw_pubsub_t *ps);
 
 /** Declares whether a local session watches room_id (SUBSCRIBE / UNSUBSCRIBE). */
@@ -35,7 +38,8 @@ void gw_pubsub_want_user(gw_pubsub_t *ps, const char *user_id, bool want);
 bool gw_pubsub_room_active(const gw_pubsub_t *ps, const char *room_id);
 
 /**
- * PUBLISH frame (borrowed; a reference is taken while in flight) on chat:room:<room_id>.
+ * PUBLISH (cluster: SPUBLISH) frame (borrowed; a reference is taken while in flight) on
+ * chat:room:<room_id>.
  * retry=true (room messages): kept in a bounded queue while Redis is down or when the
  * connection dies before the reply, and sent again after a reconnect. Returns true if
  * sent now, false if queued or dropped (Redis down: the caller delivers locally).

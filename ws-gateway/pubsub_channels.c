@@ -7,7 +7,8 @@
  * registry or the user channel module by its channel's name; a room message that room
  * has already delivered (this gateway's own PUBLISH coming back) is dropped by
  * room_dedupe.c before anything parses or copies it. The control channel chat:gw:<id>
- * carries the heartbeat pubsub.c's health check waits for.
+ * carries the heartbeat pubsub.c's health check waits for. In cluster mode the table
+ * is the same; where each channel is subscribed is pubsub_cluster_chans.c's business.
  *
  * Threads: loop thread only. Relies on: hiredis 0.14 async, pubsub_internal.h,
  * room_registry.h (room channel callbacks), room_dedupe.h, user_channel.h.
@@ -18,6 +19,7 @@
 #include "chat/clock.h"
 #include "chat/keys.h"
 #include "chat/log.h"
+#include "pubsub_cluster.h"
 #include "pubsub_internal.h"
 #include "room_dedupe.h"
 #include "room_registry.h"
@@ -64,7 +66,7 @@ static void channels__unsubscribe(gw_pubsub_t *ps, redisAsyncContext *ac,
 
 /* A message on a channel this gateway watches: to the room registry or the user
  * channel module, by the channel's name. */
-static void channels__on_message(gw_pubsub_t *ps, const char *chname, const redisReply *data)
+void gw_pubsub_channels_deliver(gw_pubsub_t *ps, const char *chname, const redisReply *data)
 {
     char id[CHAT_ID_LEN];
 
@@ -130,7 +132,7 @@ void gw_pubsub_channels_on_reply(redisAsyncContext *ac, void *r, void *privdata)
         if (strcmp(chname, ps->control_channel) == 0) {
             ps->last_hb_ms = chat_clock_monotonic_ms();
         } else {
-            channels__on_message(ps, chname, reply->element[2]);
+            gw_pubsub_channels_deliver(ps, chname, reply->element[2]);
         }
         return;
     }
@@ -225,7 +227,9 @@ static void channels__want(gw_pubsub_t *ps, const char *channel, bool want)
             }
         }
         ch->want = true;
-        if (ch->state == GW_PUBSUB_CH_NONE && ps->sub.ac != NULL) {
+        if (ps->cluster != NULL) {
+            gw_pubsub_cluster_want(ps, channel, true);
+        } else if (ch->state == GW_PUBSUB_CH_NONE && ps->sub.ac != NULL) {
             const char *one[1] = {channel};
             channels__subscribe_batch(ps, one, 1);
         }
@@ -235,7 +239,9 @@ static void channels__want(gw_pubsub_t *ps, const char *channel, bool want)
         return;
     }
     ch->want = false;
-    if (ch->state == GW_PUBSUB_CH_ACTIVE && ps->sub.ac != NULL) {
+    if (ps->cluster != NULL) {
+        gw_pubsub_cluster_want(ps, channel, false);
+    } else if (ch->state == GW_PUBSUB_CH_ACTIVE && ps->sub.ac != NULL) {
         channels__unsubscribe(ps, ps->sub.ac, ch, channel);
     } else if (ch->state == GW_PUBSUB_CH_NONE) {
         gw_hmap_remove(ps->chans, channel);
@@ -264,6 +270,10 @@ bool gw_pubsub_room_active(const gw_pubsub_t *ps, const char *room_id)
     char channel[CHAT_KEY_LEN];
     gw_pubsub_chan_t *ch;
 
+    if (ps != NULL && ps->cluster != NULL) {
+        gw_pubsub_room_channel(room_id, channel, sizeof(channel));
+        return gw_pubsub_cluster_chan_active(ps, channel);
+    }
     if (ps == NULL || ps->sub.ac == NULL) {
         return false;
     }

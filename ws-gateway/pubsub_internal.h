@@ -31,6 +31,8 @@ typedef enum gw_pubsub_chan_state {
 typedef struct gw_pubsub_chan {
     gw_pubsub_chan_state_t state;
     bool want;
+    uint32_t node_id; /* cluster mode: the node it is (un)subscribed on, 0 = none */
+    int64_t sent_ms;  /* cluster mode: when the SSUBSCRIBE went */
 } gw_pubsub_chan_t;
 
 typedef struct gw_pubsub_conn {
@@ -74,6 +76,7 @@ struct gw_pubsub {
     int64_t last_ping_ms;
     int open_handles;
     bool closing;
+    struct gw_pubsub_cluster *cluster; /* REDIS_CLUSTER=1 (pubsub_cluster.c), else NULL */
 };
 
 static inline void gw_pubsub_room_channel(const char *room_id, char *buf, size_t len)
@@ -94,6 +97,9 @@ void gw_pubsub_conn_on_pong(redisAsyncContext *ac, void *r, void *privdata);
 /** Reply callback of every SUBSCRIBE / UNSUBSCRIBE on the subscribe connection, and of
  *  the messages that arrive there (privdata: the gw_pubsub_t). */
 void gw_pubsub_channels_on_reply(redisAsyncContext *ac, void *r, void *privdata);
+/** A message (data borrowed) on channel chname: to the room registry (unless a
+ *  duplicate of this gateway's own) or the user channel module. Both modes use it. */
+void gw_pubsub_channels_deliver(gw_pubsub_t *ps, const char *chname, const redisReply *data);
 /** The subscribe connection is gone: unwanted channels are forgotten, wanted ones are
  *  marked to be subscribed again. */
 void gw_pubsub_channels_reset(gw_pubsub_t *ps);

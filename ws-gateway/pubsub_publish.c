@@ -2,7 +2,8 @@
  * pubsub_publish.c - PUBLISH on room channels with a bounded retry queue for room
  * messages (kept while Redis is down or when a connection dies before the reply, sent
  * again in order after a reconnect; subscribers drop the duplicates by seq), and plain
- * commands on the command connection.
+ * commands on the command connection. In cluster mode (pubsub_cluster_cmd.c) SPUBLISH
+ * replaces PUBLISH and commands go to the master of their key.
  *
  * Threads: loop thread only. Relies on: pubsub_internal.h (connection state).
  */
@@ -11,6 +12,7 @@
 #include <string.h>
 
 #include "chat/log.h"
+#include "pubsub_cluster.h"
 #include "pubsub_internal.h"
 
 #define PS__RETRY_MAX 10000
@@ -71,12 +73,15 @@ static bool ps__send_publish(gw_pubsub_t *ps, gw_pubsub_pub_t *p)
     size_t lens[3];
 
     gw_pubsub_room_channel(p->room_id, channel, sizeof(channel));
-    argv[0] = "PUBLISH";
-    lens[0] = 7;
+    argv[0] = ps->cluster != NULL ? "SPUBLISH" : "PUBLISH";
+    lens[0] = strlen(argv[0]);
     argv[1] = channel;
     lens[1] = strlen(channel);
     argv[2] = (const char *)gw_frame_payload(p->frame);
     lens[2] = p->frame->len;
+    if (ps->cluster != NULL) {
+        return gw_pubsub_cluster_command(ps, ps__on_published, p, 3, argv, lens);
+    }
     return ps->cmd.ac != NULL &&
            redisAsyncCommandArgv(ps->cmd.ac, ps__on_published, p, 3, argv, lens) == REDIS_OK;
 }
@@ -148,6 +153,9 @@ bool gw_pubsub_publish_room(gw_pubsub_t *ps, const char *room_id, gw_frame_t *fr
 bool gw_pubsub_command(gw_pubsub_t *ps, redisCallbackFn *fn, void *privdata, int argc,
                        const char **argv, const size_t *argvlen)
 {
+    if (ps != NULL && ps->cluster != NULL) {
+        return gw_pubsub_cluster_command(ps, fn, privdata, argc, argv, argvlen);
+    }
     if (!gw_pubsub_up(ps)) {
         return false;
     }
