@@ -208,7 +208,12 @@ void chat_messages_heads_advance(chat_db_t *db, const bson_oid_t *rooms, const i
     for (size_t i = 0; i < n; i++) {
         bson_t *filter = BCON_NEW("_id", BCON_OID(&rooms[i]));
         bson_t *update = BCON_NEW("$max", "{", "seq", BCON_INT64(seqs[i]), "}");
-        (void)mongoc_bulk_operation_update_one_with_opts(bulk, filter, update, &upsert, NULL);
+        /* "many" (multi: true) although _id matches at most one head: FerretDB 1.24 keeps
+         * a multi: false statement's query, and its pooled connection, open until the
+         * whole command ends, and takes a second connection for the write; 50 rooms in
+         * one flush then exhaust its PostgreSQL pool (100 on SQLite) and FerretDB stops
+         * answering everyone. A multi statement drains its query before the next. */
+        (void)mongoc_bulk_operation_update_many_with_opts(bulk, filter, update, &upsert, NULL);
         bson_destroy(filter);
         bson_destroy(update);
     }

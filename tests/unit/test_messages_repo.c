@@ -2,7 +2,8 @@
  * test_messages_repo.c - message_append and messages_repo against a real
  * MongoDB/FerretDB (CHAT_TEST_MONGO_URI): gap-free seq allocation under concurrent
  * writers and in batches (group commit, also past FerretDB's 100-document insert chunks),
- * concurrent resends stored once, stale room heads, and the seq-range reads. The other
+ * concurrent resends stored once, stale room heads, room heads of many rooms in one flush
+ * (FerretDB's connection pool), and the seq-range reads. The other
  * idempotency cases are test_message_idem.c. Each test uses its own database, dropped at
  * the end.
  */
@@ -330,6 +331,41 @@ static void test_batch_keeps_order_and_seqs(void **state)
     chat_message_list_clear(&list);
 }
 
+/* One flush of room heads names every room written since the last one (100+ under
+ * load). FerretDB 1.24 keeps the query of each single-document update statement open
+ * until the whole command ends and takes a second pooled connection for its write, so
+ * 100 "update one" statements in one command exhausted its pool (50 on PostgreSQL, 100 on
+ * SQLite) and FerretDB stopped answering anyone. The heads must advance and the
+ * database must still answer afterwards. */
+static void test_heads_advance_many_rooms(void **state)
+{
+    enum { ROOMS = 160 };
+    chat_db_t *db = *state;
+    bson_oid_t rooms[ROOMS];
+    int64_t seqs[ROOMS];
+    int64_t head = 0;
+    bool found = false;
+
+    for (int i = 0; i < ROOMS; i++) {
+        char hex[25];
+        snprintf(hex, sizeof(hex), "6a00000000000000%08x", (unsigned)(i + 1));
+        bson_oid_init_from_string(&rooms[i], hex);
+        seqs[i] = 5;
+    }
+    chat_messages_heads_advance(db, rooms, seqs, ROOMS); /* creates them */
+    for (int i = 0; i < ROOMS; i++) {
+        seqs[i] = 7 + i;
+    }
+    chat_messages_heads_advance(db, rooms, seqs, ROOMS); /* updates every one */
+    seqs[0] = 3; /* $max: never lowered */
+    chat_messages_heads_advance(db, rooms, seqs, 1);
+    for (int i = 0; i < ROOMS; i++) {
+        assert_int_equal(chat_messages_head(db, &rooms[i], &head, &found), CHAT_OK);
+        assert_true(found);
+        assert_int_equal(head, 7 + i);
+    }
+}
+
 static void test_unavailable_when_down(void **state)
 {
     char errbuf[256];
@@ -359,6 +395,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_concurrent_resends_store_once, db_setup, db_teardown),
         cmocka_unit_test_setup_teardown(test_range_and_newest, db_setup, db_teardown),
         cmocka_unit_test_setup_teardown(test_batch_keeps_order_and_seqs, db_setup, db_teardown),
+        cmocka_unit_test_setup_teardown(test_heads_advance_many_rooms, db_setup, db_teardown),
         cmocka_unit_test(test_unavailable_when_down),
     };
 
