@@ -2,9 +2,11 @@
 lighttpd: every member gets every message exactly once and in the same seq order
 (hundreds of messages from several senders on both gateways), acks and idempotent
 resends, join/leave system messages (over WebSocket and over REST) seen live, typing
-relay, resuming with after_seq (no gap, no duplicate), and membership checks."""
+relay, resuming with after_seq (no gap, no duplicate), membership checks, and room_heads
+kept up for many rooms."""
 import asyncio
 import secrets
+import time
 
 from ws_client import api, connect, create_room, is_room_message, mint_token, new_user_id, \
     real_user_id, \
@@ -269,3 +271,42 @@ def test_membership_is_checked(stack):
         await c.close()
 
     asyncio.run(run())
+
+
+def test_room_heads_follow_the_messages_of_many_rooms(stack):
+    """The store workers raise room_heads (the durable head hint, ARCHITECTURE "Data and
+    the ordering guarantee") for every room they wrote, in rounds of at most 16 rooms per
+    command: 40 rooms written through one gateway all reach their last seq in MongoDB."""
+    from pymongo import MongoClient
+    from bson import ObjectId
+
+    owner = register(stack.http_url)
+    rooms = [create_room(stack.http_url, owner["token"]) for _ in range(40)]
+    last = {}
+
+    async def run():
+        a = await connect(stack.gateway_ws_url(0), owner["token"], name="a@gw0")
+        for r in rooms:
+            assert (await a.subscribe(r))["type"] == "subscribed"
+        for i in range(3):
+            for r in rooms:
+                ack = await a.send_message(r, f"m{i}")
+                assert ack["type"] == "ack", ack
+                last[r] = ack["seq"]
+        await a.close()
+
+    asyncio.run(run())
+    client = MongoClient(stack.mongo_uri, serverSelectionTimeoutMS=5000)
+    try:
+        heads = client[stack.mongo_db].room_heads
+        deadline = time.time() + 15
+        while True:
+            got = {str(d["_id"]): d.get("seq") for d in
+                   heads.find({"_id": {"$in": [ObjectId(r) for r in rooms]}})}
+            behind = {r: (got.get(r), s) for r, s in last.items() if got.get(r) != s}
+            if not behind or time.time() > deadline:
+                break
+            time.sleep(0.5)
+        assert not behind, f"room_heads behind for {len(behind)} rooms: {list(behind.items())[:5]}"
+    finally:
+        client.close()
