@@ -176,6 +176,7 @@ def _complete(buf):
 @pytest.fixture(scope="module")
 def cluster():
     with RedisCluster() as c:
+        c.wait_replicas_online()
         yield c
 
 
@@ -267,6 +268,7 @@ def test_ask_during_slot_migration(cluster, c_lib):
 def test_failover_moves_the_slots_to_the_replica(cluster, c_lib):
     key = b"{failover}:k"
     slot = c_lib.slot(key)
+    cluster.wait_replicas_online()
     old = c_lib.map_from_resp(raw_command(cluster.host, cluster.live_ports()[0],
                                           "CLUSTER", "SLOTS"))
     try:
