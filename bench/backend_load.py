@@ -18,7 +18,7 @@ import urllib.request
 from pathlib import Path
 
 import benchlib as B
-from bench_ws import SRCS, run_wsload, tools, write_tokens
+from bench_ws import SRCS, tools, write_tokens
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -59,20 +59,13 @@ def _cpu(stack):
             if p is not None and p.popen is not None}
 
 
-def _redis_info(stack, section):
-    host, port = stack.redis_url.rsplit("@", 1)[-1].split("//")[-1].split(":")
-    out = subprocess.run(["redis-cli", "-h", host, "-p", port.split("/")[0], "INFO", section],
-                         capture_output=True, text=True, check=True).stdout
-    return out
-
-
 def _redis_counters(stack):
     counters = {}
-    for line in _redis_info(stack, "commandstats").splitlines():
+    for line in B.redis_cli(stack, "INFO", "commandstats").splitlines():
         m = re.match(r"cmdstat_(\w+):calls=(\d+)", line)
         if m:
             counters["cmd_" + m.group(1)] = int(m.group(2))
-    for line in _redis_info(stack, "stats").splitlines():
+    for line in B.redis_cli(stack, "INFO", "stats").splitlines():
         k, _, v = line.strip().partition(":")
         if k in ("total_commands_processed", "total_net_input_bytes", "total_net_output_bytes"):
             counters[k] = int(v)
@@ -82,8 +75,7 @@ def _redis_counters(stack):
 def _pg_counters(stack):
     if not stack.postgres_url:
         return {}
-    psql = "/usr/lib/postgresql/15/bin/psql"
-    out = subprocess.run([psql, stack.postgres_url, "-Atc",
+    out = subprocess.run([B.psql_bin(), stack.postgres_url, "-Atc",
                           "select xact_commit, tup_inserted, tup_updated, tup_fetched "
                           "from pg_stat_database where datname = current_database()"],
                          capture_output=True, text=True)

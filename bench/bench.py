@@ -53,12 +53,6 @@ def seed(stack, scale, out, grow):
     return time.time() - t0
 
 
-def redis_cli(stack, *args):
-    host, port = stack.redis_url.split("//")[1].split(":")
-    return subprocess.run(["redis-cli", "-h", host, "-p", port, *args], capture_output=True,
-                          text=True, check=True).stdout
-
-
 def cold_read(stack, data, room, user, tok, http, base):
     """The first history request of a room after a (re)start or flush: REST builds the
     window from MongoDB within MONGO_TIMEOUT_MS. When that fails, times the same MongoDB
@@ -210,9 +204,9 @@ def bench_ceiling(stack, results):
 def bench_redis(stack, data, results):
     """Redis memory: INFO used_memory before/after warming 100 rooms' windows and member
     sets (a history request builds both), and MEMORY USAGE of the keys themselves."""
-    redis_cli(stack, "FLUSHALL")
+    B.redis_cli(stack, "FLUSHALL")
     time.sleep(0.5)
-    before = int(B.parse_kv(redis_cli(stack, "INFO", "memory").replace(":", "="))["used_memory"])
+    before = int(B.parse_kv(B.redis_cli(stack, "INFO", "memory").replace(":", "="))["used_memory"])
     rooms = data["rooms"][2:42]
     http = B.Http(stack.http_url)
     users = {u["id"]: u for u in data["users"]}
@@ -225,12 +219,12 @@ def bench_redis(stack, data, results):
             asyncio.run(_ws_subscribe(stack, tok, r["id"], max(0, r["messages"] - 10)))
             st, status, body = http.call("GET", f"/api/rooms/{r['id']}/messages?limit=50", tok)
     time.sleep(0.5)
-    after = int(B.parse_kv(redis_cli(stack, "INFO", "memory").replace(":", "="))["used_memory"])
+    after = int(B.parse_kv(B.redis_cli(stack, "INFO", "memory").replace(":", "="))["used_memory"])
     win_bytes = win_msgs = mem_bytes = mem_n = 0
     for r in rooms:
         for key, kind in ((f"chat:{{{r['id']}}}:win", "w"), (f"chat:{{{r['id']}}}:members", "m")):
-            usage = int(redis_cli(stack, "MEMORY", "USAGE", key, "SAMPLES", "0").strip() or 0)
-            card = int(redis_cli(stack, "ZCARD", key).strip() or 0)
+            usage = int(B.redis_cli(stack, "MEMORY", "USAGE", key, "SAMPLES", "0").strip() or 0)
+            card = int(B.redis_cli(stack, "ZCARD", key).strip() or 0)
             if kind == "w":
                 win_bytes, win_msgs = win_bytes + usage, win_msgs + card
             else:
@@ -365,7 +359,7 @@ def main():
                 B.start_servers(stack)
                 started = True
             else:
-                redis_cli(stack, "FLUSHALL")
+                B.redis_cli(stack, "FLUSHALL")
             if "history" in only:
                 bench_history(stack, data, args.seconds, scale, results)
             save()

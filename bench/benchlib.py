@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "deploy"))
 sys.path.insert(0, str(REPO / "tests/integration"))
-from stack import Stack, free_port  # noqa: E402
+from stack import Stack, find_postgres_bindir, free_port  # noqa: E402
 from ws_client import mint_token  # noqa: E402
 
 # tests/integration/conftest.py RATES_OFF, plus quiet logs; BCRYPT_COST is make run's 12.
@@ -63,6 +63,18 @@ def start_servers(stack):
         stack.start_gateway(i)
     stack.start_lighttpd()
     stack.wait_healthy(timeout=120)
+
+
+def redis_cli(stack, *args):
+    """redis-cli against the stack's Redis (host and port of its REDIS_URL); stdout."""
+    u = urlparse(stack.redis_url)
+    return subprocess.run(["redis-cli", "-h", u.hostname, "-p", str(u.port), *args],
+                          capture_output=True, text=True, check=True).stdout
+
+
+def psql_bin():
+    """Debian's psql beside the PostgreSQL server the stack runs."""
+    return str(find_postgres_bindir() / "psql")
 
 
 def token(stack, user):
