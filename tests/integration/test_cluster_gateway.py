@@ -30,7 +30,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from harness.redis_cluster import RedisCluster  # noqa: E402
-from ws_client import api, connect, create_room, is_room_message, register  # noqa: E402
+from ws_client import api, connect, create_room, is_room_message, register, \
+    wait_until  # noqa: E402
 from chaos.rest_client import Rest  # noqa: E402
 from chaos.verifier import check as verifier_check, read_mongo  # noqa: E402
 
@@ -59,15 +60,6 @@ def _shard_subscribers(cluster, port, channel):
     return int(out[-1]) if len(out) >= 2 else 0
 
 
-def _wait(pred, timeout, what):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if pred():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def _frame(room_id, seq, content):
     """A room message as the store workers publish it (SPEC.md section 4 shape)."""
     return json.dumps({"type": "text", "id": secrets.token_hex(12), "room_id": room_id,
@@ -87,28 +79,32 @@ def _texts(client, room_id):
             and f["type"] == "text"]
 
 
+async def _one_watcher_per_gateway(stack, token, room):
+    """One socket of the same user on each of the two gateways, both subscribed to room."""
+    a = await connect(stack.gateway_ws_url(0), token, name="a@gw0")
+    b = await connect(stack.gateway_ws_url(1), token, name="b@gw1")
+    assert (await a.subscribe(room))["type"] == "subscribed"
+    assert (await b.subscribe(room))["type"] == "subscribed"
+    return a, b
+
+
 def test_sharded_fanout_and_failover_direct(cluster, make_stack):
     stack = _start(make_stack, cluster)
     owner = register(stack.http_url)
     room = create_room(stack.http_url, owner["token"])
-    # the room's creator is its only member until REST can write membership to a
-    # cluster (joins touch Redis through the blocking client): one socket per gateway
     channel = _room_channel(room)
 
     async def run():
-        a = await connect(stack.gateway_ws_url(0), owner["token"], name="a@gw0")
-        b = await connect(stack.gateway_ws_url(1), owner["token"], name="b@gw1")
-        assert (await a.subscribe(room))["type"] == "subscribed"
-        assert (await b.subscribe(room))["type"] == "subscribed"
+        a, b = await _one_watcher_per_gateway(stack, owner["token"], room)
         port = _owner(cluster, channel)
         # both gateways hold an SSUBSCRIBE of the channel on its owner
-        await asyncio.to_thread(_wait, lambda: _shard_subscribers(cluster, port, channel) >= 2,
+        await asyncio.to_thread(wait_until, lambda: _shard_subscribers(cluster, port, channel) >= 2,
                                 15, "SSUBSCRIBE from both gateways")
         # presence went to the master of the user's key (a routed async command)
         pkey = f"chat:presence:{owner['id']}"
         pport = cluster.master_for_slot(cluster.keyslot(pkey))
         await asyncio.to_thread(
-            _wait, lambda: cluster.cli(pport, "ZSCORE", pkey, "gw1").strip() != "", 10,
+            wait_until, lambda: cluster.cli(pport, "ZSCORE", pkey, "gw1").strip() != "", 10,
             "presence ZADD on the key's master")
         # each master carries a heartbeat channel of each gateway (per-node liveness)
         for m in cluster.masters():
@@ -124,7 +120,7 @@ def test_sharded_fanout_and_failover_direct(cluster, make_stack):
 
         new_port = await asyncio.to_thread(cluster.kill_master, port)
         assert _owner(cluster, channel) == new_port
-        await asyncio.to_thread(_wait,
+        await asyncio.to_thread(wait_until,
                                 lambda: _shard_subscribers(cluster, new_port, channel) >= 2,
                                 30, "SSUBSCRIBE on the promoted replica")
         seq2 = seq + 1
@@ -170,17 +166,14 @@ def test_slot_migration_moves_subscriptions(cluster, make_stack):
     channel = _room_channel(room)
 
     async def run():
-        a = await connect(stack.gateway_ws_url(0), owner["token"], name="a@gw0")
-        b = await connect(stack.gateway_ws_url(1), owner["token"], name="b@gw1")
-        assert (await a.subscribe(room))["type"] == "subscribed"
-        assert (await b.subscribe(room))["type"] == "subscribed"
+        a, b = await _one_watcher_per_gateway(stack, owner["token"], room)
         slot = cluster.keyslot(channel)
         src = _owner(cluster, channel)
         dst = next(m["port"] for m in cluster.masters() if m["port"] != src)
-        await asyncio.to_thread(_wait, lambda: _shard_subscribers(cluster, src, channel) >= 2,
+        await asyncio.to_thread(wait_until, lambda: _shard_subscribers(cluster, src, channel) >= 2,
                                 15, "SSUBSCRIBE from both gateways")
         await asyncio.to_thread(_migrate_slot, cluster, slot, src, dst)
-        await asyncio.to_thread(_wait, lambda: _shard_subscribers(cluster, dst, channel) >= 2,
+        await asyncio.to_thread(wait_until, lambda: _shard_subscribers(cluster, dst, channel) >= 2,
                                 20, "SSUBSCRIBE on the new owner")
         assert _shard_subscribers(cluster, src, channel) == 0
         base = max([0] + [f["seq"] for c in (a, b) for f in _texts(c, room)])

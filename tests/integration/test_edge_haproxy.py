@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from ws_client import connect, mint_token, real_user_id
+from ws_client import connect, mint_token, real_user_id, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 CFG = REPO / "deploy/haproxy/haproxy.cfg"
@@ -125,15 +125,6 @@ def _haproxy_metric(port, name, proxy):
     return None
 
 
-def _wait(pred, timeout, what):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if pred():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @pytest.fixture
 def edge(make_stack, tmp_path):
     s = make_stack(gateways=0, env={"TRUSTED_PROXIES": "127.0.0.1"})
@@ -150,7 +141,7 @@ def edge(make_stack, tmp_path):
                              stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
         gateways[host] = p
-        _wait(lambda: p.poll() is None and _health_ok(host, gw_port), 30, f"gateway {host}")
+        wait_until(lambda: p.poll() is None and _health_ok(host, gw_port), 30, f"gateway {host}")
         return p
 
     dns = FakeDockerDNS({"ws-gateway": hosts[:3], "api": ["127.0.0.1"]})
@@ -170,9 +161,9 @@ def edge(make_stack, tmp_path):
            "edge_port": edge_port, "internal_port": internal_port,
            "log": tmp_path / "haproxy.log"}
     try:
-        _wait(lambda: _haproxy_metric(internal_port, "haproxy_backend_active_servers",
+        wait_until(lambda: _haproxy_metric(internal_port, "haproxy_backend_active_servers",
                                       "gateways") == 3, 30, "3 gateways UP in haproxy")
-        _wait(lambda: _haproxy_metric(internal_port, "haproxy_backend_active_servers",
+        wait_until(lambda: _haproxy_metric(internal_port, "haproxy_backend_active_servers",
                                       "api") == 1, 30, "the api UP in haproxy")
         yield ctx
     finally:
@@ -214,7 +205,7 @@ def test_websockets_spread_over_replicas_and_follow_scaling(edge):
         new = edge["hosts"][3]
         edge["start_gateway"](new)
         edge["dns"].set("ws-gateway", edge["hosts"])
-        _wait(lambda: _haproxy_metric(edge["internal_port"], "haproxy_backend_active_servers",
+        wait_until(lambda: _haproxy_metric(edge["internal_port"], "haproxy_backend_active_servers",
                                       "gateways") == 4, 20, "the new replica UP")
         clients += [await connect(url, mint_token(s.jwt_secret, real_user_id(s.http_url))) for _ in range(10)]
         counts = _connections(edge, edge["hosts"])
@@ -225,7 +216,7 @@ def test_websockets_spread_over_replicas_and_follow_scaling(edge):
         drained = first3[0]
         edge["gateways"][drained].send_signal(signal.SIGTERM)
         edge["dns"].set("ws-gateway", [h for h in edge["hosts"] if h != drained])
-        _wait(lambda: _haproxy_metric(edge["internal_port"], "haproxy_backend_active_servers",
+        wait_until(lambda: _haproxy_metric(edge["internal_port"], "haproxy_backend_active_servers",
                                       "gateways") == 3, 20, "the drained replica out")
         more = [await connect(url, mint_token(s.jwt_secret, real_user_id(s.http_url))) for _ in range(9)]
         after = _connections(edge, [h for h in edge["hosts"] if h != drained])

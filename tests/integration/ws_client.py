@@ -223,6 +223,17 @@ async def connect(url, token=None, origin=None, room_id=None, after_seq=None, he
     return Client(ws, name)
 
 
+def wait_until(pred, timeout, what):
+    """Polls pred() every 0.1 s until it is true; AssertionError naming `what` after
+    timeout seconds. For conditions outside a socket (Redis, metrics, processes)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if pred():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 def is_room_message(f):
     return f.get("type") in ("text", "system") and "seq" in f
 
