@@ -52,11 +52,11 @@ gw_cnode_t *gw_cluster_node_by_addr(gw_pubsub_cluster_t *cl, const char *addr)
     return NULL;
 }
 
-gw_cnode_t *gw_cluster_node_for_key(gw_pubsub_cluster_t *cl, const char *key)
+gw_cnode_t *gw_cluster_node_for_key(gw_pubsub_cluster_t *cl, const char *key, size_t key_len)
 {
     char addr[GW_CLUSTER_ADDR_LEN];
 
-    if (!gw_cluster_owner(cl->map, cl->ps->host, key, addr, sizeof(addr))) {
+    if (!gw_cluster_owner(cl->map, cl->ps->host, key, key_len, addr, sizeof(addr))) {
         return NULL;
     }
     return gw_cluster_node_by_addr(cl, addr);

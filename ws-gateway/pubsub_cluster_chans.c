@@ -46,7 +46,7 @@ static void chans__forget(gw_pubsub_t *ps, const char *channel, gw_pubsub_chan_t
 static void chans__subscribe(gw_pubsub_cluster_t *cl, const char *channel, gw_pubsub_chan_t *ch,
                              int64_t now)
 {
-    gw_cnode_t *n = gw_cluster_node_for_key(cl, channel);
+    gw_cnode_t *n = gw_cluster_node_for_key(cl, channel, strlen(channel));
 
     if (n == NULL || !n->sub_ready) {
         return; /* the next reconcile after a map change or reconnect does it */
@@ -91,7 +91,7 @@ size_t gw_cluster_chans_reconcile(gw_pubsub_cluster_t *cl)
             }
             continue;
         }
-        gw_cluster_owner(cl->map, ps->host, key, owner, sizeof(owner));
+        gw_cluster_owner(cl->map, ps->host, key, strlen(key), owner, sizeof(owner));
         if (ch->state != GW_PUBSUB_CH_NONE &&
             gw_cluster_must_move(cur->addr, owner)) {
             if (ch->state == GW_PUBSUB_CH_ACTIVE) {

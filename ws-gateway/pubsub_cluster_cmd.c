@@ -77,20 +77,17 @@ bool gw_pubsub_cluster_command(gw_pubsub_t *ps, redisCallbackFn *fn, void *privd
                                const char **argv, const size_t *argvlen)
 {
     gw_pubsub_cluster_t *cl = ps->cluster;
-    int k = gw_cluster_command_key(argc, argv);
+    int k = chat_redis_cluster_key_index(argc, argv, argvlen);
     gw_cnode_t *n = NULL;
     size_t bytes = sizeof(cl_cmd_t) + (size_t)argc * (sizeof(char *) + sizeof(size_t));
     cl_cmd_t *c;
     char *p;
 
-    if (cl == NULL || cl->closing || argc <= 0) {
+    if (cl == NULL || cl->closing || argc <= 0 || k == CHAT_REDIS_CLUSTER_BADCMD) {
         return false;
     }
     if (k >= 0) {
-        char key[CHAT_KEY_LEN];
-        size_t kl = argvlen != NULL ? argvlen[k] : strlen(argv[k]);
-        snprintf(key, sizeof(key), "%.*s", (int)kl, argv[k]);
-        n = gw_cluster_node_for_key(cl, key);
+        n = gw_cluster_node_for_key(cl, argv[k], argvlen != NULL ? argvlen[k] : strlen(argv[k]));
     } else {
         for (size_t i = 0; i < cl->n_nodes && n == NULL; i++) {
             n = cl->nodes[i]->cmd_ready ? cl->nodes[i] : NULL;

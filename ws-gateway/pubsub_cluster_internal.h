@@ -74,7 +74,7 @@ struct gw_pubsub_cluster {
 gw_cnode_t *gw_cluster_node_by_id(gw_pubsub_cluster_t *cl, uint32_t id);
 gw_cnode_t *gw_cluster_node_by_addr(gw_pubsub_cluster_t *cl, const char *addr);
 /** The master serving key's slot in the current map, if it has connections. */
-gw_cnode_t *gw_cluster_node_for_key(gw_pubsub_cluster_t *cl, const char *key);
+gw_cnode_t *gw_cluster_node_for_key(gw_pubsub_cluster_t *cl, const char *key, size_t key_len);
 /** The node for addr ("host:port"), created (and connecting) if new; NULL when the
  *  table is full or addr malformed. */
 gw_cnode_t *gw_cluster_node_ensure(gw_pubsub_cluster_t *cl, const char *addr);

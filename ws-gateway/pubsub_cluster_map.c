@@ -139,6 +139,9 @@ void gw_cluster_refresh(gw_pubsub_cluster_t *cl, int64_t now)
     cl->last_refresh_ms = now;
     cl->refresh_sent_ms = now;
     cl->refresh_inflight = true;
+    /* an earlier probe is of no more use (its late answer is dropped by generation) */
+    gw_rconn_close(cl->probe);
+    cl->probe = NULL;
     for (size_t k = 0; k < cl->n_nodes; k++) {
         gw_cnode_t *n = cl->nodes[(cl->refresh_gen + k) % cl->n_nodes];
         if (n->cmd_ready && !n->cmd_ping_out &&
@@ -147,8 +150,6 @@ void gw_cluster_refresh(gw_pubsub_cluster_t *cl, int64_t now)
         }
     }
     /* no master answers: ask the seed or a node an earlier map named */
-    gw_rconn_close(cl->probe);
-    cl->probe = NULL;
     if (cl->n_cands > 0) {
         char host[CHAT_REDIS_CLUSTER_HOST_LEN];
         int port = 0;
@@ -167,7 +168,10 @@ void gw_cluster_refresh(gw_pubsub_cluster_t *cl, int64_t now)
     q->on_probe = true;
     gw_cluster_auth(cl, cl->probe);
     if (!gw_rconn_send(cl->probe, cl__on_slots, q, 2, argv, NULL)) {
+        gw_rconn_close(cl->probe);
+        cl->probe = NULL;
         cl->refresh_inflight = false;
+        cl->refresh_wanted = true; /* try again on the next tick */
         free(q);
     }
 }

@@ -79,33 +79,12 @@ gw_cluster_err_t gw_cluster_classify_error(const redisReply *reply,
         }
         return rd.kind == CHAT_REDIS_REDIRECT_MOVED ? GW_CLUSTER_ERR_MOVED : GW_CLUSTER_ERR_ASK;
     }
-    if (strncmp(reply->str, "CLUSTERDOWN", 11) == 0 || strncmp(reply->str, "TRYAGAIN", 8) == 0 ||
-        strncmp(reply->str, "MASTERDOWN", 10) == 0 || strncmp(reply->str, "LOADING", 7) == 0 ||
-        strncmp(reply->str, "READONLY", 8) == 0) {
+    /* READONLY too: a node that was a master when we routed to it is a replica now */
+    if (chat_redis_cluster_transient_error(reply->str, reply->len) ||
+        (reply->len >= 8 && strncmp(reply->str, "READONLY", 8) == 0)) {
         return GW_CLUSTER_ERR_DOWN;
     }
     return GW_CLUSTER_ERR_OTHER;
-}
-
-int gw_cluster_command_key(int argc, const char **argv)
-{
-    if (argc < 2 || argv == NULL || argv[0] == NULL) {
-        return -1;
-    }
-    if (strcasecmp(argv[0], "EVAL") == 0 || strcasecmp(argv[0], "EVALSHA") == 0 ||
-        strcasecmp(argv[0], "EVAL_RO") == 0 || strcasecmp(argv[0], "EVALSHA_RO") == 0 ||
-        strcasecmp(argv[0], "FCALL") == 0 || strcasecmp(argv[0], "FCALL_RO") == 0) {
-        if (argc < 4 || atoi(argv[2]) <= 0) {
-            return -1;
-        }
-        return 3;
-    }
-    if (strcasecmp(argv[0], "PING") == 0 || strcasecmp(argv[0], "CLUSTER") == 0 ||
-        strcasecmp(argv[0], "ASKING") == 0 || strcasecmp(argv[0], "AUTH") == 0 ||
-        strcasecmp(argv[0], "SCRIPT") == 0 || strcasecmp(argv[0], "INFO") == 0) {
-        return -1;
-    }
-    return 1;
 }
 
 void gw_cluster_addr(const char *host, int port, const char *fallback_host, char *buf,
@@ -117,12 +96,12 @@ void gw_cluster_addr(const char *host, int port, const char *fallback_host, char
 }
 
 bool gw_cluster_owner(const chat_redis_cluster_map_t *map, const char *fallback_host,
-                      const char *channel, char *buf, size_t len)
+                      const char *key, size_t key_len, char *buf, size_t len)
 {
     const chat_redis_cluster_node_t *n = NULL;
 
-    if (map != NULL && channel != NULL) {
-        n = chat_redis_cluster_map_lookup_key(map, channel, strlen(channel));
+    if (map != NULL && key != NULL) {
+        n = chat_redis_cluster_map_lookup_key(map, key, key_len);
     }
     if (n == NULL) {
         if (len > 0) {
@@ -271,7 +250,7 @@ bool gw_cluster_hb_channel(const chat_redis_cluster_map_t *map, const char *fall
 
     for (int k = 0; map != NULL && k < 65536; k++) {
         snprintf(buf, len, "chat:gw:%s:{hb%d}", gateway_id, k);
-        if (gw_cluster_owner(map, fallback_host, buf, owner, sizeof(owner)) &&
+        if (gw_cluster_owner(map, fallback_host, buf, strlen(buf), owner, sizeof(owner)) &&
             strcmp(owner, node_addr) == 0) {
             return true;
         }

@@ -51,25 +51,17 @@ typedef enum gw_cluster_err {
 gw_cluster_err_t gw_cluster_classify_error(const redisReply *reply,
                                            chat_redis_redirect_t *redirect);
 
-/**
- * Index in argv of the key a command is routed by: argv[1] for ordinary commands
- * (GET, ZADD, SPUBLISH...), the first key for EVAL / EVALSHA / EVALSHA_RO / EVAL_RO /
- * FCALL (argv[3] when numkeys > 0); -1 when the command has no key (PING, CLUSTER...),
- * which then goes to any node.
- */
-int gw_cluster_command_key(int argc, const char **argv);
-
 /** Formats "host:port" into buf; an empty host (the node did not know its address)
  *  becomes fallback_host. */
 void gw_cluster_addr(const char *host, int port, const char *fallback_host, char *buf,
                      size_t len);
 
 /**
- * The address ("host:port") of the master owning channel's slot in map, into buf.
- * False (buf "") when no master serves the slot.
+ * The address ("host:port") of the master owning the slot of key (key_len bytes, a
+ * channel or any key) in map, into buf. False (buf "") when no master serves the slot.
  */
 bool gw_cluster_owner(const chat_redis_cluster_map_t *map, const char *fallback_host,
-                      const char *channel, char *buf, size_t len);
+                      const char *key, size_t key_len, char *buf, size_t len);
 
 /**
  * Whether a channel subscribed on cur_addr ("" = nowhere) must move once the owner is

@@ -252,11 +252,6 @@ bool gw_rconn_send(gw_rconn_t *c, redisCallbackFn *fn, void *privdata, int argc,
     return true;
 }
 
-bool gw_rconn_connected(const gw_rconn_t *c)
-{
-    return c != NULL && !c->closed && c->connected;
-}
-
 size_t gw_rconn_pending(const gw_rconn_t *c)
 {
     return c == NULL ? 0 : c->cb_len;

@@ -57,9 +57,6 @@ bool gw_rconn_send(gw_rconn_t *c, redisCallbackFn *fn, void *privdata, int argc,
  *  memory goes when libuv has closed the handle. Accepts NULL. Safe inside callbacks. */
 void gw_rconn_close(gw_rconn_t *c);
 
-/** True once the TCP connection is established. */
-bool gw_rconn_connected(const gw_rconn_t *c);
-
 /** Commands awaiting a reply (command connections). */
 size_t gw_rconn_pending(const gw_rconn_t *c);
 

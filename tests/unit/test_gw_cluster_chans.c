@@ -67,11 +67,11 @@ gw_cnode_t *gw_cluster_node_by_id(gw_pubsub_cluster_t *cl, uint32_t id)
     return NULL;
 }
 
-gw_cnode_t *gw_cluster_node_for_key(gw_pubsub_cluster_t *cl, const char *key)
+gw_cnode_t *gw_cluster_node_for_key(gw_pubsub_cluster_t *cl, const char *key, size_t key_len)
 {
     char addr[GW_CLUSTER_ADDR_LEN];
 
-    if (!gw_cluster_owner(cl->map, "127.0.0.1", key, addr, sizeof(addr))) {
+    if (!gw_cluster_owner(cl->map, "127.0.0.1", key, key_len, addr, sizeof(addr))) {
         return NULL;
     }
     for (size_t i = 0; i < n_nodes; i++) {

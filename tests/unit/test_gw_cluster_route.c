@@ -140,13 +140,14 @@ static void test_command_key(void **state)
     const char *ping[] = {"PING"};
     const char *slots[] = {"CLUSTER", "SLOTS"};
 
+    /* the commands the gateway sends are routed by common/'s key rule */
     (void)state;
-    assert_int_equal(gw_cluster_command_key(4, zadd), 1);
-    assert_int_equal(gw_cluster_command_key(6, evalsha), 3);
-    assert_int_equal(gw_cluster_command_key(3, eval0), -1);
-    assert_int_equal(gw_cluster_command_key(3, spublish), 1);
-    assert_int_equal(gw_cluster_command_key(1, ping), -1);
-    assert_int_equal(gw_cluster_command_key(2, slots), -1);
+    assert_int_equal(chat_redis_cluster_key_index(4, zadd, NULL), 1);
+    assert_int_equal(chat_redis_cluster_key_index(6, evalsha, NULL), 3);
+    assert_int_equal(chat_redis_cluster_key_index(3, eval0, NULL), CHAT_REDIS_CLUSTER_KEYLESS);
+    assert_int_equal(chat_redis_cluster_key_index(3, spublish, NULL), 1);
+    assert_int_equal(chat_redis_cluster_key_index(1, ping, NULL), CHAT_REDIS_CLUSTER_KEYLESS);
+    assert_int_equal(chat_redis_cluster_key_index(2, slots, NULL), CHAT_REDIS_CLUSTER_KEYLESS);
 }
 
 /* A room id whose channel's slot lies in [lo, hi]. */
@@ -176,25 +177,25 @@ static void test_owner_and_moves(void **state)
     room_in(5461, 10922, in_b, sizeof(in_b));
     room_in(10923, 16383, in_c, sizeof(in_c));
 
-    assert_true(gw_cluster_owner(before, "h", in_a, o1, sizeof(o1)));
+    assert_true(gw_cluster_owner(before, "h", in_a, strlen(in_a), o1, sizeof(o1)));
     assert_string_equal(o1, "127.0.0.1:7000");
-    assert_true(gw_cluster_owner(before, "h", in_b, o1, sizeof(o1)));
+    assert_true(gw_cluster_owner(before, "h", in_b, strlen(in_b), o1, sizeof(o1)));
     assert_string_equal(o1, "127.0.0.1:7001");
     /* the failover moves exactly the channels of the failed master */
-    assert_true(gw_cluster_owner(after, "h", in_b, o2, sizeof(o2)));
+    assert_true(gw_cluster_owner(after, "h", in_b, strlen(in_b), o2, sizeof(o2)));
     assert_string_equal(o2, "127.0.0.1:7004");
     assert_true(gw_cluster_must_move(o1, o2));
-    assert_true(gw_cluster_owner(before, "h", in_a, o1, sizeof(o1)));
-    assert_true(gw_cluster_owner(after, "h", in_a, o2, sizeof(o2)));
+    assert_true(gw_cluster_owner(before, "h", in_a, strlen(in_a), o1, sizeof(o1)));
+    assert_true(gw_cluster_owner(after, "h", in_a, strlen(in_a), o2, sizeof(o2)));
     assert_false(gw_cluster_must_move(o1, o2));
-    assert_true(gw_cluster_owner(before, "h", in_c, o1, sizeof(o1)));
-    assert_true(gw_cluster_owner(after, "h", in_c, o2, sizeof(o2)));
+    assert_true(gw_cluster_owner(before, "h", in_c, strlen(in_c), o1, sizeof(o1)));
+    assert_true(gw_cluster_owner(after, "h", in_c, strlen(in_c), o2, sizeof(o2)));
     assert_false(gw_cluster_must_move(o1, o2));
     /* not subscribed anywhere: nothing to move (only to subscribe) */
     assert_false(gw_cluster_must_move("", o2));
     /* nobody serves the slot any more: leave the old owner */
     assert_true(gw_cluster_must_move(o1, ""));
-    assert_false(gw_cluster_owner(NULL, "h", in_a, o1, sizeof(o1)));
+    assert_false(gw_cluster_owner(NULL, "h", in_a, strlen(in_a), o1, sizeof(o1)));
     assert_string_equal(o1, "");
 
     /* a changed assignment changes the fingerprint; the same one does not */
@@ -254,7 +255,7 @@ static void test_heartbeat_channel(void **state)
     for (int i = 0; i < 3; i++) {
         assert_true(gw_cluster_hb_channel(before, "h", "gw0", nodes[i], hb, sizeof(hb)));
         assert_non_null(strstr(hb, "chat:gw:gw0:{hb"));
-        assert_true(gw_cluster_owner(before, "h", hb, owner, sizeof(owner)));
+        assert_true(gw_cluster_owner(before, "h", hb, strlen(hb), owner, sizeof(owner)));
         assert_string_equal(owner, nodes[i]);
     }
     /* the failed master serves nothing in the new map; the promoted replica does */
