@@ -70,6 +70,21 @@ void gw_cluster_want_refresh(gw_pubsub_cluster_t *cl, const char *why)
     cl->refresh_wanted = true;
 }
 
+/* A refused AUTH is said once per connection, as in single-node mode (pubsub_conn.c);
+ * the connection's next commands then fail and its node is replaced. */
+static void cluster__on_auth(redisAsyncContext *ac, void *r, void *privdata)
+{
+    redisReply *reply = r;
+    gw_pubsub_cluster_t *cl = privdata;
+
+    (void)ac;
+    if (reply == NULL || reply->type != REDIS_REPLY_ERROR || cl->closing) {
+        return;
+    }
+    chat_log_error("redis refused AUTH (check the credentials in REDIS_URL)", "conn_kind",
+                   "cluster", "error", reply->str, "gateway", cl->ps->gw->cfg.gateway_id);
+}
+
 /* Sends AUTH when REDIS_URL has a password (never logged). */
 void gw_cluster_auth(gw_pubsub_cluster_t *cl, gw_rconn_t *c)
 {
@@ -87,7 +102,7 @@ void gw_cluster_auth(gw_pubsub_cluster_t *cl, gw_rconn_t *c)
     } else {
         argv[1] = ps->password;
     }
-    gw_rconn_send(c, NULL, NULL, argc, argv, NULL);
+    gw_rconn_send(c, cluster__on_auth, cl, argc, argv, NULL);
 }
 
 /* One of n's connections is gone (already closed). */

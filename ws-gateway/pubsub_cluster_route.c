@@ -247,8 +247,16 @@ bool gw_cluster_hb_channel(const chat_redis_cluster_map_t *map, const char *fall
                            size_t len)
 {
     char owner[GW_CLUSTER_ADDR_LEN];
+    bool serves = false;
 
-    for (int k = 0; map != NULL && k < 65536; k++) {
+    /* a node that serves no slot (a new one, an ASK target) would cost the whole search
+     * below on the loop thread: answer it at once */
+    for (size_t i = 0; map != NULL && !serves && i < chat_redis_cluster_map_node_count(map); i++) {
+        const chat_redis_cluster_node_t *n = chat_redis_cluster_map_node(map, i);
+        gw_cluster_addr(n->host, n->port, fallback_host, owner, sizeof(owner));
+        serves = strcmp(owner, node_addr) == 0;
+    }
+    for (int k = 0; serves && k < 65536; k++) {
         snprintf(buf, len, "chat:gw:%s:{hb%d}", gateway_id, k);
         if (gw_cluster_owner(map, fallback_host, buf, strlen(buf), owner, sizeof(owner)) &&
             strcmp(owner, node_addr) == 0) {
