@@ -783,8 +783,9 @@ class Supervisor:
             return
         self.restarts += 1
         proc = self.units()[name][0]
-        self.log(f"supervisor: {name} restarted (pid {proc.pid})")
+        # the state file first: whoever reads the log line finds the new pid in it
         self.on_change()
+        self.log(f"supervisor: {name} restarted (pid {proc.pid})")
 
     def poll(self, now=None):
         """One look at every unit: records deaths, runs restarts that are due. Raises

@@ -301,7 +301,10 @@ def _kill_and_reap(proc):
 def test_backoff_window_and_limit(tmp_path):
     lines = []
     fs = _FakeStack(tmp_path)
-    sup = Supervisor(fs, log=lines.append, limit=2, window=60, backoff=1, backoff_max=3)
+    # the state file is written (on_change) before the "restarted" line is logged, so a
+    # reader that waits for the line finds the new pid in the state
+    sup = Supervisor(fs, log=lines.append, limit=2, window=60, backoff=1, backoff_max=3,
+                     on_change=lambda: lines.append("<state written>"))
     try:
         assert [sup.delay_for(n) for n in (1, 2, 3, 4)] == [1, 2, 3, 3]
         t = 1000.0
@@ -315,6 +318,7 @@ def test_backoff_window_and_limit(tmp_path):
         assert fs.started == [0, 1]                         # backoff not over yet
         sup.poll(now=t + 1.0)
         assert fs.started == [0, 1, 0] and "gateway0 restarted" in lines[-1]
+        assert lines[-2] == "<state written>"
 
         _kill_and_reap(fs.gateways[0])
         sup.poll(now=t + 10)
