@@ -28,9 +28,10 @@ packages=(build-essential cmake ninja-build pkg-config git curl ca-certificates
   postgresql golang-go python3 python3-pip)
 # --test: the container/operations checks use real tools: docker-compose (compose file),
 # haproxy (`haproxy -c` and the scale-out test), prometheus (`promtool check rules`);
-# clang with its compiler-rt (libFuzzer, ASan, UBSan) builds tests/fuzz/ (`make test-fuzz`).
+# clang with its compiler-rt (libFuzzer, ASan, UBSan) builds tests/fuzz/ (`make test-fuzz`);
+# clang-format checks the C style against .clang-format (tests/static/test_format.py).
 [ "$want_test" = 1 ] && packages+=(docker-compose chromium fonts-noto-color-emoji valgrind wrk
-  haproxy prometheus clang libclang-rt-14-dev)
+  haproxy prometheus clang libclang-rt-14-dev clang-format)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -45,11 +45,11 @@
  * Pure check of a registration. Returns NULL when valid, else writes a message naming
  * the field into msg.
  */
-const char *rest_auth_check_register(const char *username, const char *email,
-                                     const char *password, char *msg, size_t msglen);
+const char *rest_auth_check_register(const char *username, const char *email, const char *password,
+                                     char *msg, size_t msglen);
 
-const char *rest_auth_check_register(const char *username, const char *email,
-                                     const char *password, char *msg, size_t msglen)
+const char *rest_auth_check_register(const char *username, const char *email, const char *password,
+                                     char *msg, size_t msglen)
 {
     const char *why;
 
@@ -139,8 +139,8 @@ cleanup:
 /* {token, user: {id, username, email}}: new reference or NULL. */
 static json_t *auth__login_json(const char *token, const chat_user_t *user)
 {
-    return json_pack("{s:s, s:{s:s, s:s, s:s}}", "token", token, "user", "id", user->id,
-                     "username", user->username != NULL ? user->username : "", "email",
+    return json_pack("{s:s, s:{s:s, s:s, s:s}}", "token", token, "user", "id", user->id, "username",
+                     user->username != NULL ? user->username : "", "email",
                      user->email != NULL ? user->email : "");
 }
 
@@ -188,9 +188,9 @@ void rest_auth_login(rest_ctx_t *ctx, rest_request_t *req, rest_response_t *resp
         goto cleanup;
     }
     now = chat_clock_now_ms() / 1000;
-    rc = chat_jwt_issue_session(ctx->cfg->jwt_secret, ctx->cfg->jwt_issuer,
-                                ctx->cfg->jwt_ttl_sec, ctx->cfg->session_max_age_sec, user.id,
-                                user.username, now, now, &token, NULL);
+    rc = chat_jwt_issue_session(ctx->cfg->jwt_secret, ctx->cfg->jwt_issuer, ctx->cfg->jwt_ttl_sec,
+                                ctx->cfg->session_max_age_sec, user.id, user.username, now, now,
+                                &token, NULL);
     if (rc != CHAT_OK) {
         rest_response_from_err(resp, rc, NULL);
         goto cleanup;
@@ -210,10 +210,9 @@ void rest_auth_refresh(rest_ctx_t *ctx, rest_request_t *req, rest_response_t *re
     chat_err_t rc;
 
     /* the same session: its auth_time travels on, and SESSION_MAX_AGE caps it */
-    rc = chat_jwt_issue_session(ctx->cfg->jwt_secret, ctx->cfg->jwt_issuer,
-                                ctx->cfg->jwt_ttl_sec, ctx->cfg->session_max_age_sec,
-                                req->user.id, req->user.username, chat_clock_now_ms() / 1000,
-                                req->token.auth_time, &token, NULL);
+    rc = chat_jwt_issue_session(ctx->cfg->jwt_secret, ctx->cfg->jwt_issuer, ctx->cfg->jwt_ttl_sec,
+                                ctx->cfg->session_max_age_sec, req->user.id, req->user.username,
+                                chat_clock_now_ms() / 1000, req->token.auth_time, &token, NULL);
     if (rc == CHAT_ERR_TOKEN_EXPIRED) {
         rest_response_error(resp, 401, "token_expired",
                             "the session is older than SESSION_MAX_AGE; log in again");
@@ -234,8 +233,8 @@ void rest_auth_logout(rest_ctx_t *ctx, rest_request_t *req, rest_response_t *res
     if (req->token.jti[0] == '\0') {
         /* issued before tokens carried a jti: nothing to revoke it by; it lives out its
          * (at most JWT_TTL) life */
-        chat_log_warn("logout of a token without jti: not revocable", "user", req->user.id,
-                      "req", req->request_id);
+        chat_log_warn("logout of a token without jti: not revocable", "user", req->user.id, "req",
+                      req->request_id);
         rest_response_json(resp, 204, NULL);
         return;
     }
@@ -260,8 +259,8 @@ static bool auth__revoked(rest_ctx_t *ctx, const chat_jwt_claims_t *claims,
     bool revoked = false;
 
     if (chat_token_denylist_check(ctx->redis, claims->jti, &revoked) != CHAT_OK) {
-        chat_log_warn("token denylist unavailable (Redis down?): token accepted unchecked",
-                      "user", claims->sub, "req", req->request_id);
+        chat_log_warn("token denylist unavailable (Redis down?): token accepted unchecked", "user",
+                      claims->sub, "req", req->request_id);
         return false;
     }
     return revoked;

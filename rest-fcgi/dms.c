@@ -57,8 +57,7 @@ void rest_dms_open(rest_ctx_t *ctx, rest_request_t *req, rest_response_t *resp)
         /* a well-formed id that is the caller's own: allowed by the schema, refused by
          * the rules (403), not malformed (400) */
         bool self = chat_validate_object_id(raw);
-        rest_response_error(resp, self ? 403 : 400, self ? "forbidden" : "validation_error",
-                            why);
+        rest_response_error(resp, self ? 403 : 400, self ? "forbidden" : "validation_error", why);
         goto cleanup;
     }
     chat_ascii_lower(raw, other_id, sizeof(other_id));
@@ -73,8 +72,8 @@ void rest_dms_open(rest_ctx_t *ctx, rest_request_t *req, rest_response_t *resp)
         goto cleanup;
     }
     if (created) {
-        chat_membership_room_created(&ctx->store, &room,
-                                     (const char(*)[CHAT_ID_LEN])room.members, room.n_members);
+        chat_membership_room_created(&ctx->store, &room, (const char(*)[CHAT_ID_LEN])room.members,
+                                     room.n_members);
         chat_log_info("dm created", "room", room.id, "user", req->user.id, "member", other.id,
                       "req", req->request_id);
         rest_members_publish_change(ctx, room.id, req->user.id, true);

@@ -31,11 +31,11 @@ typedef struct rest_ctx {
     const chat_config_t *cfg;
     chat_db_t *db;
     chat_redis_t *redis;
-    chat_local_limiter_t *limiter; /* fallback buckets while Redis is down */
-    chat_store_t store;            /* db + redis + HISTORY_WINDOW, for the read model */
-    rest_health_t *health;         /* the prober thread /health reads (health.c) */
+    chat_local_limiter_t *limiter;           /* fallback buckets while Redis is down */
+    chat_store_t store;                      /* db + redis + HISTORY_WINDOW, for the read model */
+    rest_health_t *health;                   /* the prober thread /health reads (health.c) */
     const chat_password_policy_t *passwords; /* common passwords; NULL: none refused */
-    struct rest_metrics *metrics;  /* shared request counters (metrics.h); NULL: none */
+    struct rest_metrics *metrics;            /* shared request counters (metrics.h); NULL: none */
     const char *pool; /* CHAT_FCGI_POOL: which lighttpd pool this process serves; NULL */
 } rest_ctx_t;
 

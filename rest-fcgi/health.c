@@ -24,13 +24,13 @@
 
 struct rest_health {
     chat_db_t *db;
-    chat_redis_t *redis;       /* the prober's own */
+    chat_redis_t *redis; /* the prober's own */
     pthread_t thread;
     bool started;
     atomic_bool stop;
     atomic_int_fast64_t mongo_ok_ms; /* monotonic time of the last good ping (0: never) */
     atomic_int_fast64_t redis_ok_ms;
-    atomic_bool mongo_failed;        /* the last ping failed */
+    atomic_bool mongo_failed; /* the last ping failed */
     atomic_bool redis_failed;
 };
 
@@ -90,9 +90,11 @@ rest_health_t *rest_health_start(chat_db_t *db, const char *redis_url, bool redi
     atomic_init(&h->redis_ok_ms, 0);
     atomic_init(&h->mongo_failed, false);
     atomic_init(&h->redis_failed, false);
-    h->redis = chat_redis_create(redis_url, redis_cluster, HEALTH__REDIS_TIMEOUT_MS, err, sizeof(err));
+    h->redis =
+        chat_redis_create(redis_url, redis_cluster, HEALTH__REDIS_TIMEOUT_MS, err, sizeof(err));
     if (h->redis == NULL || pthread_create(&h->thread, NULL, health__main, h) != 0) {
-        chat_log_error("cannot start the health prober", "error", h->redis == NULL ? err : "thread");
+        chat_log_error("cannot start the health prober", "error",
+                       h->redis == NULL ? err : "thread");
         chat_redis_destroy(h->redis);
         free(h);
         return NULL;

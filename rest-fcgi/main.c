@@ -177,8 +177,8 @@ static void main__log_request(const rest_ctx_t *ctx, const rest_request_t *req,
     snprintf(duration, sizeof(duration), "%lld", (long long)ms);
     snprintf(path, sizeof(path), "%s", req->path != NULL ? req->path : "");
     snprintf(pid, sizeof(pid), "%ld", (long)getpid());
-    chat_log(resp->status >= 500 ? CHAT_LOG_WARN : CHAT_LOG_INFO, "request", "method",
-             req->method, "path", path, "status", status, "duration_ms", duration, "user",
+    chat_log(resp->status >= 500 ? CHAT_LOG_WARN : CHAT_LOG_INFO, "request", "method", req->method,
+             "path", path, "status", status, "duration_ms", duration, "user",
              req->user.id[0] != '\0' ? req->user.id : NULL, "ip", req->remote_addr, "req",
              req->request_id, "pid", pid, "pool", ctx->pool, (char *)NULL);
 }
@@ -299,7 +299,8 @@ int main(void)
         chat_log_error("cannot set up MongoDB", "error", err);
         goto cleanup;
     }
-    ctx.redis = chat_redis_create(cfg.redis_url, cfg.redis_cluster, MAIN__REDIS_TIMEOUT_MS, err, sizeof(err));
+    ctx.redis = chat_redis_create(cfg.redis_url, cfg.redis_cluster, MAIN__REDIS_TIMEOUT_MS, err,
+                                  sizeof(err));
     if (ctx.redis == NULL) {
         chat_log_error("cannot set up Redis", "error", err);
         goto cleanup;

@@ -21,8 +21,7 @@
 
 #define LOOKUP__CHUNK 500
 
-void rest_lookup_online(chat_redis_t *redis, const char (*ids)[CHAT_ID_LEN], size_t n,
-                        bool *online)
+void rest_lookup_online(chat_redis_t *redis, const char (*ids)[CHAT_ID_LEN], size_t n, bool *online)
 {
     char min[32];
 
@@ -40,7 +39,7 @@ void rest_lookup_online(chat_redis_t *redis, const char (*ids)[CHAT_ID_LEN], siz
             char key[CHAT_KEY_LEN];
             const char *argv[4] = {"ZCOUNT", key, min, "+inf"};
             ok = chat_key_presence(ids[from + i], key, sizeof(key)) != NULL &&
-                 chat_redis_append_argv(redis, 4, argv, NULL) == CHAT_OK;
+                chat_redis_append_argv(redis, 4, argv, NULL) == CHAT_OK;
         }
         if (!ok) {
             queued--; /* the one that failed was not queued */

@@ -124,10 +124,10 @@ void rest_members_list(rest_ctx_t *ctx, rest_request_t *req, rest_response_t *re
     for (size_t i = 0; i < page.n; i++) {
         const char *id = page.ids[i];
         if (json_array_append_new(
-                list, json_pack("{s:s, s:s, s:b, s:s}", "id", id, "username",
-                                names[i] != NULL ? names[i] : "deleted user", "online",
-                                online[i], "role",
-                                strcmp(id, room.creator_id) == 0 ? "owner" : "member")) != 0) {
+                list,
+                json_pack("{s:s, s:s, s:b, s:s}", "id", id, "username",
+                          names[i] != NULL ? names[i] : "deleted user", "online", online[i], "role",
+                          strcmp(id, room.creator_id) == 0 ? "owner" : "member")) != 0) {
             rest_response_from_err(resp, CHAT_ERR_NOMEM, NULL);
             goto cleanup;
         }
@@ -185,15 +185,15 @@ void rest_members_add(rest_ctx_t *ctx, rest_request_t *req, rest_response_t *res
     if (!rest_limit_membership(ctx, req->user.id, resp)) {
         goto cleanup;
     }
-    rc = chat_membership_join(&ctx->store, room.id, target.id, target.username, true, &after,
-                              &sys, &changed);
+    rc = chat_membership_join(&ctx->store, room.id, target.id, target.username, true, &after, &sys,
+                              &changed);
     if (rc != CHAT_OK) {
         rest_response_from_err(resp, rc, NULL);
         goto cleanup;
     }
     if (changed) {
-        chat_log_info("member added", "room", room.id, "member", target.id, "user",
-                      req->user.id, "req", req->request_id);
+        chat_log_info("member added", "room", room.id, "member", target.id, "user", req->user.id,
+                      "req", req->request_id);
     }
     rest_response_json(resp, 200, chat_room_to_json(&after));
 
@@ -243,8 +243,8 @@ void rest_members_remove(rest_ctx_t *ctx, rest_request_t *req, rest_response_t *
         goto cleanup;
     }
     rc = chat_membership_leave(&ctx->store, room.id, target_id,
-                               target.username != NULL ? target.username : "a deleted user",
-                               true, &after, &sys, &changed);
+                               target.username != NULL ? target.username : "a deleted user", true,
+                               &after, &sys, &changed);
     if (rc != CHAT_OK) {
         rest_response_from_err(resp, rc, NULL);
         goto cleanup;

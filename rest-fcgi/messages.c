@@ -72,11 +72,9 @@ int64_t rest_history_offset(const rest_history_query_t *q, int64_t total, int64_
 }
 
 /** Parses the query string into *q; false with a 400 in resp. */
-bool rest_history_parse(const rest_request_t *req, rest_history_query_t *q,
-                        rest_response_t *resp);
+bool rest_history_parse(const rest_request_t *req, rest_history_query_t *q, rest_response_t *resp);
 
-bool rest_history_parse(const rest_request_t *req, rest_history_query_t *q,
-                        rest_response_t *resp)
+bool rest_history_parse(const rest_request_t *req, rest_history_query_t *q, rest_response_t *resp)
 {
     int64_t before = -1;
     int64_t after = -1;
@@ -84,8 +82,8 @@ bool rest_history_parse(const rest_request_t *req, rest_history_query_t *q,
     q->mode = REST_HISTORY_LATEST;
     q->seq = 0;
     q->until = 0;
-    if (!rest_query_int(req, "limit", MESSAGES__DEFAULT_LIMIT, 1, CHAT_HISTORY_MAX_LIMIT,
-                        &q->limit, resp) ||
+    if (!rest_query_int(req, "limit", MESSAGES__DEFAULT_LIMIT, 1, CHAT_HISTORY_MAX_LIMIT, &q->limit,
+                        resp) ||
         !rest_query_int(req, "offset", 0, 0, INT64_MAX / 2, &q->offset, resp) ||
         !rest_query_int(req, "before_seq", -1, 0, INT64_MAX / 2, &before, resp) ||
         !rest_query_int(req, "after_seq", -1, 0, INT64_MAX / 2, &after, resp)) {
@@ -135,8 +133,8 @@ static char *messages__body(const chat_history_page_t *page, size_t shown, int64
         memcpy(out + len, page->json[i], page->len[i]);
         len += page->len[i];
     }
-    n = snprintf(out + len, cap - len, "],\"total\":%" PRId64 ",\"offset\":%" PRId64
-                                       ",\"limit\":%" PRId64 "}",
+    n = snprintf(out + len, cap - len,
+                 "],\"total\":%" PRId64 ",\"offset\":%" PRId64 ",\"limit\":%" PRId64 "}",
                  page->total, offset, limit);
     if (n < 0 || (size_t)n >= cap - len) {
         free(out);

@@ -27,14 +27,22 @@ static const struct {
     const char *pattern;
     const char *label;
 } metrics__routes[] = {
-    {"/api/auth/register", "auth_register"}, {"/api/auth/login", "auth_login"},
-    {"/api/auth/refresh", "auth_refresh"},   {"/api/auth/logout", "auth_logout"},
-    {"/api/users/me", "users_me"},           {"/api/users", "users"},
-    {"/api/users/:id", "user"},              {"/api/rooms", "rooms"},
-    {"/api/rooms/:id", "room"},              {"/api/rooms/:id/join", "room_join"},
-    {"/api/rooms/:id/leave", "room_leave"},  {"/api/rooms/:id/members", "members"},
-    {"/api/rooms/:id/members/:id", "member"}, {"/api/rooms/:id/messages", "messages"},
-    {"/api/dms", "dms"},                     {"/health", "health"},
+    {"/api/auth/register", "auth_register"},
+    {"/api/auth/login", "auth_login"},
+    {"/api/auth/refresh", "auth_refresh"},
+    {"/api/auth/logout", "auth_logout"},
+    {"/api/users/me", "users_me"},
+    {"/api/users", "users"},
+    {"/api/users/:id", "user"},
+    {"/api/rooms", "rooms"},
+    {"/api/rooms/:id", "room"},
+    {"/api/rooms/:id/join", "room_join"},
+    {"/api/rooms/:id/leave", "room_leave"},
+    {"/api/rooms/:id/members", "members"},
+    {"/api/rooms/:id/members/:id", "member"},
+    {"/api/rooms/:id/messages", "messages"},
+    {"/api/dms", "dms"},
+    {"/health", "health"},
     {"/metrics", "metrics"},
 };
 #define METRICS__N_ROUTES (sizeof(metrics__routes) / sizeof(metrics__routes[0]) + 1)

@@ -33,8 +33,8 @@ static bool request__id_ok(const char *id)
         return false;
     }
     for (; id[n] != '\0'; n++) {
-        if (n >= REST_REQUEST_ID_LEN - 1 || !(isalnum((unsigned char)id[n]) || id[n] == '-' ||
-                                              id[n] == '_' || id[n] == '.')) {
+        if (n >= REST_REQUEST_ID_LEN - 1 ||
+            !(isalnum((unsigned char)id[n]) || id[n] == '-' || id[n] == '_' || id[n] == '.')) {
             return false;
         }
     }
@@ -327,8 +327,8 @@ json_t *rest_body_object(const rest_request_t *req, rest_response_t *resp)
     root = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL,
                       &err);
     if (root == NULL) {
-        snprintf(msg, sizeof(msg), "malformed JSON at line %d column %d: %s", err.line,
-                 err.column, err.text);
+        snprintf(msg, sizeof(msg), "malformed JSON at line %d column %d: %s", err.line, err.column,
+                 err.text);
         rest_response_error(resp, 400, "invalid_json", msg);
         return NULL;
     }
@@ -365,8 +365,7 @@ bool rest_json_string(const json_t *obj, const char *name, bool required, bool a
     return true;
 }
 
-bool rest_json_bool(const json_t *obj, const char *name, bool def, bool *out,
-                    rest_response_t *resp)
+bool rest_json_bool(const json_t *obj, const char *name, bool def, bool *out, rest_response_t *resp)
 {
     json_t *v = json_object_get(obj, name);
     char msg[128];

@@ -38,9 +38,9 @@ typedef struct rest_request {
     char params[REST_MAX_PARAMS][CHAT_ID_LEN]; /* ids from the path, lower-cased */
     size_t n_params;
     bool authenticated;
-    chat_user_t user;          /* the caller once authenticated (owned) */
-    chat_jwt_claims_t token;   /* the caller's verified token claims once authenticated */
-    int64_t start_ms;          /* monotonic clock at arrival */
+    chat_user_t user;        /* the caller once authenticated (owned) */
+    chat_jwt_claims_t token; /* the caller's verified token claims once authenticated */
+    int64_t start_ms;        /* monotonic clock at arrival */
 } rest_request_t;
 
 /**

@@ -37,8 +37,7 @@ void rest_response_raw_json(rest_response_t *resp, int status, char *body, size_
     resp->raw_len = len;
 }
 
-void rest_response_error(rest_response_t *resp, int status, const char *code,
-                         const char *message)
+void rest_response_error(rest_response_t *resp, int status, const char *code, const char *message)
 {
     rest_response_json(resp, status, chat_json_error(code, message));
     resp->status = status; /* a NULL body (OOM) is rendered as the static error */
@@ -98,20 +97,34 @@ void rest_response_clear(rest_response_t *resp)
 const char *rest_status_text(int status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 413: return "Content Too Large";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    default: return "Unknown";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 204:
+        return "No Content";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 409:
+        return "Conflict";
+    case 413:
+        return "Content Too Large";
+    case 429:
+        return "Too Many Requests";
+    case 500:
+        return "Internal Server Error";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "Unknown";
     }
 }
 
@@ -189,8 +202,7 @@ char *rest_response_render(const rest_response_t *resp, const char *allowed_orig
         }
     }
     if (resp->retry_after_sec > 0) {
-        n = snprintf(head, sizeof(head), "Retry-After: %lld\r\n",
-                     (long long)resp->retry_after_sec);
+        n = snprintf(head, sizeof(head), "Retry-After: %lld\r\n", (long long)resp->retry_after_sec);
         if (response__append(&out, &out_len, &cap, head, (size_t)n) != 0) {
             goto fail;
         }
@@ -211,8 +223,7 @@ char *rest_response_render(const rest_response_t *resp, const char *allowed_orig
                      body_len);
     }
     if (response__append(&out, &out_len, &cap, head, (size_t)n) != 0 ||
-        (body_text != NULL &&
-         response__append(&out, &out_len, &cap, body_text, body_len) != 0)) {
+        (body_text != NULL && response__append(&out, &out_len, &cap, body_text, body_len) != 0)) {
         goto fail;
     }
     free(body);

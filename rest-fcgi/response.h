@@ -19,9 +19,9 @@
 #define REST_CORS_HEADERS "Authorization, Content-Type"
 
 typedef struct rest_response {
-    int status;              /* 0 until something answered */
-    json_t *body;            /* owned; NULL = no body (204) */
-    char *raw;               /* owned; a body already serialized (wins over body) */
+    int status;   /* 0 until something answered */
+    json_t *body; /* owned; NULL = no body (204) */
+    char *raw;    /* owned; a body already serialized (wins over body) */
     size_t raw_len;
     int64_t retry_after_sec; /* > 0 adds Retry-After */
     char allow[64];          /* non-empty: adds Allow (405) */
@@ -35,8 +35,7 @@ void rest_response_json(rest_response_t *resp, int status, json_t *body);
 void rest_response_raw_json(rest_response_t *resp, int status, char *body, size_t len);
 
 /** Sets an error answer with the standard error shape. */
-void rest_response_error(rest_response_t *resp, int status, const char *code,
-                         const char *message);
+void rest_response_error(rest_response_t *resp, int status, const char *code, const char *message);
 
 /**
  * Sets the answer for a chat_err_t from common/: NOT_FOUND 404 not_found,

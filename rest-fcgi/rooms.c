@@ -104,8 +104,7 @@ void rest_rooms_create(rest_ctx_t *ctx, rest_request_t *req, rest_response_t *re
     }
     chat_membership_room_created(&ctx->store, &room, (const char(*)[CHAT_ID_LEN])room.members,
                                  room.n_members);
-    chat_log_info("room created", "room", room.id, "user", req->user.id, "req",
-                  req->request_id);
+    chat_log_info("room created", "room", room.id, "user", req->user.id, "req", req->request_id);
     rest_response_json(resp, 201, chat_room_to_json(&room));
 
 cleanup:
@@ -198,8 +197,8 @@ void rest_rooms_join(rest_ctx_t *ctx, rest_request_t *req, rest_response_t *resp
     if (!rest_limit_membership(ctx, req->user.id, resp)) {
         goto cleanup;
     }
-    rc = chat_membership_join(&ctx->store, room.id, req->user.id, req->user.username, false,
-                              &after, &sys, &changed);
+    rc = chat_membership_join(&ctx->store, room.id, req->user.id, req->user.username, false, &after,
+                              &sys, &changed);
     if (rc != CHAT_OK) {
         rest_response_from_err(resp, rc,
                                rc == CHAT_ERR_FORBIDDEN ? "this room is invite-only" : NULL);

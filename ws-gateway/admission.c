@@ -29,8 +29,8 @@
 #include "user_channel.h"
 
 #define ADMISSION__CLOSE_DELETED 4001
-#define ADMISSION__BATCH 1024       /* sockets checked by one job */
-#define ADMISSION__PARALLEL 2       /* batch jobs in flight (the read workers' default) */
+#define ADMISSION__BATCH 1024         /* sockets checked by one job */
+#define ADMISSION__PARALLEL 2         /* batch jobs in flight (the read workers' default) */
 #define ADMISSION__PENDING_MAX 100000 /* sockets waiting for a batch; past it: 1013 */
 
 /* One socket's checks. */
@@ -49,7 +49,7 @@ typedef struct admission__item {
 struct gw_admission {
     gw_t *gw;
     gw_admission_counts_t *counts; /* this gateway's share of each user's socket count */
-    admission__item_t *pending; /* pending[head .. head + n_pending): waiting for a job */
+    admission__item_t *pending;    /* pending[head .. head + n_pending): waiting for a job */
     size_t head;
     size_t n_pending;
     size_t cap_pending;
@@ -62,8 +62,8 @@ typedef struct admission__job {
     char gateway_id[128];
     int max_sockets;
     size_t n;
-    chat_user_existence_t *exists;    /* scratch of the run: n */
-    char (*users)[CHAT_ID_LEN];       /* scratch of the run: n */
+    chat_user_existence_t *exists; /* scratch of the run: n */
+    char (*users)[CHAT_ID_LEN];    /* scratch of the run: n */
     admission__item_t items[];
 } admission__job_t;
 
@@ -190,8 +190,7 @@ static void admission__pump(gw_t *gw)
 {
     gw_admission_t *a = gw->admission;
 
-    while (a != NULL && !a->closing && a->in_flight < ADMISSION__PARALLEL &&
-           a->n_pending > 0) {
+    while (a != NULL && !a->closing && a->in_flight < ADMISSION__PARALLEL && a->n_pending > 0) {
         size_t k = a->n_pending < ADMISSION__BATCH ? a->n_pending : ADMISSION__BATCH;
         admission__job_t *j = calloc(1, sizeof(*j) + k * sizeof(j->items[0]));
 
@@ -251,8 +250,7 @@ static void admission__submit(gw_session_t *s, bool token_only)
             size_t cap = a->cap_pending > 0 ? a->cap_pending * 2 : ADMISSION__BATCH;
             admission__item_t *grown = realloc(a->pending, cap * sizeof(*grown));
             if (grown == NULL) {
-                gw_session_close(s, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory",
-                                 false);
+                gw_session_close(s, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory", false);
                 return;
             }
             a->pending = grown;

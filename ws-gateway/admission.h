@@ -24,7 +24,6 @@
 #include "admission_stash.h"
 #include "gateway.h"
 
-
 typedef struct gw_admission gw_admission_t;
 
 gw_admission_t *gw_admission_create(gw_t *gw);

@@ -21,7 +21,7 @@
 struct gw_admission_counts {
     gw_t *gw;
     uv_timer_t heartbeat;
-    gw_hmap_t *counted; /* user id -> uint32_t* sockets of the user counted in Redis */
+    gw_hmap_t *counted;        /* user id -> uint32_t* sockets of the user counted in Redis */
     char (*gone)[CHAT_ID_LEN]; /* one entry per socket closed, for the next batch */
     size_t n_gone;
     size_t cap_gone;

@@ -14,8 +14,8 @@
 #include <stdint.h>
 
 typedef enum gw_chan_kind {
-    GW_CHAN_OTHER = 0,      /* no type, or one the gateway does not relay */
-    GW_CHAN_MESSAGE,        /* "text" or "system": in order by seq */
+    GW_CHAN_OTHER = 0, /* no type, or one the gateway does not relay */
+    GW_CHAN_MESSAGE,   /* "text" or "system": in order by seq */
     GW_CHAN_TYPING,
     GW_CHAN_PRESENCE,
     GW_CHAN_MEMBER_REMOVED,
@@ -24,13 +24,13 @@ typedef enum gw_chan_kind {
 
 typedef struct gw_chan_event {
     gw_chan_kind_t kind;
-    bool has_seq;           /* MESSAGE: seq is an integer */
+    bool has_seq; /* MESSAGE: seq is an integer */
     int64_t seq;
-    bool has_stored_ms;     /* MESSAGE: its RFC 3339 timestamp parsed (delivery latency) */
+    bool has_stored_ms; /* MESSAGE: its RFC 3339 timestamp parsed (delivery latency) */
     int64_t stored_ms;
-    const char *user_id;    /* borrowed from root; NULL when absent */
-    const char *status;     /* PRESENCE: borrowed; NULL when absent */
-    json_t *root;           /* owned: the parsed payload */
+    const char *user_id; /* borrowed from root; NULL when absent */
+    const char *status;  /* PRESENCE: borrowed; NULL when absent */
+    json_t *root;        /* owned: the parsed payload */
 } gw_chan_event_t;
 
 /** Decodes payload[0..len) into ev. 0, or -1 when it is not a JSON object (ev is then

@@ -118,16 +118,20 @@ static void frames__auth(gw_session_t *s, const gw_frame_cmd_t *cmd)
         snprintf(s->jti, sizeof(s->jti), "%s", claims.jti);
         gw_admission_check_token(s); /* a revoked token closes the socket (4001) */
     }
-    gw_session_send_json(s, json_pack("{s:s, s:I}", "type", "auth_ok", "exp",
-                                      (json_int_t)claims.exp));
+    gw_session_send_json(s,
+                         json_pack("{s:s, s:I}", "type", "auth_ok", "exp", (json_int_t)claims.exp));
 }
 
 /* Indexed by gw_cmd_kind_t. */
 static const frames__handler_fn frames__table[] = {
-    [GW_CMD_MESSAGE] = frames__message,         [GW_CMD_JOIN] = frames__join,
-    [GW_CMD_LEAVE] = frames__leave,             [GW_CMD_SUBSCRIBE] = frames__subscribe,
-    [GW_CMD_UNSUBSCRIBE] = frames__unsubscribe, [GW_CMD_TYPING] = frames__typing,
-    [GW_CMD_PING] = frames__ping,               [GW_CMD_AUTH] = frames__auth,
+    [GW_CMD_MESSAGE] = frames__message,
+    [GW_CMD_JOIN] = frames__join,
+    [GW_CMD_LEAVE] = frames__leave,
+    [GW_CMD_SUBSCRIBE] = frames__subscribe,
+    [GW_CMD_UNSUBSCRIBE] = frames__unsubscribe,
+    [GW_CMD_TYPING] = frames__typing,
+    [GW_CMD_PING] = frames__ping,
+    [GW_CMD_AUTH] = frames__auth,
 };
 
 /* The session's frame budget (a token bucket over every frame type): true to go on.
@@ -171,11 +175,10 @@ void gw_frames_handle(gw_session_t *s, const char *data, size_t len)
         frames__table[cmd.kind](s, &cmd);
     } else {
         chat_counter_add(&s->gw->metrics->frames_in[GW_IN_INVALID], 1);
-        gw_session_send_error(s, cmd.err.code, cmd.err.message, cmd.err.room_id,
-                              cmd.err.client_msg_id,
-                              cmd.err.frame_type != NULL
-                                  ? json_pack("{s:s}", "frame_type", cmd.err.frame_type)
-                                  : NULL);
+        gw_session_send_error(
+            s, cmd.err.code, cmd.err.message, cmd.err.room_id, cmd.err.client_msg_id,
+            cmd.err.frame_type != NULL ? json_pack("{s:s}", "frame_type", cmd.err.frame_type)
+                                       : NULL);
         if (cmd.err.refusal) {
             gw_session_note_refusal(s);
         }

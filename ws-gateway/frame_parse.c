@@ -34,8 +34,8 @@ static bool parse__room_id(gw_frame_cmd_t *cmd, const char *client_msg_id)
                            client_msg_id, false);
     }
     if (!chat_validate_object_id(room_id)) {
-        return parse__fail(cmd, "invalid_message", "room_id must be 24 lower-case hex digits",
-                           NULL, client_msg_id, false);
+        return parse__fail(cmd, "invalid_message", "room_id must be 24 lower-case hex digits", NULL,
+                           client_msg_id, false);
     }
     cmd->room_id = room_id;
     return true;
@@ -51,23 +51,22 @@ static bool parse__message(gw_frame_cmd_t *cmd)
         cmd->client_msg_id = json_string_value(cm);
         if (cmd->client_msg_id == NULL ||
             (why = chat_validate_client_msg_id(cmd->client_msg_id)) != NULL) {
-            return parse__fail(
-                cmd, "invalid_message",
-                cmd->client_msg_id == NULL ? "client_msg_id must be a string" : why,
-                json_string_value(json_object_get(cmd->root, "room_id")), NULL, false);
+            return parse__fail(cmd, "invalid_message",
+                               cmd->client_msg_id == NULL ? "client_msg_id must be a string" : why,
+                               json_string_value(json_object_get(cmd->root, "room_id")), NULL,
+                               false);
         }
     }
     if (!parse__room_id(cmd, cmd->client_msg_id)) {
         return false;
     }
     if (!json_is_string(content)) {
-        return parse__fail(cmd, "invalid_message", "content (string) is required",
-                           cmd->room_id, cmd->client_msg_id, false);
+        return parse__fail(cmd, "invalid_message", "content (string) is required", cmd->room_id,
+                           cmd->client_msg_id, false);
     }
     why = chat_validate_content(json_string_value(content), json_string_length(content));
     if (why != NULL) {
-        return parse__fail(cmd, "invalid_message", why, cmd->room_id, cmd->client_msg_id,
-                           false);
+        return parse__fail(cmd, "invalid_message", why, cmd->room_id, cmd->client_msg_id, false);
     }
     cmd->content = json_string_value(content);
     cmd->content_len = json_string_length(content);
@@ -110,8 +109,7 @@ static bool parse__auth(gw_frame_cmd_t *cmd)
 {
     cmd->token = json_string_value(json_object_get(cmd->root, "token"));
     if (cmd->token == NULL) {
-        return parse__fail(cmd, "invalid_message", "token (string) is required", NULL, NULL,
-                           false);
+        return parse__fail(cmd, "invalid_message", "token (string) is required", NULL, NULL, false);
     }
     return true;
 }
@@ -144,8 +142,7 @@ bool gw_frame_parse(const char *data, size_t len, gw_frame_cmd_t *cmd)
     }
     type = json_string_value(json_object_get(cmd->root, "type"));
     if (type == NULL) {
-        return parse__fail(cmd, "invalid_message", "type (string) is required", NULL, NULL,
-                           true);
+        return parse__fail(cmd, "invalid_message", "type (string) is required", NULL, NULL, true);
     }
     for (size_t i = 0; i < sizeof(parse__table) / sizeof(parse__table[0]); i++) {
         if (strcmp(type, parse__table[i].type) == 0) {

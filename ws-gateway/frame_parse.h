@@ -40,8 +40,8 @@ typedef struct gw_frame_error {
 typedef struct gw_frame_cmd {
     json_t *root;
     gw_cmd_kind_t kind;
-    const char *room_id;       /* 24 lower-case hex: every kind but ping and auth */
-    const char *content;       /* message: validated content */
+    const char *room_id; /* 24 lower-case hex: every kind but ping and auth */
+    const char *content; /* message: validated content */
     size_t content_len;
     const char *client_msg_id; /* message: NULL when absent or null */
     bool has_after;            /* join/subscribe: after_seq given */

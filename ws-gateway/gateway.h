@@ -34,30 +34,30 @@ typedef struct gw_admission gw_admission_t;
 
 /** Limits and timings; defaults in main.c, overridable by WS_* environment variables. */
 typedef struct gw_limits {
-    size_t max_frame_bytes;        /* WS_MAX_FRAME_BYTES: bigger client messages close 1009 */
-    uint32_t queue_max_frames;     /* WS_QUEUE_MAX_FRAMES: per-session send queue bound */
-    size_t queue_max_bytes;        /* WS_QUEUE_MAX_BYTES */
-    int slow_grace_ms;             /* WS_SLOW_GRACE_MS: how long a queue may stay over them */
-    int workers;                   /* WS_WORKERS: MongoDB writer threads (room affinity) */
-    int read_workers;              /* WS_READ_WORKERS: MongoDB reader threads */
-    uint32_t worker_queue_cap;     /* WS_WORKER_QUEUE: jobs waiting per worker */
-    uint32_t room_cache;           /* WS_ROOM_CACHE: recent frames kept per room for resumes */
-    int mongo_socket_timeout_ms;   /* WS_MONGO_SOCKET_TIMEOUT_MS: a slow reply, not an outage */
-    int gap_wait_ms;               /* WS_GAP_WAIT_MS: wait for a missing seq before backfill */
-    int ping_sec;                  /* WS_PING_SEC: idle time before a ping */
-    int idle_sec;                  /* WS_IDLE_SEC: silent socket is closed */
-    int presence_heartbeat_ms;     /* WS_PRESENCE_HEARTBEAT_MS */
-    int presence_debounce_ms;      /* WS_PRESENCE_DEBOUNCE_MS */
-    int presence_sweep_ms;         /* WS_PRESENCE_SWEEP_MS */
-    int abuse_refusals;            /* refusals within abuse_window_ms that close 1008 */
+    size_t max_frame_bytes;      /* WS_MAX_FRAME_BYTES: bigger client messages close 1009 */
+    uint32_t queue_max_frames;   /* WS_QUEUE_MAX_FRAMES: per-session send queue bound */
+    size_t queue_max_bytes;      /* WS_QUEUE_MAX_BYTES */
+    int slow_grace_ms;           /* WS_SLOW_GRACE_MS: how long a queue may stay over them */
+    int workers;                 /* WS_WORKERS: MongoDB writer threads (room affinity) */
+    int read_workers;            /* WS_READ_WORKERS: MongoDB reader threads */
+    uint32_t worker_queue_cap;   /* WS_WORKER_QUEUE: jobs waiting per worker */
+    uint32_t room_cache;         /* WS_ROOM_CACHE: recent frames kept per room for resumes */
+    int mongo_socket_timeout_ms; /* WS_MONGO_SOCKET_TIMEOUT_MS: a slow reply, not an outage */
+    int gap_wait_ms;             /* WS_GAP_WAIT_MS: wait for a missing seq before backfill */
+    int ping_sec;                /* WS_PING_SEC: idle time before a ping */
+    int idle_sec;                /* WS_IDLE_SEC: silent socket is closed */
+    int presence_heartbeat_ms;   /* WS_PRESENCE_HEARTBEAT_MS */
+    int presence_debounce_ms;    /* WS_PRESENCE_DEBOUNCE_MS */
+    int presence_sweep_ms;       /* WS_PRESENCE_SWEEP_MS */
+    int abuse_refusals;          /* refusals within abuse_window_ms that close 1008 */
     int abuse_window_ms;
     uint32_t max_rooms_per_session;
     uint32_t max_inflight_per_session; /* messages stored but not yet acked */
-    uint32_t max_sub_jobs;         /* WS_SUB_JOBS: a session's subscription jobs at once */
-    double frame_rate;             /* WS_FRAME_RATE: frames a session may send per second */
-    double frame_burst;            /* WS_FRAME_BURST: ... and at once (subscribes on connect) */
-    int drain_ms;                  /* WS_DRAIN_MS: SIGTERM flush budget */
-    int redis_timeout_ms;          /* a Redis reply slower than this marks it down */
+    uint32_t max_sub_jobs;             /* WS_SUB_JOBS: a session's subscription jobs at once */
+    double frame_rate;                 /* WS_FRAME_RATE: frames a session may send per second */
+    double frame_burst;                /* WS_FRAME_BURST: ... and at once (subscribes on connect) */
+    int drain_ms;                      /* WS_DRAIN_MS: SIGTERM flush budget */
+    int redis_timeout_ms;              /* a Redis reply slower than this marks it down */
 } gw_limits_t;
 
 typedef struct gw {
@@ -65,7 +65,7 @@ typedef struct gw {
     gw_limits_t lim;
     uv_loop_t loop;
     struct lws_context *lws;
-    struct gw_listener *listener;  /* SO_REUSEPORT accept socket feeding lws */
+    struct gw_listener *listener; /* SO_REUSEPORT accept socket feeding lws */
     chat_db_t *db;
     gw_workers_t *workers;
     gw_pubsub_t *pubsub;
@@ -82,22 +82,22 @@ typedef struct gw {
                                       by the workers: while false they do not wait on
                                       Redis timeouts */
 
-    gw_hmap_t *sessions;           /* conn key -> gw_session_t (borrowed from lws) */
-    gw_session_t *session_head;    /* intrusive list of established sessions */
+    gw_hmap_t *sessions;        /* conn key -> gw_session_t (borrowed from lws) */
+    gw_session_t *session_head; /* intrusive list of established sessions */
     size_t n_sessions;
-    size_t sessions_high;          /* most sessions since the heap was last trimmed */
+    size_t sessions_high; /* most sessions since the heap was last trimmed */
     uint64_t next_conn_id;
     uint32_t next_sub_gen;         /* request generations, unique per process */
     uint64_t next_live_mark;       /* orders subscriptions going LIVE (member audits) */
     struct gw_sub *sub_retry_head; /* subscriptions waiting to retry (subscription.c) */
 
-    uv_timer_t tick_timer;         /* 1 s: token expiry */
+    uv_timer_t tick_timer; /* 1 s: token expiry */
     uv_timer_t drain_timer;
     uv_signal_t sig_term;
     uv_signal_t sig_int;
     int64_t drain_deadline_ms;
-    bool draining;                 /* SIGTERM seen: refuse new work, close sockets */
-    bool stopping;                 /* tearing down: callbacks only free */
+    bool draining; /* SIGTERM seen: refuse new work, close sockets */
+    bool stopping; /* tearing down: callbacks only free */
 } gw_t;
 
 #endif

@@ -26,7 +26,7 @@ struct gw_health {
     bool closing;
     bool timer_closed;
     bool ever_ok;
-    int64_t mongo_ok_ms;   /* monotonic: the last ping MongoDB answered */
+    int64_t mongo_ok_ms; /* monotonic: the last ping MongoDB answered */
     bool last_ping_failed;
 };
 
@@ -123,7 +123,7 @@ void gw_health_destroy(gw_health_t *h)
 bool gw_health_mongo_up(const gw_health_t *h)
 {
     return h != NULL && h->ever_ok && !h->last_ping_failed &&
-           chat_clock_monotonic_ms() - h->mongo_ok_ms <= HEALTH__MONGO_STALE_MS;
+        chat_clock_monotonic_ms() - h->mongo_ok_ms <= HEALTH__MONGO_STALE_MS;
 }
 
 int gw_health_respond(gw_t *gw, struct lws *wsi, const char *path)
@@ -133,9 +133,8 @@ int gw_health_respond(gw_t *gw, struct lws *wsi, const char *path)
     bool ready;
 
     if (strcmp(path, "/livez") == 0) {
-        return gw_http_respond_json(wsi, 200,
-                                    json_pack("{s:s, s:s}", "status", "ok", "gateway",
-                                              gw->cfg.gateway_id));
+        return gw_http_respond_json(
+            wsi, 200, json_pack("{s:s, s:s}", "status", "ok", "gateway", gw->cfg.gateway_id));
     }
     if (strcmp(path, "/metrics") == 0) {
         return gw_metrics_respond(gw, wsi);
@@ -146,10 +145,12 @@ int gw_health_respond(gw_t *gw, struct lws *wsi, const char *path)
     redis_up = gw_pubsub_up(gw->pubsub);
     mongo_up = gw_health_mongo_up(gw->health);
     ready = redis_up && mongo_up && !gw->draining;
-    return gw_http_respond_json(
-        wsi, ready ? 200 : 503,
-        json_pack("{s:s, s:s, s:s, s:s, s:I}", "status",
-                  gw->draining ? "draining" : ready ? "ok" : "degraded", "redis",
-                  redis_up ? "ok" : "down", "mongo", mongo_up ? "ok" : "down", "gateway",
-                  gw->cfg.gateway_id, "connections", (json_int_t)gw->n_sessions));
+    return gw_http_respond_json(wsi, ready ? 200 : 503,
+                                json_pack("{s:s, s:s, s:s, s:s, s:I}", "status",
+                                          gw->draining ? "draining"
+                                              : ready  ? "ok"
+                                                       : "degraded",
+                                          "redis", redis_up ? "ok" : "down", "mongo",
+                                          mongo_up ? "ok" : "down", "gateway", gw->cfg.gateway_id,
+                                          "connections", (json_int_t)gw->n_sessions));
 }

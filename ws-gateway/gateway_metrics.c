@@ -16,8 +16,8 @@
 #include "session.h"
 #include "upgrade_auth.h"
 
-static const unsigned metrics__close_codes[GW_CLOSE_CODES_N] = {
-    0, 1000, 1001, 1006, 1007, 1008, 1009, 1011, 1013, 4001, 4003, 4008};
+static const unsigned metrics__close_codes[GW_CLOSE_CODES_N] = {0,    1000, 1001, 1006, 1007, 1008,
+                                                                1009, 1011, 1013, 4001, 4003, 4008};
 
 static const char *const metrics__in_names[GW_IN__N] = {
     "message", "join", "leave", "subscribe", "unsubscribe", "typing", "ping", "auth", "invalid"};
@@ -117,8 +117,7 @@ static void metrics__counter(chat_metrics_out_t *out, const char *name, const ch
     chat_metrics_sample(out, name, "", metrics__get(c));
 }
 
-static void metrics__gauge(chat_metrics_out_t *out, const char *name, const char *help,
-                           double v)
+static void metrics__gauge(chat_metrics_out_t *out, const char *name, const char *help, double v)
 {
     chat_metrics_family(out, name, "gauge", help);
     chat_metrics_sample(out, name, "", v);
@@ -181,10 +180,9 @@ static void metrics__render(gw_t *gw, chat_metrics_out_t *out)
     metrics__counter(out, "chat_gateway_slow_consumer_closes_total",
                      "Sockets closed for not reading (4008).", &m->slow_consumer_closes);
     metrics__labelled(out, "chat_gateway_resume_replays_total",
-                      "Resume and replay pages served, by source.", "source",
-                      metrics__replay_names, m->resume_replays, GW_REPLAY__N);
-    metrics__counter(out, "chat_gateway_backfills_total", "Gap backfills started.",
-                     &m->backfills);
+                      "Resume and replay pages served, by source.", "source", metrics__replay_names,
+                      m->resume_replays, GW_REPLAY__N);
+    metrics__counter(out, "chat_gateway_backfills_total", "Gap backfills started.", &m->backfills);
     metrics__gauge(out, "chat_gateway_redis_up", "1 while Redis answers.",
                    gw_pubsub_up(gw->pubsub) ? 1 : 0);
     metrics__gauge(out, "chat_gateway_mongo_up", "1 while MongoDB answers.",
@@ -193,8 +191,8 @@ static void metrics__render(gw_t *gw, chat_metrics_out_t *out)
                      &m->rate_limited);
     metrics__labelled(out, "chat_gateway_batch_entries_skipped_total",
                       "Entries a full per-tick batch list skipped (last_seen left older; "
-                      "socket counts corrected by the heartbeat).", "list",
-                      metrics__batch_names, m->batch_skipped, GW_BATCH__N);
+                      "socket counts corrected by the heartbeat).",
+                      "list", metrics__batch_names, m->batch_skipped, GW_BATCH__N);
     chat_metrics_family(out, "chat_gateway_log_lines_dropped_total", "counter",
                         "Log lines dropped because stderr was not read fast enough.");
     chat_metrics_sample(out, "chat_gateway_log_lines_dropped_total", "",

@@ -22,7 +22,7 @@ typedef struct gw_held {
     gw_held_link_t *head; /* oldest */
     gw_held_link_t *tail;
     size_t len;
-    size_t max;           /* bound on len (at least 1) */
+    size_t max; /* bound on len (at least 1) */
 } gw_held_t;
 
 /** An empty queue of at most max items. */

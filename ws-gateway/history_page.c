@@ -13,13 +13,12 @@
 #include "chat/history.h"
 #include "chat/messages_repo.h"
 
-void gw_page_fetch(const chat_store_t *s, const char *room_id, int64_t after_seq,
-                   gw_page_t *page)
+void gw_page_fetch(const chat_store_t *s, const char *room_id, int64_t after_seq, gw_page_t *page)
 {
     chat_history_page_t h;
 
-    page->err = chat_history_read(s, room_id, CHAT_WINDOW_AFTER, after_seq,
-                                  CHAT_HISTORY_MAX_LIMIT, &h);
+    page->err =
+        chat_history_read(s, room_id, CHAT_WINDOW_AFTER, after_seq, CHAT_HISTORY_MAX_LIMIT, &h);
     if (page->err != CHAT_OK) {
         return;
     }

@@ -24,14 +24,13 @@ typedef struct gw_page {
     size_t n;
     int64_t *seqs;
     gw_frame_t **frames;
-    int64_t head;      /* the room's highest visible seq when read */
-    bool from_window;  /* answered by Redis, no database read */
+    int64_t head;     /* the room's highest visible seq when read */
+    bool from_window; /* answered by Redis, no database read */
 } gw_page_t;
 
 /** Worker thread: the messages after after_seq (at most CHAT_HISTORY_MAX_LIMIT) into page
  *  (zeroed). */
-void gw_page_fetch(const chat_store_t *s, const char *room_id, int64_t after_seq,
-                   gw_page_t *page);
+void gw_page_fetch(const chat_store_t *s, const char *room_id, int64_t after_seq, gw_page_t *page);
 /** Frees what the page holds (any thread that owns it). */
 void gw_page_clear(gw_page_t *page);
 

@@ -106,8 +106,8 @@ gw_listener_t *gw_listener_start(gw_t *gw, struct lws_vhost *vh)
     l->vh = vh;
     l->fd = listener__bind(gw->cfg.gateway_host, gw->cfg.gateway_port);
     if (l->fd < 0) {
-        chat_log_error("cannot listen (GATEWAY_HOST / GATEWAY_PORT)", "host",
-                       gw->cfg.gateway_host, "port", port, "error", strerror(errno));
+        chat_log_error("cannot listen (GATEWAY_HOST / GATEWAY_PORT)", "host", gw->cfg.gateway_host,
+                       "port", port, "error", strerror(errno));
         free(l);
         return NULL;
     }

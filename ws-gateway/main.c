@@ -56,8 +56,8 @@ static int main__env_int(const char *name, long long def, long long min, long lo
     errno = 0;
     n = strtoll(v, &end, 10);
     if (errno != 0 || *end != '\0' || n < min || n > max) {
-        snprintf(err, errlen, "%s: expected an integer in [%lld, %lld], got \"%s\"", name, min,
-                 max, v);
+        snprintf(err, errlen, "%s: expected an integer in [%lld, %lld], got \"%s\"", name, min, max,
+                 v);
         return -1;
     }
     *out = n;
@@ -68,12 +68,12 @@ static int main__limits_load(gw_limits_t *lim, char *err, size_t errlen)
 {
     long long v;
 
-#define MAIN__LIMIT(field, name, def, min, max)                                                \
-    do {                                                                                        \
-        if (main__env_int(name, def, min, max, &v, err, errlen) != 0) {                         \
-            return -1;                                                                          \
-        }                                                                                       \
-        lim->field = (__typeof__(lim->field))v;                                                 \
+#define MAIN__LIMIT(field, name, def, min, max)                         \
+    do {                                                                \
+        if (main__env_int(name, def, min, max, &v, err, errlen) != 0) { \
+            return -1;                                                  \
+        }                                                               \
+        lim->field = (__typeof__(lim->field))v;                         \
     } while (0)
 
     MAIN__LIMIT(max_frame_bytes, "WS_MAX_FRAME_BYTES", 64 * 1024, 1024, 16 * 1024 * 1024);
@@ -125,8 +125,8 @@ static void main__index_done(gw_job_t *job, gw_t *gw, bool cancelled)
     main__index_job_t *j = (main__index_job_t *)job;
 
     if (!cancelled && j->err != CHAT_OK) {
-        chat_log_warn("could not ensure MongoDB indexes (will work once MongoDB is up)",
-                      "gateway", gw->cfg.gateway_id, "error", chat_strerror(j->err));
+        chat_log_warn("could not ensure MongoDB indexes (will work once MongoDB is up)", "gateway",
+                      gw->cfg.gateway_id, "error", chat_strerror(j->err));
     }
     free(j);
 }
@@ -164,7 +164,7 @@ static void main__on_tick(uv_timer_t *t)
             gw_session_cut_slow(s); /* over its bound and not reading */
         } else {
             gw_keepalive_check(s, now_ms, (int64_t)gw->lim.ping_sec * 1000,
-                                 (int64_t)gw->lim.idle_sec * 1000);
+                               (int64_t)gw->lim.idle_sec * 1000);
         }
     }
 }
@@ -178,10 +178,10 @@ static void main__finish(gw_t *gw)
     gw_server_destroy(gw);              /* closes what is left: CLOSED callbacks run */
     gw_health_destroy(gw->health);      /* freed once its ping (if any) comes back */
     gw->health = NULL;
-    gw_audit_destroy(gw->audit);        /* the same for its round */
+    gw_audit_destroy(gw->audit); /* the same for its round */
     gw->audit = NULL;
-    gw_workers_stop(gw->workers);       /* joins; leftover jobs only free themselves */
-    gw_pubsub_destroy(gw->pubsub);      /* pending replies run with NULL and free */
+    gw_workers_stop(gw->workers);  /* joins; leftover jobs only free themselves */
+    gw_pubsub_destroy(gw->pubsub); /* pending replies run with NULL and free */
     gw->pubsub = NULL;
     gw_presence_destroy(gw->presence);
     gw->presence = NULL;
@@ -228,8 +228,7 @@ static void main__on_signal(uv_signal_t *h, int signum)
         gw_session_close(s, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down", true);
     }
     gw->drain_deadline_ms = chat_clock_monotonic_ms() + gw->lim.drain_ms;
-    uv_timer_start(&gw->drain_timer, main__on_drain_poll, MAIN__DRAIN_POLL_MS,
-                   MAIN__DRAIN_POLL_MS);
+    uv_timer_start(&gw->drain_timer, main__on_drain_poll, MAIN__DRAIN_POLL_MS, MAIN__DRAIN_POLL_MS);
 }
 
 static void main__walk_report(uv_handle_t *h, void *arg)
@@ -278,13 +277,11 @@ int main(void)
     chat_db_global_init();
     /* a worker waits out a slow reply (abandoning it would leave the server the work and
      * add a retry); an outage is still seen within MONGO_TIMEOUT_MS (connect, select) */
-    gw->db = chat_db_create_with_socket_timeout(gw->cfg.mongo_uri, gw->cfg.mongo_db,
-                                                gw->cfg.mongo_timeout_ms,
-                                                gw->lim.mongo_socket_timeout_ms >
-                                                        gw->cfg.mongo_timeout_ms
-                                                    ? gw->lim.mongo_socket_timeout_ms
-                                                    : gw->cfg.mongo_timeout_ms,
-                                                err, sizeof(err));
+    gw->db = chat_db_create_with_socket_timeout(
+        gw->cfg.mongo_uri, gw->cfg.mongo_db, gw->cfg.mongo_timeout_ms,
+        gw->lim.mongo_socket_timeout_ms > gw->cfg.mongo_timeout_ms ? gw->lim.mongo_socket_timeout_ms
+                                                                   : gw->cfg.mongo_timeout_ms,
+        err, sizeof(err));
     if (gw->db == NULL) {
         chat_log_error("configuration error", "error", err);
         rc = 2;
@@ -297,8 +294,8 @@ int main(void)
         chat_log_error("out of memory");
         goto cleanup;
     }
-    gw->workers = gw_workers_create(gw, gw->lim.workers, gw->lim.read_workers,
-                                    gw->lim.worker_queue_cap);
+    gw->workers =
+        gw_workers_create(gw, gw->lim.workers, gw->lim.read_workers, gw->lim.worker_queue_cap);
     gw->registry = gw_registry_create(gw);
     gw->presence = gw_presence_create(gw);
     gw->pipeline = gw_pipeline_create(gw);

@@ -100,8 +100,7 @@ void gw_audit_check_users(const chat_store_t *st, const char *room_id,
     free(q);
 }
 
-void gw_audit_take_away(gw_t *gw, const char *room_id, const char *user_id,
-                        uint64_t live_before)
+void gw_audit_take_away(gw_t *gw, const char *room_id, const char *user_id, uint64_t live_before)
 {
     json_t *ev = json_pack("{s:s, s:s, s:s}", "type", "member_removed", "room_id", room_id,
                            "user_id", user_id);
@@ -109,8 +108,8 @@ void gw_audit_take_away(gw_t *gw, const char *room_id, const char *user_id,
 
     json_decref(ev);
     if (gw_registry_take_away(gw->registry, room_id, user_id, live_before, f) > 0) {
-        chat_log_info("membership re-checked: room taken away", "gateway",
-                      gw->cfg.gateway_id, "room", room_id, "user", user_id);
+        chat_log_info("membership re-checked: room taken away", "gateway", gw->cfg.gateway_id,
+                      "room", room_id, "user", user_id);
     }
     if (f != NULL) {
         gw_frame_unref(f);

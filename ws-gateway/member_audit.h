@@ -40,7 +40,6 @@ void gw_audit_check_users(const chat_store_t *st, const char *room_id,
  *  gw_registry_live_mark) found room_id no longer user_id's: member_removed to this
  *  gateway's watchers of the room, then the user's subscriptions that were LIVE by then
  *  are dropped (gw_registry_take_away). */
-void gw_audit_take_away(gw_t *gw, const char *room_id, const char *user_id,
-                        uint64_t live_before);
+void gw_audit_take_away(gw_t *gw, const char *room_id, const char *user_id, uint64_t live_before);
 
 #endif

@@ -55,5 +55,5 @@ void gw_msg_decide_limit_call(gw_msg_limit_call_t *c, const char *user_id, doubl
 bool gw_msg_decide_noscript(const redisReply *reply)
 {
     return reply != NULL && reply->type == REDIS_REPLY_ERROR && reply->str != NULL &&
-           strncmp(reply->str, "NOSCRIPT", 8) == 0;
+        strncmp(reply->str, "NOSCRIPT", 8) == 0;
 }

@@ -22,12 +22,12 @@
 #define GW_MSG_MAX_QUEUE_WAIT_MS 10000 /* older appends fail fast (overload) */
 
 typedef enum gw_msg_outcome {
-    GW_MSG_ACK = 0,        /* stored and committed: ack, then local delivery */
-    GW_MSG_HOLD,           /* stored, Redis away: deliver here, the ack waits */
-    GW_MSG_NOT_FOUND,      /* not a member of a private (or no) room: "no such room" */
+    GW_MSG_ACK = 0,   /* stored and committed: ack, then local delivery */
+    GW_MSG_HOLD,      /* stored, Redis away: deliver here, the ack waits */
+    GW_MSG_NOT_FOUND, /* not a member of a private (or no) room: "no such room" */
     GW_MSG_NOT_MEMBER,
-    GW_MSG_INVALID,        /* the store refused the message itself */
-    GW_MSG_UNAVAILABLE     /* not stored: retryable error */
+    GW_MSG_INVALID,    /* the store refused the message itself */
+    GW_MSG_UNAVAILABLE /* not stored: retryable error */
 } gw_msg_outcome_t;
 
 /** What a store job's results (err, stored, is_member, room_hidden, committed) mean to

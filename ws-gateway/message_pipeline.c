@@ -25,8 +25,8 @@
 
 struct gw_pipeline {
     gw_t *gw;
-    gw_hmap_t *inflight;   /* key -> msg_req_t*: messages with a client_msg_id in flight */
-    gw_held_t held;        /* stored, waiting for Redis to commit them */
+    gw_hmap_t *inflight; /* key -> msg_req_t*: messages with a client_msg_id in flight */
+    gw_held_t held;      /* stored, waiting for Redis to commit them */
     uv_timer_t timer;
     bool timer_on;
 };
@@ -88,8 +88,7 @@ static void req__answer_waiters(msg_req_t *r, gw_frame_t *ack)
             } else {
                 gw_session_send_error(s, "service_unavailable",
                                       "the message was not stored, resend it", r->room_id,
-                                      r->client_msg_id,
-                                      json_pack("{s:b}", "retryable", 1));
+                                      r->client_msg_id, json_pack("{s:b}", "retryable", 1));
             }
         }
         free(w);
@@ -121,8 +120,7 @@ static void pipeline__count_ack(const msg_req_t *r)
         chat_counter_add(&m->messages_stored, 1);
     }
     chat_counter_add(&m->messages_acked, 1);
-    chat_hist_observe(&m->ack_seconds,
-                      (double)(chat_clock_monotonic_ms() - r->queued_ms) / 1000.0);
+    chat_hist_observe(&m->ack_seconds, (double)(chat_clock_monotonic_ms() - r->queued_ms) / 1000.0);
 }
 
 static void req__submit(msg_req_t *r)
@@ -219,8 +217,7 @@ static void append__done(gw_job_t *job, gw_t *gw, bool cancelled)
         return;
     }
     if (s != NULL && out == GW_MSG_NOT_FOUND) {
-        gw_session_send_error(s, "not_found", "no such room", r->room_id, r->client_msg_id,
-                              NULL);
+        gw_session_send_error(s, "not_found", "no such room", r->room_id, r->client_msg_id, NULL);
     } else if (s != NULL && out == GW_MSG_NOT_MEMBER) {
         gw_session_send_error(s, "not_member", "you are not a member of this room", r->room_id,
                               r->client_msg_id, NULL);
@@ -282,8 +279,7 @@ static bool req__send_limit(msg_req_t *r, bool by_sha)
     const chat_config_t *cfg = &r->gw->cfg;
     gw_msg_limit_call_t c;
 
-    gw_msg_decide_limit_call(&c, r->user_id, cfg->rate_msg_per_sec, cfg->rate_msg_burst,
-                             by_sha);
+    gw_msg_decide_limit_call(&c, r->user_id, cfg->rate_msg_per_sec, cfg->rate_msg_burst, by_sha);
     r->limit_by_source = !by_sha;
     return gw_pubsub_command(r->gw->pubsub, req__on_limit_reply, r, c.argc, c.argv, NULL);
 }
@@ -328,8 +324,8 @@ void gw_message_submit(gw_session_t *s, const char *room_id, const char *content
     }
     if (s->inflight >= gw->lim.max_inflight_per_session) {
         /* back-pressure, not abuse: the client resends after its acks arrive */
-        gw_session_send_error(s, "too_many_pending", "wait for acks before sending more",
-                              room_id, client_msg_id, json_pack("{s:b}", "retryable", 1));
+        gw_session_send_error(s, "too_many_pending", "wait for acks before sending more", room_id,
+                              client_msg_id, json_pack("{s:b}", "retryable", 1));
         return;
     }
     r = calloc(1, sizeof(*r));

@@ -28,27 +28,27 @@ typedef struct msg_req {
     char user_id[CHAT_ID_LEN];
     char username[CHAT_USERNAME_MAX + 1];
     char *content;
-    char *client_msg_id;  /* NULL when the client gave none */
-    bool trusted_member;  /* the session watches the room live: checked when it subscribed */
-    char key[CHAT_KEY_LEN]; /* "<room>:<user>:<client_msg_id>" while in flight ("" = none) */
+    char *client_msg_id;        /* NULL when the client gave none */
+    bool trusted_member;        /* the session watches the room live: checked when it subscribed */
+    char key[CHAT_KEY_LEN];     /* "<room>:<user>:<client_msg_id>" while in flight ("" = none) */
     struct msg_waiter *waiters; /* resends of it that arrived while it was in flight */
-    int64_t queued_ms;    /* monotonic: when it was handed to the writer */
-    int64_t seen_seq;     /* highest seq of the room this gateway has seen (0 = none) */
-    bool limit_by_source; /* the rate-limit script went by EVAL (after a NOSCRIPT) */
+    int64_t queued_ms;          /* monotonic: when it was handed to the writer */
+    int64_t seen_seq;           /* highest seq of the room this gateway has seen (0 = none) */
+    bool limit_by_source;       /* the rate-limit script went by EVAL (after a NOSCRIPT) */
     /* results (worker), then loop state */
     chat_err_t err;
     bool is_member;
-    bool room_hidden;     /* not a member of a private room: answered as "no such room" */
+    bool room_hidden; /* not a member of a private room: answered as "no such room" */
     bool duplicate;
-    bool stored;          /* in MongoDB */
-    bool committed;       /* in the room's window and published: the ack may go */
-    bool delivered;       /* offered to this gateway's watchers */
+    bool stored;    /* in MongoDB */
+    bool committed; /* in the room's window and published: the ack may go */
+    bool delivered; /* offered to this gateway's watchers */
     int64_t seq;
-    char *json;           /* the message as clients receive it */
+    char *json; /* the message as clients receive it */
     size_t json_len;
     gw_frame_t *msg_frame;
     gw_frame_t *ack_frame;
-    gw_held_link_t held;  /* loop: while held for Redis (held_queue.h) */
+    gw_held_link_t held; /* loop: while held for Redis (held_queue.h) */
 } msg_req_t;
 
 /* A resend that arrived while its original was in flight: answered with it. */

@@ -79,11 +79,9 @@ cleanup:
 static gw_frame_t *append__ack_frame(const msg_req_t *r, json_t *msg)
 {
     json_t *ack = json_pack("{s:s, s:o, s:O, s:O, s:O, s:s}", "type", "ack", "client_msg_id",
-                            r->client_msg_id != NULL ? json_string(r->client_msg_id)
-                                                     : json_null(),
+                            r->client_msg_id != NULL ? json_string(r->client_msg_id) : json_null(),
                             "id", json_object_get(msg, "id"), "seq", json_object_get(msg, "seq"),
-                            "timestamp", json_object_get(msg, "timestamp"), "room_id",
-                            r->room_id);
+                            "timestamp", json_object_get(msg, "timestamp"), "room_id", r->room_id);
     gw_frame_t *f = ack != NULL ? gw_frame_from_json(ack) : NULL;
 
     json_decref(ack);
@@ -173,8 +171,9 @@ static void append__store(gw_worker_t *w, const chat_store_t *st, msg_req_t **re
     hints = chat_history_hints(st);
     /* room_heads is written behind (a second late) while Redis shares every writer's head;
      * without Redis it is all the other writers have, so it is raised with each batch */
-    if (k > 0 && chat_messages_append_many(gw_worker_db(w), items, k, st->redis == NULL,
-                                           st->redis != NULL ? &hints : NULL) != CHAT_OK) {
+    if (k > 0 &&
+        chat_messages_append_many(gw_worker_db(w), items, k, st->redis == NULL,
+                                  st->redis != NULL ? &hints : NULL) != CHAT_OK) {
         for (size_t i = 0; i < k; i++) {
             items[i].err = CHAT_ERR_NOMEM;
         }
@@ -239,7 +238,7 @@ static void append__commit(const chat_store_t *st, msg_req_t **reqs, size_t n)
     int64_t *seqs = calloc(n + 1, sizeof(*seqs));
     const char **jsons = calloc(n + 1, sizeof(*jsons));
     size_t *lens = calloc(n + 1, sizeof(*lens));
-    char (*idems)[CHAT_KEY_LEN] = calloc(n + 1, sizeof(*idems));
+    char(*idems)[CHAT_KEY_LEN] = calloc(n + 1, sizeof(*idems));
     const char **idem_ptrs = calloc(n + 1, sizeof(*idem_ptrs));
     size_t k = 0;
     size_t n_rooms = 0;

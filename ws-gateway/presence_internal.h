@@ -28,7 +28,7 @@ typedef struct gw_presence_remote {
     char (*rooms)[CHAT_ID_LEN]; /* rooms the user's "online" came through */
     size_t n;
     size_t cap;
-    int64_t check_at_ms;        /* wall clock: when the user's latest entry expires */
+    int64_t check_at_ms; /* wall clock: when the user's latest entry expires */
     bool check_in_flight;
 } gw_presence_remote_t;
 

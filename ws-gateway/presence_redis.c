@@ -198,8 +198,7 @@ void gw_presence_redis_sweep(gw_presence_t *pt)
     while (gw_hmap_next(&it, &key, &v)) {
         gw_presence_remote_t *rem = v;
         gw_presence_user_t *u = gw_hmap_get(pt->local, key);
-        if ((u == NULL || u->n_sockets == 0) && !rem->check_in_flight &&
-            rem->check_at_ms <= now) {
+        if ((u == NULL || u->n_sockets == 0) && !rem->check_in_flight && rem->check_at_ms <= now) {
             presence__query_expiry(pt, key, rem, now);
         }
     }

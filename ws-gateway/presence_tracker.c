@@ -66,8 +66,8 @@ static void presence__remote_free(gw_presence_remote_t *r)
     }
 }
 
-void gw_presence_on_event(gw_presence_t *pt, const char *room_id, const char *user_id,
-                          bool online, gw_frame_t *frame)
+void gw_presence_on_event(gw_presence_t *pt, const char *room_id, const char *user_id, bool online,
+                          gw_frame_t *frame)
 {
     gw_presence_remote_t *r = gw_hmap_get(pt->remote, user_id);
 
@@ -176,9 +176,8 @@ static void seen__run(gw_job_t *job, gw_worker_t *w)
 
     for (size_t i = 0; i < j->n; i += PRESENCE__SEEN_CHUNK) {
         size_t k = j->n - i < PRESENCE__SEEN_CHUNK ? j->n - i : PRESENCE__SEEN_CHUNK;
-        (void)chat_users_touch_last_seen_many(gw_worker_db(w),
-                                              (const char(*)[CHAT_ID_LEN])(j->ids + i), k,
-                                              j->now_ms);
+        (void)chat_users_touch_last_seen_many(
+            gw_worker_db(w), (const char(*)[CHAT_ID_LEN])(j->ids + i), k, j->now_ms);
     }
 }
 
@@ -365,8 +364,7 @@ gw_presence_t *gw_presence_create(gw_t *gw)
     pt->tick.data = pt->heartbeat.data = pt->sweep.data = pt;
     pt->open_handles = 3;
     uv_timer_start(&pt->tick, presence__on_tick, PRESENCE__TICK_MS, PRESENCE__TICK_MS);
-    uv_timer_start(&pt->heartbeat, presence__on_heartbeat,
-                   (uint64_t)gw->lim.presence_heartbeat_ms,
+    uv_timer_start(&pt->heartbeat, presence__on_heartbeat, (uint64_t)gw->lim.presence_heartbeat_ms,
                    (uint64_t)gw->lim.presence_heartbeat_ms);
     uv_timer_start(&pt->sweep, presence__on_sweep, (uint64_t)gw->lim.presence_sweep_ms,
                    (uint64_t)gw->lim.presence_sweep_ms);

@@ -43,8 +43,8 @@ void gw_presence_member_joined(gw_presence_t *pt, const char *room_id, const cha
 
 /** A presence event for user_id arrived on room_id's channel (frame borrowed):
  *  remember it and deliver it to the room's local watchers, once per session. */
-void gw_presence_on_event(gw_presence_t *pt, const char *room_id, const char *user_id,
-                          bool online, gw_frame_t *frame);
+void gw_presence_on_event(gw_presence_t *pt, const char *room_id, const char *user_id, bool online,
+                          gw_frame_t *frame);
 
 /** pubsub: the command connection is back; refresh every local user's entry. */
 void gw_presence_on_redis_up(gw_presence_t *pt);

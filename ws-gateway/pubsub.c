@@ -94,8 +94,7 @@ gw_pubsub_t *gw_pubsub_create(gw_t *gw)
         free(ps);
         return NULL;
     }
-    snprintf(ps->control_channel, sizeof(ps->control_channel), "chat:gw:%s",
-             gw->cfg.gateway_id);
+    snprintf(ps->control_channel, sizeof(ps->control_channel), "chat:gw:%s", gw->cfg.gateway_id);
     ps->sub.ps = ps;
     ps->sub.name = "sub";
     ps->sub.is_sub = true;
@@ -167,6 +166,5 @@ bool gw_pubsub_up(const gw_pubsub_t *ps)
         return false;
     }
     /* a PING unanswered for a while means Redis stalls: do not wait on it */
-    return !(ps->cmd.ping_outstanding &&
-             chat_clock_monotonic_ms() - ps->cmd.ping_sent_ms > 500);
+    return !(ps->cmd.ping_outstanding && chat_clock_monotonic_ms() - ps->cmd.ping_sent_ms > 500);
 }

@@ -52,8 +52,8 @@ static void channels__subscribe_batch(gw_pubsub_t *ps, const char **channels, si
     free(argv);
 }
 
-static void channels__unsubscribe(gw_pubsub_t *ps, redisAsyncContext *ac,
-                                  gw_pubsub_chan_t *ch, const char *channel)
+static void channels__unsubscribe(gw_pubsub_t *ps, redisAsyncContext *ac, gw_pubsub_chan_t *ch,
+                                  const char *channel)
 {
     const char *argv[2] = {"UNSUBSCRIBE", channel};
 
@@ -97,8 +97,8 @@ static void channels__on_change(gw_pubsub_t *ps, redisAsyncContext *ac, const ch
         ch->state = GW_PUBSUB_CH_ACTIVE;
         if (!ch->want) {
             channels__unsubscribe(ps, ac, ch, chname);
-        } else if (chat_key_channel_id(chname, CHAT_ROOM_CHANNEL_PREFIX,
-                                       CHAT_ROOM_CHANNEL_SUFFIX, room_id)) {
+        } else if (chat_key_channel_id(chname, CHAT_ROOM_CHANNEL_PREFIX, CHAT_ROOM_CHANNEL_SUFFIX,
+                                       room_id)) {
             gw_registry_on_channel_ready(ps->gw->registry, room_id);
         }
     } else if (strcmp(kind, "unsubscribe") == 0) {
@@ -142,8 +142,7 @@ void gw_pubsub_channels_on_reply(redisAsyncContext *ac, void *r, void *privdata)
             ps->sub.backoff_ms = GW_PUBSUB_BACKOFF_MIN_MS;
             ps->sub.down_logged = false;
             ps->last_hb_ms = chat_clock_monotonic_ms();
-            chat_log_info("redis connected", "conn_kind", "sub", "gateway",
-                          ps->gw->cfg.gateway_id);
+            chat_log_info("redis connected", "conn_kind", "sub", "gateway", ps->gw->cfg.gateway_id);
         }
         return;
     }

@@ -20,9 +20,9 @@
 #include "pubsub_cluster_internal.h"
 
 #define CL__PING_EVERY_MS 1000
-#define CL__REFRESH_MIN_MS 200     /* between two asked-for refreshes */
-#define CL__REFRESH_DOWN_MS 500    /* while some master does not answer */
-#define CL__REFRESH_IDLE_MS 10000  /* when all is well */
+#define CL__REFRESH_MIN_MS 200    /* between two asked-for refreshes */
+#define CL__REFRESH_DOWN_MS 500   /* while some master does not answer */
+#define CL__REFRESH_IDLE_MS 10000 /* when all is well */
 #define CL__RECONCILE_MS 1000
 
 static int64_t cl__timeout(const gw_pubsub_cluster_t *cl)
@@ -127,8 +127,8 @@ static void cnode__dropped(gw_cnode_t *n, bool sub, const char *why)
     }
     if (!n->down_logged) {
         snprintf(nchans, sizeof(nchans), "%zu", chans);
-        chat_log_warn("redis connection lost", "conn_kind", sub ? "sub" : "cmd", "node",
-                      n->addr, "reason", why, "channels_to_resubscribe", nchans, "gateway",
+        chat_log_warn("redis connection lost", "conn_kind", sub ? "sub" : "cmd", "node", n->addr,
+                      "reason", why, "channels_to_resubscribe", nchans, "gateway",
                       cl->ps->gw->cfg.gateway_id);
         n->down_logged = true;
     }
@@ -136,8 +136,8 @@ static void cnode__dropped(gw_cnode_t *n, bool sub, const char *why)
         n->backoff_ms = GW_PUBSUB_BACKOFF_MIN_MS;
     }
     n->retry_at_ms = chat_clock_monotonic_ms() + n->backoff_ms;
-    n->backoff_ms = n->backoff_ms * 2 > GW_PUBSUB_BACKOFF_MAX_MS ? GW_PUBSUB_BACKOFF_MAX_MS
-                                                                 : n->backoff_ms * 2;
+    n->backoff_ms =
+        n->backoff_ms * 2 > GW_PUBSUB_BACKOFF_MAX_MS ? GW_PUBSUB_BACKOFF_MAX_MS : n->backoff_ms * 2;
     gw_cluster_want_refresh(cl, "connection lost");
 }
 
@@ -229,10 +229,8 @@ static void cnode__connect(gw_cnode_t *n, bool sub)
     const char *ping[1] = {"PING"};
     gw_rconn_t *c;
 
-    c = gw_rconn_create(&cl->ps->gw->loop, n->host, n->port, sub,
-                        sub ? cnode__on_sub_push : NULL,
-                        sub ? cnode__on_sub_lost : cnode__on_cmd_lost, n, why,
-                        sizeof(why));
+    c = gw_rconn_create(&cl->ps->gw->loop, n->host, n->port, sub, sub ? cnode__on_sub_push : NULL,
+                        sub ? cnode__on_sub_lost : cnode__on_cmd_lost, n, why, sizeof(why));
     if (c == NULL) {
         n->retry_at_ms = chat_clock_monotonic_ms() + GW_PUBSUB_BACKOFF_MAX_MS;
         chat_log_warn("redis connect failed", "node", n->addr, "reason", why);
@@ -405,8 +403,10 @@ void gw_pubsub_cluster_tick(gw_pubsub_t *ps)
         gw_pubsub__flush_retry(ps);
         gw_presence_on_redis_up(ps->gw->presence);
     } else if (!up && cl->was_up) {
-        chat_log_warn("redis cluster degraded", "reason", "a master does not answer or slots "
-                      "are unserved", "gateway", ps->gw->cfg.gateway_id);
+        chat_log_warn("redis cluster degraded", "reason",
+                      "a master does not answer or slots "
+                      "are unserved",
+                      "gateway", ps->gw->cfg.gateway_id);
     }
     cl->was_up = up;
 }
@@ -429,7 +429,8 @@ int gw_pubsub_cluster_create(gw_pubsub_t *ps)
     chat_log_info("redis cluster mode", "seed", seed, "gateway", ps->gw->cfg.gateway_id);
     if (ps->db != 0) {
         chat_log_warn("REDIS_URL names a database, which a Redis Cluster does not have: "
-                      "database 0 is used", "gateway", ps->gw->cfg.gateway_id);
+                      "database 0 is used",
+                      "gateway", ps->gw->cfg.gateway_id);
     }
     gw_cluster_refresh(cl, chat_clock_monotonic_ms());
     return 0;

@@ -82,9 +82,8 @@ size_t gw_cluster_chans_reconcile(gw_pubsub_cluster_t *cl)
             ch->node_id = 0;
         }
         /* unanswered (a -MOVED, a reply lost with its slot): Redis ignores a repeat */
-        bool stale = (ch->state == GW_PUBSUB_CH_SUB_SENT ||
-                      ch->state == GW_PUBSUB_CH_UNSUB_SENT) &&
-                     now - ch->sent_ms > GW_CLUSTER_SUB_TIMEOUT_MS;
+        bool stale = (ch->state == GW_PUBSUB_CH_SUB_SENT || ch->state == GW_PUBSUB_CH_UNSUB_SENT) &&
+            now - ch->sent_ms > GW_CLUSTER_SUB_TIMEOUT_MS;
         if (!ch->want) {
             if (ch->state == GW_PUBSUB_CH_NONE || stale) {
                 chans__forget(ps, key, ch); /* a late confirmation finds no entry: unsub */
@@ -92,8 +91,7 @@ size_t gw_cluster_chans_reconcile(gw_pubsub_cluster_t *cl)
             continue;
         }
         gw_cluster_owner(cl->map, ps->host, key, strlen(key), owner, sizeof(owner));
-        if (ch->state != GW_PUBSUB_CH_NONE &&
-            gw_cluster_must_move(cur->addr, owner)) {
+        if (ch->state != GW_PUBSUB_CH_NONE && gw_cluster_must_move(cur->addr, owner)) {
             if (ch->state == GW_PUBSUB_CH_ACTIVE) {
                 chans__send(cur, "SUNSUBSCRIBE", key); /* the old owner may still serve */
             }
@@ -174,8 +172,8 @@ static void chans__on_unsubscribed(gw_cnode_t *n, const char *channel)
     }
     if (ch->state != GW_PUBSUB_CH_UNSUB_SENT) {
         if (!cl->unsub_logged) { /* once per map: a moved slot may carry many channels */
-            chat_log_warn("redis cluster unsubscribed a channel (slot moved)", "channel",
-                          channel, "node", n->addr, "gateway", cl->ps->gw->cfg.gateway_id);
+            chat_log_warn("redis cluster unsubscribed a channel (slot moved)", "channel", channel,
+                          "node", n->addr, "gateway", cl->ps->gw->cfg.gateway_id);
             cl->unsub_logged = true;
         }
         gw_cluster_want_refresh(cl, "sunsubscribe pushed");

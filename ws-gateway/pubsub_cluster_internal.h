@@ -17,8 +17,8 @@
 #include "pubsub_internal.h"
 #include "pubsub_rconn.h"
 
-#define GW_CLUSTER_MAX_NODES 64   /* masters (and redirect targets) with connections */
-#define GW_CLUSTER_MAX_CANDS 64   /* addresses to ask for CLUSTER SLOTS */
+#define GW_CLUSTER_MAX_NODES 64        /* masters (and redirect targets) with connections */
+#define GW_CLUSTER_MAX_CANDS 64        /* addresses to ask for CLUSTER SLOTS */
 #define GW_CLUSTER_SUB_TIMEOUT_MS 2000 /* an unconfirmed SSUBSCRIBE is sent again */
 
 typedef struct gw_pubsub_cluster gw_pubsub_cluster_t;

@@ -49,8 +49,8 @@ static void cl__apply_map(gw_pubsub_cluster_t *cl, chat_redis_cluster_map_t *map
             owns = strcmp(masters[m], cl->nodes[i]->addr) == 0;
         }
         if (!owns) {
-            chat_log_warn("redis cluster node no longer serves slots", "node",
-                          cl->nodes[i]->addr, "gateway", cl->ps->gw->cfg.gateway_id);
+            chat_log_warn("redis cluster node no longer serves slots", "node", cl->nodes[i]->addr,
+                          "gateway", cl->ps->gw->cfg.gateway_id);
             gw_cluster_node_free(cl, i);
         }
     }
@@ -65,14 +65,13 @@ static void cl__apply_map(gw_pubsub_cluster_t *cl, chat_redis_cluster_map_t *map
         cl->unsub_logged = false;
         for (size_t i = 0; i < cl->n_nodes; i++) {
             size_t used = strlen(list);
-            snprintf(list + used, sizeof(list) - used, "%s%s", i ? "," : "",
-                     cl->nodes[i]->addr);
+            snprintf(list + used, sizeof(list) - used, "%s%s", i ? "," : "", cl->nodes[i]->addr);
         }
         char nmoved[32];
         snprintf(nmoved, sizeof(nmoved), "%zu", moved);
         chat_log_info("redis cluster map changed", "masters", list, "covers_all",
-                      chat_redis_cluster_map_covers_all(map) ? "yes" : "no",
-                      "channels_moved", nmoved, "gateway", cl->ps->gw->cfg.gateway_id);
+                      chat_redis_cluster_map_covers_all(map) ? "yes" : "no", "channels_moved",
+                      nmoved, "gateway", cl->ps->gw->cfg.gateway_id);
     }
 }
 
@@ -110,8 +109,7 @@ static void cl__on_slots(redisAsyncContext *ac, void *r, void *privdata)
         }
         return;
     }
-    gw_cluster_collect_addrs(reply, cl->ps->host, cl->cands, GW_CLUSTER_MAX_CANDS,
-                             &cl->n_cands);
+    gw_cluster_collect_addrs(reply, cl->ps->host, cl->cands, GW_CLUSTER_MAX_CANDS, &cl->n_cands);
     cl__apply_map(cl, map);
 }
 

@@ -15,7 +15,7 @@
 static bool route__is(const redisReply *r, const char *s)
 {
     return r != NULL && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) &&
-           strcasecmp(r->str, s) == 0;
+        strcasecmp(r->str, s) == 0;
 }
 
 gw_cluster_push_t gw_cluster_classify(const redisReply *reply, const char **channel,
@@ -57,16 +57,15 @@ gw_cluster_push_t gw_cluster_classify(const redisReply *reply, const char **chan
         }
         return route__is(kind, "ssubscribe") ? GW_CLUSTER_SSUBSCRIBE : GW_CLUSTER_SUNSUBSCRIBE;
     }
-    if (route__is(kind, "message") || route__is(kind, "pmessage") ||
-        route__is(kind, "subscribe") || route__is(kind, "unsubscribe") ||
-        route__is(kind, "psubscribe") || route__is(kind, "punsubscribe")) {
+    if (route__is(kind, "message") || route__is(kind, "pmessage") || route__is(kind, "subscribe") ||
+        route__is(kind, "unsubscribe") || route__is(kind, "psubscribe") ||
+        route__is(kind, "punsubscribe")) {
         return GW_CLUSTER_OTHER_PUSH;
     }
     return GW_CLUSTER_REPLY;
 }
 
-gw_cluster_err_t gw_cluster_classify_error(const redisReply *reply,
-                                           chat_redis_redirect_t *redirect)
+gw_cluster_err_t gw_cluster_classify_error(const redisReply *reply, chat_redis_redirect_t *redirect)
 {
     chat_redis_redirect_t rd;
 
@@ -87,8 +86,7 @@ gw_cluster_err_t gw_cluster_classify_error(const redisReply *reply,
     return GW_CLUSTER_ERR_OTHER;
 }
 
-void gw_cluster_addr(const char *host, int port, const char *fallback_host, char *buf,
-                     size_t len)
+void gw_cluster_addr(const char *host, int port, const char *fallback_host, char *buf, size_t len)
 {
     const char *h = (host != NULL && host[0] != '\0') ? host : fallback_host;
 
@@ -243,8 +241,7 @@ size_t gw_cluster_map_masters(const chat_redis_cluster_map_t *map, const char *f
 }
 
 bool gw_cluster_hb_channel(const chat_redis_cluster_map_t *map, const char *fallback_host,
-                           const char *gateway_id, const char *node_addr, char *buf,
-                           size_t len)
+                           const char *gateway_id, const char *node_addr, char *buf, size_t len)
 {
     char owner[GW_CLUSTER_ADDR_LEN];
     bool serves = false;

@@ -22,12 +22,12 @@
 
 /** What arrived on a node connection. */
 typedef enum gw_cluster_push {
-    GW_CLUSTER_REPLY = 0,      /* not a pub/sub push: an ordinary reply */
-    GW_CLUSTER_SMESSAGE,       /* ["smessage", channel, payload] */
-    GW_CLUSTER_SSUBSCRIBE,     /* ["ssubscribe", channel, count] */
-    GW_CLUSTER_SUNSUBSCRIBE,   /* ["sunsubscribe", channel, count] (asked, or the slot moved) */
-    GW_CLUSTER_PONG,           /* ["pong", ""] in subscribed mode, or +PONG */
-    GW_CLUSTER_OTHER_PUSH      /* another pub/sub array (message, subscribe...): ignored */
+    GW_CLUSTER_REPLY = 0,    /* not a pub/sub push: an ordinary reply */
+    GW_CLUSTER_SMESSAGE,     /* ["smessage", channel, payload] */
+    GW_CLUSTER_SSUBSCRIBE,   /* ["ssubscribe", channel, count] */
+    GW_CLUSTER_SUNSUBSCRIBE, /* ["sunsubscribe", channel, count] (asked, or the slot moved) */
+    GW_CLUSTER_PONG,         /* ["pong", ""] in subscribed mode, or +PONG */
+    GW_CLUSTER_OTHER_PUSH    /* another pub/sub array (message, subscribe...): ignored */
 } gw_cluster_push_t;
 
 /**
@@ -40,11 +40,11 @@ gw_cluster_push_t gw_cluster_classify(const redisReply *reply, const char **chan
 
 /** What an error reply means for the routing. */
 typedef enum gw_cluster_err {
-    GW_CLUSTER_ERR_NONE = 0,   /* not an error reply */
-    GW_CLUSTER_ERR_MOVED,      /* slot owned elsewhere: follow and refresh the map */
-    GW_CLUSTER_ERR_ASK,        /* slot migrating: ASKING + the command there, once */
-    GW_CLUSTER_ERR_DOWN,       /* CLUSTERDOWN / TRYAGAIN / MASTERDOWN: refresh, fail */
-    GW_CLUSTER_ERR_OTHER       /* the command's own error: the caller's business */
+    GW_CLUSTER_ERR_NONE = 0, /* not an error reply */
+    GW_CLUSTER_ERR_MOVED,    /* slot owned elsewhere: follow and refresh the map */
+    GW_CLUSTER_ERR_ASK,      /* slot migrating: ASKING + the command there, once */
+    GW_CLUSTER_ERR_DOWN,     /* CLUSTERDOWN / TRYAGAIN / MASTERDOWN: refresh, fail */
+    GW_CLUSTER_ERR_OTHER     /* the command's own error: the caller's business */
 } gw_cluster_err_t;
 
 /** Classifies reply (borrowed, may be NULL); fills *redirect for MOVED / ASK. */
@@ -53,8 +53,7 @@ gw_cluster_err_t gw_cluster_classify_error(const redisReply *reply,
 
 /** Formats "host:port" into buf; an empty host (the node did not know its address)
  *  becomes fallback_host. */
-void gw_cluster_addr(const char *host, int port, const char *fallback_host, char *buf,
-                     size_t len);
+void gw_cluster_addr(const char *host, int port, const char *fallback_host, char *buf, size_t len);
 
 /**
  * The address ("host:port") of the master owning the slot of key (key_len bytes, a
@@ -92,8 +91,7 @@ size_t gw_cluster_map_masters(const chat_redis_cluster_map_t *map, const char *f
  * the node serves no slot found within a bounded search.
  */
 bool gw_cluster_hb_channel(const chat_redis_cluster_map_t *map, const char *fallback_host,
-                           const char *gateway_id, const char *node_addr, char *buf,
-                           size_t len);
+                           const char *gateway_id, const char *node_addr, char *buf, size_t len);
 
 /** A number describing which master serves every slot (equal maps, equal numbers):
  *  to log a map change once. 0 for NULL. */

@@ -47,8 +47,8 @@ static void conn__lost(gw_pubsub_conn_t *c, const char *why)
     c->ready = false;
     c->ping_outstanding = false;
     if (!c->down_logged && !ps->closing) {
-        chat_log_warn("redis connection lost", "conn_kind", c->name, "reason", why,
-                      "gateway", ps->gw->cfg.gateway_id);
+        chat_log_warn("redis connection lost", "conn_kind", c->name, "reason", why, "gateway",
+                      ps->gw->cfg.gateway_id);
         c->down_logged = true;
     }
     if (c->is_sub) {
@@ -105,8 +105,8 @@ static void conn__on_auth(redisAsyncContext *ac, void *r, void *privdata)
     if (c->ac != ac || reply == NULL || reply->type != REDIS_REPLY_ERROR) {
         return;
     }
-    chat_log_error("redis refused AUTH (check the credentials in REDIS_URL)", "conn_kind",
-                   c->name, "error", reply->str, "gateway", c->ps->gw->cfg.gateway_id);
+    chat_log_error("redis refused AUTH (check the credentials in REDIS_URL)", "conn_kind", c->name,
+                   "error", reply->str, "gateway", c->ps->gw->cfg.gateway_id);
 }
 
 void gw_pubsub_conn_on_pong(redisAsyncContext *ac, void *r, void *privdata)
@@ -127,8 +127,7 @@ void gw_pubsub_conn_on_pong(redisAsyncContext *ac, void *r, void *privdata)
         c->ready = true;
         c->backoff_ms = GW_PUBSUB_BACKOFF_MIN_MS;
         c->down_logged = false;
-        chat_log_info("redis connected", "conn_kind", c->name, "gateway",
-                      ps->gw->cfg.gateway_id);
+        chat_log_info("redis connected", "conn_kind", c->name, "gateway", ps->gw->cfg.gateway_id);
         gw_pubsub__flush_retry(ps);
         gw_presence_on_redis_up(ps->gw->presence);
     }

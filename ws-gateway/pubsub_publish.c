@@ -83,7 +83,7 @@ static bool ps__send_publish(gw_pubsub_t *ps, gw_pubsub_pub_t *p)
         return gw_pubsub_cluster_command(ps, ps__on_published, p, 3, argv, lens);
     }
     return ps->cmd.ac != NULL &&
-           redisAsyncCommandArgv(ps->cmd.ac, ps__on_published, p, 3, argv, lens) == REDIS_OK;
+        redisAsyncCommandArgv(ps->cmd.ac, ps__on_published, p, 3, argv, lens) == REDIS_OK;
 }
 
 void gw_pubsub__flush_retry(gw_pubsub_t *ps)

@@ -25,12 +25,12 @@ struct gw_rconn {
     uv_poll_t poll;
     bool sub;
     bool connected;
-    bool closed;      /* no more callbacks; the handle is closing */
-    int events;       /* what the poll watches now */
+    bool closed; /* no more callbacks; the handle is closing */
+    int events;  /* what the poll watches now */
     gw_rconn_push_fn *on_push;
     gw_rconn_lost_fn *on_lost;
     void *arg;
-    rconn_cb_t *cbs;  /* ring of pending callbacks (command connections) */
+    rconn_cb_t *cbs; /* ring of pending callbacks (command connections) */
     size_t cb_cap;
     size_t cb_head;
     size_t cb_len;
@@ -215,8 +215,8 @@ gw_rconn_t *gw_rconn_create(uv_loop_t *loop, const char *host, int port, bool su
     return c;
 }
 
-bool gw_rconn_send(gw_rconn_t *c, redisCallbackFn *fn, void *privdata, int argc,
-                   const char **argv, const size_t *argvlen)
+bool gw_rconn_send(gw_rconn_t *c, redisCallbackFn *fn, void *privdata, int argc, const char **argv,
+                   const size_t *argvlen)
 {
     if (c == NULL || c->closed || (c->sub && fn != NULL) ||
         sdslen(c->ctx->obuf) > GW_RCONN_MAX_OUT) {

@@ -24,7 +24,7 @@
 #include <stddef.h>
 #include <uv.h>
 
-#define GW_RCONN_MAX_PENDING 20000 /* commands awaiting a reply on one connection */
+#define GW_RCONN_MAX_PENDING 20000   /* commands awaiting a reply on one connection */
 #define GW_RCONN_MAX_OUT (16u << 20) /* bytes waiting to be written */
 
 typedef struct gw_rconn gw_rconn_t;
@@ -50,8 +50,8 @@ gw_rconn_t *gw_rconn_create(uv_loop_t *loop, const char *host, int port, bool su
  * subscriber connection fn must be NULL (replies go to on_push). False (fn not called)
  * when the connection is closed, the queue is full or out of memory.
  */
-bool gw_rconn_send(gw_rconn_t *c, redisCallbackFn *fn, void *privdata, int argc,
-                   const char **argv, const size_t *argvlen);
+bool gw_rconn_send(gw_rconn_t *c, redisCallbackFn *fn, void *privdata, int argc, const char **argv,
+                   const size_t *argvlen);
 
 /** Closes (pending callbacks see NULL replies, at once; on_lost is not called); the
  *  memory goes when libuv has closed the handle. Accepts NULL. Safe inside callbacks. */

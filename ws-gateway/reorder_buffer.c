@@ -66,8 +66,7 @@ void gw_reorder_insert(gw_reorder_t *rb, int64_t seq, gw_frame_t *frame)
     rb->n++;
 }
 
-void gw_reorder_drain(gw_reorder_t *rb, int64_t *last, gw_reorder_deliver_fn *deliver,
-                      void *arg)
+void gw_reorder_drain(gw_reorder_t *rb, int64_t *last, gw_reorder_deliver_fn *deliver, void *arg)
 {
     uint32_t k = 0;
 
@@ -86,8 +85,7 @@ void gw_reorder_drain(gw_reorder_t *rb, int64_t *last, gw_reorder_deliver_fn *de
 }
 
 gw_reorder_result_t gw_reorder_offer(gw_reorder_t *rb, int64_t *last, int64_t seq,
-                                     gw_frame_t *frame, gw_reorder_deliver_fn *deliver,
-                                     void *arg)
+                                     gw_frame_t *frame, gw_reorder_deliver_fn *deliver, void *arg)
 {
     if (seq <= *last) {
         return GW_REORDER_DUPLICATE; /* already delivered */

@@ -28,8 +28,8 @@ typedef struct gw_reorder {
     gw_buffered_t *buf; /* out-of-order successors, ascending seq, no repeats */
     uint32_t n;
     uint32_t cap;
-    uint32_t max;       /* bound on n */
-    bool overflow;      /* something was given up: keep backfilling until caught up */
+    uint32_t max;  /* bound on n */
+    bool overflow; /* something was given up: keep backfilling until caught up */
 } gw_reorder_t;
 
 typedef enum gw_reorder_result {
@@ -52,12 +52,10 @@ void gw_reorder_clear(gw_reorder_t *rb);
 void gw_reorder_insert(gw_reorder_t *rb, int64_t seq, gw_frame_t *frame);
 /** The in-order rule for seq against *last (frame borrowed): see gw_reorder_result_t. */
 gw_reorder_result_t gw_reorder_offer(gw_reorder_t *rb, int64_t *last, int64_t seq,
-                                     gw_frame_t *frame, gw_reorder_deliver_fn *deliver,
-                                     void *arg);
+                                     gw_frame_t *frame, gw_reorder_deliver_fn *deliver, void *arg);
 /** Delivers the buffered seqs that follow *last without a hole, drops those at or
  *  below it. */
-void gw_reorder_drain(gw_reorder_t *rb, int64_t *last, gw_reorder_deliver_fn *deliver,
-                      void *arg);
+void gw_reorder_drain(gw_reorder_t *rb, int64_t *last, gw_reorder_deliver_fn *deliver, void *arg);
 
 /** True while a gap is open: frames wait for a missing seq, or some were given up. */
 bool gw_reorder_waiting(const gw_reorder_t *rb);

@@ -52,9 +52,8 @@ static void backfill__done(gw_job_t *job, gw_t *gw, bool cancelled)
 {
     backfill_job_t *b = (backfill_job_t *)job;
     gw_registry_t *reg = gw->registry;
-    gw_room_t *room = (!cancelled && !gw->stopping && reg != NULL)
-                          ? gw_registry_find(reg, b->room_id)
-                          : NULL;
+    gw_room_t *room =
+        (!cancelled && !gw->stopping && reg != NULL) ? gw_registry_find(reg, b->room_id) : NULL;
 
     if (room == NULL) {
         goto cleanup;

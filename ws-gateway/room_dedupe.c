@@ -17,8 +17,8 @@
 #define DEDUPE__TS_MAX 40
 
 /* The value after the member name key (`"name":`), or NULL. */
-static const char *dedupe__value(const char *payload, size_t len, const char *key,
-                                 size_t key_len, size_t *left)
+static const char *dedupe__value(const char *payload, size_t len, const char *key, size_t key_len,
+                                 size_t *left)
 {
     const char *p = memmem(payload, len, key, key_len);
 

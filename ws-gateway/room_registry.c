@@ -31,8 +31,8 @@
 
 struct gw_registry {
     gw_t *gw;
-    gw_hmap_t *rooms;            /* room id -> gw_room_t* (owned) */
-    gw_deadline_set_t *gaps;     /* rooms with a backfill due */
+    gw_hmap_t *rooms;             /* room id -> gw_room_t* (owned) */
+    gw_deadline_set_t *gaps;      /* rooms with a backfill due */
     gw_deadline_set_t *lingering; /* rooms without subscribers, dropped when due */
     uv_timer_t timer;
     int64_t last_linger_check_ms;
@@ -48,8 +48,7 @@ static void registry__room_free(gw_room_t *room)
     free(room);
 }
 
-size_t gw_registry_live_watchers(const gw_room_t *room, char (*out)[CHAT_ID_LEN],
-                                 bool *all_live)
+size_t gw_registry_live_watchers(const gw_room_t *room, char (*out)[CHAT_ID_LEN], bool *all_live)
 {
     gw_distinct_t users;
 
@@ -76,8 +75,7 @@ size_t gw_registry_room_count(const gw_registry_t *reg)
     return gw_hmap_size(reg->rooms);
 }
 
-void gw_registry_each_room(gw_registry_t *reg, void (*fn)(gw_room_t *room, void *arg),
-                           void *arg)
+void gw_registry_each_room(gw_registry_t *reg, void (*fn)(gw_room_t *room, void *arg), void *arg)
 {
     gw_hmap_iter_t it;
     void *v;
@@ -212,8 +210,7 @@ static void registry__update_gap(gw_registry_t *reg, gw_room_t *room)
     }
 }
 
-void gw_registry_offer_room(gw_registry_t *reg, gw_room_t *room, int64_t seq,
-                            gw_frame_t *frame)
+void gw_registry_offer_room(gw_registry_t *reg, gw_room_t *room, int64_t seq, gw_frame_t *frame)
 {
     registry__ctx_t c = {reg, room};
 
@@ -316,7 +313,7 @@ void gw_registry_remove_user(gw_registry_t *reg, const char *room_id, const char
 static bool registry__taken(const gw_sub_t *sub, const char *user_id, uint64_t live_before)
 {
     return sub->state == GW_SUB_LIVE && sub->live_mark <= live_before &&
-           strcmp(sub->session->user_id, user_id) == 0;
+        strcmp(sub->session->user_id, user_id) == 0;
 }
 
 size_t gw_registry_take_away(gw_registry_t *reg, const char *room_id, const char *user_id,
@@ -357,8 +354,8 @@ void gw_registry_on_channel_ready(gw_registry_t *reg, const char *room_id)
     gw_subscription_on_channel_ready(reg->gw, room);
 }
 
-void gw_registry_on_channel_message(gw_registry_t *reg, const char *room_id,
-                                    const char *payload, size_t len)
+void gw_registry_on_channel_message(gw_registry_t *reg, const char *room_id, const char *payload,
+                                    size_t len)
 {
     gw_chan_event_t ev;
     gw_frame_t *frame = NULL;
@@ -385,8 +382,8 @@ void gw_registry_on_channel_message(gw_registry_t *reg, const char *room_id,
     } else if (ev.kind == GW_CHAN_TYPING) {
         gw_registry_deliver_event(reg, room_id, frame, ev.user_id);
     } else if (ev.kind == GW_CHAN_PRESENCE && ev.user_id != NULL && ev.status != NULL) {
-        gw_presence_on_event(reg->gw->presence, room_id, ev.user_id,
-                             gw_chan_event_online(&ev), frame);
+        gw_presence_on_event(reg->gw->presence, room_id, ev.user_id, gw_chan_event_online(&ev),
+                             frame);
     } else if (ev.kind == GW_CHAN_MEMBER_REMOVED || ev.kind == GW_CHAN_MEMBER_ADDED) {
         gw_registry_deliver_event(reg, room_id, frame, NULL);
         if (ev.kind == GW_CHAN_MEMBER_REMOVED && ev.user_id != NULL) {

@@ -37,26 +37,26 @@ typedef enum gw_sub_state {
 /** One session's subscription to one room. Owned by the session; listed by the room. */
 typedef struct gw_sub {
     gw_session_t *session;
-    gw_room_t *room;          /* NULL until membership is checked: no SUBSCRIBE before */
+    gw_room_t *room; /* NULL until membership is checked: no SUBSCRIBE before */
     char room_id[CHAT_ID_LEN];
-    bool checked;             /* membership confirmed for this request */
-    bool dispatch_waiting;    /* its job waits for the session's other checks to end */
-    uint32_t room_index;      /* position in room->subs */
+    bool checked;          /* membership confirmed for this request */
+    bool dispatch_waiting; /* its job waits for the session's other checks to end */
+    uint32_t room_index;   /* position in room->subs */
     gw_sub_state_t state;
-    int64_t delivered;        /* highest seq queued to this session for the room */
-    uint32_t gen;             /* bumped on restart: older job results are ignored */
+    int64_t delivered; /* highest seq queued to this session for the room */
+    uint32_t gen;      /* bumped on restart: older job results are ignored */
     bool job_in_flight;
-    uint64_t live_mark;       /* gw->next_live_mark when it went LIVE (0: never) */
-    bool waiting_redis;       /* PENDING until the room's channel is subscribed */
-    bool waiting_queue;       /* REPLAYING, paused until the session's queue drains */
-    bool join;                /* the request changes membership (join frame / URL) */
+    uint64_t live_mark; /* gw->next_live_mark when it went LIVE (0: never) */
+    bool waiting_redis; /* PENDING until the room's channel is subscribed */
+    bool waiting_queue; /* REPLAYING, paused until the session's queue drains */
+    bool join;          /* the request changes membership (join frame / URL) */
     bool has_after;
     int64_t after;
     int64_t member_checked_ms; /* membership cache for sends */
     int64_t last_typing_ms;
     /* MongoDB unavailable or the workers busy: the request is retried, not dropped */
     bool in_retry;
-    int retry_kind;           /* what to send again (subscription.c's job kinds) */
+    int retry_kind; /* what to send again (subscription.c's job kinds) */
     int retry_backoff_ms;
     int64_t retry_at_ms;
     struct gw_sub *retry_prev;
@@ -68,12 +68,12 @@ struct gw_room {
     gw_sub_t **subs;
     uint32_t n_subs;
     uint32_t cap_subs;
-    bool seq_known;           /* last is meaningful (set from MongoDB on first subscribe) */
-    int64_t last;             /* highest seq delivered live, in order */
-    gw_reorder_t order;       /* out-of-order successors (reorder_buffer.h) */
+    bool seq_known;     /* last is meaningful (set from MongoDB on first subscribe) */
+    int64_t last;       /* highest seq delivered live, in order */
+    gw_reorder_t order; /* out-of-order successors (reorder_buffer.h) */
     bool backfill_in_flight;
     bool backfill_again;
-    gw_recent_t recent;       /* the last delivered frames (recent_frames.h) */
+    gw_recent_t recent; /* the last delivered frames (recent_frames.h) */
 };
 
 gw_registry_t *gw_registry_create(gw_t *gw);
@@ -84,16 +84,14 @@ gw_room_t *gw_registry_find(gw_registry_t *reg, const char *room_id);
 /** The distinct users with a LIVE subscription to room into out (room->n_subs slots);
  *  how many. *all_live is false when some subscription is not LIVE yet (its own
  *  membership check decides it). */
-size_t gw_registry_live_watchers(const gw_room_t *room, char (*out)[CHAT_ID_LEN],
-                                 bool *all_live);
+size_t gw_registry_live_watchers(const gw_room_t *room, char (*out)[CHAT_ID_LEN], bool *all_live);
 /** The mark of the last subscription that went LIVE: taken before a membership read,
  *  it tells gw_registry_take_away which subscriptions that read was about. */
 uint64_t gw_registry_live_mark(const gw_registry_t *reg);
 /** How many rooms are known (watched or lingering), and each of them in turn. fn must
  *  not attach or detach subscriptions. */
 size_t gw_registry_room_count(const gw_registry_t *reg);
-void gw_registry_each_room(gw_registry_t *reg, void (*fn)(gw_room_t *room, void *arg),
-                           void *arg);
+void gw_registry_each_room(gw_registry_t *reg, void (*fn)(gw_room_t *room, void *arg), void *arg);
 /** Adds sub to room_id's subscribers (creating the room and its channel subscription). */
 int gw_registry_attach(gw_registry_t *reg, gw_sub_t *sub, const char *room_id);
 /** Removes sub from its room; an empty room lingers a few seconds, then is dropped. */
@@ -132,7 +130,7 @@ void gw_registry_remove_user(gw_registry_t *reg, const char *room_id, const char
 /** pubsub: the room's channel subscription is confirmed (first time or after reconnect). */
 void gw_registry_on_channel_ready(gw_registry_t *reg, const char *room_id);
 /** pubsub: a payload arrived on chat:room:<room_id>. */
-void gw_registry_on_channel_message(gw_registry_t *reg, const char *room_id,
-                                    const char *payload, size_t len);
+void gw_registry_on_channel_message(gw_registry_t *reg, const char *room_id, const char *payload,
+                                    size_t len);
 
 #endif

@@ -14,8 +14,7 @@
 
 /** The in-order rule for one message of room (frame borrowed); schedules or clears the
  *  room's gap timer as the reorder buffer says. */
-void gw_registry_offer_room(gw_registry_t *reg, gw_room_t *room, int64_t seq,
-                            gw_frame_t *frame);
+void gw_registry_offer_room(gw_registry_t *reg, gw_room_t *room, int64_t seq, gw_frame_t *frame);
 /** No backfill is due for room any more. */
 void gw_registry_gap_clear(gw_registry_t *reg, gw_room_t *room);
 /** A backfill of room is due in delay_ms (or earlier, when one is due sooner). */

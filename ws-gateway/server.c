@@ -15,8 +15,8 @@
 #include "session.h"
 #include "upgrade_auth.h"
 
-static int server__dispatch(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-                            void *in, size_t len)
+static int server__dispatch(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                            size_t len)
 {
     struct lws_context *ctx = lws_get_context(wsi);
     gw_t *gw = ctx != NULL ? lws_context_user(ctx) : NULL;
@@ -62,12 +62,12 @@ static int server__dispatch(struct lws *wsi, enum lws_callback_reasons reason, v
 }
 
 /* Every line logged while lws calls us about a socket names it ("conn"). */
-static int server__callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-                            void *in, size_t len)
+static int server__callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                            size_t len)
 {
     gw_session_t *s = user;
-    bool scoped = s != NULL && reason != LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION &&
-                  s->conn_key[0] != '\0';
+    bool scoped =
+        s != NULL && reason != LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION && s->conn_key[0] != '\0';
     int rc;
 
     if (scoped) {
@@ -88,8 +88,7 @@ static int server__callback(struct lws *wsi, enum lws_callback_reasons reason, v
 #define SERVER__TX_PACKET (1024 * 1024)
 
 static const struct lws_protocols server__protocols[] = {
-    {"chat", server__callback, sizeof(gw_session_t), SERVER__RX_BUFFER, 0, NULL,
-     SERVER__TX_PACKET},
+    {"chat", server__callback, sizeof(gw_session_t), SERVER__RX_BUFFER, 0, NULL, SERVER__TX_PACKET},
     {NULL, NULL, 0, 0, 0, NULL, 0} /* 4.1.6 has no LWS_PROTOCOL_LIST_TERM */
 };
 
@@ -106,8 +105,7 @@ static void server__lws_log(int level, const char *line)
     while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) {
         msg[--n] = '\0';
     }
-    chat_log(level == LLL_ERR ? CHAT_LOG_ERROR : CHAT_LOG_WARN, msg, "source", "lws",
-             (char *)NULL);
+    chat_log(level == LLL_ERR ? CHAT_LOG_ERROR : CHAT_LOG_WARN, msg, "source", "lws", (char *)NULL);
 }
 
 static const lws_retry_bo_t server__no_validity = {
@@ -128,7 +126,7 @@ int gw_server_start(gw_t *gw)
     info.vhost_name = "chat-gateway";
     info.server_string = "chat-gateway";
     info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_ALLOW_LISTEN_SHARE |
-                   LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_UV_NO_SIGSEGV_SIGFPE_SPIN;
+        LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_UV_NO_SIGSEGV_SIGFPE_SPIN;
     info.foreign_loops = loops;
     info.pcontext = &gw->lws; /* lws clears it once the context is completely gone */
     info.user = gw;

@@ -115,16 +115,15 @@ static int session__close_now(gw_session_t *s, uint16_t code, const char *reason
 {
     chat_log_info("closing connection", "gateway", s->gw->cfg.gateway_id, "conn", s->conn_key,
                   "user", s->user_id, "reason", reason);
-    lws_close_reason(s->wsi, (enum lws_close_status)code, (unsigned char *)reason,
-                     strlen(reason));
+    lws_close_reason(s->wsi, (enum lws_close_status)code, (unsigned char *)reason, strlen(reason));
     return -1;
 }
 
 static int session__message(gw_session_t *s, const unsigned char *data, size_t len)
 {
     if (s->rx_binary) {
-        gw_session_send_error(s, "invalid_message", "binary frames are not supported", NULL,
-                              NULL, NULL);
+        gw_session_send_error(s, "invalid_message", "binary frames are not supported", NULL, NULL,
+                              NULL);
         return 0;
     }
     if (chat_utf8_length((const char *)data, len) < 0) {
@@ -244,8 +243,8 @@ void gw_session_cut_slow(gw_session_t *s)
     if (s->gw->metrics != NULL) {
         chat_counter_add(&s->gw->metrics->slow_consumer_closes, 1);
     }
-    chat_log_warn("slow consumer: closing", "gateway", s->gw->cfg.gateway_id, "conn",
-                  s->conn_key, "user", s->user_id);
+    chat_log_warn("slow consumer: closing", "gateway", s->gw->cfg.gateway_id, "conn", s->conn_key,
+                  "user", s->user_id);
     gw_session_close(s, GW_CLOSE_SLOW_CONSUMER, "slow_consumer", false);
 }
 
@@ -307,8 +306,8 @@ int gw_session_timer(gw_session_t *s)
     }
     chat_log_info("closing connection", "gateway", s->gw->cfg.gateway_id, "conn", s->conn_key,
                   "user", s->user_id, "reason", s->close_reason);
-    lws_close_reason(s->wsi, (enum lws_close_status)s->close_code,
-                     (unsigned char *)s->close_reason, strlen(s->close_reason));
+    lws_close_reason(s->wsi, (enum lws_close_status)s->close_code, (unsigned char *)s->close_reason,
+                     strlen(s->close_reason));
     return -1;
 }
 

@@ -18,9 +18,9 @@
 
 typedef struct gw_frame {
     uint32_t refs;
-    uint32_t len;                 /* payload bytes (without the headroom or the NUL) */
-    uint8_t kind;                 /* gw_frame_out_t of its "type", for /metrics */
-    unsigned char data[];         /* LWS_PRE headroom, payload, NUL */
+    uint32_t len;         /* payload bytes (without the headroom or the NUL) */
+    uint8_t kind;         /* gw_frame_out_t of its "type", for /metrics */
+    unsigned char data[]; /* LWS_PRE headroom, payload, NUL */
 } gw_frame_t;
 
 /** New frame holding a copy of payload[0..len) with one reference, or NULL on OOM. */

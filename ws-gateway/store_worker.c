@@ -48,7 +48,7 @@ struct gw_worker {
 
 struct gw_workers {
     gw_t *gw;
-    int n;               /* n_write writers first, then readers */
+    int n; /* n_write writers first, then readers */
     int n_write;
     uint32_t cap;
     gw_worker_t *w;
@@ -57,7 +57,7 @@ struct gw_workers {
     gw_job_t *done_tail;
     uv_async_t async;
     bool async_ready;
-    bool stopped;        /* loop thread */
+    bool stopped; /* loop thread */
 };
 
 static void workers__push_done(gw_workers_t *ws, gw_job_t *job)
@@ -284,7 +284,8 @@ gw_workers_t *gw_workers_create(gw_t *gw, int n_write, int n_read, uint32_t queu
         w->heads = gw_hmap_create(64);
         w->store.db = gw->db;
         w->store.window = gw->cfg.history_window;
-        w->store.redis = chat_redis_create(gw->cfg.redis_url, gw->cfg.redis_cluster, WORKER__REDIS_TIMEOUT_MS, NULL, 0);
+        w->store.redis = chat_redis_create(gw->cfg.redis_url, gw->cfg.redis_cluster,
+                                           WORKER__REDIS_TIMEOUT_MS, NULL, 0);
         if (w->seq_hints == NULL || w->heads == NULL || w->store.redis == NULL ||
             pthread_create(&w->thread, NULL, worker__main, w) != 0) {
             goto fail;

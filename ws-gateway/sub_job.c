@@ -38,8 +38,8 @@ void gw_sub_job_send_error(gw_session_t *s, chat_err_t err, const char *room_id,
         gw_session_send_error(s, "not_found", "no such room", room_id, NULL, NULL);
         break;
     case CHAT_ERR_FORBIDDEN:
-        gw_session_send_error(s, "forbidden", "this room is private (invite only)", room_id,
-                              NULL, NULL);
+        gw_session_send_error(s, "forbidden", "this room is private (invite only)", room_id, NULL,
+                              NULL);
         break;
     case CHAT_ERR_UNAVAILABLE:
     case CHAT_ERR_NOMEM:
@@ -65,8 +65,8 @@ static void job__check_member(gw_sub_job_t *j, const chat_store_t *st)
         /* only a real change is charged to the user's membership bucket */
         j->err = chat_member_check(st, j->room_id, j->user_id, &already);
         if (j->err == CHAT_OK && !already) {
-            j->err = chat_membership_charge(st, j->user_id, j->membership_per_min,
-                                            &j->retry_after_ms);
+            j->err =
+                chat_membership_charge(st, j->user_id, j->membership_per_min, &j->retry_after_ms);
         }
         if (j->err == CHAT_OK) {
             j->err = chat_membership_join(st, j->room_id, j->user_id, j->username, false, &room,
@@ -138,16 +138,15 @@ void gw_sub_job_run_leave(gw_job_t *job, gw_worker_t *w)
     if (j->err != CHAT_OK) {
         return;
     }
-    j->err = chat_membership_leave(gw_worker_store(w), j->room_id, j->user_id, j->username,
-                                   false, &room, &sys, &j->changed);
+    j->err = chat_membership_leave(gw_worker_store(w), j->room_id, j->user_id, j->username, false,
+                                   &room, &sys, &j->changed);
     if (j->err == CHAT_OK && j->changed) {
         j->sys_frame = job__message_frame(&sys);
         j->sys_seq = sys.seq;
     } else if (j->err == CHAT_OK && room.is_private) {
         /* nothing to leave: an outsider is not told that the private room exists */
         bool is_member = false;
-        if (chat_member_check(gw_worker_store(w), j->room_id, j->user_id, &is_member) ==
-                CHAT_OK &&
+        if (chat_member_check(gw_worker_store(w), j->room_id, j->user_id, &is_member) == CHAT_OK &&
             !is_member) {
             j->err = CHAT_ERR_NOT_FOUND;
         }

@@ -22,10 +22,10 @@
 /* What a subscription job does. A room this gateway does not watch yet is only
  * SUBSCRIBEd once membership is confirmed: CHECK first, then START. */
 typedef enum gw_sub_job_kind {
-    GW_SUB_JOB_CHECK,  /* membership (or the join) only */
-    GW_SUB_JOB_FULL,   /* membership, then the room's seq and the first replay page */
-    GW_SUB_JOB_START,  /* membership just checked: the room's seq and the first page */
-    GW_SUB_JOB_NEXT    /* the next replay page */
+    GW_SUB_JOB_CHECK, /* membership (or the join) only */
+    GW_SUB_JOB_FULL,  /* membership, then the room's seq and the first replay page */
+    GW_SUB_JOB_START, /* membership just checked: the room's seq and the first page */
+    GW_SUB_JOB_NEXT   /* the next replay page */
 } gw_sub_job_kind_t;
 
 typedef struct gw_sub_job {

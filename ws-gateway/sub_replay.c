@@ -16,8 +16,9 @@ void gw_sub_replay_go_live(gw_session_t *s, gw_sub_t *sub)
         sub->live_mark = ++s->gw->next_live_mark; /* member audits read after this */
     }
     sub->state = GW_SUB_LIVE;
-    gw_session_send_json(s, json_pack("{s:s, s:s, s:I}", "type", "subscribed", "room_id",
-                                      sub->room_id, "last_seq", (json_int_t)sub->delivered));
+    gw_session_send_json(s,
+                         json_pack("{s:s, s:s, s:I}", "type", "subscribed", "room_id", sub->room_id,
+                                   "last_seq", (json_int_t)sub->delivered));
 }
 
 /* Pauses the replay until the session's queue drains (gw_subscription_on_queue_drained). */
@@ -77,15 +78,14 @@ gw_sub_replay_next_t gw_sub_replay_continue(gw_session_t *s, gw_sub_t *sub, bool
      * Reaching last through the room's own frames is. */
     if (from_memory) {
         chat_counter_add(&s->gw->metrics->resume_replays[GW_REPLAY_MEMORY], 1);
-        chat_log_debug("replayed from the room's recent frames", "gateway",
-                       s->gw->cfg.gateway_id, "conn", s->conn_key, "room", sub->room->id);
+        chat_log_debug("replayed from the room's recent frames", "gateway", s->gw->cfg.gateway_id,
+                       "conn", s->conn_key, "room", sub->room->id);
     }
     if ((!more || from_memory) && sub->delivered >= sub->room->last) {
         gw_sub_replay_go_live(s, sub);
         return GW_SUB_REPLAY_DONE;
     }
-    if (gw_session_has_room_for_replay(s, 0) &&
-        s->q_len <= s->gw->lim.queue_max_frames / 4) {
+    if (gw_session_has_room_for_replay(s, 0) && s->q_len <= s->gw->lim.queue_max_frames / 4) {
         return GW_SUB_REPLAY_FETCH;
     }
     replay__pause(s, sub);

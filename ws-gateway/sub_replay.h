@@ -21,9 +21,9 @@
 
 /** What a replay needs next. */
 typedef enum gw_sub_replay_next {
-    GW_SUB_REPLAY_DONE,   /* live now (or the session is closing): nothing */
-    GW_SUB_REPLAY_FETCH,  /* read the page after sub->delivered */
-    GW_SUB_REPLAY_PAUSED  /* waiting for the session's queue to drain */
+    GW_SUB_REPLAY_DONE,  /* live now (or the session is closing): nothing */
+    GW_SUB_REPLAY_FETCH, /* read the page after sub->delivered */
+    GW_SUB_REPLAY_PAUSED /* waiting for the session's queue to drain */
 } gw_sub_replay_next_t;
 
 /** Makes sub LIVE (a new live mark the first time) and sends "subscribed"; repeating it

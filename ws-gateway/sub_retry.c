@@ -32,8 +32,8 @@ void gw_sub_retry_unlink(gw_t *gw, gw_sub_t *sub)
 void gw_sub_retry_schedule(gw_t *gw, gw_sub_t *sub, int kind)
 {
     gw_sub_retry_unlink(gw, sub);
-    sub->retry_backoff_ms = sub->retry_backoff_ms == 0 ? SUB_RETRY_MIN_MS
-                                                       : sub->retry_backoff_ms * 2;
+    sub->retry_backoff_ms =
+        sub->retry_backoff_ms == 0 ? SUB_RETRY_MIN_MS : sub->retry_backoff_ms * 2;
     if (sub->retry_backoff_ms > SUB_RETRY_MAX_MS) {
         sub->retry_backoff_ms = SUB_RETRY_MAX_MS;
     }

@@ -139,8 +139,8 @@ static void sub__done(gw_job_t *job, gw_t *gw, bool cancelled)
     sub->job_in_flight = false;
     if (j->err == CHAT_ERR_UNAVAILABLE || j->err == CHAT_ERR_NOMEM) {
         if (sub->retry_backoff_ms == 0) {
-            chat_log_warn("subscription waits for MongoDB", "gateway", gw->cfg.gateway_id,
-                          "conn", s->conn_key, "room", j->room_id);
+            chat_log_warn("subscription waits for MongoDB", "gateway", gw->cfg.gateway_id, "conn",
+                          s->conn_key, "room", j->room_id);
         }
         gw_sub_retry_schedule(gw, sub, (int)j->kind);
         goto next;
@@ -223,8 +223,7 @@ static void sub__dispatch(gw_session_t *s, gw_sub_t *sub, gw_sub_job_kind_t kind
     if (kind != GW_SUB_JOB_CHECK) {
         j->need_last_seq = !sub->room->seq_known;
         j->skip_page = kind != GW_SUB_JOB_NEXT && j->has_after && sub->room->seq_known &&
-                       (j->after >= sub->room->last ||
-                        gw_registry_recent(sub->room, j->after + 1) != NULL);
+            (j->after >= sub->room->last || gw_registry_recent(sub->room, j->after + 1) != NULL);
     } else {
         j->has_after = false; /* a check reads no page */
     }
@@ -421,7 +420,7 @@ void gw_subscription_leave(gw_session_t *s, const char *room_id)
     j->membership_per_min = s->gw->cfg.rate_membership_per_min;
     if (gw_workers_submit(s->gw->workers, gw_hash_str(room_id), &j->job) != 0) {
         free(j);
-        gw_session_send_error(s, "service_unavailable", "the gateway is busy, try again",
-                              room_id, NULL, json_pack("{s:b}", "retryable", 1));
+        gw_session_send_error(s, "service_unavailable", "the gateway is busy, try again", room_id,
+                              NULL, json_pack("{s:b}", "retryable", 1));
     }
 }

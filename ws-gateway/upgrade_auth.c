@@ -25,15 +25,24 @@
 static const char *upgrade__reason_phrase(unsigned int status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 426: return "Upgrade Required";
-    case 429: return "Too Many Requests";
-    case 503: return "Service Unavailable";
-    default: return "Internal Server Error";
+    case 200:
+        return "OK";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 426:
+        return "Upgrade Required";
+    case 429:
+        return "Too Many Requests";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "Internal Server Error";
     }
 }
 
@@ -70,8 +79,8 @@ int gw_http_respond_text(struct lws *wsi, unsigned int status, const char *conte
     }
     p += n;
     if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
-                                     (const unsigned char *)content_type,
-                                     (int)strlen(content_type), &p, end) ||
+                                     (const unsigned char *)content_type, (int)strlen(content_type),
+                                     &p, end) ||
         lws_add_http_header_content_length(wsi, len, &p, end) ||
         lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
                                     (const unsigned char *)"no-store", 8, &p, end) ||
@@ -181,8 +190,8 @@ int gw_upgrade_filter(gw_t *gw, struct lws *wsi, gw_session_t *s)
                              "a token is required (?token= or Authorization: Bearer)");
         goto cleanup;
     }
-    err = chat_jwt_verify(gw->cfg.jwt_secret, gw->cfg.jwt_issuer, token,
-                          chat_clock_now_ms() / 1000, &claims);
+    err = chat_jwt_verify(gw->cfg.jwt_secret, gw->cfg.jwt_issuer, token, chat_clock_now_ms() / 1000,
+                          &claims);
     if (err == CHAT_ERR_TOKEN_EXPIRED) {
         rc = upgrade__refuse(gw, wsi, 401, "token_expired", "the token has expired");
         goto cleanup;

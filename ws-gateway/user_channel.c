@@ -116,7 +116,10 @@ void gw_users_socket_closed(gw_users_t *users, gw_session_t *s)
 }
 
 typedef enum {
-    USERS__UNKNOWN, USERS__FOR_CLIENTS, USERS__ACCOUNT_DELETED, USERS__TOKEN_REVOKED
+    USERS__UNKNOWN,
+    USERS__FOR_CLIENTS,
+    USERS__ACCOUNT_DELETED,
+    USERS__TOKEN_REVOKED
 } users__event_t;
 
 /* Only the documented events go to clients: a stray publish cannot inject frames.
@@ -128,8 +131,9 @@ static users__event_t users__event(const char *payload, size_t len, char *jti, s
     const char *type = json_string_value(json_object_get(root, "type"));
     users__event_t ev = USERS__UNKNOWN;
 
-    if (type != NULL && (strcmp(type, "room_added") == 0 || strcmp(type, "dm_created") == 0 ||
-                         strcmp(type, "member_removed") == 0)) {
+    if (type != NULL &&
+        (strcmp(type, "room_added") == 0 || strcmp(type, "dm_created") == 0 ||
+         strcmp(type, "member_removed") == 0)) {
         ev = USERS__FOR_CLIENTS;
     } else if (type != NULL && strcmp(type, "account_deleted") == 0) {
         ev = USERS__ACCOUNT_DELETED;

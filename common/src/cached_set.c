@@ -142,8 +142,7 @@ static chat_err_t cset__init_ver(chat_redis_t *r, const chat_cset_t *s, char ver
 
 /* meta.run and meta.ver now: *built when run matches; a set that is not built and has
  * no version is given one (cset__init_ver). */
-static chat_err_t cset__meta(chat_redis_t *r, const chat_cset_t *s, bool *built,
-                             char ver[24])
+static chat_err_t cset__meta(chat_redis_t *r, const chat_cset_t *s, bool *built, char ver[24])
 {
     const char *run = chat_redis_run_id(r);
     redisReply *reply = NULL;
@@ -185,7 +184,7 @@ static chat_err_t cset__commit(chat_redis_t *r, const chat_cset_t *s, const char
     size_t argc = 4 + 2 * n;
     const char **argv = NULL;
     size_t *lens = NULL;
-    char (*scores)[32] = NULL;
+    char(*scores)[32] = NULL;
     redisReply *reply = NULL;
     chat_err_t rc = CHAT_ERR_NOMEM;
 
@@ -230,8 +229,7 @@ cleanup:
     return rc;
 }
 
-chat_err_t chat_cset_build_prepare(chat_redis_t *r, const chat_cset_t *s, bool *built,
-                                   char ver[24])
+chat_err_t chat_cset_build_prepare(chat_redis_t *r, const chat_cset_t *s, bool *built, char ver[24])
 {
     return cset__meta(r, s, built, ver);
 }

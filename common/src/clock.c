@@ -144,16 +144,14 @@ int chat_clock_parse_rfc3339(const char *text, int64_t *out_epoch_ms)
 
     if (text == NULL || out_epoch_ms == NULL)
         return -1;
-    if (!clock__digits(&p, 4, &year) || !clock__expect(&p, '-') ||
-        !clock__digits(&p, 2, &month) || !clock__expect(&p, '-') ||
-        !clock__digits(&p, 2, &day))
+    if (!clock__digits(&p, 4, &year) || !clock__expect(&p, '-') || !clock__digits(&p, 2, &month) ||
+        !clock__expect(&p, '-') || !clock__digits(&p, 2, &day))
         return -1;
     if (*p != 'T' && *p != 't')
         return -1;
     p++;
-    if (!clock__digits(&p, 2, &hour) || !clock__expect(&p, ':') ||
-        !clock__digits(&p, 2, &min) || !clock__expect(&p, ':') ||
-        !clock__digits(&p, 2, &sec))
+    if (!clock__digits(&p, 2, &hour) || !clock__expect(&p, ':') || !clock__digits(&p, 2, &min) ||
+        !clock__expect(&p, ':') || !clock__digits(&p, 2, &sec))
         return -1;
     if (month < 1 || month > 12 || day < 1 || hour > 23 || min > 59 || sec > 60)
         return -1;
@@ -182,8 +180,8 @@ int chat_clock_parse_rfc3339(const char *text, int64_t *out_epoch_ms)
         int om = 0;
 
         p++;
-        if (!clock__digits(&p, 2, &oh) || !clock__expect(&p, ':') ||
-            !clock__digits(&p, 2, &om) || oh > 23 || om > 59)
+        if (!clock__digits(&p, 2, &oh) || !clock__expect(&p, ':') || !clock__digits(&p, 2, &om) ||
+            oh > 23 || om > 59)
             return -1;
         offset_min = sign * (oh * 60 + om);
     } else {
@@ -192,8 +190,8 @@ int chat_clock_parse_rfc3339(const char *text, int64_t *out_epoch_ms)
     if (*p != '\0')
         return -1;
     result = clock__days_from_civil(year, month, day) * CLOCK__MS_PER_DAY +
-             (int64_t)hour * 3600000 + (int64_t)min * 60000 + (int64_t)sec * 1000 + ms -
-             offset_min * 60000;
+        (int64_t)hour * 3600000 + (int64_t)min * 60000 + (int64_t)sec * 1000 + ms -
+        offset_min * 60000;
     *out_epoch_ms = result;
     return 0;
 }

@@ -27,7 +27,7 @@
 
 /* Writes a formatted message into errbuf (if any). Always returns -1. */
 __attribute__((format(printf, 3, 4))) static int config__fail(char *errbuf, size_t errlen,
-                                                                const char *fmt, ...)
+                                                              const char *fmt, ...)
 {
     va_list ap;
 
@@ -65,8 +65,8 @@ static bool config__trim(const char *v, char *buf, size_t len)
 }
 
 /* Integer variable in [min, max]; def when unset. */
-static int config__int(const char *name, long def, long min, long max, int *out,
-                       char *errbuf, size_t errlen)
+static int config__int(const char *name, long def, long min, long max, int *out, char *errbuf,
+                       size_t errlen)
 {
     const char *v = config__env(name);
     char buf[32];
@@ -87,13 +87,12 @@ static int config__int(const char *name, long def, long min, long max, int *out,
     return 0;
 
 bad:
-    return config__fail(errbuf, errlen, "%s must be an integer %ld..%ld, got '%.64s'", name,
-                        min, max, v);
+    return config__fail(errbuf, errlen, "%s must be an integer %ld..%ld, got '%.64s'", name, min,
+                        max, v);
 }
 
 /* Non-negative finite number (rates; 0 = off); def when unset. */
-static int config__rate(const char *name, double def, double *out, char *errbuf,
-                        size_t errlen)
+static int config__rate(const char *name, double def, double *out, char *errbuf, size_t errlen)
 {
     const char *v = config__env(name);
     char buf[64];
@@ -115,13 +114,11 @@ static int config__rate(const char *name, double def, double *out, char *errbuf,
     return 0;
 
 bad:
-    return config__fail(errbuf, errlen, "%s must be a number >= 0 (0 = off), got '%.64s'",
-                        name, v);
+    return config__fail(errbuf, errlen, "%s must be a number >= 0 (0 = off), got '%.64s'", name, v);
 }
 
 /* String variable copied to a new malloc'd *out; def when unset. */
-static int config__str(const char *name, const char *def, char **out, char *errbuf,
-                       size_t errlen)
+static int config__str(const char *name, const char *def, char **out, char *errbuf, size_t errlen)
 {
     const char *v = config__env(name);
 
@@ -154,11 +151,20 @@ static int config__duration(const char *name, int64_t def, int64_t *out, char *e
         goto bad;
     if (end[0] != '\0') {
         switch (end[0]) {
-        case 's': mult = 1; break;
-        case 'm': mult = 60; break;
-        case 'h': mult = 3600; break;
-        case 'd': mult = 86400; break;
-        default: goto bad;
+        case 's':
+            mult = 1;
+            break;
+        case 'm':
+            mult = 60;
+            break;
+        case 'h':
+            mult = 3600;
+            break;
+        case 'd':
+            mult = 86400;
+            break;
+        default:
+            goto bad;
         }
         if (end[1] != '\0')
             goto bad;
@@ -324,13 +330,12 @@ int chat_config_load(chat_config_t *cfg, bool need_secret, char *errbuf, size_t 
     memset(cfg, 0, sizeof(*cfg));
 
     if (config__int("HTTP_PORT", 8080, 1, 65535, &cfg->http_port, errbuf, errlen) != 0 ||
-        config__str("MONGO_URI", "mongodb://127.0.0.1:27017", &cfg->mongo_uri, errbuf,
-                    errlen) != 0 ||
+        config__str("MONGO_URI", "mongodb://127.0.0.1:27017", &cfg->mongo_uri, errbuf, errlen) !=
+            0 ||
         config__scheme("MONGO_URI", cfg->mongo_uri, "mongodb://", "mongodb+srv://", errbuf,
                        errlen) != 0 ||
         config__str("MONGO_DB", "chat", &cfg->mongo_db, errbuf, errlen) != 0 ||
-        config__str("REDIS_URL", "redis://127.0.0.1:6379", &cfg->redis_url, errbuf,
-                    errlen) != 0 ||
+        config__str("REDIS_URL", "redis://127.0.0.1:6379", &cfg->redis_url, errbuf, errlen) != 0 ||
         config__scheme("REDIS_URL", cfg->redis_url, "redis://", NULL, errbuf, errlen) != 0 ||
         config__int("REDIS_CLUSTER", 0, 0, 1, &redis_cluster, errbuf, errlen) != 0 ||
         config__str("JWT_ISSUER", "chat-server", &cfg->jwt_issuer, errbuf, errlen) != 0 ||
@@ -342,17 +347,15 @@ int chat_config_load(chat_config_t *cfg, bool need_secret, char *errbuf, size_t 
         config__origins(cfg, errbuf, errlen) != 0 ||
         config__rate("RATE_MSG_PER_SEC", 10, &cfg->rate_msg_per_sec, errbuf, errlen) != 0 ||
         config__rate("RATE_MSG_BURST", 30, &cfg->rate_msg_burst, errbuf, errlen) != 0 ||
-        config__rate("RATE_LOGIN_PER_MIN", 10, &cfg->rate_login_per_min, errbuf, errlen) !=
+        config__rate("RATE_LOGIN_PER_MIN", 10, &cfg->rate_login_per_min, errbuf, errlen) != 0 ||
+        config__rate("RATE_REGISTER_PER_HOUR", 20, &cfg->rate_register_per_hour, errbuf, errlen) !=
             0 ||
-        config__rate("RATE_REGISTER_PER_HOUR", 20, &cfg->rate_register_per_hour, errbuf,
-                     errlen) != 0 ||
         config__rate("RATE_API_PER_SEC", 50, &cfg->rate_api_per_sec, errbuf, errlen) != 0 ||
         config__rate("RATE_MEMBERSHIP_PER_MIN", 30, &cfg->rate_membership_per_min, errbuf,
                      errlen) != 0 ||
         config__rate("RATE_ROOM_CREATE_PER_MIN", 10, &cfg->rate_room_create_per_min, errbuf,
                      errlen) != 0 ||
-        config__log(cfg, errbuf, errlen) != 0 ||
-        config__gateway_id(cfg, errbuf, errlen) != 0 ||
+        config__log(cfg, errbuf, errlen) != 0 || config__gateway_id(cfg, errbuf, errlen) != 0 ||
         config__int("GATEWAY_PORT", 9001, 1, 65535, &cfg->gateway_port, errbuf, errlen) != 0 ||
         config__str("GATEWAY_HOST", "127.0.0.1", &cfg->gateway_host, errbuf, errlen) != 0 ||
         config__int("MAX_SOCKETS_PER_USER", 20, 1, 100000, &cfg->max_sockets_per_user, errbuf,
@@ -360,8 +363,8 @@ int chat_config_load(chat_config_t *cfg, bool need_secret, char *errbuf, size_t 
         config__int("HISTORY_WINDOW", 500, 10, 1000000, &cfg->history_window, errbuf, errlen) !=
             0 ||
         config__int("DB_TRACE", 0, 0, 1, &cfg->db_trace, errbuf, errlen) != 0 ||
-        config__int("MONGO_TIMEOUT_MS", 1500, 1, 600000, &cfg->mongo_timeout_ms, errbuf,
-                    errlen) != 0)
+        config__int("MONGO_TIMEOUT_MS", 1500, 1, 600000, &cfg->mongo_timeout_ms, errbuf, errlen) !=
+            0)
         goto cleanup;
 
     cfg->bcrypt_allow_weak = allow_weak != 0;

@@ -75,16 +75,14 @@ static bool db__default_int32(mongoc_uri_t *uri, const char *option, int32_t val
     return mongoc_uri_set_option_as_int32(uri, option, value);
 }
 
-chat_db_t *chat_db_create(const char *uri, const char *dbname, int timeout_ms,
-                          char *errbuf, size_t errlen)
+chat_db_t *chat_db_create(const char *uri, const char *dbname, int timeout_ms, char *errbuf,
+                          size_t errlen)
 {
-    return chat_db_create_with_socket_timeout(uri, dbname, timeout_ms, timeout_ms, errbuf,
-                                              errlen);
+    return chat_db_create_with_socket_timeout(uri, dbname, timeout_ms, timeout_ms, errbuf, errlen);
 }
 
-chat_db_t *chat_db_create_with_socket_timeout(const char *uri, const char *dbname,
-                                              int timeout_ms, int socket_timeout_ms,
-                                              char *errbuf, size_t errlen)
+chat_db_t *chat_db_create_with_socket_timeout(const char *uri, const char *dbname, int timeout_ms,
+                                              int socket_timeout_ms, char *errbuf, size_t errlen)
 {
     chat_db_t *db = NULL;
     mongoc_uri_t *parsed = NULL; /* the pool keeps its own copy */
@@ -312,8 +310,8 @@ static chat_err_t db__create_index(mongoc_database_t *database, const db__index_
         if (err.code == 85 || err.code == 86) {
             rc = CHAT_ERR_CONFLICT;
         }
-        chat_log_error("createIndexes failed", "collection", ix->coll, "index", ix->name,
-                       "detail", err.message);
+        chat_log_error("createIndexes failed", "collection", ix->coll, "index", ix->name, "detail",
+                       err.message);
     }
     bson_destroy(&reply);
     bson_destroy(&cmd);

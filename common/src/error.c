@@ -65,9 +65,9 @@ static const chat_wire_code_t error__wire[] = {
     {"validation_error", 400},
     {"invalid_json", 400},
     {"bad_request", 400},
-    {"invalid_message", 400},  /* gateway: a frame with a missing or wrong field */
-    {"unknown_type", 400},     /* gateway: a frame type that does not exist */
-    {"not_subscribed", 400},   /* gateway: typing in a room the socket does not watch */
+    {"invalid_message", 400}, /* gateway: a frame with a missing or wrong field */
+    {"unknown_type", 400},    /* gateway: a frame type that does not exist */
+    {"not_subscribed", 400},  /* gateway: typing in a room the socket does not watch */
     /* 401 */
     {"missing_token", 401},
     {"invalid_token", 401},

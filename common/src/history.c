@@ -63,8 +63,8 @@ static chat_err_t history__alloc(chat_history_page_t *out, size_t n)
     out->seqs = calloc(n + 1, sizeof(*out->seqs));
     out->idems = calloc(n + 1, sizeof(*out->idems));
     return out->json != NULL && out->len != NULL && out->seqs != NULL && out->idems != NULL
-               ? CHAT_OK
-               : CHAT_ERR_NOMEM;
+        ? CHAT_OK
+        : CHAT_ERR_NOMEM;
 }
 
 /* The JSON clients receive for each message of list, as a page (appended to out). */
@@ -86,8 +86,8 @@ static chat_err_t history__from_list(const chat_message_list_t *list, chat_histo
         out->seqs[out->n] = list->items[i].seq;
         if (list->items[i].client_msg_id != NULL) {
             char idem[CHAT_KEY_LEN];
-            if (chat_window_idem_key(list->items[i].user_id, list->items[i].client_msg_id,
-                                     idem, sizeof(idem))) {
+            if (chat_window_idem_key(list->items[i].user_id, list->items[i].client_msg_id, idem,
+                                     sizeof(idem))) {
                 out->idems[out->n] = strdup(idem);
             }
         }
@@ -270,9 +270,8 @@ static chat_err_t history__from_window(const chat_store_t *h, const char *room_i
     return rc;
 }
 
-chat_err_t chat_history_read(const chat_store_t *h, const char *room_id,
-                             chat_window_mode_t mode, int64_t arg, int64_t limit,
-                             chat_history_page_t *out)
+chat_err_t chat_history_read(const chat_store_t *h, const char *room_id, chat_window_mode_t mode,
+                             int64_t arg, int64_t limit, chat_history_page_t *out)
 {
     int64_t last = 0;
     int64_t from = 0;

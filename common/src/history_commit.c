@@ -26,10 +26,9 @@ static void history_commit__sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
-
 /* hi of each pending room's window (-1: no longer ready: nothing to keep right). */
 static chat_err_t history_commit__his(const chat_store_t *h, chat_history_commit_t *rooms,
-                               const size_t *idx, size_t n, int64_t *his)
+                                      const size_t *idx, size_t n, int64_t *his)
 {
     const char *run = chat_redis_run_id(h->redis);
     char runcopy[41];
@@ -75,15 +74,15 @@ static void history_commit__repair(const chat_store_t *h, chat_history_commit_t 
     bool ok = true;
 
     while (ok && from <= last) {
-        int64_t to = from + CHAT_HISTORY_MAX_LIMIT - 1 < last ? from + CHAT_HISTORY_MAX_LIMIT - 1
-                                                               : last;
+        int64_t to =
+            from + CHAT_HISTORY_MAX_LIMIT - 1 < last ? from + CHAT_HISTORY_MAX_LIMIT - 1 : last;
         chat_history_page_t page = {0};
         chat_window_items_t items;
         chat_window_state_t st;
         redisReply *reply = NULL;
 
         ok = chat_history_read_db(h, room->room_id, from, to, &page) == CHAT_OK &&
-             page.n == (size_t)(to - from + 1);
+            page.n == (size_t)(to - from + 1);
         if (ok) {
             items.n = page.n;
             items.seqs = page.seqs;
@@ -139,8 +138,7 @@ void chat_history_commit(const chat_store_t *h, chat_history_commit_t *rooms, si
         chat_history_commit_t *room = &rooms[i];
 
         if (chat_window_parse_append(reply, &st) == CHAT_OK) {
-            if (!st.ready || room->items.n == 0 ||
-                st.hi >= room->items.seqs[room->items.n - 1]) {
+            if (!st.ready || room->items.n == 0 || st.hi >= room->items.seqs[room->items.n - 1]) {
                 room->result = CHAT_OK;
             } else {
                 pending[n_pending++] = i;

@@ -59,14 +59,14 @@ chat_err_t chat_jwt_issue(const char *secret, const char *issuer, int64_t ttl_se
                           const char *user_id, const char *username, int64_t now_sec,
                           char **out_token)
 {
-    return chat_jwt_issue_session(secret, issuer, ttl_sec, 0, user_id, username, now_sec,
-                                  now_sec, out_token, NULL);
+    return chat_jwt_issue_session(secret, issuer, ttl_sec, 0, user_id, username, now_sec, now_sec,
+                                  out_token, NULL);
 }
 
 chat_err_t chat_jwt_issue_session(const char *secret, const char *issuer, int64_t ttl_sec,
-                                  int64_t max_age_sec, const char *user_id,
-                                  const char *username, int64_t now_sec, int64_t auth_time,
-                                  char **out_token, int64_t *out_exp)
+                                  int64_t max_age_sec, const char *user_id, const char *username,
+                                  int64_t now_sec, int64_t auth_time, char **out_token,
+                                  int64_t *out_exp)
 {
     chat_err_t rc = CHAT_ERR_INTERNAL;
     jwt_t *jwt = NULL;
@@ -78,8 +78,8 @@ chat_err_t chat_jwt_issue_session(const char *secret, const char *issuer, int64_
     if (out_token == NULL)
         return CHAT_ERR_INVALID;
     *out_token = NULL;
-    if (secret == NULL || issuer == NULL || user_id == NULL || username == NULL ||
-        ttl_sec <= 0 || now_sec < 0 || ttl_sec > INT64_MAX - now_sec || /* exp fits */
+    if (secret == NULL || issuer == NULL || user_id == NULL || username == NULL || ttl_sec <= 0 ||
+        now_sec < 0 || ttl_sec > INT64_MAX - now_sec || /* exp fits */
         !chat_validate_object_id(user_id) || username[0] == '\0' ||
         strlen(username) > CHAT_USERNAME_MAX || auth_time < 0 || auth_time > now_sec)
         return CHAT_ERR_INVALID;
@@ -101,8 +101,7 @@ chat_err_t chat_jwt_issue_session(const char *secret, const char *issuer, int64_
         goto cleanup;
     }
     if (jwt_set_alg(jwt, JWT_ALG_HS256, (const unsigned char *)secret, (int)secret_len) != 0 ||
-        jwt_add_grant(jwt, "sub", user_id) != 0 ||
-        jwt_add_grant(jwt, "username", username) != 0 ||
+        jwt_add_grant(jwt, "sub", user_id) != 0 || jwt_add_grant(jwt, "username", username) != 0 ||
         jwt_add_grant(jwt, "iss", issuer) != 0 ||
         jwt_add_grant_int(jwt, "iat", (long)now_sec) != 0 ||
         jwt_add_grant_int(jwt, "exp", (long)exp) != 0 ||
@@ -169,12 +168,10 @@ chat_err_t chat_jwt_verify(const char *secret, const char *issuer, const char *t
         return CHAT_ERR_TOKEN_INVALID;
     secret_len = strlen(secret);
     token_len = strlen(token);
-    if (secret_len == 0 || secret_len > 4096 || token_len == 0 ||
-        token_len > JWT__MAX_TOKEN_LEN)
+    if (secret_len == 0 || secret_len > 4096 || token_len == 0 || token_len > JWT__MAX_TOKEN_LEN)
         return CHAT_ERR_TOKEN_INVALID;
 
-    if (jwt_decode(&jwt, token, (const unsigned char *)secret, (int)secret_len) != 0 ||
-        jwt == NULL)
+    if (jwt_decode(&jwt, token, (const unsigned char *)secret, (int)secret_len) != 0 || jwt == NULL)
         goto cleanup;
     if (jwt_get_alg(jwt) != JWT_ALG_HS256)
         goto cleanup;
@@ -188,12 +185,11 @@ chat_err_t chat_jwt_verify(const char *secret, const char *issuer, const char *t
     sub = jwt__str_claim(claims, "sub");
     username = jwt__str_claim(claims, "username");
     iss = jwt__str_claim(claims, "iss");
-    if (sub == NULL || !chat_validate_object_id(sub) || username == NULL ||
-        username[0] == '\0' || strlen(username) > CHAT_USERNAME_MAX || iss == NULL ||
-        strcmp(iss, issuer) != 0)
+    if (sub == NULL || !chat_validate_object_id(sub) || username == NULL || username[0] == '\0' ||
+        strlen(username) > CHAT_USERNAME_MAX || iss == NULL || strcmp(iss, issuer) != 0)
         goto cleanup;
-    if (!jwt__int_claim(claims, "exp", &exp) || !jwt__int_claim(claims, "iat", &iat) ||
-        exp <= 0 || iat < 0 || iat > now_sec + JWT__IAT_LEEWAY_SEC)
+    if (!jwt__int_claim(claims, "exp", &exp) || !jwt__int_claim(claims, "iat", &iat) || exp <= 0 ||
+        iat < 0 || iat > now_sec + JWT__IAT_LEEWAY_SEC)
         goto cleanup;
     /* optional (older tokens lack them) but never of the wrong shape when present */
     if (json_object_get(claims, "jti") != NULL &&
@@ -201,8 +197,7 @@ chat_err_t chat_jwt_verify(const char *secret, const char *issuer, const char *t
         goto cleanup;
     if (json_object_get(claims, "auth_time") == NULL)
         auth_time = iat;
-    else if (!jwt__int_claim(claims, "auth_time", &auth_time) || auth_time < 0 ||
-             auth_time > iat)
+    else if (!jwt__int_claim(claims, "auth_time", &auth_time) || auth_time < 0 || auth_time > iat)
         goto cleanup;
     if (now_sec >= exp) {
         rc = CHAT_ERR_TOKEN_EXPIRED;

@@ -11,8 +11,7 @@
  * Formats "<a><b>[:<c>]" into buf. A name that does not fit would silently alias
  * another key, so on truncation (or a NULL part) buf becomes "" and the result is NULL.
  */
-static char *keys__format(char *buf, size_t len, const char *prefix, const char *a,
-                          const char *b)
+static char *keys__format(char *buf, size_t len, const char *prefix, const char *a, const char *b)
 {
     int n = 0;
 
@@ -60,8 +59,7 @@ char *chat_key_user_channel(const char *user_id, char *buf, size_t len)
     return keys__wrap(CHAT_USER_CHANNEL_PREFIX, user_id, CHAT_USER_CHANNEL_SUFFIX, buf, len);
 }
 
-bool chat_key_channel_id(const char *channel, const char *prefix, const char *suffix,
-                         char id[25])
+bool chat_key_channel_id(const char *channel, const char *prefix, const char *suffix, char id[25])
 {
     size_t plen = strlen(prefix);
 

@@ -118,8 +118,8 @@ static size_t log__utf8_seq(const unsigned char *s)
         if ((s[k] & 0xC0) != 0x80)
             return 0;
     }
-    if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] >= 0xA0) ||
-        (c == 0xF0 && s[1] < 0x90) || (c == 0xF4 && s[1] >= 0x90))
+    if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] >= 0xA0) || (c == 0xF0 && s[1] < 0x90) ||
+        (c == 0xF4 && s[1] >= 0x90))
         return 0; /* overlong, surrogate, or above U+10FFFF */
     return n;
 }
@@ -300,8 +300,8 @@ static void *log__writer_main(void *arg)
             chat_clock_format_rfc3339(chat_clock_now_ms(), ts, sizeof(ts));
             if (log__settings.format == CHAT_LOG_TEXT) {
                 len = snprintf(note, sizeof(note),
-                               "%s warn  %s: log lines dropped (stderr too slow) count=%llu\n",
-                               ts, log__settings.component, (unsigned long long)lost);
+                               "%s warn  %s: log lines dropped (stderr too slow) count=%llu\n", ts,
+                               log__settings.component, (unsigned long long)lost);
             } else {
                 len = snprintf(note, sizeof(note),
                                "{\"ts\":\"%s\",\"level\":\"warn\",\"component\":\"%s\","

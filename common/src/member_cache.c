@@ -28,8 +28,7 @@ static void member__release(chat_cset_entry_t *entries, size_t n, void *owned)
 }
 
 /* chat:{<room>}:members from room_members: member = user id, score = joined_at. */
-static chat_err_t member__load_room(void *arg, chat_cset_entry_t **entries, size_t *n,
-                                    void **owned)
+static chat_err_t member__load_room(void *arg, chat_cset_entry_t **entries, size_t *n, void **owned)
 {
     member__load_t *l = arg;
     chat_member_row_t *rows = NULL;
@@ -64,13 +63,12 @@ double chat_member_room_score(const char *room_id)
 }
 
 /* chat:{<user>}:rooms from room_members: member = room id, score = its creation second. */
-static chat_err_t member__load_user(void *arg, chat_cset_entry_t **entries, size_t *n,
-                                    void **owned)
+static chat_err_t member__load_user(void *arg, chat_cset_entry_t **entries, size_t *n, void **owned)
 {
     member__load_t *l = arg;
     bson_oid_t *oids = NULL;
     chat_cset_entry_t *e = NULL;
-    char (*ids)[CHAT_ID_LEN] = NULL;
+    char(*ids)[CHAT_ID_LEN] = NULL;
     size_t count = 0;
     chat_err_t rc = chat_members_room_oids(l->s->db, &l->oid, &oids, &count);
 
@@ -111,8 +109,8 @@ static chat_err_t member__build_room(const chat_store_t *s, const char *room_id)
     return chat_cset_build(s->redis, &set, member__load_room, member__release, &l);
 }
 
-static chat_err_t member__db_check(const chat_store_t *s, const char *room_id,
-                                   const char *user_id, bool *is_member)
+static chat_err_t member__db_check(const chat_store_t *s, const char *room_id, const char *user_id,
+                                   bool *is_member)
 {
     bson_oid_t room;
     bson_oid_t user;
@@ -134,8 +132,8 @@ chat_err_t chat_member_check(const chat_store_t *s, const char *room_id, const c
     return q.err;
 }
 
-bool chat_member_surely_outside(const chat_store_t *s, const char *room_id,
-                                const char *user_id, bool *public_room)
+bool chat_member_surely_outside(const chat_store_t *s, const char *room_id, const char *user_id,
+                                bool *public_room)
 {
     chat_cset_t set;
     chat_cset_answer_t answer;
@@ -427,8 +425,8 @@ chat_err_t chat_member_epochs(const chat_store_t *s, const char *const *room_ids
     return rc;
 }
 
-chat_err_t chat_member_cache_change(const chat_store_t *s, const char *room_id,
-                                    const char *user_id, bool added, int64_t joined_ms)
+chat_err_t chat_member_cache_change(const chat_store_t *s, const char *room_id, const char *user_id,
+                                    bool added, int64_t joined_ms)
 {
     chat_cset_t members;
     chat_cset_t rooms;

@@ -111,8 +111,8 @@ static void membership__event(const chat_store_t *s, const char *room_id, const 
 
 /* The room (first members and count) into out; clears room on success (moves it).
  * added_user: tell that user's other sockets and gateways they now have the room. */
-static chat_err_t membership__room_out(const chat_store_t *s, chat_room_t *room,
-                                       chat_room_t *out, const char *added_user)
+static chat_err_t membership__room_out(const chat_store_t *s, chat_room_t *room, chat_room_t *out,
+                                       const char *added_user)
 {
     chat_err_t rc = chat_room_load_members(s, room);
 
@@ -182,8 +182,7 @@ chat_err_t chat_membership_join(const chat_store_t *s, const char *room_id, cons
     if (rc == CHAT_OK) {
         /* delivery to the new member starts before their "joined" message */
         membership__event(s, room.id, user_id, true);
-        rc = membership__system_message(s, room.id, user_id, username, "joined the room",
-                                        sys_out);
+        rc = membership__system_message(s, room.id, user_id, username, "joined the room", sys_out);
     }
     if (rc != CHAT_OK) {
         /* Added, but not recorded or announced: undo, so that a retry joins again. */
@@ -203,9 +202,8 @@ done:
 }
 
 chat_err_t chat_membership_leave(const chat_store_t *s, const char *room_id, const char *user_id,
-                                 const char *username, bool removed_by_owner,
-                                 chat_room_t *room_out, chat_message_t *sys_out,
-                                 bool *changed)
+                                 const char *username, bool removed_by_owner, chat_room_t *room_out,
+                                 chat_message_t *sys_out, bool *changed)
 {
     chat_room_t room = {0};
     char uid[CHAT_ID_LEN];
@@ -249,10 +247,9 @@ chat_err_t chat_membership_leave(const chat_store_t *s, const char *room_id, con
     if (rc != CHAT_OK || deleted == 0) {
         goto done; /* a concurrent leave won */
     }
-    rc = membership__system_message(s, room.id, user_id, username,
-                                    removed_by_owner ? "was removed from the room"
-                                                     : "left the room",
-                                    sys_out);
+    rc = membership__system_message(
+        s, room.id, user_id, username,
+        removed_by_owner ? "was removed from the room" : "left the room", sys_out);
     if (rc != CHAT_OK) {
         int64_t now = chat_clock_now_ms();
         if (chat_members_insert(s->db, &room_oid, &user_oid, "member", now) == CHAT_OK) {
@@ -285,8 +282,8 @@ chat_err_t chat_membership_charge(const chat_store_t *s, const char *actor_id, d
     chat_key_ratelimit("member", actor_id, key, sizeof(key));
     return chat_ratelimit_check(s->redis, NULL, key, per_min / 60.0, per_min < 1 ? 1 : per_min,
                                 retry_after_ms)
-               ? CHAT_OK
-               : CHAT_ERR_RATE_LIMITED;
+        ? CHAT_OK
+        : CHAT_ERR_RATE_LIMITED;
 }
 
 void chat_membership_room_created(const chat_store_t *s, const chat_room_t *room,

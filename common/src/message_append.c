@@ -23,11 +23,11 @@
 #include "chat/messages_repo.h"
 
 #define APPEND__COLL "messages"
-#define APPEND__MAX_STALLS 64  /* rounds in a row that store nothing before giving up */
+#define APPEND__MAX_STALLS 64 /* rounds in a row that store nothing before giving up */
 /* How long the cheap hint may take to show a winner. Generous: waiting costs the database
  * nothing, while the questions after it are scans on FerretDB. */
 #define APPEND__HINT_WAIT_MS 300
-#define APPEND__HINT_QUICK_MS 50 /* then a message with a client_msg_id asks its _id */
+#define APPEND__HINT_QUICK_MS 50     /* then a message with a client_msg_id asks its _id */
 #define APPEND__DB_HEAD_EVERY_MS 100 /* room_heads is asked this often meanwhile */
 #define APPEND__HINT_POLL_MS 3
 /* Documents per insert command. FerretDB v1.24 runs a larger insert in chunks of 100 and,
@@ -40,7 +40,7 @@ typedef struct append__room {
     int64_t next;       /* the next seq to try */
     int64_t stored_max; /* highest seq this call stored (0: none) */
     bool known;
-    chat_err_t err;     /* the room's head could not be learned */
+    chat_err_t err; /* the room's head could not be learned */
 } append__room_t;
 
 typedef struct append__slot {
@@ -127,8 +127,8 @@ static bool append__prepare(append__slot_t *s, chat_append_t *item)
 static chat_err_t append__insert(chat_db_t *db, bson_t *docs, size_t k, size_t *inserted)
 {
     mongoc_client_t *client = chat_db_pop(db);
-    mongoc_collection_t *coll = mongoc_client_get_collection(client, chat_db_name(db),
-                                                             APPEND__COLL);
+    mongoc_collection_t *coll =
+        mongoc_client_get_collection(client, chat_db_name(db), APPEND__COLL);
     const bson_t **ptrs = malloc(k * sizeof(*ptrs));
     bson_t *opts = BCON_NEW("ordered", BCON_BOOL(true));
     bson_t reply;
@@ -157,8 +157,7 @@ static chat_err_t append__insert(chat_db_t *db, bson_t *docs, size_t k, size_t *
     }
     rc = chat_db_map_error(&err);
     if (bson_iter_init_find(&it, &reply, "writeErrors") && BSON_ITER_HOLDS_ARRAY(&it) &&
-        bson_iter_recurse(&it, &errs) && bson_iter_next(&errs) &&
-        BSON_ITER_HOLDS_DOCUMENT(&errs)) {
+        bson_iter_recurse(&it, &errs) && bson_iter_next(&errs) && BSON_ITER_HOLDS_DOCUMENT(&errs)) {
         bson_iter_t e;
         if (bson_iter_recurse(&errs, &e) && bson_iter_find(&e, "code") &&
             BSON_ITER_HOLDS_NUMBER(&e)) {
@@ -188,10 +187,9 @@ cleanup:
  * right after its insert: a few tries while it catches up), then room_heads, and only
  * when neither explains the refusal the slow, certain questions (earlier copy by _id and
  * by idem_key, then the room's real max seq). */
-static chat_err_t append__resolve(chat_db_t *db, append__slot_t *s, append__room_t *room,
-                                  int round, unsigned *seed, const chat_head_hints_t *hints)
+static chat_err_t append__resolve(chat_db_t *db, append__slot_t *s, append__room_t *room, int round,
+                                  unsigned *seed, const chat_head_hints_t *hints)
 {
-
     chat_message_t earlier = {0};
     char room_hex[CHAT_ID_LEN];
     int64_t head = 0;
@@ -230,8 +228,7 @@ static chat_err_t append__resolve(chat_db_t *db, append__slot_t *s, append__room
         }
         if (!asked_id && s->idem.hashed && (hints == NULL || waited >= APPEND__HINT_QUICK_MS)) {
             asked_id = true;
-            rc = chat_message_idem_earlier_copy(db, s->item->in, &s->idem, false, &earlier,
-                                                &same);
+            rc = chat_message_idem_earlier_copy(db, s->item->in, &s->idem, false, &earlier, &same);
             if (rc != CHAT_OK || same) {
                 goto out;
             }
@@ -251,12 +248,10 @@ static chat_err_t append__resolve(chat_db_t *db, append__slot_t *s, append__room
     /* The seq is free, so our _id or idem_key was refused: a resend (or a hash clash,
      * which earlier_copy turns into a random _id for the next try). */
     if (rc == CHAT_OK && !asked_id) {
-        rc = chat_message_idem_earlier_copy(db, s->item->in, &s->idem, false, &earlier,
-                                            &same);
+        rc = chat_message_idem_earlier_copy(db, s->item->in, &s->idem, false, &earlier, &same);
     }
     if (rc == CHAT_OK && !same) {
-        rc = chat_message_idem_earlier_copy(db, s->item->in, &s->idem, true, &earlier,
-                                            &same);
+        rc = chat_message_idem_earlier_copy(db, s->item->in, &s->idem, true, &earlier, &same);
     }
     if (rc == CHAT_OK && !same) {
         append__backoff(round, seed); /* unexplained: try again, a little later */
@@ -274,10 +269,9 @@ out:
 
 /* The insert rounds: allocate seqs to what is pending (each room's from its next, in
  * order), insert in order, resolve the first refusal, repeat. cursor: n_rooms scratch. */
-static void append__rounds(chat_db_t *db, append__slot_t *slots, size_t n,
-                           append__room_t *rooms, size_t n_rooms, int64_t *cursor, bson_t *docs,
-                           append__slot_t **pending, unsigned *seed,
-                           const chat_head_hints_t *hints, bool update_heads)
+static void append__rounds(chat_db_t *db, append__slot_t *slots, size_t n, append__room_t *rooms,
+                           size_t n_rooms, int64_t *cursor, bson_t *docs, append__slot_t **pending,
+                           unsigned *seed, const chat_head_hints_t *hints, bool update_heads)
 {
     int stalls = 0;
 
@@ -386,7 +380,7 @@ chat_err_t chat_messages_append_many(chat_db_t *db, chat_append_t *items, size_t
     }
     bson_oid_init(&seed_oid, NULL);
     seed = (unsigned)bson_oid_get_time_t(&seed_oid) ^ (unsigned)(uintptr_t)&seed ^
-           (unsigned)seed_oid.bytes[11] << 8 ^ (unsigned)seed_oid.bytes[10];
+        (unsigned)seed_oid.bytes[11] << 8 ^ (unsigned)seed_oid.bytes[10];
     for (size_t i = 0; i < n; i++) {
         append__slot_t *s = &slots[i];
         size_t r = 0;
@@ -429,8 +423,7 @@ chat_err_t chat_messages_append_many(chat_db_t *db, chat_append_t *items, size_t
             slots[i].done = true;
         }
     }
-    append__rounds(db, slots, n, rooms, n_rooms, cursor, docs, pending, &seed, hints,
-                   update_heads);
+    append__rounds(db, slots, n, rooms, n_rooms, cursor, docs, pending, &seed, hints, update_heads);
 
 cleanup:
     free(slots);

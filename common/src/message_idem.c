@@ -16,8 +16,8 @@
 
 #define MESSAGE_IDEM__BASIS2 0x84222325cbf29ce4ull /* the second hash's own start */
 
-bool chat_messages_idem_key(const char *user_id, const char *room_id,
-                            const char *client_msg_id, char *buf, size_t len)
+bool chat_messages_idem_key(const char *user_id, const char *room_id, const char *client_msg_id,
+                            char *buf, size_t len)
 {
     int n = snprintf(buf, len, "%s:%s:%s", user_id, room_id, client_msg_id);
 
@@ -59,8 +59,7 @@ bool chat_message_idem_init(chat_message_idem_t *idem, const bson_oid_t *user,
     }
     bson_oid_to_string(user, user_hex); /* canonical lower-case */
     bson_oid_to_string(room, room_hex);
-    if (!chat_messages_idem_key(user_hex, room_hex, client_msg_id, idem->key,
-                                sizeof(idem->key))) {
+    if (!chat_messages_idem_key(user_hex, room_hex, client_msg_id, idem->key, sizeof(idem->key))) {
         return false;
     }
     /* the _id hashes the pre-room-scope key (user:client_msg_id) on purpose: a resend of

@@ -56,8 +56,9 @@ chat_err_t chat_messages_from_bson(const bson_t *doc, chat_message_t *out)
                                                                            : CHAT_MSG_TEXT;
         }
     }
-    if (rc == CHAT_OK && (out->id[0] == '\0' || out->room_id[0] == '\0' ||
-                          out->username == NULL || out->content == NULL)) {
+    if (rc == CHAT_OK &&
+        (out->id[0] == '\0' || out->room_id[0] == '\0' || out->username == NULL ||
+         out->content == NULL)) {
         rc = CHAT_ERR_INTERNAL; /* not a document this module wrote */
     }
     if (rc != CHAT_OK) {
@@ -230,8 +231,8 @@ void chat_messages_heads_advance(chat_db_t *db, const bson_oid_t *rooms, const i
 static chat_err_t messages__seq_query(chat_db_t *db, bson_t *filter, int64_t limit, bool newest,
                                       chat_message_list_t *out)
 {
-    bson_t *opts = BCON_NEW("sort", "{", "seq", BCON_INT32(newest ? -1 : 1), "}", "limit",
-                            BCON_INT64(limit));
+    bson_t *opts =
+        BCON_NEW("sort", "{", "seq", BCON_INT32(newest ? -1 : 1), "}", "limit", BCON_INT64(limit));
     chat_err_t rc = messages__query(db, filter, opts, (size_t)limit, newest, out);
 
     bson_destroy(filter);

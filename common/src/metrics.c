@@ -92,8 +92,8 @@ void chat_metrics_hist(chat_metrics_out_t *out, const char *name, const char *la
     /* _count equals the +Inf bucket (read once, so a concurrent observe cannot skew it) */
     fprintf(out->f, labels[0] != '\0' ? "%s_sum{%s} %.6f\n" : "%s_sum%s %.6f\n", name, labels,
             (double)atomic_load_explicit(&h->sum_us, memory_order_relaxed) / 1e6);
-    fprintf(out->f, labels[0] != '\0' ? "%s_count{%s} %llu\n" : "%s_count%s %llu\n", name,
-            labels, (unsigned long long)cumulative);
+    fprintf(out->f, labels[0] != '\0' ? "%s_count{%s} %llu\n" : "%s_count%s %llu\n", name, labels,
+            (unsigned long long)cumulative);
 }
 
 void chat_metrics_process(chat_metrics_out_t *out)

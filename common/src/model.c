@@ -137,9 +137,9 @@ json_t *chat_user_to_json_private(const chat_user_t *u)
         return NULL;
     chat_clock_format_rfc3339(u->created_at_ms, created, sizeof(created));
     return json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:s}", "id", u->id, "username",
-                     model__str(u->username), "email", model__str(u->email),
-                     "display_name", model__opt(u->display_name), "avatar_url",
-                     model__opt(u->avatar_url), "created_at", created);
+                     model__str(u->username), "email", model__str(u->email), "display_name",
+                     model__opt(u->display_name), "avatar_url", model__opt(u->avatar_url),
+                     "created_at", created);
 }
 
 json_t *chat_user_to_json_public(const chat_user_t *u, bool online)
@@ -152,8 +152,8 @@ json_t *chat_user_to_json_public(const chat_user_t *u, bool online)
         chat_clock_format_rfc3339(u->last_seen_ms, seen, sizeof(seen));
     return json_pack("{s:s, s:s, s:s?, s:s?, s:b, s:s?}", "id", u->id, "username",
                      model__str(u->username), "display_name", model__opt(u->display_name),
-                     "avatar_url", model__opt(u->avatar_url), "online", (int)online,
-                     "last_seen", u->last_seen_ms != 0 ? seen : NULL);
+                     "avatar_url", model__opt(u->avatar_url), "online", (int)online, "last_seen",
+                     u->last_seen_ms != 0 ? seen : NULL);
 }
 
 json_t *chat_room_to_json(const chat_room_t *r)
@@ -174,13 +174,11 @@ json_t *chat_room_to_json(const chat_room_t *r)
     }
     chat_clock_format_rfc3339(r->created_at_ms, created, sizeof(created));
     /* "o" steals members, also when json_pack fails (jansson >= 2.12). */
-    return json_pack("{s:s, s:s, s:s, s:s, s:o, s:I, s:b, s:b, s:s}", "id", r->id, "name",
-                     model__str(r->name), "description", model__str(r->description),
-                     "creator_id", r->creator_id, "members", members, "member_count",
-                     (json_int_t)(r->member_count > 0 ? r->member_count
-                                                      : (int64_t)r->n_members),
-                     "is_private", (int)r->is_private, "is_dm", (int)r->is_dm, "created_at",
-                     created);
+    return json_pack(
+        "{s:s, s:s, s:s, s:s, s:o, s:I, s:b, s:b, s:s}", "id", r->id, "name", model__str(r->name),
+        "description", model__str(r->description), "creator_id", r->creator_id, "members", members,
+        "member_count", (json_int_t)(r->member_count > 0 ? r->member_count : (int64_t)r->n_members),
+        "is_private", (int)r->is_private, "is_dm", (int)r->is_dm, "created_at", created);
 }
 
 json_t *chat_message_to_json(const chat_message_t *m)
@@ -191,11 +189,10 @@ json_t *chat_message_to_json(const chat_message_t *m)
     if (m == NULL)
         return NULL;
     chat_clock_format_rfc3339(m->timestamp_ms, ts, sizeof(ts));
-    j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "id", m->id, "room_id",
-                  m->room_id, "user_id", m->user_id, "username", model__str(m->username),
-                  "content", model__str(m->content), "type",
-                  m->type == CHAT_MSG_SYSTEM ? "system" : "text", "timestamp", ts, "seq",
-                  (json_int_t)m->seq);
+    j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "id", m->id, "room_id", m->room_id,
+                  "user_id", m->user_id, "username", model__str(m->username), "content",
+                  model__str(m->content), "type", m->type == CHAT_MSG_SYSTEM ? "system" : "text",
+                  "timestamp", ts, "seq", (json_int_t)m->seq);
     if (j != NULL && m->client_msg_id != NULL &&
         json_object_set_new(j, "client_msg_id", json_string(m->client_msg_id)) != 0) {
         json_decref(j);
@@ -260,8 +257,8 @@ static chat_err_t model__req_id(const json_t *obj, const char *key, char *dst)
 }
 
 /* RFC 3339 time field; absent (or null when nullable) leaves *out untouched. */
-static chat_err_t model__time(const json_t *obj, const char *key, bool required,
-                              bool nullable, int64_t *out)
+static chat_err_t model__time(const json_t *obj, const char *key, bool required, bool nullable,
+                              int64_t *out)
 {
     json_t *v = json_object_get(obj, key);
 
@@ -306,8 +303,7 @@ chat_err_t chat_user_from_json(const json_t *json, chat_user_t *out)
         (rc = model__opt_str(json, "email", &out->email)) != CHAT_OK ||
         (rc = model__opt_str(json, "display_name", &out->display_name)) != CHAT_OK ||
         (rc = model__opt_str(json, "avatar_url", &out->avatar_url)) != CHAT_OK ||
-        (rc = model__time(json, "created_at", false, false, &out->created_at_ms)) !=
-            CHAT_OK ||
+        (rc = model__time(json, "created_at", false, false, &out->created_at_ms)) != CHAT_OK ||
         (rc = model__time(json, "last_seen", false, true, &out->last_seen_ms)) != CHAT_OK)
         goto cleanup;
     return CHAT_OK;

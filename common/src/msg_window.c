@@ -29,8 +29,7 @@ typedef struct window__argv {
     char size[24];
 } window__argv_t;
 
-bool chat_window_idem_key(const char *user_id, const char *client_msg_id, char *buf,
-                          size_t len)
+bool chat_window_idem_key(const char *user_id, const char *client_msg_id, char *buf, size_t len)
 {
     int n = snprintf(buf, len, "%s:%s", user_id, client_msg_id);
 
@@ -113,8 +112,9 @@ chat_err_t chat_window_queue_append(chat_redis_t *r, const char *room_id, int64_
         return CHAT_ERR_UNAVAILABLE;
     }
     /* a cluster's subscribers SSUBSCRIBE: the script then SPUBLISHes ('!' prefix) */
-    if (publish && chat_key_room_channel(room_id, channel + chat_redis_is_cluster(r),
-                                         sizeof(channel) - 1) == NULL) {
+    if (publish &&
+        chat_key_room_channel(room_id, channel + chat_redis_is_cluster(r), sizeof(channel) - 1) ==
+            NULL) {
         return CHAT_ERR_INVALID;
     }
     if (publish && chat_redis_is_cluster(r)) {
@@ -141,9 +141,8 @@ chat_err_t chat_window_parse_append(const redisReply *reply, chat_window_state_t
     return CHAT_OK;
 }
 
-chat_err_t chat_window_fill(chat_redis_t *r, const char *room_id, int64_t window_size,
-                            int64_t top, const chat_window_items_t *items,
-                            chat_window_state_t *out)
+chat_err_t chat_window_fill(chat_redis_t *r, const char *room_id, int64_t window_size, int64_t top,
+                            const chat_window_items_t *items, chat_window_state_t *out)
 {
     const char *run = chat_redis_run_id(r);
     char topbuf[24];

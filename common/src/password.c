@@ -123,8 +123,8 @@ static const char *password__dummy_hash(int cost)
     if (res != NULL)
         return res;
 
-    if (chat_password_hash("dummy password for unknown accounts", cost, fresh,
-                           sizeof(fresh)) != CHAT_OK)
+    if (chat_password_hash("dummy password for unknown accounts", cost, fresh, sizeof(fresh)) !=
+        CHAT_OK)
         return NULL;
     pthread_mutex_lock(&password__dummy.lock);
     if (password__dummy.hash[cost][0] == '\0')
@@ -139,9 +139,9 @@ int chat_password_hash_cost(const char *hash)
     int cost = 0;
 
     /* $2a$ / $2b$ / $2y$ then two digits and '$' */
-    if (hash == NULL || strlen(hash) != PASSWORD__BCRYPT_LEN || hash[0] != '$' ||
-        hash[1] != '2' || hash[3] != '$' || hash[4] < '0' || hash[4] > '9' || hash[5] < '0' ||
-        hash[5] > '9' || hash[6] != '$')
+    if (hash == NULL || strlen(hash) != PASSWORD__BCRYPT_LEN || hash[0] != '$' || hash[1] != '2' ||
+        hash[3] != '$' || hash[4] < '0' || hash[4] > '9' || hash[5] < '0' || hash[5] > '9' ||
+        hash[6] != '$')
         return -1;
     cost = (hash[4] - '0') * 10 + (hash[5] - '0');
     return cost >= PASSWORD__MIN_COST && cost <= PASSWORD__MAX_COST ? cost : -1;

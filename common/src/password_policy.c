@@ -22,8 +22,8 @@
 #define PASSWORD_POLICY__ENTRY_MAX 128                /* the longest password SPEC allows */
 
 struct chat_password_policy {
-    char *buf;      /* the file's text, lines NUL-terminated in place */
-    char **words;   /* sorted, distinct, pointing into buf */
+    char *buf;    /* the file's text, lines NUL-terminated in place */
+    char **words; /* sorted, distinct, pointing into buf */
     size_t count;
 };
 

@@ -20,8 +20,7 @@ bool chat_presence_is_online(chat_redis_t *redis, const char *user_id, int64_t n
     redisReply *reply = NULL;
     bool online = false;
 
-    if (redis == NULL || user_id == NULL ||
-        chat_key_presence(user_id, key, sizeof(key)) == NULL) {
+    if (redis == NULL || user_id == NULL || chat_key_presence(user_id, key, sizeof(key)) == NULL) {
         return false;
     }
     snprintf(min, sizeof(min), "(%" PRId64, now_ms); /* exclusive: expiring now is gone */

@@ -102,8 +102,7 @@ void chat_local_limiter_destroy(chat_local_limiter_t *l)
 
 static uint32_t limiter__hash(const char *key)
 {
-    return chat_hash_fnv1a32_update(CHAT_HASH_FNV1A32_BASIS, key,
-                                    strnlen(key, CHAT_KEY_LEN - 1));
+    return chat_hash_fnv1a32_update(CHAT_HASH_FNV1A32_BASIS, key, strnlen(key, CHAT_KEY_LEN - 1));
 }
 
 static void limiter__unlink(chat_local_limiter_t *l, uint32_t e)
@@ -169,8 +168,7 @@ static void limiter__slot_delete(chat_local_limiter_t *l, uint32_t e)
 }
 
 /* Index of key's entry, creating it (evicting the least recently used when full). */
-static uint32_t limiter__get(chat_local_limiter_t *l, const char *key, double burst,
-                             int64_t now_ms)
+static uint32_t limiter__get(chat_local_limiter_t *l, const char *key, double burst, int64_t now_ms)
 {
     uint32_t mask = l->nslots - 1;
     uint32_t i = limiter__hash(key) & mask;

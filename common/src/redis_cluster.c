@@ -46,7 +46,7 @@ unsigned int chat_redis_cluster_key_slot(const char *key, size_t len)
         }
         if (close < len && close > open + 1) {
             return chat_redis_cluster_crc16(key + open + 1, close - open - 1) &
-                   (CHAT_REDIS_CLUSTER_SLOTS - 1);
+                (CHAT_REDIS_CLUSTER_SLOTS - 1);
         }
     }
     return chat_redis_cluster_crc16(key, len) & (CHAT_REDIS_CLUSTER_SLOTS - 1);
@@ -139,8 +139,8 @@ chat_err_t chat_redis_cluster_parse_redirect(const char *err, size_t len,
 }
 
 /* Index of host:port in map->nodes, appending it when new; -1 on NOMEM. */
-static long redis_cluster__node_index(chat_redis_cluster_map_t *map, const char *host,
-                                      int port, const char *id)
+static long redis_cluster__node_index(chat_redis_cluster_map_t *map, const char *host, int port,
+                                      const char *id)
 {
     chat_redis_cluster_node_t *grown = NULL;
     chat_redis_cluster_node_t *node = NULL;
@@ -176,8 +176,7 @@ static long redis_cluster__node_index(chat_redis_cluster_map_t *map, const char 
 }
 
 /* Reads [host, port, id?, ...] into host/port/id (id NULL when absent). 0 or -1. */
-static int redis_cluster__read_node(const redisReply *node, char *host, int *port,
-                                    const char **id)
+static int redis_cluster__read_node(const redisReply *node, char *host, int *port, const char **id)
 {
     const redisReply *h = NULL;
     const redisReply *p = NULL;
@@ -275,8 +274,8 @@ void chat_redis_cluster_map_destroy(chat_redis_cluster_map_t *map)
     free(map);
 }
 
-const chat_redis_cluster_node_t *chat_redis_cluster_map_lookup_slot(
-    const chat_redis_cluster_map_t *map, unsigned int slot)
+const chat_redis_cluster_node_t *
+chat_redis_cluster_map_lookup_slot(const chat_redis_cluster_map_t *map, unsigned int slot)
 {
     if (map == NULL || slot >= CHAT_REDIS_CLUSTER_SLOTS ||
         map->owner[slot] == REDIS_CLUSTER__NO_NODE) {
@@ -285,8 +284,8 @@ const chat_redis_cluster_node_t *chat_redis_cluster_map_lookup_slot(
     return &map->nodes[map->owner[slot]];
 }
 
-const chat_redis_cluster_node_t *chat_redis_cluster_map_lookup_key(
-    const chat_redis_cluster_map_t *map, const char *key, size_t len)
+const chat_redis_cluster_node_t *
+chat_redis_cluster_map_lookup_key(const chat_redis_cluster_map_t *map, const char *key, size_t len)
 {
     if (key == NULL) {
         return NULL;
@@ -344,13 +343,14 @@ static bool redis_cluster__is(const char *s, size_t len, const char *name)
 int chat_redis_cluster_key_index(int argc, const char **argv, const size_t *argvlen)
 {
     static const char *const keyless[] = {
-        "PING",   "INFO",     "SCRIPT",   "CLIENT", "CLUSTER", "FLUSHDB", "FLUSHALL",
-        "TIME",   "DBSIZE",   "ECHO",     "CONFIG", "DEBUG",   "COMMAND", "SELECT",
-        "AUTH",   "HELLO",    "READONLY", "READWRITE", "ASKING", "ROLE", "WAIT",
-        "LASTSAVE", "SAVE", "BGSAVE", "BGREWRITEAOF", "MULTI", "EXEC", "DISCARD",
-        "RANDOMKEY", "SCAN", "KEYS", "FUNCTION", "LATENCY", "SLOWLOG", "MEMORY", "QUIT"};
-    static const char *const evals[] = {"EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO", "FCALL",
-                                        "FCALL_RO"};
+        "PING",         "INFO",     "SCRIPT",  "CLIENT",   "CLUSTER",   "FLUSHDB",
+        "FLUSHALL",     "TIME",     "DBSIZE",  "ECHO",     "CONFIG",    "DEBUG",
+        "COMMAND",      "SELECT",   "AUTH",    "HELLO",    "READONLY",  "READWRITE",
+        "ASKING",       "ROLE",     "WAIT",    "LASTSAVE", "SAVE",      "BGSAVE",
+        "BGREWRITEAOF", "MULTI",    "EXEC",    "DISCARD",  "RANDOMKEY", "SCAN",
+        "KEYS",         "FUNCTION", "LATENCY", "SLOWLOG",  "MEMORY",    "QUIT"};
+    static const char *const evals[] = {"EVAL",       "EVALSHA", "EVAL_RO",
+                                        "EVALSHA_RO", "FCALL",   "FCALL_RO"};
     size_t len0 = 0;
 
     if (argc < 1 || argv == NULL || argv[0] == NULL) {
@@ -421,8 +421,8 @@ chat_err_t chat_redis_cluster_parse_command(const char *buf, size_t len, int *ar
     }
     for (long i = 0; i < n; i++) {
         long blen = 0;
-        if (redis_cluster__resp_len(&p, end, '$', &blen) != 0 || (size_t)(end - p) < (size_t)blen + 2 ||
-            p[blen] != '\r' || p[blen + 1] != '\n') {
+        if (redis_cluster__resp_len(&p, end, '$', &blen) != 0 ||
+            (size_t)(end - p) < (size_t)blen + 2 || p[blen] != '\r' || p[blen + 1] != '\n') {
             free(a);
             free(l);
             return CHAT_ERR_INVALID;

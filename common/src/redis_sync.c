@@ -36,12 +36,12 @@ struct chat_redis {
     int port;
     int db;
     int timeout_ms;
-    redisContext *ctx;       /* NULL while disconnected */
-    int64_t last_attempt_ms; /* monotonic time of the last connection attempt */
-    bool attempted;          /* the last attempt failed: wait before the next */
-    char run_id[41];         /* the server's run_id for this connection ("" = unknown) */
-    int queued;              /* pipelined commands whose replies are not read yet */
-    bool server_closed;      /* the last failure was the server closing the connection */
+    redisContext *ctx;             /* NULL while disconnected */
+    int64_t last_attempt_ms;       /* monotonic time of the last connection attempt */
+    bool attempted;                /* the last attempt failed: wait before the next */
+    char run_id[41];               /* the server's run_id for this connection ("" = unknown) */
+    int queued;                    /* pipelined commands whose replies are not read yet */
+    bool server_closed;            /* the last failure was the server closing the connection */
     redis_sync_cluster_t *cluster; /* cluster mode: every call goes there; else NULL */
 };
 
@@ -56,8 +56,8 @@ chat_redis_t *chat_redis_create(const char *url, bool cluster, int timeout_ms, c
         }
         return NULL;
     }
-    if (chat_redis_url_parse_auth(url, &r->host, &r->port, &r->username, &r->password,
-                                  &r->db) != 0) {
+    if (chat_redis_url_parse_auth(url, &r->host, &r->port, &r->username, &r->password, &r->db) !=
+        0) {
         if (errbuf != NULL) {
             char shown[256];
 
@@ -73,8 +73,10 @@ chat_redis_t *chat_redis_create(const char *url, bool cluster, int timeout_ms, c
         redis_sync__auth_t auth = {r->username, r->password, 0, r->timeout_ms};
         if (r->db != 0) {
             if (errbuf != NULL) {
-                snprintf(errbuf, errlen, "REDIS_URL: a Redis Cluster has database 0 only, "
-                                         "got /%d with REDIS_CLUSTER=1", r->db);
+                snprintf(errbuf, errlen,
+                         "REDIS_URL: a Redis Cluster has database 0 only, "
+                         "got /%d with REDIS_CLUSTER=1",
+                         r->db);
             }
             chat_redis_destroy(r);
             return NULL;
@@ -384,16 +386,15 @@ void chat_redis_discard_replies(chat_redis_t *r)
     }
 }
 
-chat_err_t chat_redis_publish(chat_redis_t *r, const char *channel, const char *payload,
-                              size_t len)
+chat_err_t chat_redis_publish(chat_redis_t *r, const char *channel, const char *payload, size_t len)
 {
     /* a cluster shards pub/sub: SPUBLISH reaches the SSUBSCRIBErs of the channel's slot */
     const char *argv[3] = {r != NULL && r->cluster != NULL ? "SPUBLISH" : "PUBLISH", channel,
                            payload};
     size_t lens[3] = {strlen(argv[0]), strlen(channel), len};
     redisReply *reply = chat_redis_command_argv(r, 3, argv, lens);
-    chat_err_t rc = reply != NULL && reply->type == REDIS_REPLY_INTEGER ? CHAT_OK
-                                                                        : CHAT_ERR_UNAVAILABLE;
+    chat_err_t rc =
+        reply != NULL && reply->type == REDIS_REPLY_INTEGER ? CHAT_OK : CHAT_ERR_UNAVAILABLE;
 
     if (reply != NULL) {
         freeReplyObject(reply);
@@ -412,8 +413,8 @@ chat_err_t chat_redis_ping(chat_redis_t *r)
         return redis_sync_cluster__ping(r->cluster);
     }
     redisReply *reply = chat_redis_command(r, "PING");
-    chat_err_t rc = reply != NULL && reply->type == REDIS_REPLY_STATUS ? CHAT_OK
-                                                                       : CHAT_ERR_UNAVAILABLE;
+    chat_err_t rc =
+        reply != NULL && reply->type == REDIS_REPLY_STATUS ? CHAT_OK : CHAT_ERR_UNAVAILABLE;
 
     if (reply != NULL) {
         freeReplyObject(reply);

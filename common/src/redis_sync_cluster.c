@@ -144,8 +144,8 @@ static void cluster__set_run(redis_sync_cluster_t *c, const char *run)
     snprintf(c->run_id, sizeof(c->run_id), "%s", run);
 }
 
-bool redis_sync_cluster__fix_run(redis_sync_cluster_t *c, int argc, const char **argv,
-                                 size_t *lens, int run_from)
+bool redis_sync_cluster__fix_run(redis_sync_cluster_t *c, int argc, const char **argv, size_t *lens,
+                                 int run_from)
 {
     /* A script's data is judged by the run id it is given (the read model stores it with
      * what it builds): an argument naming an id this client handed out before the current
@@ -255,7 +255,7 @@ bool redis_sync_cluster__load(redis_sync_cluster_t *c)
         const chat_redis_cluster_node_t *mn = chat_redis_cluster_map_node(map, m);
         int i = cluster__node(c, mn->host, mn->port);
         all = all && i >= 0 && redis_sync_cluster__ensure(c, i, true) &&
-              cluster__xor_run(run, c->nodes[i].run_id);
+            cluster__xor_run(run, c->nodes[i].run_id);
     }
     all = all && chat_redis_cluster_map_covers_all(map);
     cluster__set_run(c, all ? run : "");
@@ -351,7 +351,8 @@ redisReply *redis_sync_cluster__run(redis_sync_cluster_t *c, int argc, const cha
         if (!redis_sync_cluster__fix_run(c, argc, argv, lens, run_from)) {
             return NULL; /* it names a run id, and the current one is unknown: down */
         }
-        node = ask_node >= 0 ? ask_node : (c->map != NULL ? redis_sync_cluster__route(c, slot) : -1);
+        node =
+            ask_node >= 0 ? ask_node : (c->map != NULL ? redis_sync_cluster__route(c, slot) : -1);
         if (node < 0 || !redis_sync_cluster__ensure(c, node, ask_node >= 0)) {
             /* masters are connected by a map load only: one more try after a load, then
              * down at once (a dead master stays dead for seconds: fail fast, as one dead
@@ -464,4 +465,3 @@ chat_err_t redis_sync_cluster__ping(redis_sync_cluster_t *c)
     }
     return CHAT_OK;
 }
-

@@ -30,9 +30,9 @@ typedef struct cluster__node {
 } cluster__node_t;
 
 typedef struct cluster__pending {
-    int node;           /* where it was queued */
-    redisReply *reply;  /* read off the socket, not handed out yet */
-    int argc;           /* own copy of the command, for a lone retry */
+    int node;          /* where it was queued */
+    redisReply *reply; /* read off the socket, not handed out yet */
+    int argc;          /* own copy of the command, for a lone retry */
     char **argv;
     size_t *lens;
     int run_from;
@@ -55,8 +55,8 @@ struct redis_sync_cluster {
     char past_runs[CLUSTER__PAST_RUNS][REDIS_SYNC__RUN_ID_LEN];
     int next_past;
     cluster__pending_t *pend;
-    int n_pend;   /* queued commands */
-    int next;     /* the next one next_reply hands out */
+    int n_pend; /* queued commands */
+    int next;   /* the next one next_reply hands out */
     int cap_pend;
     bool collected; /* every queued reply has been read off the sockets */
 };
@@ -86,8 +86,8 @@ redisReply *redis_sync_cluster__run(redis_sync_cluster_t *c, int argc, const cha
 
 /** Swaps arguments from run_from on that name an earlier run id for the current one (see
  *  the .c). False when one does and the current id is unknown; argv/lens modified. */
-bool redis_sync_cluster__fix_run(redis_sync_cluster_t *c, int argc, const char **argv,
-                                 size_t *lens, int run_from);
+bool redis_sync_cluster__fix_run(redis_sync_cluster_t *c, int argc, const char **argv, size_t *lens,
+                                 int run_from);
 
 /** Frees every pending entry and its reply; the nodes' queued counts are untouched. */
 void redis_sync_cluster__pending_clear(redis_sync_cluster_t *c);

@@ -34,8 +34,7 @@ void redis_sync_cluster__pending_clear(redis_sync_cluster_t *c)
 }
 
 /* Copies a command into p (own memory). False on NOMEM (p half-filled: clear frees it). */
-static bool cluster__copy(cluster__pending_t *p, int argc, const char **argv,
-                          const size_t *argvlen)
+static bool cluster__copy(cluster__pending_t *p, int argc, const char **argv, const size_t *argvlen)
 {
     p->argv = calloc((size_t)argc, sizeof(*p->argv));
     p->lens = calloc((size_t)argc, sizeof(*p->lens));
@@ -171,8 +170,8 @@ static bool cluster__retryable(const redisReply *reply)
     chat_redis_redirect_t rd;
 
     return chat_redis_cluster_parse_redirect(reply->str, reply->len, &rd) == CHAT_OK ||
-           chat_redis_cluster_transient_error(reply->str, reply->len) ||
-           (reply->len >= 8 && strncmp(reply->str, "NOSCRIPT", 8) == 0);
+        chat_redis_cluster_transient_error(reply->str, reply->len) ||
+        (reply->len >= 8 && strncmp(reply->str, "NOSCRIPT", 8) == 0);
 }
 
 redisReply *redis_sync_cluster__next_reply(redis_sync_cluster_t *c)

@@ -101,8 +101,8 @@ redisContext *redis_sync__connect(const char *host, int port, const redis_sync__
     }
     if (auth->password != NULL) {
         redisReply *reply = auth->username != NULL
-                                ? redisCommand(ctx, "AUTH %s %s", auth->username, auth->password)
-                                : redisCommand(ctx, "AUTH %s", auth->password);
+            ? redisCommand(ctx, "AUTH %s %s", auth->username, auth->password)
+            : redisCommand(ctx, "AUTH %s", auth->password);
         if (!redis__ok(reply)) {
             goto fail;
         }
@@ -127,13 +127,12 @@ bool redis_sync__server_closed(const redisContext *ctx)
 {
     int err = ctx->err;
 
-    return err == REDIS_ERR_EOF ||
-           (err == REDIS_ERR_IO && (errno == ECONNRESET || errno == EPIPE));
+    return err == REDIS_ERR_EOF || (err == REDIS_ERR_IO && (errno == ECONNRESET || errno == EPIPE));
 }
 
 int redis_sync__evalsha_argv(chat_script_id_t id, int numkeys, int argc, const char **argv,
-                               const size_t *argvlen, const char ***out, size_t **out_lens,
-                               char numbuf[16])
+                             const size_t *argvlen, const char ***out, size_t **out_lens,
+                             char numbuf[16])
 {
     const chat_redis_script_t *s = chat_redis_script(id);
     const char **a = NULL;

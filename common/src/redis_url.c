@@ -37,7 +37,7 @@ static bool redis_url__parse_int(const char *s, size_t len, int min, int max, in
 /* Percent-decoding is not supported: credentials with reserved characters must be
  * plain. redis://[[user]:password@]host[:port][/db] */
 static int redis_url__parse(const char *url, char **host, char **username, char **password,
-                        int *port, int *db)
+                            int *port, int *db)
 {
     const char *p = NULL;
     const char *at = NULL;

@@ -18,12 +18,10 @@ typedef struct repo_query__oids {
 } repo_query__oids_t;
 
 chat_err_t chat_repo_query_each(chat_db_t *db, const char *coll_name, const bson_t *filter,
-                                const bson_t *opts, size_t max, chat_repo_query_fn each,
-                                void *arg)
+                                const bson_t *opts, size_t max, chat_repo_query_fn each, void *arg)
 {
     mongoc_client_t *client = chat_db_pop(db);
-    mongoc_collection_t *coll = mongoc_client_get_collection(client, chat_db_name(db),
-                                                             coll_name);
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, chat_db_name(db), coll_name);
     mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
     const bson_t *doc = NULL;
     size_t seen = 0;
@@ -138,8 +136,8 @@ static chat_err_t repo_query__oid(const bson_t *doc, void *arg)
 }
 
 chat_err_t chat_repo_query_oids(chat_db_t *db, const char *coll_name, const bson_t *filter,
-                                const bson_t *opts, const char *field, size_t max,
-                                bson_oid_t **out, size_t *n_out)
+                                const bson_t *opts, const char *field, size_t max, bson_oid_t **out,
+                                size_t *n_out)
 {
     repo_query__oids_t o = {field, NULL, 0, 0};
     chat_err_t rc = chat_repo_query_each(db, coll_name, filter, opts, max, repo_query__oid, &o);
@@ -156,8 +154,8 @@ chat_err_t chat_repo_query_oids(chat_db_t *db, const char *coll_name, const bson
 }
 
 /* field: {$in: [...]} with the ObjectIds that ids / oids give. */
-static size_t repo_query__in(bson_t *filter, const char *field,
-                             const char (*ids)[CHAT_ID_LEN], const bson_oid_t *oids, size_t n)
+static size_t repo_query__in(bson_t *filter, const char *field, const char (*ids)[CHAT_ID_LEN],
+                             const bson_oid_t *oids, size_t n)
 {
     bson_t in_doc;
     bson_t list;
@@ -180,14 +178,13 @@ static size_t repo_query__in(bson_t *filter, const char *field,
     return k;
 }
 
-size_t chat_repo_query_in_hex(bson_t *filter, const char *field,
-                              const char (*ids)[CHAT_ID_LEN], size_t n)
+size_t chat_repo_query_in_hex(bson_t *filter, const char *field, const char (*ids)[CHAT_ID_LEN],
+                              size_t n)
 {
     return repo_query__in(filter, field, ids, NULL, n);
 }
 
-size_t chat_repo_query_in_oids(bson_t *filter, const char *field, const bson_oid_t *oids,
-                               size_t n)
+size_t chat_repo_query_in_oids(bson_t *filter, const char *field, const bson_oid_t *oids, size_t n)
 {
     return repo_query__in(filter, field, NULL, oids, n);
 }

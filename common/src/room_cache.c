@@ -174,12 +174,11 @@ static void room__free_entries(chat_cset_entry_t *entries, size_t n, void *owned
     free(owned);
 }
 
-static chat_err_t room__load_public(void *arg, chat_cset_entry_t **entries, size_t *n,
-                                    void **owned)
+static chat_err_t room__load_public(void *arg, chat_cset_entry_t **entries, size_t *n, void **owned)
 {
     const chat_store_t *s = arg;
     bson_oid_t *oids = NULL;
-    char (*ids)[CHAT_ID_LEN] = NULL;
+    char(*ids)[CHAT_ID_LEN] = NULL;
     size_t count = 0;
     chat_err_t rc = chat_rooms_public_ids(s->db, &oids, &count);
 
@@ -222,8 +221,7 @@ static chat_err_t room__public_head(const chat_store_t *s, int64_t want, room__e
         rc = chat_cset_page(s->redis, &set, 0, want, true, &page);
         if (rc == CHAT_OK && !page.built) {
             chat_cset_page_clear(&page);
-            rc = chat_cset_build(s->redis, &set, room__load_public, room__free_entries,
-                                 (void *)s);
+            rc = chat_cset_build(s->redis, &set, room__load_public, room__free_entries, (void *)s);
             if (rc == CHAT_OK) {
                 rc = chat_cset_page(s->redis, &set, 0, want, true, &page);
                 rc = rc == CHAT_OK && !page.built ? CHAT_ERR_UNAVAILABLE : rc;
@@ -275,10 +273,10 @@ static chat_err_t room__public_head(const chat_store_t *s, int64_t want, room__e
 }
 
 /* The private rooms user_id belongs to, newest first. */
-static chat_err_t room__private_of(const chat_store_t *s, const char *user_id,
-                                   room__entry_t **out, size_t *n)
+static chat_err_t room__private_of(const chat_store_t *s, const char *user_id, room__entry_t **out,
+                                   size_t *n)
 {
-    char (*ids)[CHAT_ID_LEN] = NULL;
+    char(*ids)[CHAT_ID_LEN] = NULL;
     size_t count = 0;
     chat_err_t rc = chat_member_rooms_of(s, user_id, &ids, &count);
 

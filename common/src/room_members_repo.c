@@ -47,11 +47,10 @@ chat_err_t chat_members_of_room(chat_db_t *db, const bson_oid_t *room, chat_memb
                                 size_t *n_out)
 {
     bson_t *filter = BCON_NEW("room_id", BCON_OID(room));
-    bson_t *opts = BCON_NEW("projection", "{", "user_id", BCON_INT32(1), "joined_at",
-                            BCON_INT32(1), "}");
+    bson_t *opts =
+        BCON_NEW("projection", "{", "user_id", BCON_INT32(1), "joined_at", BCON_INT32(1), "}");
     members__rows_t r = {NULL, 0, 0};
-    chat_err_t rc = chat_repo_query_each(db, MEMBERS__COLL, filter, opts, 0, members__row_doc,
-                                         &r);
+    chat_err_t rc = chat_repo_query_each(db, MEMBERS__COLL, filter, opts, 0, members__row_doc, &r);
 
     *rows_out = NULL;
     *n_out = 0;
@@ -141,8 +140,8 @@ chat_err_t chat_members_of_users(chat_db_t *db, const bson_oid_t *uids, size_t n
                                  chat_member_pair_t **out, size_t *n_out)
 {
     bson_t filter = BSON_INITIALIZER;
-    bson_t *opts = BCON_NEW("projection", "{", "user_id", BCON_INT32(1), "room_id",
-                            BCON_INT32(1), "}");
+    bson_t *opts =
+        BCON_NEW("projection", "{", "user_id", BCON_INT32(1), "room_id", BCON_INT32(1), "}");
     members__pairs_t pairs = {NULL, 0, 0};
     chat_err_t rc;
 

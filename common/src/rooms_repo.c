@@ -23,7 +23,7 @@
 #define ROOMS__DM_COLL "dm_pairs"
 #define ROOMS__ROLE_OWNER "owner"
 #define ROOMS__ROLE_MEMBER "member"
-#define ROOMS__LIST_MAX 1000        /* page size cap for list_visible */
+#define ROOMS__LIST_MAX 1000 /* page size cap for list_visible */
 #define ROOMS__DM_ATTEMPTS 3
 
 /* Fills out (zeroed) from a rooms document; members are left empty (member_cache.h).
@@ -189,8 +189,7 @@ chat_err_t chat_rooms_public_ids(chat_db_t *db, bson_oid_t **oids_out, size_t *n
 {
     bson_t *filter = BCON_NEW("is_private", BCON_BOOL(false));
     bson_t *opts = BCON_NEW("projection", "{", "_id", BCON_INT32(1), "}");
-    chat_err_t rc = chat_repo_query_oids(db, ROOMS__COLL, filter, opts, "_id", 0, oids_out,
-                                         n_out);
+    chat_err_t rc = chat_repo_query_oids(db, ROOMS__COLL, filter, opts, "_id", 0, oids_out, n_out);
 
     bson_destroy(filter);
     bson_destroy(opts);
@@ -213,8 +212,7 @@ static chat_err_t rooms__dm_lookup(chat_db_t *db, const char *key, bson_oid_t *r
 {
     bson_t *filter = BCON_NEW("_id", BCON_UTF8(key));
     bson_t *opts = BCON_NEW("limit", BCON_INT64(1));
-    chat_err_t rc = chat_repo_query_one(db, ROOMS__DM_COLL, filter, opts, rooms__dm_doc,
-                                        room_oid);
+    chat_err_t rc = chat_repo_query_one(db, ROOMS__DM_COLL, filter, opts, rooms__dm_doc, room_oid);
 
     bson_destroy(filter);
     bson_destroy(opts);

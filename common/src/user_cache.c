@@ -157,8 +157,8 @@ chat_err_t chat_user_load(const chat_store_t *s, const char *user_id, bool with_
     }
     if (s->redis != NULL) {
         redisReply *reply = chat_redis_command(s->redis, "TYPE %s", key);
-        bool gone = reply != NULL && reply->type == REDIS_REPLY_STATUS &&
-                    strcmp(reply->str, "string") == 0;
+        bool gone =
+            reply != NULL && reply->type == REDIS_REPLY_STATUS && strcmp(reply->str, "string") == 0;
         int hit = -1;
         if (reply != NULL) {
             freeReplyObject(reply);
@@ -330,8 +330,7 @@ typedef struct user__name_buf {
     char member[CHAT_USERNAME_MAX + CHAT_ID_LEN + 2];
 } user__name_buf_t;
 
-static chat_err_t user__names_load(void *arg, chat_cset_entry_t **entries, size_t *n,
-                                   void **owned)
+static chat_err_t user__names_load(void *arg, chat_cset_entry_t **entries, size_t *n, void **owned)
 {
     const chat_store_t *s = arg;
     chat_user_name_t *names = NULL;
@@ -362,8 +361,8 @@ static chat_err_t user__names_load(void *arg, chat_cset_entry_t **entries, size_
     return CHAT_OK;
 }
 
-chat_err_t chat_user_search(const chat_store_t *s, const char *prefix, int limit,
-                            chat_user_t **out, size_t *n_out)
+chat_err_t chat_user_search(const chat_store_t *s, const char *prefix, int limit, chat_user_t **out,
+                            size_t *n_out)
 {
     char lc[CHAT_KEY_LEN];
     char min[CHAT_KEY_LEN + 2];
@@ -386,8 +385,8 @@ chat_err_t chat_user_search(const chat_store_t *s, const char *prefix, int limit
     maxlen = snprintf(max, sizeof(max), "[%s\xff", lc);
     chat_cset_user_names(&names);
     for (int attempt = 0; attempt < 2; attempt++) {
-        rc = chat_cset_lex(s->redis, &names, min, (size_t)minlen, max, (size_t)maxlen, limit,
-                           &page);
+        rc =
+            chat_cset_lex(s->redis, &names, min, (size_t)minlen, max, (size_t)maxlen, limit, &page);
         if (rc != CHAT_OK || page.built) {
             break;
         }

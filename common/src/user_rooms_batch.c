@@ -72,14 +72,13 @@ static void rooms_batch__store(const chat_store_t *s, const rooms_batch__user_t 
     (void)chat_cset_build_store(s->redis, &set, u->ver, e, n, &stored);
 }
 
-void chat_user_rooms_build_many(const chat_store_t *s, const char (*users)[CHAT_ID_LEN],
-                                size_t n)
+void chat_user_rooms_build_many(const chat_store_t *s, const char (*users)[CHAT_ID_LEN], size_t n)
 {
     rooms_batch__user_t *todo = NULL;
     bson_oid_t *oids = NULL;
     chat_member_pair_t *pairs = NULL;
     chat_cset_entry_t *e = NULL;
-    char (*ids)[CHAT_ID_LEN] = NULL;
+    char(*ids)[CHAT_ID_LEN] = NULL;
     size_t k;
     size_t n_pairs = 0;
 
@@ -94,8 +93,7 @@ void chat_user_rooms_build_many(const chat_store_t *s, const char (*users)[CHAT_
     for (size_t i = 0; i < k; i++) {
         bson_oid_copy(&todo[i].oid, &oids[i]);
     }
-    if (chat_members_of_users(s->db, oids, k, CHAT_MEMBER_ROOMS_MAX, &pairs, &n_pairs) !=
-            CHAT_OK ||
+    if (chat_members_of_users(s->db, oids, k, CHAT_MEMBER_ROOMS_MAX, &pairs, &n_pairs) != CHAT_OK ||
         n_pairs >= CHAT_MEMBER_ROOMS_MAX) {
         goto cleanup; /* cut short: some set would be incomplete, build none */
     }

@@ -36,14 +36,14 @@ static chat_err_t users_list__hash_doc(const bson_t *doc, void *arg)
 }
 
 chat_err_t chat_users_recent_hashes(chat_db_t *db, int limit,
-                                   void (*fn)(const char *hash, void *arg), void *arg)
+                                    void (*fn)(const char *hash, void *arg), void *arg)
 {
     bson_t filter = BSON_INITIALIZER;
-    bson_t *opts = BCON_NEW("projection", "{", "password_hash", BCON_INT32(1), "}", "sort",
-                            "{", "_id", BCON_INT32(-1), "}", "limit", BCON_INT64(limit));
+    bson_t *opts = BCON_NEW("projection", "{", "password_hash", BCON_INT32(1), "}", "sort", "{",
+                            "_id", BCON_INT32(-1), "}", "limit", BCON_INT64(limit));
     users_list__hashes_t h = {fn, arg};
-    chat_err_t rc = chat_repo_query_each(db, USERS_LIST__COLL, &filter, opts, 0,
-                                         users_list__hash_doc, &h);
+    chat_err_t rc =
+        chat_repo_query_each(db, USERS_LIST__COLL, &filter, opts, 0, users_list__hash_doc, &h);
 
     bson_destroy(opts);
     bson_destroy(&filter);
@@ -89,8 +89,8 @@ chat_err_t chat_users_names(chat_db_t *db, chat_user_name_t **out, size_t *n_out
     bson_t filter = BSON_INITIALIZER;
     bson_t *opts = BCON_NEW("projection", "{", "username_lc", BCON_INT32(1), "}");
     users_list__names_t names = {NULL, 0, 0};
-    chat_err_t rc = chat_repo_query_each(db, USERS_LIST__COLL, &filter, opts, 0,
-                                         users_list__name_doc, &names);
+    chat_err_t rc =
+        chat_repo_query_each(db, USERS_LIST__COLL, &filter, opts, 0, users_list__name_doc, &names);
 
     *out = NULL;
     *n_out = 0;
@@ -120,8 +120,9 @@ static char *users_list__prefix_regex(const char *prefix)
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)prefix[i];
 
-        if (c < 0x80 && !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-                          (c >= 'A' && c <= 'Z') || c == '_')) {
+        if (c < 0x80 &&
+            !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              c == '_')) {
             *p++ = '\\';
         }
         *p++ = (char)c;
@@ -167,8 +168,8 @@ chat_err_t chat_users_search(chat_db_t *db, const char *prefix, int limit, chat_
     filter = BCON_NEW("username_lc", "{", "$regex", BCON_UTF8(regex), "}");
     opts = BCON_NEW("sort", "{", "username_lc", BCON_INT32(1), "}", "limit", BCON_INT64(limit),
                     "projection", "{", "password_hash", BCON_INT32(0), "}");
-    rc = chat_repo_query_page(db, USERS_LIST__COLL, filter, opts, arr, sizeof(*arr),
-                              (size_t)limit, users_list__decode, &n);
+    rc = chat_repo_query_page(db, USERS_LIST__COLL, filter, opts, arr, sizeof(*arr), (size_t)limit,
+                              users_list__decode, &n);
 
 cleanup:
     if (rc == CHAT_OK && n > 0) {
@@ -208,8 +209,7 @@ chat_err_t chat_users_find_by_ids(chat_db_t *db, const char (*ids)[CHAT_ID_LEN],
         opts = with_hash ? bson_new()
                          : BCON_NEW("projection", "{", "password_hash", BCON_INT32(0), "}");
         rc = chat_repo_query_page(db, USERS_LIST__COLL, &filter, opts, arr, sizeof(*arr), n,
-                                  with_hash ? users_list__decode_full : users_list__decode,
-                                  &found);
+                                  with_hash ? users_list__decode_full : users_list__decode, &found);
     }
     if (rc == CHAT_OK && found > 0) {
         *out = arr;

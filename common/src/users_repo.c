@@ -88,9 +88,9 @@ static chat_err_t users__find_one(chat_db_t *db, const bson_t *filter, bool with
                                   chat_user_t *out)
 {
     /* the hash stays on the server unless this is the login lookup */
-    bson_t *opts = with_hash ? BCON_NEW("limit", BCON_INT64(1))
-                             : BCON_NEW("limit", BCON_INT64(1), "projection", "{",
-                                        "password_hash", BCON_INT32(0), "}");
+    bson_t *opts = with_hash
+        ? BCON_NEW("limit", BCON_INT64(1))
+        : BCON_NEW("limit", BCON_INT64(1), "projection", "{", "password_hash", BCON_INT32(0), "}");
     users__one_t one = {with_hash, out};
     chat_err_t rc = chat_repo_query_one(db, USERS__COLL, filter, opts, users__one_doc, &one);
 
@@ -352,8 +352,8 @@ chat_err_t chat_users_touch_last_seen(chat_db_t *db, const char *id, int64_t now
     return rc;
 }
 
-chat_err_t chat_users_touch_last_seen_many(chat_db_t *db, const char (*ids)[CHAT_ID_LEN],
-                                           size_t n, int64_t now_ms)
+chat_err_t chat_users_touch_last_seen_many(chat_db_t *db, const char (*ids)[CHAT_ID_LEN], size_t n,
+                                           int64_t now_ms)
 {
     mongoc_client_t *client = NULL;
     mongoc_collection_t *coll = NULL;

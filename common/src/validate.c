@@ -78,10 +78,9 @@ static bool validate__is_control(uint32_t cp)
 /* ASCII whitespace and the common Unicode spaces a "blank" string is made of. */
 static bool validate__is_space(uint32_t cp)
 {
-    return cp == ' ' || cp == '\t' || cp == '\n' || cp == '\r' || cp == '\v' ||
-           cp == '\f' || cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200B) ||
-           cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000 ||
-           cp == 0xFEFF;
+    return cp == ' ' || cp == '\t' || cp == '\n' || cp == '\r' || cp == '\v' || cp == '\f' ||
+        cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200B) || cp == 0x2028 ||
+        cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000 || cp == 0xFEFF;
 }
 
 typedef struct validate__text_rule {
@@ -220,11 +219,15 @@ const char *chat_validate_password(const char *s)
 
 const char *chat_validate_room_name(const char *s)
 {
-    static const validate__text_rule_t rule = {
-        1, 100, false, true,
-        "room name is required", "room name must be at most 100 characters",
-        "room name must be valid UTF-8", "room name must not contain control characters",
-        "room name must not be blank"};
+    static const validate__text_rule_t rule = {1,
+                                               100,
+                                               false,
+                                               true,
+                                               "room name is required",
+                                               "room name must be at most 100 characters",
+                                               "room name must be valid UTF-8",
+                                               "room name must not contain control characters",
+                                               "room name must not be blank"};
 
     if (s == NULL)
         return "room name is required";
@@ -235,8 +238,12 @@ const char *chat_validate_room_name(const char *s)
 const char *chat_validate_description(const char *s)
 {
     static const validate__text_rule_t rule = {
-        0, 500, true, false,
-        NULL, "description must be at most 500 characters",
+        0,
+        500,
+        true,
+        false,
+        NULL,
+        "description must be at most 500 characters",
         "description must be valid UTF-8",
         "description must not contain control characters other than newline and tab",
         NULL};
@@ -249,11 +256,15 @@ const char *chat_validate_description(const char *s)
 /* NULL (absent) and "" (clear it) are valid. */
 const char *chat_validate_display_name(const char *s)
 {
-    static const validate__text_rule_t rule = {
-        0, 64, false, false,
-        NULL, "display name must be at most 64 characters",
-        "display name must be valid UTF-8",
-        "display name must not contain control characters", NULL};
+    static const validate__text_rule_t rule = {0,
+                                               64,
+                                               false,
+                                               false,
+                                               NULL,
+                                               "display name must be at most 64 characters",
+                                               "display name must be valid UTF-8",
+                                               "display name must not contain control characters",
+                                               NULL};
 
     if (s == NULL)
         return NULL;
@@ -293,8 +304,12 @@ const char *chat_validate_avatar_url(const char *s)
 const char *chat_validate_content(const char *s, size_t len)
 {
     static const validate__text_rule_t rule = {
-        1, CHAT_CONTENT_MAX_CHARS, true, true,
-        "content must not be empty", "content must be at most 4000 characters",
+        1,
+        CHAT_CONTENT_MAX_CHARS,
+        true,
+        true,
+        "content must not be empty",
+        "content must be at most 4000 characters",
         "content must be valid UTF-8",
         "content must not contain control characters other than newline and tab",
         "content must not be blank"};

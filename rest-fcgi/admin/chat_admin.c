@@ -33,16 +33,19 @@ static int admin__delete_user(const chat_config_t *cfg, const char *user_id)
     chat_err_t rc;
     int status = 3;
 
-    store.db = chat_db_create(cfg->mongo_uri, cfg->mongo_db, cfg->mongo_timeout_ms, err,
-                              sizeof(err));
+    store.db =
+        chat_db_create(cfg->mongo_uri, cfg->mongo_db, cfg->mongo_timeout_ms, err, sizeof(err));
     if (store.db == NULL) {
         fprintf(stderr, "chat-admin: MongoDB: %s\n", err);
         return 3;
     }
-    store.redis = chat_redis_create(cfg->redis_url, cfg->redis_cluster, ADMIN__TIMEOUT_MS, err, sizeof(err));
+    store.redis =
+        chat_redis_create(cfg->redis_url, cfg->redis_cluster, ADMIN__TIMEOUT_MS, err, sizeof(err));
     if (store.redis == NULL) {
-        fprintf(stderr, "chat-admin: Redis: %s (the account is deleted in MongoDB only; "
-                        "gateways refuse its next sockets)\n", err);
+        fprintf(stderr,
+                "chat-admin: Redis: %s (the account is deleted in MongoDB only; "
+                "gateways refuse its next sockets)\n",
+                err);
     }
     store.window = cfg->history_window;
     rc = chat_account_delete(&store, user_id);

@@ -32,9 +32,9 @@ typedef struct fuzz_params {
 static const char *fuzz__get(const char *name, void *arg)
 {
     const fuzz_params_t *p = arg;
-    static const char *names[F_COUNT] = {"REQUEST_METHOD", "REQUEST_URI",        "QUERY_STRING",
-                                         "HTTP_AUTHORIZATION", "HTTP_X_REQUEST_ID",
-                                         "CONTENT_LENGTH"};
+    static const char *names[F_COUNT] = {"REQUEST_METHOD",    "REQUEST_URI",
+                                         "QUERY_STRING",      "HTTP_AUTHORIZATION",
+                                         "HTTP_X_REQUEST_ID", "CONTENT_LENGTH"};
 
     for (int i = 0; i < F_COUNT; i++) {
         if (strcmp(name, names[i]) == 0) {
@@ -49,10 +49,10 @@ static const struct {
     const char *name;
     const char *(*check)(const char *s);
 } fuzz__fields[] = {
-    {"username", chat_validate_username},         {"email", chat_validate_email},
-    {"password", chat_validate_password},         {"name", chat_validate_room_name},
-    {"description", chat_validate_description},   {"display_name", chat_validate_display_name},
-    {"avatar_url", chat_validate_avatar_url},     {"user_id", NULL},
+    {"username", chat_validate_username},       {"email", chat_validate_email},
+    {"password", chat_validate_password},       {"name", chat_validate_room_name},
+    {"description", chat_validate_description}, {"display_name", chat_validate_display_name},
+    {"avatar_url", chat_validate_avatar_url},   {"user_id", NULL},
 };
 
 static void fuzz__response(rest_response_t *resp, const rest_request_t *req)
@@ -74,8 +74,7 @@ static void fuzz__response(rest_response_t *resp, const rest_request_t *req)
 }
 
 /* The body checks main__read_body makes before any handler (413 / 400). */
-static bool fuzz__body(rest_request_t *req, const uint8_t *data, size_t size,
-                       rest_response_t *resp)
+static bool fuzz__body(rest_request_t *req, const uint8_t *data, size_t size, rest_response_t *resp)
 {
     if (req->content_length == -2) {
         rest_response_error(resp, 400, "bad_request", "invalid Content-Length");
@@ -171,8 +170,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(rest_request_init(&req, fuzz__get, &p) == 0);
     FUZZ_CHECK(req.path != NULL && req.path[0] != '\0');
     if (fuzz__body(&req, data + at, size - at, &resp)) {
-        rest_match_t m = rest_router_find(req.method, req.path, &req, &route, allow,
-                                          sizeof(allow));
+        rest_match_t m = rest_router_find(req.method, req.path, &req, &route, allow, sizeof(allow));
         if (m == REST_MATCH_OK) {
             FUZZ_CHECK(route != NULL);
             for (size_t i = 0; i < req.n_params; i++) {

@@ -21,11 +21,10 @@
 /* The error frame gw_session_send_error would build (same fields, same packing). */
 static void fuzz__error_frame(const gw_frame_error_t *e)
 {
-    json_t *extra = e->frame_type != NULL ? json_pack("{s:s}", "frame_type", e->frame_type)
-                                          : NULL;
-    json_t *f = json_pack("{s:s, s:s, s:s, s:s?, s:s?}", "type", "error", "code", e->code,
-                          "message", e->message, "room_id", e->room_id, "client_msg_id",
-                          e->client_msg_id);
+    json_t *extra = e->frame_type != NULL ? json_pack("{s:s}", "frame_type", e->frame_type) : NULL;
+    json_t *f =
+        json_pack("{s:s, s:s, s:s, s:s?, s:s?}", "type", "error", "code", e->code, "message",
+                  e->message, "room_id", e->room_id, "client_msg_id", e->client_msg_id);
     char *text = NULL;
 
     FUZZ_CHECK(f != NULL);

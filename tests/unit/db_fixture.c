@@ -69,7 +69,8 @@ int store_setup(void **state)
     }
     s->db = db;
     s->window = 50;
-    s->redis = chat_redis_create(getenv("CHAT_TEST_REDIS_URL"), false, 2000, errbuf, sizeof(errbuf));
+    s->redis =
+        chat_redis_create(getenv("CHAT_TEST_REDIS_URL"), false, 2000, errbuf, sizeof(errbuf));
     if (s->redis == NULL) {
         fprintf(stderr, "CHAT_TEST_REDIS_URL: %s\n", errbuf);
         db_teardown(&db);
@@ -103,9 +104,10 @@ int db_fixture_run_group(const char *name, const struct CMUnitTest *tests, size_
     int failed;
 
     if (uri == NULL || uri[0] == '\0') {
-        fprintf(stderr, "FAIL: CHAT_TEST_MONGO_URI is not set. These tests need a MongoDB or "
-                        "FerretDB (make test starts one), e.g. "
-                        "CHAT_TEST_MONGO_URI=mongodb://127.0.0.1:27017/\n");
+        fprintf(stderr,
+                "FAIL: CHAT_TEST_MONGO_URI is not set. These tests need a MongoDB or "
+                "FerretDB (make test starts one), e.g. "
+                "CHAT_TEST_MONGO_URI=mongodb://127.0.0.1:27017/\n");
         return 1;
     }
     chat_db_global_init();

@@ -26,7 +26,7 @@ int store_teardown(void **state);
 /** A test program's main(): fails at once (naming the variable) without
  *  CHAT_TEST_MONGO_URI, else runs the group between mongoc's global init and cleanup. */
 int db_fixture_run_group(const char *name, const struct CMUnitTest *tests, size_t n);
-#define DB_FIXTURE_RUN(tests)                                                                  \
+#define DB_FIXTURE_RUN(tests) \
     db_fixture_run_group(#tests, (tests), sizeof(tests) / sizeof((tests)[0]))
 
 #endif

@@ -19,8 +19,8 @@
 #define USER_1 "660000000000000000000001"
 #define USER_2 "660000000000000000000002"
 
-static inline void make_msg(chat_message_t *m, const char *room, const char *user,
-                            const char *text, const char *client_msg_id)
+static inline void make_msg(chat_message_t *m, const char *room, const char *user, const char *text,
+                            const char *client_msg_id)
 {
     memset(m, 0, sizeof(*m));
     snprintf(m->room_id, sizeof(m->room_id), "%s", room);
@@ -31,8 +31,7 @@ static inline void make_msg(chat_message_t *m, const char *room, const char *use
     m->type = CHAT_MSG_TEXT;
 }
 
-static inline int64_t append_ok(chat_db_t *db, const char *room, const char *text,
-                                int64_t *hint)
+static inline int64_t append_ok(chat_db_t *db, const char *room, const char *text, int64_t *hint)
 {
     chat_message_t in;
     chat_message_t out = {0};
@@ -61,8 +60,8 @@ static inline void fill_room(chat_db_t *db, const char *room, int n)
 /* Puts the test database into a state the append path must cope with: inserts insert
  * (when given), else applies update to the first match of filter (when given), else
  * deletes every match of filter. Takes the documents. */
-static inline void coll_exec(chat_db_t *db, const char *coll_name, bson_t *filter,
-                             bson_t *update, bson_t *insert)
+static inline void coll_exec(chat_db_t *db, const char *coll_name, bson_t *filter, bson_t *update,
+                             bson_t *insert)
 {
     chat_err_t rc = CHAT_OK;
 

@@ -27,8 +27,7 @@ static inline void create_ok(chat_store_t *st, const char *name, bool is_private
 {
     assert_int_equal(chat_rooms_create(st->db, name, "about it", is_private, creator, out),
                      CHAT_OK);
-    chat_membership_room_created(st, out, (const char(*)[CHAT_ID_LEN])out->members,
-                                 out->n_members);
+    chat_membership_room_created(st, out, (const char(*)[CHAT_ID_LEN])out->members, out->n_members);
 }
 
 /* The owner adds (or removes) a member: membership.h, as REST's members resource does. */
@@ -66,8 +65,7 @@ static inline chat_err_t load_full(chat_store_t *st, const char *room, chat_room
 static inline int64_t count_rooms(chat_db_t *db, const char *coll_name, const bson_t *filter)
 {
     mongoc_client_t *client = chat_db_pop(db);
-    mongoc_collection_t *coll =
-        mongoc_client_get_collection(client, chat_db_name(db), coll_name);
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, chat_db_name(db), coll_name);
     bson_error_t err;
     int64_t n = mongoc_collection_count_documents(coll, filter, NULL, NULL, NULL, &err);
 

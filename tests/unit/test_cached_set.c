@@ -22,8 +22,8 @@
 static chat_redis_t *connect_test_redis(void)
 {
     char errbuf[256];
-    chat_redis_t *r = chat_redis_create(getenv("CHAT_TEST_REDIS_URL"), false, 1000, errbuf,
-                                        sizeof(errbuf));
+    chat_redis_t *r =
+        chat_redis_create(getenv("CHAT_TEST_REDIS_URL"), false, 1000, errbuf, sizeof(errbuf));
 
     assert_non_null(r);
     assert_int_equal(chat_redis_ping(r), CHAT_OK);
@@ -243,8 +243,8 @@ static void test_pages_and_lex(void **state)
     fake_db_t ndb = {{"alice\001id1", "albert\001id2", "bob\001id3"}, 3, 0, NULL, NULL, NULL};
     fresh_set(&names, 8);
     assert_int_equal(chat_cset_build(r, &names, fake_load, fake_free, &ndb), CHAT_OK);
-    redisReply *reply = chat_redis_command(r, "ZADD %s 0 alice\001id1 0 albert\001id2 0 bob\001id3",
-                                           names.key);
+    redisReply *reply =
+        chat_redis_command(r, "ZADD %s 0 alice\001id1 0 albert\001id2 0 bob\001id3", names.key);
     freeReplyObject(reply);
     assert_int_equal(chat_cset_lex(r, &names, "[al", 3, "(am", 3, 10, &page), CHAT_OK);
     assert_int_equal(page.n, 2);

@@ -93,19 +93,19 @@ static void test_parse_rejects(void **state)
         "",
         "2025",
         "2025-01-15",
-        "2025-01-15T10:30:00",     /* no zone */
-        "2025-01-15 10:30:00Z",    /* space separator */
-        "2025-01-15T10:30Z",       /* no seconds */
-        "2025-13-01T00:00:00Z",    /* month */
+        "2025-01-15T10:30:00",  /* no zone */
+        "2025-01-15 10:30:00Z", /* space separator */
+        "2025-01-15T10:30Z",    /* no seconds */
+        "2025-13-01T00:00:00Z", /* month */
         "2025-00-01T00:00:00Z",
-        "2025-02-29T00:00:00Z",    /* not a leap year */
+        "2025-02-29T00:00:00Z", /* not a leap year */
         "2025-04-31T00:00:00Z",
         "2025-01-00T00:00:00Z",
         "2025-01-15T24:00:00Z",
         "2025-01-15T10:60:00Z",
         "2025-01-15T10:30:61Z",
-        "2025-01-15T10:30:00.Z",   /* empty fraction */
-        "2025-01-15T10:30:00ZZ",   /* trailing junk */
+        "2025-01-15T10:30:00.Z", /* empty fraction */
+        "2025-01-15T10:30:00ZZ", /* trailing junk */
         "2025-01-15T10:30:00Z ",
         "2025-01-15T10:30:00+0100",
         "2025-01-15T10:30:00+25:00",
@@ -143,12 +143,9 @@ static void test_round_trip_now(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_now_and_monotonic),
-        cmocka_unit_test(test_format_known),
-        cmocka_unit_test(test_format_small_buffer),
-        cmocka_unit_test(test_parse_variants),
-        cmocka_unit_test(test_parse_rejects),
-        cmocka_unit_test(test_round_trip_now),
+        cmocka_unit_test(test_now_and_monotonic),   cmocka_unit_test(test_format_known),
+        cmocka_unit_test(test_format_small_buffer), cmocka_unit_test(test_parse_variants),
+        cmocka_unit_test(test_parse_rejects),       cmocka_unit_test(test_round_trip_now),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

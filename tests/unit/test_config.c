@@ -19,12 +19,31 @@
 #define SECRET "0123456789abcdef0123456789abcdef"
 
 static const char *const all_vars[] = {
-    "HTTP_PORT", "MONGO_URI", "MONGO_DB", "REDIS_URL", "JWT_SECRET", "JWT_ISSUER", "JWT_TTL",
-    "BCRYPT_COST", "CORS_ORIGINS", "RATE_MSG_PER_SEC", "RATE_MSG_BURST",
-    "RATE_LOGIN_PER_MIN", "RATE_REGISTER_PER_HOUR", "RATE_API_PER_SEC",
-    "RATE_ROOM_CREATE_PER_MIN", "LOG_LEVEL", "LOG_FORMAT", "GATEWAY_ID", "GATEWAY_PORT",
-    "GATEWAY_HOST", "MAX_SOCKETS_PER_USER", "MONGO_TIMEOUT_MS", "BCRYPT_ALLOW_WEAK",
-    "SESSION_MAX_AGE", "REDIS_CLUSTER",
+    "HTTP_PORT",
+    "MONGO_URI",
+    "MONGO_DB",
+    "REDIS_URL",
+    "JWT_SECRET",
+    "JWT_ISSUER",
+    "JWT_TTL",
+    "BCRYPT_COST",
+    "CORS_ORIGINS",
+    "RATE_MSG_PER_SEC",
+    "RATE_MSG_BURST",
+    "RATE_LOGIN_PER_MIN",
+    "RATE_REGISTER_PER_HOUR",
+    "RATE_API_PER_SEC",
+    "RATE_ROOM_CREATE_PER_MIN",
+    "LOG_LEVEL",
+    "LOG_FORMAT",
+    "GATEWAY_ID",
+    "GATEWAY_PORT",
+    "GATEWAY_HOST",
+    "MAX_SOCKETS_PER_USER",
+    "MONGO_TIMEOUT_MS",
+    "BCRYPT_ALLOW_WEAK",
+    "SESSION_MAX_AGE",
+    "REDIS_CLUSTER",
 };
 
 /* Each test starts from a clean environment with only a valid secret. */
@@ -84,8 +103,7 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.log_format, CHAT_LOG_JSON);
     assert_int_equal(strncmp(cfg.gateway_id, "gw-", 3), 0);
     snprintf(pid_suffix, sizeof(pid_suffix), "-%ld", (long)getpid());
-    assert_string_equal(cfg.gateway_id + strlen(cfg.gateway_id) - strlen(pid_suffix),
-                        pid_suffix);
+    assert_string_equal(cfg.gateway_id + strlen(cfg.gateway_id) - strlen(pid_suffix), pid_suffix);
     assert_int_equal(cfg.gateway_port, 9001);
     assert_string_equal(cfg.gateway_host, "127.0.0.1");
     assert_int_equal(cfg.max_sockets_per_user, 20);
@@ -251,20 +269,36 @@ static void test_bad_url_hides_password(void **state)
 static void test_bad_numbers(void **state)
 {
     static const char *const cases[][2] = {
-        {"BCRYPT_COST", "3"},       {"BCRYPT_COST", "32"},     {"BCRYPT_COST", "12x"},
-        {"BCRYPT_COST", "1 2"},     {"BCRYPT_COST", "  "},     {"HTTP_PORT", "0"},
-        {"HTTP_PORT", "65536"},     {"HTTP_PORT", "-1"},       {"HTTP_PORT", "80.5"},
-        {"HTTP_PORT", "99999999999999999999999"},              {"GATEWAY_PORT", "x"},
-        {"MAX_SOCKETS_PER_USER", "0"},                         {"MONGO_TIMEOUT_MS", "0"},
-        {"RATE_MSG_PER_SEC", "-1"}, {"RATE_MSG_PER_SEC", "nan"}, {"RATE_MSG_PER_SEC", "inf"},
-        {"RATE_MSG_PER_SEC", "ten"}, {"RATE_MSG_PER_SEC", "0x10"}, {"RATE_MSG_PER_SEC", "1e99"},
-        {"RATE_LOGIN_PER_MIN", "5/min"}, {"RATE_REGISTER_PER_HOUR", "-0.5"},
-        {"RATE_API_PER_SEC", "fast"}, {"RATE_ROOM_CREATE_PER_MIN", "1,5"},
-        {"RATE_MSG_BURST", "0"},    /* while RATE_MSG_PER_SEC is on */
-        {"LOG_LEVEL", "verbose"},   {"LOG_FORMAT", "xml"},
+        {"BCRYPT_COST", "3"},
+        {"BCRYPT_COST", "32"},
+        {"BCRYPT_COST", "12x"},
+        {"BCRYPT_COST", "1 2"},
+        {"BCRYPT_COST", "  "},
+        {"HTTP_PORT", "0"},
+        {"HTTP_PORT", "65536"},
+        {"HTTP_PORT", "-1"},
+        {"HTTP_PORT", "80.5"},
+        {"HTTP_PORT", "99999999999999999999999"},
+        {"GATEWAY_PORT", "x"},
+        {"MAX_SOCKETS_PER_USER", "0"},
+        {"MONGO_TIMEOUT_MS", "0"},
+        {"RATE_MSG_PER_SEC", "-1"},
+        {"RATE_MSG_PER_SEC", "nan"},
+        {"RATE_MSG_PER_SEC", "inf"},
+        {"RATE_MSG_PER_SEC", "ten"},
+        {"RATE_MSG_PER_SEC", "0x10"},
+        {"RATE_MSG_PER_SEC", "1e99"},
+        {"RATE_LOGIN_PER_MIN", "5/min"},
+        {"RATE_REGISTER_PER_HOUR", "-0.5"},
+        {"RATE_API_PER_SEC", "fast"},
+        {"RATE_ROOM_CREATE_PER_MIN", "1,5"},
+        {"RATE_MSG_BURST", "0"}, /* while RATE_MSG_PER_SEC is on */
+        {"LOG_LEVEL", "verbose"},
+        {"LOG_FORMAT", "xml"},
         {"GATEWAY_ID", "gw 1"},
         {"GATEWAY_ID", "gw-0123456789012345678901234567890123456789012345678901234567890123"},
-        {"MONGO_URI", "http://127.0.0.1:27017"}, {"REDIS_URL", "127.0.0.1:6379"},
+        {"MONGO_URI", "http://127.0.0.1:27017"},
+        {"REDIS_URL", "127.0.0.1:6379"},
         {"REDIS_URL", "rediss://host"},
     };
 
@@ -279,12 +313,12 @@ static void test_jwt_ttl(void **state)
         const char *text;
         int64_t sec;
     } good[] = {
-        {"3600", 3600}, {"90s", 90}, {"30m", 1800}, {"24h", 86400},
-        {"7d", 604800}, {" 15m ", 900}, {"1", 1}, {"3650d", 3650 * 86400},
+        {"3600", 3600}, {"90s", 90},    {"30m", 1800}, {"24h", 86400},
+        {"7d", 604800}, {" 15m ", 900}, {"1", 1},      {"3650d", 3650 * 86400},
     };
     static const char *const bad[] = {
-        "0", "-5", "10w", "1.5h", "h", "24hh", "24 h", "+5", "0m",
-        "99999999999999999999", "3651d", "abc",
+        "0",     "-5",  "10w", "1.5h", "h", "24hh", "24 h", "+5", "0m", "99999999999999999999",
+        "3651d", "abc",
     };
     chat_config_t cfg;
     char err[512];

@@ -72,8 +72,7 @@ static void test_create_rejects_bad_input(void **state)
     errbuf[0] = '\0';
     assert_null(chat_db_create("mongodb://127.0.0.1:27017/", "", 1000, errbuf, sizeof(errbuf)));
     assert_non_null(strstr(errbuf, "MONGO_DB"));
-    assert_null(chat_db_create("mongodb://127.0.0.1:27017/", "a.b", 1000, errbuf,
-                               sizeof(errbuf)));
+    assert_null(chat_db_create("mongodb://127.0.0.1:27017/", "a.b", 1000, errbuf, sizeof(errbuf)));
     assert_null(chat_db_create(NULL, "chat", 1000, NULL, 0));
     chat_db_destroy(NULL);
 }
@@ -252,8 +251,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ping_and_name, db_setup, db_teardown),
         cmocka_unit_test(test_down_is_unavailable_within_timeout),
         cmocka_unit_test_setup_teardown(test_indexes, db_setup, db_teardown),
-        cmocka_unit_test_setup_teardown(test_duplicate_key_maps_to_conflict, db_setup,
-                                        db_teardown),
+        cmocka_unit_test_setup_teardown(test_duplicate_key_maps_to_conflict, db_setup, db_teardown),
         cmocka_unit_test(test_map_error),
         cmocka_unit_test_setup_teardown(test_commands_are_counted, db_setup, db_teardown),
         cmocka_unit_test(test_commands_are_classified),

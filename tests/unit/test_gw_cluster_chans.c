@@ -44,15 +44,14 @@ static size_t n_ready;
 static int refreshes;
 static int delivered;
 
-bool gw_rconn_send(gw_rconn_t *c, redisCallbackFn *fn, void *privdata, int argc,
-                   const char **argv, const size_t *argvlen)
+bool gw_rconn_send(gw_rconn_t *c, redisCallbackFn *fn, void *privdata, int argc, const char **argv,
+                   const size_t *argvlen)
 {
     (void)fn;
     (void)privdata;
     (void)argvlen;
     assert_true(argc == 2 && n_sent < MAXSENT);
-    snprintf(sent[n_sent++], sizeof(sent[0]), "%d %s %s", nodes[c->node].port, argv[0],
-             argv[1]);
+    snprintf(sent[n_sent++], sizeof(sent[0]), "%d %s %s", nodes[c->node].port, argv[0], argv[1]);
     return true;
 }
 
@@ -112,13 +111,12 @@ void gw_pubsub_channels_deliver(gw_pubsub_t *ps, const char *chname, const redis
 
 #define NODE(port) "*3\r\n$9\r\n127.0.0.1\r\n:" port "\r\n$2\r\nid\r\n"
 static const char BEFORE[] = "*3\r\n"
-                             "*3\r\n:0\r\n:5460\r\n" NODE("7000")
-                             "*3\r\n:5461\r\n:10922\r\n" NODE("7001")
-                             "*3\r\n:10923\r\n:16383\r\n" NODE("7002");
-static const char FAILOVER[] = "*3\r\n"
-                               "*3\r\n:0\r\n:5460\r\n" NODE("7000")
-                               "*3\r\n:5461\r\n:10922\r\n" NODE("7004")
-                               "*3\r\n:10923\r\n:16383\r\n" NODE("7002");
+                             "*3\r\n:0\r\n:5460\r\n" NODE("7000") "*3\r\n:5461\r\n:10922\r\n" NODE(
+                                 "7001") "*3\r\n:10923\r\n:16383\r\n" NODE("7002");
+static const char FAILOVER[] =
+    "*3\r\n"
+    "*3\r\n:0\r\n:5460\r\n" NODE("7000") "*3\r\n:5461\r\n:10922\r\n" NODE(
+        "7004") "*3\r\n:10923\r\n:16383\r\n" NODE("7002");
 
 static gw_t gw;
 static gw_pubsub_t ps;

@@ -35,15 +35,15 @@ static redisReply *resp(const char *text)
 
 #define NODE(port) "*3\r\n$9\r\n127.0.0.1\r\n:" port "\r\n$2\r\nid\r\n"
 /* 3 masters 7000..7002 with replicas 7003..7005 */
-static const char BEFORE[] = "*3\r\n"
-                             "*4\r\n:0\r\n:5460\r\n" NODE("7000") NODE("7003")
-                             "*4\r\n:5461\r\n:10922\r\n" NODE("7001") NODE("7004")
-                             "*4\r\n:10923\r\n:16383\r\n" NODE("7002") NODE("7005");
+static const char BEFORE[] =
+    "*3\r\n"
+    "*4\r\n:0\r\n:5460\r\n" NODE("7000") NODE("7003") "*4\r\n:5461\r\n:10922\r\n" NODE("7001")
+        NODE("7004") "*4\r\n:10923\r\n:16383\r\n" NODE("7002") NODE("7005");
 /* 7001 failed: its replica 7004 serves 5461..10922, and has no replica yet */
-static const char AFTER[] = "*3\r\n"
-                            "*4\r\n:0\r\n:5460\r\n" NODE("7000") NODE("7003")
-                            "*3\r\n:5461\r\n:10922\r\n" NODE("7004")
-                            "*4\r\n:10923\r\n:16383\r\n" NODE("7002") NODE("7005");
+static const char AFTER[] =
+    "*3\r\n"
+    "*4\r\n:0\r\n:5460\r\n" NODE("7000") NODE("7003") "*3\r\n:5461\r\n:10922\r\n" NODE(
+        "7004") "*4\r\n:10923\r\n:16383\r\n" NODE("7002") NODE("7005");
 
 static chat_redis_cluster_map_t *map_of(const char *text)
 {
@@ -288,9 +288,12 @@ static void test_split_addr(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_classify_pushes),     cmocka_unit_test(test_classify_errors),
-        cmocka_unit_test(test_command_key),         cmocka_unit_test(test_owner_and_moves),
-        cmocka_unit_test(test_masters_and_candidates), cmocka_unit_test(test_split_addr),
+        cmocka_unit_test(test_classify_pushes),
+        cmocka_unit_test(test_classify_errors),
+        cmocka_unit_test(test_command_key),
+        cmocka_unit_test(test_owner_and_moves),
+        cmocka_unit_test(test_masters_and_candidates),
+        cmocka_unit_test(test_split_addr),
         cmocka_unit_test(test_heartbeat_channel),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

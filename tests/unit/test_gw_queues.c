@@ -135,10 +135,8 @@ static void test_outcome_and_shed(void **state)
     /* err, stored, is_member, room_hidden, committed */
     assert_int_equal(gw_msg_decide_outcome(CHAT_OK, true, true, false, true), GW_MSG_ACK);
     assert_int_equal(gw_msg_decide_outcome(CHAT_OK, true, true, false, false), GW_MSG_HOLD);
-    assert_int_equal(gw_msg_decide_outcome(CHAT_OK, false, false, true, false),
-                     GW_MSG_NOT_FOUND);
-    assert_int_equal(gw_msg_decide_outcome(CHAT_OK, false, false, false, false),
-                     GW_MSG_NOT_MEMBER);
+    assert_int_equal(gw_msg_decide_outcome(CHAT_OK, false, false, true, false), GW_MSG_NOT_FOUND);
+    assert_int_equal(gw_msg_decide_outcome(CHAT_OK, false, false, false, false), GW_MSG_NOT_MEMBER);
     assert_int_equal(gw_msg_decide_outcome(CHAT_ERR_INVALID, false, true, false, false),
                      GW_MSG_INVALID);
     assert_int_equal(gw_msg_decide_outcome(CHAT_ERR_UNAVAILABLE, false, true, false, false),
@@ -170,9 +168,8 @@ static void test_limit_call(void **state)
     assert_int_equal(c.argc, 7);
     assert_string_equal(c.argv[0], "EVALSHA");
     /* the SHA1 of the very source EVAL would send */
-    assert_int_equal(EVP_Digest(script->source, strlen(script->source), digest, &dlen,
-                                EVP_sha1(), NULL),
-                     1);
+    assert_int_equal(
+        EVP_Digest(script->source, strlen(script->source), digest, &dlen, EVP_sha1(), NULL), 1);
     for (unsigned int i = 0; i < dlen; i++) {
         snprintf(hex + 2 * i, 3, "%02x", digest[i]);
     }
@@ -246,18 +243,17 @@ static void test_channel_event(void **state)
     assert_string_equal(ev.user_id, "u2");
     gw_chan_event_clear(&ev);
 
-    assert_int_equal(kind_of("{\"type\":\"presence\",\"user_id\":\"u3\",\"status\":\"online\"}",
-                             &ev),
-                     GW_CHAN_PRESENCE);
+    assert_int_equal(
+        kind_of("{\"type\":\"presence\",\"user_id\":\"u3\",\"status\":\"online\"}", &ev),
+        GW_CHAN_PRESENCE);
     assert_true(gw_chan_event_online(&ev));
     gw_chan_event_clear(&ev);
-    assert_int_equal(kind_of("{\"type\":\"presence\",\"user_id\":\"u3\",\"status\":\"offline\"}",
-                             &ev),
-                     GW_CHAN_PRESENCE);
+    assert_int_equal(
+        kind_of("{\"type\":\"presence\",\"user_id\":\"u3\",\"status\":\"offline\"}", &ev),
+        GW_CHAN_PRESENCE);
     assert_false(gw_chan_event_online(&ev));
     gw_chan_event_clear(&ev);
-    assert_int_equal(kind_of("{\"type\":\"presence\",\"user_id\":\"u3\"}", &ev),
-                     GW_CHAN_PRESENCE);
+    assert_int_equal(kind_of("{\"type\":\"presence\",\"user_id\":\"u3\"}", &ev), GW_CHAN_PRESENCE);
     assert_null(ev.status);
     assert_false(gw_chan_event_online(&ev));
     gw_chan_event_clear(&ev);
@@ -288,12 +284,9 @@ static void test_channel_event(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_held_queue),
-        cmocka_unit_test(test_slow_consumer),
-        cmocka_unit_test(test_outcome_and_shed),
-        cmocka_unit_test(test_limit_call),
-        cmocka_unit_test(test_noscript),
-        cmocka_unit_test(test_channel_event),
+        cmocka_unit_test(test_held_queue),       cmocka_unit_test(test_slow_consumer),
+        cmocka_unit_test(test_outcome_and_shed), cmocka_unit_test(test_limit_call),
+        cmocka_unit_test(test_noscript),         cmocka_unit_test(test_channel_event),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -112,10 +112,8 @@ static void test_out_of_order_and_gap(void **state)
     frames_make();
     gw_reorder_init(&rb, 8);
     /* 13 and 14 before 11 and 12: a gap, nothing delivered, both kept in order */
-    assert_int_equal(gw_reorder_offer(&rb, &last, 14, fr[14], record, &got),
-                     GW_REORDER_BUFFERED);
-    assert_int_equal(gw_reorder_offer(&rb, &last, 13, fr[13], record, &got),
-                     GW_REORDER_BUFFERED);
+    assert_int_equal(gw_reorder_offer(&rb, &last, 14, fr[14], record, &got), GW_REORDER_BUFFERED);
+    assert_int_equal(gw_reorder_offer(&rb, &last, 13, fr[13], record, &got), GW_REORDER_BUFFERED);
     assert_int_equal(got.n, 0);
     assert_int_equal(last, 10);
     assert_true(gw_reorder_waiting(&rb));
@@ -125,22 +123,18 @@ static void test_out_of_order_and_gap(void **state)
     assert_int_equal(fr[13]->refs, 2); /* the buffer holds a reference */
     assert_int_equal(gw_reorder_highest(&rb, last), 14);
     /* 12 still leaves 11 missing */
-    assert_int_equal(gw_reorder_offer(&rb, &last, 12, fr[12], record, &got),
-                     GW_REORDER_BUFFERED);
+    assert_int_equal(gw_reorder_offer(&rb, &last, 12, fr[12], record, &got), GW_REORDER_BUFFERED);
     assert_int_equal(got.n, 0);
     assert_true(gw_reorder_waiting(&rb));
     /* 11 fills the gap: 11..14 in order, the gap is closed */
-    assert_int_equal(gw_reorder_offer(&rb, &last, 11, fr[11], record, &got),
-                     GW_REORDER_DELIVERED);
+    assert_int_equal(gw_reorder_offer(&rb, &last, 11, fr[11], record, &got), GW_REORDER_DELIVERED);
     expect_seqs(&got, want, 4);
     assert_int_equal(last, 14);
     assert_int_equal(rb.n, 0);
     assert_false(gw_reorder_waiting(&rb));
     /* a hole after the drained run stays buffered */
-    assert_int_equal(gw_reorder_offer(&rb, &last, 16, fr[16], record, &got),
-                     GW_REORDER_BUFFERED);
-    assert_int_equal(gw_reorder_offer(&rb, &last, 15, fr[15], record, &got),
-                     GW_REORDER_DELIVERED);
+    assert_int_equal(gw_reorder_offer(&rb, &last, 16, fr[16], record, &got), GW_REORDER_BUFFERED);
+    assert_int_equal(gw_reorder_offer(&rb, &last, 15, fr[15], record, &got), GW_REORDER_DELIVERED);
     assert_int_equal(last, 16);
     gw_reorder_clear(&rb);
     frames_check_free();
@@ -160,12 +154,9 @@ static void test_duplicates(void **state)
     gw_reorder_offer(&rb, &last, 1, fr[1], record, &got);
     gw_reorder_offer(&rb, &last, 2, fr[2], record, &got);
     /* delivered ones: dropped, not buffered */
-    assert_int_equal(gw_reorder_offer(&rb, &last, 2, fr[2], record, &got),
-                     GW_REORDER_DUPLICATE);
-    assert_int_equal(gw_reorder_offer(&rb, &last, 1, fr[1], record, &got),
-                     GW_REORDER_DUPLICATE);
-    assert_int_equal(gw_reorder_offer(&rb, &last, -3, fr[3], record, &got),
-                     GW_REORDER_DUPLICATE);
+    assert_int_equal(gw_reorder_offer(&rb, &last, 2, fr[2], record, &got), GW_REORDER_DUPLICATE);
+    assert_int_equal(gw_reorder_offer(&rb, &last, 1, fr[1], record, &got), GW_REORDER_DUPLICATE);
+    assert_int_equal(gw_reorder_offer(&rb, &last, -3, fr[3], record, &got), GW_REORDER_DUPLICATE);
     assert_int_equal(rb.n, 0);
     assert_int_equal(fr[2]->refs, 1);
     /* a buffered one offered twice (another copy from Redis) is kept once */
@@ -198,8 +189,7 @@ static void test_overflow(void **state)
     assert_int_equal(rb.n, 4);
     assert_false(rb.overflow);
     /* full: a seq above all of them is given up */
-    assert_int_equal(gw_reorder_offer(&rb, &last, 10, fr[10], record, &got),
-                     GW_REORDER_BUFFERED);
+    assert_int_equal(gw_reorder_offer(&rb, &last, 10, fr[10], record, &got), GW_REORDER_BUFFERED);
     assert_int_equal(rb.n, 4);
     assert_true(rb.overflow);
     assert_int_equal(fr[10]->refs, 1);

@@ -66,8 +66,8 @@ static void test_peek_reads_what_we_write(void **state)
 static void test_peek_ignores_members_inside_strings(void **state)
 {
     /* content and client_msg_id that spell members: escaped quotes never match */
-    char *p = message_json(7, false, "\"seq\":1,\"type\":\"text\",\"timestamp\":\"x\"",
-                           "\"seq\":2}");
+    char *p =
+        message_json(7, false, "\"seq\":1,\"type\":\"text\",\"timestamp\":\"x\"", "\"seq\":2}");
     gw_room_dedupe_head_t h;
 
     (void)state;
@@ -83,16 +83,16 @@ static void test_peek_is_unsure_of_anything_else(void **state)
         "{\"type\":\"typing\",\"room_id\":\"r1\",\"user_id\":\"u\",\"username\":\"a\"}",
         "{\"type\":\"presence\",\"user_id\":\"u\",\"status\":\"online\",\"seq\":3}",
         "{\"type\":\"member_removed\",\"room_id\":\"r1\",\"user_id\":\"u\"}",
-        "{\"type\":\"text\",\"content\":\"a\"}",                 /* no seq */
-        "{\"type\":\"text\",\"seq\":\"5\"}",                     /* not an integer */
-        "{\"type\":\"text\",\"seq\":5.0}",                       /* a real */
-        "{\"type\":\"text\",\"seq\":5e2}",                       /* exponent */
-        "{\"type\":\"text\",\"seq\":-5}",                        /* negative */
-        "{\"type\":\"text\",\"seq\":05}",                        /* not JSON */
-        "{\"type\":\"text\",\"seq\":5",                          /* cut short */
-        "{\"type\":\"text\",\"seq\":1234567890123456789}",       /* too many digits */
-        "{\"type\":\"text\",\"seq\":99999999999999999999}",      /* more than int64 */
-        "{\"type\": \"text\", \"seq\": 5}",                      /* not compact */
+        "{\"type\":\"text\",\"content\":\"a\"}",            /* no seq */
+        "{\"type\":\"text\",\"seq\":\"5\"}",                /* not an integer */
+        "{\"type\":\"text\",\"seq\":5.0}",                  /* a real */
+        "{\"type\":\"text\",\"seq\":5e2}",                  /* exponent */
+        "{\"type\":\"text\",\"seq\":-5}",                   /* negative */
+        "{\"type\":\"text\",\"seq\":05}",                   /* not JSON */
+        "{\"type\":\"text\",\"seq\":5",                     /* cut short */
+        "{\"type\":\"text\",\"seq\":1234567890123456789}",  /* too many digits */
+        "{\"type\":\"text\",\"seq\":99999999999999999999}", /* more than int64 */
+        "{\"type\": \"text\", \"seq\": 5}",                 /* not compact */
         "{\"type\":\"texts\",\"seq\":5}",
         "",
     };

@@ -53,9 +53,8 @@ static void store_n(chat_store_t *s, int n)
 }
 
 /* Reads and checks: n messages of seqs from..to ascending, total, and the source. */
-static void expect_page(const chat_store_t *s, chat_window_mode_t mode, int64_t arg,
-                        int64_t limit, int64_t from, int64_t to, int64_t total,
-                        chat_history_source_t source)
+static void expect_page(const chat_store_t *s, chat_window_mode_t mode, int64_t arg, int64_t limit,
+                        int64_t from, int64_t to, int64_t total, chat_history_source_t source)
 {
     chat_history_page_t page;
     char want[32];

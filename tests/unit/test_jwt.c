@@ -25,8 +25,7 @@
 /* base64url without padding of s into a new malloc'd string. */
 static char *b64url(const char *s)
 {
-    static const char tbl[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     const unsigned char *p = (const unsigned char *)s;
     size_t n = strlen(s);
     char *out = malloc(n * 4 / 3 + 4);
@@ -142,12 +141,10 @@ static void test_not_yet_valid(void **state)
 
     (void)state;
     /* issued 61 s in the future: refused; 60 s is within the leeway */
-    assert_int_equal(chat_jwt_issue(SECRET, ISSUER, 3600, UID, "alice", NOW + 61, &token),
-                     CHAT_OK);
+    assert_int_equal(chat_jwt_issue(SECRET, ISSUER, 3600, UID, "alice", NOW + 61, &token), CHAT_OK);
     assert_int_equal(verify(token, NOW), CHAT_ERR_TOKEN_INVALID);
     free(token);
-    assert_int_equal(chat_jwt_issue(SECRET, ISSUER, 3600, UID, "alice", NOW + 60, &token),
-                     CHAT_OK);
+    assert_int_equal(chat_jwt_issue(SECRET, ISSUER, 3600, UID, "alice", NOW + 60, &token), CHAT_OK);
     assert_int_equal(verify(token, NOW), CHAT_OK);
     free(token);
     assert_int_equal(chat_jwt_issue(SECRET, ISSUER, 3600, UID, "alice", NOW + 86400, &token),
@@ -254,11 +251,11 @@ static void test_missing_or_bad_claims(void **state)
 {
     static const char *const cases[][5] = {
         /* sub, username, iss, iat, exp ; NULL = absent */
-        {"\"" UID "\"", "\"alice\"", "\"" ISSUER "\"", "1736937000", NULL},   /* no exp */
-        {"\"" UID "\"", "\"alice\"", "\"" ISSUER "\"", NULL, "1736940600"},   /* no iat */
-        {NULL, "\"alice\"", "\"" ISSUER "\"", "1736937000", "1736940600"},    /* no sub */
-        {"\"" UID "\"", NULL, "\"" ISSUER "\"", "1736937000", "1736940600"},  /* no username */
-        {"\"" UID "\"", "\"alice\"", NULL, "1736937000", "1736940600"},       /* no iss */
+        {"\"" UID "\"", "\"alice\"", "\"" ISSUER "\"", "1736937000", NULL},  /* no exp */
+        {"\"" UID "\"", "\"alice\"", "\"" ISSUER "\"", NULL, "1736940600"},  /* no iat */
+        {NULL, "\"alice\"", "\"" ISSUER "\"", "1736937000", "1736940600"},   /* no sub */
+        {"\"" UID "\"", NULL, "\"" ISSUER "\"", "1736937000", "1736940600"}, /* no username */
+        {"\"" UID "\"", "\"alice\"", NULL, "1736937000", "1736940600"},      /* no iss */
         {"\"" UID "\"", "\"alice\"", "\"" ISSUER "\"", "1736937000", "\"1736940600\""},
         {"\"" UID "\"", "\"alice\"", "\"" ISSUER "\"", "1736937000", "1736940600.5"},
         {"\"" UID "\"", "\"alice\"", "\"" ISSUER "\"", "\"1736937000\"", "1736940600"},
@@ -267,8 +264,8 @@ static void test_missing_or_bad_claims(void **state)
         {"\"" UID "0\"", "\"alice\"", "\"" ISSUER "\"", "1736937000", "1736940600"},
         {"12345", "\"alice\"", "\"" ISSUER "\"", "1736937000", "1736940600"},
         {"\"" UID "\"", "\"\"", "\"" ISSUER "\"", "1736937000", "1736940600"},
-        {"\"" UID "\"", "\"a23456789012345678901234567890123\"", "\"" ISSUER "\"",
-         "1736937000", "1736940600"},                                          /* 33 chars */
+        {"\"" UID "\"", "\"a23456789012345678901234567890123\"", "\"" ISSUER "\"", "1736937000",
+         "1736940600"}, /* 33 chars */
         {"\"" UID "\"", "[\"alice\"]", "\"" ISSUER "\"", "1736937000", "1736940600"},
         {"\"" UID "\"", "\"alice\"", "\"other-issuer\"", "1736937000", "1736940600"},
         {"\"" UID "\"", "\"alice\"", "\"chat-server \"", "1736937000", "1736940600"},
@@ -331,8 +328,7 @@ static void test_garbage_and_empty(void **state)
     big[200] = '.';
     assert_int_equal(verify(big, NOW), CHAT_ERR_TOKEN_INVALID);
     assert_int_equal(chat_jwt_verify(SECRET, ISSUER, NULL, NOW, &c), CHAT_ERR_TOKEN_INVALID);
-    assert_int_equal(chat_jwt_verify(SECRET, ISSUER, "a.b.c", NOW, NULL),
-                     CHAT_ERR_TOKEN_INVALID);
+    assert_int_equal(chat_jwt_verify(SECRET, ISSUER, "a.b.c", NOW, NULL), CHAT_ERR_TOKEN_INVALID);
 }
 
 static void test_issue_rejects_bad_input(void **state)
@@ -345,10 +341,8 @@ static void test_issue_rejects_bad_input(void **state)
     assert_null(token);
     assert_int_equal(chat_jwt_issue(SECRET, ISSUER, 0, UID, "alice", NOW, &token),
                      CHAT_ERR_INVALID);
-    assert_int_equal(chat_jwt_issue("", ISSUER, 3600, UID, "alice", NOW, &token),
-                     CHAT_ERR_INVALID);
-    assert_int_equal(chat_jwt_issue(SECRET, ISSUER, 3600, UID, "", NOW, &token),
-                     CHAT_ERR_INVALID);
+    assert_int_equal(chat_jwt_issue("", ISSUER, 3600, UID, "alice", NOW, &token), CHAT_ERR_INVALID);
+    assert_int_equal(chat_jwt_issue(SECRET, ISSUER, 3600, UID, "", NOW, &token), CHAT_ERR_INVALID);
     assert_int_equal(chat_jwt_issue(SECRET, ISSUER, 3600, UID, NULL, NOW, &token),
                      CHAT_ERR_INVALID);
     assert_int_equal(chat_jwt_issue(SECRET, ISSUER, 3600, UID, "alice", NOW, NULL),
@@ -382,9 +376,9 @@ static void test_session_claims(void **state)
     free(b);
 
     /* a refresh 1000 s into a session of max age 3000: auth_time kept, exp capped */
-    assert_int_equal(chat_jwt_issue_session(SECRET, ISSUER, 3600, 3000, UID, "alice",
-                                            NOW + 1000, NOW, &a, &exp),
-                     CHAT_OK);
+    assert_int_equal(
+        chat_jwt_issue_session(SECRET, ISSUER, 3600, 3000, UID, "alice", NOW + 1000, NOW, &a, &exp),
+        CHAT_OK);
     assert_int_equal(exp, NOW + 3000);
     assert_int_equal(chat_jwt_verify(SECRET, ISSUER, a, NOW + 1000, &ca), CHAT_OK);
     assert_int_equal(ca.auth_time, NOW);
@@ -392,20 +386,20 @@ static void test_session_claims(void **state)
     assert_int_equal(ca.exp, NOW + 3000);
     free(a);
     /* under the cap the TTL rules */
-    assert_int_equal(chat_jwt_issue_session(SECRET, ISSUER, 60, 3000, UID, "alice", NOW + 10,
-                                            NOW, &a, &exp),
-                     CHAT_OK);
+    assert_int_equal(
+        chat_jwt_issue_session(SECRET, ISSUER, 60, 3000, UID, "alice", NOW + 10, NOW, &a, &exp),
+        CHAT_OK);
     assert_int_equal(exp, NOW + 70);
     free(a);
     /* at or past the cap: no token */
-    assert_int_equal(chat_jwt_issue_session(SECRET, ISSUER, 3600, 3000, UID, "alice",
-                                            NOW + 3000, NOW, &a, NULL),
-                     CHAT_ERR_TOKEN_EXPIRED);
+    assert_int_equal(
+        chat_jwt_issue_session(SECRET, ISSUER, 3600, 3000, UID, "alice", NOW + 3000, NOW, &a, NULL),
+        CHAT_ERR_TOKEN_EXPIRED);
     assert_null(a);
     /* auth_time in the future is a caller bug */
-    assert_int_equal(chat_jwt_issue_session(SECRET, ISSUER, 3600, 3000, UID, "alice", NOW,
-                                            NOW + 1, &a, NULL),
-                     CHAT_ERR_INVALID);
+    assert_int_equal(
+        chat_jwt_issue_session(SECRET, ISSUER, 3600, 3000, UID, "alice", NOW, NOW + 1, &a, NULL),
+        CHAT_ERR_INVALID);
 }
 
 /* Tokens without jti/auth_time (issued before) verify; mistyped ones do not. */
@@ -435,8 +429,7 @@ static void test_session_claims_shape(void **state)
     free(old);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         token = signed_token(JWT_ALG_HS256, SECRET, bad[i]);
-        assert_int_equal(chat_jwt_verify(SECRET, ISSUER, token, NOW, &c),
-                         CHAT_ERR_TOKEN_INVALID);
+        assert_int_equal(chat_jwt_verify(SECRET, ISSUER, token, NOW, &c), CHAT_ERR_TOKEN_INVALID);
         free(token);
     }
 }

@@ -21,8 +21,7 @@ static void test_layout(void **state)
     (void)state;
     assert_ptr_equal(chat_key_room_channel(ID, buf, sizeof(buf)), buf);
     assert_string_equal(buf, "chat:room:{" ID "}"); /* a hash tag: one slot with its keys */
-    assert_int_equal(strncmp(buf, CHAT_ROOM_CHANNEL_PREFIX, strlen(CHAT_ROOM_CHANNEL_PREFIX)),
-                     0);
+    assert_int_equal(strncmp(buf, CHAT_ROOM_CHANNEL_PREFIX, strlen(CHAT_ROOM_CHANNEL_PREFIX)), 0);
     assert_ptr_equal(chat_key_presence(ID, buf, sizeof(buf)), buf);
     assert_string_equal(buf, "chat:presence:" ID);
     assert_ptr_equal(chat_key_ratelimit("login_ip", "10.0.0.1", buf, sizeof(buf)), buf);

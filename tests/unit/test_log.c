@@ -141,8 +141,8 @@ static void test_escaping(void **state)
 
     (void)state;
     chat_log_init("unit", CHAT_LOG_DEBUG, CHAT_LOG_JSON);
-    chat_log_warn("a \"quoted\" \\ back\nslash\ttab\x01\x7f", "bad", "x\xff\xc0\xafy",
-                  "ok", "h\xc3\xa9llo \xf0\x9f\x98\x80", "k\"ey", "v");
+    chat_log_warn("a \"quoted\" \\ back\nslash\ttab\x01\x7f", "bad", "x\xff\xc0\xafy", "ok",
+                  "h\xc3\xa9llo \xf0\x9f\x98\x80", "k\"ey", "v");
     j = one_json_line();
     assert_string_equal(field(j, "level"), "warn");
     assert_string_equal(field(j, "msg"), "a \"quoted\" \\ back\nslash\ttab\x01\x7f");
@@ -266,8 +266,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_threshold, start_capture, stop_capture),
         cmocka_unit_test_setup_teardown(test_text_format, start_capture, stop_capture),
         cmocka_unit_test_setup_teardown(test_long_line, start_capture, stop_capture),
-        cmocka_unit_test_setup_teardown(test_concurrent_lines_whole, start_capture,
-                                        stop_capture),
+        cmocka_unit_test_setup_teardown(test_concurrent_lines_whole, start_capture, stop_capture),
         cmocka_unit_test(test_level_parse),
     };
 

@@ -91,8 +91,8 @@ static void test_join_public_room(void **state)
                      CHAT_ERR_INVALID);
     assert_false(changed);
 
-    assert_int_equal(chat_membership_join(st, "650000000000000000000009", BOB, "bob", false,
-                                          &after, &sys, &changed),
+    assert_int_equal(chat_membership_join(st, "650000000000000000000009", BOB, "bob", false, &after,
+                                          &sys, &changed),
                      CHAT_ERR_NOT_FOUND);
     assert_int_equal(chat_membership_join(st, "bad", BOB, "bob", false, &after, &sys, &changed),
                      CHAT_ERR_NOT_FOUND);
@@ -133,8 +133,7 @@ static void test_private_room_is_invite_only(void **state)
 
     /* a DM never takes a third person */
     assert_int_equal(chat_rooms_get_or_create_dm(db, ALICE, BOB, &dm, &created), CHAT_OK);
-    assert_int_equal(chat_membership_join(st, dm.id, CAROL, "carol", true, &after, &sys,
-                                          &changed),
+    assert_int_equal(chat_membership_join(st, dm.id, CAROL, "carol", true, &after, &sys, &changed),
                      CHAT_ERR_FORBIDDEN);
     chat_room_clear(&dm);
     chat_room_clear(&r);
@@ -157,8 +156,8 @@ static void test_leave_and_remove(void **state)
     assert_int_equal(chat_membership_join(st, r.id, CAROL, "carol", false, NULL, NULL, &changed),
                      CHAT_OK);
 
-    assert_int_equal(
-        chat_membership_leave(st, r.id, BOB, "bob", false, &after, &sys, &changed), CHAT_OK);
+    assert_int_equal(chat_membership_leave(st, r.id, BOB, "bob", false, &after, &sys, &changed),
+                     CHAT_OK);
     assert_true(changed);
     assert_false(chat_room_has_member(&after, BOB));
     assert_int_equal(after.n_members, 2);
@@ -170,15 +169,15 @@ static void test_leave_and_remove(void **state)
     chat_message_clear(&sys);
 
     /* not a member: OK, nothing changes */
-    assert_int_equal(
-        chat_membership_leave(st, r.id, BOB, "bob", false, &after, &sys, &changed), CHAT_OK);
+    assert_int_equal(chat_membership_leave(st, r.id, BOB, "bob", false, &after, &sys, &changed),
+                     CHAT_OK);
     assert_false(changed);
     assert_null(sys.content);
     assert_int_equal(last_seq(db, r.id), 3);
     chat_room_clear(&after);
 
-    assert_int_equal(
-        chat_membership_leave(st, r.id, CAROL, "carol", true, &after, &sys, &changed), CHAT_OK);
+    assert_int_equal(chat_membership_leave(st, r.id, CAROL, "carol", true, &after, &sys, &changed),
+                     CHAT_OK);
     assert_true(changed);
     assert_string_equal(sys.content, "carol was removed from the room");
     assert_string_equal(sys.username, "carol");
@@ -186,12 +185,10 @@ static void test_leave_and_remove(void **state)
     chat_message_clear(&sys);
 
     /* the owner stays */
-    assert_int_equal(
-        chat_membership_leave(st, r.id, ALICE, "alice", false, &after, &sys, &changed),
-        CHAT_ERR_FORBIDDEN);
-    assert_int_equal(
-        chat_membership_leave(st, r.id, ALICE, "alice", true, &after, &sys, &changed),
-        CHAT_ERR_FORBIDDEN);
+    assert_int_equal(chat_membership_leave(st, r.id, ALICE, "alice", false, &after, &sys, &changed),
+                     CHAT_ERR_FORBIDDEN);
+    assert_int_equal(chat_membership_leave(st, r.id, ALICE, "alice", true, &after, &sys, &changed),
+                     CHAT_ERR_FORBIDDEN);
 
     /* a DM has no exit */
     assert_int_equal(chat_rooms_get_or_create_dm(db, ALICE, BOB, &dm, &created), CHAT_OK);
@@ -244,8 +241,8 @@ static void test_failed_message_undoes_the_change(void **state)
     chat_message_clear(&sys);
 
     /* leaving: the member comes back when the message fails */
-    assert_int_not_equal(
-        chat_membership_leave(st, r.id, BOB, huge, false, &after, &sys, &changed), CHAT_OK);
+    assert_int_not_equal(chat_membership_leave(st, r.id, BOB, huge, false, &after, &sys, &changed),
+                         CHAT_OK);
     assert_false(changed);
     assert_int_equal(chat_member_check(st, r.id, BOB, &is_member), CHAT_OK);
     assert_true(is_member);
@@ -285,8 +282,8 @@ static void *joiner(void *p)
     chat_message_t sys = {0};
     chat_store_t st = {0};
 
-    st.db = chat_db_create(getenv("CHAT_TEST_MONGO_URI"), arg->dbname, 5000, errbuf,
-                           sizeof(errbuf));
+    st.db =
+        chat_db_create(getenv("CHAT_TEST_MONGO_URI"), arg->dbname, 5000, errbuf, sizeof(errbuf));
     st.redis = chat_redis_create(getenv("CHAT_TEST_REDIS_URL"), false, 2000, NULL, 0);
     st.window = arg->window;
     arg->rc = CHAT_ERR_INTERNAL;
@@ -295,8 +292,8 @@ static void *joiner(void *p)
     }
     pthread_barrier_wait(arg->start);
     if (st.db != NULL && st.redis != NULL) {
-        arg->rc = chat_membership_join(&st, arg->room_id, arg->user_id, arg->username, false,
-                                       NULL, &sys, &arg->changed);
+        arg->rc = chat_membership_join(&st, arg->room_id, arg->user_id, arg->username, false, NULL,
+                                       &sys, &arg->changed);
         arg->seq = sys.seq;
     }
     chat_message_clear(&sys);

@@ -77,7 +77,7 @@ static void test_epochs_move_with_changes(void **state)
     assert_int_equal(chat_rooms_create(st->db, "epochs", "", false, ALICE, &r), CHAT_OK);
     ids[0] = r.id;
     assert_int_equal(chat_member_epochs(st, ids, 1, e0), CHAT_OK);
-    assert_string_equal(e0[0], ""); /* not built yet */
+    assert_string_equal(e0[0], "");                                          /* not built yet */
     assert_int_equal(chat_member_check(st, r.id, BOB, &is_member), CHAT_OK); /* builds it */
     assert_int_equal(chat_member_epochs(st, ids, 1, e0), CHAT_OK);
     assert_string_not_equal(e0[0], "");
@@ -113,8 +113,7 @@ typedef struct flush_race {
     int loads;
 } flush_race_t;
 
-static chat_err_t flush_race_load(void *arg, chat_cset_entry_t **entries, size_t *n,
-                                  void **owned)
+static chat_err_t flush_race_load(void *arg, chat_cset_entry_t **entries, size_t *n, void **owned)
 {
     flush_race_t *fr = arg;
     redisReply *reply;

@@ -124,9 +124,9 @@ static void test_resend_of_a_copy_with_a_random_id(void **state)
     bson_oid_init_from_string(&user, USER_1);
     coll_exec(db, "messages", NULL, NULL,
               BCON_NEW("_id", BCON_OID(&id), "room_id", BCON_OID(&room), "seq", BCON_INT64(3),
-                       "user_id", BCON_OID(&user), "username", "alice", "content", "legacy",
-                       "type", "text", "created_at", BCON_DATE_TIME(1700000000000),
-                       "client_msg_id", "old-1", "idem_key", USER_1 ":" ROOM_A ":old-1"));
+                       "user_id", BCON_OID(&user), "username", "alice", "content", "legacy", "type",
+                       "text", "created_at", BCON_DATE_TIME(1700000000000), "client_msg_id",
+                       "old-1", "idem_key", USER_1 ":" ROOM_A ":old-1"));
 
     make_msg(&in, ROOM_A, USER_1, "legacy", "old-1");
     assert_int_equal(chat_messages_append(db, &in, &hint, &out, &dup), CHAT_OK);
@@ -159,17 +159,16 @@ static void test_hash_clash_stores_a_new_message(void **state)
     chat_message_clear(&out);
     bson_oid_init_from_string(&id, hashed);
     coll_exec(db, "messages", BCON_NEW("_id", BCON_OID(&id)), NULL, NULL);
-    coll_exec(db, "room_heads", BCON_NEW("_id", "{", "$exists", BCON_BOOL(true), "}"), NULL,
-              NULL);
+    coll_exec(db, "room_heads", BCON_NEW("_id", "{", "$exists", BCON_BOOL(true), "}"), NULL, NULL);
 
     /* someone else's message now sits under that _id */
     bson_oid_init_from_string(&room, ROOM_A);
     bson_oid_init_from_string(&user, USER_2);
     coll_exec(db, "messages", NULL, NULL,
               BCON_NEW("_id", BCON_OID(&id), "room_id", BCON_OID(&room), "seq", BCON_INT64(1),
-                       "user_id", BCON_OID(&user), "username", "bob", "content", "other",
-                       "type", "text", "created_at", BCON_DATE_TIME(1700000000000),
-                       "client_msg_id", "x", "idem_key", USER_2 ":x"));
+                       "user_id", BCON_OID(&user), "username", "bob", "content", "other", "type",
+                       "text", "created_at", BCON_DATE_TIME(1700000000000), "client_msg_id", "x",
+                       "idem_key", USER_2 ":x"));
 
     assert_int_equal(chat_messages_append(db, &in, NULL, &out, &dup), CHAT_OK);
     assert_false(dup);

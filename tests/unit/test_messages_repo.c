@@ -357,7 +357,7 @@ static void test_heads_advance_many_rooms(void **state)
         seqs[i] = 7 + i;
     }
     chat_messages_heads_advance(db, rooms, seqs, ROOMS); /* updates every one */
-    seqs[0] = 3; /* $max: never lowered */
+    seqs[0] = 3;                                         /* $max: never lowered */
     chat_messages_heads_advance(db, rooms, seqs, 1);
     for (int i = 0; i < ROOMS; i++) {
         assert_int_equal(chat_messages_head(db, &rooms[i], &head, &found), CHAT_OK);
@@ -369,8 +369,8 @@ static void test_heads_advance_many_rooms(void **state)
 static void test_unavailable_when_down(void **state)
 {
     char errbuf[256];
-    chat_db_t *down = chat_db_create("mongodb://127.0.0.1:1/", "t_down", 300, errbuf,
-                                     sizeof(errbuf));
+    chat_db_t *down =
+        chat_db_create("mongodb://127.0.0.1:1/", "t_down", 300, errbuf, sizeof(errbuf));
     chat_message_t in;
     chat_message_t out = {0};
     chat_message_list_t list = {0};

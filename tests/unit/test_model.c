@@ -109,17 +109,17 @@ static void test_user_malformed(void **state)
         "[]",
         "\"x\"",
         "null",
-        "{\"username\": \"a\"}",                                   /* missing id */
-        "{\"id\": \"" ID1 "\"}",                                    /* missing username */
-        "{\"id\": \"nothex\", \"username\": \"a\"}",                /* bad id */
-        "{\"id\": 5, \"username\": \"a\"}",                         /* wrong type */
+        "{\"username\": \"a\"}",                     /* missing id */
+        "{\"id\": \"" ID1 "\"}",                     /* missing username */
+        "{\"id\": \"nothex\", \"username\": \"a\"}", /* bad id */
+        "{\"id\": 5, \"username\": \"a\"}",          /* wrong type */
         "{\"id\": \"" ID1 "\", \"username\": 7}",
         "{\"id\": \"" ID1 "\", \"username\": \"a\", \"email\": 1}",
         "{\"id\": \"" ID1 "\", \"username\": \"a\", \"display_name\": []}",
         "{\"id\": \"" ID1 "\", \"username\": \"a\", \"created_at\": \"yesterday\"}",
         "{\"id\": \"" ID1 "\", \"username\": \"a\", \"created_at\": 1736937000}",
-        "{\"id\": \"" ID1 "\", \"username\": \"a\\u0000b\"}",     /* embedded NUL */
-        "{\"id\": \"" ID1 "0\", \"username\": \"a\"}",              /* 25 chars */
+        "{\"id\": \"" ID1 "\", \"username\": \"a\\u0000b\"}", /* embedded NUL */
+        "{\"id\": \"" ID1 "0\", \"username\": \"a\"}",        /* 25 chars */
     };
     chat_user_t u;
 
@@ -328,9 +328,8 @@ static void test_dumps_and_error(void **state)
 
     e = chat_json_error(NULL, "bad \xff utf8");
     assert_non_null(e);
-    assert_string_equal(
-        json_string_value(json_object_get(json_object_get(e, "error"), "code")),
-        "internal_error");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(e, "error"), "code")),
+                        "internal_error");
     json_decref(e);
     assert_null(chat_json_dumps(NULL));
 }

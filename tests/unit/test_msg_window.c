@@ -25,8 +25,8 @@
 static chat_redis_t *connect_test_redis(void)
 {
     char errbuf[256];
-    chat_redis_t *r = chat_redis_create(getenv("CHAT_TEST_REDIS_URL"), false, 1000, errbuf,
-                                        sizeof(errbuf));
+    chat_redis_t *r =
+        chat_redis_create(getenv("CHAT_TEST_REDIS_URL"), false, 1000, errbuf, sizeof(errbuf));
 
     assert_non_null(r);
     assert_int_equal(chat_redis_ping(r), CHAT_OK);

@@ -81,10 +81,10 @@ static void test_verify_rejects_non_bcrypt(void **state)
         "*",
         "*0",
         "abc",
-        "$1$saltsalt$abcdefghijklmnopqrstuv",           /* md5-crypt */
-        "ab01FAX.bQRSU",                                 /* DES */
-        "$2b$04$",                                       /* setting only */
-        "$2b$04$abcdefghijklmnopqrstuuxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", /* 59 */
+        "$1$saltsalt$abcdefghijklmnopqrstuv",                             /* md5-crypt */
+        "ab01FAX.bQRSU",                                                  /* DES */
+        "$2b$04$",                                                        /* setting only */
+        "$2b$04$abcdefghijklmnopqrstuuxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",  /* 59 */
         "$2b$04$!!!!!!!!!!!!!!!!!!!!!!xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", /* bad salt */
         "$2b$99$abcdefghijklmnopqrstuuxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", /* bad cost */
     };
@@ -157,12 +157,9 @@ static void test_dummy_follows_stored_cost(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hash_and_verify),
-        cmocka_unit_test(test_cost_12_prefix),
-        cmocka_unit_test(test_utf8_and_72_bytes),
-        cmocka_unit_test(test_bad_arguments),
-        cmocka_unit_test(test_verify_rejects_non_bcrypt),
-        cmocka_unit_test(test_dummy),
+        cmocka_unit_test(test_hash_and_verify),           cmocka_unit_test(test_cost_12_prefix),
+        cmocka_unit_test(test_utf8_and_72_bytes),         cmocka_unit_test(test_bad_arguments),
+        cmocka_unit_test(test_verify_rejects_non_bcrypt), cmocka_unit_test(test_dummy),
         cmocka_unit_test(test_dummy_follows_stored_cost),
     };
 

@@ -28,8 +28,8 @@
 static chat_redis_t *connect_test_redis(void)
 {
     char errbuf[256];
-    chat_redis_t *r = chat_redis_create(getenv("CHAT_TEST_REDIS_URL"), false, 1000, errbuf,
-                                        sizeof(errbuf));
+    chat_redis_t *r =
+        chat_redis_create(getenv("CHAT_TEST_REDIS_URL"), false, 1000, errbuf, sizeof(errbuf));
 
     assert_non_null(r);
     assert_int_equal(chat_redis_ping(r), CHAT_OK);
@@ -97,7 +97,8 @@ static void test_online_offline(void **state)
 static void test_redis_down_reads_offline(void **state)
 {
     char errbuf[256];
-    chat_redis_t *down = chat_redis_create("redis://127.0.0.1:1", false, 200, errbuf, sizeof(errbuf));
+    chat_redis_t *down =
+        chat_redis_create("redis://127.0.0.1:1", false, 200, errbuf, sizeof(errbuf));
 
     (void)state;
     assert_non_null(down);
@@ -156,9 +157,10 @@ int main(void)
     const char *url = getenv("CHAT_TEST_REDIS_URL");
 
     if (url == NULL || strncmp(url, "redis://", 8) != 0) {
-        fprintf(stderr, "FAIL: CHAT_TEST_REDIS_URL is not set (or not redis://...). These "
-                        "tests need a Redis (make test starts one), e.g. "
-                        "CHAT_TEST_REDIS_URL=redis://127.0.0.1:6379\n");
+        fprintf(stderr,
+                "FAIL: CHAT_TEST_REDIS_URL is not set (or not redis://...). These "
+                "tests need a Redis (make test starts one), e.g. "
+                "CHAT_TEST_REDIS_URL=redis://127.0.0.1:6379\n");
         return 1;
     }
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -31,8 +31,8 @@ static char *fresh_key(char *buf, size_t len)
 static chat_redis_t *connect_test_redis(void)
 {
     char errbuf[256];
-    chat_redis_t *r = chat_redis_create(getenv("CHAT_TEST_REDIS_URL"), false, 1000, errbuf,
-                                        sizeof(errbuf));
+    chat_redis_t *r =
+        chat_redis_create(getenv("CHAT_TEST_REDIS_URL"), false, 1000, errbuf, sizeof(errbuf));
 
     assert_non_null(r);
     assert_int_equal(chat_redis_ping(r), CHAT_OK);
@@ -185,13 +185,13 @@ static void test_script_for_async_callers(void **state)
     (void)state;
     fresh_key(key, sizeof(key));
     /* what the gateway sends with hiredis async: EVAL script 1 key rate burst cost */
-    reply = chat_redis_command(r, "EVAL %s 1 %s %s %s %s", CHAT_RATELIMIT_LUA, key, "2.5", "1",
-                               "1");
+    reply =
+        chat_redis_command(r, "EVAL %s 1 %s %s %s %s", CHAT_RATELIMIT_LUA, key, "2.5", "1", "1");
     assert_int_equal(chat_ratelimit_parse_reply(reply, &allowed, &retry), 0);
     assert_true(allowed);
     freeReplyObject(reply);
-    reply = chat_redis_command(r, "EVAL %s 1 %s %s %s %s", CHAT_RATELIMIT_LUA, key, "2.5", "1",
-                               "1");
+    reply =
+        chat_redis_command(r, "EVAL %s 1 %s %s %s %s", CHAT_RATELIMIT_LUA, key, "2.5", "1", "1");
     assert_int_equal(chat_ratelimit_parse_reply(reply, &allowed, &retry), 0);
     assert_false(allowed);
     assert_true(retry > 0 && retry <= 400);
@@ -202,7 +202,8 @@ static void test_script_for_async_callers(void **state)
 static void test_redis_down_falls_back_to_local(void **state)
 {
     char errbuf[256];
-    chat_redis_t *down = chat_redis_create("redis://127.0.0.1:1", false, 200, errbuf, sizeof(errbuf));
+    chat_redis_t *down =
+        chat_redis_create("redis://127.0.0.1:1", false, 200, errbuf, sizeof(errbuf));
     chat_local_limiter_t *local = chat_local_limiter_create(8);
     int64_t retry = 0;
 
@@ -351,9 +352,10 @@ int main(void)
     const char *url = getenv("CHAT_TEST_REDIS_URL");
 
     if (url == NULL || strncmp(url, "redis://", 8) != 0) {
-        fprintf(stderr, "FAIL: CHAT_TEST_REDIS_URL is not set (or not redis://...). These "
-                        "tests need a Redis (make test starts one), e.g. "
-                        "CHAT_TEST_REDIS_URL=redis://127.0.0.1:6379\n");
+        fprintf(stderr,
+                "FAIL: CHAT_TEST_REDIS_URL is not set (or not redis://...). These "
+                "tests need a Redis (make test starts one), e.g. "
+                "CHAT_TEST_REDIS_URL=redis://127.0.0.1:6379\n");
         return 1;
     }
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -114,12 +114,16 @@ static void test_parse_redirects(void **state)
 
 static void test_parse_redirect_refusals(void **state)
 {
-    static const char *not_redirects[] = {"ERR unknown command 'FOO'", "MOVEDX 1 h:1", "MOVED",
-                                          "ASK", "CLUSTERDOWN Hash slot not served",
-                                          "TRYAGAIN Multiple keys request during rehashing", ""};
+    static const char *not_redirects[] = {"ERR unknown command 'FOO'",
+                                          "MOVEDX 1 h:1",
+                                          "MOVED",
+                                          "ASK",
+                                          "CLUSTERDOWN Hash slot not served",
+                                          "TRYAGAIN Multiple keys request during rehashing",
+                                          ""};
     static const char *malformed[] = {
-        "MOVED 16384 h:1", "MOVED -1 h:1",    "MOVED x h:1",   "MOVED 12 h",
-        "MOVED 12 h:0",    "MOVED 12 h:65536", "MOVED 12 h:",  "MOVED 12 h:1 extra",
+        "MOVED 16384 h:1", "MOVED -1 h:1",     "MOVED x h:1",   "MOVED 12 h",
+        "MOVED 12 h:0",    "MOVED 12 h:65536", "MOVED 12 h:",   "MOVED 12 h:1 extra",
         "MOVED  12 h:1",   "ASK 12",           "MOVED 12 h:1x", "MOVED 99999999999 h:1"};
     chat_redis_redirect_t r;
     char longhost[400];
@@ -127,9 +131,9 @@ static void test_parse_redirect_refusals(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof(not_redirects) / sizeof(*not_redirects); i++) {
         memset(&r, 0x5a, sizeof(r));
-        assert_int_equal(chat_redis_cluster_parse_redirect(not_redirects[i],
-                                                           strlen(not_redirects[i]), &r),
-                         CHAT_ERR_NOT_FOUND);
+        assert_int_equal(
+            chat_redis_cluster_parse_redirect(not_redirects[i], strlen(not_redirects[i]), &r),
+            CHAT_ERR_NOT_FOUND);
         assert_int_equal(r.port, 0x5a5a5a5a); /* untouched */
     }
     for (size_t i = 0; i < sizeof(malformed) / sizeof(*malformed); i++) {
@@ -162,12 +166,11 @@ static void test_parse_redirect_refusals(void **state)
 #define NODE(ip, port, id) "*4\r\n$" ip "\r\n:" port "\r\n$40\r\n" id "\r\n*0\r\n"
 static const char THREE_MASTERS[] =
     "*3\r\n"
-    "*4\r\n:0\r\n:5460\r\n" NODE("9\r\n127.0.0.1", "30001", ID_A) NODE("9\r\n127.0.0.1",
-                                                                         "30004", ID_R)
-    "*4\r\n:5461\r\n:10922\r\n" NODE("9\r\n127.0.0.1", "30002", ID_B) NODE("9\r\n127.0.0.1",
-                                                                            "30005", ID_R)
-    "*4\r\n:10923\r\n:16383\r\n" NODE("9\r\n127.0.0.1", "30003", ID_C) NODE("9\r\n127.0.0.1",
-                                                                             "30006", ID_R);
+    "*4\r\n:0\r\n:5460\r\n" NODE("9\r\n127.0.0.1", "30001", ID_A)
+        NODE("9\r\n127.0.0.1", "30004", ID_R) "*4\r\n:5461\r\n:10922\r\n" NODE("9\r\n127.0.0.1",
+                                                                               "30002", ID_B)
+            NODE("9\r\n127.0.0.1", "30005", ID_R) "*4\r\n:10923\r\n:16383\r\n" NODE(
+                "9\r\n127.0.0.1", "30003", ID_C) NODE("9\r\n127.0.0.1", "30006", ID_R);
 
 static void test_slot_map(void **state)
 {
@@ -177,7 +180,7 @@ static void test_slot_map(void **state)
 
     (void)state;
     assert_int_equal(chat_redis_cluster_map_create(reply, &map), CHAT_OK);
-    freeReplyObject(reply); /* the map keeps copies */
+    freeReplyObject(reply);                                      /* the map keeps copies */
     assert_int_equal(chat_redis_cluster_map_node_count(map), 3); /* replicas skipped */
     assert_true(chat_redis_cluster_map_covers_all(map));
 
@@ -222,15 +225,13 @@ static void test_slot_map_moved(void **state)
     assert_int_equal(chat_redis_cluster_map_node_count(map), 4);
 
     /* a MOVED to a known master reuses its entry (a failover's replica promotion) */
-    assert_int_equal(chat_redis_cluster_parse_redirect("MOVED 0 127.0.0.1:30002", 23, &r),
-                     CHAT_OK);
+    assert_int_equal(chat_redis_cluster_parse_redirect("MOVED 0 127.0.0.1:30002", 23, &r), CHAT_OK);
     assert_int_equal(chat_redis_cluster_map_apply_moved(map, &r), CHAT_OK);
     assert_int_equal(chat_redis_cluster_map_lookup_slot(map, 0)->port, 30002);
     assert_int_equal(chat_redis_cluster_map_node_count(map), 4);
 
     /* ASK is one-off: the map does not change */
-    assert_int_equal(chat_redis_cluster_parse_redirect("ASK 1 127.0.0.1:30003", 21, &r),
-                     CHAT_OK);
+    assert_int_equal(chat_redis_cluster_parse_redirect("ASK 1 127.0.0.1:30003", 21, &r), CHAT_OK);
     assert_int_equal(chat_redis_cluster_map_apply_moved(map, &r), CHAT_ERR_INVALID);
     assert_int_equal(chat_redis_cluster_map_lookup_slot(map, 1)->port, 30001);
     assert_int_equal(chat_redis_cluster_map_apply_moved(NULL, &r), CHAT_ERR_INVALID);
@@ -269,16 +270,16 @@ static void test_slot_map_refusals(void **state)
     static const char *bad[] = {
         "-ERR This instance has cluster support disabled\r\n", /* an error, not an array */
         "+OK\r\n",
-        "*1\r\n:5\r\n",                                              /* range not an array */
-        "*1\r\n*2\r\n:0\r\n:10\r\n",                                 /* no master */
-        "*1\r\n*3\r\n:10\r\n:0\r\n*2\r\n$1\r\nh\r\n:1\r\n",          /* start > end */
-        "*1\r\n*3\r\n:0\r\n:16384\r\n*2\r\n$1\r\nh\r\n:1\r\n",       /* past the last slot */
-        "*1\r\n*3\r\n:-1\r\n:5\r\n*2\r\n$1\r\nh\r\n:1\r\n",          /* negative */
-        "*1\r\n*3\r\n$1\r\n0\r\n:5\r\n*2\r\n$1\r\nh\r\n:1\r\n",      /* start as a string */
-        "*1\r\n*3\r\n:0\r\n:5\r\n*2\r\n$1\r\nh\r\n:0\r\n",           /* port 0 */
-        "*1\r\n*3\r\n:0\r\n:5\r\n*2\r\n$1\r\nh\r\n$4\r\n6379\r\n",   /* port as a string */
-        "*1\r\n*3\r\n:0\r\n:5\r\n*1\r\n$1\r\nh\r\n",                 /* no port */
-        "*1\r\n*3\r\n:0\r\n:5\r\n*2\r\n$3\r\nh\0x\r\n:1\r\n",        /* NUL in the host */
+        "*1\r\n:5\r\n",                                            /* range not an array */
+        "*1\r\n*2\r\n:0\r\n:10\r\n",                               /* no master */
+        "*1\r\n*3\r\n:10\r\n:0\r\n*2\r\n$1\r\nh\r\n:1\r\n",        /* start > end */
+        "*1\r\n*3\r\n:0\r\n:16384\r\n*2\r\n$1\r\nh\r\n:1\r\n",     /* past the last slot */
+        "*1\r\n*3\r\n:-1\r\n:5\r\n*2\r\n$1\r\nh\r\n:1\r\n",        /* negative */
+        "*1\r\n*3\r\n$1\r\n0\r\n:5\r\n*2\r\n$1\r\nh\r\n:1\r\n",    /* start as a string */
+        "*1\r\n*3\r\n:0\r\n:5\r\n*2\r\n$1\r\nh\r\n:0\r\n",         /* port 0 */
+        "*1\r\n*3\r\n:0\r\n:5\r\n*2\r\n$1\r\nh\r\n$4\r\n6379\r\n", /* port as a string */
+        "*1\r\n*3\r\n:0\r\n:5\r\n*1\r\n$1\r\nh\r\n",               /* no port */
+        "*1\r\n*3\r\n:0\r\n:5\r\n*2\r\n$3\r\nh\0x\r\n:1\r\n",      /* NUL in the host */
         /* two masters claim slot 5 */
         "*2\r\n*3\r\n:0\r\n:5\r\n*2\r\n$1\r\na\r\n:1\r\n*3\r\n:5\r\n:9\r\n*2\r\n$1\r\nb\r\n:1\r\n",
     };

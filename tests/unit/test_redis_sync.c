@@ -214,9 +214,10 @@ int main(void)
     };
 
     if (redis_url() == NULL || strncmp(redis_url(), "redis://", 8) != 0) {
-        fprintf(stderr, "FAIL: CHAT_TEST_REDIS_URL is not set (or not redis://...). These "
-                        "tests need a Redis (make test starts one), e.g. "
-                        "CHAT_TEST_REDIS_URL=redis://127.0.0.1:6379\n");
+        fprintf(stderr,
+                "FAIL: CHAT_TEST_REDIS_URL is not set (or not redis://...). These "
+                "tests need a Redis (make test starts one), e.g. "
+                "CHAT_TEST_REDIS_URL=redis://127.0.0.1:6379\n");
         return 1;
     }
     return cmocka_run_group_tests(tests, NULL, NULL);

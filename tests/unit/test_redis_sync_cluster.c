@@ -50,9 +50,9 @@ static void test_key_index(void **state)
     assert_int_equal(key_index((const char *[]){"FLUSHDB"}, 1), CHAT_REDIS_CLUSTER_KEYLESS);
     assert_int_equal(chat_redis_cluster_key_index(0, NULL, NULL), CHAT_REDIS_CLUSTER_BADCMD);
     /* lengths are honoured: "GETX" cut to "GET" is still keyed; "PINGX" cut to "PING" keyless */
-    assert_int_equal(chat_redis_cluster_key_index(2, (const char *[]){"PINGX", "k"},
-                                                  (const size_t[]){4, 1}),
-                     CHAT_REDIS_CLUSTER_KEYLESS);
+    assert_int_equal(
+        chat_redis_cluster_key_index(2, (const char *[]){"PINGX", "k"}, (const size_t[]){4, 1}),
+        CHAT_REDIS_CLUSTER_KEYLESS);
 }
 
 static void test_parse_command_round_trip(void **state)
@@ -65,7 +65,8 @@ static void test_parse_command_round_trip(void **state)
 
     (void)state;
     assert_true(n > 0);
-    assert_int_equal(chat_redis_cluster_parse_command(cmd, (size_t)n, &argc, &argv, &lens), CHAT_OK);
+    assert_int_equal(chat_redis_cluster_parse_command(cmd, (size_t)n, &argc, &argv, &lens),
+                     CHAT_OK);
     assert_int_equal(argc, 5);
     assert_int_equal(lens[0], 3);
     assert_memory_equal(argv[0], "SET", 3);
@@ -83,9 +84,18 @@ static void test_parse_command_round_trip(void **state)
 static void test_parse_command_refusals(void **state)
 {
     static const char *bad[] = {
-        "", "+OK\r\n", "*0\r\n", "*1\r\n", "*1\r\n$3\r\nGET\r\n$1\r\nx\r\n", /* trailing */
-        "*2\r\n$3\r\nGET\r\n", "*1\r\n$4\r\nGET\r\n", "*1\r\n$3\r\nGETX\r\n",
-        "*1\r\n:3\r\n", "*x\r\n$3\r\nGET\r\n", "*1\n$3\r\nGET\r\n", "*1\r\n$-1\r\n",
+        "",
+        "+OK\r\n",
+        "*0\r\n",
+        "*1\r\n",
+        "*1\r\n$3\r\nGET\r\n$1\r\nx\r\n", /* trailing */
+        "*2\r\n$3\r\nGET\r\n",
+        "*1\r\n$4\r\nGET\r\n",
+        "*1\r\n$3\r\nGETX\r\n",
+        "*1\r\n:3\r\n",
+        "*x\r\n$3\r\nGET\r\n",
+        "*1\n$3\r\nGET\r\n",
+        "*1\r\n$-1\r\n",
     };
     const char **argv = (const char **)&argv;
     size_t *lens = (size_t *)&lens;
@@ -93,9 +103,9 @@ static void test_parse_command_refusals(void **state)
 
     (void)state;
     for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
-        assert_int_equal(chat_redis_cluster_parse_command(bad[i], strlen(bad[i]), &argc, &argv,
-                                                          &lens),
-                         CHAT_ERR_INVALID);
+        assert_int_equal(
+            chat_redis_cluster_parse_command(bad[i], strlen(bad[i]), &argc, &argv, &lens),
+            CHAT_ERR_INVALID);
         assert_int_equal(argc, -7); /* untouched */
     }
 }
@@ -149,7 +159,11 @@ static void test_fix_run(void **state)
 
     (void)state;
     cluster__set_run(c, a_id);
-    argv[0] = "EVALSHA"; argv[1] = "sha"; argv[2] = "1"; argv[3] = a_id; argv[4] = a_id;
+    argv[0] = "EVALSHA";
+    argv[1] = "sha";
+    argv[2] = "1";
+    argv[3] = a_id;
+    argv[4] = a_id;
     for (int i = 0; i < 5; i++) {
         lens[i] = strlen(argv[i]);
     }

@@ -29,8 +29,7 @@ static void test_url_parse(void **state)
     free(host);
 
     assert_int_equal(
-        chat_redis_url_parse("redis://:s3cret@10.0.0.5:6380/4", &host, &port, &password, &db),
-        0);
+        chat_redis_url_parse("redis://:s3cret@10.0.0.5:6380/4", &host, &port, &password, &db), 0);
     assert_string_equal(host, "10.0.0.5");
     assert_int_equal(port, 6380);
     assert_string_equal(password, "s3cret");
@@ -51,8 +50,8 @@ static void test_url_parse(void **state)
     {
         char *user = NULL;
 
-        assert_int_equal(chat_redis_url_parse_auth("redis://app:s3cret@cache:6380/2", &host,
-                                                   &port, &user, &password, &db),
+        assert_int_equal(chat_redis_url_parse_auth("redis://app:s3cret@cache:6380/2", &host, &port,
+                                                   &user, &password, &db),
                          0);
         assert_string_equal(user, "app");
         assert_string_equal(password, "s3cret");
@@ -62,9 +61,9 @@ static void test_url_parse(void **state)
         free(host);
         free(user);
         free(password);
-        assert_int_equal(chat_redis_url_parse_auth("redis://:s3cret@cache", &host, &port,
-                                                   &user, &password, &db),
-                         0);
+        assert_int_equal(
+            chat_redis_url_parse_auth("redis://:s3cret@cache", &host, &port, &user, &password, &db),
+            0);
         assert_null(user);
         assert_string_equal(password, "s3cret");
         free(host);
@@ -72,9 +71,9 @@ static void test_url_parse(void **state)
     }
 
     static const char *bad[] = {
-        "http://localhost", "redis://", "redis://:pw@", "redis://host:0", "redis://host:70000",
-        "redis://host:abc", "redis://host:", "redis://host/x", "redis://[::1", "redis://:6379",
-        "localhost:6379",   NULL,
+        "http://localhost",   "redis://",         "redis://:pw@",   "redis://host:0",
+        "redis://host:70000", "redis://host:abc", "redis://host:",  "redis://host/x",
+        "redis://[::1",       "redis://:6379",    "localhost:6379", NULL,
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         host = NULL;

@@ -84,8 +84,7 @@ static void test_each_and_one(void **state)
     sum = 0;
     assert_int_equal(chat_repo_query_one(db, COLL, up_to_3, first, sum_n, &sum), CHAT_OK);
     assert_int_equal(sum, 3);
-    assert_int_equal(chat_repo_query_one(db, COLL, none, first, sum_n, &sum),
-                     CHAT_ERR_NOT_FOUND);
+    assert_int_equal(chat_repo_query_one(db, COLL, none, first, sum_n, &sum), CHAT_ERR_NOT_FOUND);
     assert_int_equal(chat_repo_query_one(db, COLL, up_to_3, first, NULL, NULL), CHAT_OK);
     assert_int_equal(sum, 3);
     bson_destroy(all);
@@ -121,15 +120,15 @@ static void test_oids_page_and_grow(void **state)
     assert_int_equal(n, 2);
     free(oids);
 
-    assert_int_equal(chat_repo_query_page(db, COLL, from_3, sorted, items, sizeof(items[0]), 5,
-                                          decode_n, &n),
-                     CHAT_OK);
+    assert_int_equal(
+        chat_repo_query_page(db, COLL, from_3, sorted, items, sizeof(items[0]), 5, decode_n, &n),
+        CHAT_OK);
     assert_int_equal(n, 3);
     assert_int_equal(items[0] + items[1] + items[2], 12);
     /* a decoding error stops the page; what came before stays */
-    assert_int_equal(chat_repo_query_page(db, COLL, all, sorted, items, sizeof(items[0]), 5,
-                                          decode_n, &n),
-                     CHAT_ERR_INTERNAL);
+    assert_int_equal(
+        chat_repo_query_page(db, COLL, all, sorted, items, sizeof(items[0]), 5, decode_n, &n),
+        CHAT_ERR_INTERNAL);
     assert_int_equal(n, 1);
     assert_int_equal(items[0], 1);
 
@@ -150,16 +149,15 @@ static void test_oids_page_and_grow(void **state)
 static void test_down(void **state)
 {
     char errbuf[256];
-    chat_db_t *down = chat_db_create("mongodb://127.0.0.1:1/", "t_down", 300, errbuf,
-                                     sizeof(errbuf));
+    chat_db_t *down =
+        chat_db_create("mongodb://127.0.0.1:1/", "t_down", 300, errbuf, sizeof(errbuf));
     bson_t *all = bson_new();
     bson_oid_t *oids = NULL;
     size_t n = 99;
 
     (void)state;
     assert_non_null(down);
-    assert_int_equal(chat_repo_query_one(down, COLL, all, NULL, NULL, NULL),
-                     CHAT_ERR_UNAVAILABLE);
+    assert_int_equal(chat_repo_query_one(down, COLL, all, NULL, NULL, NULL), CHAT_ERR_UNAVAILABLE);
     assert_int_equal(chat_repo_query_oids(down, COLL, all, NULL, "ref", 0, &oids, &n),
                      CHAT_ERR_UNAVAILABLE);
     assert_null(oids);

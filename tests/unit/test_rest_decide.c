@@ -73,8 +73,7 @@ static void test_router(void **state)
 
     assert_int_equal(find("DELETE", "/api/rooms", &req, &route, allow), REST_MATCH_BAD_METHOD);
     assert_string_equal(allow, "POST, GET, OPTIONS");
-    assert_int_equal(find("DELETE", "/api/users/me", &req, &route, allow),
-                     REST_MATCH_BAD_METHOD);
+    assert_int_equal(find("DELETE", "/api/users/me", &req, &route, allow), REST_MATCH_BAD_METHOD);
     assert_string_equal(allow, "GET, PATCH, OPTIONS");
 
     assert_int_equal(find("GET", "/api/rooms/xyz", &req, &route, allow), REST_MATCH_BAD_ID);
@@ -92,9 +91,9 @@ static void test_exact_routes_and_pools(void **state)
     rest_request_t req;
     const rest_route_t *route = NULL;
     char allow[64];
-    const char *odd[] = {"/api/auth/login/", "/api/auth//login", "/api//auth/login",
-                         "/api/auth/LOGIN", "/api/auth/login#x", "/api/auth/%6cogin",
-                         "/api/auth/./login", "/api/rooms/", "/api/users/me/"};
+    const char *odd[] = {"/api/auth/login/",  "/api/auth//login",  "/api//auth/login",
+                         "/api/auth/LOGIN",   "/api/auth/login#x", "/api/auth/%6cogin",
+                         "/api/auth/./login", "/api/rooms/",       "/api/users/me/"};
 
     (void)state;
     for (size_t i = 0; i < sizeof(odd) / sizeof(odd[0]); i++) {
@@ -179,21 +178,19 @@ static void test_register_checks(void **state)
     char msg[256];
 
     (void)state;
-    assert_null(rest_auth_check_register("alice", "a@example.com", "password123", msg,
-                                         sizeof(msg)));
-    assert_non_null(rest_auth_check_register("al", "a@example.com", "password123", msg,
-                                             sizeof(msg)));
+    assert_null(
+        rest_auth_check_register("alice", "a@example.com", "password123", msg, sizeof(msg)));
+    assert_non_null(
+        rest_auth_check_register("al", "a@example.com", "password123", msg, sizeof(msg)));
     assert_non_null(strstr(msg, "username"));
     assert_non_null(rest_auth_check_register("alice", "nope", "password123", msg, sizeof(msg)));
     assert_non_null(strstr(msg, "email"));
-    assert_non_null(rest_auth_check_register("alice", "a@example.com", "short", msg,
-                                             sizeof(msg)));
+    assert_non_null(rest_auth_check_register("alice", "a@example.com", "short", msg, sizeof(msg)));
     assert_non_null(strstr(msg, "password"));
     char longpw[80];
     memset(longpw, 'p', 73);
     longpw[73] = '\0';
-    assert_non_null(rest_auth_check_register("alice", "a@example.com", longpw, msg,
-                                             sizeof(msg)));
+    assert_non_null(rest_auth_check_register("alice", "a@example.com", longpw, msg, sizeof(msg)));
     longpw[72] = '\0';
     assert_null(rest_auth_check_register("alice", "a@example.com", longpw, msg, sizeof(msg)));
 }

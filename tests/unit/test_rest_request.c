@@ -24,10 +24,14 @@ static void test_path_from_uri(void **state)
         const char *out;
     } cases[] = {
         /* exact: a trailing '/' or a fragment is part of the path (no route has one) */
-        {"/api/rooms?limit=5", "/api/rooms"}, {"/api/rooms/", "/api/rooms/"},
-        {"/api/rooms//", "/api/rooms//"},     {"/", "/"},
-        {"", "/"},                           {NULL, "/"},
-        {"/health#frag", "/health#frag"},     {"/api/x?y#z", "/api/x"},
+        {"/api/rooms?limit=5", "/api/rooms"},
+        {"/api/rooms/", "/api/rooms/"},
+        {"/api/rooms//", "/api/rooms//"},
+        {"/", "/"},
+        {"", "/"},
+        {NULL, "/"},
+        {"/health#frag", "/health#frag"},
+        {"/api/x?y#z", "/api/x"},
     };
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -96,8 +100,8 @@ static void test_query_get(void **state)
 static void test_parse_int64(void **state)
 {
     int64_t v = 0;
-    const char *bad[] = {"", "1.5", " 1", "1 ", "1e3", "+1", "-", "0x10", "abc",
-                         "99999999999999999999", NULL};
+    const char *bad[] = {
+        "", "1.5", " 1", "1 ", "1e3", "+1", "-", "0x10", "abc", "99999999999999999999", NULL};
 
     (void)state;
     assert_int_equal(rest_parse_int64("12", &v), 0);
@@ -168,8 +172,9 @@ static json_t *body_of(const char *text, rest_response_t *resp)
 
 static void test_body_and_fields(void **state)
 {
-    const char *bad[] = {"", "[]", "1", "\"s\"", "{", "{\"a\":1,}", "{\"a\":1,\"a\":2}",
-                         "{\"a\":\"\\u0000\"}", NULL};
+    const char *bad[] = {
+        "",  "[]", "1", "\"s\"", "{", "{\"a\":1,}", "{\"a\":1,\"a\":2}", "{\"a\":\"\\u0000\"}",
+        NULL};
     rest_response_t resp;
     json_t *obj;
     const char *s = NULL;
@@ -237,12 +242,21 @@ static const char *env_get(const char *name, void *arg)
 
 static void test_request_init_from_params(void **state)
 {
-    static const char *const env1[] = {"REQUEST_METHOD", "POST", "REQUEST_URI",
-                                       "/api/rooms?a=b", "QUERY_STRING", "a=b",
-                                       "CONTENT_LENGTH", "12", "REMOTE_ADDR", "10.0.0.1",
-                                       "HTTP_X_REQUEST_ID", "req-1", NULL};
-    static const char *const env2[] = {"CONTENT_LENGTH", "12x", "HTTP_X_REQUEST_ID",
-                                       "bad id\"", NULL};
+    static const char *const env1[] = {"REQUEST_METHOD",
+                                       "POST",
+                                       "REQUEST_URI",
+                                       "/api/rooms?a=b",
+                                       "QUERY_STRING",
+                                       "a=b",
+                                       "CONTENT_LENGTH",
+                                       "12",
+                                       "REMOTE_ADDR",
+                                       "10.0.0.1",
+                                       "HTTP_X_REQUEST_ID",
+                                       "req-1",
+                                       NULL};
+    static const char *const env2[] = {"CONTENT_LENGTH", "12x", "HTTP_X_REQUEST_ID", "bad id\"",
+                                       NULL};
     rest_request_t req;
 
     (void)state;
@@ -355,8 +369,8 @@ static void test_errors_from_chat_err(void **state)
         assert_int_equal(resp.status, cases[i].status);
         code = json_object_get(json_object_get(resp.body, "error"), "code");
         assert_string_equal(json_string_value(code), cases[i].code);
-        assert_true(json_is_string(json_object_get(json_object_get(resp.body, "error"),
-                                                   "message")));
+        assert_true(
+            json_is_string(json_object_get(json_object_get(resp.body, "error"), "message")));
         rest_response_clear(&resp);
     }
 }
@@ -364,16 +378,11 @@ static void test_errors_from_chat_err(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_path_from_uri),
-        cmocka_unit_test(test_url_decode),
-        cmocka_unit_test(test_query_get),
-        cmocka_unit_test(test_parse_int64),
-        cmocka_unit_test(test_query_int),
-        cmocka_unit_test(test_bearer),
-        cmocka_unit_test(test_body_and_fields),
-        cmocka_unit_test(test_request_init_from_params),
-        cmocka_unit_test(test_render),
-        cmocka_unit_test(test_errors_from_chat_err),
+        cmocka_unit_test(test_path_from_uri),   cmocka_unit_test(test_url_decode),
+        cmocka_unit_test(test_query_get),       cmocka_unit_test(test_parse_int64),
+        cmocka_unit_test(test_query_int),       cmocka_unit_test(test_bearer),
+        cmocka_unit_test(test_body_and_fields), cmocka_unit_test(test_request_init_from_params),
+        cmocka_unit_test(test_render),          cmocka_unit_test(test_errors_from_chat_err),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -96,9 +96,9 @@ static void test_load_and_rooms_of_a_user(void **state)
     assert_int_equal(chat_members_of_room(db, &ra, &rows, &n_rows), CHAT_OK);
     assert_int_equal(n_rows, 3);
     for (size_t i = 0; i < n_rows; i++) {
-        int64_t want = strcmp(rows[i].user_id, USER_1) == 0   ? 1000
-                       : strcmp(rows[i].user_id, USER_2) == 0 ? 2000
-                                                              : 3000;
+        int64_t want = strcmp(rows[i].user_id, USER_1) == 0 ? 1000
+            : strcmp(rows[i].user_id, USER_2) == 0          ? 2000
+                                                            : 3000;
         assert_int_equal(rows[i].joined_at_ms, want);
     }
     free(rows);
@@ -130,7 +130,7 @@ static void test_shared_bson_helpers(void **state)
     int64_t deleted = -1;
 
     assert_true(chat_db_oid_from_hex(ROOM_A, &o));
-    assert_false(chat_db_oid_from_hex("65000000000000000000000", &o));  /* 23 hex */
+    assert_false(chat_db_oid_from_hex("65000000000000000000000", &o)); /* 23 hex */
     assert_false(chat_db_oid_from_hex("65000000000000000000000g", &o));
     assert_false(chat_db_oid_from_hex(NULL, &o));
 

@@ -132,8 +132,7 @@ static void test_list_visible(void **state)
     assert_int_equal(chat_rooms_visible(st, BOB, 0, 50, &list, &total), CHAT_OK);
     assert_int_equal(total, 4);
     assert_string_equal(list.items[1].name, "s3");
-    assert_int_equal(add_member(st, list.items[1].id, CAROL, &changed, NULL),
-                     CHAT_OK);
+    assert_int_equal(add_member(st, list.items[1].id, CAROL, &changed, NULL), CHAT_OK);
     chat_room_list_clear(&list);
     assert_int_equal(chat_rooms_visible(st, CAROL, 0, 50, &list, &total), CHAT_OK);
     assert_int_equal(total, 4);
@@ -204,8 +203,8 @@ static void *dm_racer(void *p)
 
     /* half the racers name the pair the other way round */
     arg->rc = arg->index % 2 == 0
-                  ? chat_rooms_get_or_create_dm(arg->db, ALICE, BOB, &room, &arg->created)
-                  : chat_rooms_get_or_create_dm(arg->db, BOB, ALICE, &room, &arg->created);
+        ? chat_rooms_get_or_create_dm(arg->db, ALICE, BOB, &room, &arg->created)
+        : chat_rooms_get_or_create_dm(arg->db, BOB, ALICE, &room, &arg->created);
     snprintf(arg->id, sizeof(arg->id), "%s", room.id);
     chat_room_clear(&room);
     return NULL;

@@ -66,13 +66,10 @@ static void test_add_and_remove_member(void **state)
     assert_false(is_member);
 
     /* unknown rooms */
-    assert_int_equal(add_member(st, MISSING_ROOM, BOB, &changed, &after),
-                     CHAT_ERR_NOT_FOUND);
+    assert_int_equal(add_member(st, MISSING_ROOM, BOB, &changed, &after), CHAT_ERR_NOT_FOUND);
     assert_false(changed);
-    assert_int_equal(remove_member(st, "bad", BOB, &changed, &after),
-                     CHAT_ERR_NOT_FOUND);
-    assert_int_equal(is_member_of(st, MISSING_ROOM, BOB, &is_member),
-                     CHAT_ERR_NOT_FOUND);
+    assert_int_equal(remove_member(st, "bad", BOB, &changed, &after), CHAT_ERR_NOT_FOUND);
+    assert_int_equal(is_member_of(st, MISSING_ROOM, BOB, &is_member), CHAT_ERR_NOT_FOUND);
     assert_int_equal(is_member_of(st, "bad", BOB, &is_member), CHAT_ERR_NOT_FOUND);
     assert_int_equal(add_member(st, r.id, "bad", &changed, &after), CHAT_ERR_INVALID);
     chat_room_clear(&r);
@@ -84,7 +81,7 @@ static void test_ids_for_member(void **state)
     chat_room_t a = {0};
     chat_room_t b = {0};
     chat_room_t c = {0};
-    char (*ids)[CHAT_ID_LEN] = NULL;
+    char(*ids)[CHAT_ID_LEN] = NULL;
     size_t n = 99;
     bool changed = false;
 
@@ -135,8 +132,8 @@ static void test_member_documents(void **state)
                       BCON_UTF8("owner"), "joined_at", "{", "$type", BCON_UTF8("date"), "}");
     assert_int_equal(count_rooms(db, "room_members", filter), 1);
     bson_destroy(filter);
-    filter = BCON_NEW("room_id", BCON_OID(&rid), "user_id", BCON_OID(&bob), "role",
-                      BCON_UTF8("member"));
+    filter =
+        BCON_NEW("room_id", BCON_OID(&rid), "user_id", BCON_OID(&bob), "role", BCON_UTF8("member"));
     assert_int_equal(count_rooms(db, "room_members", filter), 1);
     bson_destroy(filter);
 
@@ -146,8 +143,8 @@ static void test_member_documents(void **state)
                       BCON_UTF8("owner"));
     assert_int_equal(count_rooms(db, "room_members", filter), 1);
     bson_destroy(filter);
-    filter = BCON_NEW("room_id", BCON_OID(&rid), "user_id", BCON_OID(&bob), "role",
-                      BCON_UTF8("member"));
+    filter =
+        BCON_NEW("room_id", BCON_OID(&rid), "user_id", BCON_OID(&bob), "role", BCON_UTF8("member"));
     assert_int_equal(count_rooms(db, "room_members", filter), 1);
     bson_destroy(filter);
     assert_int_equal(dm.n_members, 2);
@@ -184,8 +181,8 @@ static void *member_racer(void *p)
     char errbuf[256];
     chat_store_t st = {.window = 50};
 
-    st.db = chat_db_create(getenv("CHAT_TEST_MONGO_URI"), arg->dbname, 5000, errbuf,
-                           sizeof(errbuf));
+    st.db =
+        chat_db_create(getenv("CHAT_TEST_MONGO_URI"), arg->dbname, 5000, errbuf, sizeof(errbuf));
     st.redis = chat_redis_create(getenv("CHAT_TEST_REDIS_URL"), false, 2000, NULL, 0);
     arg->rc = CHAT_ERR_INTERNAL;
     if (st.db != NULL) {

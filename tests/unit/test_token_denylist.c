@@ -23,8 +23,8 @@
 static chat_redis_t *connect_test_redis(void)
 {
     char errbuf[256];
-    chat_redis_t *r = chat_redis_create(getenv("CHAT_TEST_REDIS_URL"), false, 1000, errbuf,
-                                        sizeof(errbuf));
+    chat_redis_t *r =
+        chat_redis_create(getenv("CHAT_TEST_REDIS_URL"), false, 1000, errbuf, sizeof(errbuf));
 
     assert_non_null(r);
     assert_int_equal(chat_redis_ping(r), CHAT_OK);
@@ -99,8 +99,7 @@ static void test_redis_down(void **state)
     assert_non_null(down);
     assert_int_equal(chat_token_denylist_check(down, "abc", &revoked), CHAT_ERR_UNAVAILABLE);
     assert_false(revoked);
-    assert_int_equal(chat_token_denylist_revoke(down, "abc", NOW + 5, NOW),
-                     CHAT_ERR_UNAVAILABLE);
+    assert_int_equal(chat_token_denylist_revoke(down, "abc", NOW + 5, NOW), CHAT_ERR_UNAVAILABLE);
     chat_redis_destroy(down);
 }
 
@@ -114,9 +113,10 @@ int main(void)
     const char *url = getenv("CHAT_TEST_REDIS_URL");
 
     if (url == NULL || strncmp(url, "redis://", 8) != 0) {
-        fprintf(stderr, "FAIL: CHAT_TEST_REDIS_URL is not set (or not redis://...). These "
-                        "tests need a Redis (make test starts one), e.g. "
-                        "CHAT_TEST_REDIS_URL=redis://127.0.0.1:6379\n");
+        fprintf(stderr,
+                "FAIL: CHAT_TEST_REDIS_URL is not set (or not redis://...). These "
+                "tests need a Redis (make test starts one), e.g. "
+                "CHAT_TEST_REDIS_URL=redis://127.0.0.1:6379\n");
         return 1;
     }
     return cmocka_run_group_tests(tests, NULL, NULL);

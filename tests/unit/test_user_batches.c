@@ -30,15 +30,13 @@ static void add_user(const chat_store_t *s, const char *name, char id[CHAT_ID_LE
     chat_user_t u = {0};
 
     snprintf(email, sizeof(email), "%s@example.com", name);
-    assert_int_equal(chat_users_create(s->db, name, email, "$2b$04$abcdefghijklmnopqrstuu", &u,
-                                       NULL),
-                     CHAT_OK);
+    assert_int_equal(
+        chat_users_create(s->db, name, email, "$2b$04$abcdefghijklmnopqrstuu", &u, NULL), CHAT_OK);
     memcpy(id, u.id, CHAT_ID_LEN);
     chat_user_clear(&u);
 }
 
-static chat_cset_answer_t in_rooms_of(const chat_store_t *s, const char *user,
-                                      const char *room)
+static chat_cset_answer_t in_rooms_of(const chat_store_t *s, const char *user, const char *room)
 {
     chat_cset_t set;
     chat_cset_answer_t a = CHAT_CSET_NOT_BUILT;
@@ -58,7 +56,7 @@ static void test_exist_many(void **state)
     add_user(s, "bob", ids[1]);
     snprintf(ids[2], CHAT_ID_LEN, "%s", "0123456789abcdef01234567"); /* nobody */
     snprintf(ids[3], CHAT_ID_LEN, "%s", "not-an-id");
-    memcpy(ids[4], ids[0], CHAT_ID_LEN); /* twice in one batch */
+    memcpy(ids[4], ids[0], CHAT_ID_LEN);      /* twice in one batch */
     for (int round = 0; round < 2; round++) { /* MongoDB first, then from the cache */
         chat_user_exist_many(s, (const char(*)[CHAT_ID_LEN])ids, 5, out);
         assert_int_equal(out[0], CHAT_USER_EXISTS);
@@ -117,8 +115,7 @@ static void test_rooms_build_many(void **state)
         assert_int_equal(chat_cset_build_prepare(s->redis, &fresh, &built, ver), CHAT_OK);
         assert_false(built);
         assert_int_equal(chat_cset_change(s->redis, &fresh, true, 1, rooms[0]), CHAT_OK);
-        assert_int_equal(chat_cset_build_store(s->redis, &fresh, ver, &none, 0, &stored),
-                         CHAT_OK);
+        assert_int_equal(chat_cset_build_store(s->redis, &fresh, ver, &none, 0, &stored), CHAT_OK);
         assert_false(stored);
     }
 }

@@ -76,8 +76,7 @@ static void test_not_found(void **state)
     chat_db_t *db = *state;
     chat_user_t u = {0};
 
-    assert_int_equal(chat_users_find_by_id(db, "650000000000000000000001", &u),
-                     CHAT_ERR_NOT_FOUND);
+    assert_int_equal(chat_users_find_by_id(db, "650000000000000000000001", &u), CHAT_ERR_NOT_FOUND);
     assert_int_equal(chat_users_find_by_id(db, "not-an-id", &u), CHAT_ERR_NOT_FOUND);
     assert_int_equal(chat_users_find_by_id(db, NULL, &u), CHAT_ERR_NOT_FOUND);
     assert_int_equal(chat_users_find_by_login(db, "nobody@example.com", &u), CHAT_ERR_NOT_FOUND);
@@ -124,9 +123,8 @@ static void test_update_profile(void **state)
 
     create_ok(db, "carol", "carol@example.com", &u);
 
-    assert_int_equal(chat_users_update_profile(db, u.id, "Carol C.", "https://x.test/a.png",
-                                               &after),
-                     CHAT_OK);
+    assert_int_equal(
+        chat_users_update_profile(db, u.id, "Carol C.", "https://x.test/a.png", &after), CHAT_OK);
     assert_string_equal(after.display_name, "Carol C.");
     assert_string_equal(after.avatar_url, "https://x.test/a.png");
     assert_null(after.password_hash);

@@ -54,10 +54,20 @@ static void test_username(void **state)
 {
     static char b32[40], b33[40];
     str_case_t cases[] = {
-        {"abc", true}, {"Alice_1.x-y", true}, {"a.b", true}, {"___", true},
-        {NULL, false}, {"", false}, {"ab", false}, {"has space", false},
-        {"semi;colon", false}, {"ünï", false}, {"a@b", false}, {"tab\tx", false},
-        {rep(b32, "a", 32), true}, {rep(b33, "a", 33), false},
+        {"abc", true},
+        {"Alice_1.x-y", true},
+        {"a.b", true},
+        {"___", true},
+        {NULL, false},
+        {"", false},
+        {"ab", false},
+        {"has space", false},
+        {"semi;colon", false},
+        {"ünï", false},
+        {"a@b", false},
+        {"tab\tx", false},
+        {rep(b32, "a", 32), true},
+        {rep(b33, "a", 33), false},
     };
 
     (void)state;
@@ -79,7 +89,7 @@ static void test_email(void **state)
         {"plain", false},
         {"@example.com", false},
         {"alice@", false},
-        {"alice@example", false},          /* no dot */
+        {"alice@example", false}, /* no dot */
         {"alice@@example.com", false},
         {"a@b@example.com", false},
         {"al ice@example.com", false},
@@ -93,7 +103,7 @@ static void test_email(void **state)
         {"alice@-example.com", false},
         {"alice@example-.com", false},
         {"alice@exam_ple.com", false},
-        {"alice@1.2.3.4", false},          /* numeric TLD */
+        {"alice@1.2.3.4", false}, /* numeric TLD */
         {"alice@[127.0.0.1]", false},
         {"\"quoted\"@example.com", false},
         {"alice@ex\xc3\xa4mple.com", false},
@@ -135,9 +145,15 @@ static void test_password(void **state)
 {
     static char p72[80], p73[80], p128[140];
     str_case_t cases[] = {
-        {"12345678", true}, {"correct horse battery", true}, {"pässwörd", true},
-        {NULL, false}, {"", false}, {"1234567", false},
-        {rep(p72, "x", 72), true}, {rep(p73, "x", 73), false}, {rep(p128, "x", 128), false},
+        {"12345678", true},
+        {"correct horse battery", true},
+        {"pässwörd", true},
+        {NULL, false},
+        {"", false},
+        {"1234567", false},
+        {rep(p72, "x", 72), true},
+        {rep(p73, "x", 73), false},
+        {rep(p128, "x", 128), false},
     };
     const char *reason = NULL;
 
@@ -152,16 +168,31 @@ static void test_room_name_and_description(void **state)
 {
     static char n100[500], n101[500], d500[2000], d501[2000];
     str_case_t names[] = {
-        {"general", true}, {"a", true}, {"Café ☕", true}, {"  x  ", true},
-        {rep(n100, "é", 100), true}, {rep(n101, "é", 101), false},
-        {NULL, false}, {"", false}, {"   ", false}, {"\t", false},
-        {"line\nbreak", false}, {"bell\a", false}, {"bad \xff", false},
+        {"general", true},
+        {"a", true},
+        {"Café ☕", true},
+        {"  x  ", true},
+        {rep(n100, "é", 100), true},
+        {rep(n101, "é", 101), false},
+        {NULL, false},
+        {"", false},
+        {"   ", false},
+        {"\t", false},
+        {"line\nbreak", false},
+        {"bell\a", false},
+        {"bad \xff", false},
         {"\xe3\x80\x80", false}, /* ideographic space only: blank */
     };
     str_case_t descs[] = {
-        {NULL, true}, {"", true}, {"multi\nline\twith tab", true}, {"   ", true},
-        {rep(d500, "ü", 500), true}, {rep(d501, "ü", 501), false},
-        {"nul-free but \x1b[31m ansi", false}, {"cr\r\n", false}, {"\xc0\x80", false},
+        {NULL, true},
+        {"", true},
+        {"multi\nline\twith tab", true},
+        {"   ", true},
+        {rep(d500, "ü", 500), true},
+        {rep(d501, "ü", 501), false},
+        {"nul-free but \x1b[31m ansi", false},
+        {"cr\r\n", false},
+        {"\xc0\x80", false},
     };
 
     (void)state;
@@ -173,18 +204,32 @@ static void test_profile_fields(void **state)
 {
     static char d64[300], d65[300], url2048[2100], url2049[2100];
     str_case_t names[] = {
-        {NULL, true}, {"", true}, {"Alice A.", true}, {"Zoë 🌸", true},
-        {rep(d64, "ж", 64), true}, {rep(d65, "ж", 65), false},
-        {"new\nline", false}, {"tab\t", false}, {"\xed\xa0\x80", false},
+        {NULL, true},
+        {"", true},
+        {"Alice A.", true},
+        {"Zoë 🌸", true},
+        {rep(d64, "ж", 64), true},
+        {rep(d65, "ж", 65), false},
+        {"new\nline", false},
+        {"tab\t", false},
+        {"\xed\xa0\x80", false},
     };
     str_case_t urls[] = {
-        {NULL, true}, {"", true}, {"https://example.com/a.png", true},
+        {NULL, true},
+        {"", true},
+        {"https://example.com/a.png", true},
         {"http://cdn.example.com:8080/x?y=1#z", true},
-        {"javascript:alert(1)", false}, {"data:image/png;base64,AAAA", false},
-        {"ftp://example.com/a.png", false}, {"https://", false}, {"https:///path", false},
-        {"https://exa mple.com", false}, {"https://example.com/\"onerror=", false},
-        {"https://example.com/<script>", false}, {"//example.com/a.png", false},
-        {"HTTPS://example.com", true}, {"https://example.com/\xc3\xa9", false},
+        {"javascript:alert(1)", false},
+        {"data:image/png;base64,AAAA", false},
+        {"ftp://example.com/a.png", false},
+        {"https://", false},
+        {"https:///path", false},
+        {"https://exa mple.com", false},
+        {"https://example.com/\"onerror=", false},
+        {"https://example.com/<script>", false},
+        {"//example.com/a.png", false},
+        {"HTTPS://example.com", true},
+        {"https://example.com/\xc3\xa9", false},
     };
 
     (void)state;
@@ -222,7 +267,9 @@ static void test_content(void **state)
         {" \n\t \n", 0, false, "all whitespace"},
         {"\xc2\xa0\xe3\x80\x80", 0, false, "unicode spaces only"},
         {"a\rb", 0, false, "CR"},
-        {"a\x00" "b", 3, false, "NUL"},
+        {"a\x00"
+         "b",
+         3, false, "NUL"},
         {"\x01", 0, false, "SOH"},
         {"a\x1b[2J", 0, false, "ESC"},
         {"a\x7f", 0, false, "DEL"},
@@ -279,9 +326,16 @@ static void test_client_msg_id(void **state)
 {
     static char id64[80], id65[80];
     str_case_t cases[] = {
-        {"c1", true}, {"550e8400-e29b-41d4-a716-446655440000", true}, {"a b", true},
-        {rep(id64, "z", 64), true}, {rep(id65, "z", 65), false},
-        {NULL, false}, {"", false}, {"tab\t", false}, {"\xc3\xa9", false}, {"\x7f", false},
+        {"c1", true},
+        {"550e8400-e29b-41d4-a716-446655440000", true},
+        {"a b", true},
+        {rep(id64, "z", 64), true},
+        {rep(id65, "z", 65), false},
+        {NULL, false},
+        {"", false},
+        {"tab\t", false},
+        {"\xc3\xa9", false},
+        {"\x7f", false},
     };
 
     (void)state;
@@ -312,7 +366,10 @@ static void test_utf8_length(void **state)
     assert_int_equal(chat_utf8_length("abc", 3), 3);
     assert_int_equal(chat_utf8_length("h\xc3\xa9", 3), 2);
     assert_int_equal(chat_utf8_length("\xe2\x82\xac\xf0\x9f\x98\x80", 7), 2);
-    assert_int_equal(chat_utf8_length("a\x00" "b", 3), 3); /* NUL is valid UTF-8 */
+    assert_int_equal(chat_utf8_length("a\x00"
+                                      "b",
+                                      3),
+                     3); /* NUL is valid UTF-8 */
     assert_int_equal(chat_utf8_length("\xed\xa0\x80", 3), -1);
     assert_int_equal(chat_utf8_length("\xc0\x80", 2), -1);
     assert_int_equal(chat_utf8_length("\xc3", 1), -1);

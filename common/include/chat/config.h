@@ -13,40 +13,40 @@
 #include "chat/log.h"
 
 typedef struct chat_config {
-    int http_port;              /* HTTP_PORT, default 8080 */
-    char *mongo_uri;            /* MONGO_URI, default mongodb://127.0.0.1:27017 */
-    char *mongo_db;             /* MONGO_DB, default "chat" */
-    char *redis_url;            /* REDIS_URL, default redis://127.0.0.1:6379 */
-    bool redis_cluster;         /* REDIS_CLUSTER 0|1, default 0: REDIS_URL names one node of
+    int http_port;               /* HTTP_PORT, default 8080 */
+    char *mongo_uri;             /* MONGO_URI, default mongodb://127.0.0.1:27017 */
+    char *mongo_db;              /* MONGO_DB, default "chat" */
+    char *redis_url;             /* REDIS_URL, default redis://127.0.0.1:6379 */
+    bool redis_cluster;          /* REDIS_CLUSTER 0|1, default 0: REDIS_URL names one node of
                                    a Redis Cluster (a seed); slots are read from it */
-    char *jwt_secret;           /* JWT_SECRET, required, >= 32 bytes */
-    char *jwt_issuer;           /* JWT_ISSUER, default "chat-server" */
-    int64_t jwt_ttl_sec;        /* JWT_TTL seconds, default 86400 (also accepts 30m, 24h, 7d) */
+    char *jwt_secret;            /* JWT_SECRET, required, >= 32 bytes */
+    char *jwt_issuer;            /* JWT_ISSUER, default "chat-server" */
+    int64_t jwt_ttl_sec;         /* JWT_TTL seconds, default 86400 (also accepts 30m, 24h, 7d) */
     int64_t session_max_age_sec; /* SESSION_MAX_AGE seconds, default 30 days: no refresh
                                     makes a token outlive its login by more */
-    int bcrypt_cost;            /* BCRYPT_COST 10..31, default 12 (4..9 only with
+    int bcrypt_cost;             /* BCRYPT_COST 10..31, default 12 (4..9 only with
                                    BCRYPT_ALLOW_WEAK=1, for tests) */
-    bool bcrypt_allow_weak;     /* BCRYPT_ALLOW_WEAK 0|1, default 0: test stacks only */
-    char **cors_origins;        /* CORS_ORIGINS comma list; default localhost:3000 + own origin */
+    bool bcrypt_allow_weak;      /* BCRYPT_ALLOW_WEAK 0|1, default 0: test stacks only */
+    char **cors_origins;         /* CORS_ORIGINS comma list; default localhost:3000 + own origin */
     size_t n_cors_origins;
-    double rate_msg_per_sec;    /* RATE_MSG_PER_SEC, default 10, 0 = off */
-    double rate_msg_burst;      /* RATE_MSG_BURST, default 30 */
-    double rate_login_per_min;  /* RATE_LOGIN_PER_MIN, default 10, 0 = off */
-    double rate_register_per_hour; /* RATE_REGISTER_PER_HOUR, default 20, 0 = off */
-    double rate_api_per_sec;    /* RATE_API_PER_SEC, default 50, 0 = off */
+    double rate_msg_per_sec;         /* RATE_MSG_PER_SEC, default 10, 0 = off */
+    double rate_msg_burst;           /* RATE_MSG_BURST, default 30 */
+    double rate_login_per_min;       /* RATE_LOGIN_PER_MIN, default 10, 0 = off */
+    double rate_register_per_hour;   /* RATE_REGISTER_PER_HOUR, default 20, 0 = off */
+    double rate_api_per_sec;         /* RATE_API_PER_SEC, default 50, 0 = off */
     double rate_room_create_per_min; /* RATE_ROOM_CREATE_PER_MIN, default 10, 0 = off */
     double rate_membership_per_min;  /* RATE_MEMBERSHIP_PER_MIN, default 30, 0 = off: joins,
                                         leaves, adds and removals per acting user */
-    chat_log_level_t log_level; /* LOG_LEVEL debug|info|warn|error, default info */
-    chat_log_format_t log_format; /* LOG_FORMAT json|text, default json */
-    int log_buffer_bytes; /* LOG_BUFFER_BYTES: the gateway's log ring, default 256 KiB */
-    char *gateway_id;           /* GATEWAY_ID, default "gw-<hostname>-<pid>" */
-    int gateway_port;           /* GATEWAY_PORT, default 9001 (the port this gateway listens on) */
-    char *gateway_host;         /* GATEWAY_HOST, default 127.0.0.1 */
-    int max_sockets_per_user;   /* MAX_SOCKETS_PER_USER, default 20 */
-    int mongo_timeout_ms;       /* MONGO_TIMEOUT_MS, default 1500 (server selection / socket) */
-    int history_window;         /* HISTORY_WINDOW, default 500: messages per room kept in Redis */
-    int db_trace;               /* DB_TRACE 0|1, default 0: log every MongoDB command */
+    chat_log_level_t log_level;      /* LOG_LEVEL debug|info|warn|error, default info */
+    chat_log_format_t log_format;    /* LOG_FORMAT json|text, default json */
+    int log_buffer_bytes;            /* LOG_BUFFER_BYTES: the gateway's log ring, default 256 KiB */
+    char *gateway_id;                /* GATEWAY_ID, default "gw-<hostname>-<pid>" */
+    int gateway_port;         /* GATEWAY_PORT, default 9001 (the port this gateway listens on) */
+    char *gateway_host;       /* GATEWAY_HOST, default 127.0.0.1 */
+    int max_sockets_per_user; /* MAX_SOCKETS_PER_USER, default 20 */
+    int mongo_timeout_ms;     /* MONGO_TIMEOUT_MS, default 1500 (server selection / socket) */
+    int history_window;       /* HISTORY_WINDOW, default 500: messages per room kept in Redis */
+    int db_trace;             /* DB_TRACE 0|1, default 0: log every MongoDB command */
 } chat_config_t;
 
 /**

@@ -23,8 +23,8 @@ void chat_db_global_cleanup(void);
  * socket waits so that calls fail with CHAT_ERR_UNAVAILABLE instead of hanging when
  * MongoDB is down. Does not connect yet. NULL on a malformed uri (message in errbuf).
  */
-chat_db_t *chat_db_create(const char *uri, const char *dbname, int timeout_ms,
-                          char *errbuf, size_t errlen);
+chat_db_t *chat_db_create(const char *uri, const char *dbname, int timeout_ms, char *errbuf,
+                          size_t errlen);
 
 /**
  * The same with a separate bound on waiting for a reply (socketTimeoutMS), for callers
@@ -33,9 +33,8 @@ chat_db_t *chat_db_create(const char *uri, const char *dbname, int timeout_ms,
  * selection and connect still fail after timeout_ms, so a server that is down is seen
  * as quickly. Values given in the uri win over both.
  */
-chat_db_t *chat_db_create_with_socket_timeout(const char *uri, const char *dbname,
-                                              int timeout_ms, int socket_timeout_ms,
-                                              char *errbuf, size_t errlen);
+chat_db_t *chat_db_create_with_socket_timeout(const char *uri, const char *dbname, int timeout_ms,
+                                              int socket_timeout_ms, char *errbuf, size_t errlen);
 void chat_db_destroy(chat_db_t *db); /* accepts NULL */
 
 /** Creates every index the repositories rely on (idempotent). */

@@ -35,8 +35,8 @@ typedef enum chat_history_source {
 /** A page: json[i] (owned, as clients receive it) of seq seqs[i], ascending; idems[i]
  *  its resend index key, or NULL (set for pages read from MongoDB only). */
 typedef struct chat_history_page {
-    int64_t total;     /* the room's head: messages run 1..total */
-    int64_t from, to;  /* the seqs the request covered (to < from: none) */
+    int64_t total;    /* the room's head: messages run 1..total */
+    int64_t from, to; /* the seqs the request covered (to < from: none) */
     size_t n;
     char **json;
     size_t *len;
@@ -50,9 +50,8 @@ typedef struct chat_history_page {
  * CHAT_ERR_NOT_FOUND for a malformed room id; CHAT_ERR_UNAVAILABLE when neither Redis
  * nor MongoDB can answer. out must be cleared with chat_history_page_clear.
  */
-chat_err_t chat_history_read(const chat_store_t *h, const char *room_id,
-                             chat_window_mode_t mode, int64_t arg, int64_t limit,
-                             chat_history_page_t *out);
+chat_err_t chat_history_read(const chat_store_t *h, const char *room_id, chat_window_mode_t mode,
+                             int64_t arg, int64_t limit, chat_history_page_t *out);
 void chat_history_page_clear(chat_history_page_t *page);
 
 /** The room's head (highest visible seq), building the window when it is missing. */

@@ -19,12 +19,12 @@
 #define CHAT_JTI_MAX 64 /* ours are 32 hex chars; a jti is 1..64 of [A-Za-z0-9_-] */
 
 typedef struct chat_jwt_claims {
-    char sub[CHAT_ID_LEN];                /* user id */
+    char sub[CHAT_ID_LEN]; /* user id */
     char username[CHAT_USERNAME_MAX + 1];
-    int64_t iat;                          /* seconds */
-    int64_t exp;                          /* seconds */
-    int64_t auth_time;                    /* seconds: the session's login (iat if absent) */
-    char jti[CHAT_JTI_MAX + 1];           /* "" for a token issued before jti existed */
+    int64_t iat;                /* seconds */
+    int64_t exp;                /* seconds */
+    int64_t auth_time;          /* seconds: the session's login (iat if absent) */
+    char jti[CHAT_JTI_MAX + 1]; /* "" for a token issued before jti existed */
 } chat_jwt_claims_t;
 
 /**
@@ -45,9 +45,9 @@ chat_err_t chat_jwt_issue(const char *secret, const char *issuer, int64_t ttl_se
  * NULL) gets the token's exp.
  */
 chat_err_t chat_jwt_issue_session(const char *secret, const char *issuer, int64_t ttl_sec,
-                                  int64_t max_age_sec, const char *user_id,
-                                  const char *username, int64_t now_sec, int64_t auth_time,
-                                  char **out_token, int64_t *out_exp);
+                                  int64_t max_age_sec, const char *user_id, const char *username,
+                                  int64_t now_sec, int64_t auth_time, char **out_token,
+                                  int64_t *out_exp);
 
 /**
  * Verifies token against secret/issuer at now_sec (60 s leeway for iat in the future).

@@ -59,8 +59,7 @@ char *chat_key_room_channel(const char *room_id, char *buf, size_t len);
 char *chat_key_user_channel(const char *user_id, char *buf, size_t len);
 /** The id in a channel name prefix<24 hex>suffix (room or user channel) into id (25
  *  bytes); false when the name is not of that shape. */
-bool chat_key_channel_id(const char *channel, const char *prefix, const char *suffix,
-                         char id[25]);
+bool chat_key_channel_id(const char *channel, const char *prefix, const char *suffix, char id[25]);
 char *chat_key_presence(const char *user_id, char *buf, size_t len);
 char *chat_key_ratelimit(const char *scope, const char *subject, char *buf, size_t len);
 /** "chat:{<id>}:<suffix>": a key of one room or one user (suffix e.g. "win", "members"). */

@@ -39,8 +39,7 @@ int chat_log_level_parse(const char *text);
 void chat_log_scope_set(const char *key, const char *value);
 void chat_log_scope_clear(void);
 
-void chat_log(chat_log_level_t level, const char *msg, ...)
-    __attribute__((sentinel));
+void chat_log(chat_log_level_t level, const char *msg, ...) __attribute__((sentinel));
 
 /**
  * From now on lines go into a ring of ring_bytes that a writer thread of this module
@@ -56,8 +55,8 @@ void chat_log_async_stop(int timeout_ms);
 uint64_t chat_log_dropped_total(void);
 
 #define chat_log_debug(...) chat_log(CHAT_LOG_DEBUG, __VA_ARGS__, (char *)NULL)
-#define chat_log_info(...)  chat_log(CHAT_LOG_INFO, __VA_ARGS__, (char *)NULL)
-#define chat_log_warn(...)  chat_log(CHAT_LOG_WARN, __VA_ARGS__, (char *)NULL)
+#define chat_log_info(...) chat_log(CHAT_LOG_INFO, __VA_ARGS__, (char *)NULL)
+#define chat_log_warn(...) chat_log(CHAT_LOG_WARN, __VA_ARGS__, (char *)NULL)
 #define chat_log_error(...) chat_log(CHAT_LOG_ERROR, __VA_ARGS__, (char *)NULL)
 
 #endif

@@ -28,8 +28,8 @@ chat_err_t chat_member_check(const chat_store_t *s, const char *room_id, const c
  *  room set is built and lacks room_id; then *public_room says whether room_id is a
  *  public room (from the public rooms set) — not_member — or not one the user may know
  *  of — not_found. False: not known this way (ask chat_member_check). */
-bool chat_member_surely_outside(const chat_store_t *s, const char *room_id,
-                                const char *user_id, bool *public_room);
+bool chat_member_surely_outside(const chat_store_t *s, const char *room_id, const char *user_id,
+                                bool *public_room);
 
 /** One membership question of a batch (chat_member_check_many). */
 typedef struct chat_member_query {
@@ -79,8 +79,8 @@ chat_err_t chat_member_rooms_of(const chat_store_t *s, const char *user_id,
  * sets; for a removal call it before and after the database change. CHAT_OK, or
  * CHAT_ERR_UNAVAILABLE when Redis is down.
  */
-chat_err_t chat_member_cache_change(const chat_store_t *s, const char *room_id,
-                                    const char *user_id, bool added, int64_t joined_ms);
+chat_err_t chat_member_cache_change(const chat_store_t *s, const char *room_id, const char *user_id,
+                                    bool added, int64_t joined_ms);
 
 /** A user who was just registered belongs to no room: records their room list as built
  *  and empty, so their first connection needs no database read. Best effort. */

@@ -34,9 +34,8 @@ chat_err_t chat_membership_join(const chat_store_t *s, const char *room_id, cons
  * DM: CHAT_ERR_FORBIDDEN. Not a member: CHAT_OK with *changed = false.
  */
 chat_err_t chat_membership_leave(const chat_store_t *s, const char *room_id, const char *user_id,
-                                 const char *username, bool removed_by_owner,
-                                 chat_room_t *room_out, chat_message_t *sys_out,
-                                 bool *changed);
+                                 const char *username, bool removed_by_owner, chat_room_t *room_out,
+                                 chat_message_t *sys_out, bool *changed);
 
 /**
  * Charges one membership change to actor_id's bucket (RATE_MEMBERSHIP_PER_MIN, per_min;

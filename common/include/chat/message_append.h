@@ -34,7 +34,7 @@
  *  client_msg_id); the rest are results. */
 typedef struct chat_append {
     const chat_message_t *in;
-    int64_t hint;       /* the caller's best known head of the room (0 = unknown) */
+    int64_t hint; /* the caller's best known head of the room (0 = unknown) */
     chat_err_t err;
     bool duplicate;     /* out is the earlier copy; nothing new was stored */
     chat_message_t out; /* stored message (caller clears) */

@@ -24,15 +24,15 @@
 
 /** The identity a message is stored under. */
 typedef struct chat_message_idem {
-    bson_oid_t id;                      /* its _id */
-    bool hashed;                        /* id is hashed from the key (a resend collides) */
+    bson_oid_t id;                       /* its _id */
+    bool hashed;                         /* id is hashed from the key (a resend collides) */
     char key[CHAT_MESSAGE_IDEM_KEY_MAX]; /* its idem_key */
 } chat_message_idem_t;
 
 /** The idem_key of a message with client_msg_id (NULL: none), into buf. False when it
  *  does not fit. */
-bool chat_messages_idem_key(const char *user_id, const char *room_id,
-                            const char *client_msg_id, char *buf, size_t len);
+bool chat_messages_idem_key(const char *user_id, const char *room_id, const char *client_msg_id,
+                            char *buf, size_t len);
 
 /**
  * The identity of a new message by user in room with client_msg_id (NULL: none, then a

@@ -22,7 +22,7 @@
 typedef struct chat_hist {
     _Atomic uint64_t buckets[CHAT_HIST_BUCKETS + 1]; /* per bucket, not cumulative; last +Inf */
     _Atomic uint64_t count;
-    _Atomic uint64_t sum_us;                         /* sum of observations, microseconds */
+    _Atomic uint64_t sum_us; /* sum of observations, microseconds */
 } chat_hist_t;
 
 /** Records one observation of seconds (negative counts as 0). */

@@ -30,12 +30,12 @@ typedef struct chat_user {
 typedef struct chat_room {
     char id[CHAT_ID_LEN];
     char *name;
-    char *description;                /* "" when unset */
+    char *description; /* "" when unset */
     char creator_id[CHAT_ID_LEN];
-    char (*members)[CHAT_ID_LEN];     /* malloc'd array of n_members ids: the first
+    char (*members)[CHAT_ID_LEN]; /* malloc'd array of n_members ids: the first
                                          CHAT_ROOM_MEMBERS_SHOWN members, oldest first */
     size_t n_members;
-    int64_t member_count;             /* all members (0: n_members) */
+    int64_t member_count; /* all members (0: n_members) */
     bool is_private;
     bool is_dm;
     int64_t created_at_ms;

@@ -43,8 +43,7 @@ typedef struct chat_window_items {
 } chat_window_items_t;
 
 /** The resend index key of (user, client_msg_id) into buf; false when it does not fit. */
-bool chat_window_idem_key(const char *user_id, const char *client_msg_id, char *buf,
-                          size_t len);
+bool chat_window_idem_key(const char *user_id, const char *client_msg_id, char *buf, size_t len);
 
 /**
  * Queues WIN_IDEM on r's pipeline: the stored copy of user_id's message client_msg_id in
@@ -81,9 +80,8 @@ chat_err_t chat_window_parse_append(const redisReply *reply, chat_window_state_t
  * ready unless a seq above hi is held with a hole below it: then out->ready is false and
  * out->hi / out->pending bound the hole to read and fill again.
  */
-chat_err_t chat_window_fill(chat_redis_t *r, const char *room_id, int64_t window_size,
-                            int64_t top, const chat_window_items_t *items,
-                            chat_window_state_t *out);
+chat_err_t chat_window_fill(chat_redis_t *r, const char *room_id, int64_t window_size, int64_t top,
+                            const chat_window_items_t *items, chat_window_state_t *out);
 
 typedef enum chat_window_mode {
     CHAT_WINDOW_LATEST = 0, /* arg = offset back from the newest */

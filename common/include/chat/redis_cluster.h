@@ -83,12 +83,12 @@ chat_err_t chat_redis_cluster_map_create(const redisReply *slots_reply,
 void chat_redis_cluster_map_destroy(chat_redis_cluster_map_t *map);
 
 /** The master serving slot (borrowed, valid until the map changes), NULL if none. */
-const chat_redis_cluster_node_t *chat_redis_cluster_map_lookup_slot(
-    const chat_redis_cluster_map_t *map, unsigned int slot);
+const chat_redis_cluster_node_t *
+chat_redis_cluster_map_lookup_slot(const chat_redis_cluster_map_t *map, unsigned int slot);
 
 /** The master serving key's slot (borrowed, valid until the map changes), NULL if none. */
-const chat_redis_cluster_node_t *chat_redis_cluster_map_lookup_key(
-    const chat_redis_cluster_map_t *map, const char *key, size_t len);
+const chat_redis_cluster_node_t *
+chat_redis_cluster_map_lookup_key(const chat_redis_cluster_map_t *map, const char *key, size_t len);
 
 /** Number of distinct masters in the map. */
 size_t chat_redis_cluster_map_node_count(const chat_redis_cluster_map_t *map);

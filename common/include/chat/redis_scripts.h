@@ -43,7 +43,7 @@ typedef struct chat_redis_script {
     const char *name;   /* file name without .lua, for logs */
     const char *source; /* NUL-terminated Lua */
     size_t len;
-    char sha[41];       /* lower-case hex SHA1 of source, as EVALSHA wants it */
+    char sha[41]; /* lower-case hex SHA1 of source, as EVALSHA wants it */
 } chat_redis_script_t;
 
 /** The script with that id (borrowed, lives for the process). */

@@ -24,8 +24,7 @@ typedef chat_err_t (*chat_repo_query_fn)(const bson_t *doc, void *arg);
  * when MongoDB is down).
  */
 chat_err_t chat_repo_query_each(chat_db_t *db, const char *coll_name, const bson_t *filter,
-                                const bson_t *opts, size_t max, chat_repo_query_fn each,
-                                void *arg);
+                                const bson_t *opts, size_t max, chat_repo_query_fn each, void *arg);
 
 /**
  * The first document of find(filter, opts) handed to one(doc, arg) (one may be NULL:
@@ -54,19 +53,18 @@ chat_err_t chat_repo_query_page(chat_db_t *db, const char *coll_name, const bson
  * set only on CHAT_OK.
  */
 chat_err_t chat_repo_query_oids(chat_db_t *db, const char *coll_name, const bson_t *filter,
-                                const bson_t *opts, const char *field, size_t max,
-                                bson_oid_t **out, size_t *n_out);
+                                const bson_t *opts, const char *field, size_t max, bson_oid_t **out,
+                                size_t *n_out);
 
 /**
  * Appends field: {$in: [ids...]} to filter, ids given as hex strings (those that are not
  * ObjectIds are skipped). Returns how many went in: 0 means the query would match
  * nothing, and the caller should not run it.
  */
-size_t chat_repo_query_in_hex(bson_t *filter, const char *field,
-                              const char (*ids)[CHAT_ID_LEN], size_t n);
+size_t chat_repo_query_in_hex(bson_t *filter, const char *field, const char (*ids)[CHAT_ID_LEN],
+                              size_t n);
 /** The same with ObjectIds. */
-size_t chat_repo_query_in_oids(bson_t *filter, const char *field, const bson_oid_t *oids,
-                               size_t n);
+size_t chat_repo_query_in_oids(bson_t *filter, const char *field, const bson_oid_t *oids, size_t n);
 
 /**
  * Room for one more item in a growing array of size-byte items with n in use and *cap

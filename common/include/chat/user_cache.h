@@ -49,7 +49,7 @@ void chat_user_names_free(char **names, size_t n); /* accepts NULL */
 
 /** Users whose username starts with prefix (case-insensitive), by username, at most
  *  limit. *out malloc'd (chat_users_free_array). */
-chat_err_t chat_user_search(const chat_store_t *s, const char *prefix, int limit,
-                            chat_user_t **out, size_t *n_out);
+chat_err_t chat_user_search(const chat_store_t *s, const char *prefix, int limit, chat_user_t **out,
+                            size_t *n_out);
 
 #endif

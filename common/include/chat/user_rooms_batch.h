@@ -18,7 +18,6 @@
 
 /** Builds the room sets of users[0..n) that are not built yet (duplicates fine). Best
  *  effort: a set it cannot build is built later by whoever reads it. */
-void chat_user_rooms_build_many(const chat_store_t *s, const char (*users)[CHAT_ID_LEN],
-                                size_t n);
+void chat_user_rooms_build_many(const chat_store_t *s, const char (*users)[CHAT_ID_LEN], size_t n);
 
 #endif

@@ -43,7 +43,7 @@ chat_err_t chat_users_update_profile(chat_db_t *db, const char *id, const char *
 chat_err_t chat_users_touch_last_seen(chat_db_t *db, const char *id, int64_t now_ms);
 /** last_seen = now_ms for every user of ids[0..n) with one update ({_id: {$in}}): on
  *  FerretDB one scan for all of them instead of one each. */
-chat_err_t chat_users_touch_last_seen_many(chat_db_t *db, const char (*ids)[CHAT_ID_LEN],
-                                           size_t n, int64_t now_ms);
+chat_err_t chat_users_touch_last_seen_many(chat_db_t *db, const char (*ids)[CHAT_ID_LEN], size_t n,
+                                           int64_t now_ms);
 
 #endif

@@ -12,9 +12,9 @@
 #define CHAT_CONTENT_MAX_CHARS 4000
 #define CHAT_BODY_MAX_BYTES (64 * 1024)
 
-const char *chat_validate_username(const char *s);     /* 3-32 of [A-Za-z0-9_.-] */
-const char *chat_validate_email(const char *s);        /* local@domain.tld, <= 254 bytes */
-const char *chat_validate_password(const char *s);     /* 8-72 bytes (bcrypt ignores more; we refuse) */
+const char *chat_validate_username(const char *s); /* 3-32 of [A-Za-z0-9_.-] */
+const char *chat_validate_email(const char *s);    /* local@domain.tld, <= 254 bytes */
+const char *chat_validate_password(const char *s); /* 8-72 bytes (bcrypt ignores more; we refuse) */
 const char *chat_validate_room_name(const char *s);    /* 1-100 UTF-8 characters, not blank */
 const char *chat_validate_description(const char *s);  /* 0-500 UTF-8 characters */
 const char *chat_validate_display_name(const char *s); /* 0-64 UTF-8 characters, no controls */
