@@ -39,6 +39,7 @@ import benchlib as B  # noqa: E402
 from backend_load import bench_backend_load  # noqa: E402
 from bench_ws import bench_membership, bench_sub5000, bench_writes, log_rows  # noqa: E402
 
+HISTORY_SWEEP_CONNECTIONS = (4, 8, 16, 32)
 ALL = ["history", "mixed", "membership", "sub5000", "writes", "load", "ceiling", "redis",
        "lookups"]
 
@@ -124,6 +125,17 @@ def bench_history(stack, data, seconds, scale, results):
         row[name] = r
         B.say(f"history {scale} {name}: {r['rps']:.0f} req/s p50 {r['p50_ms']} ms "
               f"p99 {r['p99_ms']} ms non2xx {r['non2xx']} (load {load:.2f})")
+    # wrk is a closed loop: with 50 connections the latency is mostly queueing (50 / rate).
+    # The same newest page with fewer connections shows the p99 at a given rate.
+    row["by_connections"] = []
+    for conns in HISTORY_SWEEP_CONNECTIONS:
+        load = B.load_avg()
+        r = B.wrk(stack.http_url + base + pages["newest"], tok, seconds, conns=conns)
+        r.pop("raw")
+        r["load_before"], r["connections"] = round(load, 2), conns
+        row["by_connections"].append(r)
+        B.say(f"history {scale} newest, {conns} connections: {r['rps']:.0f} req/s "
+              f"p50 {r['p50_ms']} ms p99 {r['p99_ms']} ms non2xx {r['non2xx']} (load {load:.2f})")
     results.setdefault("history", []).append(row)
 
 

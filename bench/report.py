@@ -42,6 +42,18 @@ def history_table(res):
                 out.append(f"| {row['stored']:,} | {label} | **{c['first_status']}** after {c['first_ms']} ms | "
                            f"{c.get('mongo_window_query_ms')} ms | {c.get('gateway_build_ms')} ms "
                            f"({c.get('gateway_subscribe')}) | {c.get('after_status')} in {c.get('after_ms')} ms |")
+    if any(row.get("by_connections") for row in res.get("history", [])):
+        out.append("")
+        out.append("Newest page by wrk connections (a closed loop: fewer connections, less queueing):")
+        out.append("")
+        out.append("| stored messages | connections | req/s | p50 ms | p99 ms | non-2xx | load before | target (p99 ≤ 20 ms at ≥ 2,000 req/s) |")
+        out.append("|---:|---:|---:|---:|---:|---:|---:|---|")
+        for row in res.get("history", []):
+            for r in row.get("by_connections", []):
+                out.append(f"| {row['stored']:,} | {r['connections']} | {r['rps']:,.0f} | "
+                           f"{fmt(r['p50_ms'])} | {fmt(r['p99_ms'])} | {r['non2xx']} | "
+                           f"{r['load_before']} | "
+                           f"{ok(r['p99_ms'] is not None and r['p99_ms'] <= 20 and r['rps'] >= 2000)} |")
     rows = res.get("history", [])
     if len(rows) >= 2:
         base = rows[0]["newest"]

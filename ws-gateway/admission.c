@@ -11,6 +11,7 @@
  */
 #include "admission.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +33,10 @@
 #define ADMISSION__BATCH 1024         /* sockets checked by one job */
 #define ADMISSION__PARALLEL 2         /* batch jobs in flight (the read workers' default) */
 #define ADMISSION__PENDING_MAX 100000 /* sockets waiting for a batch; past it: 1013 */
+/* A cold read model warms everybody's room sets when there are at most this many users
+ * and memberships (about 50 MB of scratch at the limit); past it, per batch. */
+#define ADMISSION__WARM_USERS_MAX 200000
+#define ADMISSION__WARM_PAIRS_MAX 2000000
 
 /* One socket's checks. */
 typedef struct admission__item {
@@ -74,6 +79,8 @@ static void admission__run(gw_job_t *job, gw_worker_t *w)
     admission__job_t *j = (admission__job_t *)job;
     const chat_store_t *st = gw_worker_store(w);
     size_t n_users = 0;
+    size_t warmed = 0;
+    bool cold = false;
 
     for (size_t i = 0; i < j->n; i++) {
         admission__item_t *it = &j->items[i];
@@ -87,8 +94,20 @@ static void admission__run(gw_job_t *job, gw_worker_t *w)
         }
     }
     /* one existence query for the whole batch (Redis, then MongoDB for the misses), and
-     * one for their room sets, which presence and subscribe read next */
-    chat_user_exist_many(st, (const char(*)[CHAT_ID_LEN])j->users, n_users, j->exists);
+     * one for their room sets, which presence and subscribe read next; when Redis had
+     * lost the read model, everybody's room sets at once (one read of room_members
+     * instead of one per batch, and none for the users who come later) */
+    chat_user_exist_many(st, (const char(*)[CHAT_ID_LEN])j->users, n_users, j->exists, &cold);
+    if (cold) {
+        char sets[24];
+        chat_err_t rc = chat_user_rooms_build_all(st, ADMISSION__WARM_USERS_MAX,
+                                                  ADMISSION__WARM_PAIRS_MAX, &warmed);
+        snprintf(sets, sizeof(sets), "%zu", warmed);
+        chat_log_info(rc == CHAT_OK ? "read model was cold: room sets warmed for everybody"
+                                    : "read model was cold: room sets not warmed, built per batch",
+                      "gateway", j->gateway_id, "sets", sets, "error",
+                      rc == CHAT_OK ? NULL : chat_err_code(rc));
+    }
     chat_user_rooms_build_many(st, (const char(*)[CHAT_ID_LEN])j->users, n_users);
     n_users = 0;
     for (size_t i = 0; i < j->n; i++) {

@@ -12,6 +12,7 @@
 #include "chat/log.h"
 #include "chat/user_cache.h"
 #include "chat/user_events.h"
+#include "chat/user_ids.h"
 #include "chat/users_repo.h"
 #include "chat/validate.h"
 
@@ -30,6 +31,9 @@ chat_err_t chat_account_delete(const chat_store_t *s, const char *user_id)
     }
     rc = chat_users_find_by_id_full(s->db, user_id, false, &u);
     if (rc == CHAT_OK) {
+        /* out of the set of ids first: from here on no admission finds the user there
+         * (chat_user_cache_deleted takes it out again after the delete) */
+        chat_user_ids_change(s, user_id, false);
         BSON_APPEND_OID(&filter, "_id", &oid);
         rc = chat_db_delete(s->db, "users", &filter, false, &deleted);
         if (rc == CHAT_OK && deleted == 0) {

@@ -45,6 +45,12 @@ void chat_cset_user_names(chat_cset_t *out)
     snprintf(out->meta, sizeof(out->meta), "%s", CHAT_KEY_USER_NAMES_META);
 }
 
+void chat_cset_user_ids(chat_cset_t *out)
+{
+    snprintf(out->key, sizeof(out->key), "%s", CHAT_KEY_USER_IDS);
+    snprintf(out->meta, sizeof(out->meta), "%s", CHAT_KEY_USER_IDS_META);
+}
+
 chat_err_t chat_cset_parse_check(const redisReply *reply, chat_cset_answer_t *out)
 {
     if (reply == NULL || reply->type != REDIS_REPLY_INTEGER || reply->integer < -1 ||

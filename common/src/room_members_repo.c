@@ -147,7 +147,9 @@ chat_err_t chat_members_of_users(chat_db_t *db, const bson_oid_t *uids, size_t n
 
     *out = NULL;
     *n_out = 0;
-    (void)chat_repo_query_in_oids(&filter, "user_id", uids, n);
+    if (uids != NULL) {
+        (void)chat_repo_query_in_oids(&filter, "user_id", uids, n);
+    }
     rc = chat_repo_query_each(db, MEMBERS__COLL, &filter, opts, max, members__pair_doc, &pairs);
     if (rc == CHAT_OK) {
         *out = pairs.arr;

@@ -12,6 +12,7 @@
 
 #include "chat/cached_set.h"
 #include "chat/keys.h"
+#include "chat/user_ids.h"
 #include "chat/users_list.h"
 #include "chat/users_repo.h"
 #include "chat/validate.h"
@@ -274,6 +275,7 @@ void chat_user_cache_registered(const chat_store_t *s, const chat_user_t *u)
     }
     user__put(s, u);
     user__logins(s, u, true);
+    chat_user_ids_change(s, u->id, true);
     if (u->username != NULL && user__name_member(u->username, u->id, member, sizeof(member))) {
         chat_cset_user_names(&names);
         (void)chat_cset_change(s->redis, &names, true, 0, member);
@@ -313,6 +315,7 @@ void chat_user_cache_deleted(const chat_store_t *s, const chat_user_t *u)
     }
     user__put_gone(s, u->id);
     user__logins(s, u, false);
+    chat_user_ids_change(s, u->id, false);
     if (u->username != NULL && user__name_member(u->username, u->id, member, sizeof(member))) {
         chat_cset_user_names(&names);
         (void)chat_cset_change(s->redis, &names, false, 0, member);

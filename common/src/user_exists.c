@@ -1,9 +1,11 @@
 /*
  * user_exists.c - many users' existence in one go (see user_exists.h): one pipelined
  * round trip to Redis (TYPE of each user's cache key: a hash is a cached user, a string
- * the "gone" mark), then one MongoDB query for the misses, whose answers are cached.
+ * the "gone" mark), one to the set of all ids (user_ids.h) for the misses, then one
+ * MongoDB query for those the set lacks, whose answers are cached.
  *
- * Threads: the thread owning the store. Relies on user_cache.h, users_list.h, keys.h.
+ * Threads: the thread owning the store. Relies on user_cache.h, user_ids.h,
+ * users_list.h, keys.h.
  */
 #include "chat/user_exists.h"
 
@@ -14,6 +16,7 @@
 #include "chat/keys.h"
 #include "chat/redis_sync.h"
 #include "chat/user_cache.h"
+#include "chat/user_ids.h"
 #include "chat/users_list.h"
 #include "chat/validate.h"
 
@@ -49,9 +52,11 @@ static void exists__from_redis(const chat_store_t *s, const char (*ids)[CHAT_ID_
 }
 
 void chat_user_exist_many(const chat_store_t *s, const char (*ids)[CHAT_ID_LEN], size_t n,
-                          chat_user_existence_t *out)
+                          chat_user_existence_t *out, bool *cold_out)
 {
     char(*misses)[CHAT_ID_LEN] = NULL;
+    chat_cset_answer_t *answers = NULL;
+    size_t n_ask;
     chat_user_t *found = NULL;
     size_t n_miss = 0;
     size_t n_found = 0;
@@ -59,9 +64,15 @@ void chat_user_exist_many(const chat_store_t *s, const char (*ids)[CHAT_ID_LEN],
     for (size_t i = 0; i < n; i++) {
         out[i] = chat_validate_object_id(ids[i]) ? CHAT_USER_UNKNOWN : CHAT_USER_GONE;
     }
+    if (cold_out != NULL) {
+        *cold_out = false;
+    }
     exists__from_redis(s, ids, n, out);
     misses = calloc(n + 1, sizeof(*misses));
-    if (misses == NULL) {
+    answers = calloc(n + 1, sizeof(*answers));
+    if (misses == NULL || answers == NULL) {
+        free(misses);
+        free(answers);
         return; /* the misses stay unknown */
     }
     for (size_t i = 0; i < n; i++) {
@@ -69,6 +80,24 @@ void chat_user_exist_many(const chat_store_t *s, const char (*ids)[CHAT_ID_LEN],
             memcpy(misses[n_miss++], ids[i], CHAT_ID_LEN);
         }
     }
+    /* the set of all ids answers for the users whose document is not cached; only those
+     * it lacks (deleted, or a change Redis lost) are asked of MongoDB */
+    (void)chat_user_ids_check_many(s, (const char(*)[CHAT_ID_LEN])misses, n_miss, answers,
+                                   cold_out);
+    n_ask = 0;
+    for (size_t m = 0; m < n_miss; m++) {
+        if (answers[m] == CHAT_CSET_PRESENT) {
+            for (size_t i = 0; i < n; i++) {
+                if (out[i] == CHAT_USER_UNKNOWN && strcmp(ids[i], misses[m]) == 0) {
+                    out[i] = CHAT_USER_EXISTS;
+                }
+            }
+        } else {
+            memmove(misses[n_ask++], misses[m], CHAT_ID_LEN);
+        }
+    }
+    free(answers);
+    n_miss = n_ask;
     /* with the hash, so the cached document is the complete one chat_user_load keeps */
     if (n_miss == 0 ||
         chat_users_find_by_ids(s->db, (const char(*)[CHAT_ID_LEN])misses, n_miss, true, &found,

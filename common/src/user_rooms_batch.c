@@ -1,10 +1,11 @@
 /*
  * user_rooms_batch.c - many users' room sets from one query (see user_rooms_batch.h):
- * the versions of the unbuilt sets first, then room_members {user_id: {$in}}, then each
- * set stored under the version read before the query.
+ * the versions of the unbuilt sets first, then room_members {user_id: {$in}} (or all of
+ * room_members for everybody), then each set stored under the version read before the
+ * query.
  *
  * Threads: the thread owning the store. Relies on cached_set.h, member_cache.h,
- * room_members_repo.h.
+ * room_members_repo.h, user_ids.h.
  */
 #include "chat/user_rooms_batch.h"
 
@@ -15,6 +16,7 @@
 #include "chat/cached_set.h"
 #include "chat/member_cache.h"
 #include "chat/room_members_repo.h"
+#include "chat/user_ids.h"
 
 typedef struct rooms_batch__user {
     char id[CHAT_ID_LEN];
@@ -22,9 +24,10 @@ typedef struct rooms_batch__user {
     char ver[24];
 } rooms_batch__user_t;
 
-/* The users whose set is not built, each once, with the version read now. */
+/* The users whose set is not built, each once (unique: users has no duplicates), with
+ * the version read now. */
 static size_t rooms_batch__unbuilt(const chat_store_t *s, const char (*users)[CHAT_ID_LEN],
-                                   size_t n, rooms_batch__user_t *out)
+                                   size_t n, bool unique, rooms_batch__user_t *out)
 {
     size_t k = 0;
 
@@ -32,7 +35,7 @@ static size_t rooms_batch__unbuilt(const chat_store_t *s, const char (*users)[CH
         chat_cset_t set;
         bool built = false;
         bool seen = false;
-        for (size_t j = 0; j < k && !seen; j++) {
+        for (size_t j = 0; j < k && !seen && !unique; j++) {
             seen = strcmp(out[j].id, users[i]) == 0;
         }
         if (seen || !chat_db_oid_from_hex(users[i], &out[k].oid)) {
@@ -85,7 +88,7 @@ void chat_user_rooms_build_many(const chat_store_t *s, const char (*users)[CHAT_
     if (s->redis == NULL || n == 0 || (todo = calloc(n, sizeof(*todo))) == NULL) {
         return;
     }
-    k = rooms_batch__unbuilt(s, users, n, todo);
+    k = rooms_batch__unbuilt(s, users, n, false, todo);
     oids = k > 0 ? calloc(k, sizeof(*oids)) : NULL;
     if (oids == NULL) {
         goto cleanup;
@@ -110,4 +113,127 @@ cleanup:
     free(pairs);
     free(oids);
     free(todo);
+}
+
+/* ------------------------------------------------------------------ everybody */
+
+static int rooms_batch__by_user(const void *a, const void *b)
+{
+    return bson_oid_compare(&((const chat_member_pair_t *)a)->user,
+                            &((const chat_member_pair_t *)b)->user);
+}
+
+static int rooms_batch__by_oid(const void *a, const void *b)
+{
+    return bson_oid_compare(&((const rooms_batch__user_t *)a)->oid,
+                            &((const rooms_batch__user_t *)b)->oid);
+}
+
+/* The ids in the set of all users (at most max + 1) into *ids_out (malloc'd). */
+static chat_err_t rooms_batch__all_ids(const chat_store_t *s, size_t max,
+                                       char (**ids_out)[CHAT_ID_LEN], size_t *n_out)
+{
+    chat_cset_t all;
+    chat_cset_page_t page = {0};
+    char(*ids)[CHAT_ID_LEN] = NULL;
+    size_t n = 0;
+    chat_err_t rc;
+
+    chat_cset_user_ids(&all);
+    rc = chat_cset_page(s->redis, &all, 0, (int64_t)max + 1, false, &page);
+    if (rc == CHAT_OK && (!page.built || page.total > (int64_t)max)) {
+        rc = CHAT_ERR_CONFLICT; /* not built, or too many users to warm at once */
+    }
+    if (rc == CHAT_OK && (ids = calloc(page.n + 1, sizeof(*ids))) == NULL) {
+        rc = CHAT_ERR_NOMEM;
+    }
+    for (size_t i = 0; rc == CHAT_OK && i < page.n; i++) {
+        if (page.len[i] == CHAT_ID_LEN - 1) {
+            memcpy(ids[n], page.member[i], CHAT_ID_LEN - 1);
+            ids[n++][CHAT_ID_LEN - 1] = '\0';
+        }
+    }
+    chat_cset_page_clear(&page);
+    if (rc != CHAT_OK) {
+        free(ids);
+        return rc;
+    }
+    *ids_out = ids;
+    *n_out = n;
+    return CHAT_OK;
+}
+
+chat_err_t chat_user_rooms_build_all(const chat_store_t *s, size_t max_users, size_t max_pairs,
+                                     size_t *n_built)
+{
+    char(*ids)[CHAT_ID_LEN] = NULL;
+    rooms_batch__user_t *todo = NULL;
+    chat_member_pair_t *pairs = NULL;
+    chat_cset_entry_t *e = NULL;
+    char(*rooms)[CHAT_ID_LEN] = NULL;
+    size_t n_ids = 0;
+    size_t k = 0;
+    size_t n_pairs = 0;
+    size_t p = 0;
+    chat_err_t rc;
+
+    *n_built = 0;
+    if (s->redis == NULL) {
+        return CHAT_ERR_UNAVAILABLE;
+    }
+    rc = rooms_batch__all_ids(s, max_users, &ids, &n_ids);
+    if (rc == CHAT_OK && (todo = calloc(n_ids + 1, sizeof(*todo))) == NULL) {
+        rc = CHAT_ERR_NOMEM;
+    }
+    if (rc != CHAT_OK) {
+        goto cleanup;
+    }
+    /* the versions before the database is read (the cached_set.h protocol) */
+    k = rooms_batch__unbuilt(s, (const char(*)[CHAT_ID_LEN])ids, n_ids, true, todo);
+    if (k == 0) {
+        goto cleanup;
+    }
+    rc = chat_members_of_users(s->db, NULL, 0, max_pairs + 1, &pairs, &n_pairs);
+    if (rc == CHAT_OK && n_pairs > max_pairs) {
+        rc = CHAT_ERR_CONFLICT; /* cut short: some set would be incomplete, build none */
+    }
+    if (rc != CHAT_OK) {
+        goto cleanup;
+    }
+    qsort(pairs, n_pairs, sizeof(*pairs), rooms_batch__by_user);
+    qsort(todo, k, sizeof(*todo), rooms_batch__by_oid);
+    e = calloc(n_pairs + 1, sizeof(*e));
+    rooms = calloc(n_pairs + 1, sizeof(*rooms));
+    if (e == NULL || rooms == NULL) {
+        rc = CHAT_ERR_NOMEM;
+        goto cleanup;
+    }
+    /* both sorted by user: one walk stores each user's set from its run of pairs */
+    for (size_t i = 0; i < k; i++) {
+        chat_cset_t set;
+        size_t n = 0;
+        bool stored = false;
+        while (p < n_pairs && bson_oid_compare(&pairs[p].user, &todo[i].oid) < 0) {
+            p++;
+        }
+        for (; p < n_pairs && bson_oid_equal(&pairs[p].user, &todo[i].oid); p++, n++) {
+            bson_oid_to_string(&pairs[p].room, rooms[n]);
+            e[n].score = (double)bson_oid_get_time_t(&pairs[p].room);
+            e[n].member = rooms[n];
+            e[n].len = CHAT_ID_LEN - 1;
+        }
+        chat_cset_user_rooms(todo[i].id, &set);
+        if (chat_cset_build_store(s->redis, &set, todo[i].ver, e, n, &stored) == CHAT_OK &&
+            stored) {
+            (*n_built)++;
+        }
+    }
+
+cleanup:
+    free(rooms);
+    free(e);
+    free(pairs);
+    free(todo);
+    free(ids);
+    return rc;
 }

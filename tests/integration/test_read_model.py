@@ -300,3 +300,38 @@ def test_hot_paths_read_neither_messages_nor_members(make_stack):
             assert seen == [], (coll, seen, phases)
 
     asyncio.run(run())
+
+
+def test_a_cold_read_model_costs_one_read_not_one_per_user(make_stack):
+    """After Redis lost everything, users who connect one by one (each its own admission
+    batch) are answered from the set of all ids and from room sets warmed for everybody:
+    one read of `users` and of `room_members` in all, not one per user (on FerretDB each
+    such read decodes the whole collection)."""
+    s = make_stack(gateways=1, env={"DB_TRACE": "1"})
+    c = Client(s)
+    owner = c.new_user()
+    users = [c.new_user() for _ in range(12)]
+    room = c.new_room(owner)["id"]
+    for u in users:
+        c.join(u, room)
+    redis.Redis.from_url(s.redis_url).flushall()
+    names = ["gateway0"]
+    since = {n: len(s.log_text(n)) for n in names}
+
+    async def run():
+        for u in users:
+            ws = await connect(s.gateway_ws_url(0), u["token"], name=u["username"])
+            assert (await ws.subscribe(room))["type"] == "subscribed"
+            await ws.close()
+
+    asyncio.run(run())
+    lines = _trace_lines(s, names, since)
+    by_coll = {}
+    for x in lines:
+        if x.get("op") == "read":
+            by_coll.setdefault(x.get("collection"), []).append(x.get("command"))
+    # users: the set of ids, built once; room_members: everybody's room sets once, and the
+    # room's member set once
+    assert len(by_coll.get("users", [])) == 1, by_coll
+    assert len(by_coll.get("room_members", [])) <= 2, by_coll
+    assert "read model was cold: room sets warmed for everybody" in s.log_text("gateway0")

@@ -1,8 +1,11 @@
 /*
  * test_user_batches.c - the admission batch reads against a real MongoDB/FerretDB and
  * Redis: chat_user_exist_many (cached users, unknown and malformed ids, the misses
- * cached afterwards) and chat_user_rooms_build_many (each user's room set built from one
- * query, exactly the rooms they are in, a set changed meanwhile left alone).
+ * cached afterwards; users answered from the set of all ids without MongoDB, those it
+ * lacks asked of MongoDB), the set of all ids (user_ids.h: built once, changed, lost),
+ * chat_user_rooms_build_many (each user's room set built from one query, exactly the
+ * rooms they are in, a set changed meanwhile left alone) and chat_user_rooms_build_all
+ * (everybody's sets from one read, its limits).
  *
  * Threads: the cmocka main thread.
  */
@@ -18,7 +21,10 @@
 
 #include "chat/cached_set.h"
 #include "chat/room_members_repo.h"
+#include "chat/db.h"
+#include "chat/user_cache.h"
 #include "chat/user_exists.h"
+#include "chat/user_ids.h"
 #include "chat/user_rooms_batch.h"
 #include "chat/users_repo.h"
 
@@ -58,7 +64,7 @@ static void test_exist_many(void **state)
     snprintf(ids[3], CHAT_ID_LEN, "%s", "not-an-id");
     memcpy(ids[4], ids[0], CHAT_ID_LEN);      /* twice in one batch */
     for (int round = 0; round < 2; round++) { /* MongoDB first, then from the cache */
-        chat_user_exist_many(s, (const char(*)[CHAT_ID_LEN])ids, 5, out);
+        chat_user_exist_many(s, (const char(*)[CHAT_ID_LEN])ids, 5, out, NULL);
         assert_int_equal(out[0], CHAT_USER_EXISTS);
         assert_int_equal(out[1], CHAT_USER_EXISTS);
         assert_int_equal(out[2], CHAT_USER_GONE);
@@ -120,11 +126,149 @@ static void test_rooms_build_many(void **state)
     }
 }
 
+static void delete_user_row(const chat_store_t *s, const char *id)
+{
+    bson_oid_t oid;
+    bson_t filter = BSON_INITIALIZER;
+    int64_t deleted = 0;
+
+    assert_true(chat_db_oid_from_hex(id, &oid));
+    BSON_APPEND_OID(&filter, "_id", &oid);
+    assert_int_equal(chat_db_delete(s->db, "users", &filter, false, &deleted), CHAT_OK);
+    assert_int_equal(deleted, 1);
+    bson_destroy(&filter);
+}
+
+static void test_user_ids_set(void **state)
+{
+    const chat_store_t *s = *state;
+    char ids[3][CHAT_ID_LEN];
+    chat_cset_answer_t a[3];
+    bool built_now = false;
+    redisReply *r;
+
+    add_user(s, "fay", ids[0]);
+    add_user(s, "gus", ids[1]);
+    snprintf(ids[2], CHAT_ID_LEN, "%s", "0123456789abcdef01234567"); /* nobody */
+    /* not built: built by the call (one read of users), then answered */
+    assert_int_equal(chat_user_ids_check_many(s, (const char(*)[CHAT_ID_LEN])ids, 3, a, &built_now),
+                     CHAT_OK);
+    assert_true(built_now);
+    assert_int_equal(a[0], CHAT_CSET_PRESENT);
+    assert_int_equal(a[1], CHAT_CSET_PRESENT);
+    assert_int_equal(a[2], CHAT_CSET_ABSENT);
+    /* built: answered as is */
+    assert_int_equal(chat_user_ids_check_many(s, (const char(*)[CHAT_ID_LEN])ids, 3, a, &built_now),
+                     CHAT_OK);
+    assert_false(built_now);
+    /* changes: a deletion takes one out, a registration puts one in */
+    chat_user_ids_change(s, ids[0], false);
+    chat_user_ids_change(s, ids[2], true);
+    assert_int_equal(chat_user_ids_check_many(s, (const char(*)[CHAT_ID_LEN])ids, 3, a, NULL),
+                     CHAT_OK);
+    assert_int_equal(a[0], CHAT_CSET_ABSENT);
+    assert_int_equal(a[1], CHAT_CSET_PRESENT);
+    assert_int_equal(a[2], CHAT_CSET_PRESENT);
+    /* lost with Redis (FLUSHDB): read again from the database */
+    r = chat_redis_command(s->redis, "FLUSHDB");
+    assert_non_null(r);
+    freeReplyObject(r);
+    assert_int_equal(chat_user_ids_check_many(s, (const char(*)[CHAT_ID_LEN])ids, 3, a, &built_now),
+                     CHAT_OK);
+    assert_true(built_now);
+    assert_int_equal(a[0], CHAT_CSET_PRESENT);
+    assert_int_equal(a[2], CHAT_CSET_ABSENT);
+}
+
+static void test_exist_many_from_the_set_of_ids(void **state)
+{
+    const chat_store_t *s = *state;
+    char ids[2][CHAT_ID_LEN];
+    chat_user_existence_t out[2];
+    chat_cset_answer_t a[2];
+    bool cold = false;
+
+    add_user(s, "hal", ids[0]);
+    assert_int_equal(chat_user_ids_check_many(s, (const char(*)[CHAT_ID_LEN])ids, 1, a, NULL),
+                     CHAT_OK); /* builds the set */
+    /* the user's row is gone but the set still has the id: the answer came from the set,
+     * not from MongoDB (an account deletion takes the id out of the set first) */
+    delete_user_row(s, ids[0]);
+    chat_user_exist_many(s, (const char(*)[CHAT_ID_LEN])ids, 1, out, &cold);
+    assert_int_equal(out[0], CHAT_USER_EXISTS);
+    assert_false(cold);
+    /* a user the set lacks (a change Redis lost) is asked of MongoDB: still admitted */
+    add_user(s, "ida", ids[1]);
+    chat_user_ids_change(s, ids[1], false);
+    chat_user_cache_drop(s, ids[1]);
+    chat_user_exist_many(s, (const char(*)[CHAT_ID_LEN])ids + 1, 1, out, &cold);
+    assert_int_equal(out[0], CHAT_USER_EXISTS);
+    /* a fresh Redis: reported cold */
+    {
+        redisReply *r = chat_redis_command(s->redis, "FLUSHDB");
+        assert_non_null(r);
+        freeReplyObject(r);
+    }
+    chat_user_exist_many(s, (const char(*)[CHAT_ID_LEN])ids, 2, out, &cold);
+    assert_true(cold);
+    assert_int_equal(out[0], CHAT_USER_GONE); /* its row was deleted above */
+    assert_int_equal(out[1], CHAT_USER_EXISTS);
+}
+
+static void test_rooms_build_all(void **state)
+{
+    const chat_store_t *s = *state;
+    char users[3][CHAT_ID_LEN];
+    char rooms[2][CHAT_ID_LEN];
+    bson_oid_t u_oid[3];
+    bson_oid_t r_oid[2];
+    chat_cset_answer_t a[3];
+    size_t built = 99;
+
+    add_user(s, "jo", users[0]);
+    add_user(s, "kim", users[1]);
+    add_user(s, "lou", users[2]); /* in no room */
+    for (int i = 0; i < 3; i++) {
+        assert_true(chat_db_oid_from_hex(users[i], &u_oid[i]));
+    }
+    for (int i = 0; i < 2; i++) {
+        bson_oid_init(&r_oid[i], NULL);
+        bson_oid_to_string(&r_oid[i], rooms[i]);
+    }
+    assert_int_equal(chat_members_insert(s->db, &r_oid[0], &u_oid[0], "member", 1), CHAT_OK);
+    assert_int_equal(chat_members_insert(s->db, &r_oid[1], &u_oid[0], "member", 1), CHAT_OK);
+    assert_int_equal(chat_members_insert(s->db, &r_oid[1], &u_oid[1], "member", 1), CHAT_OK);
+    /* without the set of ids there is nobody to warm */
+    assert_int_equal(chat_user_rooms_build_all(s, 100, 100, &built), CHAT_ERR_CONFLICT);
+    assert_int_equal(built, 0);
+    assert_int_equal(chat_user_ids_check_many(s, (const char(*)[CHAT_ID_LEN])users, 3, a, NULL),
+                     CHAT_OK);
+    /* over either limit: nothing stored */
+    assert_int_equal(chat_user_rooms_build_all(s, 2, 100, &built), CHAT_ERR_CONFLICT);
+    assert_int_equal(chat_user_rooms_build_all(s, 100, 2, &built), CHAT_ERR_CONFLICT);
+    assert_int_equal(in_rooms_of(s, users[0], rooms[0]), CHAT_CSET_NOT_BUILT);
+    /* everybody's sets from one read, the user in no room included (an empty set) */
+    assert_int_equal(chat_user_rooms_build_all(s, 100, 100, &built), CHAT_OK);
+    assert_int_equal(built, 3);
+    assert_int_equal(in_rooms_of(s, users[0], rooms[0]), CHAT_CSET_PRESENT);
+    assert_int_equal(in_rooms_of(s, users[0], rooms[1]), CHAT_CSET_PRESENT);
+    assert_int_equal(in_rooms_of(s, users[1], rooms[0]), CHAT_CSET_ABSENT);
+    assert_int_equal(in_rooms_of(s, users[1], rooms[1]), CHAT_CSET_PRESENT);
+    assert_int_equal(in_rooms_of(s, users[2], rooms[1]), CHAT_CSET_ABSENT);
+    /* already built: nothing to do */
+    assert_int_equal(chat_user_rooms_build_all(s, 100, 100, &built), CHAT_OK);
+    assert_int_equal(built, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_exist_many, store_setup, store_teardown),
         cmocka_unit_test_setup_teardown(test_rooms_build_many, store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(test_user_ids_set, store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(test_exist_many_from_the_set_of_ids, store_setup,
+                                        store_teardown),
+        cmocka_unit_test_setup_teardown(test_rooms_build_all, store_setup, store_teardown),
     };
 
     return DB_FIXTURE_RUN(tests);

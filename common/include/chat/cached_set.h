@@ -44,6 +44,8 @@ void chat_cset_user_rooms(const char *user_id, chat_cset_t *out);
 void chat_cset_public_rooms(chat_cset_t *out);
 /** The usernames for prefix search: members "<username_lc>\x01<id>", score 0. */
 void chat_cset_user_names(chat_cset_t *out);
+/** The ids of all users (user_ids.h), score 0. */
+void chat_cset_user_ids(chat_cset_t *out);
 
 typedef enum chat_cset_answer {
     CHAT_CSET_NOT_BUILT = -1,

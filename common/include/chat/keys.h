@@ -53,6 +53,8 @@
 #define CHAT_KEY_PUBLIC_ROOMS_META "chat:rooms:public:meta"
 #define CHAT_KEY_USER_NAMES "chat:users:names"
 #define CHAT_KEY_USER_NAMES_META "chat:users:names:meta"
+#define CHAT_KEY_USER_IDS "chat:users:ids"
+#define CHAT_KEY_USER_IDS_META "chat:users:ids:meta"
 #define CHAT_PRESENCE_TTL_MS 30000
 
 char *chat_key_room_channel(const char *room_id, char *buf, size_t len);

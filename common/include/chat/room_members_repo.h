@@ -55,8 +55,9 @@ typedef struct chat_member_pair {
     bson_oid_t room;
 } chat_member_pair_t;
 
-/** Every membership of the users uids[0..n) with one query ({user_id: {$in}}), in no
- *  particular order, at most max rows. *out malloc'd (NULL when none). */
+/** Every membership of the users uids[0..n) with one query ({user_id: {$in}}), or of
+ *  everybody when uids is NULL, in no particular order, at most max rows. *out malloc'd
+ *  (NULL when none). */
 chat_err_t chat_members_of_users(chat_db_t *db, const bson_oid_t *uids, size_t n, size_t max,
                                  chat_member_pair_t **out, size_t *n_out);
 

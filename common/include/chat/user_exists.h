@@ -2,15 +2,16 @@
  * user_exists.h - whether the users behind many tokens still exist, in one go: the
  * gateway's admission asks this for every new socket, and after a Redis restart a
  * reconnect storm asks it for thousands of users at once. Redis answers what it has
- * cached (user_cache.h: the document, or a "gone" mark); the misses cost one MongoDB
- * query for all of them ({_id: {$in}}; on FerretDB one scan instead of one per user),
- * and are cached for the next time.
+ * cached (user_cache.h: the document, or a "gone" mark), then the set of all user ids
+ * (user_ids.h; built with one read of `users` when Redis lost it); only the ids that set
+ * lacks cost one MongoDB query for all of them ({_id: {$in}}), cached for the next time.
  *
  * Blocking; the thread owning the store (a gateway read worker).
  */
 #ifndef CHAT_USER_EXISTS_H
 #define CHAT_USER_EXISTS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "chat/model.h"
@@ -22,8 +23,9 @@ typedef enum chat_user_existence {
     CHAT_USER_GONE /* no such user (never was, or deleted) */
 } chat_user_existence_t;
 
-/** out[i] = whether ids[i] is a user. Duplicates in ids are fine. */
+/** out[i] = whether ids[i] is a user. Duplicates in ids are fine. *cold (may be NULL):
+ *  the set of all ids was not built (Redis lost the read model; see user_ids.h). */
 void chat_user_exist_many(const chat_store_t *s, const char (*ids)[CHAT_ID_LEN], size_t n,
-                          chat_user_existence_t *out);
+                          chat_user_existence_t *out, bool *cold);
 
 #endif

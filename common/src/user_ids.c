@@ -1,0 +1,120 @@
+/*
+ * user_ids.c - the set of all user ids (see user_ids.h): pipelined SET_CHECK lookups,
+ * a rebuild from chat_users_names (one read of `users`), changes through chat_cset_change.
+ *
+ * Threads: the thread owning the store. Relies on cached_set.h, users_list.h.
+ */
+#include "chat/user_ids.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "chat/users_list.h"
+
+static void ids__free(chat_cset_entry_t *entries, size_t n, void *owned)
+{
+    (void)n;
+    free(entries);
+    free(owned);
+}
+
+static chat_err_t ids__load(void *arg, chat_cset_entry_t **entries, size_t *n, void **owned)
+{
+    const chat_store_t *s = arg;
+    chat_user_name_t *names = NULL;
+    size_t count = 0;
+    chat_err_t rc = chat_users_names(s->db, &names, &count);
+
+    if (rc != CHAT_OK) {
+        return rc;
+    }
+    *entries = calloc(count + 1, sizeof(**entries));
+    if (*entries == NULL) {
+        free(names);
+        return CHAT_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < count; i++) {
+        (*entries)[i].score = 0;
+        (*entries)[i].member = names[i].id; /* names stays alive as *owned */
+        (*entries)[i].len = strlen(names[i].id);
+    }
+    *n = count;
+    *owned = names;
+    return CHAT_OK;
+}
+
+/* One pipelined round trip: out[i] for each id. */
+static chat_err_t ids__ask(const chat_store_t *s, const chat_cset_t *set,
+                           const char (*ids)[CHAT_ID_LEN], size_t n, chat_cset_answer_t *out,
+                           bool *any_unbuilt)
+{
+    size_t queued = 0;
+    chat_err_t rc = CHAT_OK;
+
+    *any_unbuilt = false;
+    for (size_t i = 0; i < n; i++) {
+        out[i] = CHAT_CSET_NOT_BUILT;
+    }
+    for (size_t i = 0; i < n && rc == CHAT_OK; i++) {
+        rc = chat_cset_queue_check(s->redis, set, ids[i]);
+        queued += rc == CHAT_OK;
+    }
+    for (size_t i = 0; i < queued; i++) {
+        redisReply *reply = chat_redis_next_reply(s->redis);
+        if (reply == NULL || chat_cset_parse_check(reply, &out[i]) != CHAT_OK) {
+            out[i] = CHAT_CSET_NOT_BUILT;
+            rc = CHAT_ERR_UNAVAILABLE;
+        }
+        *any_unbuilt = *any_unbuilt || out[i] == CHAT_CSET_NOT_BUILT;
+        if (reply != NULL) {
+            freeReplyObject(reply);
+        }
+    }
+    chat_redis_discard_replies(s->redis);
+    return rc;
+}
+
+chat_err_t chat_user_ids_check_many(const chat_store_t *s, const char (*ids)[CHAT_ID_LEN], size_t n,
+                                    chat_cset_answer_t *out, bool *built_now)
+{
+    chat_cset_t set;
+    bool unbuilt = false;
+    chat_err_t rc;
+
+    if (built_now != NULL) {
+        *built_now = false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        out[i] = CHAT_CSET_NOT_BUILT;
+    }
+    if (s->redis == NULL) {
+        return CHAT_ERR_UNAVAILABLE;
+    }
+    if (n == 0) {
+        return CHAT_OK;
+    }
+    chat_cset_user_ids(&set);
+    rc = ids__ask(s, &set, ids, n, out, &unbuilt);
+    if (rc != CHAT_OK || !unbuilt) {
+        return rc;
+    }
+    rc = chat_cset_build(s->redis, &set, ids__load, ids__free, (void *)s);
+    if (rc != CHAT_OK) {
+        return rc;
+    }
+    if (built_now != NULL) {
+        *built_now = true;
+    }
+    return ids__ask(s, &set, ids, n, out, &unbuilt);
+}
+
+void chat_user_ids_change(const chat_store_t *s, const char *user_id, bool add)
+{
+    chat_cset_t set;
+
+    if (s->redis == NULL || user_id == NULL) {
+        return;
+    }
+    chat_cset_user_ids(&set);
+    (void)chat_cset_change(s->redis, &set, add, 0, user_id);
+}
