@@ -4,10 +4,12 @@
  *
  * New sockets are checked in batches (up to ADMISSION__BATCH per job, at most
  * ADMISSION__PARALLEL jobs at once): a reconnect storm after a restart costs one
- * existence query for a batch of users, not one per socket (user_exists.h).
+ * existence query for a batch of users, not one per socket (user_exists.h). At start,
+ * and whenever a batch finds that Redis lost the read model, the set of all user ids
+ * and everybody's room sets are built at once (user_ids.h, user_rooms_batch.h).
  *
- * Threads: loop thread; admission__run, admission__close_run and
- * admission__refresh_run on read workers.
+ * Threads: loop thread; admission__run, admission__close_run, admission__refresh_run
+ * and admission__warm_run on read workers.
  */
 #include "admission.h"
 
@@ -17,6 +19,7 @@
 
 #include "chat/log.h"
 #include "chat/user_exists.h"
+#include "chat/user_ids.h"
 #include "chat/user_rooms_batch.h"
 #include "chat/token_denylist.h"
 #include "chat/user_sockets.h"
@@ -329,18 +332,60 @@ void gw_admission_close_token(gw_t *gw, const char *user_id, const char *jti)
     }
 }
 
+/* ------------------------------------------------------------------ warm-up */
+
+/* At start, on a read worker: a Redis without the read model (fresh, flushed, or a
+ * first run) gets the set of all ids and everybody's room sets now, with one read of
+ * each collection, instead of from the first sockets' admission. */
+static void admission__warm_run(gw_job_t *job, gw_worker_t *w)
+{
+    const chat_store_t *st = gw_worker_store(w);
+    bool cold = false;
+    size_t warmed = 0;
+    char sets[24];
+    chat_err_t rc = chat_user_ids_build(st, &cold);
+
+    (void)job;
+    if (rc != CHAT_OK || !cold) {
+        return; /* warm already, or Redis/MongoDB down: admission builds what it needs */
+    }
+    rc = chat_user_rooms_build_all(st, ADMISSION__WARM_USERS_MAX, ADMISSION__WARM_PAIRS_MAX,
+                                   &warmed);
+    snprintf(sets, sizeof(sets), "%zu", warmed);
+    chat_log_info(rc == CHAT_OK ? "read model was cold at start: room sets warmed for everybody"
+                                : "read model was cold at start: room sets not warmed",
+                  "sets", sets, "error", rc == CHAT_OK ? NULL : chat_err_code(rc));
+}
+
+static void admission__warm_done(gw_job_t *job, gw_t *gw, bool cancelled)
+{
+    (void)gw;
+    (void)cancelled;
+    free(job);
+}
+
 gw_admission_t *gw_admission_create(gw_t *gw)
 {
+    gw_job_t *warm = calloc(1, sizeof(*warm));
     gw_admission_t *a = calloc(1, sizeof(*a));
 
     if (a == NULL) {
+        free(warm);
         return NULL;
     }
     a->gw = gw;
     a->counts = gw_admission_counts_create(gw);
     if (a->counts == NULL) {
+        free(warm);
         free(a);
         return NULL;
+    }
+    if (warm != NULL) {
+        warm->run = admission__warm_run;
+        warm->done = admission__warm_done;
+        if (gw->workers == NULL || gw_workers_submit_read(gw->workers, warm) != 0) {
+            free(warm);
+        }
     }
     return a;
 }

@@ -108,6 +108,30 @@ chat_err_t chat_user_ids_check_many(const chat_store_t *s, const char (*ids)[CHA
     return ids__ask(s, &set, ids, n, out, &unbuilt);
 }
 
+chat_err_t chat_user_ids_build(const chat_store_t *s, bool *was_cold)
+{
+    chat_cset_t set;
+    bool built = false;
+    char ver[24];
+    chat_err_t rc;
+
+    if (was_cold != NULL) {
+        *was_cold = false;
+    }
+    if (s->redis == NULL) {
+        return CHAT_ERR_UNAVAILABLE;
+    }
+    chat_cset_user_ids(&set);
+    rc = chat_cset_build_prepare(s->redis, &set, &built, ver);
+    if (rc != CHAT_OK || built) {
+        return rc;
+    }
+    if (was_cold != NULL) {
+        *was_cold = true;
+    }
+    return chat_cset_build(s->redis, &set, ids__load, ids__free, (void *)s);
+}
+
 void chat_user_ids_change(const chat_store_t *s, const char *user_id, bool add)
 {
     chat_cset_t set;

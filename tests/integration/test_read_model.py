@@ -335,3 +335,37 @@ def test_a_cold_read_model_costs_one_read_not_one_per_user(make_stack):
     assert len(by_coll.get("users", [])) == 1, by_coll
     assert len(by_coll.get("room_members", [])) <= 2, by_coll
     assert "read model was cold: room sets warmed for everybody" in s.log_text("gateway0")
+
+
+def test_a_gateway_warms_a_cold_read_model_at_start(make_stack):
+    """A gateway that starts on a Redis without the read model builds the set of all
+    ids and everybody's room sets before the first socket comes: the sockets that come
+    next cost no read of `users` or of their room sets."""
+    s = make_stack(gateways=1, env={"DB_TRACE": "1"})
+    c = Client(s)
+    owner = c.new_user()
+    users = [c.new_user() for _ in range(5)]
+    room = c.new_room(owner)["id"]
+    for u in users:
+        c.join(u, room)
+    s.kill_gateway(0)
+    redis.Redis.from_url(s.redis_url).flushall()
+    s.start_gateway(0)
+    deadline = time.time() + 20
+    while "read model was cold at start: room sets warmed" not in s.log_text("gateway0"):
+        assert time.time() < deadline, s.log_text("gateway0")[-3000:]
+        time.sleep(0.1)
+    since = {"gateway0": len(s.log_text("gateway0"))}
+
+    async def run():
+        for u in users:
+            ws = await connect(s.gateway_ws_url(0), u["token"], name=u["username"])
+            assert (await ws.subscribe(room))["type"] == "subscribed"
+            await ws.close()
+
+    asyncio.run(run())
+    reads = [(x.get("collection"), x.get("command")) for x in _trace_lines(s, ["gateway0"], since)
+             if x.get("op") == "read"]
+    assert not [r for r in reads if r[0] == "users"], reads
+    # the room's own member set is built on the first subscribe; no user's room set is
+    assert len([r for r in reads if r[0] == "room_members"]) <= 1, reads

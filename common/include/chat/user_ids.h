@@ -30,6 +30,9 @@
 chat_err_t chat_user_ids_check_many(const chat_store_t *s, const char (*ids)[CHAT_ID_LEN], size_t n,
                                     chat_cset_answer_t *out, bool *built_now);
 
+/** Builds the set when it is not built; *was_cold (may be NULL): it was not. */
+chat_err_t chat_user_ids_build(const chat_store_t *s, bool *was_cold);
+
 /** Adds (registration) or removes (deletion) one id; best effort. */
 void chat_user_ids_change(const chat_store_t *s, const char *user_id, bool add);
 
