@@ -53,7 +53,12 @@ def make_stack(workdir, build_dir, backend, gateways=2):
     gateways, bcrypt 12, Redis AOF, PostgreSQL with fsync) on free ports in workdir."""
     probe = Stack(gateways=gateways, build_dir=build_dir, workdir=workdir)
     gw_port = probe._free_port_run(gateways)
-    return Stack(gateways=gateways, env=dict(RATES_OFF), build_dir=build_dir, workdir=workdir,
+    env = dict(RATES_OFF)
+    # BENCH_STACK_ENV="DB_TRACE=1,LOG_LEVEL=debug": extra settings for a diagnosis run
+    for kv in filter(None, os.environ.get("BENCH_STACK_ENV", "").split(",")):
+        k, _, v = kv.partition("=")
+        env[k.strip()] = v.strip()
+    return Stack(gateways=gateways, env=env, build_dir=build_dir, workdir=workdir,
                  persistent=True, backend=backend, http_port=free_port(),
                  gateway_port=gw_port)
 

@@ -103,11 +103,14 @@ static void admission__run(gw_job_t *job, gw_worker_t *w)
     chat_user_exist_many(st, (const char(*)[CHAT_ID_LEN])j->users, n_users, j->exists, &cold);
     if (cold) {
         char sets[24];
+        bool elsewhere = false;
         chat_err_t rc = chat_user_rooms_build_all(st, ADMISSION__WARM_USERS_MAX,
-                                                  ADMISSION__WARM_PAIRS_MAX, &warmed);
+                                                  ADMISSION__WARM_PAIRS_MAX, &warmed, &elsewhere);
         snprintf(sets, sizeof(sets), "%zu", warmed);
-        chat_log_info(rc == CHAT_OK ? "read model was cold: room sets warmed for everybody"
-                                    : "read model was cold: room sets not warmed, built per batch",
+        chat_log_info(elsewhere ? "read model was cold: another process warms it"
+                          : rc == CHAT_OK
+                          ? "read model was cold: room sets warmed for everybody"
+                          : "read model was cold: room sets not warmed, built per batch",
                       "gateway", j->gateway_id, "sets", sets, "error",
                       rc == CHAT_OK ? NULL : chat_err_code(rc));
     }
@@ -341,6 +344,7 @@ static void admission__warm_run(gw_job_t *job, gw_worker_t *w)
 {
     const chat_store_t *st = gw_worker_store(w);
     bool cold = false;
+    bool elsewhere = false;
     size_t warmed = 0;
     char sets[24];
     chat_err_t rc = chat_user_ids_build(st, &cold);
@@ -350,10 +354,12 @@ static void admission__warm_run(gw_job_t *job, gw_worker_t *w)
         return; /* warm already, or Redis/MongoDB down: admission builds what it needs */
     }
     rc = chat_user_rooms_build_all(st, ADMISSION__WARM_USERS_MAX, ADMISSION__WARM_PAIRS_MAX,
-                                   &warmed);
+                                   &warmed, &elsewhere);
     snprintf(sets, sizeof(sets), "%zu", warmed);
-    chat_log_info(rc == CHAT_OK ? "read model was cold at start: room sets warmed for everybody"
-                                : "read model was cold at start: room sets not warmed",
+    chat_log_info(elsewhere ? "read model was cold at start: another process warms it"
+                      : rc == CHAT_OK
+                      ? "read model was cold at start: room sets warmed for everybody"
+                      : "read model was cold at start: room sets not warmed",
                   "sets", sets, "error", rc == CHAT_OK ? NULL : chat_err_code(rc));
 }
 

@@ -11,10 +11,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "chat/clock.h"
 
 #define CSET__BUILD_ATTEMPTS 4
+/* One process reads the database for a set; the others wait for its result (a cold
+ * read model asked by a reconnect storm must not run the same scan once per caller). */
+#define CSET__BUILD_LOCK_MS 15000
+#define CSET__BUILD_WAIT_MS 5000 /* then build anyway: the holder may be gone */
+#define CSET__POLL_MS 20
 
 static void cset__pair(const char *tag, const char *suffix, const char *meta_suffix,
                        chat_cset_t *out)
@@ -250,9 +256,46 @@ chat_err_t chat_cset_build_store(chat_redis_t *r, const chat_cset_t *s, const ch
     return rc;
 }
 
+/* The build lock of s: true when this caller took it, false when another holds it. A
+ * Redis that does not answer counts as taken (the build that follows fails on its own). */
+static bool cset__lock(chat_redis_t *r, const chat_cset_t *s, bool take)
+{
+    char lock[CHAT_KEY_LEN + 16];
+    redisReply *reply;
+    bool got;
+
+    snprintf(lock, sizeof(lock), "%s:building", s->meta);
+    reply = take ? chat_redis_command(r, "SET %s 1 NX PX %d", lock, CSET__BUILD_LOCK_MS)
+                 : chat_redis_command(r, "DEL %s", lock);
+    got = reply == NULL || reply->type != REDIS_REPLY_NIL;
+    if (reply != NULL) {
+        freeReplyObject(reply);
+    }
+    return got;
+}
+
+/* Another process builds s: waits for it. *built when it finished in time. */
+static chat_err_t cset__wait_built(chat_redis_t *r, const chat_cset_t *s, bool *built)
+{
+    char ver[24];
+    struct timespec ts = {0, CSET__POLL_MS * 1000000L};
+    chat_err_t rc = CHAT_OK;
+
+    *built = false;
+    for (int waited = 0; waited < CSET__BUILD_WAIT_MS && rc == CHAT_OK && !*built;
+         waited += CSET__POLL_MS) {
+        nanosleep(&ts, NULL);
+        rc = cset__meta(r, s, built, ver);
+    }
+    return rc;
+}
+
 chat_err_t chat_cset_build(chat_redis_t *r, const chat_cset_t *s, chat_cset_loader_fn load,
                            chat_cset_free_fn release, void *arg)
 {
+    bool locked = false;
+    chat_err_t rc = CHAT_ERR_UNAVAILABLE;
+
     for (int attempt = 0; attempt < CSET__BUILD_ATTEMPTS; attempt++) {
         chat_cset_entry_t *entries = NULL;
         void *owned = NULL;
@@ -260,23 +303,36 @@ chat_err_t chat_cset_build(chat_redis_t *r, const chat_cset_t *s, chat_cset_load
         bool built = false;
         char ver[24];
         int64_t result = 0;
-        chat_err_t rc = cset__meta(r, s, &built, ver);
 
+        rc = cset__meta(r, s, &built, ver);
         if (rc != CHAT_OK || built) {
-            return rc;
+            break;
+        }
+        if (attempt == 0) {
+            locked = cset__lock(r, s, true);
+            if (!locked && (rc = cset__wait_built(r, s, &built)) == CHAT_OK && !built) {
+                rc = cset__meta(r, s, &built, ver); /* waited long enough: build it here */
+            }
+            if (rc != CHAT_OK || built) {
+                break;
+            }
         }
         rc = load(arg, &entries, &n, &owned);
         if (rc != CHAT_OK) {
-            return rc;
+            break;
         }
         rc = cset__commit(r, s, ver, entries, n, &result);
         release(entries, n, owned);
         if (rc != CHAT_OK || result != 0) {
-            return rc;
+            break;
         }
         /* a change landed while the database was read: read it again */
+        rc = CHAT_ERR_UNAVAILABLE;
     }
-    return CHAT_ERR_UNAVAILABLE;
+    if (locked) {
+        (void)cset__lock(r, s, false);
+    }
+    return rc;
 }
 
 chat_err_t chat_cset_page(chat_redis_t *r, const chat_cset_t *s, int64_t offset, int64_t limit,

@@ -14,9 +14,12 @@
 #include <string.h>
 
 #include "chat/cached_set.h"
+#include "chat/keys.h"
 #include "chat/member_cache.h"
 #include "chat/room_members_repo.h"
 #include "chat/user_ids.h"
+
+#define ROOMS_BATCH__WARM_LOCK_MS 120000
 
 typedef struct rooms_batch__user {
     char id[CHAT_ID_LEN];
@@ -163,8 +166,23 @@ static chat_err_t rooms_batch__all_ids(const chat_store_t *s, size_t max,
     return CHAT_OK;
 }
 
+/* One process warms at a time (the lock expires should it die meanwhile). */
+static bool rooms_batch__warm_lock(const chat_store_t *s, bool take)
+{
+    redisReply *reply = take
+        ? chat_redis_command(s->redis, "SET %s 1 NX PX %d", CHAT_KEY_USER_ROOMS_WARMING,
+                             ROOMS_BATCH__WARM_LOCK_MS)
+        : chat_redis_command(s->redis, "DEL %s", CHAT_KEY_USER_ROOMS_WARMING);
+    bool got = reply != NULL && reply->type != REDIS_REPLY_NIL;
+
+    if (reply != NULL) {
+        freeReplyObject(reply);
+    }
+    return got;
+}
+
 chat_err_t chat_user_rooms_build_all(const chat_store_t *s, size_t max_users, size_t max_pairs,
-                                     size_t *n_built)
+                                     size_t *n_built, bool *another_warms)
 {
     char(*ids)[CHAT_ID_LEN] = NULL;
     rooms_batch__user_t *todo = NULL;
@@ -178,8 +196,13 @@ chat_err_t chat_user_rooms_build_all(const chat_store_t *s, size_t max_users, si
     chat_err_t rc;
 
     *n_built = 0;
+    *another_warms = false;
     if (s->redis == NULL) {
         return CHAT_ERR_UNAVAILABLE;
+    }
+    if (!rooms_batch__warm_lock(s, true)) {
+        *another_warms = true;
+        return CHAT_OK;
     }
     rc = rooms_batch__all_ids(s, max_users, &ids, &n_ids);
     if (rc == CHAT_OK && (todo = calloc(n_ids + 1, sizeof(*todo))) == NULL) {
@@ -230,6 +253,7 @@ chat_err_t chat_user_rooms_build_all(const chat_store_t *s, size_t max_users, si
     }
 
 cleanup:
+    (void)rooms_batch__warm_lock(s, false);
     free(rooms);
     free(e);
     free(pairs);

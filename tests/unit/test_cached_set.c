@@ -3,8 +3,9 @@
  * (CHAT_TEST_REDIS_URL): not built until a build, complete after it, changes applied
  * to a built set and ignored by an unbuilt one, a rebuild that raced with a removal
  * refused and read again (the removed member never comes back), a set of another Redis
- * run not trusted, pages and lexical ranges. Single-threaded test process (a second
- * connection plays the concurrent writer).
+ * run not trusted, pages and lexical ranges, and one database read for a set that many
+ * ask for at once (the build lock). Single-threaded test process (a second connection
+ * plays the concurrent writer), except the build lock test's second builder thread.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,7 +15,9 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "chat/cached_set.h"
@@ -254,6 +257,62 @@ static void test_pages_and_lex(void **state)
     chat_redis_destroy(r);
 }
 
+/* Another process's build: takes the build lock, reads "the database" for 300 ms,
+ * stores. */
+typedef struct slow_builder {
+    const chat_cset_t *set;
+    fake_db_t *db;
+} slow_builder_t;
+
+static void *slow_build(void *arg)
+{
+    slow_builder_t *b = arg;
+    chat_redis_t *r = connect_test_redis();
+    struct timespec ts = {0, 300 * 1000000L};
+    bool built = true;
+    bool stored = false;
+    char ver[24];
+    char lock[CHAT_KEY_LEN + 16];
+    chat_cset_entry_t e = {1, "m1", 2};
+    redisReply *reply;
+
+    snprintf(lock, sizeof(lock), "%s:building", b->set->meta);
+    reply = chat_redis_command(r, "SET %s 1 NX PX 15000", lock);
+    freeReplyObject(reply);
+    (void)chat_cset_build_prepare(r, b->set, &built, ver);
+    nanosleep(&ts, NULL);
+    (void)chat_cset_build_store(r, b->set, ver, &e, 1, &stored);
+    reply = chat_redis_command(r, "DEL %s", lock);
+    freeReplyObject(reply);
+    chat_redis_destroy(r);
+    return NULL;
+}
+
+static void test_one_builder_at_a_time(void **state)
+{
+    chat_redis_t *r = connect_test_redis();
+    chat_cset_t s;
+    fake_db_t db = {.members = {"m1", "m2"}, .n = 2};
+    slow_builder_t b = {&s, &db};
+    struct timespec ts = {0, 50 * 1000000L};
+    chat_cset_answer_t a = CHAT_CSET_NOT_BUILT;
+    pthread_t t;
+
+    (void)state;
+    fresh_set(&s, 9);
+    assert_int_equal(pthread_create(&t, NULL, slow_build, &b), 0);
+    nanosleep(&ts, NULL); /* the other builder holds the lock now */
+    /* this caller waits for the other's result instead of reading the database */
+    assert_int_equal(chat_cset_build(r, &s, fake_load, fake_free, &db), CHAT_OK);
+    assert_int_equal(db.loads, 0);
+    assert_int_equal(chat_cset_check(r, &s, "m1", &a), CHAT_OK);
+    assert_int_equal(a, CHAT_CSET_PRESENT);
+    assert_int_equal(chat_cset_check(r, &s, "m2", &a), CHAT_OK);
+    assert_int_equal(a, CHAT_CSET_ABSENT); /* the other builder's "database" had m1 only */
+    pthread_join(t, NULL);
+    chat_redis_destroy(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -263,6 +322,7 @@ int main(void)
         cmocka_unit_test(test_rebuild_racing_with_a_removal_is_refused),
         cmocka_unit_test(test_other_run_or_flush_is_not_built),
         cmocka_unit_test(test_pages_and_lex),
+        cmocka_unit_test(test_one_builder_at_a_time),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

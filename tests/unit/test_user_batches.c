@@ -224,6 +224,7 @@ static void test_rooms_build_all(void **state)
     bson_oid_t r_oid[2];
     chat_cset_answer_t a[3];
     size_t built = 99;
+    bool elsewhere = true;
 
     add_user(s, "jo", users[0]);
     add_user(s, "kim", users[1]);
@@ -239,25 +240,41 @@ static void test_rooms_build_all(void **state)
     assert_int_equal(chat_members_insert(s->db, &r_oid[1], &u_oid[0], "member", 1), CHAT_OK);
     assert_int_equal(chat_members_insert(s->db, &r_oid[1], &u_oid[1], "member", 1), CHAT_OK);
     /* without the set of ids there is nobody to warm */
-    assert_int_equal(chat_user_rooms_build_all(s, 100, 100, &built), CHAT_ERR_CONFLICT);
+    assert_int_equal(chat_user_rooms_build_all(s, 100, 100, &built, &elsewhere), CHAT_ERR_CONFLICT);
     assert_int_equal(built, 0);
     assert_int_equal(chat_user_ids_check_many(s, (const char(*)[CHAT_ID_LEN])users, 3, a, NULL),
                      CHAT_OK);
     /* over either limit: nothing stored */
-    assert_int_equal(chat_user_rooms_build_all(s, 2, 100, &built), CHAT_ERR_CONFLICT);
-    assert_int_equal(chat_user_rooms_build_all(s, 100, 2, &built), CHAT_ERR_CONFLICT);
+    assert_int_equal(chat_user_rooms_build_all(s, 2, 100, &built, &elsewhere), CHAT_ERR_CONFLICT);
+    assert_int_equal(chat_user_rooms_build_all(s, 100, 2, &built, &elsewhere), CHAT_ERR_CONFLICT);
     assert_int_equal(in_rooms_of(s, users[0], rooms[0]), CHAT_CSET_NOT_BUILT);
     /* everybody's sets from one read, the user in no room included (an empty set) */
-    assert_int_equal(chat_user_rooms_build_all(s, 100, 100, &built), CHAT_OK);
+    assert_int_equal(chat_user_rooms_build_all(s, 100, 100, &built, &elsewhere), CHAT_OK);
     assert_int_equal(built, 3);
     assert_int_equal(in_rooms_of(s, users[0], rooms[0]), CHAT_CSET_PRESENT);
     assert_int_equal(in_rooms_of(s, users[0], rooms[1]), CHAT_CSET_PRESENT);
     assert_int_equal(in_rooms_of(s, users[1], rooms[0]), CHAT_CSET_ABSENT);
     assert_int_equal(in_rooms_of(s, users[1], rooms[1]), CHAT_CSET_PRESENT);
     assert_int_equal(in_rooms_of(s, users[2], rooms[1]), CHAT_CSET_ABSENT);
+    assert_false(elsewhere);
     /* already built: nothing to do */
-    assert_int_equal(chat_user_rooms_build_all(s, 100, 100, &built), CHAT_OK);
+    assert_int_equal(chat_user_rooms_build_all(s, 100, 100, &built, &elsewhere), CHAT_OK);
     assert_int_equal(built, 0);
+    /* another process warms (its lock): this one leaves the sets to it */
+    {
+        chat_cset_t set;
+        redisReply *r = chat_redis_command(s->redis, "SET chat:users:rooms:warming 1 PX 5000");
+        assert_non_null(r);
+        freeReplyObject(r);
+        chat_cset_user_rooms(users[0], &set);
+        r = chat_redis_command(s->redis, "DEL %s %s", set.key, set.meta);
+        assert_non_null(r);
+        freeReplyObject(r);
+    }
+    assert_int_equal(chat_user_rooms_build_all(s, 100, 100, &built, &elsewhere), CHAT_OK);
+    assert_true(elsewhere);
+    assert_int_equal(built, 0);
+    assert_int_equal(in_rooms_of(s, users[0], rooms[0]), CHAT_CSET_NOT_BUILT);
 }
 
 int main(void)

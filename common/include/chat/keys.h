@@ -55,6 +55,7 @@
 #define CHAT_KEY_USER_NAMES_META "chat:users:names:meta"
 #define CHAT_KEY_USER_IDS "chat:users:ids"
 #define CHAT_KEY_USER_IDS_META "chat:users:ids:meta"
+#define CHAT_KEY_USER_ROOMS_WARMING "chat:users:rooms:warming"
 #define CHAT_PRESENCE_TTL_MS 30000
 
 char *chat_key_room_channel(const char *room_id, char *buf, size_t len);

@@ -11,6 +11,7 @@
 #ifndef CHAT_USER_ROOMS_BATCH_H
 #define CHAT_USER_ROOMS_BATCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "chat/model.h"
@@ -24,11 +25,13 @@ void chat_user_rooms_build_many(const chat_store_t *s, const char (*users)[CHAT_
  * Warms the room sets of everybody at once, for when Redis has lost the read model
  * (user_ids.h's *built_now): the users from the set of all ids (at most max_users), one
  * read of all of room_members (at most max_pairs rows), each unbuilt set stored under
- * the version read before that read. *n_built: the sets stored. CHAT_ERR_CONFLICT when
- * the set of ids is not built or either limit is passed (nothing is stored: the sets are
- * built per batch as before); CHAT_ERR_UNAVAILABLE without Redis; the database's error.
+ * the version read before that read. *n_built: the sets stored. One process at a time
+ * (a lock key, chat:users:rooms:warming): while another warms, returns CHAT_OK at once
+ * with *another_warms. CHAT_ERR_CONFLICT when the set of ids is not built or either
+ * limit is passed (nothing is stored: the sets are built per batch as before);
+ * CHAT_ERR_UNAVAILABLE without Redis; the database's error.
  */
 chat_err_t chat_user_rooms_build_all(const chat_store_t *s, size_t max_users, size_t max_pairs,
-                                     size_t *n_built);
+                                     size_t *n_built, bool *another_warms);
 
 #endif
