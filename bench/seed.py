@@ -185,8 +185,7 @@ def main():
             for k, ui in enumerate(picked):
                 u = user_docs[ui]
                 mlist.append((u["_id"], u["username"]))
-                member_docs.append({"_id": f"{rooms[-1]['_id']}:{u['_id']}",
-                                    "room_id": rooms[-1]["_id"],
+                member_docs.append({"_id": ObjectId(), "room_id": rooms[-1]["_id"],
                                     "user_id": u["_id"], "role": "owner" if k == 0 else "member",
                                     "joined_at": created + dt.timedelta(milliseconds=k)})
             members.append(mlist)

@@ -3,13 +3,10 @@
  *
  * Threads: any thread that may block (rest-fcgi request threads, gateway workers);
  * each call pops its own client from the pool and pushes it back before returning.
- * Relies on db.c's {room_id, user_id} unique and {user_id} indexes. A membership's _id
- * is "<room>:<user>", so that a leave deletes by _id (the one filter FerretDB does not
- * answer by decoding the whole collection).
+ * Relies on db.c's {room_id, user_id} unique and {user_id} indexes.
  */
 #include "chat/room_members_repo.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,28 +65,17 @@ chat_err_t chat_members_of_room(chat_db_t *db, const bson_oid_t *room, chat_memb
     return rc;
 }
 
-void chat_members_key(const bson_oid_t *room, const bson_oid_t *user, char key[CHAT_MEMBER_KEY_LEN])
-{
-    char r[CHAT_ID_LEN];
-    char u[CHAT_ID_LEN];
-
-    bson_oid_to_string(room, r);
-    bson_oid_to_string(user, u);
-    snprintf(key, CHAT_MEMBER_KEY_LEN, "%s:%s", r, u);
-}
-
-/* Inserts the room_members document of (room, user), _id "<room>:<user>".
- * CHAT_ERR_CONFLICT when that user already belongs to the room (unique _id and
- * {room_id, user_id}). */
+/* Inserts the room_members document of (room, user). CHAT_ERR_CONFLICT when that user
+ * already belongs to the room (unique {room_id, user_id}). */
 chat_err_t chat_members_insert(chat_db_t *db, const bson_oid_t *room, const bson_oid_t *user,
                                const char *role, int64_t joined_at_ms)
 {
-    char id[CHAT_MEMBER_KEY_LEN];
+    bson_oid_t id;
     bson_t *doc = NULL;
     chat_err_t rc;
 
-    chat_members_key(room, user, id);
-    doc = BCON_NEW("_id", BCON_UTF8(id), "room_id", BCON_OID(room), "user_id", BCON_OID(user),
+    bson_oid_init(&id, NULL);
+    doc = BCON_NEW("_id", BCON_OID(&id), "room_id", BCON_OID(room), "user_id", BCON_OID(user),
                    "role", BCON_UTF8(role), "joined_at", BCON_DATE_TIME(joined_at_ms));
     rc = chat_db_insert(db, MEMBERS__COLL, doc);
     bson_destroy(doc);
@@ -99,29 +85,10 @@ chat_err_t chat_members_insert(chat_db_t *db, const bson_oid_t *room, const bson
 chat_err_t chat_members_delete(chat_db_t *db, const bson_oid_t *room, const bson_oid_t *user,
                                int64_t *deleted)
 {
-    bson_t *filter = NULL;
-    int64_t n = 0;
-    chat_err_t rc;
+    bson_t *filter = user != NULL ? BCON_NEW("room_id", BCON_OID(room), "user_id", BCON_OID(user))
+                                  : BCON_NEW("room_id", BCON_OID(room));
+    chat_err_t rc = chat_db_delete(db, MEMBERS__COLL, filter, user == NULL, deleted);
 
-    if (user != NULL) {
-        /* by _id first: FerretDB serves a lone {_id} from its index, any other filter by
-         * decoding the whole collection */
-        char id[CHAT_MEMBER_KEY_LEN];
-        chat_members_key(room, user, id);
-        filter = BCON_NEW("_id", BCON_UTF8(id));
-        rc = chat_db_delete(db, MEMBERS__COLL, filter, false, &n);
-        bson_destroy(filter);
-        if (rc != CHAT_OK || n > 0) {
-            if (deleted != NULL) {
-                *deleted = n;
-            }
-            return rc;
-        }
-        /* a membership stored before _id was "<room>:<user>" has an ObjectId */
-    }
-    filter = user != NULL ? BCON_NEW("room_id", BCON_OID(room), "user_id", BCON_OID(user))
-                          : BCON_NEW("room_id", BCON_OID(room));
-    rc = chat_db_delete(db, MEMBERS__COLL, filter, user == NULL, deleted);
     bson_destroy(filter);
     return rc;
 }

@@ -74,59 +74,6 @@ static void test_insert_contains_delete(void **state)
     assert_false(found);
 }
 
-/* How many room_members documents have _id (a string) / match (room, user) with an
- * ObjectId _id. */
-static int64_t count(chat_db_t *db, bson_t *filter)
-{
-    mongoc_client_t *client = chat_db_pop(db);
-    mongoc_collection_t *coll =
-        mongoc_client_get_collection(client, chat_db_name(db), "room_members");
-    bson_error_t err;
-    int64_t n = mongoc_collection_count_documents(coll, filter, NULL, NULL, NULL, &err);
-
-    mongoc_collection_destroy(coll);
-    chat_db_push(db, client);
-    bson_destroy(filter);
-    return n;
-}
-
-static void test_member_id_and_older_documents(void **state)
-{
-    chat_db_t *db = *state;
-    bson_oid_t a = oid(ROOM_A);
-    bson_oid_t b = oid(ROOM_B);
-    bson_oid_t u1 = oid(USER_1);
-    bson_oid_t old_id;
-    char key[CHAT_MEMBER_KEY_LEN];
-    int64_t deleted = -1;
-
-    /* a new membership's _id is "<room>:<user>" */
-    chat_members_key(&a, &u1, key);
-    assert_string_equal(key, ROOM_A ":" USER_1);
-    add(db, ROOM_A, USER_1, 1000);
-    assert_int_equal(count(db, BCON_NEW("_id", BCON_UTF8(key))), 1);
-    /* one stored before (an ObjectId _id) is still deleted, by its fields */
-    {
-        mongoc_client_t *client = chat_db_pop(db);
-        mongoc_collection_t *coll =
-            mongoc_client_get_collection(client, chat_db_name(db), "room_members");
-        bson_t *doc;
-        bson_oid_init(&old_id, NULL);
-        doc = BCON_NEW("_id", BCON_OID(&old_id), "room_id", BCON_OID(&b), "user_id", BCON_OID(&u1),
-                       "role", BCON_UTF8("member"), "joined_at", BCON_DATE_TIME(1000));
-        assert_true(mongoc_collection_insert_one(coll, doc, NULL, NULL, NULL));
-        bson_destroy(doc);
-        mongoc_collection_destroy(coll);
-        chat_db_push(db, client);
-    }
-    assert_int_equal(chat_members_delete(db, &b, &u1, &deleted), CHAT_OK);
-    assert_int_equal(deleted, 1);
-    assert_int_equal(count(db, BCON_NEW("_id", BCON_OID(&old_id))), 0);
-    assert_int_equal(chat_members_delete(db, &a, &u1, &deleted), CHAT_OK);
-    assert_int_equal(deleted, 1);
-    assert_int_equal(count(db, BCON_NEW("_id", BCON_UTF8(key))), 0);
-}
-
 static void test_load_and_rooms_of_a_user(void **state)
 {
     chat_db_t *db = *state;
@@ -207,7 +154,6 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_insert_contains_delete, db_setup, db_teardown),
-        cmocka_unit_test_setup_teardown(test_member_id_and_older_documents, db_setup, db_teardown),
         cmocka_unit_test_setup_teardown(test_load_and_rooms_of_a_user, db_setup, db_teardown),
         cmocka_unit_test_setup_teardown(test_shared_bson_helpers, db_setup, db_teardown),
     };

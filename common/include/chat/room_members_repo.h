@@ -50,12 +50,6 @@ chat_err_t chat_members_room_oids(chat_db_t *db, const bson_oid_t *uid, bson_oid
                                   size_t *n_out);
 
 /** One (user, room) membership. */
-/** A membership's _id: "<room id>:<user id>" (memberships stored before this have an
- *  ObjectId; every reader matches room_id / user_id, and a delete falls back to them). */
-#define CHAT_MEMBER_KEY_LEN (2 * CHAT_ID_LEN)
-void chat_members_key(const bson_oid_t *room, const bson_oid_t *user,
-                      char key[CHAT_MEMBER_KEY_LEN]);
-
 typedef struct chat_member_pair {
     bson_oid_t user;
     bson_oid_t room;
