@@ -8,8 +8,8 @@
  * and whenever a batch finds that Redis lost the read model, the set of all user ids
  * and everybody's room sets are built at once (user_ids.h, user_rooms_batch.h).
  *
- * Threads: loop thread; admission__run, admission__close_run, admission__refresh_run
- * and admission__warm_run on read workers.
+ * Threads: loop thread; admission__run, admission__close_run and admission__refresh_run
+ * on read workers, admission__warm_run on the background worker.
  */
 #include "admission.h"
 
@@ -389,7 +389,7 @@ gw_admission_t *gw_admission_create(gw_t *gw)
     if (warm != NULL) {
         warm->run = admission__warm_run;
         warm->done = admission__warm_done;
-        if (gw->workers == NULL || gw_workers_submit_read(gw->workers, warm) != 0) {
+        if (gw->workers == NULL || gw_workers_submit_background(gw->workers, warm) != 0) {
             free(warm);
         }
     }

@@ -209,7 +209,7 @@ static void presence__flush_seen(gw_presence_t *pt)
     j->now_ms = chat_clock_now_ms();
     pt->seen_ids = NULL;
     pt->n_seen = pt->cap_seen = 0;
-    if (gw_workers_submit_read(pt->gw->workers, &j->job) != 0) {
+    if (gw_workers_submit_background(pt->gw->workers, &j->job) != 0) {
         free(j->ids); /* the queue is full: these last_seen stay older */
         free(j);
         return;

@@ -48,8 +48,9 @@ struct gw_worker {
 
 struct gw_workers {
     gw_t *gw;
-    int n; /* n_write writers first, then readers */
+    int n; /* n_write writers first, then n_read readers, then the background worker */
     int n_write;
+    int n_read;
     uint32_t cap;
     gw_worker_t *w;
     pthread_mutex_t done_mu;
@@ -261,7 +262,8 @@ gw_workers_t *gw_workers_create(gw_t *gw, int n_write, int n_read, uint32_t queu
     }
     ws->gw = gw;
     ws->n_write = n_write > 0 ? n_write : 1;
-    ws->n = ws->n_write + (n_read > 0 ? n_read : 1);
+    ws->n_read = n_read > 0 ? n_read : 1;
+    ws->n = ws->n_write + ws->n_read + 1;
     ws->cap = queue_cap > 0 ? queue_cap : 1024;
     pthread_mutex_init(&ws->done_mu, NULL);
     if (uv_async_init(&gw->loop, &ws->async, workers__on_async) != 0) {
@@ -338,7 +340,7 @@ int gw_workers_submit_read(gw_workers_t *ws, gw_job_t *job)
     if (ws == NULL || ws->stopped) {
         return -1;
     }
-    for (int i = ws->n_write; i < ws->n; i++) {
+    for (int i = ws->n_write; i < ws->n_write + ws->n_read; i++) {
         gw_worker_t *w = &ws->w[i];
         uint32_t len;
         pthread_mutex_lock(&w->mu);
@@ -350,6 +352,14 @@ int gw_workers_submit_read(gw_workers_t *ws, gw_job_t *job)
         }
     }
     return workers__push(ws, best, job);
+}
+
+int gw_workers_submit_background(gw_workers_t *ws, gw_job_t *job)
+{
+    if (ws == NULL || ws->stopped) {
+        return -1;
+    }
+    return workers__push(ws, &ws->w[ws->n - 1], job);
 }
 
 void gw_workers_stop(gw_workers_t *ws)

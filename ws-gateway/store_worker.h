@@ -7,7 +7,7 @@
  * run on the same writer in submission order, so one gateway appends a room's messages
  * in the order its clients sent them and each writer keeps a per-room seq_hint; reads go
  * to separate reader threads so that replay and gap backfill are never queued behind a
- * write backlog. Group commit: consecutive queued jobs with the same run_batch run as
+ * write backlog, and work nobody waits for to one background thread. Group commit: consecutive queued jobs with the same run_batch run as
  * one batch (message appends: one insert_many, one window commit). Queues are bounded:
  * submit fails instead of growing without limit.
  */
@@ -35,8 +35,8 @@ struct gw_job {
     void (*done)(gw_job_t *job, gw_t *gw, bool cancelled);
 };
 
-/** Starts n_write writer threads and n_read reader threads, each with a queue of at
- *  most queue_cap jobs. NULL on failure. */
+/** Starts n_write writer threads, n_read reader threads and one background thread,
+ *  each with a queue of at most queue_cap jobs. NULL on failure. */
 gw_workers_t *gw_workers_create(gw_t *gw, int n_write, int n_read, uint32_t queue_cap);
 
 /**
@@ -52,6 +52,14 @@ int gw_workers_submit(gw_workers_t *ws, uint32_t affinity, gw_job_t *job);
  * Same return contract as gw_workers_submit.
  */
 int gw_workers_submit_read(gw_workers_t *ws, gw_job_t *job);
+
+/**
+ * Queues work nobody waits for (last_seen writes, warming the read model) on the one
+ * background worker, so that a slow batch of it (on FerretDB a mass close's last_seen
+ * update takes seconds) never holds up admission, subscribes or message writes. Same
+ * return contract as gw_workers_submit.
+ */
+int gw_workers_submit_background(gw_workers_t *ws, gw_job_t *job);
 
 /** Stops accepting, joins the threads, then runs done(cancelled=true) for jobs that
  *  never ran and done() for finished ones. Loop thread. */
