@@ -107,7 +107,7 @@ static void admission__run(gw_job_t *job, gw_worker_t *w)
         chat_err_t rc = chat_user_rooms_build_all(st, ADMISSION__WARM_USERS_MAX,
                                                   ADMISSION__WARM_PAIRS_MAX, &warmed, &elsewhere);
         snprintf(sets, sizeof(sets), "%zu", warmed);
-        chat_log_info(elsewhere ? "read model was cold: another process warms it"
+        chat_log_info(elsewhere ? "read model was cold: another process warmed it"
                           : rc == CHAT_OK
                           ? "read model was cold: room sets warmed for everybody"
                           : "read model was cold: room sets not warmed, built per batch",
@@ -356,7 +356,7 @@ static void admission__warm_run(gw_job_t *job, gw_worker_t *w)
     rc = chat_user_rooms_build_all(st, ADMISSION__WARM_USERS_MAX, ADMISSION__WARM_PAIRS_MAX,
                                    &warmed, &elsewhere);
     snprintf(sets, sizeof(sets), "%zu", warmed);
-    chat_log_info(elsewhere ? "read model was cold at start: another process warms it"
+    chat_log_info(elsewhere ? "read model was cold at start: another process warmed it"
                       : rc == CHAT_OK
                       ? "read model was cold at start: room sets warmed for everybody"
                       : "read model was cold at start: room sets not warmed",

@@ -18,8 +18,9 @@
 #define CSET__BUILD_ATTEMPTS 4
 /* One process reads the database for a set; the others wait for its result (a cold
  * read model asked by a reconnect storm must not run the same scan once per caller). */
-#define CSET__BUILD_LOCK_MS 15000
-#define CSET__BUILD_WAIT_MS 5000 /* then build anyway: the holder may be gone */
+#define CSET__BUILD_LOCK_MS \
+    30000 /* waiters wait while it exists: a holder that died
+                                     costs them at most this */
 #define CSET__POLL_MS 20
 
 static void cset__pair(const char *tag, const char *suffix, const char *meta_suffix,
@@ -274,7 +275,24 @@ static bool cset__lock(chat_redis_t *r, const chat_cset_t *s, bool take)
     return got;
 }
 
-/* Another process builds s: waits for it. *built when it finished in time. */
+/* Whether another process still holds the build lock of s. */
+static bool cset__locked_elsewhere(chat_redis_t *r, const chat_cset_t *s)
+{
+    char lock[CHAT_KEY_LEN + 16];
+    redisReply *reply;
+    bool held;
+
+    snprintf(lock, sizeof(lock), "%s:building", s->meta);
+    reply = chat_redis_command(r, "EXISTS %s", lock);
+    held = reply != NULL && reply->type == REDIS_REPLY_INTEGER && reply->integer > 0;
+    if (reply != NULL) {
+        freeReplyObject(reply);
+    }
+    return held;
+}
+
+/* Another process builds s: waits while its lock lasts. *built when it finished; not
+ * built and no lock: it failed or gave up, and the caller builds. */
 static chat_err_t cset__wait_built(chat_redis_t *r, const chat_cset_t *s, bool *built)
 {
     char ver[24];
@@ -282,10 +300,13 @@ static chat_err_t cset__wait_built(chat_redis_t *r, const chat_cset_t *s, bool *
     chat_err_t rc = CHAT_OK;
 
     *built = false;
-    for (int waited = 0; waited < CSET__BUILD_WAIT_MS && rc == CHAT_OK && !*built;
+    for (int waited = 0; waited < CSET__BUILD_LOCK_MS && rc == CHAT_OK && !*built;
          waited += CSET__POLL_MS) {
         nanosleep(&ts, NULL);
         rc = cset__meta(r, s, built, ver);
+        if (rc == CHAT_OK && !*built && !cset__locked_elsewhere(r, s)) {
+            break;
+        }
     }
     return rc;
 }

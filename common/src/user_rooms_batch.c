@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "chat/cached_set.h"
 #include "chat/keys.h"
@@ -19,7 +20,8 @@
 #include "chat/room_members_repo.h"
 #include "chat/user_ids.h"
 
-#define ROOMS_BATCH__WARM_LOCK_MS 120000
+#define ROOMS_BATCH__WARM_LOCK_MS 60000 /* a warm that takes longer loses its lock */
+#define ROOMS_BATCH__POLL_MS 50
 
 typedef struct rooms_batch__user {
     char id[CHAT_ID_LEN];
@@ -181,6 +183,24 @@ static bool rooms_batch__warm_lock(const chat_store_t *s, bool take)
     return got;
 }
 
+/* Waits while the warming lock exists (at most its lifetime). */
+static void rooms_batch__wait_warm(const chat_store_t *s)
+{
+    struct timespec ts = {0, ROOMS_BATCH__POLL_MS * 1000000L};
+
+    for (int waited = 0; waited < ROOMS_BATCH__WARM_LOCK_MS; waited += ROOMS_BATCH__POLL_MS) {
+        redisReply *reply = chat_redis_command(s->redis, "EXISTS %s", CHAT_KEY_USER_ROOMS_WARMING);
+        bool held = reply != NULL && reply->type == REDIS_REPLY_INTEGER && reply->integer > 0;
+        if (reply != NULL) {
+            freeReplyObject(reply);
+        }
+        if (!held) {
+            return;
+        }
+        nanosleep(&ts, NULL);
+    }
+}
+
 chat_err_t chat_user_rooms_build_all(const chat_store_t *s, size_t max_users, size_t max_pairs,
                                      size_t *n_built, bool *another_warms)
 {
@@ -201,7 +221,9 @@ chat_err_t chat_user_rooms_build_all(const chat_store_t *s, size_t max_users, si
         return CHAT_ERR_UNAVAILABLE;
     }
     if (!rooms_batch__warm_lock(s, true)) {
+        /* another process warms: its result, rather than a read per batch meanwhile */
         *another_warms = true;
+        rooms_batch__wait_warm(s);
         return CHAT_OK;
     }
     rc = rooms_batch__all_ids(s, max_users, &ids, &n_ids);

@@ -260,10 +260,11 @@ static void test_rooms_build_all(void **state)
     /* already built: nothing to do */
     assert_int_equal(chat_user_rooms_build_all(s, 100, 100, &built, &elsewhere), CHAT_OK);
     assert_int_equal(built, 0);
-    /* another process warms (its lock): this one leaves the sets to it */
+    /* another process warms (its lock, 300 ms): this one waits for it instead of reading
+     * room_members itself, and leaves the sets to it */
     {
         chat_cset_t set;
-        redisReply *r = chat_redis_command(s->redis, "SET chat:users:rooms:warming 1 PX 5000");
+        redisReply *r = chat_redis_command(s->redis, "SET chat:users:rooms:warming 1 PX 300");
         assert_non_null(r);
         freeReplyObject(r);
         chat_cset_user_rooms(users[0], &set);

@@ -85,8 +85,8 @@ typedef void (*chat_cset_free_fn)(chat_cset_entry_t *entries, size_t n, void *ow
  * Makes sure the set is built: when it is not, reads the version, loads the database
  * (load), and stores the result unless a change came meanwhile (then tries again, at
  * most a few times). One caller at a time reads the database for a set (a lock key
- * "<meta>:building", 15 s): the others wait up to 5 s for its result, then build it
- * themselves. CHAT_OK when built (by this call or another process);
+ * "<meta>:building", 30 s): the others wait for its result while the lock lasts, and
+ * build it themselves only when it is gone without a result. CHAT_OK when built (by this call or another process);
  * CHAT_ERR_UNAVAILABLE when Redis is down; the loader's error as is.
  */
 chat_err_t chat_cset_build(chat_redis_t *r, const chat_cset_t *s, chat_cset_loader_fn load,

@@ -26,8 +26,8 @@ void chat_user_rooms_build_many(const chat_store_t *s, const char (*users)[CHAT_
  * (user_ids.h's *built_now): the users from the set of all ids (at most max_users), one
  * read of all of room_members (at most max_pairs rows), each unbuilt set stored under
  * the version read before that read. *n_built: the sets stored. One process at a time
- * (a lock key, chat:users:rooms:warming): while another warms, returns CHAT_OK at once
- * with *another_warms. CHAT_ERR_CONFLICT when the set of ids is not built or either
+ * (a lock key, chat:users:rooms:warming, 60 s): while another warms, waits for it (as
+ * long as its lock lasts) and returns CHAT_OK with *another_warms. CHAT_ERR_CONFLICT when the set of ids is not built or either
  * limit is passed (nothing is stored: the sets are built per batch as before);
  * CHAT_ERR_UNAVAILABLE without Redis; the database's error.
  */
