@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chat/error.h"
 #include "chat/model.h"
 
 /* Sent when even the error body cannot be built (out of memory). */
@@ -94,40 +95,6 @@ void rest_response_clear(rest_response_t *resp)
     resp->raw_len = 0;
 }
 
-const char *rest_status_text(int status)
-{
-    switch (status) {
-    case 200:
-        return "OK";
-    case 201:
-        return "Created";
-    case 204:
-        return "No Content";
-    case 400:
-        return "Bad Request";
-    case 401:
-        return "Unauthorized";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 409:
-        return "Conflict";
-    case 413:
-        return "Content Too Large";
-    case 429:
-        return "Too Many Requests";
-    case 500:
-        return "Internal Server Error";
-    case 503:
-        return "Service Unavailable";
-    default:
-        return "Unknown";
-    }
-}
-
 /* Appends printf output to a growing buffer; returns -1 on OOM. */
 static int response__append(char **buf, size_t *len, size_t *cap, const char *text, size_t n)
 {
@@ -177,7 +144,7 @@ char *rest_response_render(const rest_response_t *resp, const char *allowed_orig
                  "Cache-Control: no-store\r\n"
                  "X-Request-Id: %s\r\n"
                  "Vary: Origin\r\n",
-                 status, rest_status_text(status), request_id != NULL ? request_id : "-");
+                 status, chat_http_status_text(status), request_id != NULL ? request_id : "-");
     if (n < 0 || (size_t)n >= sizeof(head) ||
         response__append(&out, &out_len, &cap, head, (size_t)n) != 0) {
         goto fail;

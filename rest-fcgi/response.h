@@ -50,9 +50,6 @@ void rest_response_rate_limited(rest_response_t *resp, int64_t retry_after_ms);
 /** Frees the body; accepts zeroed structs. */
 void rest_response_clear(rest_response_t *resp);
 
-/** The reason phrase of an HTTP status ("OK", "Not Found", ...). */
-const char *rest_status_text(int status);
-
 /**
  * Renders headers and body for the FastCGI responder. allowed_origin is the request's
  * Origin when it is on the allow-list, else NULL (then no CORS allow headers are sent).

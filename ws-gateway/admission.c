@@ -77,10 +77,10 @@ typedef struct admission__job {
 
 /* ------------------------------------------------------------------ admission */
 
-static void admission__run(gw_job_t *job, gw_worker_t *w)
+static void admission__run(gw_job_t *job, gw_store_worker_t *w)
 {
     admission__job_t *j = (admission__job_t *)job;
-    const chat_store_t *st = gw_worker_store(w);
+    const chat_store_t *st = gw_store_worker_store(w);
     size_t n_users = 0;
     size_t warmed = 0;
     bool cold = false;
@@ -148,7 +148,7 @@ static void admission__admit(gw_session_t *s)
         gw_subscription_request(s, s->url_room, true, s->url_has_after, s->url_after_seq);
     }
     for (uint32_t i = 0; i < s->n_stash && !s->closing; i++) {
-        gw_frames_handle(s, s->stash[i].data, s->stash[i].len);
+        gw_frame_handlers_dispatch(s, s->stash[i].data, s->stash[i].len);
     }
     gw_admission_stash_drop(s);
 }
@@ -237,7 +237,7 @@ static void admission__pump(gw_t *gw)
         j->max_sockets = gw->cfg.max_sockets_per_user;
         j->n = k;
         memcpy(j->items, &a->pending[a->head], k * sizeof(j->items[0]));
-        if (gw_workers_submit_read(gw->workers, &j->job) != 0) {
+        if (gw_store_workers_submit_read(gw->workers, &j->job) != 0) {
             /* the worker queue is full (a mass close, a burst): the sockets keep waiting,
              * bounded by ADMISSION__PENDING_MAX, until a job ends or the next tick */
             free(j->exists);
@@ -340,9 +340,9 @@ void gw_admission_close_token(gw_t *gw, const char *user_id, const char *jti)
 /* At start, on a read worker: a Redis without the read model (fresh, flushed, or a
  * first run) gets the set of all ids and everybody's room sets now, with one read of
  * each collection, instead of from the first sockets' admission. */
-static void admission__warm_run(gw_job_t *job, gw_worker_t *w)
+static void admission__warm_run(gw_job_t *job, gw_store_worker_t *w)
 {
-    const chat_store_t *st = gw_worker_store(w);
+    const chat_store_t *st = gw_store_worker_store(w);
     bool cold = false;
     bool elsewhere = false;
     size_t warmed = 0;
@@ -389,7 +389,7 @@ gw_admission_t *gw_admission_create(gw_t *gw)
     if (warm != NULL) {
         warm->run = admission__warm_run;
         warm->done = admission__warm_done;
-        if (gw->workers == NULL || gw_workers_submit_background(gw->workers, warm) != 0) {
+        if (gw->workers == NULL || gw_store_workers_submit_background(gw->workers, warm) != 0) {
             free(warm);
         }
     }

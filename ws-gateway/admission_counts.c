@@ -86,10 +86,10 @@ void gw_admission_counts_add(gw_admission_counts_t *c, const char *user_id)
 
 /* ------------------------------------------------------------------ decrements */
 
-static void counts__flush_run(gw_job_t *job, gw_worker_t *w)
+static void counts__flush_run(gw_job_t *job, gw_store_worker_t *w)
 {
     counts__flush_job_t *j = (counts__flush_job_t *)job;
-    const chat_store_t *st = gw_worker_store(w);
+    const chat_store_t *st = gw_store_worker_store(w);
 
     for (size_t i = 0; st->redis != NULL && i < j->n; i++) {
         (void)chat_user_sockets_close(st->redis, j->users[i], j->gateway_id);
@@ -129,7 +129,7 @@ static void counts__flush(gw_t *gw, gw_admission_counts_t *c)
     j->n = c->n_gone;
     c->gone = NULL;
     c->n_gone = c->cap_gone = 0;
-    if (gw_workers_submit_read(gw->workers, &j->job) != 0) {
+    if (gw_store_workers_submit_read(gw->workers, &j->job) != 0) {
         free(j->users); /* the queue is full: the heartbeat writes the share again */
         free(j);
         return;
@@ -167,10 +167,10 @@ void gw_admission_counts_remove(gw_t *gw, const char *user_id)
 
 /* ------------------------------------------------------------------ heartbeat */
 
-static void counts__refresh_run(gw_job_t *job, gw_worker_t *w)
+static void counts__refresh_run(gw_job_t *job, gw_store_worker_t *w)
 {
     counts__refresh_job_t *j = (counts__refresh_job_t *)job;
-    const chat_store_t *st = gw_worker_store(w);
+    const chat_store_t *st = gw_store_worker_store(w);
 
     if (st->redis != NULL) {
         (void)chat_user_sockets_refresh(st->redis, j->gateway_id,
@@ -221,7 +221,7 @@ static void counts__on_heartbeat(uv_timer_t *t)
     j->job.run = counts__refresh_run;
     j->job.done = counts__refresh_done;
     snprintf(j->gateway_id, sizeof(j->gateway_id), "%s", c->gw->cfg.gateway_id);
-    if (gw_workers_submit_read(c->gw->workers, &j->job) != 0) {
+    if (gw_store_workers_submit_read(c->gw->workers, &j->job) != 0) {
         counts__refresh_done(&j->job, c->gw, true);
     }
 }

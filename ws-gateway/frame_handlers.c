@@ -31,7 +31,7 @@ typedef void (*frames__handler_fn)(gw_session_t *s, const gw_frame_cmd_t *cmd);
 
 static void frames__message(gw_session_t *s, const gw_frame_cmd_t *cmd)
 {
-    gw_message_submit(s, cmd->room_id, cmd->content, cmd->content_len, cmd->client_msg_id);
+    gw_pipeline_submit(s, cmd->room_id, cmd->content, cmd->content_len, cmd->client_msg_id);
 }
 
 static void frames__subscribe(gw_session_t *s, const gw_frame_cmd_t *cmd)
@@ -163,7 +163,7 @@ static bool frames__take_budget(gw_session_t *s)
     return false;
 }
 
-void gw_frames_handle(gw_session_t *s, const char *data, size_t len)
+void gw_frame_handlers_dispatch(gw_session_t *s, const char *data, size_t len)
 {
     gw_frame_cmd_t cmd;
 

@@ -13,6 +13,6 @@
 #include "gateway.h"
 
 /** Parses and dispatches data[0..len) received on s. */
-void gw_frames_handle(gw_session_t *s, const char *data, size_t len);
+void gw_frame_handlers_dispatch(gw_session_t *s, const char *data, size_t len);
 
 #endif

@@ -22,7 +22,7 @@
 #include "hmap.h"
 
 typedef struct gw_session gw_session_t;
-typedef struct gw_workers gw_workers_t;
+typedef struct gw_store_workers gw_store_workers_t;
 typedef struct gw_pubsub gw_pubsub_t;
 typedef struct gw_registry gw_registry_t;
 typedef struct gw_presence gw_presence_t;
@@ -67,7 +67,7 @@ typedef struct gw {
     struct lws_context *lws;
     struct gw_listener *listener; /* SO_REUSEPORT accept socket feeding lws */
     chat_db_t *db;
-    gw_workers_t *workers;
+    gw_store_workers_t *workers;
     gw_pubsub_t *pubsub;
     gw_registry_t *registry;
     gw_presence_t *presence;

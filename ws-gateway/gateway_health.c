@@ -43,9 +43,9 @@ static void health__maybe_free(gw_health_t *h)
     }
 }
 
-static void health__ping_run(gw_job_t *job, gw_worker_t *w)
+static void health__ping_run(gw_job_t *job, gw_store_worker_t *w)
 {
-    ((health__ping_job_t *)job)->err = chat_db_ping(gw_worker_db(w));
+    ((health__ping_job_t *)job)->err = chat_db_ping(gw_store_worker_db(w));
 }
 
 static void health__ping_done(gw_job_t *job, gw_t *gw, bool cancelled)
@@ -81,7 +81,7 @@ static void health__on_timer(uv_timer_t *t)
     j->job.run = health__ping_run;
     j->job.done = health__ping_done;
     j->health = h;
-    if (gw_workers_submit_read(h->gw->workers, &j->job) != 0) {
+    if (gw_store_workers_submit_read(h->gw->workers, &j->job) != 0) {
         free(j);
         return;
     }
@@ -133,7 +133,7 @@ int gw_health_respond(gw_t *gw, struct lws *wsi, const char *path)
     bool ready;
 
     if (strcmp(path, "/livez") == 0) {
-        return gw_http_respond_json(
+        return gw_upgrade_auth_respond_json(
             wsi, 200, json_pack("{s:s, s:s}", "status", "ok", "gateway", gw->cfg.gateway_id));
     }
     if (strcmp(path, "/metrics") == 0) {
@@ -145,12 +145,12 @@ int gw_health_respond(gw_t *gw, struct lws *wsi, const char *path)
     redis_up = gw_pubsub_up(gw->pubsub);
     mongo_up = gw_health_mongo_up(gw->health);
     ready = redis_up && mongo_up && !gw->draining;
-    return gw_http_respond_json(wsi, ready ? 200 : 503,
-                                json_pack("{s:s, s:s, s:s, s:s, s:I}", "status",
-                                          gw->draining ? "draining"
-                                              : ready  ? "ok"
-                                                       : "degraded",
-                                          "redis", redis_up ? "ok" : "down", "mongo",
-                                          mongo_up ? "ok" : "down", "gateway", gw->cfg.gateway_id,
-                                          "connections", (json_int_t)gw->n_sessions));
+    return gw_upgrade_auth_respond_json(
+        wsi, ready ? 200 : 503,
+        json_pack("{s:s, s:s, s:s, s:s, s:I}", "status",
+                  gw->draining ? "draining"
+                      : ready  ? "ok"
+                               : "degraded",
+                  "redis", redis_up ? "ok" : "down", "mongo", mongo_up ? "ok" : "down", "gateway",
+                  gw->cfg.gateway_id, "connections", (json_int_t)gw->n_sessions));
 }

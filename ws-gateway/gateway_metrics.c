@@ -208,13 +208,14 @@ int gw_metrics_respond(gw_t *gw, struct lws *wsi)
     int rc;
 
     if (gw->metrics == NULL || chat_metrics_begin(&out) != 0) {
-        return gw_http_respond_error(wsi, 500, "internal_error", "metrics unavailable");
+        return gw_upgrade_auth_respond_error(wsi, 500, "internal_error", "metrics unavailable");
     }
     metrics__render(gw, &out);
     if (chat_metrics_end(&out, &text, &len) != 0) {
-        return gw_http_respond_error(wsi, 500, "internal_error", "metrics unavailable");
+        return gw_upgrade_auth_respond_error(wsi, 500, "internal_error", "metrics unavailable");
     }
-    rc = gw_http_respond_text(wsi, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+    rc = gw_upgrade_auth_respond_text(wsi, 200, "text/plain; version=0.0.4; charset=utf-8", text,
+                                      len);
     free(text);
     return rc;
 }

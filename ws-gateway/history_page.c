@@ -13,7 +13,8 @@
 #include "chat/history.h"
 #include "chat/messages_repo.h"
 
-void gw_page_fetch(const chat_store_t *s, const char *room_id, int64_t after_seq, gw_page_t *page)
+void gw_history_page_fetch(const chat_store_t *s, const char *room_id, int64_t after_seq,
+                           gw_history_page_t *page)
 {
     chat_history_page_t h;
 
@@ -47,7 +48,7 @@ cleanup:
     chat_history_page_clear(&h);
 }
 
-void gw_page_clear(gw_page_t *page)
+void gw_history_page_clear(gw_history_page_t *page)
 {
     for (size_t i = 0; i < page->n; i++) {
         gw_frame_unref(page->frames[i]);

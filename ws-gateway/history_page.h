@@ -6,7 +6,7 @@
  * CHAT_HISTORY_MAX_LIMIT, owned by history.h, and callers page on until their last seq
  * reaches the page's head.
  *
- * Threads: gw_page_fetch on a worker; the page then belongs to whoever holds the job.
+ * Threads: gw_history_page_fetch on a worker; the page then belongs to whoever holds the job.
  */
 #ifndef GW_HISTORY_PAGE_H
 #define GW_HISTORY_PAGE_H
@@ -26,12 +26,13 @@ typedef struct gw_page {
     gw_frame_t **frames;
     int64_t head;     /* the room's highest visible seq when read */
     bool from_window; /* answered by Redis, no database read */
-} gw_page_t;
+} gw_history_page_t;
 
 /** Worker thread: the messages after after_seq (at most CHAT_HISTORY_MAX_LIMIT) into page
  *  (zeroed). */
-void gw_page_fetch(const chat_store_t *s, const char *room_id, int64_t after_seq, gw_page_t *page);
+void gw_history_page_fetch(const chat_store_t *s, const char *room_id, int64_t after_seq,
+                           gw_history_page_t *page);
 /** Frees what the page holds (any thread that owns it). */
-void gw_page_clear(gw_page_t *page);
+void gw_history_page_clear(gw_history_page_t *page);
 
 #endif

@@ -115,9 +115,9 @@ typedef struct main__index_job {
     chat_err_t err;
 } main__index_job_t;
 
-static void main__index_run(gw_job_t *job, gw_worker_t *w)
+static void main__index_run(gw_job_t *job, gw_store_worker_t *w)
 {
-    ((main__index_job_t *)job)->err = chat_db_ensure_indexes(gw_worker_db(w));
+    ((main__index_job_t *)job)->err = chat_db_ensure_indexes(gw_store_worker_db(w));
 }
 
 static void main__index_done(gw_job_t *job, gw_t *gw, bool cancelled)
@@ -180,8 +180,8 @@ static void main__finish(gw_t *gw)
     gw->health = NULL;
     gw_audit_destroy(gw->audit); /* the same for its round */
     gw->audit = NULL;
-    gw_workers_stop(gw->workers);  /* joins; leftover jobs only free themselves */
-    gw_pubsub_destroy(gw->pubsub); /* pending replies run with NULL and free */
+    gw_store_workers_stop(gw->workers); /* joins; leftover jobs only free themselves */
+    gw_pubsub_destroy(gw->pubsub);      /* pending replies run with NULL and free */
     gw->pubsub = NULL;
     gw_presence_destroy(gw->presence);
     gw->presence = NULL;
@@ -191,7 +191,7 @@ static void main__finish(gw_t *gw)
     gw->registry = NULL;
     gw_users_destroy(gw->users);
     gw->users = NULL;
-    gw_workers_destroy(gw->workers);
+    gw_store_workers_destroy(gw->workers);
     gw->workers = NULL;
     gw_admission_destroy(gw->admission);
     gw->admission = NULL;
@@ -294,8 +294,8 @@ int main(void)
         chat_log_error("out of memory");
         goto cleanup;
     }
-    gw->workers =
-        gw_workers_create(gw, gw->lim.workers, gw->lim.read_workers, gw->lim.worker_queue_cap);
+    gw->workers = gw_store_workers_create(gw, gw->lim.workers, gw->lim.read_workers,
+                                          gw->lim.worker_queue_cap);
     gw->registry = gw_registry_create(gw);
     gw->presence = gw_presence_create(gw);
     gw->pipeline = gw_pipeline_create(gw);
@@ -316,7 +316,7 @@ int main(void)
         if (j != NULL) {
             j->job.run = main__index_run;
             j->job.done = main__index_done;
-            if (gw_workers_submit_read(gw->workers, &j->job) != 0) {
+            if (gw_store_workers_submit_read(gw->workers, &j->job) != 0) {
                 free(j);
             }
         }
@@ -356,7 +356,7 @@ fail_running:
     gw->health = NULL;
     gw_audit_destroy(gw->audit);
     gw->audit = NULL;
-    gw_workers_stop(gw->workers);
+    gw_store_workers_stop(gw->workers);
     gw_pubsub_destroy(gw->pubsub);
     gw->pubsub = NULL;
     gw_presence_destroy(gw->presence);
@@ -367,7 +367,7 @@ fail_running:
     gw->registry = NULL;
     gw_users_destroy(gw->users);
     gw->users = NULL;
-    gw_workers_destroy(gw->workers);
+    gw_store_workers_destroy(gw->workers);
     gw->workers = NULL;
     gw_admission_destroy(gw->admission);
     gw->admission = NULL;

@@ -118,12 +118,12 @@ void gw_audit_take_away(gw_t *gw, const char *room_id, const char *user_id, uint
 
 /* ------------------------------------------------------------------ step 2 */
 
-static void audit__users_run(gw_job_t *job, gw_worker_t *w)
+static void audit__users_run(gw_job_t *job, gw_store_worker_t *w)
 {
     audit__users_job_t *j = (audit__users_job_t *)job;
 
     for (size_t r = 0; r < j->n_rooms; r++) {
-        gw_audit_check_users(gw_worker_store(w), j->rooms[r].id,
+        gw_audit_check_users(gw_store_worker_store(w), j->rooms[r].id,
                              (const char(*)[CHAT_ID_LEN])(j->users + j->rooms[r].first),
                              j->rooms[r].n, j->gone + j->rooms[r].first);
     }
@@ -200,7 +200,7 @@ static bool audit__start_users(gw_audit_t *a, const audit__epochs_job_t *e)
     j->live_before = gw_registry_live_mark(reg);
     j->gone = calloc(j->n_users + 1, sizeof(*j->gone));
     if (j->rooms == NULL || j->gone == NULL || j->n_rooms == 0 ||
-        gw_workers_submit_read(a->gw->workers, &j->job) != 0) {
+        gw_store_workers_submit_read(a->gw->workers, &j->job) != 0) {
         free(j->rooms);
         free(j->users);
         free(j->gone);
@@ -212,7 +212,7 @@ static bool audit__start_users(gw_audit_t *a, const audit__epochs_job_t *e)
 
 /* ------------------------------------------------------------------ step 1 */
 
-static void audit__epochs_run(gw_job_t *job, gw_worker_t *w)
+static void audit__epochs_run(gw_job_t *job, gw_store_worker_t *w)
 {
     audit__epochs_job_t *j = (audit__epochs_job_t *)job;
     const char **ids = calloc(j->n + 1, sizeof(*ids));
@@ -224,7 +224,7 @@ static void audit__epochs_run(gw_job_t *job, gw_worker_t *w)
     for (size_t i = 0; i < j->n; i++) {
         ids[i] = j->rooms[i];
     }
-    j->err = chat_member_epochs(gw_worker_store(w), ids, j->n, j->epochs);
+    j->err = chat_member_epochs(gw_store_worker_store(w), ids, j->n, j->epochs);
     free(ids);
 }
 
@@ -302,7 +302,8 @@ static void audit__on_timer(uv_timer_t *t)
     j->n = c.n;
     j->rooms = c.rooms;
     j->epochs = calloc(c.n + 1, sizeof(*j->epochs));
-    if (c.n == 0 || j->epochs == NULL || gw_workers_submit_read(a->gw->workers, &j->job) != 0) {
+    if (c.n == 0 || j->epochs == NULL ||
+        gw_store_workers_submit_read(a->gw->workers, &j->job) != 0) {
         free(j->rooms);
         free(j->epochs);
         free(j);

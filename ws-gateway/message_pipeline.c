@@ -129,7 +129,7 @@ static void req__submit(msg_req_t *r)
     r->job.run_batch = gw_message_store_run_batch;
     r->job.done = append__done;
     r->queued_ms = chat_clock_monotonic_ms();
-    if (gw_workers_submit(r->gw->workers, gw_hash_str(r->room_id), &r->job) != 0) {
+    if (gw_store_workers_submit(r->gw->workers, gw_hash_str(r->room_id), &r->job) != 0) {
         if (r->stored) {
             pipeline__schedule(r->gw->pipeline); /* back on the retry list */
             return;
@@ -309,8 +309,8 @@ static void req__on_limit_reply(redisAsyncContext *ac, void *reply, void *privda
     req__decide(r, allowed, retry);
 }
 
-void gw_message_submit(gw_session_t *s, const char *room_id, const char *content, size_t len,
-                       const char *client_msg_id)
+void gw_pipeline_submit(gw_session_t *s, const char *room_id, const char *content, size_t len,
+                        const char *client_msg_id)
 {
     gw_t *gw = s->gw;
     const chat_config_t *cfg = &gw->cfg;

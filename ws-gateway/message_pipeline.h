@@ -34,7 +34,7 @@ gw_pipeline_t *gw_pipeline_create(gw_t *gw);
 void gw_pipeline_destroy(gw_pipeline_t *p);
 
 /** Takes a validated message from s (strings are copied). */
-void gw_message_submit(gw_session_t *s, const char *room_id, const char *content, size_t len,
-                       const char *client_msg_id);
+void gw_pipeline_submit(gw_session_t *s, const char *room_id, const char *content, size_t len,
+                        const char *client_msg_id);
 
 #endif

@@ -59,8 +59,8 @@ typedef struct msg_waiter {
 
 /** Writer worker (store_worker.h run_batch): membership, resends, one insert_many, one
  *  window commit for the n requests of a batch; results go into each request. */
-void gw_message_store_run_batch(gw_job_t **jobs, size_t n, gw_worker_t *w);
+void gw_message_store_run_batch(gw_job_t **jobs, size_t n, gw_store_worker_t *w);
 /** Writer worker (store_worker.h run): a batch of one. */
-void gw_message_store_run(gw_job_t *job, gw_worker_t *w);
+void gw_message_store_run(gw_job_t *job, gw_store_worker_t *w);
 
 #endif

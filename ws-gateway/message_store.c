@@ -134,7 +134,7 @@ static void append__find_resends(const chat_store_t *st, msg_req_t **reqs, size_
 }
 
 /* Step 2b: one insert_many for every member's message. */
-static void append__store(gw_worker_t *w, const chat_store_t *st, msg_req_t **reqs, size_t n)
+static void append__store(gw_store_worker_t *w, const chat_store_t *st, msg_req_t **reqs, size_t n)
 {
     chat_append_t *items = calloc(n + 1, sizeof(*items));
     chat_message_t *ins = calloc(n + 1, sizeof(*ins));
@@ -164,7 +164,7 @@ static void append__store(gw_worker_t *w, const chat_store_t *st, msg_req_t **re
         /* Start from the newest seq anyone here has seen: with writers on several
          * gateways the worker's own hint is stale, and every stale try is a refused
          * insert. Both are stored seqs, so the hint never runs ahead of the collection. */
-        mine = gw_worker_seq_hint(w, r->room_id);
+        mine = gw_store_worker_seq_hint(w, r->room_id);
         items[k].hint = mine != NULL && *mine > r->seen_seq ? *mine : r->seen_seq;
         which[k++] = r;
     }
@@ -172,7 +172,7 @@ static void append__store(gw_worker_t *w, const chat_store_t *st, msg_req_t **re
     /* room_heads is written behind (a second late) while Redis shares every writer's head;
      * without Redis it is all the other writers have, so it is raised with each batch */
     if (k > 0 &&
-        chat_messages_append_many(gw_worker_db(w), items, k, st->redis == NULL,
+        chat_messages_append_many(gw_store_worker_db(w), items, k, st->redis == NULL,
                                   st->redis != NULL ? &hints : NULL) != CHAT_OK) {
         for (size_t i = 0; i < k; i++) {
             items[i].err = CHAT_ERR_NOMEM;
@@ -190,11 +190,11 @@ static void append__store(gw_worker_t *w, const chat_store_t *st, msg_req_t **re
         r->duplicate = items[i].duplicate;
         r->seq = items[i].out.seq;
         if (!r->duplicate) {
-            int64_t *mine = gw_worker_seq_hint(w, r->room_id);
+            int64_t *mine = gw_store_worker_seq_hint(w, r->room_id);
             if (mine != NULL && r->seq > *mine) {
                 *mine = r->seq;
             }
-            gw_worker_note_head(w, r->room_id, r->seq);
+            gw_store_worker_note_head(w, r->room_id, r->seq);
         }
         j = chat_message_to_json(&items[i].out);
         r->json = j != NULL ? chat_json_dumps(j) : NULL;
@@ -292,9 +292,9 @@ cleanup:
     free(idem_ptrs);
 }
 
-void gw_message_store_run_batch(gw_job_t **jobs, size_t n, gw_worker_t *w)
+void gw_message_store_run_batch(gw_job_t **jobs, size_t n, gw_store_worker_t *w)
 {
-    chat_store_t local = *gw_worker_store(w);
+    chat_store_t local = *gw_store_worker_store(w);
     const chat_store_t *st = &local;
     msg_req_t **reqs = (msg_req_t **)jobs;
     int64_t t0 = chat_clock_monotonic_ms();
@@ -336,7 +336,7 @@ void gw_message_store_run_batch(gw_job_t **jobs, size_t n, gw_worker_t *w)
     }
 }
 
-void gw_message_store_run(gw_job_t *job, gw_worker_t *w)
+void gw_message_store_run(gw_job_t *job, gw_store_worker_t *w)
 {
     gw_message_store_run_batch(&job, 1, w);
 }

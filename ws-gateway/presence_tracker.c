@@ -122,11 +122,11 @@ void gw_presence__offline_locally(gw_presence_t *pt, const char *user_id)
 
 /* ------------------------------------------------------------------ announcing */
 
-static void rooms__run(gw_job_t *job, gw_worker_t *w)
+static void rooms__run(gw_job_t *job, gw_store_worker_t *w)
 {
     rooms_job_t *j = (rooms_job_t *)job;
 
-    j->err = chat_member_rooms_of(gw_worker_store(w), j->user_id, &j->ids, &j->n);
+    j->err = chat_member_rooms_of(gw_store_worker_store(w), j->user_id, &j->ids, &j->n);
 }
 
 static void rooms__done(gw_job_t *job, gw_t *gw, bool cancelled)
@@ -165,19 +165,19 @@ void gw_presence__announce(gw_presence_t *pt, const char *user_id, bool online)
     j->job.done = rooms__done;
     snprintf(j->user_id, sizeof(j->user_id), "%s", user_id);
     j->online = online;
-    if (gw_workers_submit_read(pt->gw->workers, &j->job) != 0) {
+    if (gw_store_workers_submit_read(pt->gw->workers, &j->job) != 0) {
         free(j);
     }
 }
 
-static void seen__run(gw_job_t *job, gw_worker_t *w)
+static void seen__run(gw_job_t *job, gw_store_worker_t *w)
 {
     seen_job_t *j = (seen_job_t *)job;
 
     for (size_t i = 0; i < j->n; i += PRESENCE__SEEN_CHUNK) {
         size_t k = j->n - i < PRESENCE__SEEN_CHUNK ? j->n - i : PRESENCE__SEEN_CHUNK;
         (void)chat_users_touch_last_seen_many(
-            gw_worker_db(w), (const char(*)[CHAT_ID_LEN])(j->ids + i), k, j->now_ms);
+            gw_store_worker_db(w), (const char(*)[CHAT_ID_LEN])(j->ids + i), k, j->now_ms);
     }
 }
 
@@ -209,7 +209,7 @@ static void presence__flush_seen(gw_presence_t *pt)
     j->now_ms = chat_clock_now_ms();
     pt->seen_ids = NULL;
     pt->n_seen = pt->cap_seen = 0;
-    if (gw_workers_submit_background(pt->gw->workers, &j->job) != 0) {
+    if (gw_store_workers_submit_background(pt->gw->workers, &j->job) != 0) {
         free(j->ids); /* the queue is full: these last_seen stay older */
         free(j);
         return;

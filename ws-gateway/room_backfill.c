@@ -22,7 +22,7 @@ typedef struct backfill_job {
     gw_job_t job;
     char room_id[CHAT_ID_LEN];
     int64_t after;
-    gw_page_t page;
+    gw_history_page_t page;
     /* the room's watchers, checked again before anything is delivered to them (an event
      * lost with the connection that the gap comes from may have been a removal) */
     char (*users)[CHAT_ID_LEN];
@@ -33,19 +33,19 @@ typedef struct backfill_job {
 
 static void backfill__free(backfill_job_t *b)
 {
-    gw_page_clear(&b->page);
+    gw_history_page_clear(&b->page);
     free(b->users);
     free(b->gone);
     free(b);
 }
 
-static void backfill__run(gw_job_t *job, gw_worker_t *w)
+static void backfill__run(gw_job_t *job, gw_store_worker_t *w)
 {
     backfill_job_t *b = (backfill_job_t *)job;
 
-    gw_audit_check_users(gw_worker_store(w), b->room_id, (const char(*)[CHAT_ID_LEN])b->users,
+    gw_audit_check_users(gw_store_worker_store(w), b->room_id, (const char(*)[CHAT_ID_LEN])b->users,
                          b->n_users, b->gone);
-    gw_page_fetch(gw_worker_store(w), b->room_id, b->after, &b->page);
+    gw_history_page_fetch(gw_store_worker_store(w), b->room_id, b->after, &b->page);
 }
 
 static void backfill__done(gw_job_t *job, gw_t *gw, bool cancelled)
@@ -121,7 +121,7 @@ void gw_backfill_start(gw_t *gw, gw_room_t *room)
     b->n_users = gw_registry_live_watchers(room, b->users, &all_live);
     b->live_before = gw_registry_live_mark(reg);
     b->after = room->last;
-    if (gw_workers_submit_read(gw->workers, &b->job) != 0) {
+    if (gw_store_workers_submit_read(gw->workers, &b->job) != 0) {
         backfill__free(b);
         gw_registry_gap_clear(reg, room);
         gw_registry_gap_schedule(reg, room, BACKFILL__RETRY_MS);

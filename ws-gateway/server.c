@@ -34,13 +34,13 @@ static int server__dispatch(struct lws *wsi, enum lws_callback_reasons reason, v
                 return rc;
             }
         }
-        return gw_http_respond_error(wsi, 426, "upgrade_required",
-                                     "connect with a WebSocket upgrade to /ws");
+        return gw_upgrade_auth_respond_error(wsi, 426, "upgrade_required",
+                                             "connect with a WebSocket upgrade to /ws");
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         if (s == NULL) {
-            return gw_http_respond_error(wsi, 500, "internal_error", "no session storage");
+            return gw_upgrade_auth_respond_error(wsi, 500, "internal_error", "no session storage");
         }
-        return gw_upgrade_filter(gw, wsi, s);
+        return gw_upgrade_auth_filter(gw, wsi, s);
     case LWS_CALLBACK_ESTABLISHED:
         gw_session_open(gw, s, wsi);
         return 0;

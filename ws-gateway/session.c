@@ -142,7 +142,7 @@ static int session__message(gw_session_t *s, const unsigned char *data, size_t l
         }
         return 0;
     }
-    gw_frames_handle(s, (const char *)data, len);
+    gw_frame_handlers_dispatch(s, (const char *)data, len);
     return 0;
 }
 

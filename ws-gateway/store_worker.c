@@ -2,7 +2,7 @@
  * store_worker.c - MongoDB worker threads with bounded per-worker job queues, and the
  * hand-back of finished jobs to the loop thread (uv_async_t).
  *
- * Threads: gw_workers_create/submit/stop/destroy and every job->done run on the loop
+ * Threads: gw_store_workers_create/submit/stop/destroy and every job->done run on the loop
  * thread; worker__main and job->run on the worker threads. The two sides share only
  * the queues below, each under its own mutex.
  */
@@ -24,8 +24,8 @@
 
 #define WORKER__HINTS_MAX 4096
 
-struct gw_worker {
-    gw_workers_t *pool;
+struct gw_store_worker {
+    gw_store_workers_t *pool;
     pthread_t thread;
     bool started;
     pthread_mutex_t mu;
@@ -46,13 +46,13 @@ struct gw_worker {
     size_t round_pos;
 };
 
-struct gw_workers {
+struct gw_store_workers {
     gw_t *gw;
     int n; /* n_write writers first, then n_read readers, then the background worker */
     int n_write;
     int n_read;
     uint32_t cap;
-    gw_worker_t *w;
+    gw_store_worker_t *w;
     pthread_mutex_t done_mu;
     gw_job_t *done_head; /* finished, waiting for the loop (guarded by done_mu) */
     gw_job_t *done_tail;
@@ -61,7 +61,7 @@ struct gw_workers {
     bool stopped; /* loop thread */
 };
 
-static void workers__push_done(gw_workers_t *ws, gw_job_t *job)
+static void workers__push_done(gw_store_workers_t *ws, gw_job_t *job)
 {
     job->next = NULL;
     pthread_mutex_lock(&ws->done_mu);
@@ -76,7 +76,7 @@ static void workers__push_done(gw_workers_t *ws, gw_job_t *job)
 }
 
 /* Worker thread: moves the heads noted since the last round into a new round. */
-static void worker__start_round(gw_worker_t *w)
+static void worker__start_round(gw_store_worker_t *w)
 {
     size_t n = gw_hmap_size(w->heads);
     gw_hmap_iter_t it;
@@ -98,7 +98,7 @@ static void worker__start_round(gw_worker_t *w)
     }
 }
 
-static void worker__end_round(gw_worker_t *w)
+static void worker__end_round(gw_store_worker_t *w)
 {
     free(w->round_rooms);
     free(w->round_seqs);
@@ -108,14 +108,14 @@ static void worker__end_round(gw_worker_t *w)
     w->round_pos = 0;
 }
 
-static bool worker__round_pending(const gw_worker_t *w)
+static bool worker__round_pending(const gw_store_worker_t *w)
 {
     return w->round_pos < w->round_n;
 }
 
 /* Worker thread: raises room_heads for the rooms written since the last round, at most
  * once a second, WORKER__HEADS_PER_COMMAND rooms per call (all of them when forced). */
-static void worker__flush_heads(gw_worker_t *w, bool force)
+static void worker__flush_heads(gw_store_worker_t *w, bool force)
 {
     int64_t now = chat_clock_monotonic_ms();
 
@@ -145,7 +145,7 @@ static void worker__flush_heads(gw_worker_t *w, bool force)
     } while (force && worker__round_pending(w));
 }
 
-void gw_worker_note_head(gw_worker_t *w, const char *room_id, int64_t seq)
+void gw_store_worker_note_head(gw_store_worker_t *w, const char *room_id, int64_t seq)
 {
     int64_t *v = gw_hmap_get(w->heads, room_id);
 
@@ -164,7 +164,7 @@ void gw_worker_note_head(gw_worker_t *w, const char *room_id, int64_t seq)
 
 static void *worker__main(void *arg)
 {
-    gw_worker_t *w = arg;
+    gw_store_worker_t *w = arg;
 
     for (;;) {
         gw_job_t *job;
@@ -228,7 +228,7 @@ static void *worker__main(void *arg)
 }
 
 /* Loop thread: run done() for every finished job. */
-static void workers__drain(gw_workers_t *ws)
+static void workers__drain(gw_store_workers_t *ws)
 {
     gw_job_t *list;
 
@@ -253,9 +253,9 @@ static void workers__on_async(uv_async_t *h)
     workers__drain(h->data);
 }
 
-gw_workers_t *gw_workers_create(gw_t *gw, int n_write, int n_read, uint32_t queue_cap)
+gw_store_workers_t *gw_store_workers_create(gw_t *gw, int n_write, int n_read, uint32_t queue_cap)
 {
-    gw_workers_t *ws = calloc(1, sizeof(*ws));
+    gw_store_workers_t *ws = calloc(1, sizeof(*ws));
 
     if (ws == NULL) {
         return NULL;
@@ -278,7 +278,7 @@ gw_workers_t *gw_workers_create(gw_t *gw, int n_write, int n_read, uint32_t queu
         goto fail;
     }
     for (int i = 0; i < ws->n; i++) {
-        gw_worker_t *w = &ws->w[i];
+        gw_store_worker_t *w = &ws->w[i];
         w->pool = ws;
         pthread_mutex_init(&w->mu, NULL);
         pthread_cond_init(&w->cv, NULL);
@@ -298,12 +298,12 @@ gw_workers_t *gw_workers_create(gw_t *gw, int n_write, int n_read, uint32_t queu
 
 fail:
     chat_log_error("cannot start worker threads");
-    gw_workers_stop(ws);
-    gw_workers_destroy(ws);
+    gw_store_workers_stop(ws);
+    gw_store_workers_destroy(ws);
     return NULL;
 }
 
-static int workers__push(gw_workers_t *ws, gw_worker_t *w, gw_job_t *job)
+static int workers__push(gw_store_workers_t *ws, gw_store_worker_t *w, gw_job_t *job)
 {
     int rc = -1;
 
@@ -324,7 +324,7 @@ static int workers__push(gw_workers_t *ws, gw_worker_t *w, gw_job_t *job)
     return rc;
 }
 
-int gw_workers_submit(gw_workers_t *ws, uint32_t affinity, gw_job_t *job)
+int gw_store_workers_submit(gw_store_workers_t *ws, uint32_t affinity, gw_job_t *job)
 {
     if (ws == NULL || ws->stopped) {
         return -1;
@@ -332,16 +332,16 @@ int gw_workers_submit(gw_workers_t *ws, uint32_t affinity, gw_job_t *job)
     return workers__push(ws, &ws->w[affinity % (uint32_t)ws->n_write], job);
 }
 
-int gw_workers_submit_read(gw_workers_t *ws, gw_job_t *job)
+int gw_store_workers_submit_read(gw_store_workers_t *ws, gw_job_t *job)
 {
-    gw_worker_t *best = NULL;
+    gw_store_worker_t *best = NULL;
     uint32_t best_len = UINT32_MAX;
 
     if (ws == NULL || ws->stopped) {
         return -1;
     }
     for (int i = ws->n_write; i < ws->n_write + ws->n_read; i++) {
-        gw_worker_t *w = &ws->w[i];
+        gw_store_worker_t *w = &ws->w[i];
         uint32_t len;
         pthread_mutex_lock(&w->mu);
         len = w->len;
@@ -354,7 +354,7 @@ int gw_workers_submit_read(gw_workers_t *ws, gw_job_t *job)
     return workers__push(ws, best, job);
 }
 
-int gw_workers_submit_background(gw_workers_t *ws, gw_job_t *job)
+int gw_store_workers_submit_background(gw_store_workers_t *ws, gw_job_t *job)
 {
     if (ws == NULL || ws->stopped) {
         return -1;
@@ -362,7 +362,7 @@ int gw_workers_submit_background(gw_workers_t *ws, gw_job_t *job)
     return workers__push(ws, &ws->w[ws->n - 1], job);
 }
 
-void gw_workers_stop(gw_workers_t *ws)
+void gw_store_workers_stop(gw_store_workers_t *ws)
 {
     if (ws == NULL || ws->stopped) {
         return;
@@ -370,14 +370,14 @@ void gw_workers_stop(gw_workers_t *ws)
     ws->stopped = true;
     if (ws->w != NULL) {
         for (int i = 0; i < ws->n; i++) {
-            gw_worker_t *w = &ws->w[i];
+            gw_store_worker_t *w = &ws->w[i];
             pthread_mutex_lock(&w->mu);
             w->stop = true;
             pthread_cond_broadcast(&w->cv);
             pthread_mutex_unlock(&w->mu);
         }
         for (int i = 0; i < ws->n; i++) {
-            gw_worker_t *w = &ws->w[i];
+            gw_store_worker_t *w = &ws->w[i];
             gw_job_t *job;
             if (w->started) {
                 pthread_join(w->thread, NULL);
@@ -397,15 +397,15 @@ void gw_workers_stop(gw_workers_t *ws)
     workers__drain(ws);
 }
 
-void gw_workers_destroy(gw_workers_t *ws)
+void gw_store_workers_destroy(gw_store_workers_t *ws)
 {
     if (ws == NULL) {
         return;
     }
-    gw_workers_stop(ws);
+    gw_store_workers_stop(ws);
     if (ws->w != NULL) {
         for (int i = 0; i < ws->n; i++) {
-            gw_worker_t *w = &ws->w[i];
+            gw_store_worker_t *w = &ws->w[i];
             gw_hmap_iter_t it;
             void *v;
             gw_hmap_iter_init(&it, w->seq_hints);
@@ -436,17 +436,17 @@ void gw_workers_destroy(gw_workers_t *ws)
     }
 }
 
-chat_db_t *gw_worker_db(gw_worker_t *w)
+chat_db_t *gw_store_worker_db(gw_store_worker_t *w)
 {
     return w->pool->gw->db;
 }
 
-const chat_store_t *gw_worker_store(gw_worker_t *w)
+const chat_store_t *gw_store_worker_store(gw_store_worker_t *w)
 {
     return &w->store;
 }
 
-int64_t *gw_worker_seq_hint(gw_worker_t *w, const char *room_id)
+int64_t *gw_store_worker_seq_hint(gw_store_worker_t *w, const char *room_id)
 {
     int64_t *hint = gw_hmap_get(w->seq_hints, room_id);
 

@@ -21,62 +21,62 @@
 #include "chat/store.h"
 #include "gateway.h"
 
-typedef struct gw_worker gw_worker_t;
+typedef struct gw_store_worker gw_store_worker_t;
 typedef struct gw_job gw_job_t;
 
 struct gw_job {
     gw_job_t *next;
     /** Worker thread: do the blocking work, store results in the job. */
-    void (*run)(gw_job_t *job, gw_worker_t *worker);
+    void (*run)(gw_job_t *job, gw_store_worker_t *worker);
     /** Optional, worker thread: runs this job together with the consecutive queued jobs
      *  that have the same run_batch (at most GW_WORKER_BATCH_MAX). */
-    void (*run_batch)(gw_job_t **jobs, size_t n, gw_worker_t *worker);
+    void (*run_batch)(gw_job_t **jobs, size_t n, gw_store_worker_t *worker);
     /** Loop thread: use the results and free the job. cancelled = never ran. */
     void (*done)(gw_job_t *job, gw_t *gw, bool cancelled);
 };
 
 /** Starts n_write writer threads, n_read reader threads and one background thread,
  *  each with a queue of at most queue_cap jobs. NULL on failure. */
-gw_workers_t *gw_workers_create(gw_t *gw, int n_write, int n_read, uint32_t queue_cap);
+gw_store_workers_t *gw_store_workers_create(gw_t *gw, int n_write, int n_read, uint32_t queue_cap);
 
 /**
  * Queues a write (message append, join, leave) on the writer chosen by affinity (a
  * room id's hash), so one room's writes keep their order (loop thread). Returns 0, or
  * -1 when that queue is full or the pool is stopping: the caller still owns job.
  */
-int gw_workers_submit(gw_workers_t *ws, uint32_t affinity, gw_job_t *job);
+int gw_store_workers_submit(gw_store_workers_t *ws, uint32_t affinity, gw_job_t *job);
 
 /**
  * Queues a read (membership check, replay page, gap backfill, presence lookups) on the
  * least busy reader, so that deliveries never wait behind a backlog of writes.
- * Same return contract as gw_workers_submit.
+ * Same return contract as gw_store_workers_submit.
  */
-int gw_workers_submit_read(gw_workers_t *ws, gw_job_t *job);
+int gw_store_workers_submit_read(gw_store_workers_t *ws, gw_job_t *job);
 
 /**
  * Queues work nobody waits for (last_seen writes, warming the read model) on the one
  * background worker, so that a slow batch of it (on FerretDB a mass close's last_seen
  * update takes seconds) never holds up admission, subscribes or message writes. Same
- * return contract as gw_workers_submit.
+ * return contract as gw_store_workers_submit.
  */
-int gw_workers_submit_background(gw_workers_t *ws, gw_job_t *job);
+int gw_store_workers_submit_background(gw_store_workers_t *ws, gw_job_t *job);
 
 /** Stops accepting, joins the threads, then runs done(cancelled=true) for jobs that
  *  never ran and done() for finished ones. Loop thread. */
-void gw_workers_stop(gw_workers_t *ws);
-/** Frees the pool after gw_workers_stop; closes its uv handle (needs a loop turn). */
-void gw_workers_destroy(gw_workers_t *ws);
+void gw_store_workers_stop(gw_store_workers_t *ws);
+/** Frees the pool after gw_store_workers_stop; closes its uv handle (needs a loop turn). */
+void gw_store_workers_destroy(gw_store_workers_t *ws);
 
 #define GW_WORKER_BATCH_MAX 64 /* a batch is delivered at once: keep it well inside a queue */
 
 /** Worker thread: the database handle. */
-chat_db_t *gw_worker_db(gw_worker_t *w);
+chat_db_t *gw_store_worker_db(gw_store_worker_t *w);
 /** Worker thread: this worker's store (MongoDB + its own Redis client). */
-const chat_store_t *gw_worker_store(gw_worker_t *w);
+const chat_store_t *gw_store_worker_store(gw_store_worker_t *w);
 /** Worker thread: this worker's cached last seq of room_id (0 = unknown). */
-int64_t *gw_worker_seq_hint(gw_worker_t *w, const char *room_id);
+int64_t *gw_store_worker_seq_hint(gw_store_worker_t *w, const char *room_id);
 /** Worker thread: room_id's head reached seq; room_heads in MongoDB is raised for all
  *  such rooms at most once a second (one bulk write), not per message. */
-void gw_worker_note_head(gw_worker_t *w, const char *room_id, int64_t seq);
+void gw_store_worker_note_head(gw_store_worker_t *w, const char *room_id, int64_t seq);
 
 #endif

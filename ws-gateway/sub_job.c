@@ -100,10 +100,10 @@ static void job__check_member(gw_sub_job_t *j, const chat_store_t *st)
     chat_room_clear(&room);
 }
 
-void gw_sub_job_run(gw_job_t *job, gw_worker_t *w)
+void gw_sub_job_run(gw_job_t *job, gw_store_worker_t *w)
 {
     gw_sub_job_t *j = (gw_sub_job_t *)job;
-    const chat_store_t *st = gw_worker_store(w);
+    const chat_store_t *st = gw_store_worker_store(w);
 
     if (j->kind == GW_SUB_JOB_CHECK || j->kind == GW_SUB_JOB_FULL) {
         job__check_member(j, st);
@@ -118,35 +118,36 @@ void gw_sub_job_run(gw_job_t *job, gw_worker_t *w)
         }
     }
     if (j->has_after && !j->skip_page) {
-        gw_page_fetch(st, j->room_id, j->after, &j->page);
+        gw_history_page_fetch(st, j->room_id, j->after, &j->page);
         j->err = j->page.err;
     }
 }
 
-void gw_sub_job_run_leave(gw_job_t *job, gw_worker_t *w)
+void gw_sub_job_run_leave(gw_job_t *job, gw_store_worker_t *w)
 {
     gw_sub_job_leave_t *j = (gw_sub_job_leave_t *)job;
     chat_room_t room = {0};
     chat_message_t sys = {0};
     bool is_in = false;
 
-    j->err = chat_member_check(gw_worker_store(w), j->room_id, j->user_id, &is_in);
+    j->err = chat_member_check(gw_store_worker_store(w), j->room_id, j->user_id, &is_in);
     if (j->err == CHAT_OK && is_in) {
-        j->err = chat_membership_charge(gw_worker_store(w), j->user_id, j->membership_per_min,
+        j->err = chat_membership_charge(gw_store_worker_store(w), j->user_id, j->membership_per_min,
                                         &j->retry_after_ms);
     }
     if (j->err != CHAT_OK) {
         return;
     }
-    j->err = chat_membership_leave(gw_worker_store(w), j->room_id, j->user_id, j->username, false,
-                                   &room, &sys, &j->changed);
+    j->err = chat_membership_leave(gw_store_worker_store(w), j->room_id, j->user_id, j->username,
+                                   false, &room, &sys, &j->changed);
     if (j->err == CHAT_OK && j->changed) {
         j->sys_frame = job__message_frame(&sys);
         j->sys_seq = sys.seq;
     } else if (j->err == CHAT_OK && room.is_private) {
         /* nothing to leave: an outsider is not told that the private room exists */
         bool is_member = false;
-        if (chat_member_check(gw_worker_store(w), j->room_id, j->user_id, &is_member) == CHAT_OK &&
+        if (chat_member_check(gw_store_worker_store(w), j->room_id, j->user_id, &is_member) ==
+                CHAT_OK &&
             !is_member) {
             j->err = CHAT_ERR_NOT_FOUND;
         }

@@ -49,7 +49,7 @@ typedef struct gw_sub_job {
     int64_t last_seq;
     gw_frame_t *sys_frame;
     int64_t sys_seq;
-    gw_page_t page;
+    gw_history_page_t page;
 } gw_sub_job_t;
 
 typedef struct gw_sub_job_leave {
@@ -67,9 +67,9 @@ typedef struct gw_sub_job_leave {
 } gw_sub_job_leave_t;
 
 /** Worker: runs a gw_sub_job_t (the job's run()). */
-void gw_sub_job_run(gw_job_t *job, gw_worker_t *w);
+void gw_sub_job_run(gw_job_t *job, gw_store_worker_t *w);
 /** Worker: runs a gw_sub_job_leave_t (the job's run()). */
-void gw_sub_job_run_leave(gw_job_t *job, gw_worker_t *w);
+void gw_sub_job_run_leave(gw_job_t *job, gw_store_worker_t *w);
 
 /** Loop: tells s what err (a job's result on room_id) means for the client. */
 void gw_sub_job_send_error(gw_session_t *s, chat_err_t err, const char *room_id,

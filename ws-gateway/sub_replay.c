@@ -38,7 +38,7 @@ void gw_sub_replay_unpause(gw_session_t *s, gw_sub_t *sub)
     }
 }
 
-bool gw_sub_replay_apply_page(gw_session_t *s, gw_sub_t *sub, const gw_page_t *page)
+bool gw_sub_replay_apply_page(gw_session_t *s, gw_sub_t *sub, const gw_history_page_t *page)
 {
     for (size_t i = 0; i < page->n; i++) {
         if (page->seqs[i] <= sub->delivered) {

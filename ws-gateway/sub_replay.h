@@ -33,7 +33,7 @@ void gw_sub_replay_go_live(gw_session_t *s, gw_sub_t *sub);
 void gw_sub_replay_unpause(gw_session_t *s, gw_sub_t *sub);
 /** Queues the page's frames (borrowed) sub has not had, while the queue has room. True
  *  when more may follow: the store held more than this page, or the queue was full. */
-bool gw_sub_replay_apply_page(gw_session_t *s, gw_sub_t *sub, const gw_page_t *page);
+bool gw_sub_replay_apply_page(gw_session_t *s, gw_sub_t *sub, const gw_history_page_t *page);
 /** Continues after a page (more: as apply_page said) or a drained queue (more=true):
  *  the room's recent frames first, then live or what to do next. */
 gw_sub_replay_next_t gw_sub_replay_continue(gw_session_t *s, gw_sub_t *sub, bool more);

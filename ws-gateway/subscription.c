@@ -189,7 +189,7 @@ next:
 
 cleanup:
     gw_frame_unref(j->sys_frame);
-    gw_page_clear(&j->page);
+    gw_history_page_clear(&j->page);
     free(j);
 }
 
@@ -229,8 +229,8 @@ static void sub__dispatch(gw_session_t *s, gw_sub_t *sub, gw_sub_job_kind_t kind
     }
     /* a join changes membership and stores a system message: it is a write, ordered
      * with the room's other writes; everything else is a read */
-    if ((j->join ? gw_workers_submit(gw->workers, gw_hash_str(j->room_id), &j->job)
-                 : gw_workers_submit_read(gw->workers, &j->job)) != 0) {
+    if ((j->join ? gw_store_workers_submit(gw->workers, gw_hash_str(j->room_id), &j->job)
+                 : gw_store_workers_submit_read(gw->workers, &j->job)) != 0) {
         free(j);
         goto fail;
     }
@@ -418,7 +418,7 @@ void gw_subscription_leave(gw_session_t *s, const char *room_id)
     snprintf(j->user_id, sizeof(j->user_id), "%s", s->user_id);
     snprintf(j->username, sizeof(j->username), "%s", s->username);
     j->membership_per_min = s->gw->cfg.rate_membership_per_min;
-    if (gw_workers_submit(s->gw->workers, gw_hash_str(room_id), &j->job) != 0) {
+    if (gw_store_workers_submit(s->gw->workers, gw_hash_str(room_id), &j->job) != 0) {
         free(j);
         gw_session_send_error(s, "service_unavailable", "the gateway is busy, try again", room_id,
                               NULL, json_pack("{s:b}", "retryable", 1));

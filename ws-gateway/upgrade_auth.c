@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "chat/clock.h"
+#include "chat/error.h"
 #include "chat/jwt.h"
 #include "chat/log.h"
 #include "chat/model.h"
@@ -22,45 +23,21 @@
 
 #define UPGRADE__TOKEN_MAX 4096
 
-static const char *upgrade__reason_phrase(unsigned int status)
-{
-    switch (status) {
-    case 200:
-        return "OK";
-    case 400:
-        return "Bad Request";
-    case 401:
-        return "Unauthorized";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "Not Found";
-    case 426:
-        return "Upgrade Required";
-    case 429:
-        return "Too Many Requests";
-    case 503:
-        return "Service Unavailable";
-    default:
-        return "Internal Server Error";
-    }
-}
-
-int gw_http_respond_json(struct lws *wsi, unsigned int status, json_t *body)
+int gw_upgrade_auth_respond_json(struct lws *wsi, unsigned int status, json_t *body)
 {
     char *text = body != NULL ? chat_json_dumps(body) : NULL;
     int rc = -1;
 
     json_decref(body);
     if (text != NULL) {
-        rc = gw_http_respond_text(wsi, status, "application/json", text, strlen(text));
+        rc = gw_upgrade_auth_respond_text(wsi, status, "application/json", text, strlen(text));
     }
     free(text);
     return rc;
 }
 
-int gw_http_respond_text(struct lws *wsi, unsigned int status, const char *content_type,
-                         const char *text, size_t len)
+int gw_upgrade_auth_respond_text(struct lws *wsi, unsigned int status, const char *content_type,
+                                 const char *text, size_t len)
 {
     unsigned char headers[LWS_PRE + 1024];
     unsigned char *start = headers + LWS_PRE;
@@ -73,7 +50,7 @@ int gw_http_respond_text(struct lws *wsi, unsigned int status, const char *conte
      * know the request's HTTP version yet and would answer "HTTP/1.0", which strict
      * WebSocket clients reject instead of reporting the status. */
     n = snprintf((char *)p, (size_t)(end - p), "HTTP/1.1 %u %s\r\n", status,
-                 upgrade__reason_phrase(status));
+                 chat_http_status_text((int)status));
     if (n <= 0 || n >= end - p) {
         goto cleanup;
     }
@@ -108,10 +85,10 @@ cleanup:
     return -1;
 }
 
-int gw_http_respond_error(struct lws *wsi, unsigned int status, const char *code,
-                          const char *message)
+int gw_upgrade_auth_respond_error(struct lws *wsi, unsigned int status, const char *code,
+                                  const char *message)
 {
-    return gw_http_respond_json(wsi, status, chat_json_error(code, message));
+    return gw_upgrade_auth_respond_json(wsi, status, chat_json_error(code, message));
 }
 
 static int upgrade__refuse(gw_t *gw, struct lws *wsi, unsigned int status, const char *code,
@@ -124,7 +101,7 @@ static int upgrade__refuse(gw_t *gw, struct lws *wsi, unsigned int status, const
     snprintf(st, sizeof(st), "%u", status);
     chat_log_info("upgrade refused", "gateway", gw->cfg.gateway_id, "status", st, "code", code,
                   "peer", peer);
-    return gw_http_respond_error(wsi, status, code, message);
+    return gw_upgrade_auth_respond_error(wsi, status, code, message);
 }
 
 /* The token from ?token= or the Authorization header, into buf; NULL when absent. */
@@ -153,7 +130,7 @@ static const char *upgrade__token(struct lws *wsi, char *buf, int len)
     return v[0] != '\0' ? v : NULL;
 }
 
-int gw_upgrade_filter(gw_t *gw, struct lws *wsi, gw_session_t *s)
+int gw_upgrade_auth_filter(gw_t *gw, struct lws *wsi, gw_session_t *s)
 {
     char uri[256];
     char origin[512];

@@ -19,17 +19,17 @@
 
 /** Returns 0 to accept (s is filled with the user and URL parameters), or non-zero
  *  after writing the refusal (lws then closes the connection). */
-int gw_upgrade_filter(gw_t *gw, struct lws *wsi, gw_session_t *s);
+int gw_upgrade_auth_filter(gw_t *gw, struct lws *wsi, gw_session_t *s);
 
 /** Answers with status and body (stolen) as application/json, then the connection
  *  closes; returns -1 for the callback to return. */
-int gw_http_respond_json(struct lws *wsi, unsigned int status, json_t *body);
+int gw_upgrade_auth_respond_json(struct lws *wsi, unsigned int status, json_t *body);
 /** The same for a text body of content_type (e.g. /metrics). */
-int gw_http_respond_text(struct lws *wsi, unsigned int status, const char *content_type,
-                         const char *text, size_t len);
+int gw_upgrade_auth_respond_text(struct lws *wsi, unsigned int status, const char *content_type,
+                                 const char *text, size_t len);
 
 /** Answers a plain HTTP request with status and a JSON error body; returns -1. */
-int gw_http_respond_error(struct lws *wsi, unsigned int status, const char *code,
-                          const char *message);
+int gw_upgrade_auth_respond_error(struct lws *wsi, unsigned int status, const char *code,
+                                  const char *message);
 
 #endif

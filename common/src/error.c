@@ -56,6 +56,44 @@ int chat_err_http_status(chat_err_t err)
     return error__lookup(err)->status;
 }
 
+const char *chat_http_status_text(int status)
+{
+    switch (status) {
+    case 101:
+        return "Switching Protocols";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 204:
+        return "No Content";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 409:
+        return "Conflict";
+    case 413:
+        return "Content Too Large";
+    case 426:
+        return "Upgrade Required";
+    case 429:
+        return "Too Many Requests";
+    case 500:
+        return "Internal Server Error";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "Unknown";
+    }
+}
+
 /* Every code on the wire, one spelling each (issue 10, point 13: the gateway used to say
  * `unavailable`, `unauthorized` and `internal` where REST said `service_unavailable`,
  * `missing_token` and `internal_error`). Keep docs/openapi.yaml's Error.code enum equal

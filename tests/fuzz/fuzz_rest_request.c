@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "fuzz_check.h"
+#include "chat/error.h"
 #include "chat/validate.h"
 #include "../../rest-fcgi/request.h"
 #include "../../rest-fcgi/response.h"
@@ -64,7 +65,7 @@ static void fuzz__response(rest_response_t *resp, const rest_request_t *req)
         return;
     }
     FUZZ_CHECK(resp->status >= 200 && resp->status <= 599);
-    FUZZ_CHECK(strcmp(rest_status_text(resp->status), "") != 0);
+    FUZZ_CHECK(strcmp(chat_http_status_text(resp->status), "") != 0);
     out = rest_response_render(resp, "http://localhost:5173", req->request_id, &len);
     FUZZ_CHECK(out != NULL && len == strlen(out));
     FUZZ_CHECK(strncmp(out, "Status: ", 8) == 0);

@@ -302,22 +302,20 @@ def test_hot_paths_read_neither_messages_nor_members(make_stack):
     asyncio.run(run())
 
 
-def test_a_cold_read_model_costs_one_read_not_one_per_user(make_stack):
-    """After Redis lost everything, users who connect one by one (each its own admission
-    batch) are answered from the set of all ids and from room sets warmed for everybody:
-    one read of `users` and of `room_members` in all, not one per user (on FerretDB each
-    such read decodes the whole collection)."""
-    s = make_stack(gateways=1, env={"DB_TRACE": "1"})
+def _room_with_members(s, n):
+    """n new users who joined one new room (of another owner): (users, room id)."""
     c = Client(s)
     owner = c.new_user()
-    users = [c.new_user() for _ in range(12)]
+    users = [c.new_user() for _ in range(n)]
     room = c.new_room(owner)["id"]
     for u in users:
         c.join(u, room)
-    redis.Redis.from_url(s.redis_url).flushall()
-    names = ["gateway0"]
-    since = {n: len(s.log_text(n)) for n in names}
+    return users, room
 
+
+def _subscribe_one_by_one(s, users, room):
+    """Each user connects to gateway 0, subscribes and leaves, one after the other (each
+    socket its own admission batch)."""
     async def run():
         for u in users:
             ws = await connect(s.gateway_ws_url(0), u["token"], name=u["username"])
@@ -325,6 +323,19 @@ def test_a_cold_read_model_costs_one_read_not_one_per_user(make_stack):
             await ws.close()
 
     asyncio.run(run())
+
+
+def test_a_cold_read_model_costs_one_read_not_one_per_user(make_stack):
+    """After Redis lost everything, users who connect one by one (each its own admission
+    batch) are answered from the set of all ids and from room sets warmed for everybody:
+    one read of `users` and of `room_members` in all, not one per user (on FerretDB each
+    such read decodes the whole collection)."""
+    s = make_stack(gateways=1, env={"DB_TRACE": "1"})
+    users, room = _room_with_members(s, 12)
+    redis.Redis.from_url(s.redis_url).flushall()
+    names = ["gateway0"]
+    since = {n: len(s.log_text(n)) for n in names}
+    _subscribe_one_by_one(s, users, room)
     lines = _trace_lines(s, names, since)
     by_coll = {}
     for x in lines:
@@ -342,12 +353,7 @@ def test_a_gateway_warms_a_cold_read_model_at_start(make_stack):
     ids and everybody's room sets before the first socket comes: the sockets that come
     next cost no read of `users` or of their room sets."""
     s = make_stack(gateways=1, env={"DB_TRACE": "1"})
-    c = Client(s)
-    owner = c.new_user()
-    users = [c.new_user() for _ in range(5)]
-    room = c.new_room(owner)["id"]
-    for u in users:
-        c.join(u, room)
+    users, room = _room_with_members(s, 5)
     s.kill_gateway(0)
     redis.Redis.from_url(s.redis_url).flushall()
     s.start_gateway(0)
@@ -356,14 +362,7 @@ def test_a_gateway_warms_a_cold_read_model_at_start(make_stack):
         assert time.time() < deadline, s.log_text("gateway0")[-3000:]
         time.sleep(0.1)
     since = {"gateway0": len(s.log_text("gateway0"))}
-
-    async def run():
-        for u in users:
-            ws = await connect(s.gateway_ws_url(0), u["token"], name=u["username"])
-            assert (await ws.subscribe(room))["type"] == "subscribed"
-            await ws.close()
-
-    asyncio.run(run())
+    _subscribe_one_by_one(s, users, room)
     reads = [(x.get("collection"), x.get("command")) for x in _trace_lines(s, ["gateway0"], since)
              if x.get("op") == "read"]
     assert not [r for r in reads if r[0] == "users"], reads

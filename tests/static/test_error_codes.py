@@ -11,7 +11,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 SOURCES = [p for d in ("rest-fcgi", "ws-gateway", "common/src") for p in (REPO / d).glob("*.c")]
 # function -> index of its `code` argument
-CODE_ARG = {"rest_response_error": 2, "gw_session_send_error": 1, "gw_http_respond_error": 2,
+CODE_ARG = {"rest_response_error": 2, "gw_session_send_error": 1, "gw_upgrade_auth_respond_error": 2,
             "upgrade__refuse": 3, "chat_json_error": 0,
             "parse__fail": 1}  # ws-gateway/frame_parse.c
 STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')

@@ -83,6 +83,22 @@ static void test_one_wire_vocabulary(void **state)
     }
 }
 
+static void test_http_status_text(void **state)
+{
+    (void)state;
+    /* one table for both servers (REST's responses, the gateway's HTTP refusals) */
+    assert_string_equal(chat_http_status_text(404), "Not Found");
+    assert_string_equal(chat_http_status_text(413), "Content Too Large");
+    assert_string_equal(chat_http_status_text(426), "Upgrade Required");
+    assert_string_equal(chat_http_status_text(503), "Service Unavailable");
+    assert_string_equal(chat_http_status_text(299), "Unknown");
+    for (int err = CHAT_OK + 1; err <= CHAT_ERR_INTERNAL; err++) {
+        /* every status an error maps to has its phrase */
+        assert_string_not_equal(chat_http_status_text(chat_err_http_status((chat_err_t)err)),
+                                "Unknown");
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -90,6 +106,7 @@ int main(void)
         cmocka_unit_test(test_every_value_has_text),
         cmocka_unit_test(test_out_of_range_is_internal),
         cmocka_unit_test(test_one_wire_vocabulary),
+        cmocka_unit_test(test_http_status_text),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

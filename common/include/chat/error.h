@@ -37,6 +37,10 @@ const char *chat_err_code(chat_err_t err);
 /** HTTP status that SPEC §2 gives an error (400, 401, 403, 404, 409, 413, 429, 503, 500). */
 int chat_err_http_status(chat_err_t err);
 
+/** The reason phrase of an HTTP status both servers send ("Not Found"); "Unknown" for
+ *  one they never send; never NULL. */
+const char *chat_http_status_text(int status);
+
 /** One wire error code: its snake_case name and the HTTP status REST answers it with
  *  (the gateway sends the same code in frames, where no status applies). */
 typedef struct chat_wire_code {
