@@ -5,8 +5,6 @@
  */
 #include "gateway_health.h"
 
-#include "gateway_metrics.h"
-
 #include <stdlib.h>
 #include <string.h>
 
@@ -135,9 +133,6 @@ int gw_health_respond(gw_t *gw, struct lws *wsi, const char *path)
     if (strcmp(path, "/livez") == 0) {
         return gw_upgrade_auth_respond_json(
             wsi, 200, json_pack("{s:s, s:s}", "status", "ok", "gateway", gw->cfg.gateway_id));
-    }
-    if (strcmp(path, "/metrics") == 0) {
-        return gw_metrics_respond(gw, wsi);
     }
     if (strcmp(path, "/health") != 0) {
         return -1;

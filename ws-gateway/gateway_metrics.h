@@ -1,21 +1,16 @@
 /*
- * gateway_metrics.h - what one gateway process exports at GET /metrics (Prometheus text
- * format; the names docs/OPERATIONS.md lists and deploy/prometheus alerts on): counters
- * and histograms updated where things happen, gauges read from the gateway's state when
- * scraped.
+ * gateway_metrics.h - the counters and histograms one gateway exports, updated where
+ * things happen (a leaf: it calls nothing of the gateway); metrics_page.c renders them at
+ * GET /metrics with the gauges read from the gateway's state.
  *
- * Threads: the counters and histograms from any thread (atomics); gw_metrics_respond on
- * the loop thread.
+ * Threads: any thread (atomics).
  */
 #ifndef GW_GATEWAY_METRICS_H
 #define GW_GATEWAY_METRICS_H
 
-#include <libwebsockets.h>
 #include <stdint.h>
 
 #include "chat/metrics.h"
-
-struct gw;
 
 typedef enum {
     GW_IN_MESSAGE,
@@ -74,7 +69,11 @@ gw_frame_in_t gw_metrics_in_type(const char *type);
 gw_frame_out_t gw_metrics_out_type(const char *payload, size_t len);
 /** A socket closed with code (0: the peer closed or went away). */
 void gw_metrics_closed(gw_metrics_t *m, unsigned code);
-/** Answers GET /metrics; returns what the lws HTTP callback returns. */
-int gw_metrics_respond(struct gw *gw, struct lws *wsi);
+/** The label values of the counters above, for the page (metrics_page.c). */
+extern const unsigned gw_metrics_close_codes[GW_CLOSE_CODES_N];
+extern const char *const gw_metrics_in_names[GW_IN__N];
+extern const char *const gw_metrics_out_names[GW_OUT__N];
+extern const char *const gw_metrics_replay_names[GW_REPLAY__N];
+extern const char *const gw_metrics_batch_names[GW_BATCH__N];
 
 #endif

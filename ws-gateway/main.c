@@ -29,6 +29,7 @@
 #include "message_pipeline.h"
 #include "presence_tracker.h"
 #include "pubsub.h"
+#include "room_dedupe.h"
 #include "room_registry.h"
 #include "server.h"
 #include "session.h"
@@ -136,6 +137,39 @@ static void main__index_done(gw_job_t *job, gw_t *gw, bool cancelled)
 /* After a mass close (half of the sockets gone, at least MAIN__TRIM_MIN of them) the
  * freed per-socket memory goes back to the system instead of staying at its peak. */
 #define MAIN__TRIM_MIN 1000
+
+/* ------------------------------------------------------------------ pub/sub events */
+
+/* What pub/sub reports goes up here: pubsub.c never calls the layers above it. */
+static void main__on_room_message(gw_t *gw, const char *room_id, const char *payload, size_t len)
+{
+    /* this gateway's own PUBLISH coming back is dropped before anything parses it */
+    if (!gw_room_dedupe_drop_stale(gw, room_id, payload, len)) {
+        gw_registry_on_channel_message(gw->registry, room_id, payload, len);
+    }
+}
+
+static void main__on_room_channel_ready(gw_t *gw, const char *room_id)
+{
+    gw_registry_on_channel_ready(gw->registry, room_id);
+}
+
+static void main__on_user_message(gw_t *gw, const char *user_id, const char *payload, size_t len)
+{
+    gw_users_on_channel_message(gw->users, user_id, payload, len);
+}
+
+static void main__on_redis_up(gw_t *gw)
+{
+    gw_presence_on_redis_up(gw->presence);
+}
+
+static const gw_pubsub_events_t main__pubsub_events = {
+    .room_message = main__on_room_message,
+    .room_channel_ready = main__on_room_channel_ready,
+    .user_message = main__on_user_message,
+    .redis_up = main__on_redis_up,
+};
 
 static void main__maybe_trim(gw_t *gw)
 {
@@ -301,6 +335,7 @@ int main(void)
     gw->pipeline = gw_pipeline_create(gw);
     gw->users = gw_users_create(gw);
     gw->pubsub = gw_pubsub_create(gw);
+    gw_pubsub_set_events(gw->pubsub, &main__pubsub_events);
     gw->health = gw->workers != NULL ? gw_health_create(gw) : NULL;
     gw->audit = gw->workers != NULL ? gw_audit_create(gw) : NULL;
     gw->admission = gw_admission_create(gw);

@@ -132,6 +132,13 @@ static void ps__on_handle_closed(uv_handle_t *h)
     }
 }
 
+void gw_pubsub_set_events(gw_pubsub_t *ps, const gw_pubsub_events_t *events)
+{
+    if (ps != NULL && events != NULL) {
+        ps->events = *events;
+    }
+}
+
 void gw_pubsub_destroy(gw_pubsub_t *ps)
 {
     if (ps == NULL) {

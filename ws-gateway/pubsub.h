@@ -21,8 +21,26 @@
 #include "gateway.h"
 #include "shared_frame.h"
 
+/**
+ * What this layer reports to the layers above it (rooms, user channels, presence): a
+ * table main.c registers, so pub/sub never calls up into them. Each may be NULL.
+ */
+typedef struct gw_pubsub_events {
+    /** A message arrived on chat:room:{room_id} (payload borrowed for the call). */
+    void (*room_message)(gw_t *gw, const char *room_id, const char *payload, size_t len);
+    /** The room's channel subscription is confirmed, first or again after a reconnect
+     *  (the room backfills what it may have missed). */
+    void (*room_channel_ready)(gw_t *gw, const char *room_id);
+    /** A message arrived on chat:user:{user_id}. */
+    void (*user_message)(gw_t *gw, const char *user_id, const char *payload, size_t len);
+    /** Redis answers again after an outage (presence announces this gateway again). */
+    void (*redis_up)(gw_t *gw);
+} gw_pubsub_events_t;
+
 /** Parses cfg.redis_url and starts connecting. NULL on a malformed url. */
 gw_pubsub_t *gw_pubsub_create(gw_t *gw);
+/** Registers the events table (copied); call right after gw_pubsub_create. */
+void gw_pubsub_set_events(gw_pubsub_t *ps, const gw_pubsub_events_t *events);
 /** Drops both connections (pending callbacks run with NULL replies) and frees. */
 void gw_pubsub_destroy(gw_pubsub_t *ps);
 

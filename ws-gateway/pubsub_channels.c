@@ -3,15 +3,13 @@
  * wants (room channels its sessions watch, the live channels of its users), where each
  * one's SUBSCRIBE stands, and what arrives on them. State is kept per channel so that a
  * SUBSCRIBE is never sent while an UNSUBSCRIBE of the same channel is in flight
- * (hiredis 0.14 keys its callbacks by channel name). A message goes to the room
- * registry or the user channel module by its channel's name; a room message that room
- * has already delivered (this gateway's own PUBLISH coming back) is dropped by
- * room_dedupe.c before anything parses or copies it. The control channel chat:gw:<id>
+ * (hiredis 0.14 keys its callbacks by channel name). A message is reported through
+ * main.c's events table (gw_pubsub_events_t: room or user message, by the channel's
+ * name; nothing above this layer is called directly). The control channel chat:gw:<id>
  * carries the heartbeat pubsub.c's health check waits for. In cluster mode the table
  * is the same; where each channel is subscribed is pubsub_cluster_chans.c's business.
  *
- * Threads: loop thread only. Relies on: hiredis 0.14 async, pubsub_internal.h,
- * room_registry.h (room channel callbacks), room_dedupe.h, user_channel.h.
+ * Threads: loop thread only. Relies on: hiredis 0.14 async, pubsub_internal.h.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -21,9 +19,6 @@
 #include "chat/log.h"
 #include "pubsub_cluster.h"
 #include "pubsub_internal.h"
-#include "room_dedupe.h"
-#include "room_registry.h"
-#include "user_channel.h"
 
 #define CHANNELS__SUB_BATCH 128
 
@@ -74,12 +69,14 @@ void gw_pubsub_channels_deliver(gw_pubsub_t *ps, const char *chname, const redis
         return;
     }
     if (chat_key_channel_id(chname, CHAT_ROOM_CHANNEL_PREFIX, CHAT_ROOM_CHANNEL_SUFFIX, id)) {
-        if (!gw_room_dedupe_drop_stale(ps->gw, id, data->str, data->len)) {
-            gw_registry_on_channel_message(ps->gw->registry, id, data->str, data->len);
+        if (ps->events.room_message != NULL) {
+            ps->events.room_message(ps->gw, id, data->str, data->len);
         }
     } else if (chat_key_channel_id(chname, CHAT_USER_CHANNEL_PREFIX, CHAT_USER_CHANNEL_SUFFIX,
                                    id)) {
-        gw_users_on_channel_message(ps->gw->users, id, data->str, data->len);
+        if (ps->events.user_message != NULL) {
+            ps->events.user_message(ps->gw, id, data->str, data->len);
+        }
     }
 }
 
@@ -99,7 +96,9 @@ static void channels__on_change(gw_pubsub_t *ps, redisAsyncContext *ac, const ch
             channels__unsubscribe(ps, ac, ch, chname);
         } else if (chat_key_channel_id(chname, CHAT_ROOM_CHANNEL_PREFIX, CHAT_ROOM_CHANNEL_SUFFIX,
                                        room_id)) {
-            gw_registry_on_channel_ready(ps->gw->registry, room_id);
+            if (ps->events.room_channel_ready != NULL) {
+                ps->events.room_channel_ready(ps->gw, room_id);
+            }
         }
     } else if (strcmp(kind, "unsubscribe") == 0) {
         ch->state = GW_PUBSUB_CH_NONE;

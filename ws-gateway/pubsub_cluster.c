@@ -7,8 +7,8 @@
  * the last map named, never blocking) and its refreshes, and commands routed to the
  * master of their key with MOVED / ASK followed. Channels: pubsub_cluster_chans.c.
  *
- * Threads: loop thread only. Relies on: pubsub_cluster_internal.h, redis_cluster.h,
- * presence_tracker.h (Redis came back).
+ * Threads: loop thread only. Relies on: pubsub_cluster_internal.h, redis_cluster.h;
+ * reports Redis coming back through the events table (events.redis_up).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +16,6 @@
 
 #include "chat/clock.h"
 #include "chat/log.h"
-#include "presence_tracker.h"
 #include "pubsub_cluster_internal.h"
 
 #define CL__PING_EVERY_MS 1000
@@ -401,7 +400,9 @@ void gw_pubsub_cluster_tick(gw_pubsub_t *ps)
         chat_log_info("redis cluster up", "masters", "all answering", "gateway",
                       ps->gw->cfg.gateway_id);
         gw_pubsub__flush_retry(ps);
-        gw_presence_on_redis_up(ps->gw->presence);
+        if (ps->events.redis_up != NULL) {
+            ps->events.redis_up(ps->gw);
+        }
     } else if (!up && cl->was_up) {
         chat_log_warn("redis cluster degraded", "reason",
                       "a master does not answer or slots "

@@ -5,7 +5,7 @@
  * slot), on the subscriber connection of the master serving its slot. Everything read
  * on those connections comes here, already classified: shard messages go where
  * pubsub_channels.c sends single-node messages; an "ssubscribe" confirmation of a room
- * channel is reported to the registry as after a reconnect (it backfills the gap); a
+ * channel is reported (events.room_channel_ready) as after a reconnect (it backfills); a
  * "sunsubscribe" nobody asked for (the slot moved: failover, resharding) or a -MOVED
  * asks for a new map and the channel is subscribed again on its owner. An unconfirmed
  * SSUBSCRIBE is sent again after GW_CLUSTER_SUB_TIMEOUT_MS (Redis ignores a repeat); an
@@ -25,7 +25,6 @@
 #include "chat/keys.h"
 #include "chat/log.h"
 #include "pubsub_cluster_internal.h"
-#include "room_registry.h"
 
 static void chans__send(gw_cnode_t *n, const char *verb, const char *channel)
 {
@@ -157,7 +156,9 @@ static void chans__on_subscribed(gw_cnode_t *n, const char *channel)
     } else if (chat_key_channel_id(channel, CHAT_ROOM_CHANNEL_PREFIX, CHAT_ROOM_CHANNEL_SUFFIX,
                                    room_id)) {
         /* whatever was published while it was not subscribed here is in MongoDB */
-        gw_registry_on_channel_ready(cl->ps->gw->registry, room_id);
+        if (cl->ps->events.room_channel_ready != NULL) {
+            cl->ps->events.room_channel_ready(cl->ps->gw, room_id);
+        }
     }
 }
 

@@ -6,7 +6,8 @@
  * What a new subscribe connection subscribes is pubsub_channels.c's business.
  *
  * Threads: loop thread only. Relies on: hiredis 0.14 async + adapters/libuv.h,
- * pubsub_internal.h, presence_tracker.h (Redis came back).
+ * pubsub_internal.h; reports Redis coming back through the events table
+ * (events.redis_up).
  */
 #include <hiredis/adapters/libuv.h>
 #include <stdio.h>
@@ -15,7 +16,6 @@
 
 #include "chat/clock.h"
 #include "chat/log.h"
-#include "presence_tracker.h"
 #include "pubsub_internal.h"
 
 static void conn__on_retry_timer(uv_timer_t *t)
@@ -129,7 +129,9 @@ void gw_pubsub_conn_on_pong(redisAsyncContext *ac, void *r, void *privdata)
         c->down_logged = false;
         chat_log_info("redis connected", "conn_kind", c->name, "gateway", ps->gw->cfg.gateway_id);
         gw_pubsub__flush_retry(ps);
-        gw_presence_on_redis_up(ps->gw->presence);
+        if (ps->events.redis_up != NULL) {
+            ps->events.redis_up(ps->gw);
+        }
     }
 }
 

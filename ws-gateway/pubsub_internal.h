@@ -77,6 +77,7 @@ struct gw_pubsub {
     int open_handles;
     bool closing;
     struct gw_pubsub_cluster *cluster; /* REDIS_CLUSTER=1 (pubsub_cluster.c), else NULL */
+    gw_pubsub_events_t events;         /* main.c's: what happens is reported up there */
 };
 
 static inline void gw_pubsub_room_channel(const char *room_id, char *buf, size_t len)

@@ -11,6 +11,7 @@
 #include "chat/log.h"
 #include "gateway_health.h"
 #include "keepalive.h"
+#include "metrics_page.h"
 #include "listener.h"
 #include "session.h"
 #include "upgrade_auth.h"
@@ -28,6 +29,9 @@ static int server__dispatch(struct lws *wsi, enum lws_callback_reasons reason, v
     switch (reason) {
     case LWS_CALLBACK_HTTP:
         /* a plain request to the gateway (health checks, mistakes) */
+        if (in != NULL && strcmp(in, "/metrics") == 0) {
+            return gw_metrics_page_respond(gw, wsi);
+        }
         if (in != NULL) {
             int rc = gw_health_respond(gw, wsi, in);
             if (rc >= 0) {

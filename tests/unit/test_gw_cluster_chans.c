@@ -93,9 +93,10 @@ void gw_cluster_node_sub_pong(gw_cnode_t *n)
     n->sub_ping_out = false;
 }
 
-void gw_registry_on_channel_ready(gw_registry_t *reg, const char *room_id)
+/* the events table main.c would register: a room channel confirmed */
+static void on_room_channel_ready(gw_t *g, const char *room_id)
 {
-    (void)reg;
+    (void)g;
     snprintf(ready_rooms[n_ready++], sizeof(ready_rooms[0]), "%s", room_id);
 }
 
@@ -160,6 +161,7 @@ static int setup(void **state)
     ps.chans = gw_hmap_create(16);
     ps.cluster = &cl;
     cl.ps = &ps;
+    ps.events.room_channel_ready = on_room_channel_ready;
     cl.map = map_of(BEFORE);
     n_nodes = 3;
     set_node(0, 7000, 1);
