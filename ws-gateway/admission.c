@@ -303,6 +303,24 @@ void gw_admission_check_token(gw_session_t *s)
     }
 }
 
+int gw_admission_on_frame(gw_session_t *s, const char *data, size_t len)
+{
+    if (s->admitted) {
+        gw_frame_handlers_dispatch(s, data, len);
+        return 0;
+    }
+    /* its checks are still running: keep it for then, and once the stash is full stop
+     * reading the socket until admission (back-pressure, so a client that sends a burst
+     * at once is not cut off) */
+    if (!gw_admission_stash(s, data, len)) {
+        return -1;
+    }
+    if (s->n_stash >= GW_ADMISSION_STASH_PAUSE) {
+        lws_rx_flow_control(s->wsi, 0);
+    }
+    return 0;
+}
+
 void gw_admission_end(gw_session_t *s)
 {
     gw_admission_stash_drop(s);

@@ -37,6 +37,10 @@ void gw_admission_pump(gw_t *gw);
 void gw_admission_begin(gw_session_t *s);
 /** A socket closed: give its place back (gw_session_closed). */
 void gw_admission_end(gw_session_t *s);
+/** A frame of s (session.h's frame event): kept in the stash until s is admitted (and
+ *  once the stash holds GW_ADMISSION_STASH_PAUSE frames the socket is not read until
+ *  then), dispatched after. -1 when the stash is full. */
+int gw_admission_on_frame(gw_session_t *s, const char *data, size_t len);
 
 /** Closes every socket of user_id here with 4001 and reason (account deleted). */
 void gw_admission_close_user(gw_t *gw, const char *user_id, const char *reason);

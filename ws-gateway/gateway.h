@@ -82,6 +82,7 @@ typedef struct gw {
                                       by the workers: while false they do not wait on
                                       Redis timeouts */
 
+    const struct gw_session_events *session_events; /* main.c's (session.h) */
     gw_hmap_t *sessions;        /* conn key -> gw_session_t (borrowed from lws) */
     gw_session_t *session_head; /* intrusive list of established sessions */
     size_t n_sessions;

@@ -34,6 +34,7 @@
 #include "server.h"
 #include "session.h"
 #include "store_worker.h"
+#include "subscription.h"
 #include "user_channel.h"
 
 #define MAIN__LOG_FLUSH_MS 2000
@@ -163,6 +164,15 @@ static void main__on_redis_up(gw_t *gw)
 {
     gw_presence_on_redis_up(gw->presence);
 }
+
+static const gw_session_events_t main__session_events = {
+    .opened = gw_admission_begin,
+    .frame = gw_admission_on_frame,
+    .closing = gw_subscription_drop_all,
+    .closed = gw_admission_end,
+    .ping_due = gw_keepalive_send_ping,
+    .drained = gw_subscription_on_queue_drained,
+};
 
 static const gw_pubsub_events_t main__pubsub_events = {
     .room_message = main__on_room_message,
@@ -334,6 +344,7 @@ int main(void)
     gw->presence = gw_presence_create(gw);
     gw->pipeline = gw_pipeline_create(gw);
     gw->users = gw_users_create(gw);
+    gw->session_events = &main__session_events;
     gw->pubsub = gw_pubsub_create(gw);
     gw_pubsub_set_events(gw->pubsub, &main__pubsub_events);
     gw->health = gw->workers != NULL ? gw_health_create(gw) : NULL;

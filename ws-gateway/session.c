@@ -15,14 +15,8 @@
 #include "chat/log.h"
 #include "chat/model.h"
 #include "chat/validate.h"
-#include "frame_handlers.h"
-#include "presence_tracker.h"
-#include "admission.h"
 #include "gateway_metrics.h"
-#include "keepalive.h"
 #include "slow_consumer.h"
-#include "subscription.h"
-#include "user_channel.h"
 
 #define SESSION__PRESENCE_SEEN_MAX 4096
 
@@ -51,7 +45,7 @@ void gw_session_open(gw_t *gw, gw_session_t *s, struct lws *wsi)
     if (gw->metrics != NULL) {
         chat_counter_add(&gw->metrics->sockets_opened, 1);
     }
-    gw_admission_begin(s); /* presence, live channel and the URL's room once admitted */
+    gw->session_events->opened(s); /* admission: presence, live channel, the URL's room */
 }
 
 static void session__drop_queue(gw_session_t *s)
@@ -75,7 +69,7 @@ void gw_session_closed(gw_session_t *s)
     s->closing = true;
     chat_log_info("disconnected", "gateway", gw->cfg.gateway_id, "conn", s->conn_key, "user",
                   s->user_id);
-    gw_subscription_drop_all(s);
+    gw->session_events->closing(s);
     free(s->subs);
     s->subs = NULL;
     session__drop_queue(s);
@@ -98,7 +92,7 @@ void gw_session_closed(gw_session_t *s)
     if (gw->metrics != NULL) {
         gw_metrics_closed(gw->metrics, s->closing ? s->close_code : 0);
     }
-    gw_admission_end(s);
+    gw->session_events->closed(s);
 }
 
 gw_session_t *gw_session_find(gw_t *gw, uint64_t conn_id)
@@ -129,20 +123,10 @@ static int session__message(gw_session_t *s, const unsigned char *data, size_t l
     if (chat_utf8_length((const char *)data, len) < 0) {
         return session__close_now(s, LWS_CLOSE_STATUS_INVALID_PAYLOAD, "invalid UTF-8");
     }
-    if (!s->admitted) {
-        /* its checks are still running (admission.h): keep it for then, and once the
-         * stash is full stop reading the socket until admission (back-pressure, so a
-         * client that sends a burst at once is not cut off) */
-        if (!gw_admission_stash(s, (const char *)data, len)) {
-            return session__close_now(s, LWS_CLOSE_STATUS_POLICY_VIOLATION,
-                                      "too much data before the connection was admitted");
-        }
-        if (s->n_stash >= GW_ADMISSION_STASH_PAUSE) {
-            lws_rx_flow_control(s->wsi, 0);
-        }
-        return 0;
+    if (s->gw->session_events->frame(s, (const char *)data, len) != 0) {
+        return session__close_now(s, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+                                  "too much data before the connection was admitted");
     }
-    gw_frame_handlers_dispatch(s, (const char *)data, len);
     return 0;
 }
 
@@ -338,7 +322,7 @@ int gw_session_writeable(gw_session_t *s)
     int n;
 
     if (s->established && s->ping_due && !s->close_sent) {
-        return gw_keepalive_send_ping(s);
+        return s->gw->session_events->ping_due(s);
     }
     if (!s->established || s->q_len == 0 || s->close_sent) {
         return 0;
@@ -361,7 +345,7 @@ int gw_session_writeable(gw_session_t *s)
     }
     if (s->replays_waiting > 0 && !s->closing &&
         gw_slow_replay_resumes(lim, s->q_len, s->q_bytes)) {
-        gw_subscription_on_queue_drained(s);
+        s->gw->session_events->drained(s);
     }
     if (s->q_len == 0 && s->q_cap > 64) {
         /* a burst is over: give the big ring back */

@@ -89,6 +89,27 @@ struct gw_session {
     gw_session_t *next;
 };
 
+/**
+ * What a connection reports to the layers above it (admission, protocol, subscriptions,
+ * keepalive): a table main.c registers in gw->session_events, so this module never
+ * calls them. Every entry is set.
+ */
+typedef struct gw_session_events {
+    /** Established: the checks before its frames are acted on start (admission.h). */
+    void (*opened)(gw_session_t *s);
+    /** A text frame of valid UTF-8 arrived. 0, or -1 to close the connection with 1008
+     *  (too much data before it was admitted). */
+    int (*frame)(gw_session_t *s, const char *data, size_t len);
+    /** Closing: drop its subscriptions (before its state is freed). */
+    void (*closing)(gw_session_t *s);
+    /** Gone: its admission state and counts are released. */
+    void (*closed)(gw_session_t *s);
+    /** Writable with a ping due: send it (what lws's callback returns). */
+    int (*ping_due)(gw_session_t *s);
+    /** Its send queue drained below the replay threshold: paused replays go on. */
+    void (*drained)(gw_session_t *s);
+} gw_session_events_t;
+
 /** LWS_CALLBACK_ESTABLISHED: registers the session, marks its user online, joins the
  *  URL room. */
 void gw_session_open(gw_t *gw, gw_session_t *s, struct lws *wsi);
