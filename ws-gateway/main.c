@@ -165,6 +165,20 @@ static void main__on_redis_up(gw_t *gw)
     gw_presence_on_redis_up(gw->presence);
 }
 
+static void main__on_presence_event(gw_t *gw, const char *room_id, const char *user_id, bool online,
+                                    gw_frame_t *frame)
+{
+    gw_presence_on_event(gw->presence, room_id, user_id, online, frame);
+}
+
+static const gw_registry_events_t main__registry_events = {
+    .sub_removed = gw_subscription_drop,
+    .sub_recheck = gw_subscription_recheck,
+    .channel_ready = gw_subscription_on_channel_ready,
+    .tick = gw_subscription_on_tick,
+    .presence = main__on_presence_event,
+};
+
 static const gw_session_events_t main__session_events = {
     .opened = gw_admission_begin,
     .frame = gw_admission_on_frame,
@@ -341,6 +355,7 @@ int main(void)
     gw->workers = gw_store_workers_create(gw, gw->lim.workers, gw->lim.read_workers,
                                           gw->lim.worker_queue_cap);
     gw->registry = gw_registry_create(gw);
+    gw_registry_set_events(gw->registry, &main__registry_events);
     gw->presence = gw_presence_create(gw);
     gw->pipeline = gw_pipeline_create(gw);
     gw->users = gw_users_create(gw);

@@ -17,12 +17,10 @@
 #include "deadline_set.h"
 #include "distinct_ids.h"
 #include "gateway_metrics.h"
-#include "presence_tracker.h"
 #include "pubsub.h"
 #include "room_backfill.h"
 #include "room_registry_internal.h"
 #include "session.h"
-#include "subscription.h"
 
 #define REGISTRY__TICK_MS 50
 #define REGISTRY__LINGER_MS 5000
@@ -36,6 +34,7 @@ struct gw_registry {
     gw_deadline_set_t *lingering; /* rooms without subscribers, dropped when due */
     uv_timer_t timer;
     int64_t last_linger_check_ms;
+    gw_registry_events_t events; /* main.c's: what the layers above hear */
 };
 
 /* ------------------------------------------------------------------ rooms */
@@ -300,11 +299,11 @@ void gw_registry_remove_user(gw_registry_t *reg, const char *room_id, const char
             continue;
         }
         if (sub->state == GW_SUB_LIVE) {
-            gw_subscription_drop(sub->session, sub); /* it had the member_removed frame */
+            reg->events.sub_removed(sub->session, sub); /* it had the member_removed frame */
         } else {
             /* still being set up, maybe by a join after this removal: check it again
              * (it goes live if the user is a member now, else it is refused) */
-            gw_subscription_recheck(sub->session, sub);
+            reg->events.sub_recheck(sub->session, sub);
         }
     }
 }
@@ -334,7 +333,7 @@ size_t gw_registry_take_away(gw_registry_t *reg, const char *room_id, const char
     /* backwards: dropping a sub moves the last one into its slot */
     for (uint32_t i = room->n_subs; i-- > 0;) {
         if (registry__taken(room->subs[i], user_id, live_before)) {
-            gw_subscription_drop(room->subs[i]->session, room->subs[i]);
+            reg->events.sub_removed(room->subs[i]->session, room->subs[i]);
         }
     }
     return n;
@@ -351,7 +350,7 @@ void gw_registry_on_channel_ready(gw_registry_t *reg, const char *room_id)
     if (room->seq_known) {
         gw_backfill_start(reg->gw, room);
     }
-    gw_subscription_on_channel_ready(reg->gw, room);
+    reg->events.channel_ready(reg->gw, room);
 }
 
 void gw_registry_on_channel_message(gw_registry_t *reg, const char *room_id, const char *payload,
@@ -382,8 +381,7 @@ void gw_registry_on_channel_message(gw_registry_t *reg, const char *room_id, con
     } else if (ev.kind == GW_CHAN_TYPING) {
         gw_registry_deliver_event(reg, room_id, frame, ev.user_id);
     } else if (ev.kind == GW_CHAN_PRESENCE && ev.user_id != NULL && ev.status != NULL) {
-        gw_presence_on_event(reg->gw->presence, room_id, ev.user_id, gw_chan_event_online(&ev),
-                             frame);
+        reg->events.presence(reg->gw, room_id, ev.user_id, gw_chan_event_online(&ev), frame);
     } else if (ev.kind == GW_CHAN_MEMBER_REMOVED || ev.kind == GW_CHAN_MEMBER_ADDED) {
         gw_registry_deliver_event(reg, room_id, frame, NULL);
         if (ev.kind == GW_CHAN_MEMBER_REMOVED && ev.user_id != NULL) {
@@ -405,7 +403,7 @@ static void registry__on_tick(uv_timer_t *t)
     void **due;
     size_t n = 0;
 
-    gw_subscription_on_tick(reg->gw);
+    reg->events.tick(reg->gw);
     /* collect first: starting a backfill edits the gap set */
     due = gw_deadline_due(reg->gaps, now, &n);
     for (size_t i = 0; i < n; i++) {
@@ -428,6 +426,13 @@ static void registry__on_tick(uv_timer_t *t)
         }
     }
     free(due);
+}
+
+void gw_registry_set_events(gw_registry_t *reg, const gw_registry_events_t *events)
+{
+    if (reg != NULL && events != NULL) {
+        reg->events = *events;
+    }
 }
 
 gw_registry_t *gw_registry_create(gw_t *gw)

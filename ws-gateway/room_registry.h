@@ -76,7 +76,27 @@ struct gw_room {
     gw_recent_t recent; /* the last delivered frames (recent_frames.h) */
 };
 
+/**
+ * What the registry reports to the layers above it (subscriptions, presence): a table
+ * main.c registers, so the registry never calls them. Every entry is set.
+ */
+typedef struct gw_registry_events {
+    /** A live subscription of a removed member must go (it had the member_removed frame). */
+    void (*sub_removed)(gw_session_t *s, gw_sub_t *sub);
+    /** A subscription still being set up must check the membership again. */
+    void (*sub_recheck)(gw_session_t *s, gw_sub_t *sub);
+    /** The room's channel is subscribed (again): waiting subscriptions go on. */
+    void (*channel_ready)(gw_t *gw, gw_room_t *room);
+    /** The registry's 1 s timer: subscription retries that are due. */
+    void (*tick)(gw_t *gw);
+    /** A presence event for user_id arrived on room_id's channel (frame borrowed). */
+    void (*presence)(gw_t *gw, const char *room_id, const char *user_id, bool online,
+                     gw_frame_t *frame);
+} gw_registry_events_t;
+
 gw_registry_t *gw_registry_create(gw_t *gw);
+/** Registers the events table (copied); call right after gw_registry_create. */
+void gw_registry_set_events(gw_registry_t *reg, const gw_registry_events_t *events);
 void gw_registry_destroy(gw_registry_t *reg);
 
 /** The room, or NULL. */
