@@ -334,25 +334,6 @@ void gw_admission_end(gw_session_t *s)
     }
 }
 
-void gw_admission_close_user(gw_t *gw, const char *user_id, const char *reason)
-{
-    for (gw_session_t *s = gw->session_head; s != NULL; s = s->next) {
-        if (!s->closing && strcmp(s->user_id, user_id) == 0) {
-            gw_session_close(s, ADMISSION__CLOSE_DELETED, reason, true);
-        }
-    }
-}
-
-void gw_admission_close_token(gw_t *gw, const char *user_id, const char *jti)
-{
-    for (gw_session_t *s = gw->session_head; s != NULL; s = s->next) {
-        if (!s->closing && jti[0] != '\0' && strcmp(s->user_id, user_id) == 0 &&
-            strcmp(s->jti, jti) == 0) {
-            gw_session_close(s, ADMISSION__CLOSE_DELETED, "token_revoked", true);
-        }
-    }
-}
-
 /* ------------------------------------------------------------------ warm-up */
 
 /* At start, on a read worker: a Redis without the read model (fresh, flushed, or a

@@ -42,10 +42,6 @@ void gw_admission_end(gw_session_t *s);
  *  then), dispatched after. -1 when the stash is full. */
 int gw_admission_on_frame(gw_session_t *s, const char *data, size_t len);
 
-/** Closes every socket of user_id here with 4001 and reason (account deleted). */
-void gw_admission_close_user(gw_t *gw, const char *user_id, const char *reason);
-/** Closes the sockets of user_id here that carry the token jti (4001 token_revoked). */
-void gw_admission_close_token(gw_t *gw, const char *user_id, const char *jti);
 /** The session renewed its token (auth frame): checks the new one against the denylist
  *  and closes the socket if it was revoked. */
 void gw_admission_check_token(gw_session_t *s);

@@ -14,7 +14,6 @@
 #include "chat/clock.h"
 #include "chat/jwt.h"
 #include "chat/log.h"
-#include "admission.h"
 #include "frame_parse.h"
 #include "gateway_metrics.h"
 #include "message_pipeline.h"
@@ -116,7 +115,7 @@ static void frames__auth(gw_session_t *s, const gw_frame_cmd_t *cmd)
     s->token_exp = claims.exp;
     if (strcmp(s->jti, claims.jti) != 0) {
         snprintf(s->jti, sizeof(s->jti), "%s", claims.jti);
-        gw_admission_check_token(s); /* a revoked token closes the socket (4001) */
+        gw_session_token_renewed(s); /* a revoked token closes the socket (4001) */
     }
     gw_session_send_json(s,
                          json_pack("{s:s, s:I}", "type", "auth_ok", "exp", (json_int_t)claims.exp));

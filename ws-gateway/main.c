@@ -186,6 +186,7 @@ static const gw_session_events_t main__session_events = {
     .closed = gw_admission_end,
     .ping_due = gw_keepalive_send_ping,
     .drained = gw_subscription_on_queue_drained,
+    .token_renewed = gw_admission_check_token,
 };
 
 static const gw_pubsub_events_t main__pubsub_events = {

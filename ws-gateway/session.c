@@ -295,6 +295,31 @@ int gw_session_timer(gw_session_t *s)
     return -1;
 }
 
+void gw_session_close_user(gw_t *gw, const char *user_id, uint16_t code, const char *reason)
+{
+    for (gw_session_t *s = gw->session_head; s != NULL; s = s->next) {
+        if (!s->closing && strcmp(s->user_id, user_id) == 0) {
+            gw_session_close(s, code, reason, true);
+        }
+    }
+}
+
+void gw_session_close_token(gw_t *gw, const char *user_id, const char *jti, uint16_t code,
+                            const char *reason)
+{
+    for (gw_session_t *s = gw->session_head; s != NULL; s = s->next) {
+        if (!s->closing && jti[0] != '\0' && strcmp(s->user_id, user_id) == 0 &&
+            strcmp(s->jti, jti) == 0) {
+            gw_session_close(s, code, reason, true);
+        }
+    }
+}
+
+void gw_session_token_renewed(gw_session_t *s)
+{
+    s->gw->session_events->token_renewed(s);
+}
+
 void gw_session_close(gw_session_t *s, uint16_t code, const char *reason, bool flush)
 {
     if (s->closing) {

@@ -108,7 +108,11 @@ typedef struct gw_session_events {
     int (*ping_due)(gw_session_t *s);
     /** Its send queue drained below the replay threshold: paused replays go on. */
     void (*drained)(gw_session_t *s);
+    /** An auth frame gave it a new token (s->jti): check it against the denylist. */
+    void (*token_renewed)(gw_session_t *s);
 } gw_session_events_t;
+
+#define GW_SESSION_CLOSE_AUTH 4001 /* the account was deleted or the token revoked */
 
 /** LWS_CALLBACK_ESTABLISHED: registers the session, marks its user online, joins the
  *  URL room. */
@@ -139,6 +143,13 @@ void gw_session_send_error(gw_session_t *s, const char *code, const char *messag
                            const char *room_id, const char *client_msg_id, json_t *extra);
 /** Starts closing with code/reason; flush=true sends queued frames first. */
 void gw_session_close(gw_session_t *s, uint16_t code, const char *reason, bool flush);
+/** Closes every socket of user_id here (flushing its queue) with code and reason. */
+void gw_session_close_user(gw_t *gw, const char *user_id, uint16_t code, const char *reason);
+/** Closes the sockets of user_id here that carry the token jti, with code and reason. */
+void gw_session_close_token(gw_t *gw, const char *user_id, const char *jti, uint16_t code,
+                            const char *reason);
+/** s has a new token (an auth frame): reported through the events table. */
+void gw_session_token_renewed(gw_session_t *s);
 
 /** Frames the queue can still take before replay must pause (half the bound). */
 bool gw_session_has_room_for_replay(const gw_session_t *s, size_t bytes);

@@ -12,7 +12,6 @@
 #include <string.h>
 
 #include "chat/log.h"
-#include "admission.h"
 #include "hmap.h"
 #include "pubsub.h"
 #include "session.h"
@@ -161,10 +160,10 @@ void gw_users_on_channel_message(gw_users_t *users, const char *user_id, const c
         chat_log_warn("unknown event on a user channel", "user", user_id);
         return;
     case USERS__ACCOUNT_DELETED:
-        gw_admission_close_user(users->gw, user_id, "account_deleted");
+        gw_session_close_user(users->gw, user_id, GW_SESSION_CLOSE_AUTH, "account_deleted");
         return;
     case USERS__TOKEN_REVOKED:
-        gw_admission_close_token(users->gw, user_id, jti);
+        gw_session_close_token(users->gw, user_id, jti, GW_SESSION_CLOSE_AUTH, "token_revoked");
         return;
     case USERS__FOR_CLIENTS:
         break;
