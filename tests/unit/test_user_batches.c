@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chat/account.h"
 #include "chat/cached_set.h"
 #include "chat/room_members_repo.h"
 #include "chat/db.h"
@@ -203,6 +204,22 @@ static void test_exist_many_from_the_set_of_ids(void **state)
     chat_user_cache_drop(s, ids[1]);
     chat_user_exist_many(s, (const char(*)[CHAT_ID_LEN])ids + 1, 1, out, &cold);
     assert_int_equal(out[0], CHAT_USER_EXISTS);
+    /* an account deletion takes the id out of the set: once the 30 s "gone" mark has
+     * expired (dropped here), the set must still not admit it */
+    {
+        char del[1][CHAT_ID_LEN];
+        add_user(s, "ivy", del[0]);
+        chat_user_ids_change(s, del[0], true); /* as its registration does */
+        chat_user_exist_many(s, (const char(*)[CHAT_ID_LEN])del, 1, out, NULL);
+        assert_int_equal(out[0], CHAT_USER_EXISTS);
+        assert_int_equal(chat_account_delete(s, del[0]), CHAT_OK);
+        chat_user_cache_drop(s, del[0]);
+        chat_user_exist_many(s, (const char(*)[CHAT_ID_LEN])del, 1, out, NULL);
+        assert_int_equal(out[0], CHAT_USER_GONE);
+        assert_int_equal(chat_user_ids_check_many(s, (const char(*)[CHAT_ID_LEN])del, 1, a, NULL),
+                         CHAT_OK);
+        assert_int_equal(a[0], CHAT_CSET_ABSENT);
+    }
     /* a fresh Redis: reported cold */
     {
         redisReply *r = chat_redis_command(s->redis, "FLUSHDB");
