@@ -159,7 +159,7 @@ static void admission__apply(gw_t *gw, const admission__item_t *it, bool cancell
     gw_session_t *s = cancelled || gw->stopping ? NULL : gw_session_find(gw, it->conn_id);
 
     if (it->counted) {
-        gw_admission_counts_add(gw_admission_counts(gw->admission), it->user_id);
+        gw_admission_counts_add(gw->admission_counts, it->user_id);
         if (s == NULL || s->closing) {
             gw_admission_counts_remove(gw, it->user_id); /* it went meanwhile */
         } else {
@@ -379,7 +379,7 @@ gw_admission_t *gw_admission_create(gw_t *gw)
         return NULL;
     }
     a->gw = gw;
-    a->counts = gw_admission_counts_create(gw);
+    a->counts = gw_admission_counts_create(gw, admission__pump);
     if (a->counts == NULL) {
         free(warm);
         free(a);
@@ -409,9 +409,4 @@ void gw_admission_destroy(gw_admission_t *a)
 void gw_admission_pump(gw_t *gw)
 {
     admission__pump(gw);
-}
-
-struct gw_admission_counts *gw_admission_counts(gw_admission_t *adm)
-{
-    return adm != NULL ? adm->counts : NULL;
 }

@@ -28,8 +28,6 @@ typedef struct gw_admission gw_admission_t;
 
 gw_admission_t *gw_admission_create(gw_t *gw);
 void gw_admission_destroy(gw_admission_t *adm);
-/** Its socket counts (admission_counts.h); NULL for NULL. */
-struct gw_admission_counts *gw_admission_counts(gw_admission_t *adm);
 /** Starts checks for sockets that wait (after the worker queue was full): main.c's tick. */
 void gw_admission_pump(gw_t *gw);
 

@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "chat/user_sockets.h"
-#include "admission.h"
 #include "gateway_metrics.h"
 #include "hmap.h"
 #include "store_worker.h"
@@ -20,6 +19,7 @@
 
 struct gw_admission_counts {
     gw_t *gw;
+    void (*tick)(gw_t *gw);
     uv_timer_t heartbeat;
     gw_hmap_t *counted;        /* user id -> uint32_t* sockets of the user counted in Redis */
     char (*gone)[CHAT_ID_LEN]; /* one entry per socket closed, for the next batch */
@@ -48,7 +48,7 @@ typedef struct counts__refresh_job {
 
 static gw_admission_counts_t *counts__of(gw_t *gw)
 {
-    return gw_admission_counts(gw->admission);
+    return gw->admission_counts;
 }
 
 /* ------------------------------------------------------------------ local counts */
@@ -101,7 +101,7 @@ static void counts__flush(gw_t *gw, gw_admission_counts_t *c);
 static void counts__flush_done(gw_job_t *job, gw_t *gw, bool cancelled)
 {
     counts__flush_job_t *j = (counts__flush_job_t *)job;
-    gw_admission_counts_t *c = gw->admission != NULL ? counts__of(gw) : NULL;
+    gw_admission_counts_t *c = counts__of(gw);
 
     free(j->users);
     free(j);
@@ -139,7 +139,7 @@ static void counts__flush(gw_t *gw, gw_admission_counts_t *c)
 
 void gw_admission_counts_remove(gw_t *gw, const char *user_id)
 {
-    gw_admission_counts_t *c = gw->admission != NULL ? counts__of(gw) : NULL;
+    gw_admission_counts_t *c = counts__of(gw);
 
     if (c == NULL) {
         return;
@@ -198,7 +198,7 @@ static void counts__on_heartbeat(uv_timer_t *t)
     const char *key;
     void *v;
 
-    gw_admission_pump(c->gw); /* sockets waiting since the worker queue was full */
+    c->tick(c->gw); /* admission: sockets waiting since the worker queue was full */
     counts__flush(c->gw, c);
     if (n == 0 || c->closing || !atomic_load(&c->gw->redis_up)) {
         return;
@@ -228,7 +228,7 @@ static void counts__on_heartbeat(uv_timer_t *t)
 
 /* ------------------------------------------------------------------ life */
 
-gw_admission_counts_t *gw_admission_counts_create(gw_t *gw)
+gw_admission_counts_t *gw_admission_counts_create(gw_t *gw, void (*tick)(gw_t *gw))
 {
     gw_admission_counts_t *c = calloc(1, sizeof(*c));
 
@@ -236,11 +236,13 @@ gw_admission_counts_t *gw_admission_counts_create(gw_t *gw)
         return NULL;
     }
     c->gw = gw;
+    c->tick = tick;
     c->counted = gw_hmap_create(1024);
     if (c->counted == NULL) {
         free(c);
         return NULL;
     }
+    gw->admission_counts = c;
     uv_timer_init(&gw->loop, &c->heartbeat);
     c->heartbeat.data = c;
     uv_timer_start(&c->heartbeat, counts__on_heartbeat, GW_ADMISSION_HEARTBEAT_MS,
@@ -269,6 +271,9 @@ void gw_admission_counts_destroy(gw_admission_counts_t *c)
         return;
     }
     c->closing = true;
+    if (c->gw->admission_counts == c) {
+        c->gw->admission_counts = NULL;
+    }
     uv_timer_stop(&c->heartbeat);
     uv_close((uv_handle_t *)&c->heartbeat, counts__on_closed);
 }

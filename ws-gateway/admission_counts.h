@@ -15,10 +15,11 @@
 
 #define GW_ADMISSION_HEARTBEAT_MS 10000
 
-typedef struct gw_admission_counts gw_admission_counts_t;
-
-gw_admission_counts_t *gw_admission_counts_create(gw_t *gw);
-/** Stops the heartbeat; frees once its timer is closed. Accepts NULL. */
+/** Creates the counts and sets gw->admission_counts; tick(gw) runs with every heartbeat
+ *  (admission pumps its waiting sockets there). */
+gw_admission_counts_t *gw_admission_counts_create(gw_t *gw, void (*tick)(gw_t *gw));
+/** Stops the heartbeat and clears gw->admission_counts; frees once its timer is closed.
+ *  Accepts NULL. */
 void gw_admission_counts_destroy(gw_admission_counts_t *c);
 
 /** One more socket of user_id counted in Redis (admission did the increment). Accepts

@@ -61,16 +61,15 @@ static void frames__typing(gw_session_t *s, const gw_frame_cmd_t *cmd)
     json_t *ev;
     gw_frame_t *f;
 
-    sub = gw_session_find_sub(s, room_id);
-    if (sub == NULL || sub->state == GW_SUB_PENDING) {
+    sub = gw_subscription_find(s, room_id);
+    if (sub == NULL || !gw_subscription_checked(sub)) {
         gw_session_send_error(s, "not_subscribed", "subscribe to the room first", room_id, NULL,
                               NULL);
         return;
     }
-    if (now - sub->last_typing_ms < FRAMES__TYPING_MIN_INTERVAL_MS) {
+    if (!gw_subscription_typing_turn(sub, now, FRAMES__TYPING_MIN_INTERVAL_MS)) {
         return; /* typing is a hint: extra ones are dropped silently */
     }
-    sub->last_typing_ms = now;
     ev = json_pack("{s:s, s:s, s:s, s:s}", "type", "typing", "room_id", room_id, "user_id",
                    s->user_id, "username", s->username);
     f = ev != NULL ? gw_frame_from_json(ev) : NULL;

@@ -22,6 +22,7 @@
 #include "hmap.h"
 
 typedef struct gw_session gw_session_t;
+typedef struct gw_sub gw_sub_t; /* one session's subscription to one room: subscription.h */
 typedef struct gw_store_workers gw_store_workers_t;
 typedef struct gw_pubsub gw_pubsub_t;
 typedef struct gw_registry gw_registry_t;
@@ -31,6 +32,7 @@ typedef struct gw_users gw_users_t;
 typedef struct gw_health gw_health_t;
 typedef struct gw_audit gw_audit_t;
 typedef struct gw_admission gw_admission_t;
+typedef struct gw_admission_counts gw_admission_counts_t;
 
 /** Limits and timings; defaults in main.c, overridable by WS_* environment variables. */
 typedef struct gw_limits {
@@ -71,14 +73,15 @@ typedef struct gw {
     gw_pubsub_t *pubsub;
     gw_registry_t *registry;
     gw_presence_t *presence;
-    gw_users_t *users;             /* per-user live channels (user_channel.h) */
-    gw_health_t *health;           /* /health and /livez (gateway_health.h) */
-    gw_audit_t *audit;             /* membership re-checks (member_audit.h) */
-    gw_admission_t *admission;     /* checks of new sockets (admission.h) */
-    struct gw_metrics *metrics;    /* /metrics counters (gateway_metrics.h), any thread */
-    gw_pipeline_t *pipeline;       /* stored messages waiting for their commit (acks) */
-    chat_local_limiter_t *limiter; /* rate-limit fallback while Redis is down */
-    atomic_bool redis_up;          /* written by the loop (pubsub.c's health check), read
+    gw_users_t *users;                       /* per-user live channels (user_channel.h) */
+    gw_health_t *health;                     /* /health and /livez (gateway_health.h) */
+    gw_audit_t *audit;                       /* membership re-checks (member_audit.h) */
+    gw_admission_t *admission;               /* checks of new sockets (admission.h) */
+    gw_admission_counts_t *admission_counts; /* its socket counts (admission_counts.h) */
+    struct gw_metrics *metrics;              /* /metrics counters (gateway_metrics.h), any thread */
+    gw_pipeline_t *pipeline;                 /* stored messages waiting for their commit (acks) */
+    chat_local_limiter_t *limiter;           /* rate-limit fallback while Redis is down */
+    atomic_bool redis_up;                    /* written by the loop (pubsub.c's health check), read
                                       by the workers: while false they do not wait on
                                       Redis timeouts */
 

@@ -16,9 +16,8 @@
 #include "chat/log.h"
 #include "chat/member_cache.h"
 #include "hmap.h"
+#include "room_backfill.h"
 #include "room_registry.h"
-#include "session.h"
-#include "shared_frame.h"
 #include "store_worker.h"
 
 struct gw_audit {
@@ -76,46 +75,6 @@ static void audit__maybe_free(gw_audit_t *a)
     free(a);
 }
 
-/* ------------------------------------------------------------------ shared checks */
-
-void gw_audit_check_users(const chat_store_t *st, const char *room_id,
-                          const char (*users)[CHAT_ID_LEN], size_t n, bool *gone)
-{
-    chat_member_query_t *q = calloc(n + 1, sizeof(*q));
-
-    for (size_t i = 0; i < n; i++) {
-        gone[i] = false;
-    }
-    if (q == NULL) {
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        q[i].room_id = room_id;
-        q[i].user_id = users[i];
-    }
-    chat_member_check_many(st, q, n);
-    for (size_t i = 0; i < n; i++) {
-        gone[i] = q[i].err == CHAT_OK && !q[i].is_member;
-    }
-    free(q);
-}
-
-void gw_audit_take_away(gw_t *gw, const char *room_id, const char *user_id, uint64_t live_before)
-{
-    json_t *ev = json_pack("{s:s, s:s, s:s}", "type", "member_removed", "room_id", room_id,
-                           "user_id", user_id);
-    gw_frame_t *f = ev != NULL ? gw_frame_from_json(ev) : NULL;
-
-    json_decref(ev);
-    if (gw_registry_take_away(gw->registry, room_id, user_id, live_before, f) > 0) {
-        chat_log_info("membership re-checked: room taken away", "gateway", gw->cfg.gateway_id,
-                      "room", room_id, "user", user_id);
-    }
-    if (f != NULL) {
-        gw_frame_unref(f);
-    }
-}
-
 /* ------------------------------------------------------------------ step 2 */
 
 static void audit__users_run(gw_job_t *job, gw_store_worker_t *w)
@@ -123,9 +82,9 @@ static void audit__users_run(gw_job_t *job, gw_store_worker_t *w)
     audit__users_job_t *j = (audit__users_job_t *)job;
 
     for (size_t r = 0; r < j->n_rooms; r++) {
-        gw_audit_check_users(gw_store_worker_store(w), j->rooms[r].id,
-                             (const char(*)[CHAT_ID_LEN])(j->users + j->rooms[r].first),
-                             j->rooms[r].n, j->gone + j->rooms[r].first);
+        gw_backfill_check_users(gw_store_worker_store(w), j->rooms[r].id,
+                                (const char(*)[CHAT_ID_LEN])(j->users + j->rooms[r].first),
+                                j->rooms[r].n, j->gone + j->rooms[r].first);
     }
 }
 
@@ -140,7 +99,7 @@ static void audit__users_done(gw_job_t *job, gw_t *gw, bool cancelled)
         char *epoch = strdup(room->epoch);
         for (size_t u = room->first; u < room->first + room->n; u++) {
             if (j->gone[u]) {
-                gw_audit_take_away(gw, room->id, j->users[u], j->live_before);
+                gw_registry_take_away(gw->registry, room->id, j->users[u], j->live_before);
             }
         }
         /* an epoch of "" (set not built) is never remembered, nor one some watcher was
@@ -177,12 +136,12 @@ static bool audit__start_users(gw_audit_t *a, const audit__epochs_job_t *e)
     for (size_t i = 0; j->rooms != NULL && i < e->n; i++) {
         const char *known = gw_hmap_get(a->checked, e->rooms[i]);
         gw_room_t *room = gw_registry_find(reg, e->rooms[i]);
-        if (room == NULL || room->n_subs == 0 ||
+        if (room == NULL || gw_registry_room_watchers(room) == 0 ||
             (known != NULL && e->epochs[i][0] != '\0' && strcmp(known, e->epochs[i]) == 0)) {
             continue;
         }
-        if (j->n_users + room->n_subs > cap_users) {
-            size_t cap = (j->n_users + room->n_subs) * 2;
+        if (j->n_users + gw_registry_room_watchers(room) > cap_users) {
+            size_t cap = (j->n_users + gw_registry_room_watchers(room)) * 2;
             char(*users)[CHAT_ID_LEN] = realloc(j->users, cap * sizeof(*users));
             if (users == NULL) {
                 break;
@@ -257,10 +216,10 @@ static void audit__collect_room(gw_room_t *room, void *arg)
 {
     audit__collect_t *c = arg;
 
-    if (room->n_subs == 0 || c->n == c->cap) {
+    if (gw_registry_room_watchers(room) == 0 || c->n == c->cap) {
         return;
     }
-    memcpy(c->rooms[c->n++], room->id, CHAT_ID_LEN);
+    memcpy(c->rooms[c->n++], gw_registry_room_id(room), CHAT_ID_LEN);
 }
 
 static void audit__on_timer(uv_timer_t *t)
@@ -279,7 +238,7 @@ static void audit__on_timer(uv_timer_t *t)
     gw_hmap_iter_init(&it, a->checked);
     while (gw_hmap_next(&it, &key, &v)) {
         gw_room_t *room = gw_registry_find(a->gw->registry, key);
-        if (room == NULL || room->n_subs == 0) {
+        if (room == NULL || gw_registry_room_watchers(room) == 0) {
             gw_hmap_remove(a->checked, key);
             free(v);
         }

@@ -9,7 +9,7 @@
  * last checked (a join or removal anywhere, a Redis restart or flush) it checks each
  * watching user once, and takes the room away from those who are no longer members
  * (member_removed, then the subscription is dropped). A gap backfill checks the room's
- * watchers the same way before it delivers anything (gw_audit_check_users).
+ * watchers the same way before it delivers anything (gw_backfill_check_users).
  *
  * Threads: loop thread; the audit job's run() on a read worker.
  */
@@ -30,16 +30,5 @@ typedef struct gw_audit gw_audit_t;
 gw_audit_t *gw_audit_create(gw_t *gw);
 /** Stops the timer; frees once the timer is closed and no audit is in flight. */
 void gw_audit_destroy(gw_audit_t *audit);
-
-/** Worker thread: gone[i] = users[i] is no longer a member of room_id (answers that
- *  cannot be had leave gone[i] false: Redis and MongoDB both down changes nothing). */
-void gw_audit_check_users(const chat_store_t *st, const char *room_id,
-                          const char (*users)[CHAT_ID_LEN], size_t n, bool *gone);
-
-/** Loop thread: a membership read that started after live_before (a
- *  gw_registry_live_mark) found room_id no longer user_id's: member_removed to this
- *  gateway's watchers of the room, then the user's subscriptions that were LIVE by then
- *  are dropped (gw_registry_take_away). */
-void gw_audit_take_away(gw_t *gw, const char *room_id, const char *user_id, uint64_t live_before);
 
 #endif

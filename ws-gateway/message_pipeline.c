@@ -22,6 +22,7 @@
 #include "pubsub.h"
 #include "room_registry.h"
 #include "session.h"
+#include "subscription.h"
 
 struct gw_pipeline {
     gw_t *gw;
@@ -343,8 +344,8 @@ void gw_pipeline_submit(gw_session_t *s, const char *room_id, const char *conten
     snprintf(r->user_id, sizeof(r->user_id), "%s", s->user_id);
     snprintf(r->username, sizeof(r->username), "%s", s->username);
     r->seen_seq = gw_registry_seen_seq(gw->registry, room_id);
-    sub = gw_session_find_sub(s, room_id);
-    r->trusted_member = sub != NULL && sub->state != GW_SUB_PENDING;
+    sub = gw_subscription_find(s, room_id);
+    r->trusted_member = sub != NULL && gw_subscription_checked(sub);
     s->inflight++;
     if (client_msg_id != NULL) {
         /* a resend of a message still in flight here (its ack waits for the store or for

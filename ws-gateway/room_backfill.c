@@ -12,7 +12,7 @@
 #include "chat/log.h"
 #include "gateway_metrics.h"
 #include "history_page.h"
-#include "member_audit.h"
+#include "chat/member_cache.h"
 #include "room_registry_internal.h"
 #include "store_worker.h"
 
@@ -39,12 +39,34 @@ static void backfill__free(backfill_job_t *b)
     free(b);
 }
 
+void gw_backfill_check_users(const chat_store_t *st, const char *room_id,
+                             const char (*users)[CHAT_ID_LEN], size_t n, bool *gone)
+{
+    chat_member_query_t *q = calloc(n + 1, sizeof(*q));
+
+    for (size_t i = 0; i < n; i++) {
+        gone[i] = false;
+    }
+    if (q == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        q[i].room_id = room_id;
+        q[i].user_id = users[i];
+    }
+    chat_member_check_many(st, q, n);
+    for (size_t i = 0; i < n; i++) {
+        gone[i] = q[i].err == CHAT_OK && !q[i].is_member;
+    }
+    free(q);
+}
+
 static void backfill__run(gw_job_t *job, gw_store_worker_t *w)
 {
     backfill_job_t *b = (backfill_job_t *)job;
 
-    gw_audit_check_users(gw_store_worker_store(w), b->room_id, (const char(*)[CHAT_ID_LEN])b->users,
-                         b->n_users, b->gone);
+    gw_backfill_check_users(gw_store_worker_store(w), b->room_id,
+                            (const char(*)[CHAT_ID_LEN])b->users, b->n_users, b->gone);
     gw_history_page_fetch(gw_store_worker_store(w), b->room_id, b->after, &b->page);
 }
 
@@ -61,7 +83,7 @@ static void backfill__done(gw_job_t *job, gw_t *gw, bool cancelled)
     room->backfill_in_flight = false;
     for (size_t i = 0; i < b->n_users; i++) {
         if (b->gone[i]) {
-            gw_audit_take_away(gw, b->room_id, b->users[i], b->live_before);
+            gw_registry_take_away(reg, b->room_id, b->users[i], b->live_before);
         }
     }
     if (b->page.err != CHAT_OK) {
@@ -112,8 +134,8 @@ void gw_backfill_start(gw_t *gw, gw_room_t *room)
     b->job.run = backfill__run;
     b->job.done = backfill__done;
     snprintf(b->room_id, sizeof(b->room_id), "%s", room->id);
-    b->users = calloc(room->n_subs + 1, sizeof(*b->users));
-    b->gone = calloc(room->n_subs + 1, sizeof(*b->gone));
+    b->users = calloc(room->n_entries + 1, sizeof(*b->users));
+    b->gone = calloc(room->n_entries + 1, sizeof(*b->gone));
     if (b->users == NULL || b->gone == NULL) {
         backfill__free(b);
         return;

@@ -103,11 +103,12 @@ bool gw_room_dedupe_drop_stale(gw_t *gw, const char *room_id, const char *payloa
     gw_room_dedupe_head_t head;
     char ts[DEDUPE__TS_MAX + 1];
     int64_t stored_ms = 0;
+    int64_t last;
 
     /* gw_room_dedupe_peek in the cheapest order: a new message (the common case) costs
      * one scan for its seq */
-    if (room == NULL || !room->seq_known || payload == NULL ||
-        !dedupe__seq(payload, len, &head.seq) || head.seq > room->last ||
+    if (room == NULL || !gw_registry_room_last(room, &last) || payload == NULL ||
+        !dedupe__seq(payload, len, &head.seq) || head.seq > last ||
         !dedupe__is_message(payload, len)) {
         return false;
     }

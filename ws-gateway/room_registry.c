@@ -3,8 +3,8 @@
  *
  * Threads: loop thread only. Relies on: reorder_buffer.h and recent_frames.h (the pure
  * ordering state of a room), deadline_set.h (gap and linger timers), room_backfill.h
- * (gap backfill jobs), pubsub.h (channel interest), session.h (queueing frames),
- * subscription.h (subscribers waiting for their channel), presence_tracker.h.
+ * (gap backfill jobs), pubsub.h (channel interest), session.h (queueing frames). What
+ * the layers above must hear goes through the events table main.c registers.
  */
 #include "room_registry.h"
 
@@ -23,19 +23,7 @@
 #include "session.h"
 
 #define REGISTRY__TICK_MS 50
-#define REGISTRY__LINGER_MS 5000
-#define REGISTRY__BUFFER_MAX 1024
 #define REGISTRY__PRESENCE_MAX_WATCHERS 256
-
-struct gw_registry {
-    gw_t *gw;
-    gw_hmap_t *rooms;             /* room id -> gw_room_t* (owned) */
-    gw_deadline_set_t *gaps;      /* rooms with a backfill due */
-    gw_deadline_set_t *lingering; /* rooms without subscribers, dropped when due */
-    uv_timer_t timer;
-    int64_t last_linger_check_ms;
-    gw_registry_events_t events; /* main.c's: what the layers above hear */
-};
 
 /* ------------------------------------------------------------------ rooms */
 
@@ -43,7 +31,7 @@ static void registry__room_free(gw_room_t *room)
 {
     gw_reorder_clear(&room->order);
     gw_recent_clear(&room->recent);
-    free(room->subs);
+    free(room->entries);
     free(room);
 }
 
@@ -52,14 +40,14 @@ size_t gw_registry_live_watchers(const gw_room_t *room, char (*out)[CHAT_ID_LEN]
     gw_distinct_t users;
 
     *all_live = true;
-    gw_distinct_init(&users, out, room->n_subs);
-    for (uint32_t i = 0; i < room->n_subs; i++) {
-        const gw_sub_t *sub = room->subs[i];
-        if (sub->state != GW_SUB_LIVE) {
+    gw_distinct_init(&users, out, room->n_entries);
+    for (uint32_t i = 0; i < room->n_entries; i++) {
+        const gw_room_entry_t *e = room->entries[i];
+        if (e->state != GW_SUB_LIVE) {
             *all_live = false; /* its own membership check is still ahead or in flight */
             continue;
         }
-        gw_distinct_add(&users, sub->session->user_id);
+        gw_distinct_add(&users, e->session->user_id);
     }
     return gw_distinct_done(&users);
 }
@@ -100,57 +88,6 @@ void gw_registry_gap_schedule(gw_registry_t *reg, gw_room_t *room, int64_t delay
     gw_deadline_schedule(reg->gaps, room->id, room, chat_clock_monotonic_ms() + delay_ms);
 }
 
-int gw_registry_attach(gw_registry_t *reg, gw_sub_t *sub, const char *room_id)
-{
-    gw_room_t *room = gw_hmap_get(reg->rooms, room_id);
-
-    if (room == NULL) {
-        room = calloc(1, sizeof(*room));
-        if (room == NULL) {
-            return -1;
-        }
-        snprintf(room->id, sizeof(room->id), "%s", room_id);
-        gw_reorder_init(&room->order, REGISTRY__BUFFER_MAX);
-        if (gw_hmap_put(reg->rooms, room->id, room) != 0) {
-            free(room);
-            return -1;
-        }
-        gw_pubsub_want_room(reg->gw->pubsub, room->id, true);
-    }
-    if (room->n_subs == room->cap_subs) {
-        uint32_t cap = room->cap_subs ? room->cap_subs * 2 : 4;
-        gw_sub_t **subs = realloc(room->subs, cap * sizeof(*subs));
-        if (subs == NULL) {
-            return -1;
-        }
-        room->subs = subs;
-        room->cap_subs = cap;
-    }
-    gw_deadline_cancel(reg->lingering, room->id);
-    sub->room = room;
-    sub->room_index = room->n_subs;
-    room->subs[room->n_subs++] = sub;
-    return 0;
-}
-
-void gw_registry_detach(gw_registry_t *reg, gw_sub_t *sub)
-{
-    gw_room_t *room = sub->room;
-    uint32_t i;
-
-    if (room == NULL) {
-        return;
-    }
-    i = sub->room_index;
-    room->subs[i] = room->subs[--room->n_subs];
-    room->subs[i]->room_index = i;
-    sub->room = NULL;
-    if (room->n_subs == 0 && !gw_deadline_has(reg->lingering, room->id)) {
-        gw_deadline_schedule(reg->lingering, room->id, room,
-                             chat_clock_monotonic_ms() + REGISTRY__LINGER_MS);
-    }
-}
-
 int64_t gw_registry_seen_seq(gw_registry_t *reg, const char *room_id)
 {
     gw_room_t *room = gw_hmap_get(reg->rooms, room_id);
@@ -187,11 +124,11 @@ static void registry__deliver(void *arg, int64_t seq, gw_frame_t *frame)
     registry__ctx_t *c = arg;
     gw_room_t *room = c->room;
 
-    for (uint32_t i = 0; i < room->n_subs; i++) {
-        gw_sub_t *sub = room->subs[i];
-        if (sub->state == GW_SUB_LIVE && seq > sub->delivered) {
-            sub->delivered = seq;
-            if (gw_session_send(sub->session, frame)) {
+    for (uint32_t i = 0; i < room->n_entries; i++) {
+        gw_room_entry_t *e = room->entries[i];
+        if (e->state == GW_SUB_LIVE && seq > e->delivered) {
+            e->delivered = seq;
+            if (gw_session_send(e->session, frame)) {
                 chat_counter_add(&c->reg->gw->metrics->deliveries, 1);
             }
         }
@@ -255,11 +192,11 @@ void gw_registry_deliver_event(gw_registry_t *reg, const char *room_id, gw_frame
     if (room == NULL) {
         return;
     }
-    for (uint32_t i = 0; i < room->n_subs; i++) {
-        gw_sub_t *sub = room->subs[i];
-        if (sub->state == GW_SUB_LIVE &&
-            (exclude_user == NULL || strcmp(sub->session->user_id, exclude_user) != 0)) {
-            gw_session_send(sub->session, frame);
+    for (uint32_t i = 0; i < room->n_entries; i++) {
+        gw_room_entry_t *e = room->entries[i];
+        if (e->state == GW_SUB_LIVE &&
+            (exclude_user == NULL || strcmp(e->session->user_id, exclude_user) != 0)) {
+            gw_session_send(e->session, frame);
         }
     }
 }
@@ -271,16 +208,16 @@ void gw_registry_deliver_presence(gw_registry_t *reg, const char *room_id, gw_fr
 
     /* Presence in very large rooms would be O(members^2) frames: clients read it from
      * the members list there instead. */
-    if (room == NULL || room->n_subs > REGISTRY__PRESENCE_MAX_WATCHERS) {
+    if (room == NULL || room->n_entries > REGISTRY__PRESENCE_MAX_WATCHERS) {
         return;
     }
-    for (uint32_t i = 0; i < room->n_subs; i++) {
-        gw_sub_t *sub = room->subs[i];
-        if (sub->state == GW_SUB_PENDING) {
+    for (uint32_t i = 0; i < room->n_entries; i++) {
+        gw_room_entry_t *e = room->entries[i];
+        if (e->state == GW_SUB_PENDING) {
             continue;
         }
-        if (gw_session_presence_changed(sub->session, user_id, online)) {
-            gw_session_send(sub->session, frame);
+        if (gw_session_presence_changed(e->session, user_id, online)) {
+            gw_session_send(e->session, frame);
         }
     }
 }
@@ -293,49 +230,58 @@ void gw_registry_remove_user(gw_registry_t *reg, const char *room_id, const char
         return;
     }
     /* backwards: dropping a sub moves the last one into its slot */
-    for (uint32_t i = room->n_subs; i-- > 0;) {
-        gw_sub_t *sub = room->subs[i];
-        if (strcmp(sub->session->user_id, user_id) != 0) {
+    for (uint32_t i = room->n_entries; i-- > 0;) {
+        gw_room_entry_t *e = room->entries[i];
+        if (strcmp(e->session->user_id, user_id) != 0) {
             continue;
         }
-        if (sub->state == GW_SUB_LIVE) {
-            reg->events.sub_removed(sub->session, sub); /* it had the member_removed frame */
+        if (e->state == GW_SUB_LIVE) {
+            reg->events.sub_removed(e->session, e->owner); /* it had the member_removed frame */
         } else {
             /* still being set up, maybe by a join after this removal: check it again
              * (it goes live if the user is a member now, else it is refused) */
-            reg->events.sub_recheck(sub->session, sub);
+            reg->events.sub_recheck(e->session, e->owner);
         }
     }
 }
 
 /* sub was LIVE before a membership read that started at live_before found user_id out */
-static bool registry__taken(const gw_sub_t *sub, const char *user_id, uint64_t live_before)
+static bool registry__taken(const gw_room_entry_t *e, const char *user_id, uint64_t live_before)
 {
-    return sub->state == GW_SUB_LIVE && sub->live_mark <= live_before &&
-        strcmp(sub->session->user_id, user_id) == 0;
+    return e->state == GW_SUB_LIVE && e->live_mark <= live_before &&
+        strcmp(e->session->user_id, user_id) == 0;
 }
 
 size_t gw_registry_take_away(gw_registry_t *reg, const char *room_id, const char *user_id,
-                             uint64_t live_before, gw_frame_t *event)
+                             uint64_t live_before)
 {
     gw_room_t *room = gw_hmap_get(reg->rooms, room_id);
     size_t n = 0;
+    json_t *ev;
+    gw_frame_t *f;
 
-    for (uint32_t i = 0; room != NULL && i < room->n_subs; i++) {
-        n += registry__taken(room->subs[i], user_id, live_before);
+    for (uint32_t i = 0; room != NULL && i < room->n_entries; i++) {
+        n += registry__taken(room->entries[i], user_id, live_before);
     }
     if (n == 0) {
         return 0;
     }
-    if (event != NULL) {
-        gw_registry_deliver_event(reg, room_id, event, NULL);
+    ev = json_pack("{s:s, s:s, s:s}", "type", "member_removed", "room_id", room_id, "user_id",
+                   user_id);
+    f = ev != NULL ? gw_frame_from_json(ev) : NULL;
+    json_decref(ev);
+    if (f != NULL) {
+        gw_registry_deliver_event(reg, room_id, f, NULL);
+        gw_frame_unref(f);
     }
     /* backwards: dropping a sub moves the last one into its slot */
-    for (uint32_t i = room->n_subs; i-- > 0;) {
-        if (registry__taken(room->subs[i], user_id, live_before)) {
-            reg->events.sub_removed(room->subs[i]->session, room->subs[i]);
+    for (uint32_t i = room->n_entries; i-- > 0;) {
+        if (registry__taken(room->entries[i], user_id, live_before)) {
+            reg->events.sub_removed(room->entries[i]->session, room->entries[i]->owner);
         }
     }
+    chat_log_info("membership re-checked: room taken away", "gateway", reg->gw->cfg.gateway_id,
+                  "room", room_id, "user", user_id);
     return n;
 }
 
@@ -417,7 +363,7 @@ static void registry__on_tick(uv_timer_t *t)
     due = gw_deadline_due(reg->lingering, now, &n);
     for (size_t i = 0; i < n; i++) {
         gw_room_t *room = due[i];
-        if (room->n_subs == 0 && !room->backfill_in_flight) {
+        if (room->n_entries == 0 && !room->backfill_in_flight) {
             gw_deadline_cancel(reg->lingering, room->id);
             gw_registry_gap_clear(reg, room);
             gw_pubsub_want_room(reg->gw->pubsub, room->id, false);

@@ -1,6 +1,6 @@
 /*
  * room_registry.h - rooms watched by this gateway's sessions: for each room, its local
- * subscribers (gw_sub_t), the last seq delivered live, and a bounded reorder buffer.
+ * subscribers (gw_room_entry_t, one per subscription), the last seq delivered live, and a bounded reorder buffer.
  * Every room message, whether this gateway stored it or it came over Redis, enters
  * through gw_registry_offer(): seq <= last is a duplicate and is dropped, last+1 is
  * delivered (one shared frame to every live subscriber) and its buffered successors
@@ -21,11 +21,14 @@
 #include "chat/jwt.h"
 #include "gateway.h"
 #include "history_page.h"
-#include "recent_frames.h"
-#include "reorder_buffer.h"
 #include "shared_frame.h"
 
-typedef struct gw_room gw_room_t;
+typedef struct gw_room gw_room_t; /* opaque: room_registry_internal.h */
+/** One subscription as its room lists it (opaque): its session, its room once attached,
+ *  its state and the highest seq it was sent. The subscription module (subscription.h)
+ *  holds one per subscription and changes it only through the gw_registry_entry_*
+ *  functions; the registry reads it on every delivery. */
+typedef struct gw_room_entry gw_room_entry_t;
 
 typedef enum gw_sub_state {
     GW_SUB_PENDING = 0, /* membership being checked (not attached to its room yet), then
@@ -33,48 +36,6 @@ typedef enum gw_sub_state {
     GW_SUB_REPLAYING,   /* stored messages after `after` being sent page by page */
     GW_SUB_LIVE         /* receives live room messages */
 } gw_sub_state_t;
-
-/** One session's subscription to one room. Owned by the session; listed by the room. */
-typedef struct gw_sub {
-    gw_session_t *session;
-    gw_room_t *room; /* NULL until membership is checked: no SUBSCRIBE before */
-    char room_id[CHAT_ID_LEN];
-    bool checked;          /* membership confirmed for this request */
-    bool dispatch_waiting; /* its job waits for the session's other checks to end */
-    uint32_t room_index;   /* position in room->subs */
-    gw_sub_state_t state;
-    int64_t delivered; /* highest seq queued to this session for the room */
-    uint32_t gen;      /* bumped on restart: older job results are ignored */
-    bool job_in_flight;
-    uint64_t live_mark; /* gw->next_live_mark when it went LIVE (0: never) */
-    bool waiting_redis; /* PENDING until the room's channel is subscribed */
-    bool waiting_queue; /* REPLAYING, paused until the session's queue drains */
-    bool join;          /* the request changes membership (join frame / URL) */
-    bool has_after;
-    int64_t after;
-    int64_t member_checked_ms; /* membership cache for sends */
-    int64_t last_typing_ms;
-    /* MongoDB unavailable or the workers busy: the request is retried, not dropped */
-    bool in_retry;
-    int retry_kind; /* what to send again (subscription.c's job kinds) */
-    int retry_backoff_ms;
-    int64_t retry_at_ms;
-    struct gw_sub *retry_prev;
-    struct gw_sub *retry_next;
-} gw_sub_t;
-
-struct gw_room {
-    char id[CHAT_ID_LEN];
-    gw_sub_t **subs;
-    uint32_t n_subs;
-    uint32_t cap_subs;
-    bool seq_known;     /* last is meaningful (set from MongoDB on first subscribe) */
-    int64_t last;       /* highest seq delivered live, in order */
-    gw_reorder_t order; /* out-of-order successors (reorder_buffer.h) */
-    bool backfill_in_flight;
-    bool backfill_again;
-    gw_recent_t recent; /* the last delivered frames (recent_frames.h) */
-};
 
 /**
  * What the registry reports to the layers above it (subscriptions, presence): a table
@@ -101,7 +62,7 @@ void gw_registry_destroy(gw_registry_t *reg);
 
 /** The room, or NULL. */
 gw_room_t *gw_registry_find(gw_registry_t *reg, const char *room_id);
-/** The distinct users with a LIVE subscription to room into out (room->n_subs slots);
+/** The distinct users with a LIVE subscription to room into out (watchers slots);
  *  how many. *all_live is false when some subscription is not LIVE yet (its own
  *  membership check decides it). */
 size_t gw_registry_live_watchers(const gw_room_t *room, char (*out)[CHAT_ID_LEN], bool *all_live);
@@ -112,10 +73,32 @@ uint64_t gw_registry_live_mark(const gw_registry_t *reg);
  *  not attach or detach subscriptions. */
 size_t gw_registry_room_count(const gw_registry_t *reg);
 void gw_registry_each_room(gw_registry_t *reg, void (*fn)(gw_room_t *room, void *arg), void *arg);
-/** Adds sub to room_id's subscribers (creating the room and its channel subscription). */
-int gw_registry_attach(gw_registry_t *reg, gw_sub_t *sub, const char *room_id);
-/** Removes sub from its room; an empty room lingers a few seconds, then is dropped. */
-void gw_registry_detach(gw_registry_t *reg, gw_sub_t *sub);
+/** A new entry for owner (PENDING, not attached); NULL when out of memory. The registry
+ *  hands owner back in its events. */
+gw_room_entry_t *gw_registry_entry_create(gw_session_t *session, gw_sub_t *owner);
+/** Detaches and frees e. Accepts NULL. */
+void gw_registry_entry_destroy(gw_registry_t *reg, gw_room_entry_t *e);
+/** Adds e to room_id's subscribers (creating the room and its channel subscription). */
+int gw_registry_attach(gw_registry_t *reg, gw_room_entry_t *e, const char *room_id);
+/** Removes e from its room; an empty room lingers a few seconds, then is dropped. */
+void gw_registry_detach(gw_registry_t *reg, gw_room_entry_t *e);
+/** e's room, or NULL while it is not attached. */
+gw_room_t *gw_registry_entry_room(const gw_room_entry_t *e);
+gw_sub_state_t gw_registry_entry_state(const gw_room_entry_t *e);
+/** Going LIVE takes a new live mark (gw_registry_live_mark): member audits that read
+ *  before it do not take the room away. */
+void gw_registry_entry_set_state(gw_registry_t *reg, gw_room_entry_t *e, gw_sub_state_t state);
+/** The highest seq queued to the entry's session for its room. */
+int64_t gw_registry_entry_delivered(const gw_room_entry_t *e);
+void gw_registry_entry_set_delivered(gw_room_entry_t *e, int64_t seq);
+
+/** The room's id. */
+const char *gw_registry_room_id(const gw_room_t *room);
+/** True, with *last its last seq delivered live, once that seq is known. */
+bool gw_registry_room_last(const gw_room_t *room, int64_t *last);
+/** How many subscriptions the room lists, and the owner of the i-th (i < that count). */
+uint32_t gw_registry_room_watchers(const gw_room_t *room);
+gw_sub_t *gw_registry_room_sub(const gw_room_t *room, uint32_t i);
 /** Sets the room's starting seq (first subscriber) and releases buffered successors. */
 void gw_registry_set_initial_seq(gw_registry_t *reg, gw_room_t *room, int64_t last);
 /** Highest seq of room_id seen here (delivered or buffered); 0 when unknown. A hint
@@ -138,12 +121,12 @@ void gw_registry_deliver_event(gw_registry_t *reg, const char *room_id, gw_frame
 void gw_registry_deliver_presence(gw_registry_t *reg, const char *room_id, gw_frame_t *frame,
                                   const char *user_id, bool online);
 /** A membership read that started after live_before found user_id outside room_id:
- *  sends event (member_removed) to the room's live watchers and drops the user's
- *  subscriptions that were LIVE by then. Subscriptions still being set up, or LIVE
- *  since, are left to their own membership check (a join in flight is not undone by a
- *  read that came before it). Returns how many were dropped. */
+ *  member_removed to the room's live watchers, then the user's subscriptions that were
+ *  LIVE by then are dropped. Subscriptions still being set up, or LIVE since, are left to
+ *  their own membership check (a join in flight is not undone by a read that came before
+ *  it). Returns how many were dropped. */
 size_t gw_registry_take_away(gw_registry_t *reg, const char *room_id, const char *user_id,
-                             uint64_t live_before, gw_frame_t *event);
+                             uint64_t live_before);
 /** Drops every local subscription of user_id to room_id (member removed / left). */
 void gw_registry_remove_user(gw_registry_t *reg, const char *room_id, const char *user_id);
 

@@ -389,43 +389,6 @@ bool gw_session_has_room_for_replay(const gw_session_t *s, size_t bytes)
     return !s->closing && gw_slow_replay_fits(lim, s->q_len, s->q_bytes, bytes);
 }
 
-/* ------------------------------------------------------------------ subscriptions */
-
-gw_sub_t *gw_session_find_sub(gw_session_t *s, const char *room_id)
-{
-    for (uint32_t i = 0; i < s->n_subs; i++) {
-        if (strcmp(s->subs[i]->room_id, room_id) == 0) {
-            return s->subs[i];
-        }
-    }
-    return NULL;
-}
-
-int gw_session_add_sub(gw_session_t *s, gw_sub_t *sub)
-{
-    if (s->n_subs == s->cap_subs) {
-        uint32_t cap = s->cap_subs ? s->cap_subs * 2 : 4;
-        gw_sub_t **subs = realloc(s->subs, cap * sizeof(*subs));
-        if (subs == NULL) {
-            return -1;
-        }
-        s->subs = subs;
-        s->cap_subs = cap;
-    }
-    s->subs[s->n_subs++] = sub;
-    return 0;
-}
-
-void gw_session_remove_sub(gw_session_t *s, gw_sub_t *sub)
-{
-    for (uint32_t i = 0; i < s->n_subs; i++) {
-        if (s->subs[i] == sub) {
-            s->subs[i] = s->subs[--s->n_subs];
-            return;
-        }
-    }
-}
-
 /* ------------------------------------------------------------------ presence, abuse */
 
 bool gw_session_presence_changed(gw_session_t *s, const char *user_id, bool online)

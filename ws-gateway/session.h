@@ -23,7 +23,6 @@
 
 #include "chat/jwt.h"
 #include "gateway.h"
-#include "room_registry.h"
 #include "shared_frame.h"
 
 #define GW_CLOSE_TOKEN_EXPIRED 4001
@@ -66,7 +65,7 @@ struct gw_session {
     size_t rx_cap;
     bool rx_binary;
 
-    gw_sub_t **subs;
+    gw_sub_t **subs; /* its subscriptions (subscription.h keeps the list) */
     uint32_t n_subs;
     uint32_t cap_subs;
     uint32_t replays_waiting; /* subs paused until the queue drains */
@@ -153,11 +152,6 @@ void gw_session_token_renewed(gw_session_t *s);
 
 /** Frames the queue can still take before replay must pause (half the bound). */
 bool gw_session_has_room_for_replay(const gw_session_t *s, size_t bytes);
-
-/** The session's subscription to room_id, or NULL. */
-gw_sub_t *gw_session_find_sub(gw_session_t *s, const char *room_id);
-int gw_session_add_sub(gw_session_t *s, gw_sub_t *sub);
-void gw_session_remove_sub(gw_session_t *s, gw_sub_t *sub);
 
 /** True (and remembered) when user_id's status differs from what s was last told. */
 bool gw_session_presence_changed(gw_session_t *s, const char *user_id, bool online);

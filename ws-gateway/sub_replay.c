@@ -7,18 +7,18 @@
  */
 #include "sub_replay.h"
 
+#include "subscription_internal.h"
+
 #include "chat/log.h"
 #include "gateway_metrics.h"
 
 void gw_sub_replay_go_live(gw_session_t *s, gw_sub_t *sub)
 {
-    if (sub->state != GW_SUB_LIVE) {
-        sub->live_mark = ++s->gw->next_live_mark; /* member audits read after this */
-    }
-    sub->state = GW_SUB_LIVE;
+    gw_registry_entry_set_state(s->gw->registry, sub->entry, GW_SUB_LIVE);
     gw_session_send_json(s,
                          json_pack("{s:s, s:s, s:I}", "type", "subscribed", "room_id", sub->room_id,
-                                   "last_seq", (json_int_t)sub->delivered));
+                                   "last_seq",
+                                   (json_int_t)gw_registry_entry_delivered(sub->entry)));
 }
 
 /* Pauses the replay until the session's queue drains (gw_subscription_on_queue_drained). */
@@ -41,34 +41,37 @@ void gw_sub_replay_unpause(gw_session_t *s, gw_sub_t *sub)
 bool gw_sub_replay_apply_page(gw_session_t *s, gw_sub_t *sub, const gw_history_page_t *page)
 {
     for (size_t i = 0; i < page->n; i++) {
-        if (page->seqs[i] <= sub->delivered) {
+        if (page->seqs[i] <= gw_registry_entry_delivered(sub->entry)) {
             continue;
         }
         if (!gw_session_has_room_for_replay(s, page->frames[i]->len)) {
             return true;
         }
-        sub->delivered = page->seqs[i];
+        gw_registry_entry_set_delivered(sub->entry, page->seqs[i]);
         gw_session_send(s, page->frames[i]);
     }
-    return page->n > 0 && sub->delivered < page->head;
+    return page->n > 0 && gw_registry_entry_delivered(sub->entry) < page->head;
 }
 
 gw_sub_replay_next_t gw_sub_replay_continue(gw_session_t *s, gw_sub_t *sub, bool more)
 {
+    const gw_room_t *room = gw_registry_entry_room(sub->entry);
+    int64_t last;
+    int64_t delivered = gw_registry_entry_delivered(sub->entry);
     gw_frame_t *f;
     bool from_memory = false;
 
     if (s->closing) {
         return GW_SUB_REPLAY_DONE;
     }
+    (void)gw_registry_room_last(room, &last);
     /* What the room still holds in memory needs no query (most resumes are seconds old). */
-    while (sub->delivered < sub->room->last &&
-           (f = gw_registry_recent(sub->room, sub->delivered + 1)) != NULL) {
+    while (delivered < last && (f = gw_registry_recent(room, delivered + 1)) != NULL) {
         if (!gw_session_has_room_for_replay(s, f->len)) {
             replay__pause(s, sub);
             return GW_SUB_REPLAY_PAUSED;
         }
-        sub->delivered++;
+        gw_registry_entry_set_delivered(sub->entry, ++delivered);
         gw_session_send(s, f);
         from_memory = true;
     }
@@ -79,9 +82,9 @@ gw_sub_replay_next_t gw_sub_replay_continue(gw_session_t *s, gw_sub_t *sub, bool
     if (from_memory) {
         chat_counter_add(&s->gw->metrics->resume_replays[GW_REPLAY_MEMORY], 1);
         chat_log_debug("replayed from the room's recent frames", "gateway", s->gw->cfg.gateway_id,
-                       "conn", s->conn_key, "room", sub->room->id);
+                       "conn", s->conn_key, "room", sub->room_id);
     }
-    if ((!more || from_memory) && sub->delivered >= sub->room->last) {
+    if ((!more || from_memory) && delivered >= last) {
         gw_sub_replay_go_live(s, sub);
         return GW_SUB_REPLAY_DONE;
     }

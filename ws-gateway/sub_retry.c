@@ -1,13 +1,14 @@
 /*
  * sub_retry.c - the retry list of subscription requests (see sub_retry.h).
  *
- * Threads: loop thread only. Relies on: chat/clock.h, room_registry.h (gw_sub_t).
+ * Threads: loop thread only. Relies on: chat/clock.h, subscription_internal.h (gw_sub_t).
  */
 #include "sub_retry.h"
 
 #include <stddef.h>
 
 #include "chat/clock.h"
+#include "subscription_internal.h"
 
 #define SUB_RETRY_MIN_MS 250
 #define SUB_RETRY_MAX_MS 5000
@@ -39,7 +40,6 @@ void gw_sub_retry_schedule(gw_t *gw, gw_sub_t *sub, int kind)
     }
     sub->retry_at_ms = chat_clock_monotonic_ms() + sub->retry_backoff_ms;
     sub->retry_kind = kind;
-    sub->job_in_flight = false;
     sub->in_retry = true;
     sub->retry_prev = NULL;
     sub->retry_next = gw->sub_retry_head;

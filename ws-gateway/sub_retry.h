@@ -13,7 +13,6 @@
 #include <stdint.h>
 
 #include "gateway.h"
-#include "room_registry.h"
 
 /** Puts sub (its job no longer in flight) on the list to send kind again after its
  *  next backoff; already listed: moved, with the longer backoff. */

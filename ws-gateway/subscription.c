@@ -23,8 +23,60 @@
 #include "sub_job.h"
 #include "sub_replay.h"
 #include "sub_retry.h"
+#include "subscription_internal.h"
 
 static void sub__dispatch(gw_session_t *s, gw_sub_t *sub, gw_sub_job_kind_t kind);
+
+/* ------------------------------------------------------------------ the session's list */
+
+gw_sub_t *gw_subscription_find(gw_session_t *s, const char *room_id)
+{
+    for (uint32_t i = 0; i < s->n_subs; i++) {
+        if (strcmp(s->subs[i]->room_id, room_id) == 0) {
+            return s->subs[i];
+        }
+    }
+    return NULL;
+}
+
+static int subs__add(gw_session_t *s, gw_sub_t *sub)
+{
+    if (s->n_subs == s->cap_subs) {
+        uint32_t cap = s->cap_subs ? s->cap_subs * 2 : 4;
+        gw_sub_t **subs = realloc(s->subs, cap * sizeof(*subs));
+        if (subs == NULL) {
+            return -1;
+        }
+        s->subs = subs;
+        s->cap_subs = cap;
+    }
+    s->subs[s->n_subs++] = sub;
+    return 0;
+}
+
+static void subs__remove(gw_session_t *s, gw_sub_t *sub)
+{
+    for (uint32_t i = 0; i < s->n_subs; i++) {
+        if (s->subs[i] == sub) {
+            s->subs[i] = s->subs[--s->n_subs];
+            return;
+        }
+    }
+}
+
+bool gw_subscription_checked(const gw_sub_t *sub)
+{
+    return gw_registry_entry_state(sub->entry) != GW_SUB_PENDING;
+}
+
+bool gw_subscription_typing_turn(gw_sub_t *sub, int64_t now_ms, int64_t min_interval_ms)
+{
+    if (now_ms - sub->last_typing_ms < min_interval_ms) {
+        return false;
+    }
+    sub->last_typing_ms = now_ms;
+    return true;
+}
 
 /* ------------------------------------------------------------------ life */
 
@@ -44,8 +96,8 @@ void gw_subscription_drop(gw_session_t *s, gw_sub_t *sub)
 {
     gw_sub_retry_unlink(s->gw, sub);
     gw_sub_replay_unpause(s, sub);
-    gw_registry_detach(s->gw->registry, sub);
-    gw_session_remove_sub(s, sub);
+    gw_registry_entry_destroy(s->gw->registry, sub->entry);
+    subs__remove(s, sub);
     free(sub);
 }
 
@@ -100,12 +152,13 @@ static void sub__attach_checked(gw_session_t *s, gw_sub_t *sub, const gw_sub_job
         sub->after = j->sys_seq - 1;
     }
     sub->join = false; /* done */
-    if (sub->room == NULL && gw_registry_attach(s->gw->registry, sub, sub->room_id) != 0) {
+    if (gw_registry_entry_room(sub->entry) == NULL &&
+        gw_registry_attach(s->gw->registry, sub->entry, sub->room_id) != 0) {
         gw_sub_job_send_error(s, CHAT_ERR_NOMEM, sub->room_id, 0);
         gw_subscription_drop(s, sub);
         return;
     }
-    if (gw_registry_channel_ready(s->gw->registry, sub->room)) {
+    if (gw_registry_channel_ready(s->gw->registry, gw_registry_entry_room(sub->entry))) {
         sub__dispatch(s, sub, GW_SUB_JOB_START);
     } else {
         sub->waiting_redis = true; /* gw_subscription_on_channel_ready continues */
@@ -132,11 +185,10 @@ static void sub__done(gw_job_t *job, gw_t *gw, bool cancelled)
         goto cleanup;
     }
     s->sub_jobs--;
-    sub = gw_session_find_sub(s, j->room_id);
+    sub = gw_subscription_find(s, j->room_id);
     if (sub == NULL || sub->gen != j->gen) {
         goto next;
     }
-    sub->job_in_flight = false;
     if (j->err == CHAT_ERR_UNAVAILABLE || j->err == CHAT_ERR_NOMEM) {
         if (sub->retry_backoff_ms == 0) {
             chat_log_warn("subscription waits for MongoDB", "gateway", gw->cfg.gateway_id, "conn",
@@ -166,15 +218,17 @@ static void sub__done(gw_job_t *job, gw_t *gw, bool cancelled)
         goto next;
     }
     if (j->kind != GW_SUB_JOB_NEXT) {
-        gw_registry_set_initial_seq(gw->registry, sub->room, j->last_seq);
-        sub->member_checked_ms = chat_clock_monotonic_ms();
+        gw_room_t *room = gw_registry_entry_room(sub->entry);
+        int64_t last;
+        gw_registry_set_initial_seq(gw->registry, room, j->last_seq);
         if (!j->has_after) {
-            sub->delivered = sub->room->last;
+            (void)gw_registry_room_last(room, &last);
+            gw_registry_entry_set_delivered(sub->entry, last);
             gw_sub_replay_go_live(s, sub);
             goto next;
         }
-        sub->delivered = j->after;
-        sub->state = GW_SUB_REPLAYING;
+        gw_registry_entry_set_delivered(sub->entry, j->after);
+        gw_registry_entry_set_state(gw->registry, sub->entry, GW_SUB_REPLAYING);
     }
     if (j->has_after) {
         chat_counter_add(&gw->metrics->resume_replays[j->page.from_window ? GW_REPLAY_REDIS
@@ -219,11 +273,14 @@ static void sub__dispatch(gw_session_t *s, gw_sub_t *sub, gw_sub_job_kind_t kind
     j->join = sub->join && (kind == GW_SUB_JOB_CHECK || kind == GW_SUB_JOB_FULL);
     j->membership_per_min = gw->cfg.rate_membership_per_min;
     j->has_after = kind == GW_SUB_JOB_NEXT ? true : sub->has_after;
-    j->after = kind == GW_SUB_JOB_NEXT ? sub->delivered : sub->after;
+    j->after = kind == GW_SUB_JOB_NEXT ? gw_registry_entry_delivered(sub->entry) : sub->after;
     if (kind != GW_SUB_JOB_CHECK) {
-        j->need_last_seq = !sub->room->seq_known;
-        j->skip_page = kind != GW_SUB_JOB_NEXT && j->has_after && sub->room->seq_known &&
-            (j->after >= sub->room->last || gw_registry_recent(sub->room, j->after + 1) != NULL);
+        const gw_room_t *room = gw_registry_entry_room(sub->entry);
+        int64_t last;
+        bool known = gw_registry_room_last(room, &last);
+        j->need_last_seq = !known;
+        j->skip_page = kind != GW_SUB_JOB_NEXT && j->has_after && known &&
+            (j->after >= last || gw_registry_recent(room, j->after + 1) != NULL);
     } else {
         j->has_after = false; /* a check reads no page */
     }
@@ -234,7 +291,6 @@ static void sub__dispatch(gw_session_t *s, gw_sub_t *sub, gw_sub_job_kind_t kind
         free(j);
         goto fail;
     }
-    sub->job_in_flight = true;
     s->sub_jobs++;
     return;
 
@@ -247,9 +303,11 @@ fail:
  * watched. */
 static void sub__start(gw_session_t *s, gw_sub_t *sub)
 {
-    if (sub->room != NULL && gw_registry_channel_ready(s->gw->registry, sub->room)) {
+    const gw_room_t *room = gw_registry_entry_room(sub->entry);
+
+    if (room != NULL && gw_registry_channel_ready(s->gw->registry, room)) {
         sub__dispatch(s, sub, sub->checked ? GW_SUB_JOB_START : GW_SUB_JOB_FULL);
-    } else if (sub->room != NULL && sub->checked) {
+    } else if (room != NULL && sub->checked) {
         sub->waiting_redis = true;
     } else {
         sub__dispatch(s, sub, GW_SUB_JOB_CHECK);
@@ -258,8 +316,8 @@ static void sub__start(gw_session_t *s, gw_sub_t *sub)
 
 void gw_subscription_on_channel_ready(gw_t *gw, gw_room_t *room)
 {
-    for (uint32_t i = room->n_subs; i-- > 0;) {
-        gw_sub_t *sub = room->subs[i];
+    for (uint32_t i = gw_registry_room_watchers(room); i-- > 0;) {
+        gw_sub_t *sub = gw_registry_room_sub(room, i);
         if (sub->waiting_redis) {
             sub->waiting_redis = false;
             sub__dispatch(sub->session, sub, sub->checked ? GW_SUB_JOB_START : GW_SUB_JOB_FULL);
@@ -277,10 +335,9 @@ void gw_subscription_recheck(gw_session_t *s, gw_sub_t *sub)
     gw_sub_retry_unlink(gw, sub);
     sub->retry_backoff_ms = 0;
     sub->gen = ++gw->next_sub_gen;
-    sub->state = GW_SUB_PENDING;
+    gw_registry_entry_set_state(gw->registry, sub->entry, GW_SUB_PENDING);
     sub->join = false; /* a removal is never undone by joining again here */
     sub->waiting_redis = false;
-    sub->job_in_flight = false;
     sub->dispatch_waiting = false;
     sub->checked = false;
     sub__start(s, sub);
@@ -297,10 +354,10 @@ void gw_subscription_request(gw_session_t *s, const char *room_id, bool join, bo
                               NULL, json_pack("{s:b}", "retryable", 1));
         return;
     }
-    sub = gw_session_find_sub(s, room_id);
+    sub = gw_subscription_find(s, room_id);
     if (sub != NULL) {
         if (!has_after) {
-            if (sub->state == GW_SUB_LIVE) {
+            if (gw_registry_entry_state(sub->entry) == GW_SUB_LIVE) {
                 gw_sub_replay_go_live(s, sub); /* repeats the confirmation */
             }
             return;
@@ -310,12 +367,11 @@ void gw_subscription_request(gw_session_t *s, const char *room_id, bool join, bo
         gw_sub_retry_unlink(gw, sub);
         sub->retry_backoff_ms = 0;
         sub->gen = ++gw->next_sub_gen;
-        sub->state = GW_SUB_PENDING;
+        gw_registry_entry_set_state(gw->registry, sub->entry, GW_SUB_PENDING);
         sub->join = join;
         sub->has_after = true;
         sub->after = after;
         sub->waiting_redis = false;
-        sub->job_in_flight = false;
         sub->dispatch_waiting = false;
         sub->checked = false; /* asked again: checked again */
         sub__start(s, sub);
@@ -327,7 +383,8 @@ void gw_subscription_request(gw_session_t *s, const char *room_id, bool join, bo
         return;
     }
     sub = calloc(1, sizeof(*sub));
-    if (sub == NULL) {
+    if (sub == NULL || (sub->entry = gw_registry_entry_create(s, sub)) == NULL) {
+        free(sub);
         gw_session_send_error(s, "internal_error", "out of memory", room_id, NULL, NULL);
         return;
     }
@@ -341,14 +398,15 @@ void gw_subscription_request(gw_session_t *s, const char *room_id, bool join, bo
         /* a room watched live here already costs Redis nothing: join it at once */
         gw_room_t *room = gw_registry_find(gw->registry, room_id);
         if (room != NULL && gw_registry_channel_ready(gw->registry, room) &&
-            gw_registry_attach(gw->registry, sub, room_id) != 0) {
+            gw_registry_attach(gw->registry, sub->entry, room_id) != 0) {
+            gw_registry_entry_destroy(gw->registry, sub->entry);
             free(sub);
             gw_session_send_error(s, "internal_error", "out of memory", room_id, NULL, NULL);
             return;
         }
     }
-    if (gw_session_add_sub(s, sub) != 0) {
-        gw_registry_detach(gw->registry, sub);
+    if (subs__add(s, sub) != 0) {
+        gw_registry_entry_destroy(gw->registry, sub->entry);
         free(sub);
         gw_session_send_error(s, "internal_error", "out of memory", room_id, NULL, NULL);
         return;
@@ -358,7 +416,7 @@ void gw_subscription_request(gw_session_t *s, const char *room_id, bool join, bo
 
 void gw_subscription_unsubscribe(gw_session_t *s, const char *room_id)
 {
-    gw_sub_t *sub = gw_session_find_sub(s, room_id);
+    gw_sub_t *sub = gw_subscription_find(s, room_id);
 
     if (sub != NULL) {
         gw_subscription_drop(s, sub);

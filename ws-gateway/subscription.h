@@ -21,6 +21,14 @@
 #include "gateway.h"
 #include "room_registry.h"
 
+/** s's subscription to room_id, or NULL. */
+gw_sub_t *gw_subscription_find(gw_session_t *s, const char *room_id);
+/** True once the subscription's membership is confirmed (replaying or live). */
+bool gw_subscription_checked(const gw_sub_t *sub);
+/** True when a typing event may go out now: at most one per min_interval_ms per
+ *  subscription (the others are dropped). */
+bool gw_subscription_typing_turn(gw_sub_t *sub, int64_t now_ms, int64_t min_interval_ms);
+
 /** A removal reached a subscription that is not live yet: its membership is checked
  *  again (live if the user is a member now, not_member / not_found otherwise). */
 void gw_subscription_recheck(gw_session_t *s, gw_sub_t *sub);

@@ -16,13 +16,25 @@
 #include "../../ws-gateway/room_dedupe.c"
 #include "chat/model.h"
 
-/* The registry, reduced to one room (room_registry.c is not linked here). */
+/* The registry, reduced to one room (room_registry.c is not linked here; the room type
+ * is opaque outside it, so this stand-in completes it). */
+struct gw_room {
+    const char *id;
+    bool seq_known;
+    int64_t last;
+};
 static gw_room_t test_room = {.id = "r1"};
 
 gw_room_t *gw_registry_find(gw_registry_t *reg, const char *room_id)
 {
     (void)reg;
     return strcmp(room_id, test_room.id) == 0 ? &test_room : NULL;
+}
+
+bool gw_registry_room_last(const gw_room_t *room, int64_t *last)
+{
+    *last = room->last;
+    return room->seq_known;
 }
 
 static char *message_json(int64_t seq, bool system, const char *content, const char *cmid)
