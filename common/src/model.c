@@ -73,36 +73,6 @@ void chat_room_list_clear(chat_room_list_t *l)
     l->n = 0;
 }
 
-/* strdup that maps NULL to NULL; *ok turns false on allocation failure. */
-static char *model__dup(const char *s, bool *ok)
-{
-    char *d = NULL;
-
-    if (s == NULL)
-        return NULL;
-    d = strdup(s);
-    if (d == NULL)
-        *ok = false;
-    return d;
-}
-
-chat_err_t chat_message_copy(chat_message_t *dst, const chat_message_t *src)
-{
-    bool ok = true;
-
-    if (dst == NULL || src == NULL)
-        return CHAT_ERR_INVALID;
-    *dst = *src; /* fixed fields, then replace the borrowed pointers with copies */
-    dst->username = model__dup(src->username, &ok);
-    dst->content = model__dup(src->content, &ok);
-    dst->client_msg_id = model__dup(src->client_msg_id, &ok);
-    if (!ok) {
-        chat_message_clear(dst);
-        return CHAT_ERR_NOMEM;
-    }
-    return CHAT_OK;
-}
-
 /* Ids are hex, stored lower-case by the repositories; compare without case anyway. */
 bool chat_room_has_member(const chat_room_t *room, const char *user_id)
 {

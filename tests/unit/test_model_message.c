@@ -1,7 +1,7 @@
 /*
  * test_model_message.c - the JSON codec of the message wire type: encoder shape and
  * round trip, malformed input (missing field, wrong type, bad id, bad timestamp),
- * non-object input and defaults, and the deep copy. User and room are test_model.c.
+ * non-object input and defaults. User and room are test_model.c.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -138,34 +138,12 @@ static void test_message_non_object_and_defaults(void **state)
     json_decref(j);
 }
 
-static void test_message_copy(void **state)
-{
-    chat_message_t m;
-    chat_message_t c;
-
-    (void)state;
-    make_message(&m);
-    memset(&c, 0, sizeof(c));
-    assert_int_equal(chat_message_copy(&c, &m), CHAT_OK);
-    assert_ptr_not_equal(c.content, m.content);
-    assert_ptr_not_equal(c.username, m.username);
-    assert_string_equal(c.content, m.content);
-    assert_string_equal(c.client_msg_id, m.client_msg_id);
-    assert_string_equal(c.id, m.id);
-    assert_int_equal(c.seq, m.seq);
-    chat_message_clear(&m); /* the copy must survive the original */
-    assert_string_equal(c.username, "bob");
-    chat_message_clear(&c);
-    assert_int_equal(chat_message_copy(NULL, &m), CHAT_ERR_INVALID);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_message_shape_and_round_trip),
         cmocka_unit_test(test_message_malformed),
         cmocka_unit_test(test_message_non_object_and_defaults),
-        cmocka_unit_test(test_message_copy),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

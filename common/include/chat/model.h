@@ -71,9 +71,6 @@ void chat_message_clear(chat_message_t *m);
 void chat_message_list_clear(chat_message_list_t *l);
 void chat_room_list_clear(chat_room_list_t *l);
 
-/** Deep copy; dst must be zeroed or cleared. */
-chat_err_t chat_message_copy(chat_message_t *dst, const chat_message_t *src);
-
 /** True when user_id is in room->members. */
 bool chat_room_has_member(const chat_room_t *room, const char *user_id);
 
