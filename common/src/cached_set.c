@@ -14,13 +14,12 @@
 #include <time.h>
 
 #include "chat/clock.h"
+#include "chat/redis_lock.h"
 
 #define CSET__BUILD_ATTEMPTS 4
 /* One process reads the database for a set; the others wait for its result (a cold
  * read model asked by a reconnect storm must not run the same scan once per caller). */
-#define CSET__BUILD_LOCK_MS \
-    30000 /* waiters wait while it exists: a holder that died
-                                     costs them at most this */
+#define CSET__BUILD_LOCK_MS 30000 /* waiters wait while it lasts: a dead holder costs this */
 #define CSET__POLL_MS 20
 
 static void cset__pair(const char *tag, const char *suffix, const char *meta_suffix,
@@ -257,64 +256,25 @@ chat_err_t chat_cset_build_store(chat_redis_t *r, const chat_cset_t *s, const ch
     return rc;
 }
 
-/* The build lock of s: true when this caller took it, false when another holds it. A
- * Redis that does not answer counts as taken (the build that follows fails on its own). */
-static bool cset__lock(chat_redis_t *r, const chat_cset_t *s, bool take)
+typedef struct cset__wait {
+    chat_redis_t *r;
+    const chat_cset_t *s;
+} cset__wait_t;
+
+/* chat_redis_lock_done_fn: the set is built. */
+static chat_err_t cset__built(void *arg, bool *built)
 {
-    char lock[CHAT_KEY_LEN + 16];
-    redisReply *reply;
-    bool got;
-
-    snprintf(lock, sizeof(lock), "%s:building", s->meta);
-    reply = take ? chat_redis_command(r, "SET %s 1 NX PX %d", lock, CSET__BUILD_LOCK_MS)
-                 : chat_redis_command(r, "DEL %s", lock);
-    got = reply == NULL || reply->type != REDIS_REPLY_NIL;
-    if (reply != NULL) {
-        freeReplyObject(reply);
-    }
-    return got;
-}
-
-/* Whether another process still holds the build lock of s. */
-static bool cset__locked_elsewhere(chat_redis_t *r, const chat_cset_t *s)
-{
-    char lock[CHAT_KEY_LEN + 16];
-    redisReply *reply;
-    bool held;
-
-    snprintf(lock, sizeof(lock), "%s:building", s->meta);
-    reply = chat_redis_command(r, "EXISTS %s", lock);
-    held = reply != NULL && reply->type == REDIS_REPLY_INTEGER && reply->integer > 0;
-    if (reply != NULL) {
-        freeReplyObject(reply);
-    }
-    return held;
-}
-
-/* Another process builds s: waits while its lock lasts. *built when it finished; not
- * built and no lock: it failed or gave up, and the caller builds. */
-static chat_err_t cset__wait_built(chat_redis_t *r, const chat_cset_t *s, bool *built)
-{
+    cset__wait_t *w = arg;
     char ver[24];
-    struct timespec ts = {0, CSET__POLL_MS * 1000000L};
-    chat_err_t rc = CHAT_OK;
 
-    *built = false;
-    for (int waited = 0; waited < CSET__BUILD_LOCK_MS && rc == CHAT_OK && !*built;
-         waited += CSET__POLL_MS) {
-        nanosleep(&ts, NULL);
-        rc = cset__meta(r, s, built, ver);
-        if (rc == CHAT_OK && !*built && !cset__locked_elsewhere(r, s)) {
-            break;
-        }
-    }
-    return rc;
+    return cset__meta(w->r, w->s, built, ver);
 }
 
 chat_err_t chat_cset_build(chat_redis_t *r, const chat_cset_t *s, chat_cset_loader_fn load,
                            chat_cset_free_fn release, void *arg)
 {
-    bool locked = false;
+    chat_redis_lock_t lock = {0};
+    char lock_key[CHAT_KEY_LEN + 16];
     chat_err_t rc = CHAT_ERR_UNAVAILABLE;
 
     for (int attempt = 0; attempt < CSET__BUILD_ATTEMPTS; attempt++) {
@@ -330,12 +290,20 @@ chat_err_t chat_cset_build(chat_redis_t *r, const chat_cset_t *s, chat_cset_load
             break;
         }
         if (attempt == 0) {
-            locked = cset__lock(r, s, true);
-            if (!locked && (rc = cset__wait_built(r, s, &built)) == CHAT_OK && !built) {
-                rc = cset__meta(r, s, &built, ver); /* waited long enough: build it here */
-            }
-            if (rc != CHAT_OK || built) {
-                break;
+            /* one builder at a time: the others wait while its lock lasts, then build it
+             * here if it is still not there (a Redis that does not answer fails below) */
+            snprintf(lock_key, sizeof(lock_key), "%s:building", s->meta);
+            if (chat_redis_lock_take(r, &lock, lock_key, CSET__BUILD_LOCK_MS) == CHAT_OK &&
+                !lock.held) {
+                cset__wait_t w = {r, s};
+                rc = chat_redis_lock_wait(r, lock_key, CSET__BUILD_LOCK_MS, CSET__POLL_MS, true,
+                                          cset__built, &w, &built);
+                if (rc == CHAT_OK && !built) {
+                    rc = cset__meta(r, s, &built, ver); /* the builder is gone: build it here */
+                }
+                if (rc != CHAT_OK || built) {
+                    break;
+                }
             }
         }
         rc = load(arg, &entries, &n, &owned);
@@ -350,9 +318,7 @@ chat_err_t chat_cset_build(chat_redis_t *r, const chat_cset_t *s, chat_cset_load
         /* a change landed while the database was read: read it again */
         rc = CHAT_ERR_UNAVAILABLE;
     }
-    if (locked) {
-        (void)cset__lock(r, s, false);
-    }
+    chat_redis_lock_release(r, &lock);
     return rc;
 }
 

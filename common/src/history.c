@@ -19,18 +19,12 @@
 #include "chat/log.h"
 #include "chat/messages_repo.h"
 #include "chat/model.h"
+#include "chat/redis_lock.h"
 
 #define HISTORY__FILL_LOCK_MS 15000 /* one reader rebuilds a window; others wait for it */
 #define HISTORY__FILL_WAIT_MS 3000
 #define HISTORY__POLL_MS 10
 #define HISTORY__FILL_ROUNDS 4
-
-static void history__sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-    nanosleep(&ts, NULL);
-}
 
 static int64_t history__clamp(int64_t limit)
 {
@@ -157,42 +151,50 @@ static chat_err_t history__fill_from(const chat_store_t *h, const char *room_id,
  * case waits for theirs. CHAT_OK when it is ready afterwards; *busy when another builder
  * still holds it after HISTORY__FILL_WAIT_MS (MongoDB is slow: the caller must not add a
  * scan of its own to the pile, see chat_history_read). */
-static chat_err_t history__build(const chat_store_t *h, const char *room_id, bool *busy)
-{
-    char lock[CHAT_KEY_LEN];
-    char meta[CHAT_KEY_LEN];
-    char ttl[24];
-    const char *run = NULL;
-    redisReply *reply = NULL;
-    bool mine = false;
-    chat_message_list_t list = {0};
-    chat_err_t rc;
+typedef struct history__wait {
+    const chat_store_t *h;
+    const char *meta;
+} history__wait_t;
 
-    if (chat_key_tagged(room_id, "fill", lock, sizeof(lock)) == NULL ||
-        chat_key_tagged(room_id, "meta", meta, sizeof(meta)) == NULL) {
-        return CHAT_ERR_INVALID;
-    }
-    snprintf(ttl, sizeof(ttl), "%d", HISTORY__FILL_LOCK_MS);
-    reply = chat_redis_command(h->redis, "SET %s 1 NX PX %s", lock, ttl);
+/* chat_redis_lock_done_fn: the room's window is built for this Redis run. */
+static chat_err_t history__window_ready(void *arg, bool *ready)
+{
+    history__wait_t *w = arg;
+    const char *run = chat_redis_run_id(w->h->redis);
+    redisReply *reply =
+        run != NULL ? chat_redis_command(w->h->redis, "HGET %s run", w->meta) : NULL;
+
     if (reply == NULL) {
         return CHAT_ERR_UNAVAILABLE;
     }
-    mine = reply->type == REDIS_REPLY_STATUS;
+    *ready = reply->type == REDIS_REPLY_STRING && strcmp(reply->str, run) == 0;
     freeReplyObject(reply);
-    if (!mine) {
-        for (int waited = 0; waited < HISTORY__FILL_WAIT_MS; waited += HISTORY__POLL_MS) {
-            bool ready = false;
-            history__sleep_ms(HISTORY__POLL_MS);
-            run = chat_redis_run_id(h->redis);
-            reply = run != NULL ? chat_redis_command(h->redis, "HGET %s run", meta) : NULL;
-            if (reply == NULL) {
-                return CHAT_ERR_UNAVAILABLE;
-            }
-            ready = reply->type == REDIS_REPLY_STRING && strcmp(reply->str, run) == 0;
-            freeReplyObject(reply);
-            if (ready) {
-                return CHAT_OK;
-            }
+    return CHAT_OK;
+}
+
+static chat_err_t history__build(const chat_store_t *h, const char *room_id, bool *busy)
+{
+    char key[CHAT_KEY_LEN];
+    char meta[CHAT_KEY_LEN];
+    chat_redis_lock_t lock;
+    chat_message_list_t list = {0};
+    chat_err_t rc;
+
+    if (chat_key_tagged(room_id, "fill", key, sizeof(key)) == NULL ||
+        chat_key_tagged(room_id, "meta", meta, sizeof(meta)) == NULL) {
+        return CHAT_ERR_INVALID;
+    }
+    rc = chat_redis_lock_take(h->redis, &lock, key, HISTORY__FILL_LOCK_MS);
+    if (rc != CHAT_OK) {
+        return rc;
+    }
+    if (!lock.held) {
+        history__wait_t w = {h, meta};
+        bool ready = false;
+        rc = chat_redis_lock_wait(h->redis, key, HISTORY__FILL_WAIT_MS, HISTORY__POLL_MS, false,
+                                  history__window_ready, &w, &ready);
+        if (rc != CHAT_OK || ready) {
+            return rc;
         }
         *busy = true;
         return CHAT_ERR_UNAVAILABLE;
@@ -210,10 +212,7 @@ static chat_err_t history__build(const chat_store_t *h, const char *room_id, boo
         }
     }
     chat_message_list_clear(&list);
-    reply = chat_redis_command(h->redis, "DEL %s", lock);
-    if (reply != NULL) {
-        freeReplyObject(reply);
-    }
+    chat_redis_lock_release(h->redis, &lock);
     return rc;
 }
 

@@ -14,6 +14,8 @@ extern const char CHAT_LUA_SET_CHECK[], CHAT_LUA_SET_CHANGE[], CHAT_LUA_SET_REBU
 extern const char CHAT_LUA_SET_PAGE[], CHAT_LUA_SET_LEX[], CHAT_LUA_RATELIMIT[];
 extern const char CHAT_LUA_HEAD_MAX[], CHAT_LUA_WIN_IDEM[], CHAT_LUA_USER_SOCKETS[];
 extern const size_t CHAT_LUA_HEAD_MAX_LEN, CHAT_LUA_WIN_IDEM_LEN, CHAT_LUA_USER_SOCKETS_LEN;
+extern const char CHAT_LUA_LOCK_RELEASE[];
+extern const size_t CHAT_LUA_LOCK_RELEASE_LEN;
 extern const size_t CHAT_LUA_WIN_APPEND_LEN, CHAT_LUA_WIN_FILL_LEN, CHAT_LUA_WIN_READ_LEN;
 extern const size_t CHAT_LUA_SET_CHECK_LEN, CHAT_LUA_SET_CHANGE_LEN, CHAT_LUA_SET_REBUILD_LEN;
 extern const size_t CHAT_LUA_SET_PAGE_LEN, CHAT_LUA_SET_LEX_LEN, CHAT_LUA_RATELIMIT_LEN;
@@ -56,6 +58,8 @@ static void scripts__init(void)
     scripts__set(CHAT_SCRIPT_RATELIMIT, "ratelimit", CHAT_LUA_RATELIMIT, CHAT_LUA_RATELIMIT_LEN);
     scripts__set(CHAT_SCRIPT_USER_SOCKETS, "user_sockets", CHAT_LUA_USER_SOCKETS,
                  CHAT_LUA_USER_SOCKETS_LEN);
+    scripts__set(CHAT_SCRIPT_LOCK_RELEASE, "lock_release", CHAT_LUA_LOCK_RELEASE,
+                 CHAT_LUA_LOCK_RELEASE_LEN);
 }
 
 const chat_redis_script_t *chat_redis_script(chat_script_id_t id)

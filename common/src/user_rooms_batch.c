@@ -12,11 +12,11 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "chat/cached_set.h"
 #include "chat/keys.h"
 #include "chat/member_cache.h"
+#include "chat/redis_lock.h"
 #include "chat/room_members_repo.h"
 #include "chat/user_ids.h"
 
@@ -168,39 +168,6 @@ static chat_err_t rooms_batch__all_ids(const chat_store_t *s, size_t max,
     return CHAT_OK;
 }
 
-/* One process warms at a time (the lock expires should it die meanwhile). */
-static bool rooms_batch__warm_lock(const chat_store_t *s, bool take)
-{
-    redisReply *reply = take
-        ? chat_redis_command(s->redis, "SET %s 1 NX PX %d", CHAT_KEY_USER_ROOMS_WARMING,
-                             ROOMS_BATCH__WARM_LOCK_MS)
-        : chat_redis_command(s->redis, "DEL %s", CHAT_KEY_USER_ROOMS_WARMING);
-    bool got = reply != NULL && reply->type != REDIS_REPLY_NIL;
-
-    if (reply != NULL) {
-        freeReplyObject(reply);
-    }
-    return got;
-}
-
-/* Waits while the warming lock exists (at most its lifetime). */
-static void rooms_batch__wait_warm(const chat_store_t *s)
-{
-    struct timespec ts = {0, ROOMS_BATCH__POLL_MS * 1000000L};
-
-    for (int waited = 0; waited < ROOMS_BATCH__WARM_LOCK_MS; waited += ROOMS_BATCH__POLL_MS) {
-        redisReply *reply = chat_redis_command(s->redis, "EXISTS %s", CHAT_KEY_USER_ROOMS_WARMING);
-        bool held = reply != NULL && reply->type == REDIS_REPLY_INTEGER && reply->integer > 0;
-        if (reply != NULL) {
-            freeReplyObject(reply);
-        }
-        if (!held) {
-            return;
-        }
-        nanosleep(&ts, NULL);
-    }
-}
-
 chat_err_t chat_user_rooms_build_all(const chat_store_t *s, size_t max_users, size_t max_pairs,
                                      size_t *n_built, bool *another_warms)
 {
@@ -213,6 +180,7 @@ chat_err_t chat_user_rooms_build_all(const chat_store_t *s, size_t max_users, si
     size_t k = 0;
     size_t n_pairs = 0;
     size_t p = 0;
+    chat_redis_lock_t lock;
     chat_err_t rc;
 
     *n_built = 0;
@@ -220,11 +188,18 @@ chat_err_t chat_user_rooms_build_all(const chat_store_t *s, size_t max_users, si
     if (s->redis == NULL) {
         return CHAT_ERR_UNAVAILABLE;
     }
-    if (!rooms_batch__warm_lock(s, true)) {
+    /* one process warms at a time (its lock expires should it die meanwhile) */
+    rc = chat_redis_lock_take(s->redis, &lock, CHAT_KEY_USER_ROOMS_WARMING,
+                              ROOMS_BATCH__WARM_LOCK_MS);
+    if (rc != CHAT_OK) {
+        return rc;
+    }
+    if (!lock.held) {
         /* another process warms: its result, rather than a read per batch meanwhile */
         *another_warms = true;
-        rooms_batch__wait_warm(s);
-        return CHAT_OK;
+        return chat_redis_lock_wait(s->redis, CHAT_KEY_USER_ROOMS_WARMING,
+                                    ROOMS_BATCH__WARM_LOCK_MS, ROOMS_BATCH__POLL_MS, true, NULL,
+                                    NULL, NULL);
     }
     rc = rooms_batch__all_ids(s, max_users, &ids, &n_ids);
     if (rc == CHAT_OK && (todo = calloc(n_ids + 1, sizeof(*todo))) == NULL) {
@@ -275,7 +250,7 @@ chat_err_t chat_user_rooms_build_all(const chat_store_t *s, size_t max_users, si
     }
 
 cleanup:
-    (void)rooms_batch__warm_lock(s, false);
+    chat_redis_lock_release(s->redis, &lock);
     free(rooms);
     free(e);
     free(pairs);

@@ -17,6 +17,7 @@
  *   HEAD_MAX     raise a room's recorded head right after an insert (history.h)
  *   RATELIMIT    token bucket (ratelimit.h)
  *   USER_SOCKETS a user's open sockets across gateways (MAX_SOCKETS_PER_USER)
+ *   LOCK_RELEASE delete a lock only while it is still the caller's (redis_lock.h)
  */
 #ifndef CHAT_REDIS_SCRIPTS_H
 #define CHAT_REDIS_SCRIPTS_H
@@ -36,6 +37,7 @@ typedef enum chat_script_id {
     CHAT_SCRIPT_HEAD_MAX,
     CHAT_SCRIPT_RATELIMIT,
     CHAT_SCRIPT_USER_SOCKETS,
+    CHAT_SCRIPT_LOCK_RELEASE,
     CHAT_SCRIPT_COUNT
 } chat_script_id_t;
 
