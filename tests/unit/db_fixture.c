@@ -115,3 +115,14 @@ int db_fixture_run_group(const char *name, const struct CMUnitTest *tests, size_
     chat_db_global_cleanup();
     return failed;
 }
+
+chat_redis_t *test_redis_connect(void)
+{
+    char errbuf[256];
+    chat_redis_t *r =
+        chat_redis_create(getenv("CHAT_TEST_REDIS_URL"), false, 1000, errbuf, sizeof(errbuf));
+
+    assert_non_null(r);
+    assert_int_equal(chat_redis_ping(r), CHAT_OK);
+    return r;
+}

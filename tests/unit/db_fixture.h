@@ -11,6 +11,11 @@
 #include <stddef.h>
 
 struct CMUnitTest;
+struct chat_redis;
+
+/** A Redis client on CHAT_TEST_REDIS_URL that answers PING (the test fails otherwise);
+ *  nothing is flushed. The caller destroys it. */
+struct chat_redis *test_redis_connect(void);
 
 /** cmocka setup: *state = a chat_db_t on a new database "t_<pid>_<n>" with indexes. */
 int db_setup(void **state);

@@ -21,17 +21,7 @@
 #include <unistd.h>
 
 #include "chat/cached_set.h"
-
-static chat_redis_t *connect_test_redis(void)
-{
-    char errbuf[256];
-    chat_redis_t *r =
-        chat_redis_create(getenv("CHAT_TEST_REDIS_URL"), false, 1000, errbuf, sizeof(errbuf));
-
-    assert_non_null(r);
-    assert_int_equal(chat_redis_ping(r), CHAT_OK);
-    return r;
-}
+#include "db_fixture.h"
 
 static void fresh_set(chat_cset_t *s, int n)
 {
@@ -91,7 +81,7 @@ static chat_cset_answer_t check(chat_redis_t *r, const chat_cset_t *s, const cha
 
 static void test_not_built_until_built(void **state)
 {
-    chat_redis_t *r = connect_test_redis();
+    chat_redis_t *r = test_redis_connect();
     chat_cset_t s;
     fake_db_t db = {{"a", "b", "c"}, 3, 0, NULL, NULL, NULL};
 
@@ -111,7 +101,7 @@ static void test_not_built_until_built(void **state)
 
 static void test_empty_set_is_built(void **state)
 {
-    chat_redis_t *r = connect_test_redis();
+    chat_redis_t *r = test_redis_connect();
     chat_cset_t s;
     fake_db_t db = {{NULL}, 0, 0, NULL, NULL, NULL};
 
@@ -124,7 +114,7 @@ static void test_empty_set_is_built(void **state)
 
 static void test_changes(void **state)
 {
-    chat_redis_t *r = connect_test_redis();
+    chat_redis_t *r = test_redis_connect();
     chat_cset_t s;
     chat_cset_t unbuilt;
     fake_db_t db = {{"a", "b"}, 2, 0, NULL, NULL, NULL};
@@ -164,8 +154,8 @@ static void remove_b(fake_db_t *db)
 
 static void test_rebuild_racing_with_a_removal_is_refused(void **state)
 {
-    chat_redis_t *r = connect_test_redis();
-    chat_redis_t *other = connect_test_redis();
+    chat_redis_t *r = test_redis_connect();
+    chat_redis_t *other = test_redis_connect();
     chat_cset_t s;
     fake_db_t db = {{"a", "b", "c"}, 3, 0, remove_b, other, NULL};
 
@@ -183,7 +173,7 @@ static void test_rebuild_racing_with_a_removal_is_refused(void **state)
 
 static void test_other_run_or_flush_is_not_built(void **state)
 {
-    chat_redis_t *r = connect_test_redis();
+    chat_redis_t *r = test_redis_connect();
     chat_cset_t s;
     fake_db_t db = {{"a"}, 1, 0, NULL, NULL, NULL};
     redisReply *reply = NULL;
@@ -209,7 +199,7 @@ static void test_other_run_or_flush_is_not_built(void **state)
 
 static void test_pages_and_lex(void **state)
 {
-    chat_redis_t *r = connect_test_redis();
+    chat_redis_t *r = test_redis_connect();
     chat_cset_t s;
     fake_db_t db = {{"a", "b", "c", "d", "e"}, 5, 0, NULL, NULL, NULL};
     chat_cset_page_t page;
@@ -267,7 +257,7 @@ typedef struct slow_builder {
 static void *slow_build(void *arg)
 {
     slow_builder_t *b = arg;
-    chat_redis_t *r = connect_test_redis();
+    chat_redis_t *r = test_redis_connect();
     struct timespec ts = {0, 300 * 1000000L};
     bool built = true;
     bool stored = false;
@@ -290,7 +280,7 @@ static void *slow_build(void *arg)
 
 static void test_one_builder_at_a_time(void **state)
 {
-    chat_redis_t *r = connect_test_redis();
+    chat_redis_t *r = test_redis_connect();
     chat_cset_t s;
     fake_db_t db = {.members = {"m1", "m2"}, .n = 2};
     slow_builder_t b = {&s, &db};

@@ -19,19 +19,9 @@
 
 #include "chat/keys.h"
 #include "chat/msg_window.h"
+#include "db_fixture.h"
 
 #define MAXN 32
-
-static chat_redis_t *connect_test_redis(void)
-{
-    char errbuf[256];
-    chat_redis_t *r =
-        chat_redis_create(getenv("CHAT_TEST_REDIS_URL"), false, 1000, errbuf, sizeof(errbuf));
-
-    assert_non_null(r);
-    assert_int_equal(chat_redis_ping(r), CHAT_OK);
-    return r;
-}
 
 /* A room id unique to this process and call (24 hex). */
 static void fresh_room(char *buf, size_t len, int n)
@@ -148,7 +138,7 @@ static void test_idem_key(void **state)
 
 static void test_fill_then_read(void **state)
 {
-    chat_redis_t *r = connect_test_redis();
+    chat_redis_t *r = test_redis_connect();
     char room[32];
     items_buf_t b;
     chat_window_state_t st;
@@ -182,7 +172,7 @@ static void test_fill_then_read(void **state)
 
 static void test_empty_room_fill(void **state)
 {
-    chat_redis_t *r = connect_test_redis();
+    chat_redis_t *r = test_redis_connect();
     char room[32];
     chat_window_state_t st;
     chat_window_items_t none = {0, NULL, NULL, NULL, NULL};
@@ -202,7 +192,7 @@ static void test_empty_room_fill(void **state)
 
 static void test_append_advances_through_consecutive_seqs_and_trims(void **state)
 {
-    chat_redis_t *r = connect_test_redis();
+    chat_redis_t *r = test_redis_connect();
     char room[32];
     items_buf_t b;
     chat_window_state_t st;
@@ -242,7 +232,7 @@ static void test_append_advances_through_consecutive_seqs_and_trims(void **state
 
 static void test_resend_index(void **state)
 {
-    chat_redis_t *r = connect_test_redis();
+    chat_redis_t *r = test_redis_connect();
     char room[32];
     items_buf_t b;
     chat_window_state_t st;
@@ -285,7 +275,7 @@ static void test_resend_index(void **state)
 
 static void test_lost_meta_or_other_run_is_not_ready(void **state)
 {
-    chat_redis_t *r = connect_test_redis();
+    chat_redis_t *r = test_redis_connect();
     char room[32];
     char meta[CHAT_KEY_LEN];
     items_buf_t b;
@@ -324,7 +314,7 @@ static void test_lost_meta_or_other_run_is_not_ready(void **state)
 
 static void test_fill_with_hole_above_is_not_ready(void **state)
 {
-    chat_redis_t *r = connect_test_redis();
+    chat_redis_t *r = test_redis_connect();
     char room[32];
     items_buf_t b;
     chat_window_state_t st;

@@ -22,19 +22,9 @@
 #include "chat/presence.h"
 
 #include "../../rest-fcgi/member_lookup.c"
+#include "db_fixture.h"
 
 #define NOW 1736937000000LL
-
-static chat_redis_t *connect_test_redis(void)
-{
-    char errbuf[256];
-    chat_redis_t *r =
-        chat_redis_create(getenv("CHAT_TEST_REDIS_URL"), false, 1000, errbuf, sizeof(errbuf));
-
-    assert_non_null(r);
-    assert_int_equal(chat_redis_ping(r), CHAT_OK);
-    return r;
-}
 
 /* A user id unique to this process and call (24 hex). */
 static void fresh_user(char *buf, size_t len, int n)
@@ -60,7 +50,7 @@ static void zadd(chat_redis_t *r, const char *user_id, int64_t score, const char
 
 static void test_online_offline(void **state)
 {
-    chat_redis_t *r = connect_test_redis();
+    chat_redis_t *r = test_redis_connect();
     char never[CHAT_ID_LEN];
     char live[CHAT_ID_LEN];
     char stale[CHAT_ID_LEN];
@@ -111,7 +101,7 @@ static void test_redis_down_reads_offline(void **state)
 static void test_lookup_many(void **state)
 {
     enum { N = 501 };
-    chat_redis_t *r = connect_test_redis();
+    chat_redis_t *r = test_redis_connect();
     char(*ids)[CHAT_ID_LEN] = calloc(N, sizeof(*ids));
     bool *online = calloc(N, sizeof(*online));
     int64_t now = chat_clock_now_ms();

@@ -16,6 +16,7 @@
 
 #include "chat/keys.h"
 #include "chat/ratelimit.h"
+#include "db_fixture.h"
 
 static int key_counter;
 
@@ -26,17 +27,6 @@ static char *fresh_key(char *buf, size_t len)
 
     snprintf(subject, sizeof(subject), "test-%d-%d", (int)getpid(), ++key_counter);
     return chat_key_ratelimit("unit", subject, buf, len);
-}
-
-static chat_redis_t *connect_test_redis(void)
-{
-    char errbuf[256];
-    chat_redis_t *r =
-        chat_redis_create(getenv("CHAT_TEST_REDIS_URL"), false, 1000, errbuf, sizeof(errbuf));
-
-    assert_non_null(r);
-    assert_int_equal(chat_redis_ping(r), CHAT_OK);
-    return r;
 }
 
 /* ---- reply decoding ---- */
@@ -75,7 +65,7 @@ static void test_parse_reply(void **state)
 
 static void test_burst_then_refusal(void **state)
 {
-    chat_redis_t *r = connect_test_redis();
+    chat_redis_t *r = test_redis_connect();
     char key[CHAT_KEY_LEN];
     int64_t retry = -1;
 
@@ -93,7 +83,7 @@ static void test_burst_then_refusal(void **state)
 
 static void test_refill_over_time(void **state)
 {
-    chat_redis_t *r = connect_test_redis();
+    chat_redis_t *r = test_redis_connect();
     char key[CHAT_KEY_LEN];
     int64_t retry = 0;
 
@@ -112,8 +102,8 @@ static void test_refill_over_time(void **state)
 
 static void test_processes_share_one_bucket(void **state)
 {
-    chat_redis_t *a = connect_test_redis(); /* two connections stand for two processes */
-    chat_redis_t *b = connect_test_redis();
+    chat_redis_t *a = test_redis_connect(); /* two connections stand for two processes */
+    chat_redis_t *b = test_redis_connect();
     chat_local_limiter_t *local_a = chat_local_limiter_create(16);
     chat_local_limiter_t *local_b = chat_local_limiter_create(16);
     char key[CHAT_KEY_LEN];
@@ -135,7 +125,7 @@ static void test_processes_share_one_bucket(void **state)
 
 static void test_key_expires_after_full_refill(void **state)
 {
-    chat_redis_t *r = connect_test_redis();
+    chat_redis_t *r = test_redis_connect();
     char key[CHAT_KEY_LEN];
     redisReply *reply = NULL;
     int64_t retry = 0;
@@ -154,7 +144,7 @@ static void test_key_expires_after_full_refill(void **state)
 
 static void test_zero_rate_is_off(void **state)
 {
-    chat_redis_t *r = connect_test_redis();
+    chat_redis_t *r = test_redis_connect();
     char key[CHAT_KEY_LEN];
     redisReply *reply = NULL;
     int64_t retry = -1;
@@ -176,7 +166,7 @@ static void test_zero_rate_is_off(void **state)
 
 static void test_script_for_async_callers(void **state)
 {
-    chat_redis_t *r = connect_test_redis();
+    chat_redis_t *r = test_redis_connect();
     char key[CHAT_KEY_LEN];
     redisReply *reply = NULL;
     bool allowed = false;

@@ -17,19 +17,9 @@
 
 #include "chat/keys.h"
 #include "chat/token_denylist.h"
+#include "db_fixture.h"
 
 #define NOW INT64_C(1736937000)
-
-static chat_redis_t *connect_test_redis(void)
-{
-    char errbuf[256];
-    chat_redis_t *r =
-        chat_redis_create(getenv("CHAT_TEST_REDIS_URL"), false, 1000, errbuf, sizeof(errbuf));
-
-    assert_non_null(r);
-    assert_int_equal(chat_redis_ping(r), CHAT_OK);
-    return r;
-}
 
 static long long ttl_of(chat_redis_t *r, const char *jti)
 {
@@ -47,7 +37,7 @@ static long long ttl_of(chat_redis_t *r, const char *jti)
 
 static void test_revoke_and_check(void **state)
 {
-    chat_redis_t *r = connect_test_redis();
+    chat_redis_t *r = test_redis_connect();
     char jti[40];
     char other[40];
     bool revoked = true;
@@ -75,7 +65,7 @@ static void test_revoke_and_check(void **state)
 
 static void test_entry_expires_with_token(void **state)
 {
-    chat_redis_t *r = connect_test_redis();
+    chat_redis_t *r = test_redis_connect();
     char jti[40];
     bool revoked = false;
 
