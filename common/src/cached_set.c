@@ -1,7 +1,7 @@
 /*
  * cached_set.c - rebuildable sorted sets in Redis (see cached_set.h): SET_CHECK,
- * SET_CHANGE, SET_REBUILD and SET_PAGE (common/lua/) and the rebuild protocol around a
- * caller's database loader.
+ * SET_CHANGE and SET_PAGE (common/lua/) and the rebuild protocol around a caller's
+ * database loader (its two steps, SET_REBUILD included, are cached_set_build.c's).
  *
  * Threads: the thread that owns the chat_redis_t. Relies on redis_sync.h and keys.h.
  */
@@ -11,9 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "chat/clock.h"
 #include "chat/redis_lock.h"
 
 #define CSET__BUILD_ATTEMPTS 4
@@ -124,138 +122,6 @@ chat_err_t chat_cset_change(chat_redis_t *r, const chat_cset_t *s, bool add, dou
     return rc;
 }
 
-/* A set with no version yet gets one before a rebuild reads the database: a base of the
- * current time in microseconds (SET_CHANGE starts from the same base). A version that
- * a flush or a restart took away therefore never comes back with a value a rebuild read
- * before it: without this, a rebuild that read "no version", then the database, could
- * store a member removed meanwhile if Redis was flushed before it stored (the removal's
- * bumps were flushed too, and "no version" matched again). */
-static chat_err_t cset__init_ver(chat_redis_t *r, const chat_cset_t *s, char ver[24])
-{
-    char base[24];
-    redisReply *reply = NULL;
-    chat_err_t rc = CHAT_ERR_UNAVAILABLE;
-
-    snprintf(base, sizeof(base), "%lld", (long long)chat_clock_now_ms() * 1000LL);
-    reply = chat_redis_command(r, "HSETNX %s ver %s", s->meta, base);
-    if (reply != NULL) {
-        freeReplyObject(reply);
-        reply = chat_redis_command(r, "HGET %s ver", s->meta);
-    }
-    if (reply != NULL && reply->type == REDIS_REPLY_STRING) {
-        snprintf(ver, 24, "%s", reply->str);
-        rc = CHAT_OK;
-    }
-    if (reply != NULL) {
-        freeReplyObject(reply);
-    }
-    return rc;
-}
-
-/* meta.run and meta.ver now: *built when run matches; a set that is not built and has
- * no version is given one (cset__init_ver). */
-static chat_err_t cset__meta(chat_redis_t *r, const chat_cset_t *s, bool *built, char ver[24])
-{
-    const char *run = chat_redis_run_id(r);
-    redisReply *reply = NULL;
-    chat_err_t rc = CHAT_ERR_UNAVAILABLE;
-
-    *built = false;
-    ver[0] = '\0';
-    if (run == NULL) {
-        return rc;
-    }
-    {
-        char runcopy[41];
-        snprintf(runcopy, sizeof(runcopy), "%s", run); /* run points into r: copy first */
-        reply = chat_redis_command(r, "HMGET %s run ver", s->meta);
-        if (reply != NULL && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2) {
-            const redisReply *e0 = reply->element[0];
-            const redisReply *e1 = reply->element[1];
-            *built = e0->type == REDIS_REPLY_STRING && strcmp(e0->str, runcopy) == 0;
-            if (e1->type == REDIS_REPLY_STRING) {
-                snprintf(ver, 24, "%s", e1->str);
-            }
-            rc = CHAT_OK;
-        }
-    }
-    if (reply != NULL) {
-        freeReplyObject(reply);
-    }
-    if (rc == CHAT_OK && !*built && ver[0] == '\0') {
-        rc = cset__init_ver(r, s, ver);
-    }
-    return rc;
-}
-
-/* SET_REBUILD: 1 stored, 2 already built, 0 refused. */
-static chat_err_t cset__commit(chat_redis_t *r, const chat_cset_t *s, const char *ver,
-                               const chat_cset_entry_t *entries, size_t n, int64_t *result)
-{
-    const char *run = chat_redis_run_id(r);
-    size_t argc = 4 + 2 * n;
-    const char **argv = NULL;
-    size_t *lens = NULL;
-    char(*scores)[32] = NULL;
-    redisReply *reply = NULL;
-    chat_err_t rc = CHAT_ERR_NOMEM;
-
-    if (run == NULL) {
-        return CHAT_ERR_UNAVAILABLE;
-    }
-    argv = calloc(argc, sizeof(*argv));
-    lens = calloc(argc, sizeof(*lens));
-    scores = calloc(n + 1, sizeof(*scores));
-    if (argv == NULL || lens == NULL || scores == NULL) {
-        goto cleanup;
-    }
-    argv[0] = s->key;
-    argv[1] = s->meta;
-    argv[2] = run;
-    argv[3] = ver;
-    for (size_t i = 0; i < 4; i++) {
-        lens[i] = strlen(argv[i]);
-    }
-    for (size_t i = 0; i < n; i++) {
-        snprintf(scores[i], sizeof(scores[i]), "%.17g", entries[i].score);
-        argv[4 + 2 * i] = scores[i];
-        lens[4 + 2 * i] = strlen(scores[i]);
-        argv[5 + 2 * i] = entries[i].member;
-        lens[5 + 2 * i] = entries[i].len;
-    }
-    reply = chat_redis_eval(r, CHAT_SCRIPT_SET_REBUILD, 2, (int)argc, argv, lens);
-    if (reply != NULL && reply->type == REDIS_REPLY_INTEGER) {
-        *result = reply->integer;
-        rc = CHAT_OK;
-    } else {
-        rc = CHAT_ERR_UNAVAILABLE;
-    }
-
-cleanup:
-    if (reply != NULL) {
-        freeReplyObject(reply);
-    }
-    free(argv);
-    free(lens);
-    free(scores);
-    return rc;
-}
-
-chat_err_t chat_cset_build_prepare(chat_redis_t *r, const chat_cset_t *s, bool *built, char ver[24])
-{
-    return cset__meta(r, s, built, ver);
-}
-
-chat_err_t chat_cset_build_store(chat_redis_t *r, const chat_cset_t *s, const char *ver,
-                                 const chat_cset_entry_t *entries, size_t n, bool *stored)
-{
-    int64_t result = 0;
-    chat_err_t rc = cset__commit(r, s, ver, entries, n, &result);
-
-    *stored = rc == CHAT_OK && result != 0;
-    return rc;
-}
-
 typedef struct cset__wait {
     chat_redis_t *r;
     const chat_cset_t *s;
@@ -267,7 +133,7 @@ static chat_err_t cset__built(void *arg, bool *built)
     cset__wait_t *w = arg;
     char ver[24];
 
-    return cset__meta(w->r, w->s, built, ver);
+    return chat_cset_build_prepare(w->r, w->s, built, ver);
 }
 
 chat_err_t chat_cset_build(chat_redis_t *r, const chat_cset_t *s, chat_cset_loader_fn load,
@@ -283,9 +149,9 @@ chat_err_t chat_cset_build(chat_redis_t *r, const chat_cset_t *s, chat_cset_load
         size_t n = 0;
         bool built = false;
         char ver[24];
-        int64_t result = 0;
+        bool stored = false;
 
-        rc = cset__meta(r, s, &built, ver);
+        rc = chat_cset_build_prepare(r, s, &built, ver);
         if (rc != CHAT_OK || built) {
             break;
         }
@@ -299,7 +165,8 @@ chat_err_t chat_cset_build(chat_redis_t *r, const chat_cset_t *s, chat_cset_load
                 rc = chat_redis_lock_wait(r, lock_key, CSET__BUILD_LOCK_MS, CSET__POLL_MS, true,
                                           cset__built, &w, &built);
                 if (rc == CHAT_OK && !built) {
-                    rc = cset__meta(r, s, &built, ver); /* the builder is gone: build it here */
+                    rc = chat_cset_build_prepare(r, s, &built,
+                                                 ver); /* the builder is gone: build it here */
                 }
                 if (rc != CHAT_OK || built) {
                     break;
@@ -310,9 +177,9 @@ chat_err_t chat_cset_build(chat_redis_t *r, const chat_cset_t *s, chat_cset_load
         if (rc != CHAT_OK) {
             break;
         }
-        rc = cset__commit(r, s, ver, entries, n, &result);
+        rc = chat_cset_build_store(r, s, ver, entries, n, &stored);
         release(entries, n, owned);
-        if (rc != CHAT_OK || result != 0) {
+        if (rc != CHAT_OK || stored) {
             break;
         }
         /* a change landed while the database was read: read it again */

@@ -23,104 +23,21 @@
 #define ROOMS_BATCH__WARM_LOCK_MS 60000 /* a warm that takes longer loses its lock */
 #define ROOMS_BATCH__POLL_MS 50
 
-typedef struct rooms_batch__user {
-    char id[CHAT_ID_LEN];
-    bson_oid_t oid;
-    char ver[24];
-} rooms_batch__user_t;
+/* The users of one build: ids sorted and distinct (hex order is the oids' byte order),
+ * their oids, and for each whether its set is built and the version read before the
+ * database is. */
+typedef struct rooms_batch__todo {
+    char (*ids)[CHAT_ID_LEN];
+    bson_oid_t *oids;
+    bool *built;
+    char (*ver)[24];
+    size_t n;
+} rooms_batch__todo_t;
 
-/* The users whose set is not built, each once (unique: users has no duplicates), with
- * the version read now. */
-static size_t rooms_batch__unbuilt(const chat_store_t *s, const char (*users)[CHAT_ID_LEN],
-                                   size_t n, bool unique, rooms_batch__user_t *out)
+static int rooms_batch__by_id(const void *a, const void *b)
 {
-    size_t k = 0;
-
-    for (size_t i = 0; i < n; i++) {
-        chat_cset_t set;
-        bool built = false;
-        bool seen = false;
-        for (size_t j = 0; j < k && !seen && !unique; j++) {
-            seen = strcmp(out[j].id, users[i]) == 0;
-        }
-        if (seen || !chat_db_oid_from_hex(users[i], &out[k].oid)) {
-            continue;
-        }
-        chat_cset_user_rooms(users[i], &set);
-        if (chat_cset_build_prepare(s->redis, &set, &built, out[k].ver) != CHAT_OK) {
-            return k; /* Redis down: the readers fall back to the database themselves */
-        }
-        if (!built) {
-            memcpy(out[k].id, users[i], CHAT_ID_LEN);
-            k++;
-        }
-    }
-    return k;
+    return strcmp((const char *)a, (const char *)b);
 }
-
-/* Stores user u's set from the pairs that are its (pairs[i].user == u->oid). */
-static void rooms_batch__store(const chat_store_t *s, const rooms_batch__user_t *u,
-                               const chat_member_pair_t *pairs, size_t n_pairs,
-                               chat_cset_entry_t *e, char (*ids)[CHAT_ID_LEN])
-{
-    chat_cset_t set;
-    size_t n = 0;
-    bool stored = false;
-
-    for (size_t i = 0; i < n_pairs; i++) {
-        if (bson_oid_equal(&pairs[i].user, &u->oid)) {
-            bson_oid_to_string(&pairs[i].room, ids[n]);
-            e[n].score = (double)bson_oid_get_time_t(&pairs[i].room);
-            e[n].member = ids[n];
-            e[n].len = CHAT_ID_LEN - 1;
-            n++;
-        }
-    }
-    chat_cset_user_rooms(u->id, &set);
-    (void)chat_cset_build_store(s->redis, &set, u->ver, e, n, &stored);
-}
-
-void chat_user_rooms_build_many(const chat_store_t *s, const char (*users)[CHAT_ID_LEN], size_t n)
-{
-    rooms_batch__user_t *todo = NULL;
-    bson_oid_t *oids = NULL;
-    chat_member_pair_t *pairs = NULL;
-    chat_cset_entry_t *e = NULL;
-    char(*ids)[CHAT_ID_LEN] = NULL;
-    size_t k;
-    size_t n_pairs = 0;
-
-    if (s->redis == NULL || n == 0 || (todo = calloc(n, sizeof(*todo))) == NULL) {
-        return;
-    }
-    k = rooms_batch__unbuilt(s, users, n, false, todo);
-    oids = k > 0 ? calloc(k, sizeof(*oids)) : NULL;
-    if (oids == NULL) {
-        goto cleanup;
-    }
-    for (size_t i = 0; i < k; i++) {
-        bson_oid_copy(&todo[i].oid, &oids[i]);
-    }
-    if (chat_members_of_users(s->db, oids, k, CHAT_MEMBER_ROOMS_MAX, &pairs, &n_pairs) != CHAT_OK ||
-        n_pairs >= CHAT_MEMBER_ROOMS_MAX) {
-        goto cleanup; /* cut short: some set would be incomplete, build none */
-    }
-    /* one user has at most all the pairs: scratch big enough for any of them */
-    e = calloc(n_pairs + 1, sizeof(*e));
-    ids = calloc(n_pairs + 1, sizeof(*ids));
-    for (size_t i = 0; e != NULL && ids != NULL && i < k; i++) {
-        rooms_batch__store(s, &todo[i], pairs, n_pairs, e, ids);
-    }
-
-cleanup:
-    free(ids);
-    free(e);
-    free(pairs);
-    free(oids);
-    free(todo);
-}
-
-/* ------------------------------------------------------------------ everybody */
 
 static int rooms_batch__by_user(const void *a, const void *b)
 {
@@ -128,11 +45,131 @@ static int rooms_batch__by_user(const void *a, const void *b)
                             &((const chat_member_pair_t *)b)->user);
 }
 
-static int rooms_batch__by_oid(const void *a, const void *b)
+/* chat_cset_nth_fn: user i's room set. */
+static void rooms_batch__set_of(void *arg, size_t i, chat_cset_t *out)
 {
-    return bson_oid_compare(&((const rooms_batch__user_t *)a)->oid,
-                            &((const rooms_batch__user_t *)b)->oid);
+    const rooms_batch__todo_t *t = arg;
+
+    chat_cset_user_rooms(t->ids[i], out);
 }
+
+static void rooms_batch__todo_clear(rooms_batch__todo_t *t)
+{
+    free(t->ids);
+    free(t->oids);
+    free(t->built);
+    free(t->ver);
+    memset(t, 0, sizeof(*t));
+}
+
+/* Takes ids (n of them, malloc'd, duplicates fine): sorts them, drops duplicates and
+ * malformed ids, and reads the versions of their sets in one pipeline. */
+static chat_err_t rooms_batch__prepare(const chat_store_t *s, char (*ids)[CHAT_ID_LEN], size_t n,
+                                       rooms_batch__todo_t *t)
+{
+    size_t k = 0;
+
+    memset(t, 0, sizeof(*t));
+    t->ids = ids;
+    qsort(ids, n, sizeof(*ids), rooms_batch__by_id);
+    t->oids = calloc(n + 1, sizeof(*t->oids));
+    t->built = calloc(n + 1, sizeof(*t->built));
+    t->ver = calloc(n + 1, sizeof(*t->ver));
+    if (t->oids == NULL || t->built == NULL || t->ver == NULL) {
+        return CHAT_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if ((k > 0 && strcmp(ids[k - 1], ids[i]) == 0) ||
+            !chat_db_oid_from_hex(ids[i], &t->oids[k])) {
+            continue;
+        }
+        memmove(ids[k++], ids[i], CHAT_ID_LEN);
+    }
+    t->n = k;
+    return chat_cset_build_prepare_many(s->redis, rooms_batch__set_of, t, t->n, t->built, t->ver);
+}
+
+/* Stores the set of every unbuilt user of t from pairs (all their memberships, and maybe
+ * others'), pipelined; *n_built: the sets stored. */
+static chat_err_t rooms_batch__store_all(const chat_store_t *s, rooms_batch__todo_t *t,
+                                         chat_member_pair_t *pairs, size_t n_pairs, size_t *n_built)
+{
+    chat_cset_entry_t *e = calloc(n_pairs + 1, sizeof(*e));
+    char(*rooms)[CHAT_ID_LEN] = calloc(n_pairs + 1, sizeof(*rooms));
+    size_t *first = calloc(t->n + 1, sizeof(*first));
+    size_t *count = calloc(t->n + 1, sizeof(*count));
+    bool *stored = calloc(t->n + 1, sizeof(*stored));
+    size_t p = 0;
+    chat_err_t rc = CHAT_ERR_NOMEM;
+
+    if (e != NULL && rooms != NULL && first != NULL && count != NULL && stored != NULL) {
+        qsort(pairs, n_pairs, sizeof(*pairs), rooms_batch__by_user);
+        /* both sorted by user: one walk finds each user's run of pairs */
+        for (size_t i = 0; i < t->n; i++) {
+            while (p < n_pairs && bson_oid_compare(&pairs[p].user, &t->oids[i]) < 0) {
+                p++;
+            }
+            first[i] = p;
+            for (; p < n_pairs && bson_oid_equal(&pairs[p].user, &t->oids[i]); p++) {
+                bson_oid_to_string(&pairs[p].room, rooms[p]);
+                e[p].score = (double)bson_oid_get_time_t(&pairs[p].room);
+                e[p].member = rooms[p];
+                e[p].len = CHAT_ID_LEN - 1;
+            }
+            count[i] = p - first[i];
+        }
+        rc = chat_cset_build_store_many(s->redis, rooms_batch__set_of, t, t->n, t->built,
+                                        (const char(*)[24])t->ver, e, first, count, stored);
+        for (size_t i = 0; i < t->n; i++) {
+            *n_built += stored[i];
+        }
+    }
+    free(stored);
+    free(count);
+    free(first);
+    free(rooms);
+    free(e);
+    return rc;
+}
+
+void chat_user_rooms_build_many(const chat_store_t *s, const char (*users)[CHAT_ID_LEN], size_t n)
+{
+    rooms_batch__todo_t t;
+    char(*ids)[CHAT_ID_LEN] = NULL;
+    bson_oid_t *unbuilt = NULL;
+    chat_member_pair_t *pairs = NULL;
+    size_t k = 0;
+    size_t n_pairs = 0;
+    size_t n_built = 0;
+
+    if (s->redis == NULL || n == 0 || (ids = calloc(n, sizeof(*ids))) == NULL) {
+        return;
+    }
+    memcpy(ids, users, n * sizeof(*ids));
+    if (rooms_batch__prepare(s, ids, n, &t) != CHAT_OK ||
+        (unbuilt = calloc(t.n + 1, sizeof(*unbuilt))) == NULL) {
+        goto cleanup; /* Redis down: the readers fall back to the database themselves */
+    }
+    for (size_t i = 0; i < t.n; i++) {
+        if (!t.built[i]) {
+            bson_oid_copy(&t.oids[i], &unbuilt[k++]);
+        }
+    }
+    if (k == 0 ||
+        chat_members_of_users(s->db, unbuilt, k, CHAT_MEMBER_ROOMS_MAX, &pairs, &n_pairs) !=
+            CHAT_OK ||
+        n_pairs >= CHAT_MEMBER_ROOMS_MAX) {
+        goto cleanup; /* nothing to build, or cut short: some set would be incomplete */
+    }
+    (void)rooms_batch__store_all(s, &t, pairs, n_pairs, &n_built);
+
+cleanup:
+    free(pairs);
+    free(unbuilt);
+    rooms_batch__todo_clear(&t);
+}
+
+/* ------------------------------------------------------------------ everybody */
 
 /* The ids in the set of all users (at most max + 1) into *ids_out (malloc'd). */
 static chat_err_t rooms_batch__all_ids(const chat_store_t *s, size_t max,
@@ -171,15 +208,12 @@ static chat_err_t rooms_batch__all_ids(const chat_store_t *s, size_t max,
 chat_err_t chat_user_rooms_build_all(const chat_store_t *s, size_t max_users, size_t max_pairs,
                                      size_t *n_built, bool *another_warms)
 {
+    rooms_batch__todo_t t = {0};
     char(*ids)[CHAT_ID_LEN] = NULL;
-    rooms_batch__user_t *todo = NULL;
     chat_member_pair_t *pairs = NULL;
-    chat_cset_entry_t *e = NULL;
-    char(*rooms)[CHAT_ID_LEN] = NULL;
     size_t n_ids = 0;
-    size_t k = 0;
     size_t n_pairs = 0;
-    size_t p = 0;
+    size_t unbuilt = 0;
     chat_redis_lock_t lock;
     chat_err_t rc;
 
@@ -202,59 +236,31 @@ chat_err_t chat_user_rooms_build_all(const chat_store_t *s, size_t max_users, si
                                     NULL, NULL);
     }
     rc = rooms_batch__all_ids(s, max_users, &ids, &n_ids);
-    if (rc == CHAT_OK && (todo = calloc(n_ids + 1, sizeof(*todo))) == NULL) {
-        rc = CHAT_ERR_NOMEM;
-    }
     if (rc != CHAT_OK) {
         goto cleanup;
     }
     /* the versions before the database is read (the cached_set.h protocol) */
-    k = rooms_batch__unbuilt(s, (const char(*)[CHAT_ID_LEN])ids, n_ids, true, todo);
-    if (k == 0) {
+    rc = rooms_batch__prepare(s, ids, n_ids, &t);
+    for (size_t i = 0; rc == CHAT_OK && i < t.n; i++) {
+        unbuilt += !t.built[i];
+    }
+    if (rc != CHAT_OK || unbuilt == 0) {
         goto cleanup;
     }
     rc = chat_members_of_users(s->db, NULL, 0, max_pairs + 1, &pairs, &n_pairs);
     if (rc == CHAT_OK && n_pairs > max_pairs) {
         rc = CHAT_ERR_CONFLICT; /* cut short: some set would be incomplete, build none */
     }
-    if (rc != CHAT_OK) {
-        goto cleanup;
-    }
-    qsort(pairs, n_pairs, sizeof(*pairs), rooms_batch__by_user);
-    qsort(todo, k, sizeof(*todo), rooms_batch__by_oid);
-    e = calloc(n_pairs + 1, sizeof(*e));
-    rooms = calloc(n_pairs + 1, sizeof(*rooms));
-    if (e == NULL || rooms == NULL) {
-        rc = CHAT_ERR_NOMEM;
-        goto cleanup;
-    }
-    /* both sorted by user: one walk stores each user's set from its run of pairs */
-    for (size_t i = 0; i < k; i++) {
-        chat_cset_t set;
-        size_t n = 0;
-        bool stored = false;
-        while (p < n_pairs && bson_oid_compare(&pairs[p].user, &todo[i].oid) < 0) {
-            p++;
-        }
-        for (; p < n_pairs && bson_oid_equal(&pairs[p].user, &todo[i].oid); p++, n++) {
-            bson_oid_to_string(&pairs[p].room, rooms[n]);
-            e[n].score = (double)bson_oid_get_time_t(&pairs[p].room);
-            e[n].member = rooms[n];
-            e[n].len = CHAT_ID_LEN - 1;
-        }
-        chat_cset_user_rooms(todo[i].id, &set);
-        if (chat_cset_build_store(s->redis, &set, todo[i].ver, e, n, &stored) == CHAT_OK &&
-            stored) {
-            (*n_built)++;
-        }
+    if (rc == CHAT_OK) {
+        rc = rooms_batch__store_all(s, &t, pairs, n_pairs, n_built);
     }
 
 cleanup:
     chat_redis_lock_release(s->redis, &lock);
-    free(rooms);
-    free(e);
     free(pairs);
-    free(todo);
-    free(ids);
+    if (t.ids == NULL) {
+        free(ids); /* not handed to t yet */
+    }
+    rooms_batch__todo_clear(&t);
     return rc;
 }

@@ -278,6 +278,67 @@ static void *slow_build(void *arg)
     return NULL;
 }
 
+/* chat_cset_nth_fn over fresh_set(base + i). */
+static void nth_fresh(void *arg, size_t i, chat_cset_t *out)
+{
+    fresh_set(out, *(const int *)arg + (int)i);
+}
+
+/* The pipelined two steps over more sets than one pipeline carries (256): versions read
+ * for all, only the sets not skipped stored, a set changed between the steps refused. */
+static void test_many_sets_in_pipelines(void **state)
+{
+    enum { N = 300 };
+    chat_redis_t *r = test_redis_connect();
+    chat_redis_t *other = test_redis_connect();
+    static bool built[N];
+    static bool skip[N];
+    static bool stored[N];
+    static char ver[N][24];
+    static size_t first[N];
+    static size_t count[N];
+    chat_cset_entry_t entries[N];
+    char members[N][16];
+    int base = 1000;
+    chat_cset_t changed;
+    chat_cset_answer_t member;
+
+    (void)state;
+    assert_int_equal(chat_cset_build_prepare_many(r, nth_fresh, &base, N, built, ver), CHAT_OK);
+    for (size_t i = 0; i < N; i++) {
+        assert_false(built[i]);
+        assert_true(ver[i][0] != '\0'); /* a version was started for every set */
+        snprintf(members[i], sizeof(members[i]), "m%zu", i);
+        entries[i].member = members[i];
+        entries[i].len = strlen(members[i]);
+        entries[i].score = (double)i;
+        first[i] = i; /* set i holds one member: "m<i>" */
+        count[i] = 1;
+        skip[i] = i % 2 == 1;
+    }
+    fresh_set(&changed, base + 280); /* a change lands between the two steps */
+    assert_int_equal(chat_cset_change(other, &changed, true, 1.0, "late"), CHAT_OK);
+    assert_int_equal(chat_cset_build_store_many(r, nth_fresh, &base, N, skip,
+                                                (const char(*)[24])ver, entries, first, count,
+                                                stored),
+                     CHAT_OK);
+    for (size_t i = 0; i < N; i++) {
+        assert_int_equal(stored[i], i % 2 == 0 && i != 280);
+    }
+    assert_int_equal(chat_cset_build_prepare_many(r, nth_fresh, &base, N, built, ver), CHAT_OK);
+    for (size_t i = 0; i < N; i++) {
+        chat_cset_t s;
+        assert_int_equal(built[i], i % 2 == 0 && i != 280);
+        if (built[i]) {
+            fresh_set(&s, base + (int)i);
+            assert_int_equal(chat_cset_check(r, &s, members[i], &member), CHAT_OK);
+            assert_int_equal(member, CHAT_CSET_PRESENT);
+        }
+    }
+    chat_redis_destroy(r);
+    chat_redis_destroy(other);
+}
+
 static void test_one_builder_at_a_time(void **state)
 {
     chat_redis_t *r = test_redis_connect();
@@ -313,6 +374,7 @@ int main(void)
         cmocka_unit_test(test_other_run_or_flush_is_not_built),
         cmocka_unit_test(test_pages_and_lex),
         cmocka_unit_test(test_one_builder_at_a_time),
+        cmocka_unit_test(test_many_sets_in_pipelines),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
