@@ -10,6 +10,8 @@ OUT/results.json:
   mixed     /health and non-history calls sampled while wrk loads history
   membership REST join/leave and WebSocket subscribe in a 10- and a 5,000-member room
   sub5000   5,000 sockets subscribing to the 5,000-member room (wsload -J)
+  broadcast one room of 1,000 and of 5,000 sockets on one gateway at ~25,000 deliveries/s,
+            beside rawfan and Centrifugo under the same load (bench/bench_broadcast.py)
   writes    wsload open loop, 100 rooms of 10 (one sender per room) at --rates, a single
             busy room, and beside it rawfan and Centrifugo under the same load
   ceiling   the database's own batched insert_many rate (pymongo, messages' shape)
@@ -37,11 +39,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib as B  # noqa: E402
 from backend_load import bench_backend_load  # noqa: E402
+from bench_broadcast import bench_broadcast  # noqa: E402
 from bench_ws import bench_membership, bench_sub5000, bench_writes, log_rows  # noqa: E402
 
 HISTORY_SWEEP_CONNECTIONS = (4, 8, 16, 32)
-ALL = ["history", "mixed", "membership", "sub5000", "writes", "load", "ceiling", "redis",
-       "lookups"]
+ALL = ["history", "mixed", "membership", "sub5000", "broadcast", "writes", "load", "ceiling",
+       "redis", "lookups"]
 
 
 def seed(stack, scale, out, grow):
@@ -386,6 +389,9 @@ def main():
             save()
         if "sub5000" in only:
             results["sub5000"] = bench_sub5000(stack, data, out)
+            save()
+        if "broadcast" in only:
+            results["broadcast"] = bench_broadcast(stack, data, out, seconds=args.seconds)
             save()
         if "writes" in only:
             w = bench_writes(stack, data, out, [int(r) for r in args.rates.split(",")],

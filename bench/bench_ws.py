@@ -3,6 +3,7 @@ WebSocket subscribe), 5,000 sockets subscribing to one room, and durable writes 
 shared load tool /work/shared/bench/wsload.c beside rawfan and Centrifugo v6
 (/work/shared/bench/README.md). Runs in the bench driver process; wsload, rawfan and
 Centrifugo are child processes built/installed under OUT/tools."""
+import contextlib
 import re
 import subprocess
 import time
@@ -52,6 +53,30 @@ async def bench_membership(stack, data):
     return res
 
 
+@contextlib.contextmanager
+def rawfan_running(rawfan):
+    """rawfan on a free loopback port for the block: yields (port, pid)."""
+    port = B.free_port()
+    rf = subprocess.Popen([str(rawfan), str(port)], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.5)
+        yield port, rf.pid
+    finally:
+        rf.terminate()
+        rf.wait()
+
+
+def centrifugo_dir(out):
+    """OUT/tools/cf, with a Centrifugo built earlier linked in (saves a go install)."""
+    cf = Path(out) / "tools/cf"
+    cf.mkdir(parents=True, exist_ok=True)
+    prebuilt = Path("/tmp/bench-tools/cf/centrifugo")
+    if prebuilt.exists() and not (cf / "centrifugo").exists():
+        (cf / "centrifugo").symlink_to(prebuilt)
+    return cf
+
+
 def tools(out):
     d = Path(out) / "tools"
     d.mkdir(exist_ok=True)
@@ -71,8 +96,13 @@ def run_wsload(wsload, argv, timeout=600):
     t0 = time.time()
     r = subprocess.run([str(wsload)] + argv, capture_output=True, text=True, timeout=timeout)
     wall = time.time() - t0
+    return parse_phases(r.stdout), wall, r.stdout, r.stderr
+
+
+def parse_phases(stdout):
+    """wsload's key=value report: one dict per phase (numbers as floats)."""
     phases, cur = [], None
-    for line in r.stdout.splitlines():
+    for line in stdout.splitlines():
         if line.startswith("phase="):
             cur = {}
             phases.append(cur)
@@ -82,7 +112,7 @@ def run_wsload(wsload, argv, timeout=600):
                 cur[k] = float(v)
             except ValueError:
                 cur[k] = v
-    return phases, wall, r.stdout, r.stderr
+    return phases
 
 
 def bench_sub5000(stack, data, out):
@@ -184,19 +214,12 @@ def bench_writes(stack, data, out, rates, seconds=10, peers=True):
     res["busy_room"] = _phase_rows("chat, one room of 10, 10 senders", phases, load)
     if not peers:
         return res
-    port = B.free_port()
-    rf = subprocess.Popen([str(rawfan), str(port)], stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL)
-    try:
-        time.sleep(0.5)
+    with rawfan_running(rawfan) as (port, _):
         load = round(B.load_avg(), 2)
         phases, *_ = run_wsload(wsload, ["-p", str(port), "-P", "/", "-m", "mirror", "-n", "10",
                                          "-w", "1", "-s", SRCS, "-x", "10", "-r", rate_s,
                                          "-d", str(seconds), "-W", "1"])
         res["rows"] += _phase_rows("rawfan (10 sockets, no storage)", phases, load)
-    finally:
-        rf.terminate()
-        rf.wait()
     res["rows"] += _centrifugo(wsload, out, rate_s, seconds, common)
     return res
 
@@ -208,11 +231,7 @@ def log_rows(res):
 
 
 def _centrifugo(wsload, out, rate_s, seconds, common):
-    cf = Path(out) / "tools/cf"
-    cf.mkdir(parents=True, exist_ok=True)
-    prebuilt = Path("/tmp/bench-tools/cf/centrifugo")
-    if prebuilt.exists() and not (cf / "centrifugo").exists():
-        (cf / "centrifugo").symlink_to(prebuilt)
+    cf = centrifugo_dir(out)
     port = B.free_port()
     r = subprocess.run(["bash", CF_SH, "start", str(port), "1000", str(cf)],
                        capture_output=True, text=True, timeout=1200)

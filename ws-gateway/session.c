@@ -181,6 +181,24 @@ int gw_session_receive(gw_session_t *s, const void *in, size_t len)
 
 /* ------------------------------------------------------------------ sending */
 
+/* A frame for a socket with nothing queued and room in its send buffer is written at
+ * once, as a raw write loop would; otherwise it waits in the queue for
+ * LWS_CALLBACK_SERVER_WRITEABLE. That saves a broadcast the epoll round trip per socket
+ * and frame (POLLOUT on, the callback, POLLOUT off). lws_send_pipe_choked is lws's own
+ * check that a write outside that callback is safe: no partial send pending, the socket
+ * writable; a write the kernel takes only in part is then lws's to finish. True when
+ * the frame was written (or the socket failed and is being closed). */
+static bool session__write_now(gw_session_t *s, gw_frame_t *frame)
+{
+    if (s->q_len != 0 || s->ping_due || s->close_sent || lws_send_pipe_choked(s->wsi)) {
+        return false;
+    }
+    if (lws_write(s->wsi, gw_frame_payload(frame), frame->len, LWS_WRITE_TEXT) < 0) {
+        gw_session_close(s, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "write failed", false);
+    }
+    return true;
+}
+
 bool gw_session_send(gw_session_t *s, gw_frame_t *frame)
 {
     const gw_limits_t *lim = &s->gw->lim;
@@ -193,6 +211,12 @@ bool gw_session_send(gw_session_t *s, gw_frame_t *frame)
                       &s->over_since_ms) == GW_SLOW_CUT) {
         gw_session_cut_slow(s); /* the policy: slow_consumer.h */
         return false;
+    }
+    if (s->gw->metrics != NULL && frame->kind < GW_OUT__N) {
+        chat_counter_add(&s->gw->metrics->frames_out[frame->kind], 1);
+    }
+    if (session__write_now(s, frame)) {
+        return true;
     }
     if (s->q_len == s->q_cap) {
         uint32_t cap = s->q_cap ? s->q_cap * 2 : 8;
@@ -212,9 +236,6 @@ bool gw_session_send(gw_session_t *s, gw_frame_t *frame)
     s->q[(s->q_head + s->q_len) % s->q_cap] = gw_frame_ref(frame);
     s->q_len++;
     s->q_bytes += frame->len;
-    if (s->gw->metrics != NULL && frame->kind < GW_OUT__N) {
-        chat_counter_add(&s->gw->metrics->frames_out[frame->kind], 1);
-    }
     lws_callback_on_writable(s->wsi);
     return true;
 }

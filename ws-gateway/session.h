@@ -1,6 +1,7 @@
 /*
  * session.h - one WebSocket connection: identity from the token, the bounded send
- * queue of shared frames (written one per LWS_CALLBACK_SERVER_WRITEABLE), fragment
+ * queue of shared frames (a frame for an idle socket with room is written at once; the
+ * queue is written one frame per LWS_CALLBACK_SERVER_WRITEABLE), fragment
  * reassembly with a size cap, the room subscriptions it holds, per-session presence
  * dedupe and abuse counting. The struct is lws's per-session user space.
  *

@@ -1,0 +1,149 @@
+"""bench_broadcast.py - issue 11's fan-out comparison for bench/bench.py (`--only
+broadcast`): one room of N sockets on ONE gateway (its own port, no lighttpd), two senders
+at a rate that makes ~25,000 deliveries/s, measured with the shared load tool
+(/work/shared/bench/wsload.c) beside the machine's raw fan-out loop (rawfan: epoll, one
+write() per recipient, no JSON, no auth, no storage) and Centrifugo v6 (memory engine, one
+channel of N) under the same load, in the same run. For each: delivery p50/p99 (send to
+receipt by every other socket), ack p50/p99 where there is one (chat: the durable store
+before the fan-out), and the server's CPU over the measured phase (utime+stime from
+/proc, % of one core). Runs in the bench driver process."""
+import re
+import subprocess
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import benchlib as B
+from bench_ws import CF_SH, SRCS, _phase_rows, centrifugo_dir, parse_phases, rawfan_running, tools
+
+TICKS = 100  # os.sysconf("SC_CLK_TCK") on Linux
+HISTS = ("chat_gateway_store_seconds", "chat_gateway_ack_seconds")
+
+
+def _cpu_s(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def _gateway_hist(port, name):
+    """{le: cumulative count} plus sum and count of histogram name on a gateway's /metrics."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    h = {"buckets": {}, "sum": 0.0, "count": 0.0}
+    for line in text.splitlines():
+        m = re.match(rf'{name}_bucket{{(?:[^}}]*,)?le="([^"]+)"}} ([0-9.e+]+)$', line)
+        if m:
+            h["buckets"][m.group(1)] = float(m.group(2))
+        m = re.match(rf"{name}_(sum|count)(?:{{[^}}]*}})? ([0-9.e+]+)$", line)
+        if m:
+            h[m.group(1)] = float(m.group(2))
+    return h
+
+
+def _hist_delta(a, b):
+    """Mean and bucket-bound p50/p99 in ms of what histogram snapshots a -> b observed."""
+    n = b["count"] - a["count"]
+    if n <= 0:
+        return {"n": 0}
+    out = {"n": int(n), "mean_ms": round(1000 * (b["sum"] - a["sum"]) / n, 1)}
+    for q in (50, 99):
+        for le, c in b["buckets"].items():  # in the page's order: ascending bounds
+            if c - a["buckets"].get(le, 0.0) >= n * q / 100:
+                out[f"p{q}_le_ms"] = None if le == "+Inf" else round(1000 * float(le), 1)
+                break
+    return out
+
+
+def _run_measured(wsload, argv, pid, seconds, timeout=600):
+    """Runs wsload (argv) while sampling the CPU time of pid every 0.25 s; the CPU over
+    wsload's measured phase (its last `seconds`, minus its last second and the close) as
+    % of one core. Returns (phases, cpu_pct, connect_s, stderr tail)."""
+    p = subprocess.Popen([str(wsload)] + argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    samples = []
+    stop = threading.Event()
+
+    def sample():
+        while not stop.is_set():
+            try:
+                samples.append((time.monotonic(), _cpu_s(pid)))
+            except OSError:
+                return
+            stop.wait(0.25)
+
+    t = threading.Thread(target=sample, daemon=True)
+    t.start()
+    out, err = p.communicate(timeout=timeout)
+    end = time.monotonic()
+    stop.set()
+    t.join(5)
+    window = [(ts, c) for ts, c in samples if end - seconds - 0.2 <= ts <= end - 1.2]
+    cpu = None
+    if len(window) >= 2 and window[-1][0] > window[0][0]:
+        cpu = round(100.0 * (window[-1][1] - window[0][1]) / (window[-1][0] - window[0][0]), 1)
+    done = [float(x) for x in re.findall(r"connect phase done in ([\d.]+) s", err)]
+    return parse_phases(out), cpu, max(done) if done else None, err[-400:]
+
+
+def _row(name, n, phases, load, cpu, connect_s):
+    rows = _phase_rows(name, phases, load)
+    for r in rows:
+        r.update({"sockets": n, "cpu_pct_of_core": cpu, "connect_s": connect_s})
+    return rows
+
+
+def bench_broadcast(stack, data, out, sizes=((1000, 25), (5000, 5)), seconds=10, warmup=2):
+    """sizes: (sockets, msg/s) pairs; two senders each time."""
+    wsload, rawfan = tools(out)
+    big = data["rooms"][0]
+    users = {u["id"]: u for u in data["users"]}
+    rows = []
+    cf = centrifugo_dir(out)
+    for n, rate in sizes:
+        common = ["-n", str(n), "-w", "2", "-s", SRCS, "-x", "2", "-r", str(rate),
+                  "-d", str(seconds), "-W", str(warmup), "-T", "180"]
+        # chat: the first n members of the big room, straight to gateway 0
+        tok = Path(out) / f"tokens-broadcast-{n}.txt"
+        with open(tok, "w") as f:
+            for uid in big["members"][:n]:
+                f.write(f"{B.token(stack, users[uid])} {big['id']}\n")
+        load = round(B.load_avg(), 2)
+        hists = {h: _gateway_hist(stack.gateway_port, h) for h in HISTS}
+        phases, cpu, conn_s, err = _run_measured(
+            wsload, ["-p", str(stack.gateway_port), "-P", "/ws?token=%T", "-J", "-m", "chat",
+                     "-k", str(tok)] + common, stack.gateway_pid(0), seconds)
+        rows += _row("chat (one gateway, stored then fanned out)", n, phases, load, cpu, conn_s)
+        for h in HISTS:  # the gateway's own view: the store alone, and receipt to ack
+            rows[-1][h] = _hist_delta(hists[h], _gateway_hist(stack.gateway_port, h))
+        B.say(f"broadcast {n} chat: {rows[-1] if rows else err}")
+        time.sleep(3)
+        # rawfan: the machine's ceiling
+        with rawfan_running(rawfan) as (port, pid):
+            load = round(B.load_avg(), 2)
+            phases, cpu, conn_s, err = _run_measured(
+                wsload, ["-p", str(port), "-P", "/", "-m", "mirror"] + common, pid, seconds)
+            rows += _row("rawfan (epoll write loop, no storage)", n, phases, load, cpu, conn_s)
+            B.say(f"broadcast {n} rawfan: {rows[-1] if rows else err}")
+        time.sleep(3)
+        # Centrifugo: one channel of n
+        port = B.free_port()
+        r = subprocess.run(["bash", CF_SH, "start", str(port), str(n), str(cf)],
+                           capture_output=True, text=True, timeout=1200)
+        if r.returncode != 0:
+            rows.append({"system": "Centrifugo v6.9.1", "sockets": n,
+                         "error": (r.stdout + r.stderr)[-600:]})
+            continue
+        try:
+            pid = int((cf / "centrifugo.pid").read_text().split()[0])
+            load = round(B.load_avg(), 2)
+            phases, cpu, conn_s, err = _run_measured(
+                wsload, ["-p", str(port), "-P", "/connection/websocket", "-m", "centrifugo",
+                         "-k", str(cf / "tokens.txt"), "-R", "big"] + common, pid, seconds)
+            rows += _row("Centrifugo v6.9.1 (memory engine, no storage)", n, phases, load, cpu,
+                         conn_s)
+            B.say(f"broadcast {n} centrifugo: {rows[-1] if rows else err}")
+        finally:
+            subprocess.run(["bash", CF_SH, "stop", str(cf)])
+        time.sleep(3)
+    return {"rows": rows}
