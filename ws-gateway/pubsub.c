@@ -146,6 +146,8 @@ void gw_pubsub_destroy(gw_pubsub_t *ps)
     }
     ps->closing = true;
     gw_pubsub_cluster_destroy(ps);
+    gw_pubsub_conn_stop_resolving(&ps->cmd);
+    gw_pubsub_conn_stop_resolving(&ps->sub);
     gw_pubsub_conn_kill(&ps->cmd, "shutdown");
     gw_pubsub_conn_kill(&ps->sub, "shutdown");
     gw_pubsub__drop_retry(ps);

@@ -2,14 +2,19 @@
  * pubsub_conn.c - one hiredis async connection of the pubsub module (the subscribe one
  * or the command one): connecting on the gateway's libuv loop with AUTH and SELECT,
  * noticing it is gone (connect failure, disconnect, or pubsub.c's health check killing
- * a connection that stopped answering), and reconnecting with exponential backoff.
+ * a connection that stopped answering), and reconnecting with exponential backoff. A
+ * host name is looked up on libuv's threadpool (uv_getaddrinfo) before each connect, so
+ * the loop never blocks in getaddrinfo and a name whose address changed (a container
+ * restarted) is followed.
  * What a new subscribe connection subscribes is pubsub_channels.c's business.
  *
  * Threads: loop thread only. Relies on: hiredis 0.14 async + adapters/libuv.h,
  * pubsub_internal.h; reports Redis coming back through the events table
  * (events.redis_up).
  */
+#include <arpa/inet.h>
 #include <hiredis/adapters/libuv.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,15 +142,83 @@ void gw_pubsub_conn_on_pong(redisAsyncContext *ac, void *r, void *privdata)
 
 /* ------------------------------------------------------------------ connecting */
 
+static void conn__connect(gw_pubsub_conn_t *c, const char *addr);
+
+/* libuv's threadpool looked the host name up: connect to its first address. */
+static void conn__on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+    gw_pubsub_conn_t *c = req->data; /* NULL: the connection was shut down meanwhile */
+    char addr[INET6_ADDRSTRLEN] = "";
+    char why[160];
+
+    if (c != NULL) {
+        c->resolving = NULL;
+    }
+    if (status == 0 && res != NULL) {
+        uv_ip_name(res->ai_addr, addr, sizeof(addr));
+    }
+    if (res != NULL) {
+        uv_freeaddrinfo(res);
+    }
+    free(req);
+    if (c == NULL || c->ps->closing) {
+        return;
+    }
+    if (addr[0] == '\0') {
+        snprintf(why, sizeof(why), "cannot resolve %s: %s", c->ps->host,
+                 status < 0 ? uv_strerror(status) : "no address");
+        conn__lost(c, why);
+        return;
+    }
+    conn__connect(c, addr);
+}
+
 void gw_pubsub_conn_start(gw_pubsub_conn_t *c)
+{
+    gw_pubsub_t *ps = c->ps;
+    struct in6_addr probe;
+    struct addrinfo hints;
+
+    if (ps->closing || c->ac != NULL || c->resolving != NULL) {
+        return;
+    }
+    if (inet_pton(AF_INET, ps->host, &probe) == 1 || inet_pton(AF_INET6, ps->host, &probe) == 1) {
+        conn__connect(c, ps->host);
+        return;
+    }
+    /* a host name: hiredis would resolve it with a blocking getaddrinfo on this loop */
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    c->resolving = malloc(sizeof(*c->resolving));
+    if (c->resolving == NULL) {
+        conn__lost(c, "out of memory");
+        return;
+    }
+    c->resolving->data = c;
+    if (uv_getaddrinfo(&ps->gw->loop, c->resolving, conn__on_resolved, ps->host, NULL, &hints) !=
+        0) {
+        free(c->resolving);
+        c->resolving = NULL;
+        conn__lost(c, "cannot start resolving the host name");
+    }
+}
+
+void gw_pubsub_conn_stop_resolving(gw_pubsub_conn_t *c)
+{
+    if (c->resolving != NULL) {
+        c->resolving->data = NULL; /* its callback only frees it */
+        (void)uv_cancel((uv_req_t *)c->resolving);
+        c->resolving = NULL;
+    }
+}
+
+static void conn__connect(gw_pubsub_conn_t *c, const char *addr)
 {
     gw_pubsub_t *ps = c->ps;
     redisAsyncContext *ac;
 
-    if (ps->closing || c->ac != NULL) {
-        return;
-    }
-    ac = redisAsyncConnect(ps->host, ps->port);
+    ac = redisAsyncConnect(addr, ps->port);
     if (ac == NULL) {
         conn__lost(c, "out of memory");
         return;

@@ -47,6 +47,7 @@ typedef struct gw_pubsub_conn {
     int64_t ping_sent_ms;
     int backoff_ms;
     uv_timer_t retry_timer;
+    uv_getaddrinfo_t *resolving; /* a host name being looked up off the loop (NULL: none) */
 } gw_pubsub_conn_t;
 
 typedef struct gw_pubsub_pub {
@@ -86,8 +87,11 @@ static inline void gw_pubsub_room_channel(const char *room_id, char *buf, size_t
 }
 
 /* pubsub_conn.c */
-/** Starts connecting c unless it is connected or the module is closing. */
+/** Starts connecting c unless it is connected, connecting or the module is closing (a
+ *  host name is looked up off the loop first). */
 void gw_pubsub_conn_start(gw_pubsub_conn_t *c);
+/** Abandons a host name lookup in flight (shutdown). */
+void gw_pubsub_conn_stop_resolving(gw_pubsub_conn_t *c);
 /** Frees a live connection that stopped answering (its callbacks see NULL replies) and
  *  schedules the reconnect. */
 void gw_pubsub_conn_kill(gw_pubsub_conn_t *c, const char *why);
