@@ -84,9 +84,7 @@ void rest_members_publish_change(rest_ctx_t *ctx, const char *room_id, const cha
     char channel[CHAT_KEY_LEN];
 
     chat_key_room_channel(room_id, channel, sizeof(channel));
-    members__publish(ctx, channel,
-                     json_pack("{s:s, s:s, s:s}", "type", added ? "member_added" : "member_removed",
-                               "room_id", room_id, "user_id", user_id));
+    members__publish(ctx, channel, chat_member_event_to_json(added, room_id, user_id));
 }
 
 void rest_members_list(rest_ctx_t *ctx, rest_request_t *req, rest_response_t *resp)

@@ -13,6 +13,7 @@
 
 #include "chat/clock.h"
 #include "chat/log.h"
+#include "chat/model.h"
 #include "channel_event.h"
 #include "deadline_set.h"
 #include "distinct_ids.h"
@@ -266,8 +267,7 @@ size_t gw_registry_take_away(gw_registry_t *reg, const char *room_id, const char
     if (n == 0) {
         return 0;
     }
-    ev = json_pack("{s:s, s:s, s:s}", "type", "member_removed", "room_id", room_id, "user_id",
-                   user_id);
+    ev = chat_member_event_to_json(false, room_id, user_id);
     f = ev != NULL ? gw_frame_from_json(ev) : NULL;
     json_decref(ev);
     if (f != NULL) {

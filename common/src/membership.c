@@ -96,8 +96,7 @@ static void membership__event(const chat_store_t *s, const char *room_id, const 
                               bool added)
 {
     char channel[CHAT_KEY_LEN];
-    json_t *ev = json_pack("{s:s, s:s, s:s}", "type", added ? "member_added" : "member_removed",
-                           "room_id", room_id, "user_id", user_id);
+    json_t *ev = chat_member_event_to_json(added, room_id, user_id);
     char *payload = ev != NULL ? chat_json_dumps(ev) : NULL;
 
     if (payload != NULL && s->redis != NULL &&

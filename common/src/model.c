@@ -151,6 +151,12 @@ json_t *chat_room_to_json(const chat_room_t *r)
         "is_private", (int)r->is_private, "is_dm", (int)r->is_dm, "created_at", created);
 }
 
+json_t *chat_member_event_to_json(bool added, const char *room_id, const char *user_id)
+{
+    return json_pack("{s:s, s:s, s:s}", "type", added ? "member_added" : "member_removed",
+                     "room_id", model__str(room_id), "user_id", model__str(user_id));
+}
+
 json_t *chat_message_to_json(const chat_message_t *m)
 {
     char ts[CHAT_RFC3339_LEN];

@@ -42,9 +42,7 @@ void chat_user_event_room(chat_redis_t *redis, const char *user_id, const chat_r
 
 void chat_user_event_removed(chat_redis_t *redis, const char *user_id, const char *room_id)
 {
-    user_events__publish(redis, user_id,
-                         json_pack("{s:s, s:s, s:s}", "type", "member_removed", "room_id", room_id,
-                                   "user_id", user_id));
+    user_events__publish(redis, user_id, chat_member_event_to_json(false, room_id, user_id));
 }
 
 void chat_user_event_account_deleted(chat_redis_t *redis, const char *user_id)

@@ -334,6 +334,25 @@ static void test_dumps_and_error(void **state)
     assert_null(chat_json_dumps(NULL));
 }
 
+/* The one member event encoder (REST, the membership commit, user channels and the
+ * gateway all send this shape). */
+static void test_member_event_shape(void **state)
+{
+    json_t *added = chat_member_event_to_json(true, "r1", "u1");
+    json_t *removed = chat_member_event_to_json(false, "r2", "u2");
+
+    (void)state;
+    assert_int_equal(json_object_size(added), 3);
+    assert_string_equal(json_string_value(json_object_get(added, "type")), "member_added");
+    assert_string_equal(json_string_value(json_object_get(added, "room_id")), "r1");
+    assert_string_equal(json_string_value(json_object_get(added, "user_id")), "u1");
+    assert_string_equal(json_string_value(json_object_get(removed, "type")), "member_removed");
+    assert_string_equal(json_string_value(json_object_get(removed, "room_id")), "r2");
+    assert_string_equal(json_string_value(json_object_get(removed, "user_id")), "u2");
+    json_decref(added);
+    json_decref(removed);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -348,6 +367,7 @@ int main(void)
         cmocka_unit_test(test_room_has_member),
         cmocka_unit_test(test_lists_and_clears),
         cmocka_unit_test(test_dumps_and_error),
+        cmocka_unit_test(test_member_event_shape),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -85,6 +85,9 @@ json_t *chat_user_to_json_public(const chat_user_t *u, bool online);
 json_t *chat_room_to_json(const chat_room_t *r);
 /** {id, room_id, user_id, username, content, type, timestamp, seq[, client_msg_id]} */
 json_t *chat_message_to_json(const chat_message_t *m);
+/** {type: "member_added" | "member_removed", room_id, user_id}: the event on a room's
+ *  channel, a user's channel and a socket (SPEC section 3), new reference. */
+json_t *chat_member_event_to_json(bool added, const char *room_id, const char *user_id);
 
 /* ---- decoders: fill a zeroed struct from JSON; CHAT_ERR_INVALID on missing/wrong-typed
  *      fields (unknown fields are ignored). json is borrowed. ---- */
