@@ -51,15 +51,72 @@ static void exists__from_redis(const chat_store_t *s, const char (*ids)[CHAT_ID_
     chat_redis_discard_replies(s->redis);
 }
 
+/* A user some answer is still needed for: its id and where it stands in the batch. */
+typedef struct exists__miss {
+    char id[CHAT_ID_LEN];
+    size_t at;
+} exists__miss_t;
+
+static int exists__by_id(const void *a, const void *b)
+{
+    return strcmp(((const exists__miss_t *)a)->id, ((const exists__miss_t *)b)->id);
+}
+
+/* The users MongoDB must answer for: asked with one query; each one it returns is cached
+ * and marked (every place of it in the batch: misses sorted by id, then searched). */
+static void exists__from_mongo(const chat_store_t *s, exists__miss_t *misses, size_t n_miss,
+                               chat_user_existence_t *out)
+{
+    char(*ask)[CHAT_ID_LEN] = calloc(n_miss + 1, sizeof(*ask));
+    chat_user_t *found = NULL;
+    size_t n_found = 0;
+
+    if (ask == NULL) {
+        return; /* the misses stay unknown */
+    }
+    qsort(misses, n_miss, sizeof(*misses), exists__by_id);
+    for (size_t m = 0; m < n_miss; m++) {
+        memcpy(ask[m], misses[m].id, CHAT_ID_LEN);
+    }
+    /* with the hash, so the cached document is the complete one chat_user_load keeps */
+    if (chat_users_find_by_ids(s->db, (const char(*)[CHAT_ID_LEN])ask, n_miss, true, &found,
+                               &n_found) != CHAT_OK) {
+        free(ask);
+        return; /* MongoDB down: unknown, as for one user */
+    }
+    for (size_t f = 0; f < n_found; f++) {
+        exists__miss_t key;
+        const exists__miss_t *hit;
+        chat_user_cache_put(s, &found[f], true);
+        snprintf(key.id, sizeof(key.id), "%s", found[f].id);
+        hit = bsearch(&key, misses, n_miss, sizeof(*misses), exists__by_id);
+        while (hit != NULL && hit > misses && strcmp(hit[-1].id, key.id) == 0) {
+            hit--; /* the first of its places */
+        }
+        for (; hit != NULL && hit < misses + n_miss && strcmp(hit->id, key.id) == 0; hit++) {
+            out[hit->at] = CHAT_USER_EXISTS;
+        }
+    }
+    for (size_t m = 0; m < n_miss; m++) {
+        if (out[misses[m].at] == CHAT_USER_UNKNOWN) {
+            chat_user_t gone = {0};
+            snprintf(gone.id, sizeof(gone.id), "%s", misses[m].id);
+            chat_user_cache_put(s, &gone, false);
+            out[misses[m].at] = CHAT_USER_GONE; /* the query answered, without it */
+        }
+    }
+    chat_users_free_array(found, n_found);
+    free(ask);
+}
+
 void chat_user_exist_many(const chat_store_t *s, const char (*ids)[CHAT_ID_LEN], size_t n,
                           chat_user_existence_t *out, bool *cold_out)
 {
-    char(*misses)[CHAT_ID_LEN] = NULL;
+    char(*miss_ids)[CHAT_ID_LEN] = NULL;
+    exists__miss_t *misses = NULL;
     chat_cset_answer_t *answers = NULL;
-    size_t n_ask;
-    chat_user_t *found = NULL;
     size_t n_miss = 0;
-    size_t n_found = 0;
+    size_t n_ask = 0;
 
     for (size_t i = 0; i < n; i++) {
         out[i] = chat_validate_object_id(ids[i]) ? CHAT_USER_UNKNOWN : CHAT_USER_GONE;
@@ -68,59 +125,36 @@ void chat_user_exist_many(const chat_store_t *s, const char (*ids)[CHAT_ID_LEN],
         *cold_out = false;
     }
     exists__from_redis(s, ids, n, out);
+    miss_ids = calloc(n + 1, sizeof(*miss_ids));
     misses = calloc(n + 1, sizeof(*misses));
     answers = calloc(n + 1, sizeof(*answers));
-    if (misses == NULL || answers == NULL) {
-        free(misses);
-        free(answers);
-        return; /* the misses stay unknown */
+    if (miss_ids == NULL || misses == NULL || answers == NULL) {
+        goto cleanup; /* the misses stay unknown */
     }
     for (size_t i = 0; i < n; i++) {
         if (out[i] == CHAT_USER_UNKNOWN) {
-            memcpy(misses[n_miss++], ids[i], CHAT_ID_LEN);
+            memcpy(miss_ids[n_miss], ids[i], CHAT_ID_LEN);
+            memcpy(misses[n_miss].id, ids[i], CHAT_ID_LEN);
+            misses[n_miss++].at = i;
         }
     }
     /* the set of all ids answers for the users whose document is not cached; only those
      * it lacks (deleted, or a change Redis lost) are asked of MongoDB */
-    (void)chat_user_ids_check_many(s, (const char(*)[CHAT_ID_LEN])misses, n_miss, answers,
+    (void)chat_user_ids_check_many(s, (const char(*)[CHAT_ID_LEN])miss_ids, n_miss, answers,
                                    cold_out);
-    n_ask = 0;
     for (size_t m = 0; m < n_miss; m++) {
         if (answers[m] == CHAT_CSET_PRESENT) {
-            for (size_t i = 0; i < n; i++) {
-                if (out[i] == CHAT_USER_UNKNOWN && strcmp(ids[i], misses[m]) == 0) {
-                    out[i] = CHAT_USER_EXISTS;
-                }
-            }
+            out[misses[m].at] = CHAT_USER_EXISTS;
         } else {
-            memmove(misses[n_ask++], misses[m], CHAT_ID_LEN);
+            misses[n_ask++] = misses[m];
         }
     }
+    if (n_ask > 0) {
+        exists__from_mongo(s, misses, n_ask, out);
+    }
+
+cleanup:
     free(answers);
-    n_miss = n_ask;
-    /* with the hash, so the cached document is the complete one chat_user_load keeps */
-    if (n_miss == 0 ||
-        chat_users_find_by_ids(s->db, (const char(*)[CHAT_ID_LEN])misses, n_miss, true, &found,
-                               &n_found) != CHAT_OK) {
-        free(misses);
-        return; /* MongoDB down: unknown, as for one user */
-    }
-    for (size_t f = 0; f < n_found; f++) {
-        chat_user_cache_put(s, &found[f], true);
-        for (size_t i = 0; i < n; i++) {
-            if (out[i] == CHAT_USER_UNKNOWN && strcmp(ids[i], found[f].id) == 0) {
-                out[i] = CHAT_USER_EXISTS;
-            }
-        }
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (out[i] == CHAT_USER_UNKNOWN) {
-            chat_user_t gone = {0};
-            snprintf(gone.id, sizeof(gone.id), "%s", ids[i]);
-            chat_user_cache_put(s, &gone, false);
-            out[i] = CHAT_USER_GONE; /* the query answered, without it */
-        }
-    }
-    chat_users_free_array(found, n_found);
     free(misses);
+    free(miss_ids);
 }
