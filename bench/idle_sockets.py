@@ -1,7 +1,11 @@
-"""bench/idle_sockets.py - idle sockets on one box (issue 11): 6 gateway processes sharing one port (SO_REUSEPORT),
-6 wsload processes (one source address each). Measures connect time, CPU of all gateways
+"""bench/idle_sockets.py - idle sockets on one box (issue 11): G gateway processes sharing one port (SO_REUSEPORT),
+L wsload processes (one source address each). Measures connect time, CPU of all gateways
 while idle (3 ping rounds), RSS, then SIGSTOPs one wsload and times the reaping of its
-sockets while the others (which answer pings) stay open."""
+sockets while the others (which answer pings) stay open.
+  python3 bench/idle_sockets.py [sockets]   (env: IDLE_GATEWAYS=6 IDLE_LOADS=6 IDLE_PING=20
+  IDLE_IDLE=45 IDLE_CONNECT_RATE=600 per wsload process; WSLOAD, CHAT_BUILD_DIR)
+wsload does not answer pings while it is still connecting its sockets: IDLE_IDLE must
+outlast the connect phase, or the gateways reap the early sockets as idle."""
 import os, signal, subprocess, sys, time
 from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
@@ -11,8 +15,10 @@ from conftest import RATES_OFF
 from harness.stack import Stack, Proc
 from ws_client import register, create_room
 # usage: python3 bench/idle_sockets.py [sockets]
-G = 6; N = int(sys.argv[1]) if len(sys.argv) > 1 else 100000; PER = N // G
-PING, IDLE = 20, 45
+G = int(os.environ.get("IDLE_GATEWAYS", 6)); L = int(os.environ.get("IDLE_LOADS", 6))
+N = int(sys.argv[1]) if len(sys.argv) > 1 else 100000; PER = N // L
+PING, IDLE = int(os.environ.get("IDLE_PING", 20)), int(os.environ.get("IDLE_IDLE", 45))
+RATE = os.environ.get("IDLE_CONNECT_RATE", "600")
 env = dict(RATES_OFF); env.update({"MAX_SOCKETS_PER_USER": "100000", "WS_PING_SEC": str(PING),
                                    "WS_IDLE_SEC": str(IDLE), "LOG_LEVEL": "warn"})
 s = Stack(gateways=0, env=env, build_dir=os.environ.get('CHAT_BUILD_DIR', str(REPO / 'build'))); s.start()
@@ -36,13 +42,13 @@ try:
     with open("/tmp/idle_sockets_tokens.txt", "w") as f:
         for _ in range(PER): f.write(f"{u['token']} {room}\n")
     t0 = time.time()
-    for i in range(G):
+    for i in range(L):
         loads.append(subprocess.Popen([WSLOAD, "-p", str(port), "-P", "/ws?token=%T", "-J", "-m", "chat",
             "-k", "/tmp/idle_sockets_tokens.txt", "-n", str(PER), "-w", "1", "-s", f"127.0.0.{2 + i}",
-            "-I", "400", "-c", "600", "-T", "240"], stdout=open(f"/tmp/idle_sockets_load{i}.log","w"), stderr=subprocess.STDOUT))
+            "-I", str(PING * 4 + IDLE + 400), "-c", RATE, "-T", "240"], stdout=open(f"/tmp/idle_sockets_load{i}.log","w"), stderr=subprocess.STDOUT))
     while time.time() - t0 < 300:
         open_now = sum(fds(p.pid) - b for p, b in zip(gws, base_fds))
-        if open_now >= G * PER * 0.995: break
+        if open_now >= L * PER * 0.995: break
         time.sleep(2)
     t_conn = time.time() - t0
     per_gw = [fds(p.pid) - b for p, b in zip(gws, base_fds)]
