@@ -61,6 +61,7 @@ typedef struct gw_metrics {
     chat_hist_t store_seconds;
     chat_hist_t ack_seconds;
     chat_hist_t delivery_seconds;
+    chat_hist_t fanout_seconds; /* one message handed to every local live subscriber */
 } gw_metrics_t;
 
 /** The frame type a client frame's "type" names (NULL or unknown: GW_IN_INVALID). */

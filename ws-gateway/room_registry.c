@@ -124,15 +124,20 @@ static void registry__deliver(void *arg, int64_t seq, gw_frame_t *frame)
 {
     registry__ctx_t *c = arg;
     gw_room_t *room = c->room;
+    gw_metrics_t *m = c->reg->gw->metrics;
+    int64_t t0 = room->n_entries > 0 ? chat_clock_monotonic_us() : 0;
 
     for (uint32_t i = 0; i < room->n_entries; i++) {
         gw_room_entry_t *e = room->entries[i];
         if (e->state == GW_SUB_LIVE && seq > e->delivered) {
             e->delivered = seq;
             if (gw_session_send(e->session, frame)) {
-                chat_counter_add(&c->reg->gw->metrics->deliveries, 1);
+                chat_counter_add(&m->deliveries, 1);
             }
         }
+    }
+    if (t0 != 0) {
+        chat_hist_observe(&m->fanout_seconds, (double)(chat_clock_monotonic_us() - t0) / 1e6);
     }
     gw_recent_put(&room->recent, c->reg->gw->lim.room_cache, seq, frame);
 }

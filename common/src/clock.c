@@ -32,6 +32,15 @@ int64_t chat_clock_monotonic_ms(void)
     return clock__read_ms(CLOCK_MONOTONIC);
 }
 
+int64_t chat_clock_monotonic_us(void)
+{
+    struct timespec ts = {0};
+
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+        return 0;
+    return (int64_t)ts.tv_sec * 1000000 + (int64_t)(ts.tv_nsec / 1000);
+}
+
 /* Days since 1970-01-01 of y-m-d (Howard Hinnant's days_from_civil). */
 static int64_t clock__days_from_civil(int64_t y, int m, int d)
 {

@@ -15,6 +15,8 @@ int64_t chat_clock_now_ms(void);
 
 /** Milliseconds of CLOCK_MONOTONIC, for timeouts and rate limits inside one process. */
 int64_t chat_clock_monotonic_ms(void);
+/** Monotonic microseconds (durations too short for milliseconds). */
+int64_t chat_clock_monotonic_us(void);
 
 /** Writes "YYYY-MM-DDTHH:MM:SS.mmmZ" (UTC) into buf (>= CHAT_RFC3339_LEN). Returns buf. */
 char *chat_clock_format_rfc3339(int64_t epoch_ms, char *buf, size_t len);
