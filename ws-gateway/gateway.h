@@ -34,33 +34,8 @@ typedef struct gw_audit gw_audit_t;
 typedef struct gw_admission gw_admission_t;
 typedef struct gw_admission_counts gw_admission_counts_t;
 
-/** Limits and timings; defaults in main.c, overridable by WS_* environment variables. */
-typedef struct gw_limits {
-    size_t max_frame_bytes;      /* WS_MAX_FRAME_BYTES: bigger client messages close 1009 */
-    uint32_t queue_max_frames;   /* WS_QUEUE_MAX_FRAMES: per-session send queue bound */
-    size_t queue_max_bytes;      /* WS_QUEUE_MAX_BYTES */
-    int slow_grace_ms;           /* WS_SLOW_GRACE_MS: how long a queue may stay over them */
-    int workers;                 /* WS_WORKERS: MongoDB writer threads (room affinity) */
-    int read_workers;            /* WS_READ_WORKERS: MongoDB reader threads */
-    uint32_t worker_queue_cap;   /* WS_WORKER_QUEUE: jobs waiting per worker */
-    uint32_t room_cache;         /* WS_ROOM_CACHE: recent frames kept per room for resumes */
-    int mongo_socket_timeout_ms; /* WS_MONGO_SOCKET_TIMEOUT_MS: a slow reply, not an outage */
-    int gap_wait_ms;             /* WS_GAP_WAIT_MS: wait for a missing seq before backfill */
-    int ping_sec;                /* WS_PING_SEC: idle time before a ping */
-    int idle_sec;                /* WS_IDLE_SEC: silent socket is closed */
-    int presence_heartbeat_ms;   /* WS_PRESENCE_HEARTBEAT_MS */
-    int presence_debounce_ms;    /* WS_PRESENCE_DEBOUNCE_MS */
-    int presence_sweep_ms;       /* WS_PRESENCE_SWEEP_MS */
-    int abuse_refusals;          /* refusals within abuse_window_ms that close 1008 */
-    int abuse_window_ms;
-    uint32_t max_rooms_per_session;
-    uint32_t max_inflight_per_session; /* messages stored but not yet acked */
-    uint32_t max_sub_jobs;             /* WS_SUB_JOBS: a session's subscription jobs at once */
-    double frame_rate;                 /* WS_FRAME_RATE: frames a session may send per second */
-    double frame_burst;                /* WS_FRAME_BURST: ... and at once (subscribes on connect) */
-    int drain_ms;                      /* WS_DRAIN_MS: SIGTERM flush budget */
-    int redis_timeout_ms;              /* a Redis reply slower than this marks it down */
-} gw_limits_t;
+/** The gateway's limits and timings (WS_* settings): common/config.h. */
+typedef chat_ws_limits_t gw_limits_t;
 
 typedef struct gw {
     chat_config_t cfg;

@@ -7,7 +7,6 @@
  *
  * Threads: the main thread is the loop thread; store_worker.c starts the workers.
  */
-#include <errno.h>
 #include <malloc.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -41,74 +40,6 @@
 
 #define MAIN__TICK_MS 1000
 #define MAIN__DRAIN_POLL_MS 50
-
-/* ------------------------------------------------------------------ configuration */
-
-static int main__env_int(const char *name, long long def, long long min, long long max,
-                         long long *out, char *err, size_t errlen)
-{
-    const char *v = getenv(name);
-    char *end = NULL;
-    long long n;
-
-    if (v == NULL || v[0] == '\0') {
-        *out = def;
-        return 0;
-    }
-    errno = 0;
-    n = strtoll(v, &end, 10);
-    if (errno != 0 || *end != '\0' || n < min || n > max) {
-        snprintf(err, errlen, "%s: expected an integer in [%lld, %lld], got \"%s\"", name, min, max,
-                 v);
-        return -1;
-    }
-    *out = n;
-    return 0;
-}
-
-static int main__limits_load(gw_limits_t *lim, char *err, size_t errlen)
-{
-    long long v;
-
-#define MAIN__LIMIT(field, name, def, min, max)                         \
-    do {                                                                \
-        if (main__env_int(name, def, min, max, &v, err, errlen) != 0) { \
-            return -1;                                                  \
-        }                                                               \
-        lim->field = (__typeof__(lim->field))v;                         \
-    } while (0)
-
-    MAIN__LIMIT(max_frame_bytes, "WS_MAX_FRAME_BYTES", 64 * 1024, 1024, 16 * 1024 * 1024);
-    MAIN__LIMIT(queue_max_frames, "WS_QUEUE_MAX_FRAMES", 1000, 16, 1000000);
-    MAIN__LIMIT(queue_max_bytes, "WS_QUEUE_MAX_BYTES", 1024 * 1024, 64 * 1024, 1LL << 30);
-    MAIN__LIMIT(slow_grace_ms, "WS_SLOW_GRACE_MS", 2000, 0, 600000);
-    MAIN__LIMIT(workers, "WS_WORKERS", 2, 1, 64);
-    MAIN__LIMIT(read_workers, "WS_READ_WORKERS", 2, 1, 64);
-    MAIN__LIMIT(worker_queue_cap, "WS_WORKER_QUEUE", 2048, 16, 1000000);
-    MAIN__LIMIT(gap_wait_ms, "WS_GAP_WAIT_MS", 150, 10, 10000);
-    MAIN__LIMIT(ping_sec, "WS_PING_SEC", 25, 1, 3600);
-    MAIN__LIMIT(idle_sec, "WS_IDLE_SEC", 60, 2, 7200);
-    MAIN__LIMIT(presence_heartbeat_ms, "WS_PRESENCE_HEARTBEAT_MS", 10000, 100, 20000);
-    MAIN__LIMIT(presence_debounce_ms, "WS_PRESENCE_DEBOUNCE_MS", 2000, 0, 60000);
-    MAIN__LIMIT(presence_sweep_ms, "WS_PRESENCE_SWEEP_MS", 500, 100, 60000);
-    MAIN__LIMIT(drain_ms, "WS_DRAIN_MS", 5000, 0, 60000);
-    MAIN__LIMIT(redis_timeout_ms, "WS_REDIS_TIMEOUT_MS", 2000, 100, 60000);
-    MAIN__LIMIT(room_cache, "WS_ROOM_CACHE", 256, 0, 65536);
-    MAIN__LIMIT(mongo_socket_timeout_ms, "WS_MONGO_SOCKET_TIMEOUT_MS", 10000, 100, 600000);
-    MAIN__LIMIT(max_sub_jobs, "WS_SUB_JOBS", 8, 1, 1024);
-    MAIN__LIMIT(frame_rate, "WS_FRAME_RATE", 100, 1, 1000000);
-    MAIN__LIMIT(frame_burst, "WS_FRAME_BURST", 1000, 1, 1000000);
-#undef MAIN__LIMIT
-    if (lim->idle_sec <= lim->ping_sec) {
-        snprintf(err, errlen, "WS_IDLE_SEC must be greater than WS_PING_SEC");
-        return -1;
-    }
-    lim->abuse_refusals = 50;
-    lim->abuse_window_ms = 10000;
-    lim->max_rooms_per_session = 500;
-    lim->max_inflight_per_session = 256;
-    return 0;
-}
 
 /* ------------------------------------------------------------------ start-up job */
 
@@ -322,7 +253,7 @@ int main(void)
     }
     chat_db_trace_set_logging(gw->cfg.db_trace != 0);
     atomic_init(&gw->redis_up, true); /* until the first health check says otherwise */
-    if (main__limits_load(&gw->lim, err, sizeof(err)) != 0) {
+    if (chat_config_ws_limits_load(&gw->lim, err, sizeof(err)) != 0) {
         chat_log_error("configuration error", "error", err);
         rc = 2;
         goto cleanup;

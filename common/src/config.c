@@ -65,30 +65,41 @@ static bool config__trim(const char *v, char *buf, size_t len)
 }
 
 /* Integer variable in [min, max]; def when unset. */
-static int config__int(const char *name, long def, long min, long max, int *out, char *errbuf,
-                       size_t errlen)
+static int config__ll(const char *name, long long def, long long min, long long max, long long *out,
+                      char *errbuf, size_t errlen)
 {
     const char *v = config__env(name);
     char buf[32];
     char *end = NULL;
-    long n = 0;
+    long long n = 0;
 
     if (v == NULL) {
-        *out = (int)def;
+        *out = def;
         return 0;
     }
     if (!config__trim(v, buf, sizeof(buf)) || buf[0] == '\0')
         goto bad;
     errno = 0;
-    n = strtol(buf, &end, 10);
+    n = strtoll(buf, &end, 10);
     if (errno != 0 || *end != '\0' || n < min || n > max)
         goto bad;
-    *out = (int)n;
+    *out = n;
     return 0;
 
 bad:
-    return config__fail(errbuf, errlen, "%s must be an integer %ld..%ld, got '%.64s'", name, min,
+    return config__fail(errbuf, errlen, "%s must be an integer %lld..%lld, got '%.64s'", name, min,
                         max, v);
+}
+
+static int config__int(const char *name, long def, long min, long max, int *out, char *errbuf,
+                       size_t errlen)
+{
+    long long n = 0;
+
+    if (config__ll(name, def, min, max, &n, errbuf, errlen) != 0)
+        return -1;
+    *out = (int)n;
+    return 0;
 }
 
 /* Non-negative finite number (rates; 0 = off); def when unset. */
@@ -437,4 +448,46 @@ bool chat_config_origin_allowed(const chat_config_t *cfg, const char *origin)
             return true;
     }
     return false;
+}
+
+int chat_config_ws_limits_load(chat_ws_limits_t *lim, char *errbuf, size_t errlen)
+{
+    long long v = 0;
+
+    memset(lim, 0, sizeof(*lim));
+#define CONFIG__WS(field, name, def, min, max)                          \
+    do {                                                                \
+        if (config__ll(name, def, min, max, &v, errbuf, errlen) != 0) { \
+            return -1;                                                  \
+        }                                                               \
+        lim->field = (__typeof__(lim->field))v;                         \
+    } while (0)
+    CONFIG__WS(max_frame_bytes, "WS_MAX_FRAME_BYTES", 64 * 1024, 1024, 16 * 1024 * 1024);
+    CONFIG__WS(queue_max_frames, "WS_QUEUE_MAX_FRAMES", 1000, 16, 1000000);
+    CONFIG__WS(queue_max_bytes, "WS_QUEUE_MAX_BYTES", 1024 * 1024, 64 * 1024, 1LL << 30);
+    CONFIG__WS(slow_grace_ms, "WS_SLOW_GRACE_MS", 2000, 0, 600000);
+    CONFIG__WS(workers, "WS_WORKERS", 2, 1, 64);
+    CONFIG__WS(read_workers, "WS_READ_WORKERS", 2, 1, 64);
+    CONFIG__WS(worker_queue_cap, "WS_WORKER_QUEUE", 2048, 16, 1000000);
+    CONFIG__WS(gap_wait_ms, "WS_GAP_WAIT_MS", 150, 10, 10000);
+    CONFIG__WS(ping_sec, "WS_PING_SEC", 25, 1, 3600);
+    CONFIG__WS(idle_sec, "WS_IDLE_SEC", 60, 2, 7200);
+    CONFIG__WS(presence_heartbeat_ms, "WS_PRESENCE_HEARTBEAT_MS", 10000, 100, 20000);
+    CONFIG__WS(presence_debounce_ms, "WS_PRESENCE_DEBOUNCE_MS", 2000, 0, 60000);
+    CONFIG__WS(presence_sweep_ms, "WS_PRESENCE_SWEEP_MS", 500, 100, 60000);
+    CONFIG__WS(drain_ms, "WS_DRAIN_MS", 5000, 0, 60000);
+    CONFIG__WS(redis_timeout_ms, "WS_REDIS_TIMEOUT_MS", 2000, 100, 60000);
+    CONFIG__WS(room_cache, "WS_ROOM_CACHE", 256, 0, 65536);
+    CONFIG__WS(mongo_socket_timeout_ms, "WS_MONGO_SOCKET_TIMEOUT_MS", 10000, 100, 600000);
+    CONFIG__WS(max_sub_jobs, "WS_SUB_JOBS", 8, 1, 1024);
+    CONFIG__WS(frame_rate, "WS_FRAME_RATE", 100, 1, 1000000);
+    CONFIG__WS(frame_burst, "WS_FRAME_BURST", 1000, 1, 1000000);
+#undef CONFIG__WS
+    if (lim->idle_sec <= lim->ping_sec)
+        return config__fail(errbuf, errlen, "WS_IDLE_SEC must be greater than WS_PING_SEC");
+    lim->abuse_refusals = 50;
+    lim->abuse_window_ms = 10000;
+    lim->max_rooms_per_session = 500;
+    lim->max_inflight_per_session = 256;
+    return 0;
 }

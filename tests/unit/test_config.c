@@ -401,6 +401,42 @@ static void test_null_errbuf(void **state)
     assert_int_equal(chat_config_load(NULL, true, NULL, 0), -1);
 }
 
+/* The gateway's WS_* settings: defaults, an override, a bad value named, and the ping
+ * / idle rule. */
+static void test_ws_limits(void **state)
+{
+    chat_ws_limits_t lim;
+    char err[256];
+
+    (void)state;
+    unsetenv("WS_QUEUE_MAX_BYTES");
+    unsetenv("WS_PING_SEC");
+    unsetenv("WS_IDLE_SEC");
+    unsetenv("WS_ROOM_CACHE");
+    assert_int_equal(chat_config_ws_limits_load(&lim, err, sizeof(err)), 0);
+    assert_int_equal(lim.queue_max_bytes, 1024 * 1024);
+    assert_int_equal(lim.ping_sec, 25);
+    assert_int_equal(lim.idle_sec, 60);
+    assert_int_equal(lim.room_cache, 256);
+    assert_int_equal(lim.max_rooms_per_session, 500);
+    setenv("WS_QUEUE_MAX_BYTES", " 2097152 ", 1);
+    setenv("WS_ROOM_CACHE", "0", 1);
+    assert_int_equal(chat_config_ws_limits_load(&lim, err, sizeof(err)), 0);
+    assert_int_equal(lim.queue_max_bytes, 2097152);
+    assert_int_equal(lim.room_cache, 0);
+    setenv("WS_ROOM_CACHE", "lots", 1);
+    assert_int_equal(chat_config_ws_limits_load(&lim, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "WS_ROOM_CACHE"));
+    unsetenv("WS_ROOM_CACHE");
+    setenv("WS_PING_SEC", "30", 1);
+    setenv("WS_IDLE_SEC", "30", 1);
+    assert_int_equal(chat_config_ws_limits_load(&lim, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "WS_IDLE_SEC"));
+    unsetenv("WS_PING_SEC");
+    unsetenv("WS_IDLE_SEC");
+    unsetenv("WS_QUEUE_MAX_BYTES");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -416,6 +452,7 @@ int main(void)
         cmocka_unit_test_setup(test_default_cors_allows_own_origin, reset_env),
         cmocka_unit_test_setup(test_null_errbuf, reset_env),
         cmocka_unit_test_setup(test_redis_cluster, reset_env),
+        cmocka_unit_test_setup(test_ws_limits, reset_env),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

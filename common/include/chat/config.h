@@ -60,6 +60,38 @@ int chat_config_load(chat_config_t *cfg, bool need_secret, char *errbuf, size_t 
 /** Frees what chat_config_load allocated; accepts NULL and zeroed structs. */
 void chat_config_free(chat_config_t *cfg);
 
+/** The gateway's limits and timings: WS_* variables (SPEC section 6), defaults in config.c. */
+typedef struct chat_ws_limits {
+    size_t max_frame_bytes;      /* WS_MAX_FRAME_BYTES: bigger client messages close 1009 */
+    uint32_t queue_max_frames;   /* WS_QUEUE_MAX_FRAMES: per-session send queue bound */
+    size_t queue_max_bytes;      /* WS_QUEUE_MAX_BYTES */
+    int slow_grace_ms;           /* WS_SLOW_GRACE_MS: how long a queue may stay over them */
+    int workers;                 /* WS_WORKERS: MongoDB writer threads (room affinity) */
+    int read_workers;            /* WS_READ_WORKERS: MongoDB reader threads */
+    uint32_t worker_queue_cap;   /* WS_WORKER_QUEUE: jobs waiting per worker */
+    uint32_t room_cache;         /* WS_ROOM_CACHE: recent frames kept per room for resumes */
+    int mongo_socket_timeout_ms; /* WS_MONGO_SOCKET_TIMEOUT_MS: a slow reply, not an outage */
+    int gap_wait_ms;             /* WS_GAP_WAIT_MS: wait for a missing seq before backfill */
+    int ping_sec;                /* WS_PING_SEC: idle time before a ping */
+    int idle_sec;                /* WS_IDLE_SEC: silent socket is closed */
+    int presence_heartbeat_ms;   /* WS_PRESENCE_HEARTBEAT_MS */
+    int presence_debounce_ms;    /* WS_PRESENCE_DEBOUNCE_MS */
+    int presence_sweep_ms;       /* WS_PRESENCE_SWEEP_MS */
+    int abuse_refusals;          /* refusals within abuse_window_ms that close 1008 */
+    int abuse_window_ms;
+    uint32_t max_rooms_per_session;
+    uint32_t max_inflight_per_session; /* messages stored but not yet acked */
+    uint32_t max_sub_jobs;             /* WS_SUB_JOBS: a session's subscription jobs at once */
+    double frame_rate;                 /* WS_FRAME_RATE: frames a session may send per second */
+    double frame_burst;                /* WS_FRAME_BURST: ... and at once (subscribes on connect) */
+    int drain_ms;                      /* WS_DRAIN_MS: SIGTERM flush budget */
+    int redis_timeout_ms;              /* a Redis reply slower than this marks it down */
+} chat_ws_limits_t;
+
+/** Fills *lim from the WS_* variables (the gateway's; REST ignores them). -1 with a
+ *  message naming the variable on a bad value, or when WS_IDLE_SEC <= WS_PING_SEC. */
+int chat_config_ws_limits_load(chat_ws_limits_t *lim, char *errbuf, size_t errlen);
+
 /** True when origin (exact string, e.g. "http://localhost:3000") is on the allow-list. */
 bool chat_config_origin_allowed(const chat_config_t *cfg, const char *origin);
 
