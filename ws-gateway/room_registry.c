@@ -28,10 +28,10 @@
 
 /* ------------------------------------------------------------------ rooms */
 
-static void registry__room_free(gw_room_t *room)
+static void registry__room_free(gw_registry_t *reg, gw_room_t *room)
 {
     gw_reorder_clear(&room->order);
-    gw_recent_clear(&room->recent);
+    gw_recent_clear(&room->recent, &reg->recent_budget);
     free(room->entries);
     free(room);
 }
@@ -139,7 +139,7 @@ static void registry__deliver(void *arg, int64_t seq, gw_frame_t *frame)
     if (t0 != 0) {
         chat_hist_observe(&m->fanout_seconds, (double)(chat_clock_monotonic_us() - t0) / 1e6);
     }
-    gw_recent_put(&room->recent, c->reg->gw->lim.room_cache, seq, frame);
+    gw_recent_put(&room->recent, c->reg->gw->lim.room_cache, seq, frame, &c->reg->recent_budget);
 }
 
 /* A gap still open gets a backfill after lim.gap_wait_ms unless one is due already. */
@@ -373,7 +373,7 @@ static void registry__on_tick(uv_timer_t *t)
             gw_registry_gap_clear(reg, room);
             gw_pubsub_want_room(reg->gw->pubsub, room->id, false);
             gw_hmap_remove(reg->rooms, room->id);
-            registry__room_free(room);
+            registry__room_free(reg, room);
         }
     }
     free(due);
@@ -394,6 +394,7 @@ gw_registry_t *gw_registry_create(gw_t *gw)
         return NULL;
     }
     reg->gw = gw;
+    reg->recent_budget.max = gw->lim.room_cache_bytes;
     reg->rooms = gw_hmap_create(256);
     reg->gaps = gw_deadline_create(16);
     reg->lingering = gw_deadline_create(16);
@@ -425,7 +426,7 @@ void gw_registry_destroy(gw_registry_t *reg)
     }
     gw_hmap_iter_init(&it, reg->rooms);
     while (gw_hmap_next(&it, NULL, &v)) {
-        registry__room_free(v);
+        registry__room_free(reg, v);
     }
     gw_hmap_destroy(reg->rooms);
     gw_deadline_destroy(reg->gaps);

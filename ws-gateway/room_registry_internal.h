@@ -26,7 +26,8 @@ struct gw_registry {
     gw_deadline_set_t *lingering; /* rooms without subscribers, dropped when due */
     uv_timer_t timer;
     int64_t last_linger_check_ms;
-    gw_registry_events_t events; /* main.c's: what the layers above hear */
+    gw_registry_events_t events;      /* main.c's: what the layers above hear */
+    gw_recent_budget_t recent_budget; /* all rooms' recent frames (WS_ROOM_CACHE_BYTES) */
 };
 
 struct gw_room_entry {

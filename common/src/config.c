@@ -478,6 +478,7 @@ int chat_config_ws_limits_load(chat_ws_limits_t *lim, char *errbuf, size_t errle
     CONFIG__WS(drain_ms, "WS_DRAIN_MS", 5000, 0, 60000);
     CONFIG__WS(redis_timeout_ms, "WS_REDIS_TIMEOUT_MS", 2000, 100, 60000);
     CONFIG__WS(room_cache, "WS_ROOM_CACHE", 256, 0, 65536);
+    CONFIG__WS(room_cache_bytes, "WS_ROOM_CACHE_BYTES", 64LL << 20, 0, 1LL << 40);
     CONFIG__WS(mongo_socket_timeout_ms, "WS_MONGO_SOCKET_TIMEOUT_MS", 10000, 100, 600000);
     CONFIG__WS(max_sub_jobs, "WS_SUB_JOBS", 8, 1, 1024);
     CONFIG__WS(frame_rate, "WS_FRAME_RATE", 100, 1, 1000000);

@@ -248,15 +248,16 @@ static void test_late_start_and_pages(void **state)
 static void test_recent_ring(void **state)
 {
     gw_recent_t rc = {0};
+    gw_recent_budget_t budget = {0, SIZE_MAX};
 
     (void)state;
     frames_make();
     assert_null(gw_recent_get(&rc, 0, 0));
-    gw_recent_put(&rc, 0, 1, fr[1]); /* WS_ROOM_CACHE=0: nothing kept */
+    gw_recent_put(&rc, 0, 1, fr[1], &budget); /* WS_ROOM_CACHE=0: nothing kept */
     assert_null(rc.frames);
     assert_int_equal(fr[1]->refs, 1);
     for (int s = 1; s <= 6; s++) {
-        gw_recent_put(&rc, 4, s, fr[s]);
+        gw_recent_put(&rc, 4, s, fr[s], &budget);
     }
     /* holds the last four: 3..6 */
     assert_int_equal(rc.n, 4);
@@ -267,13 +268,62 @@ static void test_recent_ring(void **state)
     assert_int_equal(fr[1]->refs, 1); /* overwritten: released */
     assert_int_equal(fr[2]->refs, 1);
     assert_int_equal(fr[3]->refs, 2);
+    assert_int_equal(budget.used, fr[3]->len + fr[4]->len + fr[5]->len + fr[6]->len);
     /* a ring that is not full yet only answers what it holds */
-    gw_recent_clear(&rc);
-    gw_recent_put(&rc, 4, 9, fr[9]);
+    gw_recent_clear(&rc, &budget);
+    assert_int_equal(budget.used, 0);
+    gw_recent_put(&rc, 4, 9, fr[9], &budget);
     assert_ptr_equal(gw_recent_get(&rc, 9, 9), fr[9]);
     assert_null(gw_recent_get(&rc, 9, 8));
-    gw_recent_clear(&rc);
+    gw_recent_clear(&rc, &budget);
     assert_null(rc.frames);
+    frames_check_free();
+}
+
+/* The process-wide budget: a room that would pass it gives up its own oldest frames
+ * (never another room's), a frame the budget cannot hold at all is not kept, and what
+ * the rings hold never passes the budget. */
+static void test_recent_budget(void **state)
+{
+    gw_recent_t a = {0};
+    gw_recent_t b = {0};
+    gw_recent_budget_t budget = {0, 0};
+
+    (void)state;
+    frames_make();
+    budget.max = fr[1]->len * 3; /* the test frames are about the same size */
+    gw_recent_put(&a, 8, 1, fr[1], &budget);
+    gw_recent_put(&a, 8, 2, fr[2], &budget);
+    gw_recent_put(&b, 8, 3, fr[3], &budget);
+    assert_int_equal(a.n, 2);
+    assert_int_equal(b.n, 1);
+    assert_true(budget.used <= budget.max);
+    /* b's next frame does not fit: b drops its own oldest (3), a keeps 1 and 2 */
+    gw_recent_put(&b, 8, 4, fr[4], &budget);
+    assert_true(budget.used <= budget.max);
+    assert_int_equal(a.n, 2);
+    assert_ptr_equal(gw_recent_get(&a, 2, 1), fr[1]);
+    assert_int_equal(b.n, 1);
+    assert_ptr_equal(gw_recent_get(&b, 4, 4), fr[4]);
+    assert_null(gw_recent_get(&b, 4, 3));
+    assert_int_equal(fr[3]->refs, 1); /* released */
+    /* a goes on: a fourth frame does not fit, so its oldest (1) goes */
+    gw_recent_clear(&b, &budget);
+    gw_recent_put(&a, 8, 3, fr[3], &budget);
+    gw_recent_put(&a, 8, 4, fr[4], &budget);
+    assert_true(budget.used <= budget.max);
+    assert_null(gw_recent_get(&a, 4, 1));
+    assert_ptr_equal(gw_recent_get(&a, 4, 2), fr[2]);
+    assert_ptr_equal(gw_recent_get(&a, 4, 4), fr[4]);
+    /* a budget smaller than one frame keeps nothing, and answers nothing */
+    gw_recent_clear(&a, &budget);
+    assert_int_equal(budget.used, 0);
+    budget.max = fr[5]->len - 1;
+    gw_recent_put(&a, 8, 5, fr[5], &budget);
+    assert_int_equal(a.n, 0);
+    assert_null(gw_recent_get(&a, 5, 5));
+    assert_int_equal(budget.used, 0);
+    gw_recent_clear(&a, &budget);
     frames_check_free();
 }
 
@@ -343,6 +393,7 @@ int main(void)
         cmocka_unit_test(test_overflow),
         cmocka_unit_test(test_late_start_and_pages),
         cmocka_unit_test(test_recent_ring),
+        cmocka_unit_test(test_recent_budget),
         cmocka_unit_test(test_deadline_set),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

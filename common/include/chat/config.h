@@ -70,6 +70,7 @@ typedef struct chat_ws_limits {
     int read_workers;            /* WS_READ_WORKERS: MongoDB reader threads */
     uint32_t worker_queue_cap;   /* WS_WORKER_QUEUE: jobs waiting per worker */
     uint32_t room_cache;         /* WS_ROOM_CACHE: recent frames kept per room for resumes */
+    size_t room_cache_bytes;     /* WS_ROOM_CACHE_BYTES: all rooms' recent frames together */
     int mongo_socket_timeout_ms; /* WS_MONGO_SOCKET_TIMEOUT_MS: a slow reply, not an outage */
     int gap_wait_ms;             /* WS_GAP_WAIT_MS: wait for a missing seq before backfill */
     int ping_sec;                /* WS_PING_SEC: idle time before a ping */
