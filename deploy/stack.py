@@ -598,6 +598,17 @@ class Stack:
         path = self.log_dir / f"{name}.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
+    def log_has(self, name, text, timeout=5.0):
+        """Whether text shows up in name's log within timeout s: a gateway writes its log
+        from its own thread, a moment after the event."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if text in self.log_text(name):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+
     # ---------------------------------------------------------------- whole system
     def start(self, verbose=False):
         log = say if verbose else (lambda _m: None)

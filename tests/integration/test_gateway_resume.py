@@ -94,7 +94,7 @@ def test_recent_resume_is_served_from_memory(make_stack):
                                after_seq=seqs[-10])
         got = await recent.collect(is_room_message, 9, 15)
         assert [f["seq"] for f in got] == seqs[-9:]
-        assert marker in s.log_text("gateway0")
+        assert s.log_has("gateway0", marker)
         live = await send_batch(sender, room, "live", 1)
         f = await recent.recv_until(is_room_message, 15)
         assert f["seq"] == live[0]

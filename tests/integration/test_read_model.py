@@ -345,7 +345,7 @@ def test_a_cold_read_model_costs_one_read_not_one_per_user(make_stack):
     # room's member set once
     assert len(by_coll.get("users", [])) == 1, by_coll
     assert len(by_coll.get("room_members", [])) <= 2, by_coll
-    assert "read model was cold: room sets warmed for everybody" in s.log_text("gateway0")
+    assert s.log_has("gateway0", "read model was cold: room sets warmed for everybody")
 
 
 def test_a_gateway_warms_a_cold_read_model_at_start(make_stack):
