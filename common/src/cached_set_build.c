@@ -57,7 +57,8 @@ static chat_err_t cset_build__init_vers(chat_redis_t *r, chat_cset_nth_fn nth, v
         for (size_t i = 0; rc == CHAT_OK && i < 2 * m; i++) {
             redisReply *reply = chat_redis_next_reply(r);
             if (reply == NULL) {
-                return CHAT_ERR_UNAVAILABLE; /* the connection broke: no replies left */
+                rc = CHAT_ERR_UNAVAILABLE; /* the connection broke: no replies left */
+                break;
             }
             if (i % 2 == 1 && reply->type == REDIS_REPLY_STRING) {
                 snprintf(ver[which[at + i / 2]], 24, "%s", reply->str);
