@@ -20,6 +20,7 @@ import glob
 import json
 import os
 import pwd
+import random
 import secrets
 import shutil
 import signal
@@ -268,7 +269,20 @@ class Stack:
 
     # ---------------------------------------------------------------- set-up helpers
     def _free_port_run(self, n):
-        """n consecutive free ports (gateway i listens on GATEWAY_PORT+i)."""
+        """n consecutive free ports (gateway i listens on GATEWAY_PORT+i), below the
+        kernel's ephemeral range when it can: a port from that range can be taken by an
+        outgoing connection (to Redis, FerretDB) between this choice and the gateway's
+        bind, which made a gateway fail with "Address already in use"."""
+        try:
+            low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            low = 0
+        rng = random.Random()
+        for _ in range(200 if low > 12000 else 0):
+            start = rng.randrange(10000, low - n - 1)
+            if all(not port_open(self.host, start + i) and self._bindable(start + i)
+                   for i in range(n)):
+                return start
         for _ in range(200):
             start = free_port(self.host)
             if start + n >= 65535:
