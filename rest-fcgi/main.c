@@ -13,7 +13,8 @@
  * creates the MongoDB indexes, retrying every few seconds while MongoDB is down, then
  * samples the bcrypt cost of recently stored hashes for the unknown-account dummy
  * (password.h) and computes that dummy once; it touches nothing but the thread-safe
- * pool, the thread-safe logger and password.c's locked state.
+ * pool, the thread-safe logger and password.c's locked state. A third writes the
+ * room_heads that join and leave note (heads_later.h), off the requests' time.
  * Relies on libfcgi's fcgiapp.h (not fcgi_stdio.h) and common/.
  */
 #include <errno.h>
@@ -31,6 +32,7 @@
 #include "chat/config.h"
 #include "chat/db.h"
 #include "chat/db_trace.h"
+#include "chat/heads_later.h"
 #include "chat/log.h"
 #include "chat/password.h"
 #include "chat/password_policy.h"
@@ -272,6 +274,12 @@ static void main__install_signals(void)
     signal(SIGPIPE, SIG_IGN); /* a client that went away is a write error, not a death */
 }
 
+/* store.h's head_later hook: room_heads waits until the reply is out (heads_later.h). */
+static bool main__head_later(void *arg, const char *room_id, int64_t seq)
+{
+    return chat_heads_later_note(arg, room_id, seq);
+}
+
 int main(void)
 {
     chat_config_t cfg;
@@ -279,6 +287,7 @@ int main(void)
     rest_ctx_t ctx;
     main__indexer_t ix;
     chat_password_policy_t *passwords = NULL;
+    chat_heads_later_t *heads_later = NULL;
     FCGX_Request fr;
     int rc = 1;
 
@@ -308,6 +317,11 @@ int main(void)
     ctx.store.db = ctx.db;
     ctx.store.redis = ctx.redis;
     ctx.store.window = cfg.history_window;
+    heads_later = chat_heads_later_start(ctx.db);
+    if (heads_later != NULL) { /* else room_heads is raised inline, before the reply */
+        ctx.store.head_later = main__head_later;
+        ctx.store.head_later_arg = heads_later;
+    }
     passwords = chat_password_policy_load(chat_password_policy_default_path(), err, sizeof(err));
     if (passwords == NULL) {
         chat_log_error("common-password list not loaded: registration accepts common passwords",
@@ -353,6 +367,7 @@ cleanup:
     rest_metrics_close(ctx.metrics);
     chat_local_limiter_destroy(ctx.limiter);
     chat_password_policy_free(passwords);
+    chat_heads_later_destroy(heads_later, ctx.db); /* writes what is still noted */
     chat_redis_destroy(ctx.redis);
     chat_db_destroy(ctx.db);
     chat_db_global_cleanup();

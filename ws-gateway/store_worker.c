@@ -145,7 +145,7 @@ static void worker__flush_heads(gw_store_worker_t *w, bool force)
     } while (force && worker__round_pending(w));
 }
 
-void gw_store_worker_note_head(gw_store_worker_t *w, const char *room_id, int64_t seq)
+bool gw_store_worker_note_head(gw_store_worker_t *w, const char *room_id, int64_t seq)
 {
     int64_t *v = gw_hmap_get(w->heads, room_id);
 
@@ -153,13 +153,21 @@ void gw_store_worker_note_head(gw_store_worker_t *w, const char *room_id, int64_
         v = malloc(sizeof(*v));
         if (v == NULL || gw_hmap_put(w->heads, room_id, v) != 0) {
             free(v);
-            return;
+            return false;
         }
         *v = 0;
     }
     if (seq > *v) {
         *v = seq;
     }
+    return true;
+}
+
+/* store.h's head_later hook: a membership change's system message has its room_heads
+ * raised with the worker's next round, after the answer went back to the loop. */
+static bool worker__head_later(void *arg, const char *room_id, int64_t seq)
+{
+    return gw_store_worker_note_head(arg, room_id, seq);
 }
 
 static void *worker__main(void *arg)
@@ -286,6 +294,8 @@ gw_store_workers_t *gw_store_workers_create(gw_t *gw, int n_write, int n_read, u
         w->heads = gw_hmap_create(64);
         w->store.db = gw->db;
         w->store.window = gw->cfg.history_window;
+        w->store.head_later = worker__head_later;
+        w->store.head_later_arg = w;
         w->store.redis = chat_redis_create(gw->cfg.redis_url, gw->cfg.redis_cluster,
                                            WORKER__REDIS_TIMEOUT_MS, NULL, 0);
         if (w->seq_hints == NULL || w->heads == NULL || w->store.redis == NULL ||

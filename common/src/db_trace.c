@@ -9,6 +9,7 @@
 #include "chat/db_trace.h"
 
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "chat/log.h"
@@ -75,8 +76,42 @@ static void trace__on_started(const mongoc_apm_command_started_t *event)
     chat_db_trace_classify(name, mongoc_apm_command_started_get_command(event), &op, &coll);
     atomic_fetch_add_explicit(&trace__counts[op][coll], 1, memory_order_relaxed);
     if (atomic_load_explicit(&trace__logging, memory_order_relaxed)) {
+        char id[24];
+        snprintf(id, sizeof(id), "%lld",
+                 (long long)mongoc_apm_command_started_get_request_id(event));
         chat_log_info("db command", "command", name, "op", trace__op_names[op], "collection",
-                      trace__coll_names[coll]);
+                      trace__coll_names[coll], "request_id", id);
+    }
+}
+
+/* The end of a command (DB_TRACE=1 only): how long the server took, matched to its
+ * "db command" line by request_id. */
+static void trace__log_done(const char *name, int64_t request_id, int64_t duration_us, bool ok)
+{
+    char id[24];
+    char ms[24];
+
+    snprintf(id, sizeof(id), "%lld", (long long)request_id);
+    snprintf(ms, sizeof(ms), "%.3f", (double)duration_us / 1000.0);
+    chat_log_info("db command done", "command", name, "request_id", id, "ms", ms, "ok",
+                  ok ? "true" : "false");
+}
+
+static void trace__on_succeeded(const mongoc_apm_command_succeeded_t *event)
+{
+    if (atomic_load_explicit(&trace__logging, memory_order_relaxed)) {
+        trace__log_done(mongoc_apm_command_succeeded_get_command_name(event),
+                        mongoc_apm_command_succeeded_get_request_id(event),
+                        mongoc_apm_command_succeeded_get_duration(event), true);
+    }
+}
+
+static void trace__on_failed(const mongoc_apm_command_failed_t *event)
+{
+    if (atomic_load_explicit(&trace__logging, memory_order_relaxed)) {
+        trace__log_done(mongoc_apm_command_failed_get_command_name(event),
+                        mongoc_apm_command_failed_get_request_id(event),
+                        mongoc_apm_command_failed_get_duration(event), false);
     }
 }
 
@@ -94,6 +129,8 @@ bool chat_db_trace_install(mongoc_client_pool_t *pool)
         return false;
     }
     mongoc_apm_set_command_started_cb(callbacks, trace__on_started);
+    mongoc_apm_set_command_succeeded_cb(callbacks, trace__on_succeeded);
+    mongoc_apm_set_command_failed_cb(callbacks, trace__on_failed);
     ok = mongoc_client_pool_set_apm_callbacks(pool, callbacks, NULL);
     mongoc_apm_callbacks_destroy(callbacks);
     return ok;

@@ -22,6 +22,7 @@
 #include "chat/log.h"
 #include "chat/member_cache.h"
 #include "chat/message_append.h"
+#include "chat/messages_repo.h"
 #include "chat/ratelimit.h"
 #include "chat/room_cache.h"
 #include "chat/room_members_repo.h"
@@ -40,6 +41,9 @@ static chat_err_t membership__system_message(const chat_store_t *s, const char *
     chat_message_t tmp = {0};
     chat_message_t *out = sys_out != NULL ? sys_out : &tmp;
     chat_append_t item;
+    /* room_heads after the reply when the caller can (store.h): the slowest of a join's
+     * three writes on FerretDB, and only a lower bound */
+    bool later = s->redis != NULL && s->head_later != NULL;
     size_t len = strlen(username) + strlen(what) + 2;
     char *content = malloc(len);
     chat_err_t rc;
@@ -57,10 +61,17 @@ static chat_err_t membership__system_message(const chat_store_t *s, const char *
     item.in = &in;
     {
         chat_head_hints_t hints = chat_history_hints(s);
-        rc = chat_messages_append_many(s->db, &item, 1, true, &hints);
+        rc = chat_messages_append_many(s->db, &item, 1, !later, &hints);
     }
     if (rc == CHAT_OK) {
         rc = item.err;
+    }
+    if (rc == CHAT_OK && later && !item.duplicate &&
+        !s->head_later(s->head_later_arg, room_id, item.out.seq)) {
+        bson_oid_t room_oid;
+        if (chat_db_oid_from_hex(room_id, &room_oid)) {
+            chat_messages_heads_advance(s->db, &room_oid, &item.out.seq, 1);
+        }
     }
     if (rc == CHAT_OK) {
         *out = item.out; /* moves */

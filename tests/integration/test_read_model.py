@@ -368,3 +368,39 @@ def test_a_gateway_warms_a_cold_read_model_at_start(make_stack):
     assert not [r for r in reads if r[0] == "users"], reads
     # the room's own member set is built on the first subscribe; no user's room set is
     assert len([r for r in reads if r[0] == "room_members"]) <= 1, reads
+
+
+def test_a_join_answers_before_room_heads_is_raised(make_stack):
+    """A REST join writes room_members and its system message before it answers, and
+    raises room_heads (a lower bound, the slowest of the three writes on FerretDB) only
+    after the reply is out: none of the request's own MongoDB commands touches
+    room_heads, and the same process raises it right after. DB_TRACE also times each
+    command ("db command done")."""
+    s = make_stack(gateways=1, env={"DB_TRACE": "1"})
+    c = Client(s)
+    owner, joiner = c.new_user(), c.new_user()
+    room = c.new_room(owner)["id"]
+    since = {"lighttpd": len(s.log_text("lighttpd"))}
+    r = c.post(f"/api/rooms/{room}/join", token=joiner["token"],
+               headers={"X-Request-Id": "join-heads-1"})
+    assert r.status_code == 200, r.text
+    deadline = time.time() + 10
+    while True:
+        lines = _trace_lines(s, ["lighttpd"], since)
+        mine = [x for x in lines if x.get("req") == "join-heads-1"]
+        pid = mine[0].get("pid") if mine else None
+        later = [x for x in lines if x.get("req") != "join-heads-1" and x.get("pid") == pid
+                 and x.get("collection") == "room_heads" and x.get("command") == "update"]
+        if later or time.time() > deadline:
+            break
+        time.sleep(0.1)
+    writes = [(x["command"], x["collection"]) for x in mine if x.get("op") == "write"]
+    assert ("insert", "room_members") in writes and ("insert", "messages") in writes, writes
+    assert not [w for w in writes if w[1] == "room_heads"], writes
+    assert later, "room_heads was not raised after the reply"
+    done = [json.loads(ln) for ln in s.log_text("lighttpd")[since["lighttpd"]:].splitlines()
+            if '"db command done"' in ln]
+    assert done and all(float(d["ms"]) >= 0 and d.get("request_id") for d in done)
+    # the head it raised is the join's system message
+    p = c.get(f"/api/rooms/{room}/messages?limit=1", owner["token"]).json()
+    assert p["messages"][-1]["type"] == "system" and p["total"] == p["messages"][-1]["seq"]

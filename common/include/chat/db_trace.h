@@ -1,6 +1,6 @@
 /*
  * db_trace.h - counts every command this process sends to MongoDB, by command name and
- * collection (mongoc APM), and optionally logs each one (DB_TRACE=1). It is how tests and
+ * collection (mongoc APM), and optionally logs each one and its duration (DB_TRACE=1). It is how tests and
  * operators see that a hot path reads no database: the counters feed /metrics, the log
  * lines feed the integration test that counts reads during history and subscribes.
  *

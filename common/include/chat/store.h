@@ -7,6 +7,7 @@
 #ifndef CHAT_STORE_H
 #define CHAT_STORE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "chat/db.h"
@@ -16,6 +17,11 @@ typedef struct chat_store {
     chat_db_t *db;
     chat_redis_t *redis; /* NULL: MongoDB only */
     int64_t window;      /* HISTORY_WINDOW: messages kept per room in Redis */
+    /* Optional: takes a room's new head so that room_heads is raised after the reply
+     * (heads_later.h); false, or no hook, raises it before. Used only while Redis is up
+     * (Redis then shares every writer's head at once). */
+    bool (*head_later)(void *arg, const char *room_id, int64_t seq);
+    void *head_later_arg;
 } chat_store_t;
 
 #endif

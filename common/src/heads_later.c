@@ -1,0 +1,162 @@
+/*
+ * heads_later.c - room_heads raised behind the reply (see heads_later.h): (room, highest
+ * seq) pairs under a mutex, taken away whole and written with one
+ * chat_messages_heads_advance, by the collector's own thread or by its owner.
+ *
+ * Threads: notes from any thread; the writer thread (chat_heads_later_start) only
+ * flushes.
+ */
+#include "chat/heads_later.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "chat/messages_repo.h"
+
+typedef struct heads__batch {
+    size_t n;
+    bson_oid_t rooms[CHAT_HEADS_LATER_MAX];
+    int64_t seqs[CHAT_HEADS_LATER_MAX];
+} heads__batch_t;
+
+struct chat_heads_later {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    heads__batch_t noted; /* guarded by mu */
+    size_t writing;       /* guarded by mu: rooms of the batch being written */
+    bool stop;            /* guarded by mu */
+    bool threaded;
+    pthread_t thread;
+    chat_db_t *db; /* the thread's database */
+};
+
+chat_heads_later_t *chat_heads_later_create(void)
+{
+    chat_heads_later_t *h = calloc(1, sizeof(*h));
+
+    if (h != NULL) {
+        pthread_mutex_init(&h->mu, NULL);
+        pthread_cond_init(&h->cv, NULL);
+    }
+    return h;
+}
+
+/* Takes the noted pairs (mu held), writes them without it. */
+static void heads__write_taken(chat_heads_later_t *h, chat_db_t *db)
+{
+    heads__batch_t taken = h->noted;
+
+    h->noted.n = 0;
+    h->writing += taken.n;
+    pthread_mutex_unlock(&h->mu);
+    if (taken.n > 0) {
+        chat_messages_heads_advance(db, taken.rooms, taken.seqs, taken.n);
+    }
+    pthread_mutex_lock(&h->mu);
+    h->writing -= taken.n;
+}
+
+static void *heads__main(void *arg)
+{
+    chat_heads_later_t *h = arg;
+
+    pthread_mutex_lock(&h->mu);
+    while (!h->stop) {
+        if (h->noted.n == 0) {
+            pthread_cond_wait(&h->cv, &h->mu);
+            continue;
+        }
+        heads__write_taken(h, h->db);
+    }
+    pthread_mutex_unlock(&h->mu);
+    return NULL;
+}
+
+chat_heads_later_t *chat_heads_later_start(chat_db_t *db)
+{
+    chat_heads_later_t *h = chat_heads_later_create();
+
+    if (h == NULL) {
+        return NULL;
+    }
+    h->db = db;
+    if (pthread_create(&h->thread, NULL, heads__main, h) != 0) {
+        chat_heads_later_destroy(h, db);
+        return NULL;
+    }
+    h->threaded = true;
+    return h;
+}
+
+void chat_heads_later_destroy(chat_heads_later_t *h, chat_db_t *db)
+{
+    if (h == NULL) {
+        return;
+    }
+    if (h->threaded) {
+        pthread_mutex_lock(&h->mu);
+        h->stop = true;
+        pthread_cond_signal(&h->cv);
+        pthread_mutex_unlock(&h->mu);
+        pthread_join(h->thread, NULL);
+    }
+    chat_heads_later_flush(h, db);
+    pthread_cond_destroy(&h->cv);
+    pthread_mutex_destroy(&h->mu);
+    free(h);
+}
+
+bool chat_heads_later_note(chat_heads_later_t *h, const char *room_id, int64_t seq)
+{
+    bson_oid_t room;
+    bool ok = true;
+    size_t i;
+
+    if (h == NULL || room_id == NULL || !chat_db_oid_from_hex(room_id, &room)) {
+        return false;
+    }
+    pthread_mutex_lock(&h->mu);
+    for (i = 0; i < h->noted.n && !bson_oid_equal(&h->noted.rooms[i], &room); i++) {
+    }
+    if (i < h->noted.n) {
+        if (seq > h->noted.seqs[i]) {
+            h->noted.seqs[i] = seq;
+        }
+    } else if (h->noted.n < CHAT_HEADS_LATER_MAX) {
+        h->noted.rooms[h->noted.n] = room;
+        h->noted.seqs[h->noted.n] = seq;
+        h->noted.n++;
+    } else {
+        ok = false;
+    }
+    if (ok) {
+        pthread_cond_signal(&h->cv);
+    }
+    pthread_mutex_unlock(&h->mu);
+    return ok;
+}
+
+size_t chat_heads_later_pending(chat_heads_later_t *h)
+{
+    size_t n;
+
+    if (h == NULL) {
+        return 0;
+    }
+    pthread_mutex_lock(&h->mu);
+    n = h->noted.n + h->writing;
+    pthread_mutex_unlock(&h->mu);
+    return n;
+}
+
+void chat_heads_later_flush(chat_heads_later_t *h, chat_db_t *db)
+{
+    if (h == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&h->mu);
+    if (h->noted.n > 0) {
+        heads__write_taken(h, db);
+    }
+    pthread_mutex_unlock(&h->mu);
+}
