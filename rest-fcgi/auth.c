@@ -32,6 +32,7 @@
 #include "chat/token_denylist.h"
 #include "chat/user_cache.h"
 #include "chat/user_events.h"
+#include "chat/user_exists.h"
 #include "chat/users_repo.h"
 #include "chat/validate.h"
 
@@ -266,6 +267,32 @@ static bool auth__revoked(rest_ctx_t *ctx, const chat_jwt_claims_t *claims,
     return revoked;
 }
 
+/* The token's user: its id and username (signed by us; a username never changes) once
+ * the read model says the user still exists (user_exists.h: the cached document or the
+ * set of all ids, O(1) in Redis), so a user whose document is not cached costs no read of
+ * `users` (a scan on FerretDB). Handlers that need the rest of the document load it
+ * (GET /api/users/me). When the read model cannot answer, the document is loaded. */
+static chat_err_t auth__user(rest_ctx_t *ctx, const chat_jwt_claims_t *claims, chat_user_t *out)
+{
+    char id[1][CHAT_ID_LEN];
+    chat_user_existence_t exists = CHAT_USER_UNKNOWN;
+
+    chat_ascii_lower(claims->sub, id[0], sizeof(id[0]));
+    if (ctx->store.redis != NULL) {
+        chat_user_exist_many(&ctx->store, (const char(*)[CHAT_ID_LEN])id, 1, &exists, NULL);
+    }
+    if (exists == CHAT_USER_GONE) {
+        return CHAT_ERR_NOT_FOUND;
+    }
+    if (exists == CHAT_USER_EXISTS) {
+        memset(out, 0, sizeof(*out));
+        memcpy(out->id, id[0], sizeof(out->id));
+        out->username = strdup(claims->username);
+        return out->username != NULL ? CHAT_OK : CHAT_ERR_NOMEM;
+    }
+    return chat_user_load(&ctx->store, claims->sub, false, out);
+}
+
 bool rest_auth_authenticate(rest_ctx_t *ctx, rest_request_t *req, bool api_limit,
                             rest_response_t *resp)
 {
@@ -308,7 +335,7 @@ bool rest_auth_authenticate(rest_ctx_t *ctx, rest_request_t *req, bool api_limit
     if (api_limit && !rest_limit_api(ctx, claims.sub, resp)) {
         return false;
     }
-    rc = chat_user_load(&ctx->store, claims.sub, false, &req->user);
+    rc = auth__user(ctx, &claims, &req->user);
     if (rc == CHAT_ERR_NOT_FOUND) {
         rest_response_error(resp, 401, "invalid_token", "the token's user no longer exists");
         return false;

@@ -48,8 +48,18 @@ const char *rest_users_check_patch(const char *display_name, const char *avatar_
 
 void rest_users_get_me(rest_ctx_t *ctx, rest_request_t *req, rest_response_t *resp)
 {
-    (void)ctx;
-    rest_response_json(resp, 200, chat_user_to_json_private(&req->user));
+    chat_user_t me = {0};
+    chat_err_t rc = chat_user_load(&ctx->store, req->user.id, false, &me);
+
+    /* authentication filled only id and username: the profile is the whole document */
+    if (rc == CHAT_ERR_NOT_FOUND) {
+        rest_response_error(resp, 401, "invalid_token", "the token's user no longer exists");
+    } else if (rc != CHAT_OK) {
+        rest_response_from_err(resp, rc, NULL);
+    } else {
+        rest_response_json(resp, 200, chat_user_to_json_private(&me));
+    }
+    chat_user_clear(&me);
 }
 
 /* A profile field of the patch: absent = leave, null = clear (""), string = set. */

@@ -404,3 +404,32 @@ def test_a_join_answers_before_room_heads_is_raised(make_stack):
     # the head it raised is the join's system message
     p = c.get(f"/api/rooms/{room}/messages?limit=1", owner["token"]).json()
     assert p["messages"][-1]["type"] == "system" and p["total"] == p["messages"][-1]["seq"]
+
+
+def test_an_authenticated_call_reads_no_user_document(make_stack):
+    """A REST call checks that the token's user still exists in the read model (O(1) in
+    Redis) and takes the username from the token: a user whose document is not cached
+    (expired, or never loaded: tokens minted by an embedder) costs no read of `users`.
+    GET /api/users/me still answers the whole profile (a deleted user's token:
+    test_authz_edges)."""
+    s = make_stack(gateways=1, env={"DB_TRACE": "1"})
+    c = Client(s)
+    owner, joiner = c.new_user(), c.new_user()
+    assert c.patch("/api/users/me", {"display_name": "Joiner J"},
+                   token=joiner["token"]).status_code == 200
+    room = c.new_room(owner)["id"]
+    r = redis.Redis.from_url(s.redis_url)
+    r.delete(f"chat:{{{joiner['id']}}}:user")  # no cached document (the PATCH dropped it)
+    since = {"lighttpd": len(s.log_text("lighttpd"))}
+    resp = c.post(f"/api/rooms/{room}/join", token=joiner["token"],
+                  headers={"X-Request-Id": "join-cold-user"})
+    assert resp.status_code == 200, resp.text
+    time.sleep(0.3)
+    mine = [x for x in _trace_lines(s, ["lighttpd"], since) if x.get("req") == "join-cold-user"]
+    assert mine, "no DB_TRACE line for the join"
+    assert not [x for x in mine if x.get("collection") == "users"], mine
+    last = c.get(f"/api/rooms/{room}/messages?limit=1", owner["token"]).json()["messages"][-1]
+    assert last["username"] == joiner["username"] and last["user_id"] == joiner["id"]
+    me = c.get("/api/users/me", joiner["token"])
+    assert me.status_code == 200 and me.json()["display_name"] == "Joiner J", me.text
+    assert me.json()["email"] and me.json()["username"] == joiner["username"]

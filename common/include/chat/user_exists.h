@@ -6,7 +6,8 @@
  * (user_ids.h; built with one read of `users` when Redis lost it); only the ids that set
  * lacks cost one MongoDB query for all of them ({_id: {$in}}), cached for the next time.
  *
- * Blocking; the thread owning the store (a gateway read worker).
+ * Blocking; the thread owning the store (a gateway read worker; rest-fcgi's request
+ * loop, for every authenticated request).
  */
 #ifndef CHAT_USER_EXISTS_H
 #define CHAT_USER_EXISTS_H
