@@ -1,7 +1,7 @@
 /*
  * message_store.c - the writer worker's half of the message pipeline: a batch of queued
- * messages is checked for membership (one pipelined Redis round trip), its resends are
- * answered from the room windows, the rest is stored with one insert_many (group
+ * messages is checked for membership and its resends are answered from the room windows
+ * (one pipelined Redis round trip), the rest is stored with one insert_many (group
  * commit), and everything stored is committed to the windows and published (one
  * pipelined round trip). Results go into each request; message_pipeline.c acts on them
  * on the loop.
@@ -28,17 +28,54 @@
 #define STORE__COMMIT_WAIT_MS 100 /* a hole below our seqs: another writer's append */
 #define STORE__SLOW_BATCH_MS 500  /* a batch this slow is logged with its phases */
 
-/* Step 1: membership of what is not stored yet, in one pipelined round trip. While
- * Redis is down a live subscription vouches for its session (membership changes need
- * Redis, so none can have happened since it was checked); others ask MongoDB. */
+/* The ack of a stored message (its JSON as clients receive it). */
+static gw_frame_t *append__ack_frame(const msg_req_t *r, json_t *msg)
+{
+    json_t *ack = json_pack("{s:s, s:o, s:O, s:O, s:O, s:s}", "type", "ack", "client_msg_id",
+                            r->client_msg_id != NULL ? json_string(r->client_msg_id) : json_null(),
+                            "id", json_object_get(msg, "id"), "seq", json_object_get(msg, "seq"),
+                            "timestamp", json_object_get(msg, "timestamp"), "room_id", r->room_id);
+    gw_frame_t *f = ack != NULL ? gw_frame_from_json(ack) : NULL;
+
+    json_decref(ack);
+    return f;
+}
+
+/* A resend the room's window recognised (the reply to chat_window_queue_idem): its
+ * stored copy answers it, with no insert. */
+static void append__take_resend(msg_req_t *r, redisReply *reply)
+{
+    char *json = chat_window_parse_idem(reply);
+    json_t *msg = json != NULL ? json_loads(json, 0, NULL) : NULL;
+
+    if (msg != NULL && json_is_integer(json_object_get(msg, "seq"))) {
+        r->ack_frame = append__ack_frame(r, msg);
+        if (r->ack_frame != NULL) {
+            r->stored = r->duplicate = r->committed = true; /* it is in the window */
+            r->seq = json_integer_value(json_object_get(msg, "seq"));
+        }
+    }
+    json_decref(msg);
+    free(json);
+}
+
+/* Step 1: membership of what is not stored yet, and the resends the rooms' windows
+ * recognise, in one pipelined round trip (the unique indexes catch the resends the
+ * windows do not know). While Redis is down a live subscription vouches for its session
+ * (membership changes need Redis, so none can have happened since it was checked);
+ * others ask MongoDB. A resend answers only a member. */
 static void append__check_members(const chat_store_t *st, msg_req_t **reqs, size_t n)
 {
     chat_member_query_t *q = calloc(n + 1, sizeof(*q));
     msg_req_t **asked = calloc(n + 1, sizeof(*asked));
+    msg_req_t **resends = calloc(n + 1, sizeof(*resends));
+    redisReply **replies = calloc(n + 1, sizeof(*replies));
     bool redis_up = st->redis != NULL && chat_redis_run_id(st->redis) != NULL;
     size_t k = 0;
+    size_t queued;
+    size_t n_resends = 0;
 
-    if (q == NULL || asked == NULL) {
+    if (q == NULL || asked == NULL || resends == NULL || replies == NULL) {
         for (size_t i = 0; i < n; i++) {
             reqs[i]->err = CHAT_ERR_NOMEM;
         }
@@ -57,7 +94,21 @@ static void append__check_members(const chat_store_t *st, msg_req_t **reqs, size
         q[k].user_id = r->user_id;
         asked[k++] = r;
     }
-    chat_member_check_many(st, q, k);
+    queued = chat_member_check_queue(st, q, k);
+    for (size_t i = 0; st->redis != NULL && queued == k && i < n; i++) {
+        msg_req_t *r = reqs[i];
+        if (r->err != CHAT_OK || r->stored || r->client_msg_id == NULL ||
+            chat_window_queue_idem(st->redis, r->room_id, r->user_id, r->client_msg_id) !=
+                CHAT_OK) {
+            continue;
+        }
+        resends[n_resends++] = r;
+    }
+    chat_member_check_collect(st, q, queued);
+    for (size_t i = 0; i < n_resends; i++) {
+        replies[i] = chat_redis_next_reply(st->redis);
+    }
+    chat_member_check_resolve(st, q, k);
     for (size_t i = 0; i < k; i++) {
         asked[i]->err = q[i].err;
         asked[i]->is_member = q[i].is_member;
@@ -69,68 +120,22 @@ static void append__check_members(const chat_store_t *st, msg_req_t **reqs, size
             chat_room_clear(&room);
         }
     }
+    for (size_t i = 0; i < n_resends; i++) {
+        if (resends[i]->err == CHAT_OK && resends[i]->is_member) {
+            append__take_resend(resends[i], replies[i]);
+        }
+    }
 
 cleanup:
+    for (size_t i = 0; replies != NULL && i < n_resends; i++) {
+        if (replies[i] != NULL) {
+            freeReplyObject(replies[i]);
+        }
+    }
     free(q);
     free(asked);
-}
-
-/* The ack of a stored message (its JSON as clients receive it). */
-static gw_frame_t *append__ack_frame(const msg_req_t *r, json_t *msg)
-{
-    json_t *ack = json_pack("{s:s, s:o, s:O, s:O, s:O, s:s}", "type", "ack", "client_msg_id",
-                            r->client_msg_id != NULL ? json_string(r->client_msg_id) : json_null(),
-                            "id", json_object_get(msg, "id"), "seq", json_object_get(msg, "seq"),
-                            "timestamp", json_object_get(msg, "timestamp"), "room_id", r->room_id);
-    gw_frame_t *f = ack != NULL ? gw_frame_from_json(ack) : NULL;
-
-    json_decref(ack);
-    return f;
-}
-
-/* Step 2a: resends the room's window recognises (one pipelined round trip): their
- * stored copy answers them, with no insert. The unique indexes catch the rest. */
-static void append__find_resends(const chat_store_t *st, msg_req_t **reqs, size_t n)
-{
-    msg_req_t **asked = calloc(n + 1, sizeof(*asked));
-    size_t k = 0;
-
-    if (asked == NULL || st->redis == NULL) {
-        free(asked);
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        msg_req_t *r = reqs[i];
-        if (r->err != CHAT_OK || r->stored || !r->is_member || r->client_msg_id == NULL) {
-            continue;
-        }
-        if (chat_window_queue_idem(st->redis, r->room_id, r->user_id, r->client_msg_id) !=
-            CHAT_OK) {
-            break;
-        }
-        asked[k++] = r;
-    }
-    for (size_t i = 0; i < k; i++) {
-        redisReply *reply = chat_redis_next_reply(st->redis);
-        char *json = chat_window_parse_idem(reply);
-        json_t *msg = json != NULL ? json_loads(json, 0, NULL) : NULL;
-        msg_req_t *r = asked[i];
-
-        if (msg != NULL && json_is_integer(json_object_get(msg, "seq"))) {
-            r->ack_frame = append__ack_frame(r, msg);
-            if (r->ack_frame != NULL) {
-                r->stored = r->duplicate = r->committed = true; /* it is in the window */
-                r->seq = json_integer_value(json_object_get(msg, "seq"));
-            }
-        }
-        json_decref(msg);
-        free(json);
-        if (reply != NULL) {
-            freeReplyObject(reply);
-        }
-    }
-    chat_redis_discard_replies(st->redis);
-    free(asked);
+    free(resends);
+    free(replies);
 }
 
 /* Step 2b: one insert_many for every member's message. */
@@ -316,7 +321,6 @@ void gw_message_store_run_batch(gw_job_t **jobs, size_t n, gw_store_worker_t *w)
     }
     append__check_members(st, reqs, n);
     t1 = chat_clock_monotonic_ms();
-    append__find_resends(st, reqs, n);
     append__store(w, st, reqs, n);
     t2 = chat_clock_monotonic_ms();
     append__commit(st, reqs, n);

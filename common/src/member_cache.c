@@ -155,7 +155,7 @@ bool chat_member_surely_outside(const chat_store_t *s, const char *room_id, cons
     return true;
 }
 
-void chat_member_check_many(const chat_store_t *s, chat_member_query_t *q, size_t n)
+size_t chat_member_check_queue(const chat_store_t *s, chat_member_query_t *q, size_t n)
 {
     size_t queued = 0;
 
@@ -171,6 +171,11 @@ void chat_member_check_many(const chat_store_t *s, chat_member_query_t *q, size_
         }
         queued++;
     }
+    return queued;
+}
+
+void chat_member_check_collect(const chat_store_t *s, chat_member_query_t *q, size_t queued)
+{
     for (size_t i = 0; i < queued; i++) {
         redisReply *reply = chat_redis_next_reply(s->redis);
         chat_cset_answer_t answer;
@@ -182,6 +187,10 @@ void chat_member_check_many(const chat_store_t *s, chat_member_query_t *q, size_
             freeReplyObject(reply);
         }
     }
+}
+
+void chat_member_check_resolve(const chat_store_t *s, chat_member_query_t *q, size_t n)
+{
     chat_redis_discard_replies(s->redis);
     for (size_t i = 0; i < n; i++) {
         chat_cset_t set;
@@ -200,6 +209,14 @@ void chat_member_check_many(const chat_store_t *s, chat_member_query_t *q, size_
         }
         q[i].err = member__db_check(s, q[i].room_id, q[i].user_id, &q[i].is_member);
     }
+}
+
+void chat_member_check_many(const chat_store_t *s, chat_member_query_t *q, size_t n)
+{
+    size_t queued = chat_member_check_queue(s, q, n);
+
+    chat_member_check_collect(s, q, queued);
+    chat_member_check_resolve(s, q, n);
 }
 
 void chat_member_page_clear(chat_member_page_t *page)

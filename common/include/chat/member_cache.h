@@ -43,6 +43,15 @@ typedef struct chat_member_query {
  *  built; MongoDB while Redis is down). */
 void chat_member_check_many(const chat_store_t *s, chat_member_query_t *q, size_t n);
 
+/* chat_member_check_many in three steps, for a caller that pipelines its own commands
+ * in the same round trip: queue the checks (returns how many were queued; the rest stay
+ * CHAT_ERR_UNAVAILABLE), queue its own, read the checks' replies (collect, first), read
+ * its own, then resolve (drops unread replies; rebuilds or asks MongoDB what Redis could
+ * not answer). */
+size_t chat_member_check_queue(const chat_store_t *s, chat_member_query_t *q, size_t n);
+void chat_member_check_collect(const chat_store_t *s, chat_member_query_t *q, size_t queued);
+void chat_member_check_resolve(const chat_store_t *s, chat_member_query_t *q, size_t n);
+
 /** Length of a membership epoch string (chat_member_epochs). */
 #define CHAT_MEMBER_EPOCH_LEN 96
 
