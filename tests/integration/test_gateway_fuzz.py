@@ -222,6 +222,11 @@ class FrameGen:
 def _invalid_utf8(rng):
     bad = rng.choice([b"\xff", b"\xc0\xaf", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xe2\x82",
                       b"\x80", bytes(rng.getrandbits(8) | 0x80 for _ in range(5))])
+    try:
+        bad.decode("utf-8")  # random high bytes can spell valid UTF-8 (seed 273167322:
+        bad += b"\xff"       # c7 bd e3 9e a4); \xff is never valid
+    except UnicodeDecodeError:
+        pass
     return b'{"type":"message","content":"' + bad + b'"}'
 
 
