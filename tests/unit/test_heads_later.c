@@ -1,0 +1,148 @@
+/*
+ * test_heads_later.c - room_heads raised behind the reply (heads_later.h) through the
+ * membership path that uses it, against a real MongoDB/FerretDB (CHAT_TEST_MONGO_URI)
+ * and Redis (CHAT_TEST_REDIS_URL): inline without a hook, only at the flush with one,
+ * inline again when the hook refuses or the collector is full, and written by the
+ * collector's own thread (rest-fcgi's mode), including what is left at destroy. Main
+ * thread, plus the collector's thread in the last part.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "chat/db.h"
+#include "chat/heads_later.h"
+#include "chat/membership.h"
+#include "chat/messages_repo.h"
+#include "chat/rooms_repo.h"
+
+#include "db_fixture.h"
+
+#define ALICE "660000000000000000000001"
+#define BOB "660000000000000000000002"
+#define CAROL "660000000000000000000003"
+
+/* room_heads of a join's system message: raised before the join returns without a
+ * head_later hook; with one, only when the owner flushes (after its reply), and then to
+ * the system message's seq. A full collector, or a refusing hook, writes it inline. */
+static bool refuse_head(void *arg, const char *room_id, int64_t seq)
+{
+    (void)arg;
+    (void)room_id;
+    (void)seq;
+    return false;
+}
+
+static int64_t stored_head(chat_db_t *db, const char *room_id)
+{
+    bson_oid_t oid;
+    int64_t head = -1;
+    bool found = false;
+
+    assert_true(chat_db_oid_from_hex(room_id, &oid));
+    assert_int_equal(chat_messages_head(db, &oid, &head, &found), CHAT_OK);
+    return found ? head : 0;
+}
+
+static bool note_head(void *arg, const char *room_id, int64_t seq)
+{
+    return chat_heads_later_note(arg, room_id, seq);
+}
+
+static void test_room_heads_after_the_reply(void **state)
+{
+    chat_store_t *st = *state;
+    chat_store_t later = *st;
+    chat_heads_later_t *h = chat_heads_later_create();
+    chat_room_t r = {0};
+    chat_room_t after = {0};
+    bool changed = false;
+
+    assert_non_null(h);
+    assert_int_equal(chat_rooms_create(st->db, "heads", "", false, ALICE, &r), CHAT_OK);
+    /* no hook: inline */
+    assert_int_equal(chat_membership_join(st, r.id, BOB, "bob", false, &after, NULL, &changed),
+                     CHAT_OK);
+    chat_room_clear(&after);
+    assert_int_equal(stored_head(st->db, r.id), 1);
+
+    later.head_later = note_head;
+    later.head_later_arg = h;
+    assert_int_equal(
+        chat_membership_join(&later, r.id, CAROL, "carol", false, &after, NULL, &changed), CHAT_OK);
+    chat_room_clear(&after);
+    assert_true(changed);
+    {
+        int64_t seq = -1;
+        assert_int_equal(chat_messages_last_seq(st->db, r.id, &seq), CHAT_OK);
+        assert_int_equal(seq, 2); /* the message is stored... */
+    }
+    assert_int_equal(stored_head(st->db, r.id), 1); /* not yet */
+    assert_int_equal(chat_heads_later_pending(h), 1);
+    assert_int_equal(
+        chat_membership_leave(&later, r.id, CAROL, "carol", false, &after, NULL, &changed),
+        CHAT_OK);
+    chat_room_clear(&after);
+    assert_int_equal(chat_heads_later_pending(h), 1); /* the same room: one entry, max seq */
+    chat_heads_later_flush(h, st->db);
+    assert_int_equal(chat_heads_later_pending(h), 0);
+    assert_int_equal(stored_head(st->db, r.id), 3);
+
+    /* a hook that refuses: inline again */
+    later.head_later = refuse_head;
+    assert_int_equal(
+        chat_membership_join(&later, r.id, CAROL, "carol", false, &after, NULL, &changed), CHAT_OK);
+    chat_room_clear(&after);
+    assert_int_equal(stored_head(st->db, r.id), 4);
+
+    /* the collector is bounded and refuses malformed ids */
+    assert_false(chat_heads_later_note(h, "not-an-id", 1));
+    for (int i = 0; i < CHAT_HEADS_LATER_MAX; i++) {
+        char id[32];
+        snprintf(id, sizeof(id), "6700000000000000000000%02x", i);
+        assert_true(chat_heads_later_note(h, id, i + 1));
+    }
+    assert_false(chat_heads_later_note(h, "670000000000000000000fff", 1));
+    assert_true(chat_heads_later_note(h, "670000000000000000000001", 9)); /* known room */
+    chat_heads_later_flush(h, st->db);
+    assert_int_equal(stored_head(st->db, "670000000000000000000001"), 9);
+    assert_int_equal(stored_head(st->db, "67000000000000000000003f"), 64);
+    chat_heads_later_destroy(h, st->db);
+
+    /* with a thread of its own (rest-fcgi): written without anybody flushing */
+    h = chat_heads_later_start(st->db);
+    assert_non_null(h);
+    later.head_later = note_head;
+    later.head_later_arg = h;
+    assert_int_equal(
+        chat_membership_leave(&later, r.id, CAROL, "carol", false, &after, NULL, &changed),
+        CHAT_OK);
+    chat_room_clear(&after);
+    assert_true(changed);
+    for (int i = 0; i < 500 && (chat_heads_later_pending(h) > 0 || stored_head(st->db, r.id) < 5);
+         i++) {
+        usleep(10000);
+    }
+    assert_int_equal(stored_head(st->db, r.id), 5);
+    assert_int_equal(chat_heads_later_pending(h), 0);
+    /* what is noted when it stops is written too */
+    assert_true(chat_heads_later_note(h, r.id, 7));
+    chat_heads_later_destroy(h, st->db);
+    assert_int_equal(stored_head(st->db, r.id), 7);
+    chat_room_clear(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_room_heads_after_the_reply, store_setup,
+                                        store_teardown),
+    };
+    return DB_FIXTURE_RUN(tests);
+}
