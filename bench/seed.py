@@ -49,6 +49,7 @@ INDEXES = [
     ("messages", "idem_key_1", [("idem_key", ASCENDING)], True),
     ("room_members", "room_id_1_user_id_1", [("room_id", ASCENDING), ("user_id", ASCENDING)], True),
     ("room_members", "user_id_1", [("user_id", ASCENDING)], False),
+    ("member_leaves", "room_id_1_user_id_1", [("room_id", ASCENDING), ("user_id", ASCENDING)], True),
     ("rooms", "is_private_1_created_at_-1", [("is_private", ASCENDING), ("created_at", DESCENDING)], False),
 ]
 WORDS = ("the quick brown fox jumps over a lazy dog while copper kettles sing on the "
@@ -157,7 +158,8 @@ def main():
         plan[0], plan[1] = start[0], start[1]
         user_docs = None
     else:
-        for name in ("users", "rooms", "room_members", "messages", "room_heads", "dm_pairs"):
+        for name in ("users", "rooms", "room_members", "member_leaves", "messages", "room_heads",
+                     "dm_pairs"):
             db.drop_collection(name)
         for coll, name, keys, unique in INDEXES:
             db[coll].create_index(keys, name=name, unique=unique)

@@ -280,6 +280,12 @@ static bool main__head_later(void *arg, const char *room_id, int64_t seq)
     return chat_heads_later_note(arg, room_id, seq);
 }
 
+/* store.h's leave_later hook: a leave's room_members delete waits until the reply is out. */
+static bool main__leave_later(void *arg, const struct chat_member_leave *l)
+{
+    return chat_heads_later_note_leave(arg, l);
+}
+
 int main(void)
 {
     chat_config_t cfg;
@@ -318,9 +324,10 @@ int main(void)
     ctx.store.redis = ctx.redis;
     ctx.store.window = cfg.history_window;
     heads_later = chat_heads_later_start(ctx.db);
-    if (heads_later != NULL) { /* else room_heads is raised inline, before the reply */
+    if (heads_later != NULL) { /* else both are written inline, before the reply */
         ctx.store.head_later = main__head_later;
-        ctx.store.head_later_arg = heads_later;
+        ctx.store.leave_later = main__leave_later;
+        ctx.store.later_arg = heads_later;
     }
     passwords = chat_password_policy_load(chat_password_policy_default_path(), err, sizeof(err));
     if (passwords == NULL) {

@@ -14,6 +14,7 @@
 
 #include "chat/clock.h"
 #include "chat/log.h"
+#include "chat/membership.h"
 #include "chat/messages_repo.h"
 
 #define WORKER__REDIS_TIMEOUT_MS 500 /* a Redis call takes well under a millisecond */
@@ -21,8 +22,8 @@
 /* room_heads statements per command: each costs the writer ~1 ms on FerretDB, so a round
  * of 100 rooms in one command held the next batch's acks ~100 ms (ack p99) */
 #define WORKER__HEADS_PER_COMMAND 16
-
 #define WORKER__HINTS_MAX 4096
+#define WORKER__LEAVES_MAX 16 /* a job's leaves whose membership is deleted after it */
 
 struct gw_store_worker {
     gw_store_workers_t *pool;
@@ -44,6 +45,8 @@ struct gw_store_worker {
     int64_t *round_seqs;
     size_t round_n;
     size_t round_pos;
+    chat_member_leave_t leaves[WORKER__LEAVES_MAX]; /* worker thread only */
+    size_t n_leaves;
 };
 
 struct gw_store_workers {
@@ -170,6 +173,18 @@ static bool worker__head_later(void *arg, const char *room_id, int64_t seq)
     return gw_store_worker_note_head(arg, room_id, seq);
 }
 
+/* store.h's leave_later hook: the membership is deleted once the job's answer is out. */
+static bool worker__leave_later(void *arg, const struct chat_member_leave *l)
+{
+    gw_store_worker_t *w = arg;
+    bool room = w->n_leaves < WORKER__LEAVES_MAX; /* else deleted before the answer */
+
+    if (room) {
+        w->leaves[w->n_leaves++] = *l;
+    }
+    return room;
+}
+
 static void *worker__main(void *arg)
 {
     gw_store_worker_t *w = arg;
@@ -231,6 +246,9 @@ static void *worker__main(void *arg)
 
         job->run(job, w);
         workers__push_done(w->pool, job);
+        while (w->n_leaves > 0) { /* a failure is the sweep's */
+            (void)chat_membership_leave_finish(w->store.db, &w->leaves[--w->n_leaves]);
+        }
     }
     return NULL;
 }
@@ -295,7 +313,8 @@ gw_store_workers_t *gw_store_workers_create(gw_t *gw, int n_write, int n_read, u
         w->store.db = gw->db;
         w->store.window = gw->cfg.history_window;
         w->store.head_later = worker__head_later;
-        w->store.head_later_arg = w;
+        w->store.leave_later = worker__leave_later;
+        w->store.later_arg = w;
         w->store.redis = chat_redis_create(gw->cfg.redis_url, gw->cfg.redis_cluster,
                                            WORKER__REDIS_TIMEOUT_MS, NULL, 0);
         if (w->seq_hints == NULL || w->heads == NULL || w->store.redis == NULL ||
@@ -393,8 +412,7 @@ void gw_store_workers_stop(gw_store_workers_t *ws)
                 pthread_join(w->thread, NULL);
                 w->started = false;
             }
-            /* threads are gone: the queue is ours now */
-            job = w->head;
+            job = w->head; /* threads are gone: the queue is ours now */
             w->head = w->tail = NULL;
             w->len = 0;
             while (job != NULL) {

@@ -269,6 +269,7 @@ static const db__index_t db__indexes[] = {
     {"messages", "idem_key_1", "idem_key", 1, NULL, 0, true},
     {"room_members", "room_id_1_user_id_1", "room_id", 1, "user_id", 1, true},
     {"room_members", "user_id_1", "user_id", 1, NULL, 0, false},
+    {"member_leaves", "room_id_1_user_id_1", "room_id", 1, "user_id", 1, true},
     {"rooms", "is_private_1_created_at_-1", "is_private", 1, "created_at", -1, false},
 };
 

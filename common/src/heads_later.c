@@ -1,7 +1,9 @@
 /*
- * heads_later.c - room_heads raised behind the reply (see heads_later.h): (room, highest
- * seq) pairs under a mutex, taken away whole and written with one
- * chat_messages_heads_advance, by the collector's own thread or by its owner.
+ * heads_later.c - room_heads raised and leaves finished behind the reply (see
+ * heads_later.h): (room, highest seq) pairs and recorded leaves under a mutex, taken away
+ * whole and written (one chat_messages_heads_advance, one chat_membership_leave_finish
+ * per leave) by the collector's own thread or by its owner. The thread also runs the
+ * leave records' sweep every CHAT_HEADS_LATER_SWEEP_MS.
  *
  * Threads: notes from any thread; the writer thread (chat_heads_later_start) only
  * flushes.
@@ -9,14 +11,21 @@
 #include "chat/heads_later.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
+#include "chat/clock.h"
+#include "chat/log.h"
+#include "chat/membership.h"
 #include "chat/messages_repo.h"
 
 typedef struct heads__batch {
     size_t n;
     bson_oid_t rooms[CHAT_HEADS_LATER_MAX];
     int64_t seqs[CHAT_HEADS_LATER_MAX];
+    size_t n_leaves;
+    chat_member_leave_t leaves[CHAT_HEADS_LATER_MAX];
 } heads__batch_t;
 
 struct chat_heads_later {
@@ -47,23 +56,54 @@ static void heads__write_taken(chat_heads_later_t *h, chat_db_t *db)
     heads__batch_t taken = h->noted;
 
     h->noted.n = 0;
-    h->writing += taken.n;
+    h->noted.n_leaves = 0;
+    h->writing += taken.n + taken.n_leaves;
     pthread_mutex_unlock(&h->mu);
     if (taken.n > 0) {
         chat_messages_heads_advance(db, taken.rooms, taken.seqs, taken.n);
     }
+    for (size_t i = 0; i < taken.n_leaves; i++) {
+        /* a failure leaves the record to the sweep, which finishes it later */
+        (void)chat_membership_leave_finish(db, &taken.leaves[i]);
+    }
     pthread_mutex_lock(&h->mu);
-    h->writing -= taken.n;
+    h->writing -= taken.n + taken.n_leaves;
+}
+
+static void heads__sweep(chat_db_t *db)
+{
+    size_t finished = 0;
+    char count[24];
+
+    if (chat_membership_leaves_sweep(db, chat_clock_now_ms(), &finished) == CHAT_OK &&
+        finished > 0) {
+        snprintf(count, sizeof(count), "%zu", finished);
+        chat_log_warn("finished leaves whose process stopped before deleting the membership",
+                      "count", count);
+    }
 }
 
 static void *heads__main(void *arg)
 {
     chat_heads_later_t *h = arg;
 
+    int64_t swept_ms = 0;
+
     pthread_mutex_lock(&h->mu);
     while (!h->stop) {
-        if (h->noted.n == 0) {
-            pthread_cond_wait(&h->cv, &h->mu);
+        int64_t now = chat_clock_monotonic_ms();
+        if (now - swept_ms >= CHAT_HEADS_LATER_SWEEP_MS) {
+            swept_ms = now;
+            pthread_mutex_unlock(&h->mu);
+            heads__sweep(h->db);
+            pthread_mutex_lock(&h->mu);
+            continue;
+        }
+        if (h->noted.n == 0 && h->noted.n_leaves == 0) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += CHAT_HEADS_LATER_SWEEP_MS / 1000;
+            pthread_cond_timedwait(&h->cv, &h->mu, &until);
             continue;
         }
         heads__write_taken(h, h->db);
@@ -136,6 +176,23 @@ bool chat_heads_later_note(chat_heads_later_t *h, const char *room_id, int64_t s
     return ok;
 }
 
+bool chat_heads_later_note_leave(chat_heads_later_t *h, const chat_member_leave_t *l)
+{
+    bool ok = false;
+
+    if (h == NULL || l == NULL) {
+        return false;
+    }
+    pthread_mutex_lock(&h->mu);
+    if (h->noted.n_leaves < CHAT_HEADS_LATER_MAX) {
+        h->noted.leaves[h->noted.n_leaves++] = *l;
+        pthread_cond_signal(&h->cv);
+        ok = true;
+    }
+    pthread_mutex_unlock(&h->mu);
+    return ok;
+}
+
 size_t chat_heads_later_pending(chat_heads_later_t *h)
 {
     size_t n;
@@ -144,7 +201,7 @@ size_t chat_heads_later_pending(chat_heads_later_t *h)
         return 0;
     }
     pthread_mutex_lock(&h->mu);
-    n = h->noted.n + h->writing;
+    n = h->noted.n + h->noted.n_leaves + h->writing;
     pthread_mutex_unlock(&h->mu);
     return n;
 }
@@ -155,7 +212,7 @@ void chat_heads_later_flush(chat_heads_later_t *h, chat_db_t *db)
         return;
     }
     pthread_mutex_lock(&h->mu);
-    if (h->noted.n > 0) {
+    if (h->noted.n > 0 || h->noted.n_leaves > 0) {
         heads__write_taken(h, db);
     }
     pthread_mutex_unlock(&h->mu);

@@ -5,6 +5,11 @@
  * caller stores the system message, and if that fails the change is undone so that a
  * retry makes it again and posts the message then.
  *
+ * A leave is recorded in member_leaves (an insert, ~1 ms on FerretDB) and its
+ * room_members document deleted after the reply (a scan there, ~30 ms): every reader
+ * subtracts the pending leaves, and a join finishes its user's first
+ * (member_leaves_repo.h).
+ *
  * Threads: the thread owning the store. Relies on room_cache.h, member_cache.h,
  * room_members_repo.h, message_append.h, history.h and user_events.h (the member's
  * own live channel).
@@ -21,6 +26,7 @@
 #include "chat/keys.h"
 #include "chat/log.h"
 #include "chat/member_cache.h"
+#include "chat/member_leaves_repo.h"
 #include "chat/message_append.h"
 #include "chat/messages_repo.h"
 #include "chat/ratelimit.h"
@@ -67,7 +73,7 @@ static chat_err_t membership__system_message(const chat_store_t *s, const char *
         rc = item.err;
     }
     if (rc == CHAT_OK && later && !item.duplicate &&
-        !s->head_later(s->head_later_arg, room_id, item.out.seq)) {
+        !s->head_later(s->later_arg, room_id, item.out.seq)) {
         bson_oid_t room_oid;
         if (chat_db_oid_from_hex(room_id, &room_oid)) {
             chat_messages_heads_advance(s->db, &room_oid, &item.out.seq, 1);
@@ -142,6 +148,60 @@ static bool membership__redis_up(const chat_store_t *s)
     return s->redis != NULL && chat_redis_run_id(s->redis) != NULL;
 }
 
+chat_err_t chat_membership_leave_finish(chat_db_t *db, const chat_member_leave_t *l)
+{
+    chat_err_t rc = chat_members_delete_until(db, &l->room, &l->user, l->at_ms, NULL);
+
+    return rc == CHAT_OK ? chat_member_leave_mark_done(db, l) : rc;
+}
+
+/* Before a join: finishes the pending leaves of (room, user) and forgets them, and moves
+ * *joined_at past the latest, so that nothing subtracts the new membership. */
+static chat_err_t membership__finish_pending(chat_db_t *db, const bson_oid_t *room,
+                                             const bson_oid_t *user, int64_t *joined_at)
+{
+    chat_member_leaves_t leaves = {NULL, 0};
+    chat_err_t rc = chat_member_leaves_load(db, room, user, 0, &leaves);
+
+    for (size_t i = 0; rc == CHAT_OK && i < leaves.n; i++) {
+        if (!leaves.v[i].done) {
+            rc = chat_members_delete_until(db, room, user, leaves.v[i].at_ms, NULL);
+        }
+        if (rc == CHAT_OK) {
+            rc = chat_member_leave_forget(db, &leaves.v[i]);
+        }
+        if (leaves.v[i].at_ms >= *joined_at) {
+            *joined_at = leaves.v[i].at_ms + 1;
+        }
+    }
+    chat_member_leaves_clear(&leaves);
+    return rc;
+}
+
+chat_err_t chat_membership_leaves_sweep(chat_db_t *db, int64_t now_ms, size_t *finished)
+{
+    chat_member_leaves_t leaves = {NULL, 0};
+    chat_err_t rc =
+        chat_member_leaves_load(db, NULL, NULL, now_ms - CHAT_MEMBER_LEAVE_KEEP_MS, &leaves);
+
+    *finished = 0;
+    for (size_t i = 0; rc == CHAT_OK && i < leaves.n; i++) {
+        const chat_member_leave_t *l = &leaves.v[i];
+        if (!l->done && l->at_ms >= now_ms - CHAT_MEMBER_LEAVE_ORPHAN_MS) {
+            continue; /* its leave may still be running */
+        }
+        if (!l->done) {
+            rc = chat_members_delete_until(db, &l->room, &l->user, l->at_ms, NULL);
+            (*finished)++;
+        }
+        if (rc == CHAT_OK) {
+            rc = chat_member_leave_forget(db, l);
+        }
+    }
+    chat_member_leaves_clear(&leaves);
+    return rc;
+}
+
 chat_err_t chat_membership_join(const chat_store_t *s, const char *room_id, const char *user_id,
                                 const char *username, bool by_owner, chat_room_t *room_out,
                                 chat_message_t *sys_out, bool *changed)
@@ -178,6 +238,10 @@ chat_err_t chat_membership_join(const chat_store_t *s, const char *room_id, cons
     }
     bson_oid_init_from_string(&room_oid, room.id);
     bson_oid_init_from_string(&user_oid, user_id);
+    rc = membership__finish_pending(s->db, &room_oid, &user_oid, &now);
+    if (rc != CHAT_OK) {
+        goto done;
+    }
     rc = chat_members_insert(s->db, &room_oid, &user_oid,
                              strcmp(room.creator_id, user_id) == 0 ? "owner" : "member", now);
     if (rc == CHAT_ERR_CONFLICT) {
@@ -220,7 +284,7 @@ chat_err_t chat_membership_leave(const chat_store_t *s, const char *room_id, con
     bson_oid_t room_oid;
     bson_oid_t user_oid;
     bool is_member = false;
-    int64_t deleted = 0;
+    chat_member_leave_t leave;
     chat_err_t rc;
 
     *changed = false;
@@ -250,22 +314,29 @@ chat_err_t chat_membership_leave(const chat_store_t *s, const char *room_id, con
     }
     bson_oid_init_from_string(&room_oid, room.id);
     bson_oid_init_from_string(&user_oid, user_id);
-    rc = chat_members_delete(s->db, &room_oid, &user_oid, &deleted);
-    /* again: a rebuild that read the database before the delete is refused by the
+    rc = chat_member_leave_record(s->db, &room_oid, &user_oid, chat_clock_now_ms(), &leave);
+    /* again: a rebuild that read the database before the record is refused by the
      * version, but one that read it in between would not be */
     (void)chat_member_cache_change(s, room.id, user_id, false, 0);
-    if (rc != CHAT_OK || deleted == 0) {
-        goto done; /* a concurrent leave won */
+    if (rc == CHAT_ERR_CONFLICT) {
+        rc = CHAT_OK; /* a concurrent leave won (or this one's record is under a minute old) */
+        goto done;
+    }
+    if (rc != CHAT_OK) {
+        goto done;
     }
     rc = membership__system_message(
         s, room.id, user_id, username,
         removed_by_owner ? "was removed from the room" : "left the room", sys_out);
     if (rc != CHAT_OK) {
-        int64_t now = chat_clock_now_ms();
-        if (chat_members_insert(s->db, &room_oid, &user_oid, "member", now) == CHAT_OK) {
-            (void)chat_member_cache_change(s, room.id, user_id, true, now);
+        /* not announced: undo, so that a retry leaves again */
+        if (chat_member_leave_forget(s->db, &leave) == CHAT_OK) {
+            (void)chat_member_cache_change(s, room.id, user_id, true, chat_clock_now_ms());
         }
         goto done;
+    }
+    if (s->leave_later == NULL || !s->leave_later(s->later_arg, &leave)) {
+        (void)chat_membership_leave_finish(s->db, &leave); /* else the sweep does */
     }
     /* after their "left" message: the gateways stop delivering the room to them */
     membership__event(s, room.id, user_id, false);

@@ -3,13 +3,16 @@
  *
  * Threads: any thread that may block (rest-fcgi request threads, gateway workers);
  * each call pops its own client from the pool and pushes it back before returning.
- * Relies on db.c's {room_id, user_id} unique and {user_id} indexes.
+ * Relies on db.c's {room_id, user_id} unique and {user_id} indexes. Every read subtracts
+ * the memberships that a pending leave ended (member_leaves_repo.h): one more query, on
+ * a collection that holds only the leaves still in flight, and only when rows came back.
  */
 #include "chat/room_members_repo.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "chat/member_leaves_repo.h"
 #include "chat/repo_query.h"
 
 #define MEMBERS__COLL "room_members"
@@ -51,9 +54,25 @@ chat_err_t chat_members_of_room(chat_db_t *db, const bson_oid_t *room, chat_memb
         BCON_NEW("projection", "{", "user_id", BCON_INT32(1), "joined_at", BCON_INT32(1), "}");
     members__rows_t r = {NULL, 0, 0};
     chat_err_t rc = chat_repo_query_each(db, MEMBERS__COLL, filter, opts, 0, members__row_doc, &r);
+    chat_member_leaves_t leaves = {NULL, 0};
 
     *rows_out = NULL;
     *n_out = 0;
+    if (rc == CHAT_OK && r.n > 0) {
+        rc = chat_member_leaves_load(db, room, NULL, 0, &leaves);
+    }
+    if (rc == CHAT_OK && leaves.n > 0) {
+        size_t kept = 0;
+        for (size_t i = 0; i < r.n; i++) {
+            bson_oid_t user;
+            bson_oid_init_from_string(&user, r.rows[i].user_id);
+            if (!chat_member_leaves_cover(&leaves, room, &user, r.rows[i].joined_at_ms)) {
+                r.rows[kept++] = r.rows[i];
+            }
+        }
+        r.n = kept;
+    }
+    chat_member_leaves_clear(&leaves);
     if (rc == CHAT_OK) {
         *rows_out = r.rows;
         *n_out = r.n;
@@ -93,21 +112,50 @@ chat_err_t chat_members_delete(chat_db_t *db, const bson_oid_t *room, const bson
     return rc;
 }
 
+chat_err_t chat_members_delete_until(chat_db_t *db, const bson_oid_t *room, const bson_oid_t *user,
+                                     int64_t joined_until_ms, int64_t *deleted)
+{
+    bson_t *filter = BCON_NEW("room_id", BCON_OID(room), "user_id", BCON_OID(user), "joined_at",
+                              "{", "$lte", BCON_DATE_TIME(joined_until_ms), "}");
+    chat_err_t rc = chat_db_delete(db, MEMBERS__COLL, filter, false, deleted);
+
+    bson_destroy(filter);
+    return rc;
+}
+
+static chat_err_t members__joined_at(const bson_t *doc, void *arg)
+{
+    bson_iter_t iter;
+
+    *(int64_t *)arg =
+        bson_iter_init_find(&iter, doc, "joined_at") && BSON_ITER_HOLDS_DATE_TIME(&iter)
+        ? bson_iter_date_time(&iter)
+        : 0;
+    return CHAT_OK;
+}
+
 chat_err_t chat_members_contains(chat_db_t *db, const bson_oid_t *room, const bson_oid_t *user,
                                  bool *found)
 {
     bson_t *filter = BCON_NEW("room_id", BCON_OID(room), "user_id", BCON_OID(user));
-    bson_t *opts = BCON_NEW("limit", BCON_INT64(1), "projection", "{", "_id", BCON_INT32(1), "}");
-    chat_err_t rc = chat_repo_query_one(db, MEMBERS__COLL, filter, opts, NULL, NULL);
+    bson_t *opts =
+        BCON_NEW("limit", BCON_INT64(1), "projection", "{", "joined_at", BCON_INT32(1), "}");
+    int64_t joined_at = 0;
+    chat_err_t rc =
+        chat_repo_query_one(db, MEMBERS__COLL, filter, opts, members__joined_at, &joined_at);
 
-    *found = rc == CHAT_OK;
+    *found = false;
+    if (rc == CHAT_OK) {
+        chat_member_leaves_t leaves = {NULL, 0};
+        rc = chat_member_leaves_load(db, room, user, 0, &leaves);
+        *found = rc == CHAT_OK && !chat_member_leaves_cover(&leaves, room, user, joined_at);
+        chat_member_leaves_clear(&leaves);
+    }
     bson_destroy(filter);
     bson_destroy(opts);
     return rc == CHAT_ERR_NOT_FOUND ? CHAT_OK : rc;
 }
 
-/* The ids of the rooms uid belongs to (room_members by user_id, at most
- * CHAT_MEMBER_ROOMS_MAX), in no particular order. *oids_out malloc'd (NULL when none). */
 typedef struct members__pairs {
     chat_member_pair_t *arr;
     size_t n;
@@ -132,16 +180,44 @@ static chat_err_t members__pair_doc(const bson_t *doc, void *arg)
     p->arr = grown;
     bson_oid_copy(bson_iter_oid(&user), &p->arr[p->n].user);
     bson_oid_copy(bson_iter_oid(&room), &p->arr[p->n].room);
+    (void)members__joined_at(doc, &p->arr[p->n].joined_at_ms);
     p->n++;
     return CHAT_OK;
+}
+
+/* The memberships matching filter (at most max), less those a pending leave of user
+ * (NULL: of anybody) ended. */
+static chat_err_t members__pairs_read(chat_db_t *db, const bson_t *filter, size_t max,
+                                      const bson_oid_t *user, members__pairs_t *pairs)
+{
+    bson_t *opts = BCON_NEW("projection", "{", "user_id", BCON_INT32(1), "room_id", BCON_INT32(1),
+                            "joined_at", BCON_INT32(1), "}");
+    chat_member_leaves_t leaves = {NULL, 0};
+    chat_err_t rc =
+        chat_repo_query_each(db, MEMBERS__COLL, filter, opts, max, members__pair_doc, pairs);
+
+    if (rc == CHAT_OK && pairs->n > 0) {
+        rc = chat_member_leaves_load(db, NULL, user, 0, &leaves);
+    }
+    if (rc == CHAT_OK && leaves.n > 0) {
+        size_t kept = 0;
+        for (size_t i = 0; i < pairs->n; i++) {
+            const chat_member_pair_t *m = &pairs->arr[i];
+            if (!chat_member_leaves_cover(&leaves, &m->room, &m->user, m->joined_at_ms)) {
+                pairs->arr[kept++] = *m;
+            }
+        }
+        pairs->n = kept;
+    }
+    chat_member_leaves_clear(&leaves);
+    bson_destroy(opts);
+    return rc;
 }
 
 chat_err_t chat_members_of_users(chat_db_t *db, const bson_oid_t *uids, size_t n, size_t max,
                                  chat_member_pair_t **out, size_t *n_out)
 {
     bson_t filter = BSON_INITIALIZER;
-    bson_t *opts =
-        BCON_NEW("projection", "{", "user_id", BCON_INT32(1), "room_id", BCON_INT32(1), "}");
     members__pairs_t pairs = {NULL, 0, 0};
     chat_err_t rc;
 
@@ -150,7 +226,7 @@ chat_err_t chat_members_of_users(chat_db_t *db, const bson_oid_t *uids, size_t n
     if (uids != NULL) {
         (void)chat_repo_query_in_oids(&filter, "user_id", uids, n);
     }
-    rc = chat_repo_query_each(db, MEMBERS__COLL, &filter, opts, max, members__pair_doc, &pairs);
+    rc = members__pairs_read(db, &filter, max, uids != NULL && n == 1 ? &uids[0] : NULL, &pairs);
     if (rc == CHAT_OK) {
         *out = pairs.arr;
         *n_out = pairs.n;
@@ -158,7 +234,6 @@ chat_err_t chat_members_of_users(chat_db_t *db, const bson_oid_t *uids, size_t n
     }
     free(pairs.arr);
     bson_destroy(&filter);
-    bson_destroy(opts);
     return rc;
 }
 
@@ -166,12 +241,24 @@ chat_err_t chat_members_room_oids(chat_db_t *db, const bson_oid_t *uid, bson_oid
                                   size_t *n_out)
 {
     bson_t *filter = BCON_NEW("user_id", BCON_OID(uid));
-    bson_t *opts = BCON_NEW("projection", "{", "room_id", BCON_INT32(1), "}", "limit",
-                            BCON_INT64(CHAT_MEMBER_ROOMS_MAX));
-    chat_err_t rc = chat_repo_query_oids(db, MEMBERS__COLL, filter, opts, "room_id",
-                                         CHAT_MEMBER_ROOMS_MAX, oids_out, n_out);
+    members__pairs_t pairs = {NULL, 0, 0};
+    chat_err_t rc = members__pairs_read(db, filter, CHAT_MEMBER_ROOMS_MAX, uid, &pairs);
+    bson_oid_t *oids = NULL;
 
+    *oids_out = NULL;
+    *n_out = 0;
+    if (rc == CHAT_OK && pairs.n > 0) {
+        oids = malloc(pairs.n * sizeof(*oids));
+        rc = oids != NULL ? CHAT_OK : CHAT_ERR_NOMEM;
+    }
+    if (rc == CHAT_OK) {
+        for (size_t i = 0; i < pairs.n; i++) {
+            bson_oid_copy(&pairs.arr[i].room, &oids[i]);
+        }
+        *oids_out = oids;
+        *n_out = pairs.n;
+    }
+    free(pairs.arr);
     bson_destroy(filter);
-    bson_destroy(opts);
     return rc;
 }

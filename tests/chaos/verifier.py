@@ -56,10 +56,18 @@ def read_mongo(uri, db_name, rooms):
                 "client_msg_id": d.get("client_msg_id"),
                 "created_at_ms": int(created.timestamp() * 1000) if created else None})
         members = {r: set() for r in rooms}
+        # a leave is durable in member_leaves before its room_members document goes
+        # (member_leaves_repo.h): a membership that began at or before it is over
+        left = {(str(d.get("room_id")), str(d.get("user_id"))): d.get("at")
+                for d in db.member_leaves.find({})}
         for d in db.room_members.find({}):
             r = str(d.get("room_id"))
+            u = str(d.get("user_id"))
+            at = left.get((r, u))
+            if at is not None and d.get("joined_at") is not None and d["joined_at"] <= at:
+                continue
             if r in members:
-                members[r].add(str(d.get("user_id")))
+                members[r].add(u)
         return msgs, members
     finally:
         client.close()

@@ -73,7 +73,7 @@ static void test_room_heads_after_the_reply(void **state)
     assert_int_equal(stored_head(st->db, r.id), 1);
 
     later.head_later = note_head;
-    later.head_later_arg = h;
+    later.later_arg = h;
     assert_int_equal(
         chat_membership_join(&later, r.id, CAROL, "carol", false, &after, NULL, &changed), CHAT_OK);
     chat_room_clear(&after);
@@ -119,7 +119,7 @@ static void test_room_heads_after_the_reply(void **state)
     h = chat_heads_later_start(st->db);
     assert_non_null(h);
     later.head_later = note_head;
-    later.head_later_arg = h;
+    later.later_arg = h;
     assert_int_equal(
         chat_membership_leave(&later, r.id, CAROL, "carol", false, &after, NULL, &changed),
         CHAT_OK);

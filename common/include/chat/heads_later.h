@@ -6,7 +6,10 @@
  * loses nothing when the process dies in between: the next writer of that room takes
  * the slower, certain path once. rest-fcgi keeps the room_heads update (the slowest of a
  * join's or a leave's MongoDB writes on FerretDB) out of its requests this way: the
- * request notes the head, a thread of its own writes it.
+ * request notes the head, a thread of its own writes it. A leave's room_members delete
+ * (a scan on FerretDB) goes the same way: the leave is durable in member_leaves before
+ * the reply (member_leaves_repo.h), the collector deletes the membership after it, and
+ * its thread sweeps the leave records every CHAT_HEADS_LATER_SWEEP_MS.
  *
  * Threads: any thread may note; the flush runs on the collector's own thread when it
  * was started with chat_heads_later_start, else on whichever thread calls
@@ -20,9 +23,12 @@
 #include <stdint.h>
 
 #include "chat/db.h"
+#include "chat/member_leaves_repo.h"
 
 /* Rooms noted between two flushes; a note beyond them is refused (write it inline). */
 #define CHAT_HEADS_LATER_MAX 64
+/* How often the collector's thread sweeps the leave records. */
+#define CHAT_HEADS_LATER_SWEEP_MS 30000
 
 typedef struct chat_heads_later chat_heads_later_t;
 
@@ -40,10 +46,15 @@ void chat_heads_later_destroy(chat_heads_later_t *h, chat_db_t *db);
  *  or when CHAT_HEADS_LATER_MAX other rooms are already waiting. */
 bool chat_heads_later_note(chat_heads_later_t *h, const char *room_id, int64_t seq);
 
-/** Rooms noted and not yet written (being written counts). */
+/** Notes a recorded leave whose membership is to be deleted. False (nothing noted) when
+ *  CHAT_HEADS_LATER_MAX leaves are already waiting (finish it inline). */
+bool chat_heads_later_note_leave(chat_heads_later_t *h, const chat_member_leave_t *l);
+
+/** Rooms and leaves noted and not yet written (being written counts). */
 size_t chat_heads_later_pending(chat_heads_later_t *h);
 
-/** Raises room_heads for every noted room (one bulk write) and forgets them. */
+/** Raises room_heads for every noted room (one bulk write), finishes the noted leaves,
+ *  and forgets them. */
 void chat_heads_later_flush(chat_heads_later_t *h, chat_db_t *db);
 
 #endif

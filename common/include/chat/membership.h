@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 
+#include "chat/member_leaves_repo.h"
 #include "chat/model.h"
 #include "chat/store.h"
 
@@ -36,6 +37,15 @@ chat_err_t chat_membership_join(const chat_store_t *s, const char *room_id, cons
 chat_err_t chat_membership_leave(const chat_store_t *s, const char *room_id, const char *user_id,
                                  const char *username, bool removed_by_owner, chat_room_t *room_out,
                                  chat_message_t *sys_out, bool *changed);
+
+/** Deletes the membership a recorded leave ended and marks the record done (the
+ *  leave_later hook's work: store.h). */
+chat_err_t chat_membership_leave_finish(chat_db_t *db, const chat_member_leave_t *l);
+
+/** Forgets the done leave records older than CHAT_MEMBER_LEAVE_KEEP_MS and finishes
+ *  those whose process died (member_leaves_repo.h); *finished = how many of the latter.
+ *  Every process may run it: each step is idempotent. */
+chat_err_t chat_membership_leaves_sweep(chat_db_t *db, int64_t now_ms, size_t *finished);
 
 /**
  * Charges one membership change to actor_id's bucket (RATE_MEMBERSHIP_PER_MIN, per_min;

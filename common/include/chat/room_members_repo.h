@@ -5,7 +5,8 @@
  * and FerretDB alike, so membership changes are exact under races (an array in the room
  * document updated with $addToSet lost concurrent joins on FerretDB, whose updates are an
  * unisolated read-modify-write). The layer under rooms_repo.c, which owns the public
- * membership calls (membership.h). Blocking; see db.h.
+ * membership calls (membership.h). Every read leaves out the memberships that a pending
+ * leave ended (member_leaves_repo.h). Blocking; see db.h.
  */
 #ifndef CHAT_ROOM_MEMBERS_REPO_H
 #define CHAT_ROOM_MEMBERS_REPO_H
@@ -40,6 +41,12 @@ chat_err_t chat_members_insert(chat_db_t *db, const bson_oid_t *room, const bson
 chat_err_t chat_members_delete(chat_db_t *db, const bson_oid_t *room, const bson_oid_t *user,
                                int64_t *deleted);
 
+/** Deletes the member document of (room, user) if it began at or before joined_until_ms
+ *  (a pending leave's end: member_leaves_repo.h; a later membership stays). *deleted as
+ *  above. */
+chat_err_t chat_members_delete_until(chat_db_t *db, const bson_oid_t *room, const bson_oid_t *user,
+                                     int64_t joined_until_ms, int64_t *deleted);
+
 /** *found = whether user belongs to room (the room itself is not checked). */
 chat_err_t chat_members_contains(chat_db_t *db, const bson_oid_t *room, const bson_oid_t *user,
                                  bool *found);
@@ -53,6 +60,7 @@ chat_err_t chat_members_room_oids(chat_db_t *db, const bson_oid_t *uid, bson_oid
 typedef struct chat_member_pair {
     bson_oid_t user;
     bson_oid_t room;
+    int64_t joined_at_ms;
 } chat_member_pair_t;
 
 /** Every membership of the users uids[0..n) with one query ({user_id: {$in}}), or of

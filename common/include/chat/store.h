@@ -13,6 +13,8 @@
 #include "chat/db.h"
 #include "chat/redis_sync.h"
 
+struct chat_member_leave;
+
 typedef struct chat_store {
     chat_db_t *db;
     chat_redis_t *redis; /* NULL: MongoDB only */
@@ -21,7 +23,11 @@ typedef struct chat_store {
      * (heads_later.h); false, or no hook, raises it before. Used only while Redis is up
      * (Redis then shares every writer's head at once). */
     bool (*head_later)(void *arg, const char *room_id, int64_t seq);
-    void *head_later_arg;
+    /* Optional: takes a recorded leave whose room_members document is to be deleted after
+     * the reply (member_leaves_repo.h, chat_membership_leave_finish); false, or no hook,
+     * deletes it before. */
+    bool (*leave_later)(void *arg, const struct chat_member_leave *l);
+    void *later_arg; /* both hooks' */
 } chat_store_t;
 
 #endif
