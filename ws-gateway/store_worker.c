@@ -246,9 +246,8 @@ static void *worker__main(void *arg)
 
         job->run(job, w);
         workers__push_done(w->pool, job);
-        while (w->n_leaves > 0) { /* a failure is the sweep's */
-            (void)chat_membership_leave_finish(w->store.db, &w->leaves[--w->n_leaves]);
-        }
+        (void)chat_membership_leaves_finish(w->store.db, w->leaves, w->n_leaves);
+        w->n_leaves = 0; /* a failure is the sweep's */
     }
     return NULL;
 }

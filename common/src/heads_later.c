@@ -1,9 +1,9 @@
 /*
  * heads_later.c - room_heads raised and leaves finished behind the reply (see
  * heads_later.h): (room, highest seq) pairs and recorded leaves under a mutex, taken away
- * whole and written (one chat_messages_heads_advance, one chat_membership_leave_finish
- * per leave) by the collector's own thread or by its owner. The thread also runs the
- * leave records' sweep every CHAT_HEADS_LATER_SWEEP_MS.
+ * whole and written (one chat_messages_heads_advance; chat_membership_leaves_finish,
+ * one delete per room) by the collector's own thread or by its owner. The thread also
+ * runs the leave records' sweep every CHAT_HEADS_LATER_SWEEP_MS.
  *
  * Threads: notes from any thread; the writer thread (chat_heads_later_start) only
  * flushes.
@@ -62,10 +62,8 @@ static void heads__write_taken(chat_heads_later_t *h, chat_db_t *db)
     if (taken.n > 0) {
         chat_messages_heads_advance(db, taken.rooms, taken.seqs, taken.n);
     }
-    for (size_t i = 0; i < taken.n_leaves; i++) {
-        /* a failure leaves the record to the sweep, which finishes it later */
-        (void)chat_membership_leave_finish(db, &taken.leaves[i]);
-    }
+    /* a failure leaves the record to the sweep, which finishes it later */
+    (void)chat_membership_leaves_finish(db, taken.leaves, taken.n_leaves);
     pthread_mutex_lock(&h->mu);
     h->writing -= taken.n + taken.n_leaves;
 }

@@ -84,23 +84,52 @@ chat_err_t chat_member_leave_record(chat_db_t *db, const bson_oid_t *room, const
     return rc;
 }
 
-chat_err_t chat_member_leave_mark_done(chat_db_t *db, const chat_member_leave_t *l)
+chat_err_t chat_member_leaves_mark_done(chat_db_t *db, const chat_member_leave_t *ls, size_t n)
 {
-    mongoc_client_t *client = chat_db_pop(db);
-    mongoc_collection_t *coll =
-        mongoc_client_get_collection(client, chat_db_name(db), LEAVES__COLL);
-    bson_t *filter = BCON_NEW("_id", BCON_OID(&l->id));
+    mongoc_client_t *client;
+    mongoc_collection_t *coll;
+    bson_t filter = BSON_INITIALIZER;
     bson_t *update = BCON_NEW("$set", "{", "done", BCON_BOOL(true), "}");
     bson_error_t err;
     chat_err_t rc = CHAT_OK;
 
-    if (!mongoc_collection_update_one(coll, filter, update, NULL, NULL, &err)) {
+    if (n == 1) {
+        BSON_APPEND_OID(&filter, "_id", &ls[0].id); /* the one filter FerretDB pushes down */
+    } else {
+        bson_t in;
+        bson_t ids;
+        BSON_APPEND_DOCUMENT_BEGIN(&filter, "_id", &in);
+        BSON_APPEND_ARRAY_BEGIN(&in, "$in", &ids);
+        for (size_t i = 0; i < n; i++) {
+            char key[24];
+            const char *k;
+            bson_uint32_to_string((uint32_t)i, &k, key, sizeof(key));
+            BSON_APPEND_OID(&ids, k, &ls[i].id);
+        }
+        bson_append_array_end(&in, &ids);
+        bson_append_document_end(&filter, &in);
+    }
+    client = chat_db_pop(db);
+    coll = mongoc_client_get_collection(client, chat_db_name(db), LEAVES__COLL);
+    /* multi: FerretDB keeps a multi: false statement's pooled connection until the
+     * command ends (docs/OPERATIONS.md, "FerretDB backend") */
+    if (n > 0 && !mongoc_collection_update_many(coll, &filter, update, NULL, NULL, &err)) {
         rc = chat_db_map_error(&err);
     }
-    bson_destroy(filter);
+    bson_destroy(&filter);
     bson_destroy(update);
     mongoc_collection_destroy(coll);
     chat_db_push(db, client);
+    return rc;
+}
+
+chat_err_t chat_member_leaves_forget_done(chat_db_t *db, int64_t before_ms)
+{
+    bson_t *filter =
+        BCON_NEW("done", BCON_BOOL(true), "at", "{", "$lt", BCON_DATE_TIME(before_ms), "}");
+    chat_err_t rc = chat_db_delete(db, LEAVES__COLL, filter, true, NULL);
+
+    bson_destroy(filter);
     return rc;
 }
 

@@ -36,6 +36,8 @@
 #include "chat/validate.h"
 
 #define MEMBERSHIP__COMMIT_WAIT_MS 200
+/* Leaves of one room per delete command: FerretDB scans room_members once for all. */
+#define MEMBERSHIP__FINISH_BATCH 64
 
 /* Stores "<username> <what>" as a system message of room_id about user_id and makes it
  * visible (window + PUBLISH). */
@@ -148,11 +150,47 @@ static bool membership__redis_up(const chat_store_t *s)
     return s->redis != NULL && chat_redis_run_id(s->redis) != NULL;
 }
 
-chat_err_t chat_membership_leave_finish(chat_db_t *db, const chat_member_leave_t *l)
+static int membership__by_room(const void *a, const void *b)
 {
-    chat_err_t rc = chat_members_delete_until(db, &l->room, &l->user, l->at_ms, NULL);
+    return bson_oid_compare(&((const chat_member_leave_t *)a)->room,
+                            &((const chat_member_leave_t *)b)->room);
+}
 
-    return rc == CHAT_OK ? chat_member_leave_mark_done(db, l) : rc;
+chat_err_t chat_membership_leaves_finish(chat_db_t *db, const chat_member_leave_t *ls, size_t n)
+{
+    chat_member_leave_t *v = n > 0 ? malloc(n * sizeof(*v)) : NULL;
+    chat_err_t first = CHAT_OK;
+    size_t i = 0;
+
+    if (n > 0 && v == NULL) {
+        return CHAT_ERR_NOMEM;
+    }
+    if (n > 0) {
+        memcpy(v, ls, n * sizeof(*v));
+        qsort(v, n, sizeof(*v), membership__by_room);
+    }
+    while (i < n) { /* a room's leaves at a time: one delete, one update */
+        bson_oid_t users[MEMBERSHIP__FINISH_BATCH];
+        int64_t untils[MEMBERSHIP__FINISH_BATCH];
+        size_t k = 0;
+        chat_err_t rc;
+        while (i + k < n && k < MEMBERSHIP__FINISH_BATCH &&
+               bson_oid_equal(&v[i + k].room, &v[i].room)) {
+            users[k] = v[i + k].user;
+            untils[k] = v[i + k].at_ms;
+            k++;
+        }
+        rc = chat_members_delete_left(db, &v[i].room, users, untils, k);
+        if (rc == CHAT_OK) {
+            rc = chat_member_leaves_mark_done(db, v + i, k);
+        }
+        if (first == CHAT_OK) {
+            first = rc; /* the rest still go; what failed is the sweep's */
+        }
+        i += k;
+    }
+    free(v);
+    return first;
 }
 
 /* Before a join: finishes the pending leaves of (room, user) and forgets them, and moves
@@ -165,7 +203,7 @@ static chat_err_t membership__finish_pending(chat_db_t *db, const bson_oid_t *ro
 
     for (size_t i = 0; rc == CHAT_OK && i < leaves.n; i++) {
         if (!leaves.v[i].done) {
-            rc = chat_members_delete_until(db, room, user, leaves.v[i].at_ms, NULL);
+            rc = chat_members_delete_left(db, room, user, &leaves.v[i].at_ms, 1);
         }
         if (rc == CHAT_OK) {
             rc = chat_member_leave_forget(db, &leaves.v[i]);
@@ -182,23 +220,23 @@ chat_err_t chat_membership_leaves_sweep(chat_db_t *db, int64_t now_ms, size_t *f
 {
     chat_member_leaves_t leaves = {NULL, 0};
     chat_err_t rc =
-        chat_member_leaves_load(db, NULL, NULL, now_ms - CHAT_MEMBER_LEAVE_KEEP_MS, &leaves);
+        chat_member_leaves_load(db, NULL, NULL, now_ms - CHAT_MEMBER_LEAVE_ORPHAN_MS, &leaves);
+    size_t n = 0;
 
     *finished = 0;
     for (size_t i = 0; rc == CHAT_OK && i < leaves.n; i++) {
-        const chat_member_leave_t *l = &leaves.v[i];
-        if (!l->done && l->at_ms >= now_ms - CHAT_MEMBER_LEAVE_ORPHAN_MS) {
-            continue; /* its leave may still be running */
-        }
-        if (!l->done) {
-            rc = chat_members_delete_until(db, &l->room, &l->user, l->at_ms, NULL);
-            (*finished)++;
-        }
-        if (rc == CHAT_OK) {
-            rc = chat_member_leave_forget(db, l);
+        if (!leaves.v[i].done) { /* its process died before deleting */
+            leaves.v[n++] = leaves.v[i];
         }
     }
+    if (rc == CHAT_OK && n > 0) {
+        rc = chat_membership_leaves_finish(db, leaves.v, n);
+        *finished = n;
+    }
     chat_member_leaves_clear(&leaves);
+    if (rc == CHAT_OK) {
+        rc = chat_member_leaves_forget_done(db, now_ms - CHAT_MEMBER_LEAVE_KEEP_MS);
+    }
     return rc;
 }
 
@@ -336,7 +374,7 @@ chat_err_t chat_membership_leave(const chat_store_t *s, const char *room_id, con
         goto done;
     }
     if (s->leave_later == NULL || !s->leave_later(s->later_arg, &leave)) {
-        (void)chat_membership_leave_finish(s->db, &leave); /* else the sweep does */
+        (void)chat_membership_leaves_finish(s->db, &leave, 1); /* else the sweep does */
     }
     /* after their "left" message: the gateways stop delivering the room to them */
     membership__event(s, room.id, user_id, false);

@@ -112,14 +112,46 @@ chat_err_t chat_members_delete(chat_db_t *db, const bson_oid_t *room, const bson
     return rc;
 }
 
-chat_err_t chat_members_delete_until(chat_db_t *db, const bson_oid_t *room, const bson_oid_t *user,
-                                     int64_t joined_until_ms, int64_t *deleted)
+/* {user_id: u, joined_at: {$lte: until}} into doc */
+static void members__left_clause(bson_t *doc, const bson_oid_t *user, int64_t until)
 {
-    bson_t *filter = BCON_NEW("room_id", BCON_OID(room), "user_id", BCON_OID(user), "joined_at",
-                              "{", "$lte", BCON_DATE_TIME(joined_until_ms), "}");
-    chat_err_t rc = chat_db_delete(db, MEMBERS__COLL, filter, false, deleted);
+    bson_t lte;
 
-    bson_destroy(filter);
+    BSON_APPEND_OID(doc, "user_id", user);
+    BSON_APPEND_DOCUMENT_BEGIN(doc, "joined_at", &lte);
+    BSON_APPEND_DATE_TIME(&lte, "$lte", until);
+    bson_append_document_end(doc, &lte);
+}
+
+chat_err_t chat_members_delete_left(chat_db_t *db, const bson_oid_t *room, const bson_oid_t *users,
+                                    const int64_t *untils, size_t n)
+{
+    bson_t filter = BSON_INITIALIZER;
+    chat_err_t rc;
+
+    if (n == 0) {
+        return CHAT_OK;
+    }
+    /* room_id stays a top-level equality: FerretDB pushes it down beside the $or */
+    BSON_APPEND_OID(&filter, "room_id", room);
+    if (n == 1) {
+        members__left_clause(&filter, &users[0], untils[0]);
+    } else {
+        bson_t or ;
+        BSON_APPEND_ARRAY_BEGIN(&filter, "$or", & or);
+        for (size_t i = 0; i < n; i++) {
+            char key[24];
+            const char *k;
+            bson_t clause;
+            bson_uint32_to_string((uint32_t)i, &k, key, sizeof(key));
+            BSON_APPEND_DOCUMENT_BEGIN(& or, k, &clause);
+            members__left_clause(&clause, &users[i], untils[i]);
+            bson_append_document_end(& or, &clause);
+        }
+        bson_append_array_end(&filter, & or);
+    }
+    rc = chat_db_delete(db, MEMBERS__COLL, &filter, true, NULL);
+    bson_destroy(&filter);
     return rc;
 }
 

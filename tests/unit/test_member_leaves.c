@@ -196,7 +196,7 @@ static void test_a_leave_answers_before_its_membership_is_deleted(void **state)
     assert_readers_say(st, r.id, BOB, false);
 
     /* behind the reply: the membership goes, the record stays (done) for a while */
-    assert_int_equal(chat_membership_leave_finish(st->db, &k.leaves[0]), CHAT_OK);
+    assert_int_equal(chat_membership_leaves_finish(st->db, &k.leaves[0], 1), CHAT_OK);
     assert_int_equal(stored(st->db, "room_members", r.id, BOB), 0);
     assert_int_equal(stored(st->db, "member_leaves", r.id, BOB), 1);
     assert_readers_say(st, r.id, BOB, false);
@@ -231,7 +231,7 @@ static void test_a_join_finishes_a_pending_leave(void **state)
     assert_int_equal(stored(st->db, "member_leaves", r.id, BOB), 0);
     assert_readers_say(st, r.id, BOB, true);
     /* the late delete of the old membership leaves the new one alone */
-    assert_int_equal(chat_membership_leave_finish(st->db, &k.leaves[0]), CHAT_OK);
+    assert_int_equal(chat_membership_leaves_finish(st->db, &k.leaves[0], 1), CHAT_OK);
     assert_int_equal(stored(st->db, "room_members", r.id, BOB), 1);
     assert_readers_say(st, r.id, BOB, true);
     /* and leaving again works (no record stands in the way) */
@@ -244,7 +244,7 @@ static void test_a_join_finishes_a_pending_leave(void **state)
     k.n = 0;
     join(st, r.id, CAROL, &changed);
     leave(&later, r.id, CAROL, &changed);
-    assert_int_equal(chat_membership_leave_finish(st->db, &k.leaves[0]), CHAT_OK);
+    assert_int_equal(chat_membership_leaves_finish(st->db, &k.leaves[0], 1), CHAT_OK);
     join(st, r.id, CAROL, &changed);
     assert_true(changed);
     assert_int_equal(stored(st->db, "member_leaves", r.id, CAROL), 0);
@@ -288,7 +288,7 @@ static void test_the_sweep(void **state)
     assert_int_equal(chat_member_leave_record(st->db, &room, &dave,
                                               now - CHAT_MEMBER_LEAVE_KEEP_MS - 1000, &old_done),
                      CHAT_OK);
-    assert_int_equal(chat_member_leave_mark_done(st->db, &old_done), CHAT_OK);
+    assert_int_equal(chat_member_leaves_mark_done(st->db, &old_done, 1), CHAT_OK);
     /* a second record for the same pair is refused */
     {
         chat_member_leave_t twice;
@@ -304,6 +304,43 @@ static void test_the_sweep(void **state)
     assert_int_equal(stored(st->db, "member_leaves", r.id, "660000000000000000000004"), 0);
     assert_readers_say(st, r.id, CAROL, false); /* recorded is left, swept or not */
     chat_room_clear(&r);
+}
+
+/* Leaves finished together: one delete per room, and a member who came back between
+ * their leave and the delete keeps the new membership. */
+static void test_leaves_finished_in_one_go(void **state)
+{
+    chat_store_t *st = *state;
+    chat_store_t later = *st;
+    kept_t k = {.n = 0};
+    chat_room_t r1 = {0};
+    chat_room_t r2 = {0};
+    bool changed = false;
+
+    assert_int_equal(chat_rooms_create(st->db, "one", "", false, ALICE, &r1), CHAT_OK);
+    assert_int_equal(chat_rooms_create(st->db, "two", "", false, ALICE, &r2), CHAT_OK);
+    join(st, r1.id, BOB, &changed);
+    join(st, r1.id, CAROL, &changed);
+    join(st, r2.id, BOB, &changed);
+    later.leave_later = keep_leave;
+    later.later_arg = &k;
+    leave(&later, r1.id, BOB, &changed);
+    leave(&later, r2.id, BOB, &changed);
+    leave(&later, r1.id, CAROL, &changed);
+    assert_int_equal(k.n, 3);
+    /* carol is back in r1 before the delete; the join took her leave record over */
+    join(st, r1.id, CAROL, &changed);
+    assert_true(changed);
+    assert_int_equal(chat_membership_leaves_finish(st->db, k.leaves, k.n), CHAT_OK);
+    assert_int_equal(stored(st->db, "room_members", r1.id, BOB), 0);
+    assert_int_equal(stored(st->db, "room_members", r2.id, BOB), 0);
+    assert_int_equal(stored(st->db, "room_members", r1.id, CAROL), 1);
+    assert_int_equal(stored(st->db, "room_members", r1.id, ALICE), 1);
+    assert_readers_say(st, r1.id, CAROL, true);
+    assert_readers_say(st, r1.id, BOB, false);
+    assert_readers_say(st, r2.id, BOB, false);
+    chat_room_clear(&r1);
+    chat_room_clear(&r2);
 }
 
 static void test_the_collector_thread_deletes_after_the_reply(void **state)
@@ -351,6 +388,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_a_join_finishes_a_pending_leave, store_setup,
                                         store_teardown),
         cmocka_unit_test_setup_teardown(test_the_sweep, store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(test_leaves_finished_in_one_go, store_setup,
+                                        store_teardown),
         cmocka_unit_test_setup_teardown(test_the_collector_thread_deletes_after_the_reply,
                                         store_setup, store_teardown),
     };

@@ -52,8 +52,11 @@ typedef struct chat_member_leaves {
 chat_err_t chat_member_leave_record(chat_db_t *db, const bson_oid_t *room, const bson_oid_t *user,
                                     int64_t at_ms, chat_member_leave_t *out);
 
-/** Marks l done: its membership is deleted. */
-chat_err_t chat_member_leave_mark_done(chat_db_t *db, const chat_member_leave_t *l);
+/** Marks ls[0..n) done (one command): their memberships are deleted. */
+chat_err_t chat_member_leaves_mark_done(chat_db_t *db, const chat_member_leave_t *ls, size_t n);
+
+/** Forgets the done records of leaves before before_ms (one command). */
+chat_err_t chat_member_leaves_forget_done(chat_db_t *db, int64_t before_ms);
 
 /** Deletes the record l (a join took over, the sweep, or the leave was undone). */
 chat_err_t chat_member_leave_forget(chat_db_t *db, const chat_member_leave_t *l);

@@ -38,9 +38,10 @@ chat_err_t chat_membership_leave(const chat_store_t *s, const char *room_id, con
                                  const char *username, bool removed_by_owner, chat_room_t *room_out,
                                  chat_message_t *sys_out, bool *changed);
 
-/** Deletes the membership a recorded leave ended and marks the record done (the
- *  leave_later hook's work: store.h). */
-chat_err_t chat_membership_leave_finish(chat_db_t *db, const chat_member_leave_t *l);
+/** Deletes the memberships that the recorded leaves ls[0..n) ended and marks the records
+ *  done (the leave_later hook's work: store.h): one delete and one update per room. The
+ *  first error (the others still go; what failed is left to the sweep). */
+chat_err_t chat_membership_leaves_finish(chat_db_t *db, const chat_member_leave_t *ls, size_t n);
 
 /** Forgets the done leave records older than CHAT_MEMBER_LEAVE_KEEP_MS and finishes
  *  those whose process died (member_leaves_repo.h); *finished = how many of the latter.

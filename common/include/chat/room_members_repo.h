@@ -41,11 +41,11 @@ chat_err_t chat_members_insert(chat_db_t *db, const bson_oid_t *room, const bson
 chat_err_t chat_members_delete(chat_db_t *db, const bson_oid_t *room, const bson_oid_t *user,
                                int64_t *deleted);
 
-/** Deletes the member document of (room, user) if it began at or before joined_until_ms
- *  (a pending leave's end: member_leaves_repo.h; a later membership stays). *deleted as
- *  above. */
-chat_err_t chat_members_delete_until(chat_db_t *db, const bson_oid_t *room, const bson_oid_t *user,
-                                     int64_t joined_until_ms, int64_t *deleted);
+/** Deletes the member documents in room of users[i] that began at or before untils[i]
+ *  (pending leaves' ends: member_leaves_repo.h; a later membership stays), one command:
+ *  FerretDB scans room_members once for all of them. */
+chat_err_t chat_members_delete_left(chat_db_t *db, const bson_oid_t *room, const bson_oid_t *users,
+                                    const int64_t *untils, size_t n);
 
 /** *found = whether user belongs to room (the room itself is not checked). */
 chat_err_t chat_members_contains(chat_db_t *db, const bson_oid_t *room, const bson_oid_t *user,
