@@ -2,8 +2,11 @@
  * heads_later.c - room_heads raised and leaves finished behind the reply (see
  * heads_later.h): (room, highest seq) pairs and recorded leaves under a mutex, taken away
  * whole and written (one chat_messages_heads_advance; chat_membership_leaves_finish,
- * one delete per room) by the collector's own thread or by its owner. The thread also
- * runs the leave records' sweep every CHAT_HEADS_LATER_SWEEP_MS.
+ * one delete per room) by the collector's own thread or by its owner. The thread writes
+ * heads at once and leaves a second after the first of them (or when
+ * CHAT_HEADS_LATER_MAX wait): each delete scans room_members on FerretDB, so leaves that
+ * come together share one. It also runs the leave records' sweep every
+ * CHAT_HEADS_LATER_SWEEP_MS.
  *
  * Threads: notes from any thread; the writer thread (chat_heads_later_start) only
  * flushes.
@@ -31,9 +34,10 @@ typedef struct heads__batch {
 struct chat_heads_later {
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    heads__batch_t noted; /* guarded by mu */
-    size_t writing;       /* guarded by mu: rooms of the batch being written */
-    bool stop;            /* guarded by mu */
+    heads__batch_t noted;    /* guarded by mu */
+    size_t writing;          /* guarded by mu: rooms of the batch being written */
+    int64_t leaves_since_ms; /* guarded by mu: when the first noted leave came */
+    bool stop;               /* guarded by mu */
     bool threaded;
     pthread_t thread;
     chat_db_t *db; /* the thread's database */
@@ -50,13 +54,18 @@ chat_heads_later_t *chat_heads_later_create(void)
     return h;
 }
 
-/* Takes the noted pairs (mu held), writes them without it. */
-static void heads__write_taken(chat_heads_later_t *h, chat_db_t *db)
+/* Takes the noted pairs, and the leaves when leaves_too (mu held), writes them without
+ * it. */
+static void heads__write_taken(chat_heads_later_t *h, chat_db_t *db, bool leaves_too)
 {
     heads__batch_t taken = h->noted;
 
     h->noted.n = 0;
-    h->noted.n_leaves = 0;
+    if (leaves_too) {
+        h->noted.n_leaves = 0;
+    } else {
+        taken.n_leaves = 0;
+    }
     h->writing += taken.n + taken.n_leaves;
     pthread_mutex_unlock(&h->mu);
     if (taken.n > 0) {
@@ -81,15 +90,30 @@ static void heads__sweep(chat_db_t *db)
     }
 }
 
+/* Waits on h->cv (mu held) for at most ms. */
+static void heads__wait(chat_heads_later_t *h, int64_t ms)
+{
+    struct timespec until;
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += (time_t)(ms / 1000);
+    until.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&h->cv, &h->mu, &until);
+}
+
 static void *heads__main(void *arg)
 {
     chat_heads_later_t *h = arg;
-
     int64_t swept_ms = 0;
 
     pthread_mutex_lock(&h->mu);
     while (!h->stop) {
         int64_t now = chat_clock_monotonic_ms();
+        int64_t leaves_in = CHAT_HEADS_LATER_SWEEP_MS; /* until the leaves are due */
         if (now - swept_ms >= CHAT_HEADS_LATER_SWEEP_MS) {
             swept_ms = now;
             pthread_mutex_unlock(&h->mu);
@@ -97,14 +121,16 @@ static void *heads__main(void *arg)
             pthread_mutex_lock(&h->mu);
             continue;
         }
-        if (h->noted.n == 0 && h->noted.n_leaves == 0) {
-            struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_sec += CHAT_HEADS_LATER_SWEEP_MS / 1000;
-            pthread_cond_timedwait(&h->cv, &h->mu, &until);
+        if (h->noted.n_leaves > 0) {
+            leaves_in = h->noted.n_leaves == CHAT_HEADS_LATER_MAX
+                ? 0
+                : h->leaves_since_ms + CHAT_HEADS_LATER_LEAVES_WAIT_MS - now;
+        }
+        if (h->noted.n == 0 && leaves_in > 0) {
+            heads__wait(h, leaves_in);
             continue;
         }
-        heads__write_taken(h, h->db);
+        heads__write_taken(h, h->db, leaves_in <= 0);
     }
     pthread_mutex_unlock(&h->mu);
     return NULL;
@@ -183,6 +209,9 @@ bool chat_heads_later_note_leave(chat_heads_later_t *h, const chat_member_leave_
     }
     pthread_mutex_lock(&h->mu);
     if (h->noted.n_leaves < CHAT_HEADS_LATER_MAX) {
+        if (h->noted.n_leaves == 0) {
+            h->leaves_since_ms = chat_clock_monotonic_ms();
+        }
         h->noted.leaves[h->noted.n_leaves++] = *l;
         pthread_cond_signal(&h->cv);
         ok = true;
@@ -211,7 +240,7 @@ void chat_heads_later_flush(chat_heads_later_t *h, chat_db_t *db)
     }
     pthread_mutex_lock(&h->mu);
     if (h->noted.n > 0 || h->noted.n_leaves > 0) {
-        heads__write_taken(h, db);
+        heads__write_taken(h, db, true);
     }
     pthread_mutex_unlock(&h->mu);
 }

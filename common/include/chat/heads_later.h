@@ -8,8 +8,9 @@
  * join's or a leave's MongoDB writes on FerretDB) out of its requests this way: the
  * request notes the head, a thread of its own writes it. A leave's room_members delete
  * (a scan on FerretDB) goes the same way: the leave is durable in member_leaves before
- * the reply (member_leaves_repo.h), the collector deletes the membership after it, and
- * its thread sweeps the leave records every CHAT_HEADS_LATER_SWEEP_MS.
+ * the reply (member_leaves_repo.h), the collector deletes the membership after it (its
+ * thread lets leaves gather for CHAT_HEADS_LATER_LEAVES_WAIT_MS), and its thread sweeps
+ * the leave records every CHAT_HEADS_LATER_SWEEP_MS.
  *
  * Threads: any thread may note; the flush runs on the collector's own thread when it
  * was started with chat_heads_later_start, else on whichever thread calls
@@ -27,6 +28,9 @@
 
 /* Rooms noted between two flushes; a note beyond them is refused (write it inline). */
 #define CHAT_HEADS_LATER_MAX 64
+/* How long the collector's thread lets leaves gather before it deletes their memberships
+ * (one delete per room for all of them). */
+#define CHAT_HEADS_LATER_LEAVES_WAIT_MS 1000
 /* How often the collector's thread sweeps the leave records. */
 #define CHAT_HEADS_LATER_SWEEP_MS 30000
 
