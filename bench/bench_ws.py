@@ -16,14 +16,31 @@ SRCS = "127.0.0.2,127.0.0.3"
 CF_SH = "/work/shared/bench/centrifugo.sh"
 
 
+def leaves_settled(stack, limit_s=15.0):
+    """Waits until no leave is waiting for its room_members delete (member_leaves
+    records not done: the REST collector deletes them a second after the leave), at
+    most limit_s. Returns the seconds waited, so that one room's phase does not pay for
+    the previous one's deferred deletes."""
+    from pymongo import MongoClient
+    db = MongoClient(stack.mongo_uri)[stack.mongo_db]
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < limit_s and \
+            db.member_leaves.count_documents({"done": {"$ne": True}}) > 0:
+        time.sleep(0.2)
+    db.client.close()
+    return round(time.perf_counter() - t0, 2)
+
+
 async def bench_membership(stack, data):
     """Per room (10 and 5,000 members): 100 non-members join and leave over REST (each
     call timed, keep-alive), then 100 subscribes of members over the WebSocket (connect
-    untimed, subscribe -> subscribed timed)."""
+    untimed, subscribe -> subscribed timed). Each room starts once the previous one's
+    deferred membership deletes are done (leaves_settled)."""
     http = B.Http(stack.http_url)
     users = {u["id"]: u for u in data["users"]}
     res = {"load_before": round(B.load_avg(), 2)}
     for room in (data["rooms"][1], data["rooms"][0]):
+        settled_s = leaves_settled(stack)
         members = set(room["members"])
         outsiders = [u for u in data["users"] if u["id"] not in members][:100]
         join, leave, errors = [], [], 0
@@ -48,7 +65,8 @@ async def bench_membership(stack, data):
                 await c.close()
         key = f"{len(room['members'])}_members"
         res[key] = {"join": B.summary_ms(join), "leave": B.summary_ms(leave),
-                    "subscribe": B.summary_ms(sub), "errors": errors}
+                    "subscribe": B.summary_ms(sub), "errors": errors,
+                    "waited_for_deletes_s": settled_s}
         B.say(f"membership {key}: {res[key]}")
     return res
 

@@ -36,8 +36,10 @@
 #include "chat/validate.h"
 
 #define MEMBERSHIP__COMMIT_WAIT_MS 200
-/* Leaves of one room per delete command: FerretDB scans room_members once for all. */
+/* Leaves of one room finished together (one update marks them done). */
 #define MEMBERSHIP__FINISH_BATCH 64
+/* Rooms up to this size have their leaves deleted in one command (membership__finish_room). */
+#define MEMBERSHIP__FINISH_TOGETHER_MAX 250
 
 /* Stores "<username> <what>" as a system message of room_id about user_id and makes it
  * visible (window + PUBLISH). */
@@ -156,6 +158,32 @@ static int membership__by_room(const void *a, const void *b)
                             &((const chat_member_leave_t *)b)->room);
 }
 
+/* One room's leaves v[0..k): one delete for all of them when the room is small (FerretDB
+ * applies the $or to each of the room's memberships, ~0.1 ms each: 3 s for 64 leaves of
+ * a 5,000-member room), else one delete each (both ids pushed down: ~25 ms, one
+ * membership decoded); then one update marks them done. */
+static chat_err_t membership__finish_room(chat_db_t *db, const chat_member_leave_t *v, size_t k)
+{
+    bson_oid_t users[MEMBERSHIP__FINISH_BATCH];
+    int64_t untils[MEMBERSHIP__FINISH_BATCH];
+    bool together = true;
+    chat_err_t rc = CHAT_OK;
+
+    for (size_t j = 0; j < k; j++) {
+        users[j] = v[j].user;
+        untils[j] = v[j].at_ms;
+        together = together && v[j].room_members > 0 &&
+            v[j].room_members <= MEMBERSHIP__FINISH_TOGETHER_MAX;
+    }
+    if (together) {
+        rc = chat_members_delete_left(db, &v[0].room, users, untils, k);
+    }
+    for (size_t j = 0; !together && rc == CHAT_OK && j < k; j++) {
+        rc = chat_members_delete_left(db, &v[0].room, &users[j], &untils[j], 1);
+    }
+    return rc == CHAT_OK ? chat_member_leaves_mark_done(db, v, k) : rc;
+}
+
 chat_err_t chat_membership_leaves_finish(chat_db_t *db, const chat_member_leave_t *ls, size_t n)
 {
     chat_member_leave_t *v = n > 0 ? malloc(n * sizeof(*v)) : NULL;
@@ -169,21 +197,14 @@ chat_err_t chat_membership_leaves_finish(chat_db_t *db, const chat_member_leave_
         memcpy(v, ls, n * sizeof(*v));
         qsort(v, n, sizeof(*v), membership__by_room);
     }
-    while (i < n) { /* a room's leaves at a time: one delete, one update */
-        bson_oid_t users[MEMBERSHIP__FINISH_BATCH];
-        int64_t untils[MEMBERSHIP__FINISH_BATCH];
+    while (i < n) { /* a room's leaves at a time */
         size_t k = 0;
         chat_err_t rc;
         while (i + k < n && k < MEMBERSHIP__FINISH_BATCH &&
                bson_oid_equal(&v[i + k].room, &v[i].room)) {
-            users[k] = v[i + k].user;
-            untils[k] = v[i + k].at_ms;
             k++;
         }
-        rc = chat_members_delete_left(db, &v[i].room, users, untils, k);
-        if (rc == CHAT_OK) {
-            rc = chat_member_leaves_mark_done(db, v + i, k);
-        }
+        rc = membership__finish_room(db, v + i, k);
         if (first == CHAT_OK) {
             first = rc; /* the rest still go; what failed is the sweep's */
         }
@@ -373,13 +394,21 @@ chat_err_t chat_membership_leave(const chat_store_t *s, const char *room_id, con
         }
         goto done;
     }
-    if (s->leave_later == NULL || !s->leave_later(s->later_arg, &leave)) {
-        (void)chat_membership_leaves_finish(s->db, &leave, 1); /* else the sweep does */
-    }
     /* after their "left" message: the gateways stop delivering the room to them */
     membership__event(s, room.id, user_id, false);
     chat_user_event_removed(s->redis, user_id, room.id);
     *changed = true;
+    rc = chat_room_load_members(s, &room); /* the answer's, and the size for the delete */
+    leave.room_members = room.member_count;
+    if (s->leave_later == NULL || !s->leave_later(s->later_arg, &leave)) {
+        (void)chat_membership_leaves_finish(s->db, &leave, 1); /* failed: the sweep's */
+    }
+    if (rc == CHAT_OK && room_out != NULL) {
+        *room_out = room;
+        memset(&room, 0, sizeof(room));
+    }
+    chat_room_clear(&room);
+    return rc;
 
 done:
     if (rc == CHAT_OK) {

@@ -37,8 +37,10 @@ typedef struct chat_member_leave {
     bson_oid_t id; /* the record's own _id */
     bson_oid_t room;
     bson_oid_t user;
-    int64_t at_ms; /* memberships that began at or before it are over */
-    bool done;     /* the membership is deleted */
+    int64_t at_ms;        /* memberships that began at or before it are over */
+    bool done;            /* the membership is deleted */
+    int64_t room_members; /* not stored: the room's size after the leave (0: unknown), for
+                           * choosing how to delete (chat_membership_leaves_finish) */
 } chat_member_leave_t;
 
 /** Pending leaves, sorted by (room, user) for chat_member_leaves_cover. */

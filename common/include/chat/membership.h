@@ -39,7 +39,8 @@ chat_err_t chat_membership_leave(const chat_store_t *s, const char *room_id, con
                                  chat_message_t *sys_out, bool *changed);
 
 /** Deletes the memberships that the recorded leaves ls[0..n) ended and marks the records
- *  done (the leave_later hook's work: store.h): one delete and one update per room. The
+ *  done (the leave_later hook's work: store.h): per room one update, and one delete for
+ *  a small room's leaves or one each in a large room (see membership.c). The
  *  first error (the others still go; what failed is left to the sweep). */
 chat_err_t chat_membership_leaves_finish(chat_db_t *db, const chat_member_leave_t *ls, size_t n);
 
