@@ -167,6 +167,22 @@ def test_join_leave_system_messages_over_ws_and_rest(stack):
             await c.close()
 
     asyncio.run(run())
+    # both leaves answered before their room_members document went; the gateway's
+    # worker and rest-fcgi's collector delete it after the reply and mark the record done
+    from bson import ObjectId
+    from pymongo import MongoClient
+    db = MongoClient(stack.mongo_uri)[stack.mongo_db]
+    try:
+        for u in (ws_user, rest_user):
+            key = {"room_id": ObjectId(room), "user_id": ObjectId(u["id"])}
+            deadline = time.time() + 10
+            while time.time() < deadline and (db.room_members.count_documents(key) or
+                                              not db.member_leaves.find_one(dict(key, done=True))):
+                time.sleep(0.1)
+            assert db.room_members.count_documents(key) == 0, u
+            assert db.member_leaves.find_one(dict(key, done=True)) is not None, u
+    finally:
+        db.client.close()
 
 
 def test_typing_is_relayed_to_others_only(stack):
