@@ -167,7 +167,11 @@ chat_err_t chat_member_leaves_load(chat_db_t *db, const bson_oid_t *room, const 
     rc = chat_repo_query_each(db, LEAVES__COLL, &filter, NULL, CHAT_MEMBER_LEAVES_MAX + 1,
                               leaves__doc, &acc);
     if (rc == CHAT_OK && acc.n > CHAT_MEMBER_LEAVES_MAX) {
-        rc = CHAT_ERR_UNAVAILABLE;
+        if (before_ms > 0) {
+            acc.n = CHAT_MEMBER_LEAVES_MAX; /* the sweep: a page now, the rest next time */
+        } else {
+            rc = CHAT_ERR_UNAVAILABLE;
+        }
     }
     if (rc == CHAT_OK) {
         if (acc.n > 1) {

@@ -63,8 +63,9 @@ chat_err_t chat_member_leaves_forget_done(chat_db_t *db, int64_t before_ms);
 /** Deletes the record l (a join took over, the sweep, or the leave was undone). */
 chat_err_t chat_member_leave_forget(chat_db_t *db, const chat_member_leave_t *l);
 
-/** The pending leaves of room and/or user (either may be NULL: any), or only those
- *  recorded before before_ms when it is > 0. */
+/** The pending leaves of room and/or user (either may be NULL: any); more than
+ *  CHAT_MEMBER_LEAVES_MAX is CHAT_ERR_UNAVAILABLE. With before_ms > 0 (the sweep), only
+ *  those recorded before it, and at most CHAT_MEMBER_LEAVES_MAX of them. */
 chat_err_t chat_member_leaves_load(chat_db_t *db, const bson_oid_t *room, const bson_oid_t *user,
                                    int64_t before_ms, chat_member_leaves_t *out);
 
