@@ -14,7 +14,8 @@
  * samples the bcrypt cost of recently stored hashes for the unknown-account dummy
  * (password.h) and computes that dummy once; it touches nothing but the thread-safe
  * pool, the thread-safe logger and password.c's locked state. A third writes the
- * room_heads that join and leave note (heads_later.h), off the requests' time.
+ * room_heads raises and leave deletes that joins and leaves note (write_behind.h), off
+ * the requests' time.
  * Relies on libfcgi's fcgiapp.h (not fcgi_stdio.h) and common/.
  */
 #include <errno.h>
@@ -32,7 +33,7 @@
 #include "chat/config.h"
 #include "chat/db.h"
 #include "chat/db_trace.h"
-#include "chat/heads_later.h"
+#include "chat/write_behind.h"
 #include "chat/log.h"
 #include "chat/password.h"
 #include "chat/password_policy.h"
@@ -274,16 +275,16 @@ static void main__install_signals(void)
     signal(SIGPIPE, SIG_IGN); /* a client that went away is a write error, not a death */
 }
 
-/* store.h's head_later hook: room_heads waits until the reply is out (heads_later.h). */
+/* store.h's head_later hook: room_heads waits until the reply is out (write_behind.h). */
 static bool main__head_later(void *arg, const char *room_id, int64_t seq)
 {
-    return chat_heads_later_note(arg, room_id, seq);
+    return chat_write_behind_note_head(arg, room_id, seq);
 }
 
 /* store.h's leave_later hook: a leave's room_members delete waits until the reply is out. */
 static bool main__leave_later(void *arg, const struct chat_member_leave *l)
 {
-    return chat_heads_later_note_leave(arg, l);
+    return chat_write_behind_note_leave(arg, l);
 }
 
 int main(void)
@@ -293,7 +294,7 @@ int main(void)
     rest_ctx_t ctx;
     main__indexer_t ix;
     chat_password_policy_t *passwords = NULL;
-    chat_heads_later_t *heads_later = NULL;
+    chat_write_behind_t *write_behind = NULL;
     FCGX_Request fr;
     int rc = 1;
 
@@ -323,11 +324,11 @@ int main(void)
     ctx.store.db = ctx.db;
     ctx.store.redis = ctx.redis;
     ctx.store.window = cfg.history_window;
-    heads_later = chat_heads_later_start(ctx.db);
-    if (heads_later != NULL) { /* else both are written inline, before the reply */
+    write_behind = chat_write_behind_start(ctx.db);
+    if (write_behind != NULL) { /* else both are written inline, before the reply */
         ctx.store.head_later = main__head_later;
         ctx.store.leave_later = main__leave_later;
-        ctx.store.later_arg = heads_later;
+        ctx.store.later_arg = write_behind;
     }
     passwords = chat_password_policy_load(chat_password_policy_default_path(), err, sizeof(err));
     if (passwords == NULL) {
@@ -374,7 +375,7 @@ cleanup:
     rest_metrics_close(ctx.metrics);
     chat_local_limiter_destroy(ctx.limiter);
     chat_password_policy_free(passwords);
-    chat_heads_later_destroy(heads_later, ctx.db); /* writes what is still noted */
+    chat_write_behind_destroy(write_behind, ctx.db); /* writes what is still noted */
     chat_redis_destroy(ctx.redis);
     chat_db_destroy(ctx.db);
     chat_db_global_cleanup();

@@ -20,7 +20,7 @@
 
 #include "chat/clock.h"
 #include "chat/db.h"
-#include "chat/heads_later.h"
+#include "chat/write_behind.h"
 #include "chat/member_cache.h"
 #include "chat/member_leaves_repo.h"
 #include "chat/membership.h"
@@ -53,7 +53,7 @@ static bool keep_leave(void *arg, const struct chat_member_leave *l)
 
 static bool note_leave(void *arg, const struct chat_member_leave *l)
 {
-    return chat_heads_later_note_leave(arg, l);
+    return chat_write_behind_note_leave(arg, l);
 }
 
 /* Documents of coll matching {room_id: room[, user_id: user]}, counted in MongoDB. */
@@ -344,11 +344,69 @@ static void test_leaves_finished_in_one_go(void **state)
     chat_room_clear(&r2);
 }
 
+/* More records than CHAT_MEMBER_LEAVES_MAX (the database refused deletes for long):
+ * reads answer "unavailable" rather than guess, and the sweep still works them down a
+ * page at a time. */
+static void test_a_backlog_is_refused_and_swept(void **state)
+{
+    chat_store_t *st = *state;
+    mongoc_client_t *client = chat_db_pop(st->db);
+    mongoc_collection_t *c =
+        mongoc_client_get_collection(client, chat_db_name(st->db), "member_leaves");
+    size_t n = CHAT_MEMBER_LEAVES_MAX + 1;
+    bson_t **docs = calloc(n, sizeof(*docs));
+    int64_t old = chat_clock_now_ms() - CHAT_MEMBER_LEAVE_ORPHAN_MS - 1000;
+    chat_member_leaves_t ls = {NULL, 0};
+    chat_member_pair_t *pairs = NULL;
+    size_t n_pairs = 0;
+    size_t finished = 9;
+    bson_oid_t room;
+    bson_oid_t bob;
+    bson_error_t err;
+
+    assert_non_null(docs);
+    for (size_t i = 0; i < n; i++) { /* done long ago: the sweep only forgets them */
+        bson_oid_t r;
+        bson_oid_t u;
+        bson_oid_init(&r, NULL);
+        bson_oid_init(&u, NULL);
+        docs[i] = BCON_NEW("room_id", BCON_OID(&r), "user_id", BCON_OID(&u), "at",
+                           BCON_DATE_TIME(old), "done", BCON_BOOL(true));
+    }
+    assert_true(mongoc_collection_insert_many(c, (const bson_t **)docs, n, NULL, NULL, &err));
+    for (size_t i = 0; i < n; i++) {
+        bson_destroy(docs[i]);
+    }
+    free(docs);
+    mongoc_collection_destroy(c);
+    chat_db_push(st->db, client);
+
+    bson_oid_init_from_string(&room, "670000000000000000000001");
+    bson_oid_init_from_string(&bob, BOB);
+    assert_int_equal(chat_members_insert(st->db, &room, &bob, "member", 1), CHAT_OK);
+    assert_int_equal(chat_member_leaves_load(st->db, NULL, NULL, 0, &ls), CHAT_ERR_UNAVAILABLE);
+    assert_int_equal(chat_members_of_users(st->db, NULL, 0, 0, &pairs, &n_pairs),
+                     CHAT_ERR_UNAVAILABLE);
+    assert_null(pairs);
+    /* the sweep's read takes a page */
+    assert_int_equal(chat_member_leaves_load(st->db, NULL, NULL, chat_clock_now_ms(), &ls),
+                     CHAT_OK);
+    assert_int_equal(ls.n, CHAT_MEMBER_LEAVES_MAX);
+    chat_member_leaves_clear(&ls);
+    assert_int_equal(chat_membership_leaves_sweep(st->db, chat_clock_now_ms(), &finished), CHAT_OK);
+    assert_int_equal(finished, 0);
+    assert_int_equal(chat_member_leaves_load(st->db, NULL, NULL, 0, &ls), CHAT_OK);
+    assert_int_equal(ls.n, 0);
+    assert_int_equal(chat_members_of_users(st->db, NULL, 0, 0, &pairs, &n_pairs), CHAT_OK);
+    assert_int_equal(n_pairs, 1);
+    free(pairs);
+}
+
 static void test_the_collector_thread_deletes_after_the_reply(void **state)
 {
     chat_store_t *st = *state;
     chat_store_t later = *st;
-    chat_heads_later_t *h = chat_heads_later_start(st->db);
+    chat_write_behind_t *h = chat_write_behind_start(st->db);
     chat_room_t r = {0};
     bool changed = false;
 
@@ -360,7 +418,7 @@ static void test_the_collector_thread_deletes_after_the_reply(void **state)
     leave(&later, r.id, BOB, &changed);
     assert_true(changed);
     for (int i = 0; i < 500 &&
-         (chat_heads_later_pending(h) > 0 || stored(st->db, "room_members", r.id, BOB) > 0);
+         (chat_write_behind_pending(h) > 0 || stored(st->db, "room_members", r.id, BOB) > 0);
          i++) {
         usleep(10000);
     }
@@ -374,9 +432,9 @@ static void test_the_collector_thread_deletes_after_the_reply(void **state)
         bson_oid_init_from_string(&alice, ALICE);
         assert_int_equal(chat_member_leave_record(st->db, &room, &alice, chat_clock_now_ms(), &l),
                          CHAT_OK);
-        assert_true(chat_heads_later_note_leave(h, &l));
+        assert_true(chat_write_behind_note_leave(h, &l));
     }
-    chat_heads_later_destroy(h, st->db);
+    chat_write_behind_destroy(h, st->db);
     assert_int_equal(stored(st->db, "room_members", r.id, ALICE), 0);
     chat_room_clear(&r);
 }
@@ -390,6 +448,8 @@ int main(void)
                                         store_teardown),
         cmocka_unit_test_setup_teardown(test_the_sweep, store_setup, store_teardown),
         cmocka_unit_test_setup_teardown(test_leaves_finished_in_one_go, store_setup,
+                                        store_teardown),
+        cmocka_unit_test_setup_teardown(test_a_backlog_is_refused_and_swept, store_setup,
                                         store_teardown),
         cmocka_unit_test_setup_teardown(test_the_collector_thread_deletes_after_the_reply,
                                         store_setup, store_teardown),

@@ -73,10 +73,6 @@ chat_err_t chat_member_leaves_load(chat_db_t *db, const bson_oid_t *room, const 
 bool chat_member_leaves_cover(const chat_member_leaves_t *ls, const bson_oid_t *room,
                               const bson_oid_t *user, int64_t joined_at_ms);
 
-/** The latest at_ms among ls's leaves of (room, user); 0 when none. */
-int64_t chat_member_leaves_latest(const chat_member_leaves_t *ls, const bson_oid_t *room,
-                                  const bson_oid_t *user);
-
 void chat_member_leaves_clear(chat_member_leaves_t *ls);
 
 #endif

@@ -20,7 +20,7 @@ typedef struct chat_store {
     chat_redis_t *redis; /* NULL: MongoDB only */
     int64_t window;      /* HISTORY_WINDOW: messages kept per room in Redis */
     /* Optional: takes a room's new head so that room_heads is raised after the reply
-     * (heads_later.h); false, or no hook, raises it before. Used only while Redis is up
+     * (write_behind.h); false, or no hook, raises it before. Used only while Redis is up
      * (Redis then shares every writer's head at once). */
     bool (*head_later)(void *arg, const char *room_id, int64_t seq);
     /* Optional: takes a recorded leave whose room_members document is to be deleted after

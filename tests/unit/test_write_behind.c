@@ -1,5 +1,5 @@
 /*
- * test_heads_later.c - room_heads raised behind the reply (heads_later.h) through the
+ * test_write_behind.c - room_heads raised behind the reply (write_behind.h) through the
  * membership path that uses it, against a real MongoDB/FerretDB (CHAT_TEST_MONGO_URI)
  * and Redis (CHAT_TEST_REDIS_URL): inline without a hook, only at the flush with one,
  * inline again when the hook refuses or the collector is full, and written by the
@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "chat/db.h"
-#include "chat/heads_later.h"
+#include "chat/write_behind.h"
 #include "chat/membership.h"
 #include "chat/messages_repo.h"
 #include "chat/rooms_repo.h"
@@ -52,14 +52,14 @@ static int64_t stored_head(chat_db_t *db, const char *room_id)
 
 static bool note_head(void *arg, const char *room_id, int64_t seq)
 {
-    return chat_heads_later_note(arg, room_id, seq);
+    return chat_write_behind_note_head(arg, room_id, seq);
 }
 
 static void test_room_heads_after_the_reply(void **state)
 {
     chat_store_t *st = *state;
     chat_store_t later = *st;
-    chat_heads_later_t *h = chat_heads_later_create();
+    chat_write_behind_t *h = chat_write_behind_create();
     chat_room_t r = {0};
     chat_room_t after = {0};
     bool changed = false;
@@ -84,14 +84,14 @@ static void test_room_heads_after_the_reply(void **state)
         assert_int_equal(seq, 2); /* the message is stored... */
     }
     assert_int_equal(stored_head(st->db, r.id), 1); /* not yet */
-    assert_int_equal(chat_heads_later_pending(h), 1);
+    assert_int_equal(chat_write_behind_pending(h), 1);
     assert_int_equal(
         chat_membership_leave(&later, r.id, CAROL, "carol", false, &after, NULL, &changed),
         CHAT_OK);
     chat_room_clear(&after);
-    assert_int_equal(chat_heads_later_pending(h), 1); /* the same room: one entry, max seq */
-    chat_heads_later_flush(h, st->db);
-    assert_int_equal(chat_heads_later_pending(h), 0);
+    assert_int_equal(chat_write_behind_pending(h), 1); /* the same room: one entry, max seq */
+    chat_write_behind_flush(h, st->db);
+    assert_int_equal(chat_write_behind_pending(h), 0);
     assert_int_equal(stored_head(st->db, r.id), 3);
 
     /* a hook that refuses: inline again */
@@ -102,21 +102,21 @@ static void test_room_heads_after_the_reply(void **state)
     assert_int_equal(stored_head(st->db, r.id), 4);
 
     /* the collector is bounded and refuses malformed ids */
-    assert_false(chat_heads_later_note(h, "not-an-id", 1));
-    for (int i = 0; i < CHAT_HEADS_LATER_MAX; i++) {
+    assert_false(chat_write_behind_note_head(h, "not-an-id", 1));
+    for (int i = 0; i < CHAT_WRITE_BEHIND_MAX; i++) {
         char id[32];
         snprintf(id, sizeof(id), "6700000000000000000000%02x", i);
-        assert_true(chat_heads_later_note(h, id, i + 1));
+        assert_true(chat_write_behind_note_head(h, id, i + 1));
     }
-    assert_false(chat_heads_later_note(h, "670000000000000000000fff", 1));
-    assert_true(chat_heads_later_note(h, "670000000000000000000001", 9)); /* known room */
-    chat_heads_later_flush(h, st->db);
+    assert_false(chat_write_behind_note_head(h, "670000000000000000000fff", 1));
+    assert_true(chat_write_behind_note_head(h, "670000000000000000000001", 9)); /* known room */
+    chat_write_behind_flush(h, st->db);
     assert_int_equal(stored_head(st->db, "670000000000000000000001"), 9);
     assert_int_equal(stored_head(st->db, "67000000000000000000003f"), 64);
-    chat_heads_later_destroy(h, st->db);
+    chat_write_behind_destroy(h, st->db);
 
     /* with a thread of its own (rest-fcgi): written without anybody flushing */
-    h = chat_heads_later_start(st->db);
+    h = chat_write_behind_start(st->db);
     assert_non_null(h);
     later.head_later = note_head;
     later.later_arg = h;
@@ -125,15 +125,15 @@ static void test_room_heads_after_the_reply(void **state)
         CHAT_OK);
     chat_room_clear(&after);
     assert_true(changed);
-    for (int i = 0; i < 500 && (chat_heads_later_pending(h) > 0 || stored_head(st->db, r.id) < 5);
+    for (int i = 0; i < 500 && (chat_write_behind_pending(h) > 0 || stored_head(st->db, r.id) < 5);
          i++) {
         usleep(10000);
     }
     assert_int_equal(stored_head(st->db, r.id), 5);
-    assert_int_equal(chat_heads_later_pending(h), 0);
+    assert_int_equal(chat_write_behind_pending(h), 0);
     /* what is noted when it stops is written too */
-    assert_true(chat_heads_later_note(h, r.id, 7));
-    chat_heads_later_destroy(h, st->db);
+    assert_true(chat_write_behind_note_head(h, r.id, 7));
+    chat_write_behind_destroy(h, st->db);
     assert_int_equal(stored_head(st->db, r.id), 7);
     chat_room_clear(&r);
 }

@@ -1,17 +1,17 @@
 /*
- * heads_later.c - room_heads raised and leaves finished behind the reply (see
- * heads_later.h): (room, highest seq) pairs and recorded leaves under a mutex, taken away
+ * write_behind.c - room_heads raised and leaves finished behind the reply (see
+ * write_behind.h): (room, highest seq) pairs and recorded leaves under a mutex, taken away
  * whole and written (one chat_messages_heads_advance; chat_membership_leaves_finish,
  * one delete per room) by the collector's own thread or by its owner. The thread writes
  * heads at once and leaves a second after the first of them (or when
- * CHAT_HEADS_LATER_MAX wait): each delete scans room_members on FerretDB, so leaves that
+ * CHAT_WRITE_BEHIND_MAX wait): each delete scans room_members on FerretDB, so leaves that
  * come together share one. It also runs the leave records' sweep every
- * CHAT_HEADS_LATER_SWEEP_MS.
+ * CHAT_WRITE_BEHIND_SWEEP_MS.
  *
- * Threads: notes from any thread; the writer thread (chat_heads_later_start) only
+ * Threads: notes from any thread; the writer thread (chat_write_behind_start) only
  * flushes.
  */
-#include "chat/heads_later.h"
+#include "chat/write_behind.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -23,18 +23,18 @@
 #include "chat/membership.h"
 #include "chat/messages_repo.h"
 
-typedef struct heads__batch {
+typedef struct behind__batch {
     size_t n;
-    bson_oid_t rooms[CHAT_HEADS_LATER_MAX];
-    int64_t seqs[CHAT_HEADS_LATER_MAX];
+    bson_oid_t rooms[CHAT_WRITE_BEHIND_MAX];
+    int64_t seqs[CHAT_WRITE_BEHIND_MAX];
     size_t n_leaves;
-    chat_member_leave_t leaves[CHAT_HEADS_LATER_MAX];
-} heads__batch_t;
+    chat_member_leave_t leaves[CHAT_WRITE_BEHIND_MAX];
+} behind__batch_t;
 
-struct chat_heads_later {
+struct chat_write_behind {
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    heads__batch_t noted;    /* guarded by mu */
+    behind__batch_t noted;   /* guarded by mu */
     size_t writing;          /* guarded by mu: rooms of the batch being written */
     int64_t leaves_since_ms; /* guarded by mu: when the first noted leave came */
     bool stop;               /* guarded by mu */
@@ -43,9 +43,9 @@ struct chat_heads_later {
     chat_db_t *db; /* the thread's database */
 };
 
-chat_heads_later_t *chat_heads_later_create(void)
+chat_write_behind_t *chat_write_behind_create(void)
 {
-    chat_heads_later_t *h = calloc(1, sizeof(*h));
+    chat_write_behind_t *h = calloc(1, sizeof(*h));
 
     if (h != NULL) {
         pthread_mutex_init(&h->mu, NULL);
@@ -56,9 +56,9 @@ chat_heads_later_t *chat_heads_later_create(void)
 
 /* Takes the noted pairs, and the leaves when leaves_too (mu held), writes them without
  * it. */
-static void heads__write_taken(chat_heads_later_t *h, chat_db_t *db, bool leaves_too)
+static void behind__write_taken(chat_write_behind_t *h, chat_db_t *db, bool leaves_too)
 {
-    heads__batch_t taken = h->noted;
+    behind__batch_t taken = h->noted;
 
     h->noted.n = 0;
     if (leaves_too) {
@@ -77,7 +77,7 @@ static void heads__write_taken(chat_heads_later_t *h, chat_db_t *db, bool leaves
     h->writing -= taken.n + taken.n_leaves;
 }
 
-static void heads__sweep(chat_db_t *db)
+static void behind__sweep(chat_db_t *db)
 {
     size_t finished = 0;
     char count[24];
@@ -91,7 +91,7 @@ static void heads__sweep(chat_db_t *db)
 }
 
 /* Waits on h->cv (mu held) for at most ms. */
-static void heads__wait(chat_heads_later_t *h, int64_t ms)
+static void behind__wait(chat_write_behind_t *h, int64_t ms)
 {
     struct timespec until;
 
@@ -105,54 +105,54 @@ static void heads__wait(chat_heads_later_t *h, int64_t ms)
     pthread_cond_timedwait(&h->cv, &h->mu, &until);
 }
 
-static void *heads__main(void *arg)
+static void *behind__main(void *arg)
 {
-    chat_heads_later_t *h = arg;
+    chat_write_behind_t *h = arg;
     int64_t swept_ms = 0;
 
     pthread_mutex_lock(&h->mu);
     while (!h->stop) {
         int64_t now = chat_clock_monotonic_ms();
-        int64_t leaves_in = CHAT_HEADS_LATER_SWEEP_MS; /* until the leaves are due */
-        if (now - swept_ms >= CHAT_HEADS_LATER_SWEEP_MS) {
+        int64_t leaves_in = CHAT_WRITE_BEHIND_SWEEP_MS; /* until the leaves are due */
+        if (now - swept_ms >= CHAT_WRITE_BEHIND_SWEEP_MS) {
             swept_ms = now;
             pthread_mutex_unlock(&h->mu);
-            heads__sweep(h->db);
+            behind__sweep(h->db);
             pthread_mutex_lock(&h->mu);
             continue;
         }
         if (h->noted.n_leaves > 0) {
-            leaves_in = h->noted.n_leaves == CHAT_HEADS_LATER_MAX
+            leaves_in = h->noted.n_leaves == CHAT_WRITE_BEHIND_MAX
                 ? 0
-                : h->leaves_since_ms + CHAT_HEADS_LATER_LEAVES_WAIT_MS - now;
+                : h->leaves_since_ms + CHAT_WRITE_BEHIND_LEAVES_WAIT_MS - now;
         }
         if (h->noted.n == 0 && leaves_in > 0) {
-            heads__wait(h, leaves_in);
+            behind__wait(h, leaves_in);
             continue;
         }
-        heads__write_taken(h, h->db, leaves_in <= 0);
+        behind__write_taken(h, h->db, leaves_in <= 0);
     }
     pthread_mutex_unlock(&h->mu);
     return NULL;
 }
 
-chat_heads_later_t *chat_heads_later_start(chat_db_t *db)
+chat_write_behind_t *chat_write_behind_start(chat_db_t *db)
 {
-    chat_heads_later_t *h = chat_heads_later_create();
+    chat_write_behind_t *h = chat_write_behind_create();
 
     if (h == NULL) {
         return NULL;
     }
     h->db = db;
-    if (pthread_create(&h->thread, NULL, heads__main, h) != 0) {
-        chat_heads_later_destroy(h, db);
+    if (pthread_create(&h->thread, NULL, behind__main, h) != 0) {
+        chat_write_behind_destroy(h, db);
         return NULL;
     }
     h->threaded = true;
     return h;
 }
 
-void chat_heads_later_destroy(chat_heads_later_t *h, chat_db_t *db)
+void chat_write_behind_destroy(chat_write_behind_t *h, chat_db_t *db)
 {
     if (h == NULL) {
         return;
@@ -164,13 +164,13 @@ void chat_heads_later_destroy(chat_heads_later_t *h, chat_db_t *db)
         pthread_mutex_unlock(&h->mu);
         pthread_join(h->thread, NULL);
     }
-    chat_heads_later_flush(h, db);
+    chat_write_behind_flush(h, db);
     pthread_cond_destroy(&h->cv);
     pthread_mutex_destroy(&h->mu);
     free(h);
 }
 
-bool chat_heads_later_note(chat_heads_later_t *h, const char *room_id, int64_t seq)
+bool chat_write_behind_note_head(chat_write_behind_t *h, const char *room_id, int64_t seq)
 {
     bson_oid_t room;
     bool ok = true;
@@ -186,7 +186,7 @@ bool chat_heads_later_note(chat_heads_later_t *h, const char *room_id, int64_t s
         if (seq > h->noted.seqs[i]) {
             h->noted.seqs[i] = seq;
         }
-    } else if (h->noted.n < CHAT_HEADS_LATER_MAX) {
+    } else if (h->noted.n < CHAT_WRITE_BEHIND_MAX) {
         h->noted.rooms[h->noted.n] = room;
         h->noted.seqs[h->noted.n] = seq;
         h->noted.n++;
@@ -200,7 +200,7 @@ bool chat_heads_later_note(chat_heads_later_t *h, const char *room_id, int64_t s
     return ok;
 }
 
-bool chat_heads_later_note_leave(chat_heads_later_t *h, const chat_member_leave_t *l)
+bool chat_write_behind_note_leave(chat_write_behind_t *h, const chat_member_leave_t *l)
 {
     bool ok = false;
 
@@ -208,7 +208,7 @@ bool chat_heads_later_note_leave(chat_heads_later_t *h, const chat_member_leave_
         return false;
     }
     pthread_mutex_lock(&h->mu);
-    if (h->noted.n_leaves < CHAT_HEADS_LATER_MAX) {
+    if (h->noted.n_leaves < CHAT_WRITE_BEHIND_MAX) {
         if (h->noted.n_leaves == 0) {
             h->leaves_since_ms = chat_clock_monotonic_ms();
         }
@@ -220,7 +220,7 @@ bool chat_heads_later_note_leave(chat_heads_later_t *h, const chat_member_leave_
     return ok;
 }
 
-size_t chat_heads_later_pending(chat_heads_later_t *h)
+size_t chat_write_behind_pending(chat_write_behind_t *h)
 {
     size_t n;
 
@@ -233,14 +233,14 @@ size_t chat_heads_later_pending(chat_heads_later_t *h)
     return n;
 }
 
-void chat_heads_later_flush(chat_heads_later_t *h, chat_db_t *db)
+void chat_write_behind_flush(chat_write_behind_t *h, chat_db_t *db)
 {
     if (h == NULL) {
         return;
     }
     pthread_mutex_lock(&h->mu);
     if (h->noted.n > 0 || h->noted.n_leaves > 0) {
-        heads__write_taken(h, db, true);
+        behind__write_taken(h, db, true);
     }
     pthread_mutex_unlock(&h->mu);
 }

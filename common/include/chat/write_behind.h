@@ -1,0 +1,64 @@
+/*
+ * write_behind.h - the writes a request may leave until after its reply: a room's
+ * room_heads raise and a leave's room_members delete, the slowest of a join's or a
+ * leave's MongoDB writes on FerretDB. Neither loses anything when the process dies in
+ * between:
+ * - room_heads is only a lower bound of each room's stored seqs (message_append.c reads
+ *   it after a refused insert and checks what it cannot explain against the messages),
+ *   so the room's next writer takes the slower, certain path once;
+ * - the leave is already durable in member_leaves (member_leaves_repo.h), which every
+ *   read subtracts and whose sweep finishes orphans.
+ * rest-fcgi notes them from its requests (store.h's hooks); a thread of its own writes
+ * the heads at once, lets leaves gather for CHAT_WRITE_BEHIND_LEAVES_WAIT_MS, and sweeps
+ * the leave records every CHAT_WRITE_BEHIND_SWEEP_MS.
+ *
+ * Threads: any thread may note; the writes run on the collector's own thread when it
+ * was started with chat_write_behind_start, else on whichever thread calls
+ * chat_write_behind_flush. What is noted is kept under a mutex.
+ */
+#ifndef CHAT_WRITE_BEHIND_H
+#define CHAT_WRITE_BEHIND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "chat/db.h"
+#include "chat/member_leaves_repo.h"
+
+/* Rooms noted between two flushes; a note beyond them is refused (write it inline). */
+#define CHAT_WRITE_BEHIND_MAX 64
+/* How long the collector's thread lets leaves gather before it deletes their memberships
+ * (one delete per room for all of them). */
+#define CHAT_WRITE_BEHIND_LEAVES_WAIT_MS 1000
+/* How often the collector's thread sweeps the leave records. */
+#define CHAT_WRITE_BEHIND_SWEEP_MS 30000
+
+typedef struct chat_write_behind chat_write_behind_t;
+
+/** A collector flushed by its owner (chat_write_behind_flush). NULL when out of memory. */
+chat_write_behind_t *chat_write_behind_create(void);
+
+/** A collector with a thread of its own that writes what is noted into db at once
+ *  (one bulk write for everything noted meanwhile). NULL when it cannot start. */
+chat_write_behind_t *chat_write_behind_start(chat_db_t *db);
+
+/** Writes what is still noted, stops the thread (if any) and frees h. */
+void chat_write_behind_destroy(chat_write_behind_t *h, chat_db_t *db);
+
+/** Notes that room_id's head is at least seq. False (nothing noted) for a malformed id
+ *  or when CHAT_WRITE_BEHIND_MAX other rooms are already waiting. */
+bool chat_write_behind_note_head(chat_write_behind_t *h, const char *room_id, int64_t seq);
+
+/** Notes a recorded leave whose membership is to be deleted. False (nothing noted) when
+ *  CHAT_WRITE_BEHIND_MAX leaves are already waiting (finish it inline). */
+bool chat_write_behind_note_leave(chat_write_behind_t *h, const chat_member_leave_t *l);
+
+/** Rooms and leaves noted and not yet written (being written counts). */
+size_t chat_write_behind_pending(chat_write_behind_t *h);
+
+/** Raises room_heads for every noted room (one bulk write), finishes the noted leaves,
+ *  and forgets them. */
+void chat_write_behind_flush(chat_write_behind_t *h, chat_db_t *db);
+
+#endif
