@@ -138,19 +138,20 @@ static void admission__run(gw_job_t *job, gw_store_worker_t *w)
  * asked for meanwhile runs in order. */
 static void admission__admit(gw_session_t *s)
 {
-    gw_t *gw = s->gw;
+    gw_t *gw = gw_session_gw(s);
+    const char *url_room;
+    bool url_has_after;
+    int64_t url_after_seq;
 
-    s->admitted = true;
-    lws_rx_flow_control(s->wsi, 1); /* reading again if the stash had stopped it */
-    gw_presence_socket_opened(gw->presence, s->user_id, s->username);
+    gw_session_set_admitted(s);
+    gw_session_pause_reading(s, false); /* reading again if the stash had stopped it */
+    gw_presence_socket_opened(gw->presence, gw_session_user_id(s), gw_session_username(s));
     gw_users_socket_opened(gw->users, s);
-    if (s->url_room[0] != '\0') {
-        gw_subscription_request(s, s->url_room, true, s->url_has_after, s->url_after_seq);
+    url_room = gw_session_url_room(s, &url_has_after, &url_after_seq);
+    if (url_room != NULL) {
+        gw_subscription_request(s, url_room, true, url_has_after, url_after_seq);
     }
-    for (uint32_t i = 0; i < s->n_stash && !s->closing; i++) {
-        gw_frame_handlers_dispatch(s, s->stash[i].data, s->stash[i].len);
-    }
-    gw_admission_stash_drop(s);
+    gw_admission_stash_replay(s, gw_frame_handlers_dispatch);
 }
 
 /* One socket's results, on the loop thread. */
@@ -160,30 +161,33 @@ static void admission__apply(gw_t *gw, const admission__item_t *it, bool cancell
 
     if (it->counted) {
         gw_admission_counts_add(gw->admission_counts, it->user_id);
-        if (s == NULL || s->closing) {
+        if (s == NULL || gw_session_is_closing(s)) {
             gw_admission_counts_remove(gw, it->user_id); /* it went meanwhile */
         } else {
-            s->counted = true;
+            gw_session_set_counted(s, true);
         }
     }
-    if (s == NULL || s->closing) {
+    if (s == NULL || gw_session_is_closing(s)) {
         return;
     }
     if (it->token_revoked) {
-        if (strcmp(s->jti, it->jti) == 0) {
+        if (strcmp(gw_session_jti(s), it->jti) == 0) {
             chat_log_info("socket closed: its token was revoked (logout)", "gateway",
-                          gw->cfg.gateway_id, "conn", s->conn_key, "user", s->user_id);
+                          gw->cfg.gateway_id, "conn", gw_session_conn_key(s), "user",
+                          gw_session_user_id(s));
             gw_session_close(s, ADMISSION__CLOSE_DELETED, "token_revoked", false);
         }
     } else if (it->token_only) {
         /* the renewed token is fine; the socket was admitted already */
     } else if (it->user_gone) {
         chat_log_info("socket refused: the token's user no longer exists", "gateway",
-                      gw->cfg.gateway_id, "conn", s->conn_key, "user", s->user_id);
+                      gw->cfg.gateway_id, "conn", gw_session_conn_key(s), "user",
+                      gw_session_user_id(s));
         gw_session_close(s, ADMISSION__CLOSE_DELETED, "account_deleted", false);
     } else if (it->over_limit) {
         chat_log_info("socket refused: too many connections for this user", "gateway",
-                      gw->cfg.gateway_id, "conn", s->conn_key, "user", s->user_id);
+                      gw->cfg.gateway_id, "conn", gw_session_conn_key(s), "user",
+                      gw_session_user_id(s));
         gw_session_close(s, LWS_CLOSE_STATUS_POLICY_VIOLATION, "too_many_connections", false);
     } else {
         admission__admit(s);
@@ -256,7 +260,7 @@ static void admission__pump(gw_t *gw)
 
 static void admission__submit(gw_session_t *s, bool token_only)
 {
-    gw_t *gw = s->gw;
+    gw_t *gw = gw_session_gw(s);
     gw_admission_t *a = gw->admission;
     admission__item_t *it;
 
@@ -284,9 +288,9 @@ static void admission__submit(gw_session_t *s, bool token_only)
     }
     it = &a->pending[a->head + a->n_pending++];
     memset(it, 0, sizeof(*it));
-    it->conn_id = s->conn_id;
-    snprintf(it->user_id, sizeof(it->user_id), "%s", s->user_id);
-    snprintf(it->jti, sizeof(it->jti), "%s", s->jti);
+    it->conn_id = gw_session_conn_id(s);
+    snprintf(it->user_id, sizeof(it->user_id), "%s", gw_session_user_id(s));
+    snprintf(it->jti, sizeof(it->jti), "%s", gw_session_jti(s));
     it->token_only = token_only;
     admission__pump(gw);
 }
@@ -298,14 +302,14 @@ void gw_admission_begin(gw_session_t *s)
 
 void gw_admission_check_token(gw_session_t *s)
 {
-    if (s->jti[0] != '\0') {
+    if (gw_session_jti(s)[0] != '\0') {
         admission__submit(s, true);
     }
 }
 
 int gw_admission_on_frame(gw_session_t *s, const char *data, size_t len)
 {
-    if (s->admitted) {
+    if (gw_session_is_admitted(s)) {
         gw_frame_handlers_dispatch(s, data, len);
         return 0;
     }
@@ -315,8 +319,8 @@ int gw_admission_on_frame(gw_session_t *s, const char *data, size_t len)
     if (!gw_admission_stash(s, data, len)) {
         return -1;
     }
-    if (s->n_stash >= GW_ADMISSION_STASH_PAUSE) {
-        lws_rx_flow_control(s->wsi, 0);
+    if (gw_admission_stash_count(s) >= GW_ADMISSION_STASH_PAUSE) {
+        gw_session_pause_reading(s, true);
     }
     return 0;
 }
@@ -324,13 +328,13 @@ int gw_admission_on_frame(gw_session_t *s, const char *data, size_t len)
 void gw_admission_end(gw_session_t *s)
 {
     gw_admission_stash_drop(s);
-    if (s->admitted) {
-        gw_presence_socket_closed(s->gw->presence, s->user_id);
-        gw_users_socket_closed(s->gw->users, s);
+    if (gw_session_is_admitted(s)) {
+        gw_presence_socket_closed(gw_session_gw(s)->presence, gw_session_user_id(s));
+        gw_users_socket_closed(gw_session_gw(s)->users, s);
     }
-    if (s->counted) {
-        s->counted = false;
-        gw_admission_counts_remove(s->gw, s->user_id);
+    if (gw_session_is_counted(s)) {
+        gw_session_set_counted(s, false);
+        gw_admission_counts_remove(gw_session_gw(s), gw_session_user_id(s));
     }
 }
 

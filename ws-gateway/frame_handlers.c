@@ -71,7 +71,7 @@ static void frames__typing(gw_session_t *s, const gw_frame_cmd_t *cmd)
         return; /* typing is a hint: extra ones are dropped silently */
     }
     ev = json_pack("{s:s, s:s, s:s, s:s}", "type", "typing", "room_id", room_id, "user_id",
-                   s->user_id, "username", s->username);
+                   gw_session_user_id(s), "username", gw_session_username(s));
     f = ev != NULL ? gw_frame_from_json(ev) : NULL;
     json_decref(ev);
     if (f == NULL) {
@@ -79,8 +79,8 @@ static void frames__typing(gw_session_t *s, const gw_frame_cmd_t *cmd)
     }
     /* through Redis every gateway (this one included) relays it; without Redis only
      * this gateway's watchers can get it */
-    if (!gw_pubsub_publish_room(s->gw->pubsub, room_id, f, false)) {
-        gw_registry_deliver_event(s->gw->registry, room_id, f, s->user_id);
+    if (!gw_pubsub_publish_room(gw_session_gw(s)->pubsub, room_id, f, false)) {
+        gw_registry_deliver_event(gw_session_gw(s)->registry, room_id, f, gw_session_user_id(s));
     }
     gw_frame_unref(f);
 }
@@ -96,8 +96,8 @@ static void frames__auth(gw_session_t *s, const gw_frame_cmd_t *cmd)
     chat_jwt_claims_t claims;
     chat_err_t err;
 
-    err = chat_jwt_verify(s->gw->cfg.jwt_secret, s->gw->cfg.jwt_issuer, cmd->token,
-                          chat_clock_now_ms() / 1000, &claims);
+    err = chat_jwt_verify(gw_session_gw(s)->cfg.jwt_secret, gw_session_gw(s)->cfg.jwt_issuer,
+                          cmd->token, chat_clock_now_ms() / 1000, &claims);
     if (err == CHAT_ERR_TOKEN_EXPIRED) {
         gw_session_send_error(s, "token_expired", "the token has expired", NULL, NULL, NULL);
         return;
@@ -106,14 +106,12 @@ static void frames__auth(gw_session_t *s, const gw_frame_cmd_t *cmd)
         gw_session_send_error(s, "invalid_token", "the token is not valid", NULL, NULL, NULL);
         return;
     }
-    if (strcmp(claims.sub, s->user_id) != 0) {
+    if (strcmp(claims.sub, gw_session_user_id(s)) != 0) {
         gw_session_send_error(s, "forbidden", "the token belongs to another user", NULL, NULL,
                               NULL);
         return;
     }
-    s->token_exp = claims.exp;
-    if (strcmp(s->jti, claims.jti) != 0) {
-        snprintf(s->jti, sizeof(s->jti), "%s", claims.jti);
+    if (gw_session_renew_token(s, claims.exp, claims.jti)) {
         gw_session_token_renewed(s); /* a revoked token closes the socket (4001) */
     }
     gw_session_send_json(s,
@@ -136,27 +134,28 @@ static const frames__handler_fn frames__table[] = {
  * Over it the frame is refused unread, and the refusal counts toward the abuse close. */
 static bool frames__take_budget(gw_session_t *s)
 {
-    const gw_limits_t *lim = &s->gw->lim;
+    const gw_limits_t *lim = &gw_session_gw(s)->lim;
+    gw_frame_budget_t *b = gw_session_frame_budget(s);
     int64_t now = chat_clock_monotonic_ms();
 
-    if (s->frame_tokens_ms == 0) {
-        s->frame_tokens = lim->frame_burst;
+    if (b->at_ms == 0) {
+        b->tokens = lim->frame_burst;
     } else {
-        s->frame_tokens += (double)(now - s->frame_tokens_ms) * lim->frame_rate / 1000.0;
-        if (s->frame_tokens > lim->frame_burst) {
-            s->frame_tokens = lim->frame_burst;
+        b->tokens += (double)(now - b->at_ms) * lim->frame_rate / 1000.0;
+        if (b->tokens > lim->frame_burst) {
+            b->tokens = lim->frame_burst;
         }
     }
-    s->frame_tokens_ms = now;
-    if (s->frame_tokens >= 1.0) {
-        s->frame_tokens -= 1.0;
+    b->at_ms = now;
+    if (b->tokens >= 1.0) {
+        b->tokens -= 1.0;
         return true;
     }
-    chat_counter_add(&s->gw->metrics->rate_limited, 1);
+    chat_counter_add(&gw_session_gw(s)->metrics->rate_limited, 1);
     gw_session_send_error(
         s, "rate_limited", "too many frames, slow down", NULL, NULL,
         json_pack("{s:I}", "retry_after_ms",
-                  (json_int_t)((1.0 - s->frame_tokens) * 1000.0 / lim->frame_rate) + 1));
+                  (json_int_t)((1.0 - b->tokens) * 1000.0 / lim->frame_rate) + 1));
     gw_session_note_refusal(s);
     return false;
 }
@@ -169,10 +168,10 @@ void gw_frame_handlers_dispatch(gw_session_t *s, const char *data, size_t len)
         return;
     }
     if (gw_frame_parse(data, len, &cmd)) {
-        chat_counter_add(&s->gw->metrics->frames_in[(gw_frame_in_t)cmd.kind], 1);
+        chat_counter_add(&gw_session_gw(s)->metrics->frames_in[(gw_frame_in_t)cmd.kind], 1);
         frames__table[cmd.kind](s, &cmd);
     } else {
-        chat_counter_add(&s->gw->metrics->frames_in[GW_IN_INVALID], 1);
+        chat_counter_add(&gw_session_gw(s)->metrics->frames_in[GW_IN_INVALID], 1);
         gw_session_send_error(
             s, cmd.err.code, cmd.err.message, cmd.err.room_id, cmd.err.client_msg_id,
             cmd.err.frame_type != NULL ? json_pack("{s:s}", "frame_type", cmd.err.frame_type)

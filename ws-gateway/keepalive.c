@@ -9,7 +9,7 @@
 
 #include "chat/clock.h"
 #include "chat/log.h"
-#include "session.h"
+#include "session_internal.h"
 
 void gw_keepalive_check(gw_session_t *s, int64_t now_ms, int64_t ping_ms, int64_t idle_ms)
 {

@@ -147,16 +147,7 @@ static void main__on_tick(uv_timer_t *t)
 
     main__maybe_trim(gw);
     gw_admission_pump(gw); /* sockets that wait since the worker queue was full */
-    for (gw_session_t *s = gw->session_head; s != NULL; s = s->next) {
-        if (!s->closing && s->token_exp > 0 && s->token_exp <= now_sec) {
-            gw_session_close(s, GW_CLOSE_TOKEN_EXPIRED, "token_expired", true);
-        } else if (s->over_since_ms != 0 && now_ms - s->over_since_ms > gw->lim.slow_grace_ms) {
-            gw_session_cut_slow(s); /* over its bound and not reading */
-        } else {
-            gw_keepalive_check(s, now_ms, (int64_t)gw->lim.ping_sec * 1000,
-                               (int64_t)gw->lim.idle_sec * 1000);
-        }
-    }
+    gw_session_tick_all(gw, now_sec, now_ms); /* expiry, slow consumers, keepalive */
 }
 
 static void main__finish(gw_t *gw)
@@ -214,9 +205,7 @@ static void main__on_signal(uv_signal_t *h, int signum)
     chat_log_info("draining", "gateway", gw->cfg.gateway_id, "signal",
                   signum == SIGTERM ? "SIGTERM" : "SIGINT", "connections", conns);
     gw_server_stop_listening(gw);
-    for (gw_session_t *s = gw->session_head; s != NULL; s = s->next) {
-        gw_session_close(s, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down", true);
-    }
+    gw_session_close_all(gw, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
     gw->drain_deadline_ms = chat_clock_monotonic_ms() + gw->lim.drain_ms;
     uv_timer_start(&gw->drain_timer, main__on_drain_poll, MAIN__DRAIN_POLL_MS, MAIN__DRAIN_POLL_MS);
 }

@@ -66,8 +66,8 @@ static gw_session_t *req__finish(msg_req_t *r)
 {
     gw_session_t *s = gw_session_find(r->gw, r->conn_id);
 
-    if (s != NULL && s->inflight > 0) {
-        s->inflight--;
+    if (s != NULL) {
+        gw_session_inflight_add(s, -1);
     }
     return s;
 }
@@ -81,9 +81,7 @@ static void req__answer_waiters(msg_req_t *r, gw_frame_t *ack)
         gw_session_t *s = gw_session_find(r->gw, w->conn_id);
         r->waiters = w->next;
         if (s != NULL) {
-            if (s->inflight > 0) {
-                s->inflight--;
-            }
+            gw_session_inflight_add(s, -1);
             if (ack != NULL) {
                 gw_session_send(s, ack);
             } else {
@@ -313,7 +311,7 @@ static void req__on_limit_reply(redisAsyncContext *ac, void *reply, void *privda
 void gw_pipeline_submit(gw_session_t *s, const char *room_id, const char *content, size_t len,
                         const char *client_msg_id)
 {
-    gw_t *gw = s->gw;
+    gw_t *gw = gw_session_gw(s);
     const chat_config_t *cfg = &gw->cfg;
     gw_sub_t *sub;
     msg_req_t *r;
@@ -323,7 +321,7 @@ void gw_pipeline_submit(gw_session_t *s, const char *room_id, const char *conten
                               room_id, client_msg_id, json_pack("{s:b}", "retryable", 1));
         return;
     }
-    if (s->inflight >= gw->lim.max_inflight_per_session) {
+    if (gw_session_inflight(s) >= gw->lim.max_inflight_per_session) {
         /* back-pressure, not abuse: the client resends after its acks arrive */
         gw_session_send_error(s, "too_many_pending", "wait for acks before sending more", room_id,
                               client_msg_id, json_pack("{s:b}", "retryable", 1));
@@ -339,24 +337,24 @@ void gw_pipeline_submit(gw_session_t *s, const char *room_id, const char *conten
     memcpy(r->content, content, len);
     r->content[len] = '\0';
     r->gw = gw;
-    r->conn_id = s->conn_id;
+    r->conn_id = gw_session_conn_id(s);
     snprintf(r->room_id, sizeof(r->room_id), "%s", room_id);
-    snprintf(r->user_id, sizeof(r->user_id), "%s", s->user_id);
-    snprintf(r->username, sizeof(r->username), "%s", s->username);
+    snprintf(r->user_id, sizeof(r->user_id), "%s", gw_session_user_id(s));
+    snprintf(r->username, sizeof(r->username), "%s", gw_session_username(s));
     r->seen_seq = gw_registry_seen_seq(gw->registry, room_id);
     sub = gw_subscription_find(s, room_id);
     r->trusted_member = sub != NULL && gw_subscription_checked(sub);
-    s->inflight++;
+    gw_session_inflight_add(s, 1);
     if (client_msg_id != NULL) {
         /* a resend of a message still in flight here (its ack waits for the store or for
          * Redis): answered with the original, never stored or queued twice */
         msg_req_t *orig = NULL;
-        snprintf(r->key, sizeof(r->key), "%s:%s:%s", room_id, s->user_id, client_msg_id);
+        snprintf(r->key, sizeof(r->key), "%s:%s:%s", room_id, gw_session_user_id(s), client_msg_id);
         orig = gw_hmap_get(gw->pipeline->inflight, r->key);
         if (orig != NULL) {
             msg_waiter_t *wt = calloc(1, sizeof(*wt));
             if (wt != NULL) {
-                wt->conn_id = s->conn_id;
+                wt->conn_id = gw_session_conn_id(s);
                 wt->next = orig->waiters;
                 orig->waiters = wt;
                 r->key[0] = '\0';

@@ -61,11 +61,8 @@ static void metrics__render(gw_t *gw, chat_metrics_out_t *out)
 {
     gw_metrics_t *m = gw->metrics;
     char labels[64];
-    uint64_t queued = 0;
+    uint64_t queued = gw_session_queued_total(gw);
 
-    for (gw_session_t *s = gw->session_head; s != NULL; s = s->next) {
-        queued += s->q_len;
-    }
     metrics__gauge(out, "chat_gateway_sockets_open", "Open WebSockets.", (double)gw->n_sessions);
     metrics__counter(out, "chat_gateway_sockets_opened_total", "WebSockets opened.",
                      &m->sockets_opened);

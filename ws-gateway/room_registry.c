@@ -48,7 +48,7 @@ size_t gw_registry_live_watchers(const gw_room_t *room, char (*out)[CHAT_ID_LEN]
             *all_live = false; /* its own membership check is still ahead or in flight */
             continue;
         }
-        gw_distinct_add(&users, e->session->user_id);
+        gw_distinct_add(&users, gw_session_user_id(e->session));
     }
     return gw_distinct_done(&users);
 }
@@ -201,7 +201,7 @@ void gw_registry_deliver_event(gw_registry_t *reg, const char *room_id, gw_frame
     for (uint32_t i = 0; i < room->n_entries; i++) {
         gw_room_entry_t *e = room->entries[i];
         if (e->state == GW_SUB_LIVE &&
-            (exclude_user == NULL || strcmp(e->session->user_id, exclude_user) != 0)) {
+            (exclude_user == NULL || strcmp(gw_session_user_id(e->session), exclude_user) != 0)) {
             gw_session_send(e->session, frame);
         }
     }
@@ -238,7 +238,7 @@ void gw_registry_remove_user(gw_registry_t *reg, const char *room_id, const char
     /* backwards: dropping a sub moves the last one into its slot */
     for (uint32_t i = room->n_entries; i-- > 0;) {
         gw_room_entry_t *e = room->entries[i];
-        if (strcmp(e->session->user_id, user_id) != 0) {
+        if (strcmp(gw_session_user_id(e->session), user_id) != 0) {
             continue;
         }
         if (e->state == GW_SUB_LIVE) {
@@ -255,7 +255,7 @@ void gw_registry_remove_user(gw_registry_t *reg, const char *room_id, const char
 static bool registry__taken(const gw_room_entry_t *e, const char *user_id, uint64_t live_before)
 {
     return e->state == GW_SUB_LIVE && e->live_mark <= live_before &&
-        strcmp(e->session->user_id, user_id) == 0;
+        strcmp(gw_session_user_id(e->session), user_id) == 0;
 }
 
 size_t gw_registry_take_away(gw_registry_t *reg, const char *room_id, const char *user_id,

@@ -70,12 +70,12 @@ static int server__callback(struct lws *wsi, enum lws_callback_reasons reason, v
                             size_t len)
 {
     gw_session_t *s = user;
-    bool scoped =
-        s != NULL && reason != LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION && s->conn_key[0] != '\0';
+    bool scoped = s != NULL && reason != LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION &&
+        gw_session_conn_key(s)[0] != '\0';
     int rc;
 
     if (scoped) {
-        chat_log_scope_set("conn", s->conn_key);
+        chat_log_scope_set("conn", gw_session_conn_key(s));
     }
     rc = server__dispatch(wsi, reason, user, in, len);
     if (scoped) {
@@ -91,8 +91,9 @@ static int server__callback(struct lws *wsi, enum lws_callback_reasons reason, v
 #define SERVER__RX_BUFFER 1024
 #define SERVER__TX_PACKET (1024 * 1024)
 
-static const struct lws_protocols server__protocols[] = {
-    {"chat", server__callback, sizeof(gw_session_t), SERVER__RX_BUFFER, 0, NULL, SERVER__TX_PACKET},
+/* Not const: the session's size is session.c's to know (gw_server_start fills it in). */
+static struct lws_protocols server__protocols[] = {
+    {"chat", server__callback, 0, SERVER__RX_BUFFER, 0, NULL, SERVER__TX_PACKET},
     {NULL, NULL, 0, 0, 0, NULL, 0} /* 4.1.6 has no LWS_PROTOCOL_LIST_TERM */
 };
 
@@ -126,6 +127,7 @@ int gw_server_start(gw_t *gw)
 
     memset(&info, 0, sizeof(info));
     info.port = CONTEXT_PORT_NO_LISTEN_SERVER; /* listener.c accepts (SO_REUSEPORT) */
+    server__protocols[0].per_session_data_size = gw_session_size();
     info.protocols = server__protocols;
     info.vhost_name = "chat-gateway";
     info.server_string = "chat-gateway";

@@ -1,10 +1,11 @@
 /*
  * session.c - connection lifecycle, the bounded send queue, fragment reassembly.
  *
- * Threads: loop thread only (lws callbacks). Relies on: frame_handlers.h for complete
- * client messages, subscription.h / presence_tracker.h for what a session holds.
+ * Threads: loop thread only (lws callbacks). The fields are session_internal.h's; the
+ * layers above reach them through session_state.c. What a session reports up goes
+ * through gw->session_events (main.c registers it).
  */
-#include "session.h"
+#include "session_internal.h"
 
 #include <inttypes.h>
 #include <stdio.h>

@@ -3,7 +3,9 @@
  * queue of shared frames (a frame for an idle socket with room is written at once; the
  * queue is written one frame per LWS_CALLBACK_SERVER_WRITEABLE), fragment
  * reassembly with a size cap, the room subscriptions it holds, per-session presence
- * dedupe and abuse counting. The struct is lws's per-session user space.
+ * dedupe and abuse counting. The struct is lws's per-session user space, opaque outside
+ * the session module (session_internal.h): the layers above read and set what they own of
+ * it through the functions below.
  *
  * Slow clients: a session's queue may go over lim.queue_max_frames / queue_max_bytes
  * for a burst (a batch of messages is delivered at once), but one that stays over for
@@ -29,65 +31,13 @@
 #define GW_CLOSE_TOKEN_EXPIRED 4001
 #define GW_CLOSE_SLOW_CONSUMER 4008
 
-struct gw_session {
-    struct lws *wsi;
-    gw_t *gw;
-    uint64_t conn_id;
-    char conn_key[24]; /* conn_id as text: map key and log field */
-    char user_id[CHAT_ID_LEN];
-    char username[CHAT_USERNAME_MAX + 1];
-    int64_t token_exp;          /* seconds */
-    int64_t last_rx_ms;         /* monotonic: the peer's last frame or pong */
-    int64_t ping_sent_ms;       /* monotonic: our last ping (0: none pending) */
-    bool ping_due;              /* send a ping at the next writeable */
-    char jti[CHAT_JTI_MAX + 1]; /* the token's id ("" for old tokens): logout */
-    char peer[64];
+/** A token bucket of client frames: frame_handlers.c fills and takes from it. */
+typedef struct gw_frame_budget {
+    double tokens;
+    int64_t at_ms; /* last refill (0: never) */
+} gw_frame_budget_t;
 
-    /* filled at upgrade from ?room_id=&after_seq= */
-    char url_room[CHAT_ID_LEN];
-    bool url_has_after;
-    int64_t url_after_seq;
-
-    bool established;
-    bool closing;
-    bool close_sent; /* the close is in lws's hands */
-    uint16_t close_code;
-    char close_reason[40];
-
-    gw_frame_t **q; /* ring buffer of frame references */
-    uint32_t q_cap;
-    uint32_t q_head;
-    uint32_t q_len;
-    size_t q_bytes;
-    int64_t over_since_ms; /* queue over its bound since (0: not over) */
-
-    unsigned char *rx; /* fragments of a message being received */
-    size_t rx_len;
-    size_t rx_cap;
-    bool rx_binary;
-
-    gw_sub_t **subs; /* its subscriptions (subscription.h keeps the list) */
-    uint32_t n_subs;
-    uint32_t cap_subs;
-    uint32_t replays_waiting; /* subs paused until the queue drains */
-    uint32_t sub_jobs;        /* subscription jobs on the workers now */
-
-    bool admitted;            /* admission.h: checks passed, frames flow */
-    bool counted;             /* in the user's socket count in Redis */
-    struct gw_stashed *stash; /* frames received before admission */
-    uint32_t n_stash;
-    size_t stash_bytes;
-    double frame_tokens; /* frame budget (lim.frame_rate / frame_burst) */
-    int64_t frame_tokens_ms;
-
-    gw_hmap_t *presence_seen; /* user id -> 1 online / 2 offline; lazy */
-    int64_t abuse_window_start_ms;
-    int abuse_count;
-    uint32_t inflight; /* messages sent for storage, not yet answered */
-
-    gw_session_t *prev;
-    gw_session_t *next;
-};
+struct gw_admission_stash; /* admission_stash.c's */
 
 /**
  * What a connection reports to the layers above it (admission, protocol, subscriptions,
@@ -159,5 +109,73 @@ bool gw_session_presence_changed(gw_session_t *s, const char *user_id, bool onli
 
 /** Counts a refused request; persistent abuse closes with 1008. */
 void gw_session_note_refusal(gw_session_t *s);
+
+/* ------------------------------------------------------------------ session_state.c */
+
+/** Bytes lws reserves per connection for the session (its protocol table). */
+size_t gw_session_size(void);
+/** Zeroes s before the upgrade fills it (lws's per-session space may be reused). */
+void gw_session_reset(gw_session_t *s);
+/** Identity from a verified token, and the peer address of wsi (upgrade_auth.c). */
+void gw_session_set_identity(gw_session_t *s, struct lws *wsi, const chat_jwt_claims_t *claims);
+/** The room (and after_seq) the upgrade URL asked for: joined once admitted. */
+void gw_session_set_url_resume(gw_session_t *s, const char *room_id, bool has_after,
+                               int64_t after_seq);
+/** That room, or NULL; has_after/after_seq as given. */
+const char *gw_session_url_room(const gw_session_t *s, bool *has_after, int64_t *after_seq);
+/** An auth frame's new token: its expiry and id. True when the id changed. */
+bool gw_session_renew_token(gw_session_t *s, int64_t exp, const char *jti);
+
+gw_t *gw_session_gw(const gw_session_t *s);
+uint64_t gw_session_conn_id(const gw_session_t *s);
+/** conn_id as text: the sessions map's key and the "conn" log field. */
+const char *gw_session_conn_key(const gw_session_t *s);
+const char *gw_session_user_id(const gw_session_t *s);
+const char *gw_session_username(const gw_session_t *s);
+/** The token's id ("" for old tokens). */
+const char *gw_session_jti(const gw_session_t *s);
+/** Closing (or closed): send nothing more, start nothing new. */
+bool gw_session_is_closing(const gw_session_t *s);
+/** Frames waiting in its send queue. */
+uint32_t gw_session_queued(const gw_session_t *s);
+/** Frames queued over all sessions of gw (/metrics). */
+size_t gw_session_queued_total(const gw_t *gw);
+
+/** Stops (true) or resumes reading the socket (back-pressure before admission). */
+void gw_session_pause_reading(gw_session_t *s, bool paused);
+/** admission.h's verdict: checks passed, frames flow. */
+bool gw_session_is_admitted(const gw_session_t *s);
+void gw_session_set_admitted(gw_session_t *s);
+/** Whether the socket is in its user's count in Redis (admission_counts.h). */
+bool gw_session_is_counted(const gw_session_t *s);
+void gw_session_set_counted(gw_session_t *s, bool counted);
+/** admission_stash.c's slot: frames received before admission (NULL: none). */
+struct gw_admission_stash **gw_session_stash(gw_session_t *s);
+/** frame_handlers.c's token bucket. */
+gw_frame_budget_t *gw_session_frame_budget(gw_session_t *s);
+
+/** Messages sent for storage and not answered yet (message_pipeline.h). */
+uint32_t gw_session_inflight(const gw_session_t *s);
+/** +1 when one is sent, -1 when answered (never below 0). */
+void gw_session_inflight_add(gw_session_t *s, int delta);
+/** Subscription jobs on the workers now (subscription.h). */
+uint32_t gw_session_sub_jobs(const gw_session_t *s);
+void gw_session_sub_jobs_add(gw_session_t *s, int delta);
+/** A replay paused until the send queue drains (true), or no longer waiting (false): the
+ *  events table's drained() is called while any wait. */
+void gw_session_replay_wait(gw_session_t *s, bool waiting);
+
+/** Its subscriptions, n of them (the array may move on the next add or remove). */
+gw_sub_t *const *gw_session_subs(const gw_session_t *s, uint32_t *n);
+/** 0, or -1 when out of memory. */
+int gw_session_add_sub(gw_session_t *s, gw_sub_t *sub);
+void gw_session_remove_sub(gw_session_t *s, gw_sub_t *sub);
+
+/** The loop's tick for every session: an expired token closes it (4001), a queue over
+ *  its bound past lim.slow_grace_ms closes it (4008); otherwise the keepalive checks it
+ *  (keepalive.h). now_sec: wall clock; now_ms: monotonic. */
+void gw_session_tick_all(gw_t *gw, int64_t now_sec, int64_t now_ms);
+/** Closes every session (draining), flushing queues. */
+void gw_session_close_all(gw_t *gw, uint16_t code, const char *reason);
 
 #endif

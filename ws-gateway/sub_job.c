@@ -28,7 +28,7 @@ void gw_sub_job_send_error(gw_session_t *s, chat_err_t err, const char *room_id,
 {
     switch (err) {
     case CHAT_ERR_RATE_LIMITED:
-        chat_counter_add(&s->gw->metrics->rate_limited, 1);
+        chat_counter_add(&gw_session_gw(s)->metrics->rate_limited, 1);
         gw_session_send_error(s, "rate_limited", "too many joins and leaves, slow down", room_id,
                               NULL,
                               json_pack("{s:I}", "retry_after_ms", (json_int_t)retry_after_ms));

@@ -14,7 +14,7 @@
 
 void gw_sub_replay_go_live(gw_session_t *s, gw_sub_t *sub)
 {
-    gw_registry_entry_set_state(s->gw->registry, sub->entry, GW_SUB_LIVE);
+    gw_registry_entry_set_state(gw_session_gw(s)->registry, sub->entry, GW_SUB_LIVE);
     gw_session_send_json(s,
                          json_pack("{s:s, s:s, s:I}", "type", "subscribed", "room_id", sub->room_id,
                                    "last_seq",
@@ -26,7 +26,7 @@ static void replay__pause(gw_session_t *s, gw_sub_t *sub)
 {
     if (!sub->waiting_queue) {
         sub->waiting_queue = true;
-        s->replays_waiting++;
+        gw_session_replay_wait(s, true);
     }
 }
 
@@ -34,7 +34,7 @@ void gw_sub_replay_unpause(gw_session_t *s, gw_sub_t *sub)
 {
     if (sub->waiting_queue) {
         sub->waiting_queue = false;
-        s->replays_waiting--;
+        gw_session_replay_wait(s, false);
     }
 }
 
@@ -61,7 +61,7 @@ gw_sub_replay_next_t gw_sub_replay_continue(gw_session_t *s, gw_sub_t *sub, bool
     gw_frame_t *f;
     bool from_memory = false;
 
-    if (s->closing) {
+    if (gw_session_is_closing(s)) {
         return GW_SUB_REPLAY_DONE;
     }
     (void)gw_registry_room_last(room, &last);
@@ -80,15 +80,17 @@ gw_sub_replay_next_t gw_sub_replay_continue(gw_session_t *s, gw_sub_t *sub, bool
      * delivered was committed; reading again finds it (room->last is always stored).
      * Reaching last through the room's own frames is. */
     if (from_memory) {
-        chat_counter_add(&s->gw->metrics->resume_replays[GW_REPLAY_MEMORY], 1);
-        chat_log_debug("replayed from the room's recent frames", "gateway", s->gw->cfg.gateway_id,
-                       "conn", s->conn_key, "room", sub->room_id);
+        chat_counter_add(&gw_session_gw(s)->metrics->resume_replays[GW_REPLAY_MEMORY], 1);
+        chat_log_debug("replayed from the room's recent frames", "gateway",
+                       gw_session_gw(s)->cfg.gateway_id, "conn", gw_session_conn_key(s), "room",
+                       sub->room_id);
     }
     if ((!more || from_memory) && delivered >= last) {
         gw_sub_replay_go_live(s, sub);
         return GW_SUB_REPLAY_DONE;
     }
-    if (gw_session_has_room_for_replay(s, 0) && s->q_len <= s->gw->lim.queue_max_frames / 4) {
+    if (gw_session_has_room_for_replay(s, 0) &&
+        gw_session_queued(s) <= gw_session_gw(s)->lim.queue_max_frames / 4) {
         return GW_SUB_REPLAY_FETCH;
     }
     replay__pause(s, sub);

@@ -31,37 +31,25 @@ static void sub__dispatch(gw_session_t *s, gw_sub_t *sub, gw_sub_job_kind_t kind
 
 gw_sub_t *gw_subscription_find(gw_session_t *s, const char *room_id)
 {
-    for (uint32_t i = 0; i < s->n_subs; i++) {
-        if (strcmp(s->subs[i]->room_id, room_id) == 0) {
-            return s->subs[i];
+    uint32_t n;
+    gw_sub_t *const *subs = gw_session_subs(s, &n);
+
+    for (uint32_t i = 0; i < n; i++) {
+        if (strcmp(subs[i]->room_id, room_id) == 0) {
+            return subs[i];
         }
     }
     return NULL;
 }
 
-static int subs__add(gw_session_t *s, gw_sub_t *sub)
+/* The i-th of s's subscriptions, or NULL past the end (the list may change between
+ * calls: a drop or a dispatch may remove one). */
+static gw_sub_t *subs__at(const gw_session_t *s, uint32_t i)
 {
-    if (s->n_subs == s->cap_subs) {
-        uint32_t cap = s->cap_subs ? s->cap_subs * 2 : 4;
-        gw_sub_t **subs = realloc(s->subs, cap * sizeof(*subs));
-        if (subs == NULL) {
-            return -1;
-        }
-        s->subs = subs;
-        s->cap_subs = cap;
-    }
-    s->subs[s->n_subs++] = sub;
-    return 0;
-}
+    uint32_t n;
+    gw_sub_t *const *subs = gw_session_subs(s, &n);
 
-static void subs__remove(gw_session_t *s, gw_sub_t *sub)
-{
-    for (uint32_t i = 0; i < s->n_subs; i++) {
-        if (s->subs[i] == sub) {
-            s->subs[i] = s->subs[--s->n_subs];
-            return;
-        }
-    }
+    return i < n ? subs[i] : NULL;
 }
 
 bool gw_subscription_checked(const gw_sub_t *sub)
@@ -94,17 +82,19 @@ void gw_subscription_on_tick(gw_t *gw)
 
 void gw_subscription_drop(gw_session_t *s, gw_sub_t *sub)
 {
-    gw_sub_retry_unlink(s->gw, sub);
+    gw_sub_retry_unlink(gw_session_gw(s), sub);
     gw_sub_replay_unpause(s, sub);
-    gw_registry_entry_destroy(s->gw->registry, sub->entry);
-    subs__remove(s, sub);
+    gw_registry_entry_destroy(gw_session_gw(s)->registry, sub->entry);
+    gw_session_remove_sub(s, sub);
     free(sub);
 }
 
 void gw_subscription_drop_all(gw_session_t *s)
 {
-    while (s->n_subs > 0) {
-        gw_subscription_drop(s, s->subs[s->n_subs - 1]);
+    uint32_t n;
+
+    while (gw_session_subs(s, &n), n > 0) {
+        gw_subscription_drop(s, subs__at(s, n - 1));
     }
 }
 
@@ -118,9 +108,12 @@ static void sub__continue(gw_session_t *s, gw_sub_t *sub, bool more)
 
 void gw_subscription_on_queue_drained(gw_session_t *s)
 {
-    for (uint32_t i = s->n_subs; i-- > 0;) {
-        gw_sub_t *sub = s->subs[i];
-        if (sub->waiting_queue) {
+    uint32_t n;
+
+    gw_session_subs(s, &n);
+    for (uint32_t i = n; i-- > 0;) {
+        gw_sub_t *sub = subs__at(s, i);
+        if (sub != NULL && sub->waiting_queue) {
             gw_sub_replay_unpause(s, sub);
             sub__continue(s, sub, true);
         }
@@ -132,8 +125,11 @@ void gw_subscription_on_queue_drained(gw_session_t *s)
 /* Starts the jobs that waited for the session's other subscription jobs to end. */
 static void sub__dispatch_waiting(gw_session_t *s)
 {
-    for (uint32_t i = 0; i < s->n_subs && s->sub_jobs < s->gw->lim.max_sub_jobs; i++) {
-        gw_sub_t *sub = s->subs[i];
+    gw_sub_t *sub;
+
+    for (uint32_t i = 0; (sub = subs__at(s, i)) != NULL &&
+         gw_session_sub_jobs(s) < gw_session_gw(s)->lim.max_sub_jobs;
+         i++) {
         if (sub->dispatch_waiting) {
             sub->dispatch_waiting = false;
             sub__dispatch(s, sub, (gw_sub_job_kind_t)sub->retry_kind);
@@ -153,12 +149,12 @@ static void sub__attach_checked(gw_session_t *s, gw_sub_t *sub, const gw_sub_job
     }
     sub->join = false; /* done */
     if (gw_registry_entry_room(sub->entry) == NULL &&
-        gw_registry_attach(s->gw->registry, sub->entry, sub->room_id) != 0) {
+        gw_registry_attach(gw_session_gw(s)->registry, sub->entry, sub->room_id) != 0) {
         gw_sub_job_send_error(s, CHAT_ERR_NOMEM, sub->room_id, 0);
         gw_subscription_drop(s, sub);
         return;
     }
-    if (gw_registry_channel_ready(s->gw->registry, gw_registry_entry_room(sub->entry))) {
+    if (gw_registry_channel_ready(gw_session_gw(s)->registry, gw_registry_entry_room(sub->entry))) {
         sub__dispatch(s, sub, GW_SUB_JOB_START);
     } else {
         sub->waiting_redis = true; /* gw_subscription_on_channel_ready continues */
@@ -184,7 +180,7 @@ static void sub__done(gw_job_t *job, gw_t *gw, bool cancelled)
     if (s == NULL) {
         goto cleanup;
     }
-    s->sub_jobs--;
+    gw_session_sub_jobs_add(s, -1);
     sub = gw_subscription_find(s, j->room_id);
     if (sub == NULL || sub->gen != j->gen) {
         goto next;
@@ -192,7 +188,7 @@ static void sub__done(gw_job_t *job, gw_t *gw, bool cancelled)
     if (j->err == CHAT_ERR_UNAVAILABLE || j->err == CHAT_ERR_NOMEM) {
         if (sub->retry_backoff_ms == 0) {
             chat_log_warn("subscription waits for MongoDB", "gateway", gw->cfg.gateway_id, "conn",
-                          s->conn_key, "room", j->room_id);
+                          gw_session_conn_key(s), "room", j->room_id);
         }
         gw_sub_retry_schedule(gw, sub, (int)j->kind);
         goto next;
@@ -249,10 +245,10 @@ cleanup:
 
 static void sub__dispatch(gw_session_t *s, gw_sub_t *sub, gw_sub_job_kind_t kind)
 {
-    gw_t *gw = s->gw;
+    gw_t *gw = gw_session_gw(s);
     gw_sub_job_t *j;
 
-    if (s->sub_jobs >= gw->lim.max_sub_jobs) {
+    if (gw_session_sub_jobs(s) >= gw->lim.max_sub_jobs) {
         /* one session never holds more than its share of the workers */
         sub->dispatch_waiting = true;
         sub->retry_kind = (int)kind;
@@ -264,10 +260,10 @@ static void sub__dispatch(gw_session_t *s, gw_sub_t *sub, gw_sub_job_kind_t kind
     }
     j->job.run = gw_sub_job_run;
     j->job.done = sub__done;
-    j->conn_id = s->conn_id;
+    j->conn_id = gw_session_conn_id(s);
     snprintf(j->room_id, sizeof(j->room_id), "%s", sub->room_id);
-    snprintf(j->user_id, sizeof(j->user_id), "%s", s->user_id);
-    snprintf(j->username, sizeof(j->username), "%s", s->username);
+    snprintf(j->user_id, sizeof(j->user_id), "%s", gw_session_user_id(s));
+    snprintf(j->username, sizeof(j->username), "%s", gw_session_username(s));
     j->gen = sub->gen;
     j->kind = kind;
     j->join = sub->join && (kind == GW_SUB_JOB_CHECK || kind == GW_SUB_JOB_FULL);
@@ -291,7 +287,7 @@ static void sub__dispatch(gw_session_t *s, gw_sub_t *sub, gw_sub_job_kind_t kind
         free(j);
         goto fail;
     }
-    s->sub_jobs++;
+    gw_session_sub_jobs_add(s, 1);
     return;
 
 fail:
@@ -305,7 +301,7 @@ static void sub__start(gw_session_t *s, gw_sub_t *sub)
 {
     const gw_room_t *room = gw_registry_entry_room(sub->entry);
 
-    if (room != NULL && gw_registry_channel_ready(s->gw->registry, room)) {
+    if (room != NULL && gw_registry_channel_ready(gw_session_gw(s)->registry, room)) {
         sub__dispatch(s, sub, sub->checked ? GW_SUB_JOB_START : GW_SUB_JOB_FULL);
     } else if (room != NULL && sub->checked) {
         sub->waiting_redis = true;
@@ -328,7 +324,7 @@ void gw_subscription_on_channel_ready(gw_t *gw, gw_room_t *room)
 
 void gw_subscription_recheck(gw_session_t *s, gw_sub_t *sub)
 {
-    gw_t *gw = s->gw;
+    gw_t *gw = gw_session_gw(s);
 
     /* results of the request in flight are ignored (gen) */
     gw_sub_replay_unpause(s, sub);
@@ -346,8 +342,9 @@ void gw_subscription_recheck(gw_session_t *s, gw_sub_t *sub)
 void gw_subscription_request(gw_session_t *s, const char *room_id, bool join, bool has_after,
                              int64_t after)
 {
-    gw_t *gw = s->gw;
+    gw_t *gw = gw_session_gw(s);
     gw_sub_t *sub;
+    uint32_t n_subs;
 
     if (gw->draining) {
         gw_session_send_error(s, "service_unavailable", "the gateway is shutting down", room_id,
@@ -377,7 +374,7 @@ void gw_subscription_request(gw_session_t *s, const char *room_id, bool join, bo
         sub__start(s, sub);
         return;
     }
-    if (s->n_subs >= gw->lim.max_rooms_per_session) {
+    if (gw_session_subs(s, &n_subs), n_subs >= gw->lim.max_rooms_per_session) {
         gw_session_send_error(s, "too_many_rooms", "this connection watches too many rooms",
                               room_id, NULL, NULL);
         return;
@@ -405,7 +402,7 @@ void gw_subscription_request(gw_session_t *s, const char *room_id, bool join, bo
             return;
         }
     }
-    if (subs__add(s, sub) != 0) {
+    if (gw_session_add_sub(s, sub) != 0) {
         gw_registry_entry_destroy(gw->registry, sub->entry);
         free(sub);
         gw_session_send_error(s, "internal_error", "out of memory", room_id, NULL, NULL);
@@ -471,12 +468,12 @@ void gw_subscription_leave(gw_session_t *s, const char *room_id)
     }
     j->job.run = gw_sub_job_run_leave;
     j->job.done = leave__done;
-    j->conn_id = s->conn_id;
+    j->conn_id = gw_session_conn_id(s);
     snprintf(j->room_id, sizeof(j->room_id), "%s", room_id);
-    snprintf(j->user_id, sizeof(j->user_id), "%s", s->user_id);
-    snprintf(j->username, sizeof(j->username), "%s", s->username);
-    j->membership_per_min = s->gw->cfg.rate_membership_per_min;
-    if (gw_store_workers_submit(s->gw->workers, gw_hash_str(room_id), &j->job) != 0) {
+    snprintf(j->user_id, sizeof(j->user_id), "%s", gw_session_user_id(s));
+    snprintf(j->username, sizeof(j->username), "%s", gw_session_username(s));
+    j->membership_per_min = gw_session_gw(s)->cfg.rate_membership_per_min;
+    if (gw_store_workers_submit(gw_session_gw(s)->workers, gw_hash_str(room_id), &j->job) != 0) {
         free(j);
         gw_session_send_error(s, "service_unavailable", "the gateway is busy, try again", room_id,
                               NULL, json_pack("{s:b}", "retryable", 1));

@@ -139,6 +139,9 @@ int gw_upgrade_auth_filter(gw_t *gw, struct lws *wsi, gw_session_t *s)
     const char *token;
     const char *v;
     chat_jwt_claims_t claims;
+    char url_room[CHAT_ID_LEN] = "";
+    bool url_has_after = false;
+    int64_t url_after_seq = 0;
     chat_err_t err;
     int rc = -1;
 
@@ -185,7 +188,7 @@ int gw_upgrade_auth_filter(gw_t *gw, struct lws *wsi, gw_session_t *s)
         goto cleanup;
     }
 
-    memset(s, 0, sizeof(*s));
+    gw_session_reset(s);
     argbuf = malloc(UPGRADE__TOKEN_MAX);
     if (argbuf == NULL) {
         rc = upgrade__refuse(gw, wsi, 500, "internal_error", "out of memory");
@@ -197,7 +200,7 @@ int gw_upgrade_auth_filter(gw_t *gw, struct lws *wsi, gw_session_t *s)
             rc = upgrade__refuse(gw, wsi, 400, "validation_error", "room_id is not a valid id");
             goto cleanup;
         }
-        snprintf(s->url_room, sizeof(s->url_room), "%s", v);
+        snprintf(url_room, sizeof(url_room), "%s", v);
     }
     v = lws_get_urlarg_by_name(wsi, "after_seq=", argbuf, UPGRADE__TOKEN_MAX);
     if (v != NULL) {
@@ -210,14 +213,11 @@ int gw_upgrade_auth_filter(gw_t *gw, struct lws *wsi, gw_session_t *s)
                                  "after_seq must be a non-negative integer");
             goto cleanup;
         }
-        s->url_has_after = true;
-        s->url_after_seq = n;
+        url_has_after = true;
+        url_after_seq = n;
     }
-    snprintf(s->user_id, sizeof(s->user_id), "%s", claims.sub);
-    snprintf(s->username, sizeof(s->username), "%s", claims.username);
-    s->token_exp = claims.exp;
-    snprintf(s->jti, sizeof(s->jti), "%s", claims.jti);
-    lws_get_peer_simple(wsi, s->peer, sizeof(s->peer));
+    gw_session_set_url_resume(s, url_room, url_has_after, url_after_seq);
+    gw_session_set_identity(s, wsi, &claims);
     rc = 0;
 
 cleanup:

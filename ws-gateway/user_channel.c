@@ -70,21 +70,23 @@ void gw_users_socket_opened(gw_users_t *users, gw_session_t *s)
     if (users == NULL) {
         return;
     }
-    e = gw_hmap_get(users->by_user, s->user_id);
+    e = gw_hmap_get(users->by_user, gw_session_user_id(s));
     if (e == NULL) {
         e = calloc(1, sizeof(*e));
-        if (e == NULL || gw_hmap_put(users->by_user, s->user_id, e) != 0) {
+        if (e == NULL || gw_hmap_put(users->by_user, gw_session_user_id(s), e) != 0) {
             free(e);
-            chat_log_warn("out of memory: no live channel for this socket", "user", s->user_id);
+            chat_log_warn("out of memory: no live channel for this socket", "user",
+                          gw_session_user_id(s));
             return;
         }
-        gw_pubsub_want_user(users->gw->pubsub, s->user_id, true);
+        gw_pubsub_want_user(users->gw->pubsub, gw_session_user_id(s), true);
     }
     if (e->n == e->cap) {
         size_t cap = e->cap == 0 ? 2 : e->cap * 2;
         gw_session_t **grown = realloc(e->sessions, cap * sizeof(*grown));
         if (grown == NULL) {
-            chat_log_warn("out of memory: no live channel for this socket", "user", s->user_id);
+            chat_log_warn("out of memory: no live channel for this socket", "user",
+                          gw_session_user_id(s));
             return;
         }
         e->sessions = grown;
@@ -97,7 +99,7 @@ void gw_users_socket_closed(gw_users_t *users, gw_session_t *s)
 {
     users_entry_t *e;
 
-    if (users == NULL || (e = gw_hmap_get(users->by_user, s->user_id)) == NULL) {
+    if (users == NULL || (e = gw_hmap_get(users->by_user, gw_session_user_id(s))) == NULL) {
         return;
     }
     for (size_t i = 0; i < e->n; i++) {
@@ -107,8 +109,8 @@ void gw_users_socket_closed(gw_users_t *users, gw_session_t *s)
         }
     }
     if (e->n == 0) {
-        gw_pubsub_want_user(users->gw->pubsub, s->user_id, false);
-        gw_hmap_remove(users->by_user, s->user_id);
+        gw_pubsub_want_user(users->gw->pubsub, gw_session_user_id(s), false);
+        gw_hmap_remove(users->by_user, gw_session_user_id(s));
         free(e->sessions);
         free(e);
     }
@@ -176,7 +178,7 @@ void gw_users_on_channel_message(gw_users_t *users, const char *user_id, const c
         return;
     }
     for (size_t i = 0; i < e->n; i++) {
-        if (!e->sessions[i]->closing) {
+        if (!gw_session_is_closing(e->sessions[i])) {
             (void)gw_session_send(e->sessions[i], frame);
         }
     }

@@ -1,5 +1,6 @@
 """test_include_graph.py - the gateway's layers (issue 11): no circle in the graph of its
-modules drawn from their `#include "..."` lines, and no C file over the size cap.
+modules drawn from their `#include "..."` lines, types owned by a module opaque outside it
+(defined in its .c or its private header), and no C file over the size cap.
 
 A module is a .c file with its .h. A module split over several files for the size cap
 shares a private header `<name>_internal.h`: every file that includes one (directly, or
@@ -120,6 +121,40 @@ def test_the_gateway_has_no_include_circle():
     detail = ["  " + " <-> ".join(c) + ": " + "; ".join(
         f"{a} -> {sorted(edges[a] & set(c))}" for a in c) for c in found]
     assert not found, "include circles in ws-gateway/:\n" + "\n".join(detail)
+
+
+# Public by design: the job header every caller embeds in its own job struct (as libuv's
+# uv_work_t is), so the workers can queue it without an allocation of their own.
+EMBEDDED_TYPES = {"gw_job"}
+TYPEDEF = re.compile(r"^typedef struct (\w+) \w+;", re.M)
+
+
+def defined_in_public_headers(folder=GATEWAY):
+    """{type: [public header]} for each type a header of folder declares as
+    `typedef struct X X_t;` and a public (not *_internal.h) header defines."""
+    headers = sorted(folder.glob("*.h"))
+    declared = {t for h in headers for t in TYPEDEF.findall(h.read_text())}
+    found = collections.defaultdict(list)
+    for h in headers:
+        if h.name.endswith("_internal.h"):
+            continue
+        for t in declared - EMBEDDED_TYPES:
+            if re.search(r"^struct " + t + r"\s*\{", h.read_text(), re.M):
+                found[t].append(h.name)
+    return dict(found)
+
+
+def test_the_checker_sees_a_public_struct(tmp_path):
+    (tmp_path / "a.h").write_text("typedef struct gw_a gw_a_t;\nstruct gw_a {\n    int x;\n};\n")
+    (tmp_path / "b.h").write_text("typedef struct gw_b gw_b_t;\n")
+    (tmp_path / "b_internal.h").write_text("struct gw_b {\n    int y;\n};\n")
+    assert defined_in_public_headers(tmp_path) == {"gw_a": ["a.h"]}
+
+
+def test_owned_types_are_opaque_outside_their_module():
+    """gw_session_t, gw_sub_t, gw_room_t and the rest are defined in a .c file or in their
+    module's private header: other modules use functions (issue 11)."""
+    assert defined_in_public_headers() == {}
 
 
 def test_no_c_file_over_the_size_cap():
