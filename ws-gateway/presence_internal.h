@@ -45,6 +45,7 @@ struct gw_presence {
     size_t n_seen;
     size_t cap_seen;
     bool seen_in_flight;
+    int64_t seen_flushed_ms; /* monotonic: the last batch's start (0: none yet) */
 };
 
 /* presence_tracker.c */

@@ -45,6 +45,11 @@ typedef struct seen_job {
 
 #define PRESENCE__SEEN_MAX 100000 /* waiting for a batch; past it a last_seen is skipped */
 #define PRESENCE__SEEN_CHUNK 1000 /* users per update */
+/* A batch at most this often (or at once when a chunk is waiting): on FerretDB each update
+ * decodes the whole users collection (~1.3 s of a core at 10,000 users), so writing after
+ * every tick of a steady churn kept a core busy and slowed every request beside it.
+ * REST shows last_seen from its user cache (CHAT_USER_CACHE_TTL_SEC), older than this. */
+#define PRESENCE__SEEN_EVERY_MS 10000
 
 /* ------------------------------------------------------------------ frames */
 
@@ -193,12 +198,16 @@ static void seen__done(gw_job_t *job, gw_t *gw, bool cancelled)
     free(j);
 }
 
-/* The users gone offline since the last batch get their last_seen, in one job. */
+/* The users gone offline since the last batch get their last_seen, in one job (at most
+ * every PRESENCE__SEEN_EVERY_MS). */
 static void presence__flush_seen(gw_presence_t *pt)
 {
     seen_job_t *j;
+    int64_t now = chat_clock_monotonic_ms();
+    bool due = pt->n_seen >= PRESENCE__SEEN_CHUNK || pt->gw->draining || pt->seen_flushed_ms == 0 ||
+        now - pt->seen_flushed_ms >= PRESENCE__SEEN_EVERY_MS;
 
-    if (pt->n_seen == 0 || pt->seen_in_flight || pt->gw->stopping ||
+    if (pt->n_seen == 0 || pt->seen_in_flight || pt->gw->stopping || !due ||
         (j = calloc(1, sizeof(*j))) == NULL) {
         return;
     }
@@ -215,6 +224,7 @@ static void presence__flush_seen(gw_presence_t *pt)
         return;
     }
     pt->seen_in_flight = true;
+    pt->seen_flushed_ms = now;
 }
 
 void gw_presence_member_joined(gw_presence_t *pt, const char *room_id, const char *user_id)

@@ -1,7 +1,8 @@
 """test_gateway_presence.py - presence across gateways: a user is online while any of
 their sockets is open on any gateway (one event per change per socket, debounced
 against flapping), offline after the last one closes, and offline within ~35 s when the
-gateway holding them is killed with SIGKILL (the other gateways' sweep)."""
+gateway holding them is killed with SIGKILL (the other gateways' sweep). last_seen goes to
+MongoDB in batches, at most one per 10 s of steady churn."""
 import asyncio
 import signal
 import time
@@ -61,6 +62,45 @@ def test_online_offline_across_gateways(stack):
             await w.close()
 
     asyncio.run(run())
+
+
+def test_last_seen_is_written_in_batches(stack):
+    """A socket's close notes its user's last_seen; a gateway writes the noted ones in one
+    update at most every 10 s (PRESENCE__SEEN_EVERY_MS). On FerretDB each such update
+    decodes the whole users collection, so one per 250 ms tick of a steady churn kept a
+    core busy. A close right after a batch waits for the next one; it is not lost."""
+    from bson import ObjectId
+    from pymongo import MongoClient
+
+    first, second = register(stack.http_url), register(stack.http_url)
+    db = MongoClient(stack.mongo_uri)[stack.mongo_db]
+
+    def seen(user):
+        return db.users.find_one({"_id": ObjectId(user["id"])}).get("last_seen")
+
+    def wait_seen(user, limit_s):
+        t0 = time.monotonic()
+        while seen(user) is None and time.monotonic() - t0 < limit_s:
+            time.sleep(0.1)
+        return seen(user) is not None
+
+    async def close_one(user):
+        c = await connect(stack.gateway_ws_url(0), user["token"])
+        await c.send({"type": "ping"})  # answered once admitted: the user is online
+        await c.recv_until(lambda f: f.get("type") == "pong", 10)
+        await c.close()
+
+    try:
+        asyncio.run(close_one(first))
+        assert wait_seen(first, 15), "the first close's last_seen was never written"
+        closed = time.monotonic()
+        asyncio.run(close_one(second))  # right after a batch: waits for the next
+        time.sleep(3.0)
+        assert seen(second) is None, "written again within 3 s of the previous batch"
+        assert wait_seen(second, 15), "the second close's last_seen was never written"
+        assert time.monotonic() - closed > 5
+    finally:
+        db.client.close()
 
 
 def test_killed_gateway_users_go_offline(make_stack):
