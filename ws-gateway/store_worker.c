@@ -14,7 +14,7 @@
 
 #include "chat/clock.h"
 #include "chat/log.h"
-#include "chat/membership.h"
+#include "chat/membership_leaves.h"
 #include "chat/messages_repo.h"
 
 #define WORKER__REDIS_TIMEOUT_MS 500 /* a Redis call takes well under a millisecond */

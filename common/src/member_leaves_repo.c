@@ -67,6 +67,22 @@ static int leaves__cmp(const void *a, const void *b)
     return leaves__cmp_key(&x->room, &x->user, &y->room, &y->user);
 }
 
+/* What a read gathered into out, sorted by (room, user), when rc is CHAT_OK; freed
+ * otherwise. */
+static void leaves__take(leaves__acc_t *acc, chat_err_t rc, chat_member_leaves_t *out)
+{
+    if (rc == CHAT_OK) {
+        if (acc->n > 1) {
+            qsort(acc->v, acc->n, sizeof(*acc->v), leaves__cmp);
+        }
+        out->v = acc->v;
+        out->n = acc->n;
+    } else {
+        free(acc->v);
+    }
+    acc->v = NULL;
+}
+
 chat_err_t chat_member_leave_record(chat_db_t *db, const bson_oid_t *room, const bson_oid_t *user,
                                     int64_t at_ms, chat_member_leave_t *out)
 {
@@ -172,15 +188,31 @@ chat_err_t chat_member_leaves_load(chat_db_t *db, const bson_oid_t *room, const 
             rc = CHAT_ERR_UNAVAILABLE;
         }
     }
-    if (rc == CHAT_OK) {
-        if (acc.n > 1) {
-            qsort(acc.v, acc.n, sizeof(*acc.v), leaves__cmp);
-        }
-        out->v = acc.v;
-        out->n = acc.n;
-        acc.v = NULL;
+    leaves__take(&acc, rc, out);
+    bson_destroy(&filter);
+    return rc;
+}
+
+chat_err_t chat_member_leaves_load_ids(chat_db_t *db, const chat_member_leave_t *ls, size_t n,
+                                       chat_member_leaves_t *out)
+{
+    bson_t filter = BSON_INITIALIZER;
+    leaves__acc_t acc = {NULL, 0, 0};
+    bson_oid_t *ids = n > 0 ? malloc(n * sizeof(*ids)) : NULL;
+    chat_err_t rc = n > 0 && ids == NULL ? CHAT_ERR_NOMEM : CHAT_OK;
+
+    out->v = NULL;
+    out->n = 0;
+    if (n == 0 || rc != CHAT_OK) {
+        return rc;
     }
-    free(acc.v);
+    for (size_t i = 0; i < n; i++) {
+        ids[i] = ls[i].id;
+    }
+    chat_repo_query_in_oids(&filter, "_id", ids, n);
+    rc = chat_repo_query_each(db, LEAVES__COLL, &filter, NULL, n, leaves__doc, &acc);
+    leaves__take(&acc, rc, out);
+    free(ids);
     bson_destroy(&filter);
     return rc;
 }

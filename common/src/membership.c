@@ -27,6 +27,7 @@
 #include "chat/log.h"
 #include "chat/member_cache.h"
 #include "chat/member_leaves_repo.h"
+#include "chat/membership_leaves.h"
 #include "chat/message_append.h"
 #include "chat/messages_repo.h"
 #include "chat/ratelimit.h"
@@ -36,10 +37,6 @@
 #include "chat/validate.h"
 
 #define MEMBERSHIP__COMMIT_WAIT_MS 200
-/* Leaves of one room finished together (one update marks them done). */
-#define MEMBERSHIP__FINISH_BATCH 64
-/* Rooms up to this size have their leaves deleted in one command (membership__finish_room). */
-#define MEMBERSHIP__FINISH_TOGETHER_MAX 250
 
 /* Stores "<username> <what>" as a system message of room_id about user_id and makes it
  * visible (window + PUBLISH). */
@@ -152,115 +149,6 @@ static bool membership__redis_up(const chat_store_t *s)
     return s->redis != NULL && chat_redis_run_id(s->redis) != NULL;
 }
 
-static int membership__by_room(const void *a, const void *b)
-{
-    return bson_oid_compare(&((const chat_member_leave_t *)a)->room,
-                            &((const chat_member_leave_t *)b)->room);
-}
-
-/* One room's leaves v[0..k): one delete for all of them when the room is small (FerretDB
- * applies the $or to each of the room's memberships, ~0.1 ms each: 3 s for 64 leaves of
- * a 5,000-member room), else one delete each (both ids pushed down: ~25 ms, one
- * membership decoded); then one update marks them done. */
-static chat_err_t membership__finish_room(chat_db_t *db, const chat_member_leave_t *v, size_t k)
-{
-    bson_oid_t users[MEMBERSHIP__FINISH_BATCH];
-    int64_t untils[MEMBERSHIP__FINISH_BATCH];
-    bool together = true;
-    chat_err_t rc = CHAT_OK;
-
-    for (size_t j = 0; j < k; j++) {
-        users[j] = v[j].user;
-        untils[j] = v[j].at_ms;
-        together = together && v[j].room_members > 0 &&
-            v[j].room_members <= MEMBERSHIP__FINISH_TOGETHER_MAX;
-    }
-    if (together) {
-        rc = chat_members_delete_left(db, &v[0].room, users, untils, k);
-    }
-    for (size_t j = 0; !together && rc == CHAT_OK && j < k; j++) {
-        rc = chat_members_delete_left(db, &v[0].room, &users[j], &untils[j], 1);
-    }
-    return rc == CHAT_OK ? chat_member_leaves_mark_done(db, v, k) : rc;
-}
-
-chat_err_t chat_membership_leaves_finish(chat_db_t *db, const chat_member_leave_t *ls, size_t n)
-{
-    chat_member_leave_t *v = n > 0 ? malloc(n * sizeof(*v)) : NULL;
-    chat_err_t first = CHAT_OK;
-    size_t i = 0;
-
-    if (n > 0 && v == NULL) {
-        return CHAT_ERR_NOMEM;
-    }
-    if (n > 0) {
-        memcpy(v, ls, n * sizeof(*v));
-        qsort(v, n, sizeof(*v), membership__by_room);
-    }
-    while (i < n) { /* a room's leaves at a time */
-        size_t k = 0;
-        chat_err_t rc;
-        while (i + k < n && k < MEMBERSHIP__FINISH_BATCH &&
-               bson_oid_equal(&v[i + k].room, &v[i].room)) {
-            k++;
-        }
-        rc = membership__finish_room(db, v + i, k);
-        if (first == CHAT_OK) {
-            first = rc; /* the rest still go; what failed is the sweep's */
-        }
-        i += k;
-    }
-    free(v);
-    return first;
-}
-
-/* Before a join: finishes the pending leaves of (room, user) and forgets them, and moves
- * *joined_at past the latest, so that nothing subtracts the new membership. */
-static chat_err_t membership__finish_pending(chat_db_t *db, const bson_oid_t *room,
-                                             const bson_oid_t *user, int64_t *joined_at)
-{
-    chat_member_leaves_t leaves = {NULL, 0};
-    chat_err_t rc = chat_member_leaves_load(db, room, user, 0, &leaves);
-
-    for (size_t i = 0; rc == CHAT_OK && i < leaves.n; i++) {
-        if (!leaves.v[i].done) {
-            rc = chat_members_delete_left(db, room, user, &leaves.v[i].at_ms, 1);
-        }
-        if (rc == CHAT_OK) {
-            rc = chat_member_leave_forget(db, &leaves.v[i]);
-        }
-        if (leaves.v[i].at_ms >= *joined_at) {
-            *joined_at = leaves.v[i].at_ms + 1;
-        }
-    }
-    chat_member_leaves_clear(&leaves);
-    return rc;
-}
-
-chat_err_t chat_membership_leaves_sweep(chat_db_t *db, int64_t now_ms, size_t *finished)
-{
-    chat_member_leaves_t leaves = {NULL, 0};
-    chat_err_t rc =
-        chat_member_leaves_load(db, NULL, NULL, now_ms - CHAT_MEMBER_LEAVE_ORPHAN_MS, &leaves);
-    size_t n = 0;
-
-    *finished = 0;
-    for (size_t i = 0; rc == CHAT_OK && i < leaves.n; i++) {
-        if (!leaves.v[i].done) { /* its process died before deleting */
-            leaves.v[n++] = leaves.v[i];
-        }
-    }
-    if (rc == CHAT_OK && n > 0) {
-        rc = chat_membership_leaves_finish(db, leaves.v, n);
-        *finished = n;
-    }
-    chat_member_leaves_clear(&leaves);
-    if (rc == CHAT_OK) {
-        rc = chat_member_leaves_forget_done(db, now_ms - CHAT_MEMBER_LEAVE_KEEP_MS);
-    }
-    return rc;
-}
-
 chat_err_t chat_membership_join(const chat_store_t *s, const char *room_id, const char *user_id,
                                 const char *username, bool by_owner, chat_room_t *room_out,
                                 chat_message_t *sys_out, bool *changed)
@@ -297,7 +185,7 @@ chat_err_t chat_membership_join(const chat_store_t *s, const char *room_id, cons
     }
     bson_oid_init_from_string(&room_oid, room.id);
     bson_oid_init_from_string(&user_oid, user_id);
-    rc = membership__finish_pending(s->db, &room_oid, &user_oid, &now);
+    rc = chat_membership_leaves_take_over(s->db, &room_oid, &user_oid, &now);
     if (rc != CHAT_OK) {
         goto done;
     }

@@ -155,6 +155,26 @@ chat_err_t chat_members_delete_left(chat_db_t *db, const bson_oid_t *room, const
     return rc;
 }
 
+chat_err_t chat_members_delete_left_by(chat_db_t *db, const bson_oid_t *room,
+                                       const bson_oid_t *users, size_t n, int64_t until)
+{
+    bson_t filter = BSON_INITIALIZER;
+    bson_t lte;
+    chat_err_t rc;
+
+    if (n == 0) {
+        return CHAT_OK;
+    }
+    BSON_APPEND_OID(&filter, "room_id", room); /* pushed down beside the $in */
+    chat_repo_query_in_oids(&filter, "user_id", users, n);
+    BSON_APPEND_DOCUMENT_BEGIN(&filter, "joined_at", &lte);
+    BSON_APPEND_DATE_TIME(&lte, "$lte", until);
+    bson_append_document_end(&filter, &lte);
+    rc = chat_db_delete(db, MEMBERS__COLL, &filter, true, NULL);
+    bson_destroy(&filter);
+    return rc;
+}
+
 static chat_err_t members__joined_at(const bson_t *doc, void *arg)
 {
     bson_iter_t iter;

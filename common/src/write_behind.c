@@ -5,8 +5,9 @@
  * one delete per room) by the collector's own thread or by its owner. The thread writes
  * heads at once and leaves a second after the first of them (or when
  * CHAT_WRITE_BEHIND_MAX wait): each delete scans room_members on FerretDB, so leaves that
- * come together share one. It also runs the leave records' sweep every
- * CHAT_WRITE_BEHIND_SWEEP_MS.
+ * come together share one. A large room's leaves wait in their own list until they can be
+ * settled (chat_membership_leaves_settle: one $in for a burst instead of one delete
+ * each). It also runs the leave records' sweep every CHAT_WRITE_BEHIND_SWEEP_MS.
  *
  * Threads: notes from any thread; the writer thread (chat_write_behind_start) only
  * flushes.
@@ -14,13 +15,14 @@
 #include "chat/write_behind.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include "chat/clock.h"
 #include "chat/log.h"
-#include "chat/membership.h"
+#include "chat/membership_leaves.h"
 #include "chat/messages_repo.h"
 
 typedef struct behind__batch {
@@ -37,7 +39,10 @@ struct chat_write_behind {
     behind__batch_t noted;   /* guarded by mu */
     size_t writing;          /* guarded by mu: rooms of the batch being written */
     int64_t leaves_since_ms; /* guarded by mu: when the first noted leave came */
-    bool stop;               /* guarded by mu */
+    /* guarded by mu: large rooms' leaves, in the order noted (so by at_ms, roughly) */
+    chat_member_leave_t settling[CHAT_WRITE_BEHIND_SETTLE_MAX];
+    size_t n_settling;
+    bool stop; /* guarded by mu */
     bool threaded;
     pthread_t thread;
     chat_db_t *db; /* the thread's database */
@@ -77,6 +82,54 @@ static void behind__write_taken(chat_write_behind_t *h, chat_db_t *db, bool leav
     h->writing -= taken.n + taken.n_leaves;
 }
 
+/* Takes the large rooms' leaves recorded by until_ms (mu held; INT64_MAX: all of them)
+ * and settles them without it. */
+static void behind__settle_taken(chat_write_behind_t *h, chat_db_t *db, int64_t until_ms)
+{
+    chat_member_leave_t *taken = malloc(h->n_settling * sizeof(*taken));
+    size_t n = 0;
+    size_t kept = 0;
+
+    if (taken == NULL) {
+        return; /* the next round tries again */
+    }
+    for (size_t i = 0; i < h->n_settling; i++) {
+        if (h->settling[i].at_ms <= until_ms) {
+            taken[n++] = h->settling[i];
+        } else {
+            h->settling[kept++] = h->settling[i];
+        }
+    }
+    h->n_settling = kept;
+    h->writing += n;
+    pthread_mutex_unlock(&h->mu);
+    /* a failure leaves the records to the sweep */
+    (void)chat_membership_leaves_settle(db, taken, n, chat_clock_now_ms());
+    free(taken);
+    pthread_mutex_lock(&h->mu);
+    h->writing -= n;
+}
+
+/* Milliseconds until the large rooms' leaves are settled (mu held): once the oldest has
+ * been old enough for CHAT_WRITE_BEHIND_SETTLE_GATHER_MS (those that came meanwhile
+ * go with it), or at once when the list is full. */
+static int64_t behind__settle_in(const chat_write_behind_t *h)
+{
+    int64_t oldest = INT64_MAX;
+
+    for (size_t i = 0; i < h->n_settling; i++) {
+        oldest = h->settling[i].at_ms < oldest ? h->settling[i].at_ms : oldest;
+    }
+    if (h->n_settling == 0) {
+        return INT64_MAX;
+    }
+    if (h->n_settling == CHAT_WRITE_BEHIND_SETTLE_MAX) {
+        return oldest + CHAT_MEMBER_LEAVE_SETTLE_MS - chat_clock_now_ms();
+    }
+    return oldest + CHAT_MEMBER_LEAVE_SETTLE_MS + CHAT_WRITE_BEHIND_SETTLE_GATHER_MS -
+        chat_clock_now_ms();
+}
+
 static void behind__sweep(chat_db_t *db)
 {
     size_t finished = 0;
@@ -114,6 +167,11 @@ static void *behind__main(void *arg)
     while (!h->stop) {
         int64_t now = chat_clock_monotonic_ms();
         int64_t leaves_in = CHAT_WRITE_BEHIND_SWEEP_MS; /* until the leaves are due */
+        int64_t settle_in = behind__settle_in(h);
+        if (settle_in <= 0) {
+            behind__settle_taken(h, h->db, chat_clock_now_ms() - CHAT_MEMBER_LEAVE_SETTLE_MS);
+            continue;
+        }
         if (now - swept_ms >= CHAT_WRITE_BEHIND_SWEEP_MS) {
             swept_ms = now;
             pthread_mutex_unlock(&h->mu);
@@ -127,7 +185,7 @@ static void *behind__main(void *arg)
                 : h->leaves_since_ms + CHAT_WRITE_BEHIND_LEAVES_WAIT_MS - now;
         }
         if (h->noted.n == 0 && leaves_in > 0) {
-            behind__wait(h, leaves_in);
+            behind__wait(h, leaves_in < settle_in ? leaves_in : settle_in);
             continue;
         }
         behind__write_taken(h, h->db, leaves_in <= 0);
@@ -208,7 +266,13 @@ bool chat_write_behind_note_leave(chat_write_behind_t *h, const chat_member_leav
         return false;
     }
     pthread_mutex_lock(&h->mu);
-    if (h->noted.n_leaves < CHAT_WRITE_BEHIND_MAX) {
+    if (l->room_members > CHAT_WRITE_BEHIND_LARGE_ROOM) {
+        if (h->n_settling < CHAT_WRITE_BEHIND_SETTLE_MAX) {
+            h->settling[h->n_settling++] = *l;
+            pthread_cond_signal(&h->cv);
+            ok = true;
+        }
+    } else if (h->noted.n_leaves < CHAT_WRITE_BEHIND_MAX) {
         if (h->noted.n_leaves == 0) {
             h->leaves_since_ms = chat_clock_monotonic_ms();
         }
@@ -228,7 +292,7 @@ size_t chat_write_behind_pending(chat_write_behind_t *h)
         return 0;
     }
     pthread_mutex_lock(&h->mu);
-    n = h->noted.n + h->noted.n_leaves + h->writing;
+    n = h->noted.n + h->noted.n_leaves + h->n_settling + h->writing;
     pthread_mutex_unlock(&h->mu);
     return n;
 }
@@ -241,6 +305,9 @@ void chat_write_behind_flush(chat_write_behind_t *h, chat_db_t *db)
     pthread_mutex_lock(&h->mu);
     if (h->noted.n > 0 || h->noted.n_leaves > 0) {
         behind__write_taken(h, db, true);
+    }
+    if (h->n_settling > 0) {
+        behind__settle_taken(h, db, INT64_MAX);
     }
     pthread_mutex_unlock(&h->mu);
 }

@@ -31,6 +31,10 @@
 /* A record not done this long after its leave lost its process: the sweep finishes it. A
  * leave still storing its system message may undo itself until then. */
 #define CHAT_MEMBER_LEAVE_ORPHAN_MS 300000
+/* A record read again this long after its leave can be deleted with others under one
+ * common bound (chat_membership_leaves_settle): the margin also covers clock skew
+ * between processes. */
+#define CHAT_MEMBER_LEAVE_SETTLE_MS 10000
 
 /** One pending leave. */
 typedef struct chat_member_leave {
@@ -68,6 +72,11 @@ chat_err_t chat_member_leave_forget(chat_db_t *db, const chat_member_leave_t *l)
  *  those recorded before it, and at most CHAT_MEMBER_LEAVES_MAX of them. */
 chat_err_t chat_member_leaves_load(chat_db_t *db, const bson_oid_t *room, const bson_oid_t *user,
                                    int64_t before_ms, chat_member_leaves_t *out);
+
+/** The records of ls[0..n) that still exist, read again by _id (one command), sorted
+ *  as chat_member_leaves_load's; room_members is 0 in them (it is not stored). */
+chat_err_t chat_member_leaves_load_ids(chat_db_t *db, const chat_member_leave_t *ls, size_t n,
+                                       chat_member_leaves_t *out);
 
 /** Whether a membership of (room, user) that began at joined_at_ms is over. */
 bool chat_member_leaves_cover(const chat_member_leaves_t *ls, const bson_oid_t *room,

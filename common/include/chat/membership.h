@@ -38,17 +38,6 @@ chat_err_t chat_membership_leave(const chat_store_t *s, const char *room_id, con
                                  const char *username, bool removed_by_owner, chat_room_t *room_out,
                                  chat_message_t *sys_out, bool *changed);
 
-/** Deletes the memberships that the recorded leaves ls[0..n) ended and marks the records
- *  done (the leave_later hook's work: store.h): per room one update, and one delete for
- *  a small room's leaves or one each in a large room (see membership.c). The
- *  first error (the others still go; what failed is left to the sweep). */
-chat_err_t chat_membership_leaves_finish(chat_db_t *db, const chat_member_leave_t *ls, size_t n);
-
-/** Forgets the done leave records older than CHAT_MEMBER_LEAVE_KEEP_MS and finishes
- *  those whose process died (member_leaves_repo.h); *finished = how many of the latter.
- *  Every process may run it: each step is idempotent. */
-chat_err_t chat_membership_leaves_sweep(chat_db_t *db, int64_t now_ms, size_t *finished);
-
 /**
  * Charges one membership change to actor_id's bucket (RATE_MEMBERSHIP_PER_MIN, per_min;
  * <= 0 is off), shared by every process through Redis: REST join/leave/add/remove and

@@ -47,6 +47,12 @@ chat_err_t chat_members_delete(chat_db_t *db, const bson_oid_t *room, const bson
 chat_err_t chat_members_delete_left(chat_db_t *db, const bson_oid_t *room, const bson_oid_t *users,
                                     const int64_t *untils, size_t n);
 
+/** Deletes the member documents in room of users[0..n) that began at or before until,
+ *  one {user_id: {$in}} command: only for leaves settled as membership_leaves.h says
+ *  (the one bound is exact there and nowhere else). */
+chat_err_t chat_members_delete_left_by(chat_db_t *db, const bson_oid_t *room,
+                                       const bson_oid_t *users, size_t n, int64_t until);
+
 /** *found = whether user belongs to room (the room itself is not checked). */
 chat_err_t chat_members_contains(chat_db_t *db, const bson_oid_t *room, const bson_oid_t *user,
                                  bool *found);

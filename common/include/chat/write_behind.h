@@ -9,8 +9,9 @@
  * - the leave is already durable in member_leaves (member_leaves_repo.h), which every
  *   read subtracts and whose sweep finishes orphans.
  * rest-fcgi notes them from its requests (store.h's hooks); a thread of its own writes
- * the heads at once, lets leaves gather for CHAT_WRITE_BEHIND_LEAVES_WAIT_MS, and sweeps
- * the leave records every CHAT_WRITE_BEHIND_SWEEP_MS.
+ * the heads at once, lets leaves gather for CHAT_WRITE_BEHIND_LEAVES_WAIT_MS (a large
+ * room's for CHAT_MEMBER_LEAVE_SETTLE_MS: membership_leaves.h), and sweeps the leave
+ * records every CHAT_WRITE_BEHIND_SWEEP_MS.
  *
  * Threads: any thread may note; the writes run on the collector's own thread when it
  * was started with chat_write_behind_start, else on whichever thread calls
@@ -33,6 +34,14 @@
 #define CHAT_WRITE_BEHIND_LEAVES_WAIT_MS 1000
 /* How often the collector's thread sweeps the leave records. */
 #define CHAT_WRITE_BEHIND_SWEEP_MS 30000
+/* Leaves of rooms larger than this wait CHAT_MEMBER_LEAVE_SETTLE_MS instead, so that a
+ * burst of them is settled together (membership_leaves.h); at most
+ * CHAT_WRITE_BEHIND_SETTLE_MAX wait so. */
+#define CHAT_WRITE_BEHIND_LARGE_ROOM 250
+#define CHAT_WRITE_BEHIND_SETTLE_MAX 1024
+/* How long after the first of them can be settled the collector lets a large room's
+ * leaves gather: a burst then goes in one settle, not one leave at a time. */
+#define CHAT_WRITE_BEHIND_SETTLE_GATHER_MS 5000
 
 typedef struct chat_write_behind chat_write_behind_t;
 
@@ -50,15 +59,18 @@ void chat_write_behind_destroy(chat_write_behind_t *h, chat_db_t *db);
  *  or when CHAT_WRITE_BEHIND_MAX other rooms are already waiting. */
 bool chat_write_behind_note_head(chat_write_behind_t *h, const char *room_id, int64_t seq);
 
-/** Notes a recorded leave whose membership is to be deleted. False (nothing noted) when
- *  CHAT_WRITE_BEHIND_MAX leaves are already waiting (finish it inline). */
+/** Notes a recorded leave whose membership is to be deleted: a large room's (by
+ *  l->room_members) settled CHAT_MEMBER_LEAVE_SETTLE_MS + CHAT_WRITE_BEHIND_SETTLE_GATHER_MS
+ *  after the oldest waiting, with every other one old enough by then; others finished after
+ *  CHAT_WRITE_BEHIND_LEAVES_WAIT_MS. False (nothing noted) when that wait is full
+ *  (finish it inline). */
 bool chat_write_behind_note_leave(chat_write_behind_t *h, const chat_member_leave_t *l);
 
 /** Rooms and leaves noted and not yet written (being written counts). */
 size_t chat_write_behind_pending(chat_write_behind_t *h);
 
-/** Raises room_heads for every noted room (one bulk write), finishes the noted leaves,
- *  and forgets them. */
+/** Raises room_heads for every noted room (one bulk write), finishes (or settles, those
+ *  old enough) every noted leave, and forgets them. */
 void chat_write_behind_flush(chat_write_behind_t *h, chat_db_t *db);
 
 #endif
