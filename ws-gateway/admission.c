@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chat/grow.h"
 #include "chat/log.h"
 #include "chat/user_exists.h"
 #include "chat/user_ids.h"
@@ -276,14 +277,13 @@ static void admission__submit(gw_session_t *s, bool token_only)
             memmove(a->pending, a->pending + a->head, a->n_pending * sizeof(*a->pending));
             a->head = 0;
         } else {
-            size_t cap = a->cap_pending > 0 ? a->cap_pending * 2 : ADMISSION__BATCH;
-            admission__item_t *grown = realloc(a->pending, cap * sizeof(*grown));
+            admission__item_t *grown = chat_grow(a->pending, a->n_pending, &a->cap_pending,
+                                                 sizeof(*grown), ADMISSION__BATCH);
             if (grown == NULL) {
                 gw_session_close(s, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory", false);
                 return;
             }
             a->pending = grown;
-            a->cap_pending = cap;
         }
     }
     it = &a->pending[a->head + a->n_pending++];

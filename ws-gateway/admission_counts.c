@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chat/grow.h"
 #include "chat/user_sockets.h"
 #include "gateway_metrics.h"
 #include "hmap.h"
@@ -152,14 +153,12 @@ void gw_admission_counts_remove(gw_t *gw, const char *user_id)
         chat_counter_add(&gw->metrics->batch_skipped[GW_BATCH_SOCKET_COUNT], 1);
         return;
     }
-    if (c->n_gone == c->cap_gone) {
-        size_t cap = c->cap_gone > 0 ? c->cap_gone * 2 : 64;
-        char(*grown)[CHAT_ID_LEN] = realloc(c->gone, cap * sizeof(*grown));
+    {
+        char(*grown)[CHAT_ID_LEN] = chat_grow(c->gone, c->n_gone, &c->cap_gone, sizeof(*grown), 64);
         if (grown == NULL) {
             return;
         }
         c->gone = grown;
-        c->cap_gone = cap;
     }
     memcpy(c->gone[c->n_gone++], user_id, CHAT_ID_LEN);
     counts__flush(gw, c);

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "chat/clock.h"
+#include "chat/grow.h"
 #include "chat/member_cache.h"
 #include "chat/users_repo.h"
 #include "gateway_metrics.h"
@@ -89,15 +90,9 @@ void gw_presence_on_event(gw_presence_t *pt, const char *room_id, const char *us
             known = known || strcmp(r->rooms[i], room_id) == 0;
         }
         if (r != NULL && !known) {
-            if (r->n == r->cap) {
-                size_t cap = r->cap ? r->cap * 2 : 2;
-                char(*rooms)[CHAT_ID_LEN] = realloc(r->rooms, cap * sizeof(*rooms));
-                if (rooms != NULL) {
-                    r->rooms = rooms;
-                    r->cap = cap;
-                }
-            }
-            if (r->n < r->cap) {
+            char(*rooms)[CHAT_ID_LEN] = chat_grow(r->rooms, r->n, &r->cap, sizeof(*rooms), 2);
+            if (rooms != NULL) {
+                r->rooms = rooms;
                 snprintf(r->rooms[r->n++], CHAT_ID_LEN, "%s", room_id);
             }
         }
@@ -293,14 +288,13 @@ void gw_presence_socket_closed(gw_presence_t *pt, const char *user_id)
         chat_counter_add(&pt->gw->metrics->batch_skipped[GW_BATCH_LAST_SEEN], 1);
         return;
     }
-    if (pt->n_seen == pt->cap_seen) {
-        size_t cap = pt->cap_seen > 0 ? pt->cap_seen * 2 : 64;
-        char(*grown)[CHAT_ID_LEN] = realloc(pt->seen_ids, cap * sizeof(*grown));
+    {
+        char(*grown)[CHAT_ID_LEN] =
+            chat_grow(pt->seen_ids, pt->n_seen, &pt->cap_seen, sizeof(*grown), 64);
         if (grown == NULL) {
             return;
         }
         pt->seen_ids = grown;
-        pt->cap_seen = cap;
     }
     memcpy(pt->seen_ids[pt->n_seen++], user_id, CHAT_ID_LEN);
 }

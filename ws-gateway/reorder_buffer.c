@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chat/grow.h"
+
 void gw_reorder_init(gw_reorder_t *rb, uint32_t max)
 {
     memset(rb, 0, sizeof(*rb));
@@ -50,15 +52,13 @@ void gw_reorder_insert(gw_reorder_t *rb, int64_t seq, gw_frame_t *frame)
         gw_frame_unref(rb->buf[rb->n - 1].frame);
         rb->n--;
     }
-    if (rb->n == rb->cap) {
-        uint32_t cap = rb->cap ? rb->cap * 2 : 8;
-        gw_buffered_t *b = realloc(rb->buf, cap * sizeof(*b));
+    {
+        gw_buffered_t *b = chat_grow(rb->buf, rb->n, &rb->cap, sizeof(*b), 8);
         if (b == NULL) {
             rb->overflow = true;
             return;
         }
         rb->buf = b;
-        rb->cap = cap;
     }
     memmove(rb->buf + lo + 1, rb->buf + lo, (rb->n - lo) * sizeof(*rb->buf));
     rb->buf[lo].seq = seq;

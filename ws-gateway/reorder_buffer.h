@@ -27,7 +27,7 @@ typedef struct gw_buffered {
 typedef struct gw_reorder {
     gw_buffered_t *buf; /* out-of-order successors, ascending seq, no repeats */
     uint32_t n;
-    uint32_t cap;
+    size_t cap;
     uint32_t max;  /* bound on n */
     bool overflow; /* something was given up: keep backfilling until caught up */
 } gw_reorder_t;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 #include "chat/clock.h"
+#include "chat/grow.h"
 #include "pubsub.h"
 #include "room_registry_internal.h"
 
@@ -50,14 +51,13 @@ int gw_registry_attach(gw_registry_t *reg, gw_room_entry_t *e, const char *room_
         }
         gw_pubsub_want_room(reg->gw->pubsub, room->id, true);
     }
-    if (room->n_entries == room->cap_entries) {
-        uint32_t cap = room->cap_entries ? room->cap_entries * 2 : 4;
-        gw_room_entry_t **entries = realloc(room->entries, cap * sizeof(*entries));
+    {
+        gw_room_entry_t **entries =
+            chat_grow(room->entries, room->n_entries, &room->cap_entries, sizeof(*entries), 4);
         if (entries == NULL) {
             return -1;
         }
         room->entries = entries;
-        room->cap_entries = cap;
     }
     gw_deadline_cancel(reg->lingering, room->id);
     e->room = room;

@@ -44,7 +44,7 @@ struct gw_room {
     char id[CHAT_ID_LEN];
     gw_room_entry_t **entries;
     uint32_t n_entries;
-    uint32_t cap_entries;
+    size_t cap_entries;
     bool seq_known;     /* last is meaningful (set from MongoDB on first subscribe) */
     int64_t last;       /* highest seq delivered live, in order */
     gw_reorder_t order; /* out-of-order successors (reorder_buffer.h) */

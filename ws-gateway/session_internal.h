@@ -50,7 +50,7 @@ struct gw_session {
 
     gw_sub_t **subs; /* its subscriptions (subscription.c decides what goes in) */
     uint32_t n_subs;
-    uint32_t cap_subs;
+    size_t cap_subs;
     uint32_t replays_waiting; /* subs paused until the queue drains */
     uint32_t sub_jobs;        /* subscription jobs on the workers now */
 

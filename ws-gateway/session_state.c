@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chat/grow.h"
 #include "keepalive.h"
 #include "session_internal.h"
 
@@ -187,16 +188,12 @@ gw_sub_t *const *gw_session_subs(const gw_session_t *s, uint32_t *n)
 
 int gw_session_add_sub(gw_session_t *s, gw_sub_t *sub)
 {
-    if (s->n_subs == s->cap_subs) {
-        uint32_t cap = s->cap_subs ? s->cap_subs * 2 : 4;
-        gw_sub_t **subs = realloc(s->subs, cap * sizeof(*subs));
+    gw_sub_t **subs = chat_grow(s->subs, s->n_subs, &s->cap_subs, sizeof(*subs), 4);
 
-        if (subs == NULL) {
-            return -1;
-        }
-        s->subs = subs;
-        s->cap_subs = cap;
+    if (subs == NULL) {
+        return -1;
     }
+    s->subs = subs;
     s->subs[s->n_subs++] = sub;
     return 0;
 }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "chat/grow.h"
 #include "chat/log.h"
 #include "hmap.h"
 #include "pubsub.h"
@@ -81,16 +82,14 @@ void gw_users_socket_opened(gw_users_t *users, gw_session_t *s)
         }
         gw_pubsub_want_user(users->gw->pubsub, gw_session_user_id(s), true);
     }
-    if (e->n == e->cap) {
-        size_t cap = e->cap == 0 ? 2 : e->cap * 2;
-        gw_session_t **grown = realloc(e->sessions, cap * sizeof(*grown));
+    {
+        gw_session_t **grown = chat_grow(e->sessions, e->n, &e->cap, sizeof(*grown), 2);
         if (grown == NULL) {
             chat_log_warn("out of memory: no live channel for this socket", "user",
                           gw_session_user_id(s));
             return;
         }
         e->sessions = grown;
-        e->cap = cap;
     }
     e->sessions[e->n++] = s;
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chat/grow.h"
 #include "chat/repo_query.h"
 
 #define LEAVES__COLL "member_leaves"
@@ -36,7 +37,7 @@ static chat_err_t leaves__doc(const bson_t *doc, void *arg)
         !bson_iter_init_find(&at, doc, "at") || !BSON_ITER_HOLDS_DATE_TIME(&at)) {
         return CHAT_OK; /* not ours */
     }
-    grown = chat_repo_query_grow(a->v, a->n, &a->cap, sizeof(*a->v), 8);
+    grown = chat_grow(a->v, a->n, &a->cap, sizeof(*a->v), 8);
     if (grown == NULL) {
         return CHAT_ERR_NOMEM;
     }

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "chat/grow.h"
+
 #define REDIS_CLUSTER__NO_NODE UINT16_MAX /* a slot without a master */
 
 struct chat_redis_cluster_map {
@@ -156,15 +158,11 @@ static long redis_cluster__node_index(chat_redis_cluster_map_t *map, const char 
     if (map->n_nodes >= REDIS_CLUSTER__NO_NODE) {
         return -1; /* more masters than slots: cannot happen with a real cluster */
     }
-    if (map->n_nodes == map->cap_nodes) {
-        size_t cap = map->cap_nodes == 0 ? 4 : map->cap_nodes * 2;
-        grown = realloc(map->nodes, cap * sizeof(*grown));
-        if (grown == NULL) {
-            return -1;
-        }
-        map->nodes = grown;
-        map->cap_nodes = cap;
+    grown = chat_grow(map->nodes, map->n_nodes, &map->cap_nodes, sizeof(*grown), 4);
+    if (grown == NULL) {
+        return -1;
     }
+    map->nodes = grown;
     node = &map->nodes[map->n_nodes];
     memset(node, 0, sizeof(*node));
     snprintf(node->host, sizeof(node->host), "%s", host);

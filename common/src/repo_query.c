@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "chat/grow.h"
+
 typedef struct repo_query__oids {
     const char *field;
     bson_oid_t *oids;
@@ -99,24 +101,6 @@ chat_err_t chat_repo_query_page(chat_db_t *db, const char *coll_name, const bson
     return rc;
 }
 
-void *chat_repo_query_grow(void *items, size_t n, size_t *cap, size_t size, size_t first)
-{
-    size_t ncap = *cap == 0 ? first : *cap * 2;
-    void *grown = NULL;
-
-    if (n < *cap) {
-        return items;
-    }
-    if (ncap < first || ncap > SIZE_MAX / size) {
-        return NULL;
-    }
-    grown = realloc(items, ncap * size);
-    if (grown != NULL) {
-        *cap = ncap;
-    }
-    return grown;
-}
-
 static chat_err_t repo_query__oid(const bson_t *doc, void *arg)
 {
     repo_query__oids_t *o = arg;
@@ -126,7 +110,7 @@ static chat_err_t repo_query__oid(const bson_t *doc, void *arg)
     if (!bson_iter_init_find(&iter, doc, o->field) || !BSON_ITER_HOLDS_OID(&iter)) {
         return CHAT_OK;
     }
-    grown = chat_repo_query_grow(o->oids, o->n, &o->cap, sizeof(*o->oids), 16);
+    grown = chat_grow(o->oids, o->n, &o->cap, sizeof(*o->oids), 16);
     if (grown == NULL) {
         return CHAT_ERR_NOMEM;
     }

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chat/grow.h"
 #include "chat/member_leaves_repo.h"
 #include "chat/repo_query.h"
 
@@ -32,7 +33,7 @@ static chat_err_t members__row_doc(const bson_t *doc, void *arg)
     if (!bson_iter_init_find(&iter, doc, "user_id") || !BSON_ITER_HOLDS_OID(&iter)) {
         return CHAT_OK;
     }
-    grown = chat_repo_query_grow(r->rows, r->n, &r->cap, sizeof(*r->rows), 16);
+    grown = chat_grow(r->rows, r->n, &r->cap, sizeof(*r->rows), 16);
     if (grown == NULL) {
         return CHAT_ERR_NOMEM;
     }
@@ -225,7 +226,7 @@ static chat_err_t members__pair_doc(const bson_t *doc, void *arg)
         !bson_iter_init_find(&room, doc, "room_id") || !BSON_ITER_HOLDS_OID(&room)) {
         return CHAT_OK;
     }
-    grown = chat_repo_query_grow(p->arr, p->n, &p->cap, sizeof(*p->arr), 256);
+    grown = chat_grow(p->arr, p->n, &p->cap, sizeof(*p->arr), 256);
     if (grown == NULL) {
         return CHAT_ERR_NOMEM;
     }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chat/grow.h"
 #include "chat/repo_query.h"
 #include "chat/users_repo.h"
 #include "chat/validate.h"
@@ -72,7 +73,7 @@ static chat_err_t users_list__name_doc(const bson_t *doc, void *arg)
         !BSON_ITER_HOLDS_OID(&it)) {
         return CHAT_OK;
     }
-    grown = chat_repo_query_grow(names->arr, names->n, &names->cap, sizeof(*names->arr), 256);
+    grown = chat_grow(names->arr, names->n, &names->cap, sizeof(*names->arr), 256);
     if (grown == NULL) {
         return CHAT_ERR_NOMEM;
     }

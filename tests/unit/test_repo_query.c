@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "chat/db.h"
+#include "chat/grow.h"
 #include "chat/repo_query.h"
 
 #include "db_fixture.h"
@@ -133,7 +134,7 @@ static void test_oids_page_and_grow(void **state)
     assert_int_equal(items[0], 1);
 
     for (size_t i = 0; i < 40; i++) {
-        int *more = chat_repo_query_grow(grown, i, &cap, sizeof(*grown), 16);
+        int *more = chat_grow(grown, i, &cap, sizeof(*grown), 16);
         assert_non_null(more);
         grown = more;
         grown[i] = (int)i;

@@ -66,11 +66,4 @@ size_t chat_repo_query_in_hex(bson_t *filter, const char *field, const char (*id
 /** The same with ObjectIds. */
 size_t chat_repo_query_in_oids(bson_t *filter, const char *field, const bson_oid_t *oids, size_t n);
 
-/**
- * Room for one more item in a growing array of size-byte items with n in use and *cap
- * allocated: items itself while n < *cap, else the array doubled (first items when
- * empty) with *cap updated. NULL on OOM, items then untouched and still the caller's.
- */
-void *chat_repo_query_grow(void *items, size_t n, size_t *cap, size_t size, size_t first);
-
 #endif
