@@ -126,3 +126,27 @@ chat_redis_t *test_redis_connect(void)
     assert_int_equal(chat_redis_ping(r), CHAT_OK);
     return r;
 }
+
+/* Documents of coll matching {room_id: room[, user_id: user]}, counted in MongoDB. */
+int64_t test_count_docs(chat_db_t *db, const char *coll, const char *room, const char *user)
+{
+    mongoc_client_t *client = chat_db_pop(db);
+    mongoc_collection_t *c = mongoc_client_get_collection(client, chat_db_name(db), coll);
+    bson_t filter = BSON_INITIALIZER;
+    bson_oid_t oid;
+    bson_error_t err;
+    int64_t n;
+
+    bson_oid_init_from_string(&oid, room);
+    BSON_APPEND_OID(&filter, "room_id", &oid);
+    if (user != NULL) {
+        bson_oid_init_from_string(&oid, user);
+        BSON_APPEND_OID(&filter, "user_id", &oid);
+    }
+    n = mongoc_collection_count_documents(c, &filter, NULL, NULL, NULL, &err);
+    bson_destroy(&filter);
+    mongoc_collection_destroy(c);
+    chat_db_push(db, client);
+    assert_true(n >= 0);
+    return n;
+}

@@ -9,6 +9,9 @@
 #define CHAT_TEST_DB_FIXTURE_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+#include "chat/db.h"
 
 struct CMUnitTest;
 struct chat_redis;
@@ -30,6 +33,9 @@ int store_teardown(void **state);
 
 /** A test program's main(): fails at once (naming the variable) without
  *  CHAT_TEST_MONGO_URI, else runs the group between mongoc's global init and cleanup. */
+/* Documents of coll matching {room_id: room[, user_id: user]}, counted in MongoDB. */
+int64_t test_count_docs(chat_db_t *db, const char *coll, const char *room, const char *user);
+
 int db_fixture_run_group(const char *name, const struct CMUnitTest *tests, size_t n);
 #define DB_FIXTURE_RUN(tests) \
     db_fixture_run_group(#tests, (tests), sizeof(tests) / sizeof((tests)[0]))

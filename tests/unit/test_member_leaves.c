@@ -5,8 +5,8 @@
  * pending leave, even after the read model is flushed; the membership is deleted after
  * the reply (by the hook's owner, by rest-fcgi's collector thread, or inline without a
  * hook); a second leave of the same membership does nothing; a join finishes a pending
- * leave and outlives its late delete; the sweep finishes orphans and forgets done records;
- * a large room's leaves wait and are settled together (membership_leaves.h).
+ * leave and outlives its late delete; the sweep finishes orphans and forgets done records.
+ * A large room's settled leaves: test_membership_leaves.c.
  * Main thread, plus the collector's thread in one part.
  */
 #include <stdarg.h>
@@ -56,30 +56,6 @@ static bool keep_leave(void *arg, const struct chat_member_leave *l)
 static bool note_leave(void *arg, const struct chat_member_leave *l)
 {
     return chat_write_behind_note_leave(arg, l);
-}
-
-/* Documents of coll matching {room_id: room[, user_id: user]}, counted in MongoDB. */
-static int64_t stored(chat_db_t *db, const char *coll, const char *room, const char *user)
-{
-    mongoc_client_t *client = chat_db_pop(db);
-    mongoc_collection_t *c = mongoc_client_get_collection(client, chat_db_name(db), coll);
-    bson_t filter = BSON_INITIALIZER;
-    bson_oid_t oid;
-    bson_error_t err;
-    int64_t n;
-
-    bson_oid_init_from_string(&oid, room);
-    BSON_APPEND_OID(&filter, "room_id", &oid);
-    if (user != NULL) {
-        bson_oid_init_from_string(&oid, user);
-        BSON_APPEND_OID(&filter, "user_id", &oid);
-    }
-    n = mongoc_collection_count_documents(c, &filter, NULL, NULL, NULL, &err);
-    bson_destroy(&filter);
-    mongoc_collection_destroy(c);
-    chat_db_push(db, client);
-    assert_true(n >= 0);
-    return n;
 }
 
 static void flush_read_model(chat_store_t *st)
@@ -174,8 +150,8 @@ static void test_a_leave_answers_before_its_membership_is_deleted(void **state)
     assert_true(changed);
     assert_int_equal(k.n, 1);
     /* answered: the leave is durable, the membership document still there */
-    assert_int_equal(stored(st->db, "room_members", r.id, BOB), 1);
-    assert_int_equal(stored(st->db, "member_leaves", r.id, BOB), 1);
+    assert_int_equal(test_count_docs(st->db, "room_members", r.id, BOB), 1);
+    assert_int_equal(test_count_docs(st->db, "member_leaves", r.id, BOB), 1);
     assert_int_equal(chat_messages_last_seq(st->db, r.id, &seq), CHAT_OK);
     assert_int_equal(seq, 2); /* "u left the room" is stored */
     assert_readers_say(st, r.id, BOB, false);
@@ -199,15 +175,15 @@ static void test_a_leave_answers_before_its_membership_is_deleted(void **state)
 
     /* behind the reply: the membership goes, the record stays (done) for a while */
     assert_int_equal(chat_membership_leaves_finish(st->db, &k.leaves[0], 1), CHAT_OK);
-    assert_int_equal(stored(st->db, "room_members", r.id, BOB), 0);
-    assert_int_equal(stored(st->db, "member_leaves", r.id, BOB), 1);
+    assert_int_equal(test_count_docs(st->db, "room_members", r.id, BOB), 0);
+    assert_int_equal(test_count_docs(st->db, "member_leaves", r.id, BOB), 1);
     assert_readers_say(st, r.id, BOB, false);
 
     /* without a hook: deleted before the leave returns */
     join(st, r.id, CAROL, &changed);
     leave(st, r.id, CAROL, &changed);
     assert_true(changed);
-    assert_int_equal(stored(st->db, "room_members", r.id, CAROL), 0);
+    assert_int_equal(test_count_docs(st->db, "room_members", r.id, CAROL), 0);
     assert_readers_say(st, r.id, CAROL, false);
     chat_room_clear(&r);
 }
@@ -229,12 +205,12 @@ static void test_a_join_finishes_a_pending_leave(void **state)
     /* back at once, before the leave's delete ran */
     join(st, r.id, BOB, &changed);
     assert_true(changed);
-    assert_int_equal(stored(st->db, "room_members", r.id, BOB), 1);
-    assert_int_equal(stored(st->db, "member_leaves", r.id, BOB), 0);
+    assert_int_equal(test_count_docs(st->db, "room_members", r.id, BOB), 1);
+    assert_int_equal(test_count_docs(st->db, "member_leaves", r.id, BOB), 0);
     assert_readers_say(st, r.id, BOB, true);
     /* the late delete of the old membership leaves the new one alone */
     assert_int_equal(chat_membership_leaves_finish(st->db, &k.leaves[0], 1), CHAT_OK);
-    assert_int_equal(stored(st->db, "room_members", r.id, BOB), 1);
+    assert_int_equal(test_count_docs(st->db, "room_members", r.id, BOB), 1);
     assert_readers_say(st, r.id, BOB, true);
     /* and leaving again works (no record stands in the way) */
     leave(st, r.id, BOB, &changed);
@@ -249,7 +225,7 @@ static void test_a_join_finishes_a_pending_leave(void **state)
     assert_int_equal(chat_membership_leaves_finish(st->db, &k.leaves[0], 1), CHAT_OK);
     join(st, r.id, CAROL, &changed);
     assert_true(changed);
-    assert_int_equal(stored(st->db, "member_leaves", r.id, CAROL), 0);
+    assert_int_equal(test_count_docs(st->db, "member_leaves", r.id, CAROL), 0);
     assert_readers_say(st, r.id, CAROL, true);
     chat_room_clear(&r);
 }
@@ -299,11 +275,11 @@ static void test_the_sweep(void **state)
     }
     assert_int_equal(chat_membership_leaves_sweep(st->db, now, &finished), CHAT_OK);
     assert_int_equal(finished, 1);
-    assert_int_equal(stored(st->db, "room_members", r.id, BOB), 0);
-    assert_int_equal(stored(st->db, "member_leaves", r.id, BOB), 0);
-    assert_int_equal(stored(st->db, "room_members", r.id, CAROL), 1);
-    assert_int_equal(stored(st->db, "member_leaves", r.id, CAROL), 1);
-    assert_int_equal(stored(st->db, "member_leaves", r.id, "660000000000000000000004"), 0);
+    assert_int_equal(test_count_docs(st->db, "room_members", r.id, BOB), 0);
+    assert_int_equal(test_count_docs(st->db, "member_leaves", r.id, BOB), 0);
+    assert_int_equal(test_count_docs(st->db, "room_members", r.id, CAROL), 1);
+    assert_int_equal(test_count_docs(st->db, "member_leaves", r.id, CAROL), 1);
+    assert_int_equal(test_count_docs(st->db, "member_leaves", r.id, "660000000000000000000004"), 0);
     assert_readers_say(st, r.id, CAROL, false); /* recorded is left, swept or not */
     chat_room_clear(&r);
 }
@@ -335,10 +311,10 @@ static void test_leaves_finished_in_one_go(void **state)
     join(st, r1.id, CAROL, &changed);
     assert_true(changed);
     assert_int_equal(chat_membership_leaves_finish(st->db, k.leaves, k.n), CHAT_OK);
-    assert_int_equal(stored(st->db, "room_members", r1.id, BOB), 0);
-    assert_int_equal(stored(st->db, "room_members", r2.id, BOB), 0);
-    assert_int_equal(stored(st->db, "room_members", r1.id, CAROL), 1);
-    assert_int_equal(stored(st->db, "room_members", r1.id, ALICE), 1);
+    assert_int_equal(test_count_docs(st->db, "room_members", r1.id, BOB), 0);
+    assert_int_equal(test_count_docs(st->db, "room_members", r2.id, BOB), 0);
+    assert_int_equal(test_count_docs(st->db, "room_members", r1.id, CAROL), 1);
+    assert_int_equal(test_count_docs(st->db, "room_members", r1.id, ALICE), 1);
     assert_readers_say(st, r1.id, CAROL, true);
     assert_readers_say(st, r1.id, BOB, false);
     assert_readers_say(st, r2.id, BOB, false);
@@ -420,11 +396,12 @@ static void test_the_collector_thread_deletes_after_the_reply(void **state)
     leave(&later, r.id, BOB, &changed);
     assert_true(changed);
     for (int i = 0; i < 500 &&
-         (chat_write_behind_pending(h) > 0 || stored(st->db, "room_members", r.id, BOB) > 0);
+         (chat_write_behind_pending(h) > 0 ||
+          test_count_docs(st->db, "room_members", r.id, BOB) > 0);
          i++) {
         usleep(10000);
     }
-    assert_int_equal(stored(st->db, "room_members", r.id, BOB), 0);
+    assert_int_equal(test_count_docs(st->db, "room_members", r.id, BOB), 0);
     /* what is noted when it stops is finished too */
     {
         chat_member_leave_t l;
@@ -437,113 +414,8 @@ static void test_the_collector_thread_deletes_after_the_reply(void **state)
         assert_true(chat_write_behind_note_leave(h, &l));
     }
     chat_write_behind_destroy(h, st->db);
-    assert_int_equal(stored(st->db, "room_members", r.id, ALICE), 0);
+    assert_int_equal(test_count_docs(st->db, "room_members", r.id, ALICE), 0);
     chat_room_clear(&r);
-}
-
-/* Whether (room, user) has a record and it is marked done. */
-static bool record_done(chat_db_t *db, const bson_oid_t *room, const bson_oid_t *user)
-{
-    chat_member_leaves_t ls = {NULL, 0};
-    bool done;
-
-    assert_int_equal(chat_member_leaves_load(db, room, user, 0, &ls), CHAT_OK);
-    done = ls.n == 1 && ls.v[0].done;
-    chat_member_leaves_clear(&ls);
-    return done;
-}
-
-/* Leaves of a large room old enough to settle go in one $in delete under the latest
- * leave's bound; the records are read again first, so a member who came back since (a
- * join forgot their record) keeps the new membership even though it began before that
- * bound. A young leave is finished on its own exact bound. */
-static void test_settled_leaves_of_a_large_room(void **state)
-{
-    chat_store_t *st = *state;
-    int64_t now = chat_clock_now_ms();
-    int64_t old = now - CHAT_MEMBER_LEAVE_SETTLE_MS - 10000;
-    const char *ids[4] = {"660000000000000000000011", "660000000000000000000012",
-                          "660000000000000000000013", "660000000000000000000014"};
-    int64_t at[4] = {old, old + 5000, old, now - 1000}; /* u2's is the latest settled */
-    chat_member_leave_t noted[4];
-    bson_oid_t room;
-    bson_oid_t u[4];
-    int64_t rejoined = old;
-
-    bson_oid_init_from_string(&room, "670000000000000000000002");
-    for (int i = 0; i < 4; i++) {
-        bson_oid_init_from_string(&u[i], ids[i]);
-        assert_int_equal(chat_members_insert(st->db, &room, &u[i], "member", old - 60000), CHAT_OK);
-        assert_int_equal(chat_member_leave_record(st->db, &room, &u[i], at[i], &noted[i]), CHAT_OK);
-        /* large enough that two leaves cost more one by one than one $in */
-        noted[i].room_members = 251;
-    }
-    /* u3 came back after the leave, before the settle: the join took the record over and
-     * began between u3's leave and u2's (the batch's bound) */
-    assert_int_equal(chat_membership_leaves_take_over(st->db, &room, &u[2], &rejoined), CHAT_OK);
-    assert_int_equal(rejoined, old + 1);
-    assert_int_equal(chat_members_insert(st->db, &room, &u[2], "member", old + 1000), CHAT_OK);
-
-    assert_int_equal(chat_membership_leaves_settle(st->db, noted, 4, now), CHAT_OK);
-    assert_int_equal(stored(st->db, "room_members", "670000000000000000000002", ids[0]), 0);
-    assert_int_equal(stored(st->db, "room_members", "670000000000000000000002", ids[1]), 0);
-    assert_int_equal(stored(st->db, "room_members", "670000000000000000000002", ids[2]), 1);
-    assert_int_equal(stored(st->db, "room_members", "670000000000000000000002", ids[3]), 0);
-    assert_true(record_done(st->db, &room, &u[0]));
-    assert_true(record_done(st->db, &room, &u[1]));
-    assert_true(record_done(st->db, &room, &u[3]));
-    assert_int_equal(stored(st->db, "member_leaves", "670000000000000000000002", ids[2]), 0);
-
-    /* that one command was used, with the batch's bound: a membership that (in this
-     * test only) began after its own user's leave but before the latest goes too; one
-     * delete each, on its own bound, would have left it */
-    {
-        bson_oid_t v[2];
-        chat_member_leave_t two[2];
-        bson_oid_init_from_string(&v[0], "660000000000000000000015");
-        bson_oid_init_from_string(&v[1], "660000000000000000000016");
-        for (int i = 0; i < 2; i++) {
-            assert_int_equal(
-                chat_member_leave_record(st->db, &room, &v[i], old + 5000 * i, &two[i]), CHAT_OK);
-            two[i].room_members = 251;
-        }
-        assert_int_equal(chat_members_insert(st->db, &room, &v[0], "member", old + 2000), CHAT_OK);
-        assert_int_equal(chat_members_insert(st->db, &room, &v[1], "member", old - 60000), CHAT_OK);
-        assert_int_equal(chat_membership_leaves_settle(st->db, two, 2, now), CHAT_OK);
-        assert_int_equal(
-            stored(st->db, "room_members", "670000000000000000000002", "660000000000000000000015"),
-            0);
-        assert_true(record_done(st->db, &room, &v[0]));
-    }
-}
-
-/* A large room's leave waits in the collector for its settle; a flush finishes it. */
-static void test_the_collector_keeps_a_large_rooms_leave(void **state)
-{
-    chat_store_t *st = *state;
-    chat_write_behind_t *h = chat_write_behind_create();
-    chat_member_leave_t l;
-    bson_oid_t room;
-    bson_oid_t bob;
-
-    assert_non_null(h);
-    bson_oid_init_from_string(&room, "670000000000000000000003");
-    bson_oid_init_from_string(&bob, BOB);
-    assert_int_equal(chat_members_insert(st->db, &room, &bob, "member", 1), CHAT_OK);
-    assert_int_equal(chat_member_leave_record(st->db, &room, &bob, chat_clock_now_ms(), &l),
-                     CHAT_OK);
-    l.room_members = CHAT_WRITE_BEHIND_LARGE_ROOM + 1;
-    for (size_t i = 0; i < CHAT_WRITE_BEHIND_SETTLE_MAX; i++) {
-        assert_true(chat_write_behind_note_leave(h, &l));
-    }
-    assert_false(chat_write_behind_note_leave(h, &l)); /* full: the caller finishes it */
-    assert_int_equal(chat_write_behind_pending(h), CHAT_WRITE_BEHIND_SETTLE_MAX);
-    assert_int_equal(stored(st->db, "room_members", "670000000000000000000003", BOB), 1);
-    chat_write_behind_flush(h, st->db);
-    assert_int_equal(chat_write_behind_pending(h), 0);
-    assert_int_equal(stored(st->db, "room_members", "670000000000000000000003", BOB), 0);
-    assert_true(record_done(st->db, &room, &bob));
-    chat_write_behind_destroy(h, st->db);
 }
 
 int main(void)
@@ -560,10 +432,6 @@ int main(void)
                                         store_teardown),
         cmocka_unit_test_setup_teardown(test_the_collector_thread_deletes_after_the_reply,
                                         store_setup, store_teardown),
-        cmocka_unit_test_setup_teardown(test_settled_leaves_of_a_large_room, store_setup,
-                                        store_teardown),
-        cmocka_unit_test_setup_teardown(test_the_collector_keeps_a_large_rooms_leave, store_setup,
-                                        store_teardown),
     };
     return DB_FIXTURE_RUN(tests);
 }

@@ -24,7 +24,7 @@ typedef struct chat_store {
      * (Redis then shares every writer's head at once). */
     bool (*head_later)(void *arg, const char *room_id, int64_t seq);
     /* Optional: takes a recorded leave whose room_members document is to be deleted after
-     * the reply (member_leaves_repo.h, chat_membership_leave_finish); false, or no hook,
+     * the reply (member_leaves_repo.h, membership_leaves.h); false, or no hook,
      * deletes it before. */
     bool (*leave_later)(void *arg, const struct chat_member_leave *l);
     void *later_arg; /* both hooks' */
