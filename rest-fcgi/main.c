@@ -287,6 +287,13 @@ static bool main__leave_later(void *arg, const struct chat_member_leave *l)
     return chat_write_behind_note_leave(arg, l);
 }
 
+/* Whether this process's pool serves history (lighttpd.conf's CHAT_FCGI_POOL: unset is
+ * the one pool of a single-pool setup). */
+static bool main__reads_history(const char *pool)
+{
+    return pool == NULL || strcmp(pool, "history") == 0;
+}
+
 int main(void)
 {
     chat_config_t cfg;
@@ -295,6 +302,7 @@ int main(void)
     main__indexer_t ix;
     chat_password_policy_t *passwords = NULL;
     chat_write_behind_t *write_behind = NULL;
+    chat_db_t *db_scan = NULL;
     FCGX_Request fr;
     int rc = 1;
 
@@ -322,6 +330,18 @@ int main(void)
         goto cleanup;
     }
     ctx.store.db = ctx.db;
+    if (main__reads_history(ctx.pool)) {
+        /* the same server selection bound, a longer wait for a reply: a window's rebuild
+         * is a scan on FerretDB (~2 s at a million messages, over MONGO_TIMEOUT_MS) */
+        db_scan =
+            chat_db_create_with_socket_timeout(cfg.mongo_uri, cfg.mongo_db, cfg.mongo_timeout_ms,
+                                               cfg.history_scan_timeout_ms, err, sizeof(err));
+        if (db_scan == NULL) {
+            chat_log_error("cannot set up MongoDB", "error", err);
+            goto cleanup;
+        }
+        ctx.store.db_scan = db_scan;
+    }
     ctx.store.redis = ctx.redis;
     ctx.store.window = cfg.history_window;
     write_behind = chat_write_behind_start(ctx.db);
@@ -377,6 +397,7 @@ cleanup:
     chat_password_policy_free(passwords);
     chat_write_behind_destroy(write_behind, ctx.db); /* writes what is still noted */
     chat_redis_destroy(ctx.redis);
+    chat_db_destroy(db_scan);
     chat_db_destroy(ctx.db);
     chat_db_global_cleanup();
     chat_config_free(&cfg);

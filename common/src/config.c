@@ -373,6 +373,8 @@ int chat_config_load(chat_config_t *cfg, bool need_secret, char *errbuf, size_t 
                     errlen) != 0 ||
         config__int("HISTORY_WINDOW", 500, 10, 1000000, &cfg->history_window, errbuf, errlen) !=
             0 ||
+        config__int("HISTORY_SCAN_TIMEOUT_MS", 10000, 1, 600000, &cfg->history_scan_timeout_ms,
+                    errbuf, errlen) != 0 ||
         config__int("DB_TRACE", 0, 0, 1, &cfg->db_trace, errbuf, errlen) != 0 ||
         config__int("MONGO_TIMEOUT_MS", 1500, 1, 600000, &cfg->mongo_timeout_ms, errbuf, errlen) !=
             0)

@@ -26,6 +26,12 @@
 #define HISTORY__POLL_MS 10
 #define HISTORY__FILL_ROUNDS 4
 
+/* The pool for reads of `messages`: each one a scan on FerretDB (chat_store_t.db_scan). */
+static chat_db_t *history__scan_db(const chat_store_t *h)
+{
+    return h->db_scan != NULL ? h->db_scan : h->db;
+}
+
 static int64_t history__clamp(int64_t limit)
 {
     if (limit < 1) {
@@ -102,7 +108,7 @@ chat_err_t chat_history_read_db(const chat_store_t *h, const char *room_id, int6
     if (to < from) {
         return CHAT_OK;
     }
-    rc = chat_messages_range(h->db, room_id, from, to, &list);
+    rc = chat_messages_range(history__scan_db(h), room_id, from, to, &list);
     if (rc == CHAT_OK) {
         rc = history__from_list(&list, out);
     }
@@ -199,7 +205,7 @@ static chat_err_t history__build(const chat_store_t *h, const char *room_id, boo
         *busy = true;
         return CHAT_ERR_UNAVAILABLE;
     }
-    rc = chat_messages_newest(h->db, room_id, h->window, &list);
+    rc = chat_messages_newest(history__scan_db(h), room_id, h->window, &list);
     if (rc == CHAT_OK) {
         int64_t top = list.n > 0 ? list.items[list.n - 1].seq : 0;
         bool contiguous = true;
@@ -297,7 +303,7 @@ chat_err_t chat_history_read(const chat_store_t *h, const char *room_id, chat_wi
         }
     }
     /* Redis is down (or the window could not be built): MongoDB alone */
-    rc = chat_messages_last_seq(h->db, room_id, &last);
+    rc = chat_messages_last_seq(history__scan_db(h), room_id, &last);
     if (rc != CHAT_OK) {
         return rc;
     }

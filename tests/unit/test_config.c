@@ -41,6 +41,7 @@ static const char *const all_vars[] = {
     "GATEWAY_HOST",
     "MAX_SOCKETS_PER_USER",
     "MONGO_TIMEOUT_MS",
+    "HISTORY_SCAN_TIMEOUT_MS",
     "BCRYPT_ALLOW_WEAK",
     "SESSION_MAX_AGE",
     "REDIS_CLUSTER",
@@ -108,6 +109,7 @@ static void test_defaults(void **state)
     assert_string_equal(cfg.gateway_host, "127.0.0.1");
     assert_int_equal(cfg.max_sockets_per_user, 20);
     assert_int_equal(cfg.mongo_timeout_ms, 1500);
+    assert_int_equal(cfg.history_scan_timeout_ms, 10000);
     chat_config_free(&cfg);
     assert_null(cfg.jwt_secret);
     chat_config_free(&cfg); /* zeroed: a second free is harmless */
@@ -136,6 +138,7 @@ static void test_overrides(void **state)
     setenv("GATEWAY_HOST", "0.0.0.0", 1);
     setenv("MAX_SOCKETS_PER_USER", "5", 1);
     setenv("MONGO_TIMEOUT_MS", "250", 1);
+    setenv("HISTORY_SCAN_TIMEOUT_MS", "30000", 1);
     setenv("JWT_TTL", "", 1); /* empty = unset */
     assert_int_equal(chat_config_load(&cfg, true, err, sizeof(err)), 0);
     assert_int_equal(cfg.http_port, 8081);
@@ -155,6 +158,7 @@ static void test_overrides(void **state)
     assert_string_equal(cfg.gateway_host, "0.0.0.0");
     assert_int_equal(cfg.max_sockets_per_user, 5);
     assert_int_equal(cfg.mongo_timeout_ms, 250);
+    assert_int_equal(cfg.history_scan_timeout_ms, 30000);
     /* default CORS list follows HTTP_PORT */
     assert_int_equal(cfg.n_cors_origins, 4);
     assert_string_equal(cfg.cors_origins[2], "http://localhost:8081");
@@ -282,6 +286,7 @@ static void test_bad_numbers(void **state)
         {"GATEWAY_PORT", "x"},
         {"MAX_SOCKETS_PER_USER", "0"},
         {"MONGO_TIMEOUT_MS", "0"},
+        {"HISTORY_SCAN_TIMEOUT_MS", "0"},
         {"RATE_MSG_PER_SEC", "-1"},
         {"RATE_MSG_PER_SEC", "nan"},
         {"RATE_MSG_PER_SEC", "inf"},

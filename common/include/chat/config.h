@@ -41,12 +41,14 @@ typedef struct chat_config {
     chat_log_format_t log_format;    /* LOG_FORMAT json|text, default json */
     int log_buffer_bytes;            /* LOG_BUFFER_BYTES: the gateway's log ring, default 256 KiB */
     char *gateway_id;                /* GATEWAY_ID, default "gw-<hostname>-<pid>" */
-    int gateway_port;         /* GATEWAY_PORT, default 9001 (the port this gateway listens on) */
-    char *gateway_host;       /* GATEWAY_HOST, default 127.0.0.1 */
-    int max_sockets_per_user; /* MAX_SOCKETS_PER_USER, default 20 */
-    int mongo_timeout_ms;     /* MONGO_TIMEOUT_MS, default 1500 (server selection / socket) */
-    int history_window;       /* HISTORY_WINDOW, default 500: messages per room kept in Redis */
-    int db_trace;             /* DB_TRACE 0|1, default 0: log every MongoDB command */
+    int gateway_port;            /* GATEWAY_PORT, default 9001 (the port this gateway listens on) */
+    char *gateway_host;          /* GATEWAY_HOST, default 127.0.0.1 */
+    int max_sockets_per_user;    /* MAX_SOCKETS_PER_USER, default 20 */
+    int mongo_timeout_ms;        /* MONGO_TIMEOUT_MS, default 1500 (server selection / socket) */
+    int history_window;          /* HISTORY_WINDOW, default 500: messages per room kept in Redis */
+    int history_scan_timeout_ms; /* HISTORY_SCAN_TIMEOUT_MS, default 10000: REST's reads of
+                                  * `messages` (window rebuild, older pages), a scan on FerretDB */
+    int db_trace;                /* DB_TRACE 0|1, default 0: log every MongoDB command */
 } chat_config_t;
 
 /**

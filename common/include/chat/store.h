@@ -17,6 +17,10 @@ struct chat_member_leave;
 
 typedef struct chat_store {
     chat_db_t *db;
+    /* Optional: the pool for reads of `messages` (a room window's rebuild, pages older than
+     * the window), which scan the collection on FerretDB (~2 s at a million messages) and
+     * so need a longer socket timeout than db's; NULL: db. */
+    chat_db_t *db_scan;
     chat_redis_t *redis; /* NULL: MongoDB only */
     int64_t window;      /* HISTORY_WINDOW: messages kept per room in Redis */
     /* Optional: takes a room's new head so that room_heads is raised after the reply
