@@ -186,7 +186,8 @@ def _phase_rows(name, phases, load):
 async def prewarm(stack, data, rooms):
     """Builds the windows of rooms before a write run: one member socket per room
     subscribes with after_seq (a gateway builds the window from MongoDB with its 10 s
-    worker timeout; REST's 1.5 s is too short at 1M stored messages on FerretDB).
+    worker timeout; REST's history pool waits as long, HISTORY_SCAN_TIMEOUT_MS, but builds
+    one room at a time per process).
     Returns the seconds it took and how many were subscribed."""
     import asyncio
     users = {u["id"]: u for u in data["users"]}
