@@ -62,6 +62,7 @@ static volatile sig_atomic_t main__stopping;
 typedef struct main__indexer {
     chat_db_t *db;
     int bcrypt_cost;
+    bool hashes_passwords; /* this process's pool serves login/register */
     atomic_bool stop;
     pthread_t thread;
     bool started;
@@ -98,8 +99,13 @@ static void *main__index_thread(void *arg)
         chat_err_t rc = chat_db_ensure_indexes(ix->db);
         if (rc == CHAT_OK) {
             chat_log_debug("indexes ready");
-            (void)chat_users_recent_hashes(ix->db, MAIN__COST_SAMPLE, main__note_cost, NULL);
-            (void)chat_password_verify_dummy("warm-up", ix->bcrypt_cost); /* cache the dummy */
+            /* only where passwords are checked: the sample is a scan of users on FerretDB,
+             * and every process of every pool taking one (and a bcrypt) at once kept
+             * FerretDB busy for seconds after each start */
+            if (ix->hashes_passwords) {
+                (void)chat_users_recent_hashes(ix->db, MAIN__COST_SAMPLE, main__note_cost, NULL);
+                (void)chat_password_verify_dummy("warm-up", ix->bcrypt_cost); /* cache it */
+            }
             return NULL;
         }
         if (!warned) {
@@ -365,6 +371,7 @@ int main(void)
     ctx.metrics = rest_metrics_open();
     ix.db = ctx.db;
     ix.bcrypt_cost = cfg.bcrypt_cost;
+    ix.hashes_passwords = rest_pool_hashes_passwords(ctx.pool);
     atomic_init(&ix.stop, false);
     if (pthread_create(&ix.thread, NULL, main__index_thread, &ix) == 0) {
         ix.started = true;

@@ -140,12 +140,14 @@ rest_match_t rest_router_find(const char *method, const char *path, rest_request
     return bad_id ? REST_MATCH_BAD_ID : REST_MATCH_OK;
 }
 
+bool rest_pool_hashes_passwords(const char *pool)
+{
+    return pool == NULL || pool[0] == '\0' || strcmp(pool, REST_POOL_AUTH) == 0;
+}
+
 bool rest_route_allowed_in_pool(const rest_route_t *route, const char *pool)
 {
-    if ((route->flags & REST_ROUTE_BCRYPT) == 0 || pool == NULL || pool[0] == '\0') {
-        return true;
-    }
-    return strcmp(pool, REST_POOL_AUTH) == 0;
+    return (route->flags & REST_ROUTE_BCRYPT) == 0 || rest_pool_hashes_passwords(pool);
 }
 
 void rest_router_dispatch(rest_ctx_t *ctx, rest_request_t *req, rest_response_t *resp)

@@ -61,6 +61,10 @@ rest_match_t rest_router_find(const char *method, const char *path, rest_request
  */
 bool rest_route_allowed_in_pool(const rest_route_t *route, const char *pool);
 
+/** Whether a process of this pool serves REST_ROUTE_BCRYPT routes (the same rule): only
+ *  such a process samples the stored hashes' cost and warms bcrypt at start. Pure. */
+bool rest_pool_hashes_passwords(const char *pool);
+
 /**
  * Answers req into resp: preflight, routing, authentication, then the handler. A route
  * not allowed in ctx->pool answers 404 like an unknown path.

@@ -433,3 +433,20 @@ def test_an_authenticated_call_reads_no_user_document(make_stack):
     me = c.get("/api/users/me", joiner["token"])
     assert me.status_code == 200 and me.json()["display_name"] == "Joiner J", me.text
     assert me.json()["email"] and me.json()["username"] == joiner["username"]
+
+
+def test_only_the_auth_pool_samples_password_hashes_at_start(make_stack):
+    """Each REST process used to read the newest users' password hashes (to time a login
+    of an unknown user like a real one) and run a bcrypt at start: seven scans of `users`
+    on FerretDB at once after every start, which kept it busy while the gateways warmed
+    the read model. Only the auth pool checks passwords, so only its processes do it."""
+    s = make_stack(gateways=0, env={"DB_TRACE": "1", "FCGI_PROCS": "2"})
+    deadline = time.time() + 20
+    while s.log_text("lighttpd").count('"chat-api ready"') < 7:  # 2 auth, 2 history, 2 api, 1 health
+        assert time.time() < deadline, s.log_text("lighttpd")[-3000:]
+        time.sleep(0.1)
+    time.sleep(3)  # the index thread creates indexes, then samples
+    finds = [x for x in _trace_lines(s, ["lighttpd"], {})
+             if x.get("component") == "rest-fcgi" and x.get("command") == "find"
+             and x.get("collection") == "users"]
+    assert 1 <= len(finds) <= 3, finds  # the auth pool's two (a retry at most); before: 7

@@ -111,6 +111,13 @@ static void test_exact_routes_and_pools(void **state)
     assert_false(rest_route_allowed_in_pool(route, "api"));
     assert_int_equal(find("POST", "/api/auth/refresh", &req, &route, allow), REST_MATCH_OK);
     assert_true(rest_route_allowed_in_pool(route, "api"));
+    /* only a pool that hashes passwords samples their cost and warms bcrypt at start */
+    assert_true(rest_pool_hashes_passwords("auth"));
+    assert_true(rest_pool_hashes_passwords(NULL));
+    assert_true(rest_pool_hashes_passwords(""));
+    assert_false(rest_pool_hashes_passwords("api"));
+    assert_false(rest_pool_hashes_passwords("history"));
+    assert_false(rest_pool_hashes_passwords("health"));
 }
 
 /* issue 10, point 15: what lighttpd refuses itself is answered in JSON, 405 where due */
