@@ -36,7 +36,7 @@ typedef struct rooms_job {
     size_t n;
 } rooms_job_t;
 
-/* last_seen of many users at once (one update: one scan on FerretDB, not one each). */
+/* last_seen of many users at once (one command: chat_users_touch_last_seen_many). */
 typedef struct seen_job {
     gw_job_t job;
     char (*ids)[CHAT_ID_LEN];
@@ -46,8 +46,9 @@ typedef struct seen_job {
 
 #define PRESENCE__SEEN_MAX 100000 /* waiting for a batch; past it a last_seen is skipped */
 #define PRESENCE__SEEN_CHUNK 1000 /* users per update */
-/* A batch at most this often (or at once when a chunk is waiting): on FerretDB each update
- * decodes the whole users collection (~1.3 s of a core at 10,000 users), so writing after
+/* A batch at most this often (or at once when a chunk is waiting): on FerretDB a batch
+ * costs a scan of users (its $in form decodes all of them, ~1 s of a core at 10,000
+ * users; a few users' {_id} statements scan in PostgreSQL, ~10 ms each), so writing after
  * every tick of a steady churn kept a core busy and slowed every request beside it.
  * REST shows last_seen from its user cache (CHAT_USER_CACHE_TTL_SEC), older than this. */
 #define PRESENCE__SEEN_EVERY_MS 10000

@@ -174,6 +174,53 @@ static void test_touch_last_seen(void **state)
     assert_int_equal(chat_users_touch_last_seen(db, "bad", 1), CHAT_ERR_NOT_FOUND);
 }
 
+/* A few users: one {_id} statement each; many: one {_id: {$in}} update. Both forms set
+ * every valid id's last_seen and skip what is not an ObjectId. */
+static void test_touch_last_seen_many(void **state)
+{
+    chat_db_t *db = *state;
+    enum { MANY = 70 };
+    char(*ids)[CHAT_ID_LEN] = calloc(MANY + 1, sizeof(*ids));
+    chat_user_t u = {0};
+
+    assert_non_null(ids);
+    assert_true(chat_users_seen_by_id(1));
+    assert_true(chat_users_seen_by_id(64));
+    assert_false(chat_users_seen_by_id(MANY));
+    for (int i = 0; i < MANY; i++) {
+        char name[32];
+        char email[64];
+        snprintf(name, sizeof(name), "seen%d", i);
+        snprintf(email, sizeof(email), "seen%d@example.com", i);
+        create_ok(db, name, email, &u);
+        memcpy(ids[i], u.id, CHAT_ID_LEN);
+        chat_user_clear(&u);
+    }
+    snprintf(ids[MANY], CHAT_ID_LEN, "not-an-object-id");
+    /* three users and a bad id: statements */
+    memcpy(ids[3], ids[MANY], CHAT_ID_LEN);
+    assert_int_equal(chat_users_touch_last_seen_many(db, (const char(*)[CHAT_ID_LEN])ids, 4, 1000),
+                     CHAT_OK);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(chat_users_find_by_id(db, ids[i], &u), CHAT_OK);
+        assert_int_equal(u.last_seen_ms, 1000);
+        chat_user_clear(&u);
+    }
+    /* all of them (the bad id too): one $in */
+    assert_int_equal(
+        chat_users_touch_last_seen_many(db, (const char(*)[CHAT_ID_LEN])ids, MANY + 1, 2000),
+        CHAT_OK);
+    for (int i = 0; i < MANY; i++) {
+        if (i == 3) {
+            continue; /* its id was overwritten above */
+        }
+        assert_int_equal(chat_users_find_by_id(db, ids[i], &u), CHAT_OK);
+        assert_int_equal(u.last_seen_ms, 2000);
+        chat_user_clear(&u);
+    }
+    free(ids);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -182,6 +229,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_conflicts_name_the_field, db_setup, db_teardown),
         cmocka_unit_test_setup_teardown(test_update_profile, db_setup, db_teardown),
         cmocka_unit_test_setup_teardown(test_touch_last_seen, db_setup, db_teardown),
+        cmocka_unit_test_setup_teardown(test_touch_last_seen_many, db_setup, db_teardown),
     };
 
     return DB_FIXTURE_RUN(tests);

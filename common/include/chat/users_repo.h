@@ -41,9 +41,14 @@ chat_err_t chat_users_update_profile(chat_db_t *db, const char *id, const char *
                                      const char *avatar_url, chat_user_t *out);
 
 chat_err_t chat_users_touch_last_seen(chat_db_t *db, const char *id, int64_t now_ms);
-/** last_seen = now_ms for every user of ids[0..n) with one update ({_id: {$in}}): on
- *  FerretDB one scan for all of them instead of one each. */
+/** last_seen = now_ms for every user of ids[0..n) with one command: a few users get one
+ *  `{_id}` statement each, many one `{_id: {$in}}` update (on FerretDB one scan for all
+ *  of them; chat_users_seen_by_id says which). Ids that are not ObjectIds are skipped. */
 chat_err_t chat_users_touch_last_seen_many(chat_db_t *db, const char (*ids)[CHAT_ID_LEN], size_t n,
                                            int64_t now_ms);
+
+/** Whether a batch of n users is written one `{_id}` statement each (see users_repo.c
+ *  for the measured costs). Pure; exposed for the unit test. */
+bool chat_users_seen_by_id(size_t n);
 
 #endif
