@@ -5,9 +5,10 @@
  * one delete per room) by the collector's own thread or by its owner. The thread writes
  * heads and leaves a second after the first of each (or when CHAT_WRITE_BEHIND_MAX wait):
  * each delete scans room_members on FerretDB, so leaves that come together share one,
- * and a room's many joins and leaves raise its head once. A large room's leaves wait in their own list until they can be
- * settled (chat_membership_leaves_settle: one $in for a burst instead of one delete
- * each). It also runs the leave records' sweep every CHAT_WRITE_BEHIND_SWEEP_MS.
+ * and a room's many joins and leaves raise its head once. A large room's leaves wait in
+ * their own list until they can be settled (chat_membership_leaves_settle: one $in for a
+ * burst instead of one delete each). It also runs the leave records' sweep every
+ * CHAT_WRITE_BEHIND_SWEEP_MS.
  *
  * Threads: notes from any thread; the writer thread (chat_write_behind_start) only
  * flushes.

@@ -445,8 +445,15 @@ def test_only_the_auth_pool_samples_password_hashes_at_start(make_stack):
     while s.log_text("lighttpd").count('"chat-api ready"') < 7:  # 2 auth, 2 history, 2 api, 1 health
         assert time.time() < deadline, s.log_text("lighttpd")[-3000:]
         time.sleep(0.1)
-    time.sleep(3)  # the index thread creates indexes, then samples
-    finds = [x for x in _trace_lines(s, ["lighttpd"], {})
-             if x.get("component") == "rest-fcgi" and x.get("command") == "find"
-             and x.get("collection") == "users"]
-    assert 1 <= len(finds) <= 3, finds  # the auth pool's two (a retry at most); before: 7
+
+    def finds():
+        return [x for x in _trace_lines(s, ["lighttpd"], {})
+                if x.get("component") == "rest-fcgi" and x.get("command") == "find"
+                and x.get("collection") == "users"]
+
+    # each process's index thread creates the indexes, then (auth pool only) samples
+    deadline = time.time() + 15
+    while len(finds()) < 2 and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(2)  # time for the other pools' processes to do the same, were they to
+    assert 2 <= len(finds()) <= 3, finds()  # the auth pool's two (a retry at most); before: 7
