@@ -4,7 +4,8 @@
  *
  * Threads: gw_store_workers_create/submit/stop/destroy and every job->done run on the loop
  * thread; worker__main and job->run on the worker threads. The two sides share only
- * the queues below, each under its own mutex.
+ * the queues below, each under its own mutex. Leaves noted by jobs are finished by the
+ * collector's own thread (write_behind.h).
  */
 #include "store_worker.h"
 
@@ -14,8 +15,8 @@
 
 #include "chat/clock.h"
 #include "chat/log.h"
-#include "chat/membership_leaves.h"
 #include "chat/messages_repo.h"
+#include "chat/write_behind.h"
 
 #define WORKER__REDIS_TIMEOUT_MS 500 /* a Redis call takes well under a millisecond */
 #define WORKER__HEADS_FLUSH_MS 1000
@@ -23,7 +24,6 @@
  * of 100 rooms in one command held the next batch's acks ~100 ms (ack p99) */
 #define WORKER__HEADS_PER_COMMAND 16
 #define WORKER__HINTS_MAX 4096
-#define WORKER__LEAVES_MAX 16 /* a job's leaves whose membership is deleted after it */
 
 struct gw_store_worker {
     gw_store_workers_t *pool;
@@ -45,8 +45,6 @@ struct gw_store_worker {
     int64_t *round_seqs;
     size_t round_n;
     size_t round_pos;
-    chat_member_leave_t leaves[WORKER__LEAVES_MAX]; /* worker thread only */
-    size_t n_leaves;
 };
 
 struct gw_store_workers {
@@ -62,6 +60,9 @@ struct gw_store_workers {
     uv_async_t async;
     bool async_ready;
     bool stopped; /* loop thread */
+    /* leaves whose memberships are deleted behind the answers, a large room's settled
+     * together (write_behind.h, as in rest-fcgi); NULL: deleted before the answer */
+    chat_write_behind_t *behind;
 };
 
 static void workers__push_done(gw_store_workers_t *ws, gw_job_t *job)
@@ -173,16 +174,13 @@ static bool worker__head_later(void *arg, const char *room_id, int64_t seq)
     return gw_store_worker_note_head(arg, room_id, seq);
 }
 
-/* store.h's leave_later hook: the membership is deleted once the job's answer is out. */
+/* store.h's leave_later hook: the membership is deleted after the job's answer is out,
+ * by the collector's thread (false when it is full or missing: deleted before). */
 static bool worker__leave_later(void *arg, const struct chat_member_leave *l)
 {
     gw_store_worker_t *w = arg;
-    bool room = w->n_leaves < WORKER__LEAVES_MAX; /* else deleted before the answer */
 
-    if (room) {
-        w->leaves[w->n_leaves++] = *l;
-    }
-    return room;
+    return chat_write_behind_note_leave(w->pool->behind, l);
 }
 
 static void *worker__main(void *arg)
@@ -246,8 +244,6 @@ static void *worker__main(void *arg)
 
         job->run(job, w);
         workers__push_done(w->pool, job);
-        (void)chat_membership_leaves_finish(w->store.db, w->leaves, w->n_leaves);
-        w->n_leaves = 0; /* a failure is the sweep's */
     }
     return NULL;
 }
@@ -299,7 +295,8 @@ gw_store_workers_t *gw_store_workers_create(gw_t *gw, int n_write, int n_read, u
     ws->async.data = ws;
     ws->async_ready = true;
     ws->w = calloc((size_t)ws->n, sizeof(*ws->w));
-    if (ws->w == NULL) {
+    ws->behind = chat_write_behind_start(gw->db);
+    if (ws->w == NULL || ws->behind == NULL) {
         goto fail;
     }
     for (int i = 0; i < ws->n; i++) {
@@ -453,6 +450,9 @@ void gw_store_workers_destroy(gw_store_workers_t *ws)
         free(ws->w);
         ws->w = NULL;
     }
+    /* after the workers: the leaves they noted are finished now, the database still up */
+    chat_write_behind_destroy(ws->behind, ws->gw->db);
+    ws->behind = NULL;
     pthread_mutex_destroy(&ws->done_mu);
     if (ws->async_ready) {
         /* the handle lives inside ws: free it from the close callback */

@@ -457,3 +457,54 @@ def test_only_the_auth_pool_samples_password_hashes_at_start(make_stack):
         time.sleep(0.2)
     time.sleep(2)  # time for the other pools' processes to do the same, were they to
     assert 2 <= len(finds()) <= 3, finds()  # the auth pool's two (a retry at most); before: 7
+
+
+def test_a_large_rooms_ws_leaves_are_settled_together(make_stack):
+    """Leaves over the WebSocket of a room of more than 250 members (on FerretDB each
+    membership delete scans room_members) are settled together by the gateway's leave
+    collector, as REST's are: one delete for the burst once the oldest is 10 s old (+5 s
+    gathering), not one delete per leave right after each job. Before, the gateway's
+    worker deleted each at once."""
+    from bson import ObjectId
+    from pymongo import MongoClient
+    s = make_stack(gateways=1, env={"DB_TRACE": "1"})
+    c = Client(s)
+    owner = c.new_user()
+    leavers = [c.new_user() for _ in range(3)]
+    room = c.new_room(owner)["id"]
+    for u in leavers:
+        c.join(u, room)
+    db = MongoClient(s.mongo_uri)[s.mongo_db]
+    now = db.room_members.find_one({"room_id": ObjectId(room)})["joined_at"]
+    db.room_members.insert_many([{"_id": ObjectId(), "room_id": ObjectId(room),
+                                  "user_id": ObjectId(), "role": "member", "joined_at": now}
+                                 for _ in range(300)])
+    redis.Redis.from_url(s.redis_url).flushall()  # the member set is rebuilt: 304 members
+    since = {"gateway0": len(s.log_text("gateway0"))}
+
+    async def run():
+        for u in leavers:
+            ws = await connect(s.gateway_ws_url(0), u["token"], name=u["username"])
+            await ws.send({"type": "leave", "room_id": room})
+            f = await ws.recv_until(lambda f: f.get("room_id") == room
+                                    and f.get("type") in ("left", "error"), 10)
+            assert f["type"] == "left", f
+            await ws.close()
+
+    t0 = time.time()
+    asyncio.run(run())
+
+    def deletes():
+        return [x for x in _trace_lines(s, ["gateway0"], since)
+                if x.get("command") == "delete" and x.get("collection") == "room_members"]
+
+    time.sleep(3)
+    assert deletes() == [], "deleted right after the leave"
+    while time.time() < t0 + 40 and db.room_members.count_documents(
+            {"room_id": ObjectId(room), "user_id": {"$in": [ObjectId(u["id"]) for u in leavers]}}):
+        time.sleep(0.5)
+    left = db.room_members.count_documents(
+        {"room_id": ObjectId(room), "user_id": {"$in": [ObjectId(u["id"]) for u in leavers]}})
+    assert left == 0, "the leaves were never settled"
+    assert len(deletes()) == 1, deletes()
+    assert db.room_members.count_documents({"room_id": ObjectId(room)}) == 301
