@@ -468,12 +468,7 @@ def test_a_large_rooms_ws_leaves_are_settled_together(make_stack):
     from bson import ObjectId
     from pymongo import MongoClient
     s = make_stack(gateways=1, env={"DB_TRACE": "1"})
-    c = Client(s)
-    owner = c.new_user()
-    leavers = [c.new_user() for _ in range(3)]
-    room = c.new_room(owner)["id"]
-    for u in leavers:
-        c.join(u, room)
+    leavers, room = _room_with_members(s, 3)
     db = MongoClient(s.mongo_uri)[s.mongo_db]
     now = db.room_members.find_one({"room_id": ObjectId(room)})["joined_at"]
     db.room_members.insert_many([{"_id": ObjectId(), "room_id": ObjectId(room),
