@@ -3,12 +3,13 @@
  * write_behind.h): (room, highest seq) pairs and recorded leaves under a mutex, taken away
  * whole and written (one chat_messages_heads_advance; chat_membership_leaves_finish,
  * one delete per room) by the collector's own thread or by its owner. The thread writes
- * heads and leaves a second after the first of each (or when CHAT_WRITE_BEHIND_MAX wait):
- * each delete scans room_members on FerretDB, so leaves that come together share one,
- * and a room's many joins and leaves raise its head once. A large room's leaves wait in
- * their own list until they can be settled (chat_membership_leaves_settle: one $in for a
- * burst instead of one delete each). It also runs the leave records' sweep every
- * CHAT_WRITE_BEHIND_SWEEP_MS.
+ * heads at once (a head left behind costs every writer after a Redis loss a refused
+ * insert and a repair: measured in the chaos runs, docs/RELIABILITY.md) and leaves a
+ * second after the first of them (or when CHAT_WRITE_BEHIND_MAX wait): each delete scans
+ * room_members on FerretDB, so leaves that come together share one. A large room's
+ * leaves wait in their own list until they can be settled (chat_membership_leaves_settle:
+ * one $in for a burst instead of one delete each). It also runs the leave records' sweep
+ * every CHAT_WRITE_BEHIND_SWEEP_MS.
  *
  * Threads: notes from any thread; the writer thread (chat_write_behind_start) only
  * flushes.
@@ -40,7 +41,6 @@ struct chat_write_behind {
     behind__batch_t noted;   /* guarded by mu */
     size_t writing;          /* guarded by mu: rooms of the batch being written */
     int64_t leaves_since_ms; /* guarded by mu: when the first noted leave came */
-    int64_t heads_since_ms;  /* guarded by mu: when the first noted head came */
     /* guarded by mu: large rooms' leaves, in the order noted (so by at_ms, roughly) */
     chat_member_leave_t settling[CHAT_WRITE_BEHIND_SETTLE_MAX];
     size_t n_settling;
@@ -169,7 +169,6 @@ static void *behind__main(void *arg)
     while (!h->stop) {
         int64_t now = chat_clock_monotonic_ms();
         int64_t leaves_in = CHAT_WRITE_BEHIND_SWEEP_MS; /* until the leaves are due */
-        int64_t heads_in = CHAT_WRITE_BEHIND_SWEEP_MS;  /* ... and the heads */
         int64_t settle_in = behind__settle_in(h);
         if (settle_in <= 0) {
             behind__settle_taken(h, h->db, chat_clock_now_ms() - CHAT_MEMBER_LEAVE_SETTLE_MS);
@@ -187,17 +186,11 @@ static void *behind__main(void *arg)
                 ? 0
                 : h->leaves_since_ms + CHAT_WRITE_BEHIND_LEAVES_WAIT_MS - now;
         }
-        if (h->noted.n > 0) {
-            heads_in = h->noted.n == CHAT_WRITE_BEHIND_MAX
-                ? 0
-                : h->heads_since_ms + CHAT_WRITE_BEHIND_HEADS_WAIT_MS - now;
-        }
-        if (heads_in > 0 && leaves_in > 0) {
-            int64_t due_in = heads_in < leaves_in ? heads_in : leaves_in;
-            behind__wait(h, due_in < settle_in ? due_in : settle_in);
+        if (h->noted.n == 0 && leaves_in > 0) {
+            behind__wait(h, leaves_in < settle_in ? leaves_in : settle_in);
             continue;
         }
-        behind__write_taken(h, h->db, leaves_in <= 0); /* the heads noted so far too */
+        behind__write_taken(h, h->db, leaves_in <= 0);
     }
     pthread_mutex_unlock(&h->mu);
     return NULL;
@@ -254,9 +247,6 @@ bool chat_write_behind_note_head(chat_write_behind_t *h, const char *room_id, in
             h->noted.seqs[i] = seq;
         }
     } else if (h->noted.n < CHAT_WRITE_BEHIND_MAX) {
-        if (h->noted.n == 0) {
-            h->heads_since_ms = chat_clock_monotonic_ms();
-        }
         h->noted.rooms[h->noted.n] = room;
         h->noted.seqs[h->noted.n] = seq;
         h->noted.n++;

@@ -32,9 +32,6 @@
 /* How long the collector's thread lets leaves gather before it deletes their memberships
  * (one delete per room for all of them). */
 #define CHAT_WRITE_BEHIND_LEAVES_WAIT_MS 1000
-/* How long it lets room heads gather before it raises them (one update for all rooms; a
- * room's many joins and leaves one head): each update is a commit beside the requests. */
-#define CHAT_WRITE_BEHIND_HEADS_WAIT_MS 1000
 /* How often the collector's thread sweeps the leave records. */
 #define CHAT_WRITE_BEHIND_SWEEP_MS 30000
 /* Leaves of rooms larger than this wait CHAT_MEMBER_LEAVE_SETTLE_MS instead, so that a
