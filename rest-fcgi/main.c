@@ -293,13 +293,6 @@ static bool main__leave_later(void *arg, const struct chat_member_leave *l)
     return chat_write_behind_note_leave(arg, l);
 }
 
-/* Whether this process's pool serves history (lighttpd.conf's CHAT_FCGI_POOL: unset is
- * the one pool of a single-pool setup). */
-static bool main__reads_history(const char *pool)
-{
-    return pool == NULL || strcmp(pool, "history") == 0;
-}
-
 int main(void)
 {
     chat_config_t cfg;
@@ -336,7 +329,7 @@ int main(void)
         goto cleanup;
     }
     ctx.store.db = ctx.db;
-    if (main__reads_history(ctx.pool)) {
+    if (rest_pool_reads_history(ctx.pool)) {
         /* the same server selection bound, a longer wait for a reply: a window's rebuild
          * is a scan on FerretDB (~2 s at a million messages, over MONGO_TIMEOUT_MS) */
         db_scan =

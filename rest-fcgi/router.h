@@ -22,6 +22,8 @@ typedef enum rest_route_flags {
 
 /** The pool lighttpd routes bcrypt requests to (CHAT_FCGI_POOL of its processes). */
 #define REST_POOL_AUTH "auth"
+/** The pool lighttpd routes history pages to. */
+#define REST_POOL_HISTORY "history"
 
 typedef struct rest_route {
     const char *method;
@@ -64,6 +66,10 @@ bool rest_route_allowed_in_pool(const rest_route_t *route, const char *pool);
 /** Whether a process of this pool serves REST_ROUTE_BCRYPT routes (the same rule): only
  *  such a process samples the stored hashes' cost and warms bcrypt at start. Pure. */
 bool rest_pool_hashes_passwords(const char *pool);
+
+/** Whether a process of this pool serves history pages (an unset pool serves everything):
+ *  only such a process opens the pool with HISTORY_SCAN_TIMEOUT_MS. Pure. */
+bool rest_pool_reads_history(const char *pool);
 
 /**
  * Answers req into resp: preflight, routing, authentication, then the handler. A route

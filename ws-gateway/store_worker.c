@@ -61,7 +61,7 @@ struct gw_store_workers {
     bool async_ready;
     bool stopped; /* loop thread */
     /* leaves whose memberships are deleted behind the answers, a large room's settled
-     * together (write_behind.h, as in rest-fcgi); NULL: deleted before the answer */
+     * together (write_behind.h, as in rest-fcgi); a full collector: deleted before */
     chat_write_behind_t *behind;
 };
 

@@ -88,6 +88,12 @@ static void test_router(void **state)
 /* issue 10, point 9: one spelling per route, and bcrypt only in the auth pool */
 static void test_exact_routes_and_pools(void **state)
 {
+    static const struct {
+        const char *name;
+        bool hashes;
+        bool history;
+    } pools[] = {{"auth", true, false},    {"history", false, true}, {"api", false, false},
+                 {"health", false, false}, {"", true, true},         {NULL, true, true}};
     rest_request_t req;
     const rest_route_t *route = NULL;
     char allow[64];
@@ -111,13 +117,13 @@ static void test_exact_routes_and_pools(void **state)
     assert_false(rest_route_allowed_in_pool(route, "api"));
     assert_int_equal(find("POST", "/api/auth/refresh", &req, &route, allow), REST_MATCH_OK);
     assert_true(rest_route_allowed_in_pool(route, "api"));
-    /* only a pool that hashes passwords samples their cost and warms bcrypt at start */
-    assert_true(rest_pool_hashes_passwords("auth"));
-    assert_true(rest_pool_hashes_passwords(NULL));
-    assert_true(rest_pool_hashes_passwords(""));
-    assert_false(rest_pool_hashes_passwords("api"));
-    assert_false(rest_pool_hashes_passwords("history"));
-    assert_false(rest_pool_hashes_passwords("health"));
+    /* what a process does at start by its pool: only one that hashes passwords samples
+     * their cost and warms bcrypt; only one that serves history opens the long-timeout
+     * pool; an unset pool serves everything */
+    for (size_t i = 0; i < sizeof(pools) / sizeof(pools[0]); i++) {
+        assert_int_equal(rest_pool_hashes_passwords(pools[i].name), pools[i].hashes);
+        assert_int_equal(rest_pool_reads_history(pools[i].name), pools[i].history);
+    }
 }
 
 /* issue 10, point 15: what lighttpd refuses itself is answered in JSON, 405 where due */
