@@ -182,16 +182,19 @@ int gw_session_receive(gw_session_t *s, const void *in, size_t len)
 
 /* ------------------------------------------------------------------ sending */
 
-/* A frame for a socket with nothing queued and room in its send buffer is written at
- * once, as a raw write loop would; otherwise it waits in the queue for
- * LWS_CALLBACK_SERVER_WRITEABLE. That saves a broadcast the epoll round trip per socket
- * and frame (POLLOUT on, the callback, POLLOUT off). lws_send_pipe_choked is lws's own
- * check that a write outside that callback is safe: no partial send pending, the socket
- * writable; a write the kernel takes only in part is then lws's to finish. True when
- * the frame was written (or the socket failed and is being closed). */
+/* A frame for a socket with nothing queued is written at once, as a raw write loop
+ * would; otherwise it waits in the queue for LWS_CALLBACK_SERVER_WRITEABLE. That saves
+ * a broadcast the epoll round trip per socket and frame (POLLOUT on, the callback,
+ * POLLOUT off). The one check is lws_partial_buffered(): lws holds the unsent rest of an
+ * earlier write, so this one must wait behind it. A socket whose send buffer is full is
+ * not asked first (lws_send_pipe_choked() would poll() it: a syscall per recipient):
+ * the kernel takes part or none of the frame, lws keeps the rest and asks for
+ * POLLOUT itself, and the next frame finds it buffered and queues. So at most one frame
+ * per socket sits in lws's buffer beside the bounded queue. True when the frame was
+ * written (or the socket failed and is being closed). */
 static bool session__write_now(gw_session_t *s, gw_frame_t *frame)
 {
-    if (s->q_len != 0 || s->ping_due || s->close_sent || lws_send_pipe_choked(s->wsi)) {
+    if (s->q_len != 0 || s->ping_due || s->close_sent || lws_partial_buffered(s->wsi)) {
         return false;
     }
     if (lws_write(s->wsi, gw_frame_payload(frame), frame->len, LWS_WRITE_TEXT) < 0) {
