@@ -38,9 +38,34 @@
 #define ADMISSION__PARALLEL 2         /* batch jobs in flight (the read workers' default) */
 #define ADMISSION__PENDING_MAX 100000 /* sockets waiting for a batch; past it: 1013 */
 /* A cold read model warms everybody's room sets when there are at most this many users
- * and memberships (about 50 MB of scratch at the limit); past it, per batch. */
+ * and memberships (about 50 MB of scratch at the limit); past it, per batch. The rooms'
+ * member sets come from the same read when there are at most this many rooms. */
 #define ADMISSION__WARM_USERS_MAX 200000
 #define ADMISSION__WARM_PAIRS_MAX 2000000
+#define ADMISSION__WARM_ROOMS_MAX 200000
+
+/* Everybody's room sets and every room's member set from one read of room_members
+ * (user_rooms_batch.h), logged with what it stored. */
+static void admission__warm_everybody(const chat_store_t *st, const char *gateway_id,
+                                      const char *why)
+{
+    chat_read_model_warm_t warm = {.max_users = ADMISSION__WARM_USERS_MAX,
+                                   .max_pairs = ADMISSION__WARM_PAIRS_MAX,
+                                   .max_rooms = ADMISSION__WARM_ROOMS_MAX};
+    chat_err_t rc = chat_user_rooms_build_all(st, &warm);
+    char users[24];
+    char rooms[24];
+    char msg[96];
+
+    snprintf(users, sizeof(users), "%zu", warm.user_sets);
+    snprintf(rooms, sizeof(rooms), "%zu", warm.room_sets);
+    snprintf(msg, sizeof(msg), "%s: %s", why,
+             warm.another_warms  ? "another process warmed it"
+                 : rc == CHAT_OK ? "room sets warmed for everybody"
+                                 : "room sets not warmed, built per batch");
+    chat_log_info(msg, "gateway", gateway_id, "sets", users, "member_sets", rooms, "error",
+                  rc == CHAT_OK ? NULL : chat_err_code(rc));
+}
 
 /* One socket's checks. */
 typedef struct admission__item {
@@ -83,7 +108,6 @@ static void admission__run(gw_job_t *job, gw_store_worker_t *w)
     admission__job_t *j = (admission__job_t *)job;
     const chat_store_t *st = gw_store_worker_store(w);
     size_t n_users = 0;
-    size_t warmed = 0;
     bool cold = false;
 
     for (size_t i = 0; i < j->n; i++) {
@@ -103,17 +127,7 @@ static void admission__run(gw_job_t *job, gw_store_worker_t *w)
      * instead of one per batch, and none for the users who come later) */
     chat_user_exist_many(st, (const char(*)[CHAT_ID_LEN])j->users, n_users, j->exists, &cold);
     if (cold) {
-        char sets[24];
-        bool elsewhere = false;
-        chat_err_t rc = chat_user_rooms_build_all(st, ADMISSION__WARM_USERS_MAX,
-                                                  ADMISSION__WARM_PAIRS_MAX, &warmed, &elsewhere);
-        snprintf(sets, sizeof(sets), "%zu", warmed);
-        chat_log_info(elsewhere ? "read model was cold: another process warmed it"
-                          : rc == CHAT_OK
-                          ? "read model was cold: room sets warmed for everybody"
-                          : "read model was cold: room sets not warmed, built per batch",
-                      "gateway", j->gateway_id, "sets", sets, "error",
-                      rc == CHAT_OK ? NULL : chat_err_code(rc));
+        admission__warm_everybody(st, j->gateway_id, "read model was cold");
     }
     chat_user_rooms_build_many(st, (const char(*)[CHAT_ID_LEN])j->users, n_users);
     n_users = 0;
@@ -340,30 +354,29 @@ void gw_admission_end(gw_session_t *s)
 
 /* ------------------------------------------------------------------ warm-up */
 
-/* At start, on a read worker: a Redis without the read model (fresh, flushed, or a
- * first run) gets the set of all ids and everybody's room sets now, with one read of
- * each collection, instead of from the first sockets' admission. */
+/* At start, on the background worker: a Redis without the read model (fresh, flushed,
+ * or a first run) gets the set of all ids, everybody's room sets, every room's member
+ * set and the usernames now, with one read of room_members and two of users, instead
+ * of from the first sockets' admission, the first look at each room and the first
+ * search. */
 static void admission__warm_run(gw_job_t *job, gw_store_worker_t *w)
 {
     const chat_store_t *st = gw_store_worker_store(w);
     bool cold = false;
-    bool elsewhere = false;
-    size_t warmed = 0;
-    char sets[24];
     chat_err_t rc = chat_user_ids_build(st, &cold);
 
     (void)job;
     if (rc != CHAT_OK || !cold) {
         return; /* warm already, or Redis/MongoDB down: admission builds what it needs */
     }
-    rc = chat_user_rooms_build_all(st, ADMISSION__WARM_USERS_MAX, ADMISSION__WARM_PAIRS_MAX,
-                                   &warmed, &elsewhere);
-    snprintf(sets, sizeof(sets), "%zu", warmed);
-    chat_log_info(elsewhere ? "read model was cold at start: another process warmed it"
-                      : rc == CHAT_OK
-                      ? "read model was cold at start: room sets warmed for everybody"
-                      : "read model was cold at start: room sets not warmed",
-                  "sets", sets, "error", rc == CHAT_OK ? NULL : chat_err_code(rc));
+    admission__warm_everybody(st, NULL, "read model was cold at start");
+    /* and the usernames, so that the first user search does not read `users` itself
+     * (here on the background worker, not in a batch that sockets wait for) */
+    rc = chat_user_names_build(st);
+    if (rc != CHAT_OK) {
+        chat_log_warn("read model was cold at start: usernames not warmed", "error",
+                      chat_err_code(rc));
+    }
 }
 
 static void admission__warm_done(gw_job_t *job, gw_t *gw, bool cancelled)

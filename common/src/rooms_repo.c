@@ -196,6 +196,18 @@ chat_err_t chat_rooms_public_ids(chat_db_t *db, bson_oid_t **oids_out, size_t *n
     return rc;
 }
 
+chat_err_t chat_rooms_all_ids(chat_db_t *db, size_t max, bson_oid_t **oids_out, size_t *n_out)
+{
+    bson_t filter = BSON_INITIALIZER;
+    bson_t *opts = BCON_NEW("projection", "{", "_id", BCON_INT32(1), "}");
+    chat_err_t rc =
+        chat_repo_query_oids(db, ROOMS__COLL, &filter, opts, "_id", max, oids_out, n_out);
+
+    bson_destroy(&filter);
+    bson_destroy(opts);
+    return rc;
+}
+
 static chat_err_t rooms__dm_doc(const bson_t *doc, void *arg)
 {
     bson_iter_t iter;

@@ -17,8 +17,6 @@
 #include "chat/users_repo.h"
 #include "chat/validate.h"
 
-#define USER__NAME_SEP '\x01'
-
 static void user__put(const chat_store_t *s, const chat_user_t *u)
 {
     char key[CHAT_KEY_LEN];
@@ -230,17 +228,6 @@ chat_err_t chat_user_find_login(const chat_store_t *s, const char *login, chat_u
     return rc;
 }
 
-/* "<username_lc>\x01<id>" into buf; its length. */
-static size_t user__name_member(const char *username, const char *id, char *buf, size_t len)
-{
-    char lc[CHAT_USERNAME_MAX + 1];
-    int n;
-
-    chat_ascii_lower(username, lc, sizeof(lc));
-    n = snprintf(buf, len, "%s%c%s", lc, USER__NAME_SEP, id);
-    return n > 0 && (size_t)n < len ? (size_t)n : 0;
-}
-
 /* Points u's email and username at its id (set), or makes them resolve to nothing. */
 static void user__logins(const chat_store_t *s, const chat_user_t *u, bool set)
 {
@@ -276,7 +263,7 @@ void chat_user_cache_registered(const chat_store_t *s, const chat_user_t *u)
     user__put(s, u);
     user__logins(s, u, true);
     chat_user_ids_change(s, u->id, true);
-    if (u->username != NULL && user__name_member(u->username, u->id, member, sizeof(member))) {
+    if (u->username != NULL && chat_user_name_member(u->username, u->id, member, sizeof(member))) {
         chat_cset_user_names(&names);
         (void)chat_cset_change(s->redis, &names, true, 0, member);
     }
@@ -316,52 +303,10 @@ void chat_user_cache_deleted(const chat_store_t *s, const chat_user_t *u)
     user__put_gone(s, u->id);
     user__logins(s, u, false);
     chat_user_ids_change(s, u->id, false);
-    if (u->username != NULL && user__name_member(u->username, u->id, member, sizeof(member))) {
+    if (u->username != NULL && chat_user_name_member(u->username, u->id, member, sizeof(member))) {
         chat_cset_user_names(&names);
         (void)chat_cset_change(s->redis, &names, false, 0, member);
     }
-}
-
-static void user__names_free(chat_cset_entry_t *entries, size_t n, void *owned)
-{
-    (void)n;
-    free(entries);
-    free(owned);
-}
-
-typedef struct user__name_buf {
-    char member[CHAT_USERNAME_MAX + CHAT_ID_LEN + 2];
-} user__name_buf_t;
-
-static chat_err_t user__names_load(void *arg, chat_cset_entry_t **entries, size_t *n, void **owned)
-{
-    const chat_store_t *s = arg;
-    chat_user_name_t *names = NULL;
-    user__name_buf_t *bufs = NULL;
-    size_t count = 0;
-    chat_err_t rc = chat_users_names(s->db, &names, &count);
-
-    if (rc != CHAT_OK) {
-        return rc;
-    }
-    *entries = calloc(count + 1, sizeof(**entries));
-    bufs = calloc(count + 1, sizeof(*bufs));
-    if (*entries == NULL || bufs == NULL) {
-        free(*entries);
-        free(bufs);
-        free(names);
-        return CHAT_ERR_NOMEM;
-    }
-    for (size_t i = 0; i < count; i++) {
-        (*entries)[i].score = 0;
-        (*entries)[i].member = bufs[i].member;
-        (*entries)[i].len = user__name_member(names[i].username_lc, names[i].id, bufs[i].member,
-                                              sizeof(bufs[i].member));
-    }
-    free(names);
-    *n = count;
-    *owned = bufs;
-    return CHAT_OK;
 }
 
 chat_err_t chat_user_search(const chat_store_t *s, const char *prefix, int limit, chat_user_t **out,
@@ -394,7 +339,7 @@ chat_err_t chat_user_search(const chat_store_t *s, const char *prefix, int limit
             break;
         }
         chat_cset_page_clear(&page);
-        rc = chat_cset_build(s->redis, &names, user__names_load, user__names_free, (void *)s);
+        rc = chat_user_names_build(s);
         if (rc != CHAT_OK) {
             break;
         }
@@ -410,7 +355,7 @@ chat_err_t chat_user_search(const chat_store_t *s, const char *prefix, int limit
         return CHAT_ERR_NOMEM;
     }
     for (size_t i = 0; i < page.n && rc == CHAT_OK; i++) {
-        const char *sep = memchr(page.member[i], USER__NAME_SEP, page.len[i]);
+        const char *sep = memchr(page.member[i], CHAT_USER_NAME_SEP, page.len[i]);
         char id[CHAT_ID_LEN];
         if (sep == NULL || (size_t)(page.member[i] + page.len[i] - sep - 1) != CHAT_ID_LEN - 1) {
             continue;

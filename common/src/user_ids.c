@@ -1,15 +1,18 @@
 /*
- * user_ids.c - the set of all user ids (see user_ids.h): pipelined SET_CHECK lookups,
- * a rebuild from chat_users_names (one read of `users`), changes through chat_cset_change.
+ * user_ids.c - the set of all user ids and the username set (see user_ids.h):
+ * pipelined SET_CHECK lookups, rebuilds from chat_users_names (one read of `users`),
+ * changes through chat_cset_change.
  *
  * Threads: the thread owning the store. Relies on cached_set.h, users_list.h.
  */
 #include "chat/user_ids.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "chat/users_list.h"
+#include "chat/validate.h"
 
 static void ids__free(chat_cset_entry_t *entries, size_t n, void *owned)
 {
@@ -141,4 +144,62 @@ void chat_user_ids_change(const chat_store_t *s, const char *user_id, bool add)
     }
     chat_cset_user_ids(&set);
     (void)chat_cset_change(s->redis, &set, add, 0, user_id);
+}
+
+/* ------------------------------------------------------------------ usernames */
+
+size_t chat_user_name_member(const char *username, const char *id, char *buf, size_t len)
+{
+    char lc[CHAT_USERNAME_MAX + 1];
+    int n;
+
+    chat_ascii_lower(username, lc, sizeof(lc));
+    n = snprintf(buf, len, "%s%c%s", lc, CHAT_USER_NAME_SEP, id);
+    return n > 0 && (size_t)n < len ? (size_t)n : 0;
+}
+
+typedef struct names__buf {
+    char member[CHAT_USERNAME_MAX + CHAT_ID_LEN + 2];
+} names__buf_t;
+
+static chat_err_t names__load(void *arg, chat_cset_entry_t **entries, size_t *n, void **owned)
+{
+    const chat_store_t *s = arg;
+    chat_user_name_t *names = NULL;
+    names__buf_t *bufs = NULL;
+    size_t count = 0;
+    chat_err_t rc = chat_users_names(s->db, &names, &count);
+
+    if (rc != CHAT_OK) {
+        return rc;
+    }
+    *entries = calloc(count + 1, sizeof(**entries));
+    bufs = calloc(count + 1, sizeof(*bufs));
+    if (*entries == NULL || bufs == NULL) {
+        free(*entries);
+        free(bufs);
+        free(names);
+        return CHAT_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < count; i++) {
+        (*entries)[i].score = 0;
+        (*entries)[i].member = bufs[i].member;
+        (*entries)[i].len = chat_user_name_member(names[i].username_lc, names[i].id, bufs[i].member,
+                                                  sizeof(bufs[i].member));
+    }
+    free(names);
+    *n = count;
+    *owned = bufs;
+    return CHAT_OK;
+}
+
+chat_err_t chat_user_names_build(const chat_store_t *s)
+{
+    chat_cset_t names;
+
+    if (s->redis == NULL) {
+        return CHAT_ERR_UNAVAILABLE;
+    }
+    chat_cset_user_names(&names);
+    return chat_cset_build(s->redis, &names, names__load, ids__free, (void *)s);
 }

@@ -5,7 +5,7 @@
  * query.
  *
  * Threads: the thread owning the store. Relies on cached_set.h, member_cache.h,
- * room_members_repo.h, user_ids.h.
+ * room_members_repo.h, room_members_warm.h (the rooms' sets from the same read), user_ids.h.
  */
 #include "chat/user_rooms_batch.h"
 
@@ -18,6 +18,7 @@
 #include "chat/member_cache.h"
 #include "chat/redis_lock.h"
 #include "chat/room_members_repo.h"
+#include "chat/room_members_warm.h"
 #include "chat/user_ids.h"
 
 #define ROOMS_BATCH__WARM_LOCK_MS 60000 /* a warm that takes longer loses its lock */
@@ -37,12 +38,6 @@ typedef struct rooms_batch__todo {
 static int rooms_batch__by_id(const void *a, const void *b)
 {
     return strcmp((const char *)a, (const char *)b);
-}
-
-static int rooms_batch__by_user(const void *a, const void *b)
-{
-    return bson_oid_compare(&((const chat_member_pair_t *)a)->user,
-                            &((const chat_member_pair_t *)b)->user);
 }
 
 /* chat_cset_nth_fn: user i's room set. */
@@ -94,42 +89,9 @@ static chat_err_t rooms_batch__prepare(const chat_store_t *s, char (*ids)[CHAT_I
 static chat_err_t rooms_batch__store_all(const chat_store_t *s, rooms_batch__todo_t *t,
                                          chat_member_pair_t *pairs, size_t n_pairs, size_t *n_built)
 {
-    chat_cset_entry_t *e = calloc(n_pairs + 1, sizeof(*e));
-    char(*rooms)[CHAT_ID_LEN] = calloc(n_pairs + 1, sizeof(*rooms));
-    size_t *first = calloc(t->n + 1, sizeof(*first));
-    size_t *count = calloc(t->n + 1, sizeof(*count));
-    bool *stored = calloc(t->n + 1, sizeof(*stored));
-    size_t p = 0;
-    chat_err_t rc = CHAT_ERR_NOMEM;
-
-    if (e != NULL && rooms != NULL && first != NULL && count != NULL && stored != NULL) {
-        qsort(pairs, n_pairs, sizeof(*pairs), rooms_batch__by_user);
-        /* both sorted by user: one walk finds each user's run of pairs */
-        for (size_t i = 0; i < t->n; i++) {
-            while (p < n_pairs && bson_oid_compare(&pairs[p].user, &t->oids[i]) < 0) {
-                p++;
-            }
-            first[i] = p;
-            for (; p < n_pairs && bson_oid_equal(&pairs[p].user, &t->oids[i]); p++) {
-                bson_oid_to_string(&pairs[p].room, rooms[p]);
-                e[p].score = (double)bson_oid_get_time_t(&pairs[p].room);
-                e[p].member = rooms[p];
-                e[p].len = CHAT_ID_LEN - 1;
-            }
-            count[i] = p - first[i];
-        }
-        rc = chat_cset_build_store_many(s->redis, rooms_batch__set_of, t, t->n, t->built,
-                                        (const char(*)[24])t->ver, e, first, count, stored);
-        for (size_t i = 0; i < t->n; i++) {
-            *n_built += stored[i];
-        }
-    }
-    free(stored);
-    free(count);
-    free(first);
-    free(rooms);
-    free(e);
-    return rc;
+    return chat_member_pairs_store(s, pairs, n_pairs, CHAT_PAIRS_BY_USER, t->oids, t->n,
+                                   rooms_batch__set_of, t, t->built, (const char(*)[24])t->ver,
+                                   n_built);
 }
 
 void chat_user_rooms_build_many(const chat_store_t *s, const char (*users)[CHAT_ID_LEN], size_t n)
@@ -205,10 +167,10 @@ static chat_err_t rooms_batch__all_ids(const chat_store_t *s, size_t max,
     return CHAT_OK;
 }
 
-chat_err_t chat_user_rooms_build_all(const chat_store_t *s, size_t max_users, size_t max_pairs,
-                                     size_t *n_built, bool *another_warms)
+chat_err_t chat_user_rooms_build_all(const chat_store_t *s, chat_read_model_warm_t *warm)
 {
     rooms_batch__todo_t t = {0};
+    chat_room_members_warm_t rooms = {0};
     char(*ids)[CHAT_ID_LEN] = NULL;
     chat_member_pair_t *pairs = NULL;
     size_t n_ids = 0;
@@ -217,8 +179,8 @@ chat_err_t chat_user_rooms_build_all(const chat_store_t *s, size_t max_users, si
     chat_redis_lock_t lock;
     chat_err_t rc;
 
-    *n_built = 0;
-    *another_warms = false;
+    warm->user_sets = warm->room_sets = 0;
+    warm->another_warms = false;
     if (s->redis == NULL) {
         return CHAT_ERR_UNAVAILABLE;
     }
@@ -230,29 +192,38 @@ chat_err_t chat_user_rooms_build_all(const chat_store_t *s, size_t max_users, si
     }
     if (!lock.held) {
         /* another process warms: its result, rather than a read per batch meanwhile */
-        *another_warms = true;
+        warm->another_warms = true;
         return chat_redis_lock_wait(s->redis, CHAT_KEY_USER_ROOMS_WARMING,
                                     ROOMS_BATCH__WARM_LOCK_MS, ROOMS_BATCH__POLL_MS, true, NULL,
                                     NULL, NULL);
     }
-    rc = rooms_batch__all_ids(s, max_users, &ids, &n_ids);
+    rc = rooms_batch__all_ids(s, warm->max_users, &ids, &n_ids);
     if (rc != CHAT_OK) {
         goto cleanup;
     }
-    /* the versions before the database is read (the cached_set.h protocol) */
+    /* the versions before the database is read (the cached_set.h protocol): the users'
+     * room sets, then the rooms' member sets from the same read (best effort: rooms past
+     * max_rooms, or a failed read of their ids, are left to be built when first read) */
     rc = rooms_batch__prepare(s, ids, n_ids, &t);
     for (size_t i = 0; rc == CHAT_OK && i < t.n; i++) {
         unbuilt += !t.built[i];
     }
+    if (rc == CHAT_OK && warm->max_rooms > 0 &&
+        chat_room_members_warm_prepare(s, warm->max_rooms, &rooms) == CHAT_OK) {
+        unbuilt += rooms.unbuilt;
+    }
     if (rc != CHAT_OK || unbuilt == 0) {
         goto cleanup;
     }
-    rc = chat_members_of_users(s->db, NULL, 0, max_pairs + 1, &pairs, &n_pairs);
-    if (rc == CHAT_OK && n_pairs > max_pairs) {
+    rc = chat_members_of_users(s->db, NULL, 0, warm->max_pairs + 1, &pairs, &n_pairs);
+    if (rc == CHAT_OK && n_pairs > warm->max_pairs) {
         rc = CHAT_ERR_CONFLICT; /* cut short: some set would be incomplete, build none */
     }
     if (rc == CHAT_OK) {
-        rc = rooms_batch__store_all(s, &t, pairs, n_pairs, n_built);
+        rc = rooms_batch__store_all(s, &t, pairs, n_pairs, &warm->user_sets);
+    }
+    if (rc == CHAT_OK && rooms.unbuilt > 0) {
+        rc = chat_room_members_warm_store(s, &rooms, pairs, n_pairs, &warm->room_sets);
     }
 
 cleanup:
@@ -262,5 +233,6 @@ cleanup:
         free(ids); /* not handed to t yet */
     }
     rooms_batch__todo_clear(&t);
+    chat_room_members_warm_clear(&rooms);
     return rc;
 }

@@ -350,24 +350,34 @@ def test_a_cold_read_model_costs_one_read_not_one_per_user(make_stack):
 
 def test_a_gateway_warms_a_cold_read_model_at_start(make_stack):
     """A gateway that starts on a Redis without the read model builds the set of all
-    ids and everybody's room sets before the first socket comes: the sockets that come
-    next cost no read of `users` or of their room sets."""
+    ids, everybody's room sets, every room's member set and the usernames before the
+    first socket comes: the sockets that come next cost no read of `users` or of
+    `room_members`, and neither do REST's first look at the room and a first search."""
     s = make_stack(gateways=1, env={"DB_TRACE": "1"})
     users, room = _room_with_members(s, 5)
     s.kill_gateway(0)
-    redis.Redis.from_url(s.redis_url).flushall()
+    r = redis.Redis.from_url(s.redis_url)
+    r.flushall()
     s.start_gateway(0)
     deadline = time.time() + 20
-    while "read model was cold at start: room sets warmed" not in s.log_text("gateway0"):
+    while ("read model was cold at start: room sets warmed" not in s.log_text("gateway0")
+           or not r.exists("chat:users:names:meta")):
         assert time.time() < deadline, s.log_text("gateway0")[-3000:]
         time.sleep(0.1)
-    since = {"gateway0": len(s.log_text("gateway0"))}
+    assert '"member_sets":"' in s.log_text("gateway0")
+    since = {"gateway0": len(s.log_text("gateway0")), "lighttpd": len(s.log_text("lighttpd"))}
     _subscribe_one_by_one(s, users, room)
-    reads = [(x.get("collection"), x.get("command")) for x in _trace_lines(s, ["gateway0"], since)
-             if x.get("op") == "read"]
-    assert not [r for r in reads if r[0] == "users"], reads
-    # the room's own member set is built on the first subscribe; no user's room set is
-    assert len([r for r in reads if r[0] == "room_members"]) <= 1, reads
+    c = Client(s)
+    got = c.get(f"/api/rooms/{room}", token=users[0]["token"])
+    assert got.status_code == 200, got.text
+    assert users[0]["id"] in [m["id"] if isinstance(m, dict) else m
+                              for m in got.json().get("members", [])], got.json()
+    assert got.json()["member_count"] == 6, got.json()
+    found = c.get("/api/users", token=users[0]["token"], params={"q": "nobody-has-this-name"})
+    assert found.status_code == 200 and found.json()["users"] == [], found.text
+    reads = [(x.get("collection"), x.get("command"))
+             for x in _trace_lines(s, ["gateway0", "lighttpd"], since) if x.get("op") == "read"]
+    assert not [r for r in reads if r[0] in ("users", "room_members")], reads
 
 
 def test_a_join_answers_before_room_heads_is_raised(make_stack):

@@ -11,11 +11,13 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "chat/db.h"
 #include "chat/redis_sync.h"
 #include "chat/store.h"
+#include "chat/users_repo.h"
 
 static int db_fixture_counter;
 
@@ -149,4 +151,16 @@ int64_t test_count_docs(chat_db_t *db, const char *coll, const char *room, const
     chat_db_push(db, client);
     assert_true(n >= 0);
     return n;
+}
+
+void test_add_user(chat_db_t *db, const char *name, char id[CHAT_ID_LEN])
+{
+    char email[64];
+    chat_user_t u = {0};
+
+    snprintf(email, sizeof(email), "%s@example.com", name);
+    assert_int_equal(chat_users_create(db, name, email, "$2b$04$abcdefghijklmnopqrstuu", &u, NULL),
+                     CHAT_OK);
+    memcpy(id, u.id, CHAT_ID_LEN);
+    chat_user_clear(&u);
 }

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "chat/db.h"
+#include "chat/model.h"
 
 struct CMUnitTest;
 struct chat_redis;
@@ -35,6 +36,10 @@ int store_teardown(void **state);
  *  CHAT_TEST_MONGO_URI, else runs the group between mongoc's global init and cleanup. */
 /* Documents of coll matching {room_id: room[, user_id: user]}, counted in MongoDB. */
 int64_t test_count_docs(chat_db_t *db, const char *coll, const char *room, const char *user);
+
+/** Registers user <name> (email <name>@example.com, a placeholder hash) in db; its id
+ *  into id. */
+void test_add_user(chat_db_t *db, const char *name, char id[CHAT_ID_LEN]);
 
 int db_fixture_run_group(const char *name, const struct CMUnitTest *tests, size_t n);
 #define DB_FIXTURE_RUN(tests) \

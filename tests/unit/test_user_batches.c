@@ -31,18 +31,6 @@
 
 #include "db_fixture.h"
 
-static void add_user(const chat_store_t *s, const char *name, char id[CHAT_ID_LEN])
-{
-    char email[64];
-    chat_user_t u = {0};
-
-    snprintf(email, sizeof(email), "%s@example.com", name);
-    assert_int_equal(
-        chat_users_create(s->db, name, email, "$2b$04$abcdefghijklmnopqrstuu", &u, NULL), CHAT_OK);
-    memcpy(id, u.id, CHAT_ID_LEN);
-    chat_user_clear(&u);
-}
-
 static chat_cset_answer_t in_rooms_of(const chat_store_t *s, const char *user, const char *room)
 {
     chat_cset_t set;
@@ -59,8 +47,8 @@ static void test_exist_many(void **state)
     char ids[5][CHAT_ID_LEN];
     chat_user_existence_t out[5];
 
-    add_user(s, "ann", ids[0]);
-    add_user(s, "bob", ids[1]);
+    test_add_user(s->db, "ann", ids[0]);
+    test_add_user(s->db, "bob", ids[1]);
     snprintf(ids[2], CHAT_ID_LEN, "%s", "0123456789abcdef01234567"); /* nobody */
     snprintf(ids[3], CHAT_ID_LEN, "%s", "not-an-id");
     memcpy(ids[4], ids[0], CHAT_ID_LEN);      /* twice in one batch */
@@ -83,8 +71,8 @@ static void test_rooms_build_many(void **state)
     bson_oid_t r_oid[2];
     chat_cset_t set;
 
-    add_user(s, "cat", users[0]);
-    add_user(s, "dan", users[1]);
+    test_add_user(s->db, "cat", users[0]);
+    test_add_user(s->db, "dan", users[1]);
     memcpy(users[2], users[0], CHAT_ID_LEN);
     for (int i = 0; i < 2; i++) {
         bson_oid_init(&r_oid[i], NULL);
@@ -117,7 +105,7 @@ static void test_rooms_build_many(void **state)
         assert_true(built);
         chat_cset_t fresh;
         char other[CHAT_ID_LEN];
-        add_user(s, "eve", other);
+        test_add_user(s->db, "eve", other);
         chat_cset_user_rooms(other, &fresh);
         assert_int_equal(chat_cset_build_prepare(s->redis, &fresh, &built, ver), CHAT_OK);
         assert_false(built);
@@ -148,8 +136,8 @@ static void test_user_ids_set(void **state)
     bool built_now = false;
     redisReply *r;
 
-    add_user(s, "fay", ids[0]);
-    add_user(s, "gus", ids[1]);
+    test_add_user(s->db, "fay", ids[0]);
+    test_add_user(s->db, "gus", ids[1]);
     snprintf(ids[2], CHAT_ID_LEN, "%s", "0123456789abcdef01234567"); /* nobody */
     /* not built: built by the call (one read of users), then answered */
     assert_int_equal(chat_user_ids_check_many(s, (const char(*)[CHAT_ID_LEN])ids, 3, a, &built_now),
@@ -189,7 +177,7 @@ static void test_exist_many_from_the_set_of_ids(void **state)
     chat_cset_answer_t a[2];
     bool cold = false;
 
-    add_user(s, "hal", ids[0]);
+    test_add_user(s->db, "hal", ids[0]);
     assert_int_equal(chat_user_ids_check_many(s, (const char(*)[CHAT_ID_LEN])ids, 1, a, NULL),
                      CHAT_OK); /* builds the set */
     /* the user's row is gone but the set still has the id: the answer came from the set,
@@ -199,7 +187,7 @@ static void test_exist_many_from_the_set_of_ids(void **state)
     assert_int_equal(out[0], CHAT_USER_EXISTS);
     assert_false(cold);
     /* a user the set lacks (a change Redis lost) is asked of MongoDB: still admitted */
-    add_user(s, "ida", ids[1]);
+    test_add_user(s->db, "ida", ids[1]);
     chat_user_ids_change(s, ids[1], false);
     chat_user_cache_drop(s, ids[1]);
     chat_user_exist_many(s, (const char(*)[CHAT_ID_LEN])ids + 1, 1, out, &cold);
@@ -208,7 +196,7 @@ static void test_exist_many_from_the_set_of_ids(void **state)
      * expired (dropped here), the set must still not admit it */
     {
         char del[1][CHAT_ID_LEN];
-        add_user(s, "ivy", del[0]);
+        test_add_user(s->db, "ivy", del[0]);
         chat_user_ids_change(s, del[0], true); /* as its registration does */
         chat_user_exist_many(s, (const char(*)[CHAT_ID_LEN])del, 1, out, NULL);
         assert_int_equal(out[0], CHAT_USER_EXISTS);
@@ -240,12 +228,12 @@ static void test_rooms_build_all(void **state)
     bson_oid_t u_oid[3];
     bson_oid_t r_oid[2];
     chat_cset_answer_t a[3];
-    size_t built = 99;
-    bool elsewhere = true;
+    chat_read_model_warm_t warm = {
+        .max_users = 100, .max_pairs = 100, .user_sets = 99, .another_warms = true};
 
-    add_user(s, "jo", users[0]);
-    add_user(s, "kim", users[1]);
-    add_user(s, "lou", users[2]); /* in no room */
+    test_add_user(s->db, "jo", users[0]);
+    test_add_user(s->db, "kim", users[1]);
+    test_add_user(s->db, "lou", users[2]); /* in no room */
     for (int i = 0; i < 3; i++) {
         assert_true(chat_db_oid_from_hex(users[i], &u_oid[i]));
     }
@@ -257,26 +245,30 @@ static void test_rooms_build_all(void **state)
     assert_int_equal(chat_members_insert(s->db, &r_oid[1], &u_oid[0], "member", 1), CHAT_OK);
     assert_int_equal(chat_members_insert(s->db, &r_oid[1], &u_oid[1], "member", 1), CHAT_OK);
     /* without the set of ids there is nobody to warm */
-    assert_int_equal(chat_user_rooms_build_all(s, 100, 100, &built, &elsewhere), CHAT_ERR_CONFLICT);
-    assert_int_equal(built, 0);
+    assert_int_equal(chat_user_rooms_build_all(s, &warm), CHAT_ERR_CONFLICT);
+    assert_int_equal(warm.user_sets, 0);
     assert_int_equal(chat_user_ids_check_many(s, (const char(*)[CHAT_ID_LEN])users, 3, a, NULL),
                      CHAT_OK);
     /* over either limit: nothing stored */
-    assert_int_equal(chat_user_rooms_build_all(s, 2, 100, &built, &elsewhere), CHAT_ERR_CONFLICT);
-    assert_int_equal(chat_user_rooms_build_all(s, 100, 2, &built, &elsewhere), CHAT_ERR_CONFLICT);
+    warm.max_users = 2;
+    assert_int_equal(chat_user_rooms_build_all(s, &warm), CHAT_ERR_CONFLICT);
+    warm.max_users = 100;
+    warm.max_pairs = 2;
+    assert_int_equal(chat_user_rooms_build_all(s, &warm), CHAT_ERR_CONFLICT);
+    warm.max_pairs = 100;
     assert_int_equal(in_rooms_of(s, users[0], rooms[0]), CHAT_CSET_NOT_BUILT);
     /* everybody's sets from one read, the user in no room included (an empty set) */
-    assert_int_equal(chat_user_rooms_build_all(s, 100, 100, &built, &elsewhere), CHAT_OK);
-    assert_int_equal(built, 3);
+    assert_int_equal(chat_user_rooms_build_all(s, &warm), CHAT_OK);
+    assert_int_equal(warm.user_sets, 3);
     assert_int_equal(in_rooms_of(s, users[0], rooms[0]), CHAT_CSET_PRESENT);
     assert_int_equal(in_rooms_of(s, users[0], rooms[1]), CHAT_CSET_PRESENT);
     assert_int_equal(in_rooms_of(s, users[1], rooms[0]), CHAT_CSET_ABSENT);
     assert_int_equal(in_rooms_of(s, users[1], rooms[1]), CHAT_CSET_PRESENT);
     assert_int_equal(in_rooms_of(s, users[2], rooms[1]), CHAT_CSET_ABSENT);
-    assert_false(elsewhere);
+    assert_false(warm.another_warms);
     /* already built: nothing to do */
-    assert_int_equal(chat_user_rooms_build_all(s, 100, 100, &built, &elsewhere), CHAT_OK);
-    assert_int_equal(built, 0);
+    assert_int_equal(chat_user_rooms_build_all(s, &warm), CHAT_OK);
+    assert_int_equal(warm.user_sets, 0);
     /* another process warms (its lock, 300 ms): this one waits for it instead of reading
      * room_members itself, and leaves the sets to it */
     {
@@ -289,9 +281,9 @@ static void test_rooms_build_all(void **state)
         assert_non_null(r);
         freeReplyObject(r);
     }
-    assert_int_equal(chat_user_rooms_build_all(s, 100, 100, &built, &elsewhere), CHAT_OK);
-    assert_true(elsewhere);
-    assert_int_equal(built, 0);
+    assert_int_equal(chat_user_rooms_build_all(s, &warm), CHAT_OK);
+    assert_true(warm.another_warms);
+    assert_int_equal(warm.user_sets, 0);
     assert_int_equal(in_rooms_of(s, users[0], rooms[0]), CHAT_CSET_NOT_BUILT);
 }
 

@@ -26,6 +26,9 @@ chat_err_t chat_rooms_find(chat_db_t *db, const char *room_id, chat_room_t *out)
 /** The ids of every public room (rebuild of the public list). *oids_out malloc'd. */
 chat_err_t chat_rooms_public_ids(chat_db_t *db, bson_oid_t **oids_out, size_t *n_out);
 
+/** The ids of every room, at most max read (0: no bound). *oids_out malloc'd. */
+chat_err_t chat_rooms_all_ids(chat_db_t *db, size_t max, bson_oid_t **oids_out, size_t *n_out);
+
 /** The one private two-member room of the pair, created on first use (race-safe). */
 chat_err_t chat_rooms_get_or_create_dm(chat_db_t *db, const char *user_a, const char *user_b,
                                        chat_room_t *out, bool *created);

@@ -6,6 +6,9 @@
  * instead of one per user); registration adds, account deletion removes (before and
  * after the database, the cached_set.h protocol). A user absent from a built set is
  * asked of MongoDB by the caller (a change lost with Redis must not lock anyone out).
+ * Beside it, the usernames for prefix search (chat:users:names, user_cache.h's
+ * chat_user_search), built from the same kind of read, at a cold start by the read
+ * model's warm-up so that the first search does not wait for it.
  *
  * Blocking; the thread owning the store.
  */
@@ -32,6 +35,17 @@ chat_err_t chat_user_ids_check_many(const chat_store_t *s, const char (*ids)[CHA
 
 /** Builds the set when it is not built; *was_cold (may be NULL): it was not. */
 chat_err_t chat_user_ids_build(const chat_store_t *s, bool *was_cold);
+
+/** Separates the username from the id in a member of the username set. */
+#define CHAT_USER_NAME_SEP '\x01'
+
+/** "<username lowercased>\x01<id>", the username set's member, into buf; its length (0
+ *  when it does not fit). */
+size_t chat_user_name_member(const char *username, const char *id, char *buf, size_t len);
+
+/** Builds the username set when it is not built (one read of `users`, one process at a
+ *  time: cached_set.h's chat_cset_build). */
+chat_err_t chat_user_names_build(const chat_store_t *s);
 
 /** Adds (registration) or removes (deletion) one id; best effort. */
 void chat_user_ids_change(const chat_store_t *s, const char *user_id, bool add);
