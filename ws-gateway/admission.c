@@ -355,10 +355,10 @@ void gw_admission_end(gw_session_t *s)
 /* ------------------------------------------------------------------ warm-up */
 
 /* At start, on the background worker: a Redis without the read model (fresh, flushed,
- * or a first run) gets the set of all ids, everybody's room sets, every room's member
- * set and the usernames now, with one read of room_members and two of users, instead
- * of from the first sockets' admission, the first look at each room and the first
- * search. */
+ * or a first run) gets the set of all ids and the usernames (one read of users),
+ * everybody's room sets and every room's member set (one read of room_members) now,
+ * instead of from the first sockets' admission, the first look at each room and the
+ * first search. */
 static void admission__warm_run(gw_job_t *job, gw_store_worker_t *w)
 {
     const chat_store_t *st = gw_store_worker_store(w);
@@ -370,13 +370,6 @@ static void admission__warm_run(gw_job_t *job, gw_store_worker_t *w)
         return; /* warm already, or Redis/MongoDB down: admission builds what it needs */
     }
     admission__warm_everybody(st, NULL, "read model was cold at start");
-    /* and the usernames, so that the first user search does not read `users` itself
-     * (here on the background worker, not in a batch that sockets wait for) */
-    rc = chat_user_names_build(st);
-    if (rc != CHAT_OK) {
-        chat_log_warn("read model was cold at start: usernames not warmed", "error",
-                      chat_err_code(rc));
-    }
 }
 
 static void admission__warm_done(gw_job_t *job, gw_t *gw, bool cancelled)

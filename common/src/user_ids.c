@@ -21,15 +21,46 @@ static void ids__free(chat_cset_entry_t *entries, size_t n, void *owned)
     free(owned);
 }
 
+static chat_err_t names__entries(const chat_user_name_t *names, size_t count,
+                                 chat_cset_entry_t **entries, void **owned);
+
+/* The username set from the ids set's read, under the version read before it. */
+static void ids__store_names(const chat_store_t *s, const chat_cset_t *set, const char *ver,
+                             const chat_user_name_t *names, size_t count)
+{
+    chat_cset_entry_t *entries = NULL;
+    void *owned = NULL;
+    bool stored = false;
+
+    if (names__entries(names, count, &entries, &owned) == CHAT_OK) {
+        (void)chat_cset_build_store(s->redis, set, ver, entries, count, &stored);
+    }
+    free(entries);
+    free(owned);
+}
+
+/* The ids set's loader; the username set, when it is not built either, comes from the
+ * same read of `users` (its version read first, the cached_set.h protocol). */
 static chat_err_t ids__load(void *arg, chat_cset_entry_t **entries, size_t *n, void **owned)
 {
     const chat_store_t *s = arg;
     chat_user_name_t *names = NULL;
     size_t count = 0;
-    chat_err_t rc = chat_users_names(s->db, &names, &count);
+    chat_cset_t names_set;
+    bool names_built = true;
+    char names_ver[24];
+    chat_err_t rc;
 
+    chat_cset_user_names(&names_set);
+    if (chat_cset_build_prepare(s->redis, &names_set, &names_built, names_ver) != CHAT_OK) {
+        names_built = true; /* left to the first search */
+    }
+    rc = chat_users_names(s->db, &names, &count);
     if (rc != CHAT_OK) {
         return rc;
+    }
+    if (!names_built) {
+        ids__store_names(s, &names_set, names_ver, names, count);
     }
     *entries = calloc(count + 1, sizeof(**entries));
     if (*entries == NULL) {
@@ -162,23 +193,17 @@ typedef struct names__buf {
     char member[CHAT_USERNAME_MAX + CHAT_ID_LEN + 2];
 } names__buf_t;
 
-static chat_err_t names__load(void *arg, chat_cset_entry_t **entries, size_t *n, void **owned)
+/* The username set's entries for names[0..count): *entries and *owned malloc'd. */
+static chat_err_t names__entries(const chat_user_name_t *names, size_t count,
+                                 chat_cset_entry_t **entries, void **owned)
 {
-    const chat_store_t *s = arg;
-    chat_user_name_t *names = NULL;
-    names__buf_t *bufs = NULL;
-    size_t count = 0;
-    chat_err_t rc = chat_users_names(s->db, &names, &count);
+    names__buf_t *bufs = calloc(count + 1, sizeof(*bufs));
 
-    if (rc != CHAT_OK) {
-        return rc;
-    }
     *entries = calloc(count + 1, sizeof(**entries));
-    bufs = calloc(count + 1, sizeof(*bufs));
     if (*entries == NULL || bufs == NULL) {
         free(*entries);
+        *entries = NULL;
         free(bufs);
-        free(names);
         return CHAT_ERR_NOMEM;
     }
     for (size_t i = 0; i < count; i++) {
@@ -187,10 +212,23 @@ static chat_err_t names__load(void *arg, chat_cset_entry_t **entries, size_t *n,
         (*entries)[i].len = chat_user_name_member(names[i].username_lc, names[i].id, bufs[i].member,
                                                   sizeof(bufs[i].member));
     }
-    free(names);
-    *n = count;
     *owned = bufs;
     return CHAT_OK;
+}
+
+static chat_err_t names__load(void *arg, chat_cset_entry_t **entries, size_t *n, void **owned)
+{
+    const chat_store_t *s = arg;
+    chat_user_name_t *names = NULL;
+    size_t count = 0;
+    chat_err_t rc = chat_users_names(s->db, &names, &count);
+
+    if (rc == CHAT_OK) {
+        rc = names__entries(names, count, entries, owned);
+        *n = count;
+    }
+    free(names);
+    return rc;
 }
 
 chat_err_t chat_user_names_build(const chat_store_t *s)

@@ -3,6 +3,7 @@
  * Redis: chat_user_exist_many (cached users, unknown and malformed ids, the misses
  * cached afterwards; users answered from the set of all ids without MongoDB, those it
  * lacks asked of MongoDB), the set of all ids (user_ids.h: built once, changed, lost),
+ * the username set built from the same read as the set of ids,
  * chat_user_rooms_build_many (each user's room set built from one query, exactly the
  * rooms they are in, a set changed meanwhile left alone) and chat_user_rooms_build_all
  * (everybody's sets from one read, its limits).
@@ -169,6 +170,36 @@ static void test_user_ids_set(void **state)
     assert_int_equal(a[2], CHAT_CSET_ABSENT);
 }
 
+static void test_the_ids_read_builds_the_usernames_too(void **state)
+{
+    const chat_store_t *s = *state;
+    char id[CHAT_ID_LEN];
+    char ver[24];
+    chat_cset_t names;
+    chat_user_t *found = NULL;
+    size_t n = 0;
+    bool built = true;
+    bool cold = false;
+
+    test_add_user(s->db, "Quin", id);
+    chat_cset_user_names(&names);
+    assert_int_equal(chat_cset_build_prepare(s->redis, &names, &built, ver), CHAT_OK);
+    assert_false(built);
+    /* the warm-up's build of the ids set stores the usernames from the same read */
+    assert_int_equal(chat_user_ids_build(s, &cold), CHAT_OK);
+    assert_true(cold);
+    assert_int_equal(chat_cset_build_prepare(s->redis, &names, &built, ver), CHAT_OK);
+    assert_true(built);
+    assert_int_equal(chat_user_search(s, "qu", 10, &found, &n), CHAT_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(found[0].id, id);
+    assert_string_equal(found[0].username, "Quin");
+    for (size_t i = 0; i < n; i++) {
+        chat_user_clear(&found[i]);
+    }
+    free(found);
+}
+
 static void test_exist_many_from_the_set_of_ids(void **state)
 {
     const chat_store_t *s = *state;
@@ -293,6 +324,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_exist_many, store_setup, store_teardown),
         cmocka_unit_test_setup_teardown(test_rooms_build_many, store_setup, store_teardown),
         cmocka_unit_test_setup_teardown(test_user_ids_set, store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(test_the_ids_read_builds_the_usernames_too, store_setup,
+                                        store_teardown),
         cmocka_unit_test_setup_teardown(test_exist_many_from_the_set_of_ids, store_setup,
                                         store_teardown),
         cmocka_unit_test_setup_teardown(test_rooms_build_all, store_setup, store_teardown),

@@ -7,8 +7,8 @@
  * after the database, the cached_set.h protocol). A user absent from a built set is
  * asked of MongoDB by the caller (a change lost with Redis must not lock anyone out).
  * Beside it, the usernames for prefix search (chat:users:names, user_cache.h's
- * chat_user_search), built from the same kind of read, at a cold start by the read
- * model's warm-up so that the first search does not wait for it.
+ * chat_user_search): built from the same read when the ids set is built and it is not
+ * (a cold start, a Redis loss), so the first search does not wait for a read of its own.
  *
  * Blocking; the thread owning the store.
  */
@@ -33,7 +33,8 @@
 chat_err_t chat_user_ids_check_many(const chat_store_t *s, const char (*ids)[CHAT_ID_LEN], size_t n,
                                     chat_cset_answer_t *out, bool *built_now);
 
-/** Builds the set when it is not built; *was_cold (may be NULL): it was not. */
+/** Builds the set (and the username set, from the same read) when it is not built;
+ *  *was_cold (may be NULL): it was not. */
 chat_err_t chat_user_ids_build(const chat_store_t *s, bool *was_cold);
 
 /** Separates the username from the id in a member of the username set. */
