@@ -51,8 +51,10 @@ chat_err_t chat_member_pairs_store(const chat_store_t *s, chat_member_pair_t *pa
     *n_built = 0;
     if (e != NULL && other != NULL && first != NULL && count != NULL && stored != NULL) {
         /* pairs and keys both sorted by the key: one walk finds each key's run */
-        qsort(pairs, n_pairs, sizeof(*pairs),
-              by_room ? members_warm__by_room : members_warm__by_user);
+        if (n_pairs > 0) { /* pairs is NULL when there are none */
+            qsort(pairs, n_pairs, sizeof(*pairs),
+                  by_room ? members_warm__by_room : members_warm__by_user);
+        }
         for (size_t i = 0; i < n; i++) {
             while (p < n_pairs &&
                    bson_oid_compare(by_room ? &pairs[p].room : &pairs[p].user, &keys[i]) < 0) {
@@ -124,7 +126,9 @@ chat_err_t chat_room_members_warm_prepare(const chat_store_t *s, size_t max_room
         chat_room_members_warm_clear(w);
         return rc;
     }
-    qsort(w->oids, w->n, sizeof(*w->oids), members_warm__by_oid);
+    if (w->n > 0) { /* oids is NULL when there are no rooms */
+        qsort(w->oids, w->n, sizeof(*w->oids), members_warm__by_oid);
+    }
     for (size_t i = 0; i < w->n; i++) {
         if (k == 0 || !bson_oid_equal(&w->oids[k - 1], &w->oids[i])) {
             bson_oid_copy(&w->oids[i], &w->oids[k]);

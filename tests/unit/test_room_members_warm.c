@@ -3,8 +3,9 @@
  * read of room_members (room_members_warm.h, through chat_user_rooms_build_all) against
  * a real MongoDB/FerretDB and Redis: every room's set built with exactly its members,
  * oldest first with their join times, an empty room's set built empty, a set changed
- * after its version was read left unbuilt, and nothing of the rooms' sets past
- * max_rooms or with max_rooms 0 (the users' sets still built).
+ * after its version was read left unbuilt, nothing of the rooms' sets past max_rooms
+ * or with max_rooms 0 (the users' sets still built), and a first start with no rooms
+ * and no memberships.
  *
  * Threads: the cmocka main thread.
  */
@@ -160,6 +161,30 @@ static void test_rooms_past_the_limit_are_left_to_their_readers(void **state)
     assert_int_equal(in_members_of(s, f.rooms[1], f.users[1]), CHAT_CSET_NOT_BUILT);
 }
 
+static void test_no_rooms_and_no_memberships(void **state)
+{
+    const chat_store_t *s = *state;
+    chat_read_model_warm_t warm = {.max_users = 100, .max_pairs = 100, .max_rooms = 100};
+    chat_room_members_warm_t w;
+    size_t built = 99;
+    char id[CHAT_ID_LEN];
+    chat_cset_answer_t a;
+
+    /* a first start: nobody, nothing (the arrays the database gives back are NULL) */
+    assert_int_equal(chat_room_members_warm_prepare(s, 100, &w), CHAT_OK);
+    assert_int_equal(w.n, 0);
+    assert_int_equal(chat_room_members_warm_store(s, &w, NULL, 0, &built), CHAT_OK);
+    assert_int_equal(built, 0);
+    chat_room_members_warm_clear(&w);
+    /* one user in no room: its empty set is built, there is no room to build */
+    test_add_user(s->db, "solo", id);
+    assert_int_equal(chat_user_ids_check_many(s, (const char(*)[CHAT_ID_LEN]) & id, 1, &a, NULL),
+                     CHAT_OK);
+    assert_int_equal(chat_user_rooms_build_all(s, &warm), CHAT_OK);
+    assert_int_equal(warm.user_sets, 1);
+    assert_int_equal(warm.room_sets, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -169,6 +194,8 @@ int main(void)
                                         store_setup, store_teardown),
         cmocka_unit_test_setup_teardown(test_rooms_past_the_limit_are_left_to_their_readers,
                                         store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(test_no_rooms_and_no_memberships, store_setup,
+                                        store_teardown),
     };
 
     return DB_FIXTURE_RUN(tests);
