@@ -164,3 +164,11 @@ void test_add_user(chat_db_t *db, const char *name, char id[CHAT_ID_LEN])
     memcpy(id, u.id, CHAT_ID_LEN);
     chat_user_clear(&u);
 }
+
+chat_cset_answer_t test_cset_has(const chat_store_t *s, const chat_cset_t *set, const char *member)
+{
+    chat_cset_answer_t a = CHAT_CSET_NOT_BUILT;
+
+    assert_int_equal(chat_cset_check(s->redis, set, member, &a), CHAT_OK);
+    return a;
+}

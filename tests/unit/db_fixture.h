@@ -12,7 +12,9 @@
 #include <stdint.h>
 
 #include "chat/db.h"
+#include "chat/cached_set.h"
 #include "chat/model.h"
+#include "chat/store.h"
 
 struct CMUnitTest;
 struct chat_redis;
@@ -40,6 +42,9 @@ int64_t test_count_docs(chat_db_t *db, const char *coll, const char *room, const
 /** Registers user <name> (email <name>@example.com, a placeholder hash) in db; its id
  *  into id. */
 void test_add_user(chat_db_t *db, const char *name, char id[CHAT_ID_LEN]);
+
+/** member's answer in a cached set of s's Redis (the call must succeed). */
+chat_cset_answer_t test_cset_has(const chat_store_t *s, const chat_cset_t *set, const char *member);
 
 int db_fixture_run_group(const char *name, const struct CMUnitTest *tests, size_t n);
 #define DB_FIXTURE_RUN(tests) \

@@ -74,11 +74,9 @@ static void seed(const chat_store_t *s, fixture_t *f)
 static chat_cset_answer_t in_members_of(const chat_store_t *s, const char *room, const char *user)
 {
     chat_cset_t set;
-    chat_cset_answer_t a = CHAT_CSET_NOT_BUILT;
 
     chat_cset_room_members(room, &set);
-    assert_int_equal(chat_cset_check(s->redis, &set, user, &a), CHAT_OK);
-    return a;
+    return test_cset_has(s, &set, user);
 }
 
 static void test_every_rooms_member_set_from_one_read(void **state)

@@ -35,11 +35,9 @@
 static chat_cset_answer_t in_rooms_of(const chat_store_t *s, const char *user, const char *room)
 {
     chat_cset_t set;
-    chat_cset_answer_t a = CHAT_CSET_NOT_BUILT;
 
     chat_cset_user_rooms(user, &set);
-    assert_int_equal(chat_cset_check(s->redis, &set, room, &a), CHAT_OK);
-    return a;
+    return test_cset_has(s, &set, room);
 }
 
 static void test_exist_many(void **state)
