@@ -35,11 +35,13 @@ def leaves_settled(stack, limit_s=30.0):
 async def bench_membership(stack, data):
     """Per room (10 and 5,000 members): 100 non-members join and leave over REST (each
     call timed, keep-alive), then 100 subscribes of members over the WebSocket (connect
-    untimed, subscribe -> subscribed timed). Each room starts once the previous one's
-    deferred membership deletes are done (leaves_settled)."""
+    untimed, subscribe -> subscribed timed). The first room starts once the gateways'
+    read-model warm-up is over (B.read_model_warmed), each next one once the previous
+    one's deferred membership deletes are done (leaves_settled)."""
     http = B.Http(stack.http_url)
     users = {u["id"]: u for u in data["users"]}
-    res = {"load_before": round(B.load_avg(), 2)}
+    res = {"load_before": round(B.load_avg(), 2),
+           "waited_for_warm_up_s": B.read_model_warmed(stack)}
     for room in (data["rooms"][1], data["rooms"][0]):
         settled_s = leaves_settled(stack)
         members = set(room["members"])

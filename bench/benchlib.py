@@ -70,6 +70,32 @@ def start_servers(stack):
     stack.wait_healthy(timeout=120)
 
 
+def read_model_warmed(stack, limit_s=120.0):
+    """Waits until every gateway has counted its start's look at the read model
+    (chat_gateway_read_model_warms_total, any outcome: built, waited for the other
+    gateway, already warm or failed), at most limit_s; returns the seconds waited. For
+    phases that measure a warm system, so that a run of that phase alone right after the
+    start does not time the warm-up instead."""
+    import urllib.request
+    t0 = time.perf_counter()
+    pending = set(range(stack.n_gateways))
+    while pending and time.perf_counter() - t0 < limit_s:
+        for i in sorted(pending):
+            url = stack.gateway_ws_url(i).replace("ws://", "http://").replace("/ws", "/metrics")
+            try:
+                with urllib.request.urlopen(url, timeout=5) as r:
+                    page = r.read().decode()
+            except OSError:
+                continue
+            looks = sum(float(ln.split()[-1]) for ln in page.splitlines()
+                        if ln.startswith("chat_gateway_read_model_warms_total{"))
+            if looks >= 1:
+                pending.discard(i)
+        if pending:
+            time.sleep(0.2)
+    return round(time.perf_counter() - t0, 2)
+
+
 def redis_cli(stack, *args):
     """redis-cli against the stack's Redis (host and port of its REDIS_URL); stdout."""
     u = urlparse(stack.redis_url)

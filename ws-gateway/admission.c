@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chat/clock.h"
 #include "chat/grow.h"
 #include "chat/log.h"
 #include "chat/user_exists.h"
@@ -26,6 +27,7 @@
 #include "chat/user_sockets.h"
 #include "admission_counts.h"
 #include "frame_handlers.h"
+#include "gateway_metrics.h"
 #include "hmap.h"
 #include "presence_tracker.h"
 #include "session.h"
@@ -44,27 +46,54 @@
 #define ADMISSION__WARM_PAIRS_MAX 2000000
 #define ADMISSION__WARM_ROOMS_MAX 200000
 
+/* Where a warm-up reports: this gateway's id for the log, its counters (either may be
+ * NULL). Both outlive the workers (main.c frees them after gw_store_workers_destroy). */
+typedef struct admission__warm_report {
+    const char *gateway_id;
+    gw_metrics_t *metrics;
+} admission__warm_report_t;
+
+static void admission__warm_count(const admission__warm_report_t *to, gw_warm_outcome_t outcome,
+                                  int64_t started_ms)
+{
+    if (to->metrics == NULL) {
+        return;
+    }
+    chat_counter_add(&to->metrics->read_model_warms[outcome], 1);
+    if (outcome == GW_WARM_BUILT || outcome == GW_WARM_BY_ANOTHER) {
+        chat_hist_observe(&to->metrics->warm_seconds,
+                          (double)(chat_clock_monotonic_ms() - started_ms) / 1000.0);
+    }
+}
+
 /* Everybody's room sets and every room's member set from one read of room_members
- * (user_rooms_batch.h), logged with what it stored. */
-static void admission__warm_everybody(const chat_store_t *st, const char *gateway_id,
-                                      const char *why)
+ * (user_rooms_batch.h), logged with what it stored and how long the warm-up took since
+ * started_ms (the read of users before it included, when there was one). */
+static void admission__warm_everybody(const chat_store_t *st, const admission__warm_report_t *to,
+                                      const char *why, int64_t started_ms)
 {
     chat_read_model_warm_t warm = {.max_users = ADMISSION__WARM_USERS_MAX,
                                    .max_pairs = ADMISSION__WARM_PAIRS_MAX,
                                    .max_rooms = ADMISSION__WARM_ROOMS_MAX};
     chat_err_t rc = chat_user_rooms_build_all(st, &warm);
+    gw_warm_outcome_t outcome = warm.another_warms ? GW_WARM_BY_ANOTHER
+        : rc == CHAT_OK                            ? GW_WARM_BUILT
+                                                   : GW_WARM_FAILED;
     char users[24];
     char rooms[24];
+    char ms[24];
     char msg[96];
 
+    admission__warm_count(to, outcome, started_ms);
     snprintf(users, sizeof(users), "%zu", warm.user_sets);
     snprintf(rooms, sizeof(rooms), "%zu", warm.room_sets);
+    snprintf(ms, sizeof(ms), "%lld", (long long)(chat_clock_monotonic_ms() - started_ms));
     snprintf(msg, sizeof(msg), "%s: %s", why,
-             warm.another_warms  ? "another process warmed it"
-                 : rc == CHAT_OK ? "room sets warmed for everybody"
-                                 : "room sets not warmed, built per batch");
-    chat_log_info(msg, "gateway", gateway_id, "sets", users, "member_sets", rooms, "error",
-                  rc == CHAT_OK ? NULL : chat_err_code(rc));
+             outcome == GW_WARM_BY_ANOTHER  ? "another process warmed it"
+                 : outcome == GW_WARM_BUILT ? "room sets warmed for everybody"
+                                            : "room sets not warmed, built per batch");
+    chat_log_info(msg, "gateway", to->gateway_id, "sets", users, "member_sets", rooms,
+                  "duration_ms", ms, "error", rc == CHAT_OK ? NULL : chat_err_code(rc));
 }
 
 /* One socket's checks. */
@@ -94,6 +123,7 @@ struct gw_admission {
 typedef struct admission__job {
     gw_job_t job;
     char gateway_id[128];
+    gw_metrics_t *metrics;
     int max_sockets;
     size_t n;
     chat_user_existence_t *exists; /* scratch of the run: n */
@@ -127,7 +157,8 @@ static void admission__run(gw_job_t *job, gw_store_worker_t *w)
      * instead of one per batch, and none for the users who come later) */
     chat_user_exist_many(st, (const char(*)[CHAT_ID_LEN])j->users, n_users, j->exists, &cold);
     if (cold) {
-        admission__warm_everybody(st, j->gateway_id, "read model was cold");
+        admission__warm_report_t to = {j->gateway_id, j->metrics};
+        admission__warm_everybody(st, &to, "read model was cold", chat_clock_monotonic_ms());
     }
     chat_user_rooms_build_many(st, (const char(*)[CHAT_ID_LEN])j->users, n_users);
     n_users = 0;
@@ -253,6 +284,7 @@ static void admission__pump(gw_t *gw)
         j->job.run = admission__run;
         j->job.done = admission__done;
         snprintf(j->gateway_id, sizeof(j->gateway_id), "%s", gw->cfg.gateway_id);
+        j->metrics = gw->metrics;
         j->max_sockets = gw->cfg.max_sockets_per_user;
         j->n = k;
         memcpy(j->items, &a->pending[a->head], k * sizeof(j->items[0]));
@@ -359,17 +391,27 @@ void gw_admission_end(gw_session_t *s)
  * everybody's room sets and every room's member set (one read of room_members) now,
  * instead of from the first sockets' admission, the first look at each room and the
  * first search. */
+typedef struct admission__warm_job {
+    gw_job_t job;
+    char gateway_id[128];
+    gw_metrics_t *metrics;
+} admission__warm_job_t;
+
 static void admission__warm_run(gw_job_t *job, gw_store_worker_t *w)
 {
+    admission__warm_job_t *j = (admission__warm_job_t *)job;
+    admission__warm_report_t to = {j->gateway_id, j->metrics};
     const chat_store_t *st = gw_store_worker_store(w);
+    int64_t started_ms = chat_clock_monotonic_ms();
     bool cold = false;
     chat_err_t rc = chat_user_ids_build(st, &cold);
 
-    (void)job;
     if (rc != CHAT_OK || !cold) {
-        return; /* warm already, or Redis/MongoDB down: admission builds what it needs */
+        /* warm already, or Redis/MongoDB down: admission builds what it needs */
+        admission__warm_count(&to, rc == CHAT_OK ? GW_WARM_ALREADY : GW_WARM_FAILED, started_ms);
+        return;
     }
-    admission__warm_everybody(st, NULL, "read model was cold at start");
+    admission__warm_everybody(st, &to, "read model was cold at start", started_ms);
 }
 
 static void admission__warm_done(gw_job_t *job, gw_t *gw, bool cancelled)
@@ -381,7 +423,7 @@ static void admission__warm_done(gw_job_t *job, gw_t *gw, bool cancelled)
 
 gw_admission_t *gw_admission_create(gw_t *gw)
 {
-    gw_job_t *warm = calloc(1, sizeof(*warm));
+    admission__warm_job_t *warm = calloc(1, sizeof(*warm));
     gw_admission_t *a = calloc(1, sizeof(*a));
 
     if (a == NULL) {
@@ -396,9 +438,12 @@ gw_admission_t *gw_admission_create(gw_t *gw)
         return NULL;
     }
     if (warm != NULL) {
-        warm->run = admission__warm_run;
-        warm->done = admission__warm_done;
-        if (gw->workers == NULL || gw_store_workers_submit_background(gw->workers, warm) != 0) {
+        warm->job.run = admission__warm_run;
+        warm->job.done = admission__warm_done;
+        snprintf(warm->gateway_id, sizeof(warm->gateway_id), "%s", gw->cfg.gateway_id);
+        warm->metrics = gw->metrics;
+        if (gw->workers == NULL ||
+            gw_store_workers_submit_background(gw->workers, &warm->job) != 0) {
             free(warm);
         }
     }

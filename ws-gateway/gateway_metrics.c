@@ -20,6 +20,8 @@ const char *const gw_metrics_out_names[GW_OUT__N] = {
 
 const char *const gw_metrics_replay_names[GW_REPLAY__N] = {"memory", "redis", "database"};
 const char *const gw_metrics_batch_names[GW_BATCH__N] = {"last_seen", "socket_count"};
+const char *const gw_metrics_warm_names[GW_WARM__N] = {"built", "already_warm", "by_another",
+                                                       "failed"};
 
 gw_frame_in_t gw_metrics_in_type(const char *type)
 {

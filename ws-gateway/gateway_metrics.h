@@ -43,6 +43,17 @@ typedef enum { GW_REPLAY_MEMORY, GW_REPLAY_REDIS, GW_REPLAY_DATABASE, GW_REPLAY_
 /* The bounded lists of work batched per tick whose overflow is skipped, not queued. */
 typedef enum { GW_BATCH_LAST_SEEN, GW_BATCH_SOCKET_COUNT, GW_BATCH__N } gw_batch_list_t;
 
+/* What one look at a possibly cold read model found (admission.c's warm-up): it built the
+ * sets, found them built already, waited for another process building them, or failed
+ * (Redis or MongoDB down, or past the size limits: then admission builds per batch). */
+typedef enum {
+    GW_WARM_BUILT,
+    GW_WARM_ALREADY,
+    GW_WARM_BY_ANOTHER,
+    GW_WARM_FAILED,
+    GW_WARM__N
+} gw_warm_outcome_t;
+
 #define GW_CLOSE_CODES_N 12 /* the codes of gateway_metrics.c's table, then "other" */
 
 typedef struct gw_metrics {
@@ -58,10 +69,12 @@ typedef struct gw_metrics {
     _Atomic uint64_t backfills;
     _Atomic uint64_t rate_limited;
     _Atomic uint64_t batch_skipped[GW_BATCH__N];
+    _Atomic uint64_t read_model_warms[GW_WARM__N];
     chat_hist_t store_seconds;
     chat_hist_t ack_seconds;
     chat_hist_t delivery_seconds;
     chat_hist_t fanout_seconds; /* one message handed to every local live subscriber */
+    chat_hist_t warm_seconds;   /* a warm-up that built or waited, start to sets stored */
 } gw_metrics_t;
 
 /** The frame type a client frame's "type" names (NULL or unknown: GW_IN_INVALID). */
@@ -76,5 +89,6 @@ extern const char *const gw_metrics_in_names[GW_IN__N];
 extern const char *const gw_metrics_out_names[GW_OUT__N];
 extern const char *const gw_metrics_replay_names[GW_REPLAY__N];
 extern const char *const gw_metrics_batch_names[GW_BATCH__N];
+extern const char *const gw_metrics_warm_names[GW_WARM__N];
 
 #endif

@@ -120,6 +120,12 @@ static void metrics__render(gw_t *gw, chat_metrics_out_t *out)
                       "Entries a full per-tick batch list skipped (last_seen left older; "
                       "socket counts corrected by the heartbeat).",
                       "list", gw_metrics_batch_names, m->batch_skipped, GW_BATCH__N);
+    metrics__labelled(out, "chat_gateway_read_model_warms_total",
+                      "Looks at a cold read model (at start, or after Redis lost it), by outcome.",
+                      "outcome", gw_metrics_warm_names, m->read_model_warms, GW_WARM__N);
+    metrics__hist(out, "chat_gateway_read_model_warm_seconds",
+                  "Time a warm-up of the read model took (built, or waited for another process).",
+                  &m->warm_seconds);
     chat_metrics_family(out, "chat_gateway_log_lines_dropped_total", "counter",
                         "Log lines dropped because stderr was not read fast enough.");
     chat_metrics_sample(out, "chat_gateway_log_lines_dropped_total", "",

@@ -31,6 +31,8 @@ GATEWAY_METRICS = {
     "chat_gateway_rate_limited_total": "counter",
     "chat_gateway_batch_entries_skipped_total": "counter",
     "chat_gateway_log_lines_dropped_total": "counter",
+    "chat_gateway_read_model_warms_total": "counter",
+    "chat_gateway_read_model_warm_seconds": "histogram",
 }
 API_METRICS = {
     "chat_api_requests_total": "counter", "chat_api_request_seconds": "histogram",
