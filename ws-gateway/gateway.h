@@ -19,6 +19,7 @@
 #include "chat/config.h"
 #include "chat/db.h"
 #include "chat/ratelimit.h"
+#include "heap_trim.h"
 #include "hmap.h"
 
 typedef struct gw_session gw_session_t;
@@ -64,7 +65,7 @@ typedef struct gw {
     gw_hmap_t *sessions;        /* conn key -> gw_session_t (borrowed from lws) */
     gw_session_t *session_head; /* intrusive list of established sessions */
     size_t n_sessions;
-    size_t sessions_high; /* most sessions since the heap was last trimmed */
+    gw_heap_trim_t heap_trim; /* the most held since the heap was last trimmed (main.c) */
     uint64_t next_conn_id;
     uint32_t next_sub_gen;         /* request generations, unique per process */
     uint64_t next_live_mark;       /* orders subscriptions going LIVE (member audits) */

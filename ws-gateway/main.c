@@ -24,6 +24,7 @@
 #include "gateway_health.h"
 #include "keepalive.h"
 #include "gateway_metrics.h"
+#include "heap_trim.h"
 #include "member_audit.h"
 #include "message_pipeline.h"
 #include "presence_tracker.h"
@@ -65,10 +66,6 @@ static void main__index_done(gw_job_t *job, gw_t *gw, bool cancelled)
 }
 
 /* ------------------------------------------------------------------ timers, drain */
-
-/* After a mass close (half of the sockets gone, at least MAIN__TRIM_MIN of them) the
- * freed per-socket memory goes back to the system instead of staying at its peak. */
-#define MAIN__TRIM_MIN 1000
 
 /* ------------------------------------------------------------------ pub/sub events */
 
@@ -127,14 +124,15 @@ static const gw_pubsub_events_t main__pubsub_events = {
     .redis_up = main__on_redis_up,
 };
 
+/* After a mass close, or once many rooms lost their last watcher, the freed memory goes
+ * back to the system instead of staying at its peak (heap_trim.h). */
 static void main__maybe_trim(gw_t *gw)
 {
-    if (gw->n_sessions > gw->sessions_high) {
-        gw->sessions_high = gw->n_sessions;
-    } else if (gw->sessions_high - gw->n_sessions >= MAIN__TRIM_MIN &&
-               gw->n_sessions <= gw->sessions_high / 2) {
+    size_t held = gw_heap_trim_estimate(gw->n_sessions, gw_registry_room_count(gw->registry),
+                                        gw_registry_cached_bytes(gw->registry));
+
+    if (gw_heap_trim_due(&gw->heap_trim, held)) {
         malloc_trim(0);
-        gw->sessions_high = gw->n_sessions;
     }
 }
 

@@ -63,6 +63,11 @@ size_t gw_registry_room_count(const gw_registry_t *reg)
     return gw_hmap_size(reg->rooms);
 }
 
+size_t gw_registry_cached_bytes(const gw_registry_t *reg)
+{
+    return reg->recent_budget.used;
+}
+
 void gw_registry_each_room(gw_registry_t *reg, void (*fn)(gw_room_t *room, void *arg), void *arg)
 {
     gw_hmap_iter_t it;

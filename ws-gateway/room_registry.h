@@ -69,6 +69,8 @@ size_t gw_registry_live_watchers(const gw_room_t *room, char (*out)[CHAT_ID_LEN]
 /** The mark of the last subscription that went LIVE: taken before a membership read,
  *  it tells gw_registry_take_away which subscriptions that read was about. */
 uint64_t gw_registry_live_mark(const gw_registry_t *reg);
+/** The bytes all rooms' recent-frame caches hold (WS_ROOM_CACHE_BYTES at most). */
+size_t gw_registry_cached_bytes(const gw_registry_t *reg);
 /** How many rooms are known (watched or lingering), and each of them in turn. fn must
  *  not attach or detach subscriptions. */
 size_t gw_registry_room_count(const gw_registry_t *reg);

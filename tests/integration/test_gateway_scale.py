@@ -104,3 +104,53 @@ def test_memory_goes_back_after_a_mass_close(make_stack):
     print(f"\nRSS: {base} kB before, {full} kB with 3,000 sockets, {after} kB after they closed")
     assert full > base * 1.2, (base, full)  # the sockets did cost memory
     assert after <= base * 1.2, (base, full, after)
+
+
+def test_memory_goes_back_after_rooms_are_released(make_stack):
+    """Issue 11: a gateway whose rooms held megabytes of recent frames gives that memory
+    back once the rooms lose their last watcher and are released (heap_trim.h: the
+    estimate of sockets, rooms and cached frames fell to half of its peak), not only
+    after a mass close of sockets. One socket, 50 rooms, 64 frames of 4,000 characters
+    each cached per room (~14 MB)."""
+    rooms_n, per_room, content = 50, 64, "y" * 4000
+    s = make_stack(gateways=1, env={"WS_ROOM_CACHE": str(per_room)})
+    u = register(s.http_url)
+    rooms = [create_room(s.http_url, u["token"]) for _ in range(rooms_n)]
+    pid = s.gateway_pid(0)
+
+    async def run():
+        ws = await connect(s.gateway_ws_url(0), u["token"], name="filler")
+        for r in rooms:
+            assert (await ws.subscribe(r, timeout=30))["type"] == "subscribed"
+        await asyncio.sleep(1.0)
+        base = _rss_kb(pid)
+        todo = [(r, i) for i in range(per_room) for r in rooms]
+        for at in range(0, len(todo), 200):  # the gateway takes 256 unacked at most
+            mark = len(ws.frames)
+            for r, i in todo[at:at + 200]:
+                await ws.send({"type": "message", "room_id": r, "content": content,
+                               "client_msg_id": f"f{i}-{r}"})
+            acks = 0
+            while acks < len(todo[at:at + 200]):
+                f = await ws.recv_until(lambda f: f.get("type") in ("ack", "error"), 60)
+                assert f["type"] == "ack", f
+                acks += 1
+        got = [f for f in ws.frames if is_room_message(f) and f.get("content") == content]
+        while len(got) < len(todo):
+            await ws.recv_until(is_room_message, 60)
+            got = [f for f in ws.frames if is_room_message(f) and f.get("content") == content]
+        await asyncio.sleep(1.0)
+        full = _rss_kb(pid)
+        await ws.close()
+        return base, full
+
+    base, full = asyncio.run(run())
+    deadline = time.time() + 30  # rooms linger a few seconds after their last watcher
+    after = _rss_kb(pid)
+    while time.time() < deadline and after > base * 1.2:
+        time.sleep(0.5)
+        after = _rss_kb(pid)
+    print(f"\nRSS: {base} kB with {rooms_n} rooms watched, {full} kB with their frames "
+          f"cached, {after} kB after the rooms were released")
+    assert full > base + 10_000, (base, full)  # the frames did cost memory
+    assert after <= base * 1.2, (base, full, after)

@@ -4,7 +4,7 @@
  * given up), a session's send-queue bound and the slow-consumer policy (grace, hard
  * factor, reset, replay pacing), the message pipeline's decisions (what a stored job
  * tells its sender, shedding, the rate-limit call by EVALSHA / EVAL and NOSCRIPT), and
- * the decoding of room channel payloads.
+ * the decoding of room channel payloads, and when freed heap goes back to the system.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "../../ws-gateway/channel_event.c"
+#include "../../ws-gateway/heap_trim.c"
 #include "../../ws-gateway/held_queue.c"
 #include "../../ws-gateway/message_decide.c"
 #include "../../ws-gateway/slow_consumer.c"
@@ -281,12 +282,39 @@ static void test_channel_event(void **state)
     gw_chan_event_clear(&ev);
 }
 
+/* malloc_trim once what is held fell to half of its peak by at least the minimum:
+ * sockets, rooms and cached frames alike; each trim starts a new peak. */
+static void test_heap_trim(void **state)
+{
+    gw_heap_trim_t t = {0};
+    size_t peak = gw_heap_trim_estimate(3000, 0, 0);
+
+    (void)state;
+    assert_int_equal(gw_heap_trim_estimate(2, 3, 5),
+                     2 * GW_TRIM_SOCKET_BYTES + 3 * GW_TRIM_ROOM_BYTES + 5);
+    assert_false(gw_heap_trim_due(&t, peak));
+    assert_false(gw_heap_trim_due(&t, gw_heap_trim_estimate(2000, 0, 0))); /* not half */
+    assert_true(gw_heap_trim_due(&t, gw_heap_trim_estimate(1500, 0, 0)));
+    assert_false(gw_heap_trim_due(&t, gw_heap_trim_estimate(1500, 0, 0))); /* once */
+    assert_false(gw_heap_trim_due(&t, gw_heap_trim_estimate(700, 0, 0)));  /* half, < min */
+    /* a small gateway's churn never trims: under the minimum */
+    t.high = 0;
+    assert_false(gw_heap_trim_due(&t, gw_heap_trim_estimate(900, 0, 0)));
+    assert_false(gw_heap_trim_due(&t, 0));
+    /* rooms and their frames count as well: 16 MB of frames let go */
+    t.high = 0;
+    assert_false(gw_heap_trim_due(&t, gw_heap_trim_estimate(1, 500, 16u << 20)));
+    assert_true(gw_heap_trim_due(&t, gw_heap_trim_estimate(1, 0, 0)));
+    assert_int_equal(t.high, gw_heap_trim_estimate(1, 0, 0));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_held_queue),       cmocka_unit_test(test_slow_consumer),
         cmocka_unit_test(test_outcome_and_shed), cmocka_unit_test(test_limit_call),
         cmocka_unit_test(test_noscript),         cmocka_unit_test(test_channel_event),
+        cmocka_unit_test(test_heap_trim),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
