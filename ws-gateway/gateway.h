@@ -65,7 +65,8 @@ typedef struct gw {
     gw_hmap_t *sessions;        /* conn key -> gw_session_t (borrowed from lws) */
     gw_session_t *session_head; /* intrusive list of established sessions */
     size_t n_sessions;
-    gw_heap_trim_t heap_trim; /* the most held since the heap was last trimmed (main.c) */
+    size_t presence_seen_total; /* entries of all sessions' presence dedupe maps (session.c) */
+    gw_heap_trim_t heap_trim;   /* the most held since the heap was last trimmed (main.c) */
     uint64_t next_conn_id;
     uint32_t next_sub_gen;         /* request generations, unique per process */
     uint64_t next_live_mark;       /* orders subscriptions going LIVE (member audits) */

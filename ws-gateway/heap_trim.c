@@ -5,9 +5,11 @@
  */
 #include "heap_trim.h"
 
-size_t gw_heap_trim_estimate(size_t sockets, size_t rooms, size_t cached_bytes)
+size_t gw_heap_trim_estimate(size_t sockets, size_t rooms, size_t presence_seen,
+                             size_t cached_bytes)
 {
-    return sockets * GW_TRIM_SOCKET_BYTES + rooms * GW_TRIM_ROOM_BYTES + cached_bytes;
+    return sockets * GW_TRIM_SOCKET_BYTES + rooms * GW_TRIM_ROOM_BYTES +
+        presence_seen * GW_TRIM_PRESENCE_BYTES + cached_bytes;
 }
 
 bool gw_heap_trim_due(gw_heap_trim_t *t, size_t held)

@@ -128,8 +128,9 @@ static const gw_pubsub_events_t main__pubsub_events = {
  * back to the system instead of staying at its peak (heap_trim.h). */
 static void main__maybe_trim(gw_t *gw)
 {
-    size_t held = gw_heap_trim_estimate(gw->n_sessions, gw_registry_room_count(gw->registry),
-                                        gw_registry_cached_bytes(gw->registry));
+    size_t held =
+        gw_heap_trim_estimate(gw->n_sessions, gw_registry_room_count(gw->registry),
+                              gw->presence_seen_total, gw_registry_cached_bytes(gw->registry));
 
     if (gw_heap_trim_due(&gw->heap_trim, held)) {
         malloc_trim(0);

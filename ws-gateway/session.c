@@ -23,6 +23,16 @@
 
 /* ------------------------------------------------------------------ lifecycle */
 
+/* Forgets every user s has been told about (given back to the process-wide count). */
+static void session__presence_forget(gw_session_t *s)
+{
+    if (s->presence_seen != NULL) {
+        s->gw->presence_seen_total -= gw_hmap_size(s->presence_seen);
+        gw_hmap_destroy(s->presence_seen);
+        s->presence_seen = NULL;
+    }
+}
+
 void gw_session_open(gw_t *gw, gw_session_t *s, struct lws *wsi)
 {
     s->gw = gw;
@@ -78,8 +88,7 @@ void gw_session_closed(gw_session_t *s)
     s->q = NULL;
     free(s->rx);
     s->rx = NULL;
-    gw_hmap_destroy(s->presence_seen);
-    s->presence_seen = NULL;
+    session__presence_forget(s);
     gw_hmap_remove(gw->sessions, s->conn_key);
     if (s->prev != NULL) {
         s->prev->next = s->next;
@@ -416,29 +425,34 @@ bool gw_session_has_room_for_replay(const gw_session_t *s, size_t bytes)
 
 /* ------------------------------------------------------------------ presence, abuse */
 
+/* The dedupe only saves frames: when a session holds SESSION__PRESENCE_SEEN_MAX users it
+ * starts over, and when all sessions together hold WS_PRESENCE_SEEN_MAX a user not yet
+ * remembered is told without being remembered (a repeated status, which clients take
+ * as it is), so this memory has a bound per session and per process. */
 bool gw_session_presence_changed(gw_session_t *s, const char *user_id, bool online)
 {
     void *want = (void *)(uintptr_t)(online ? 1 : 2);
-    void *had;
+    void *had = s->presence_seen != NULL ? gw_hmap_get(s->presence_seen, user_id) : NULL;
 
-    if (s->presence_seen == NULL) {
-        s->presence_seen = gw_hmap_create(8);
-        if (s->presence_seen == NULL) {
-            return true;
-        }
-    }
-    had = gw_hmap_get(s->presence_seen, user_id);
     if (had == want) {
         return false;
     }
-    if (had == NULL && gw_hmap_size(s->presence_seen) >= SESSION__PRESENCE_SEEN_MAX) {
-        gw_hmap_destroy(s->presence_seen);
-        s->presence_seen = gw_hmap_create(8);
-        if (s->presence_seen == NULL) {
-            return true;
-        }
+    if (had != NULL) {
+        gw_hmap_put(s->presence_seen, user_id, want); /* replaces: no new entry */
+        return true;
     }
-    gw_hmap_put(s->presence_seen, user_id, want);
+    if (s->presence_seen != NULL && gw_hmap_size(s->presence_seen) >= SESSION__PRESENCE_SEEN_MAX) {
+        session__presence_forget(s);
+    }
+    if (s->gw->presence_seen_total >= s->gw->lim.presence_seen_max) {
+        return true;
+    }
+    if (s->presence_seen == NULL && (s->presence_seen = gw_hmap_create(8)) == NULL) {
+        return true;
+    }
+    if (gw_hmap_put(s->presence_seen, user_id, want) == 0) {
+        s->gw->presence_seen_total++;
+    }
     return true;
 }
 

@@ -477,6 +477,7 @@ int chat_config_ws_limits_load(chat_ws_limits_t *lim, char *errbuf, size_t errle
     CONFIG__WS(presence_heartbeat_ms, "WS_PRESENCE_HEARTBEAT_MS", 10000, 100, 20000);
     CONFIG__WS(presence_debounce_ms, "WS_PRESENCE_DEBOUNCE_MS", 2000, 0, 60000);
     CONFIG__WS(presence_sweep_ms, "WS_PRESENCE_SWEEP_MS", 500, 100, 60000);
+    CONFIG__WS(presence_seen_max, "WS_PRESENCE_SEEN_MAX", 262144, 0, 1LL << 32);
     CONFIG__WS(drain_ms, "WS_DRAIN_MS", 5000, 0, 60000);
     CONFIG__WS(redis_timeout_ms, "WS_REDIS_TIMEOUT_MS", 2000, 100, 60000);
     CONFIG__WS(room_cache, "WS_ROOM_CACHE", 256, 0, 65536);

@@ -7,7 +7,7 @@ import asyncio
 import signal
 import time
 
-from ws_client import connect, create_room, register
+from ws_client import api, connect, create_room, register
 
 
 def _presence_of(uid):
@@ -126,3 +126,36 @@ def test_killed_gateway_users_go_offline(make_stack):
         await w.close()
 
     asyncio.run(run())
+
+
+def test_presence_dedupe_is_bounded_per_process(make_stack):
+    """Issue 11: a session is told a user's status once even when they share several
+    rooms (its dedupe map), and all sessions' maps together hold at most
+    WS_PRESENCE_SEEN_MAX users: past it a status is told again rather than remembered.
+    With the default the watcher gets one "online" for a peer in two shared rooms; with
+    WS_PRESENCE_SEEN_MAX=0 (nothing may be remembered) it gets one per room."""
+    s = make_stack(gateways=1)
+    owner = register(s.http_url)
+    peers = [register(s.http_url) for _ in range(2)]
+    rooms = [create_room(s.http_url, owner["token"]) for _ in range(2)]
+    for p in peers:
+        for r in rooms:
+            assert api(s.http_url, "POST", f"/api/rooms/{r}/join", p["token"])[0] == 200
+
+    async def onlines_seen(peer):
+        w = await connect(s.gateway_ws_url(0), owner["token"], name="watcher")
+        for r in rooms:
+            assert (await w.subscribe(r))["type"] == "subscribed"
+        p = await connect(s.gateway_ws_url(0), peer["token"], name="peer")
+        await w.recv_until(_presence_of(peer["id"]), 10)
+        await asyncio.sleep(1.5)
+        await w.drain(0.3)
+        seen = [f["status"] for f in w.frames if _presence_of(peer["id"])(f)]
+        await p.close()
+        await w.close()
+        return seen
+
+    assert asyncio.run(onlines_seen(peers[0])) == ["online"]
+    s.kill_gateway(0, sig=signal.SIGTERM)
+    s.start_gateway(0, extra_env={"WS_PRESENCE_SEEN_MAX": "0"})
+    assert asyncio.run(onlines_seen(peers[1])) == ["online", "online"]

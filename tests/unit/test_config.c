@@ -440,6 +440,17 @@ static void test_ws_limits(void **state)
     unsetenv("WS_PING_SEC");
     unsetenv("WS_IDLE_SEC");
     unsetenv("WS_QUEUE_MAX_BYTES");
+    /* the process-wide bound of the presence dedupe: 0 remembers nothing */
+    unsetenv("WS_PRESENCE_SEEN_MAX");
+    assert_int_equal(chat_config_ws_limits_load(&lim, err, sizeof(err)), 0);
+    assert_int_equal(lim.presence_seen_max, 262144);
+    setenv("WS_PRESENCE_SEEN_MAX", "0", 1);
+    assert_int_equal(chat_config_ws_limits_load(&lim, err, sizeof(err)), 0);
+    assert_int_equal(lim.presence_seen_max, 0);
+    setenv("WS_PRESENCE_SEEN_MAX", "-1", 1);
+    assert_int_equal(chat_config_ws_limits_load(&lim, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "WS_PRESENCE_SEEN_MAX"));
+    unsetenv("WS_PRESENCE_SEEN_MAX");
 }
 
 int main(void)

@@ -283,29 +283,30 @@ static void test_channel_event(void **state)
 }
 
 /* malloc_trim once what is held fell to half of its peak by at least the minimum:
- * sockets, rooms and cached frames alike; each trim starts a new peak. */
+ * sockets, rooms, presence statuses and cached frames alike; each trim starts a new peak. */
 static void test_heap_trim(void **state)
 {
     gw_heap_trim_t t = {0};
-    size_t peak = gw_heap_trim_estimate(3000, 0, 0);
+    size_t peak = gw_heap_trim_estimate(3000, 0, 0, 0);
 
     (void)state;
-    assert_int_equal(gw_heap_trim_estimate(2, 3, 5),
-                     2 * GW_TRIM_SOCKET_BYTES + 3 * GW_TRIM_ROOM_BYTES + 5);
+    assert_int_equal(gw_heap_trim_estimate(2, 3, 7, 5),
+                     2 * GW_TRIM_SOCKET_BYTES + 3 * GW_TRIM_ROOM_BYTES +
+                         7 * GW_TRIM_PRESENCE_BYTES + 5);
     assert_false(gw_heap_trim_due(&t, peak));
-    assert_false(gw_heap_trim_due(&t, gw_heap_trim_estimate(2000, 0, 0))); /* not half */
-    assert_true(gw_heap_trim_due(&t, gw_heap_trim_estimate(1500, 0, 0)));
-    assert_false(gw_heap_trim_due(&t, gw_heap_trim_estimate(1500, 0, 0))); /* once */
-    assert_false(gw_heap_trim_due(&t, gw_heap_trim_estimate(700, 0, 0)));  /* half, < min */
+    assert_false(gw_heap_trim_due(&t, gw_heap_trim_estimate(2000, 0, 0, 0))); /* not half */
+    assert_true(gw_heap_trim_due(&t, gw_heap_trim_estimate(1500, 0, 0, 0)));
+    assert_false(gw_heap_trim_due(&t, gw_heap_trim_estimate(1500, 0, 0, 0))); /* once */
+    assert_false(gw_heap_trim_due(&t, gw_heap_trim_estimate(700, 0, 0, 0)));  /* half, < min */
     /* a small gateway's churn never trims: under the minimum */
     t.high = 0;
-    assert_false(gw_heap_trim_due(&t, gw_heap_trim_estimate(900, 0, 0)));
+    assert_false(gw_heap_trim_due(&t, gw_heap_trim_estimate(900, 0, 0, 0)));
     assert_false(gw_heap_trim_due(&t, 0));
     /* rooms and their frames count as well: 16 MB of frames let go */
     t.high = 0;
-    assert_false(gw_heap_trim_due(&t, gw_heap_trim_estimate(1, 500, 16u << 20)));
-    assert_true(gw_heap_trim_due(&t, gw_heap_trim_estimate(1, 0, 0)));
-    assert_int_equal(t.high, gw_heap_trim_estimate(1, 0, 0));
+    assert_false(gw_heap_trim_due(&t, gw_heap_trim_estimate(1, 500, 0, 16u << 20)));
+    assert_true(gw_heap_trim_due(&t, gw_heap_trim_estimate(1, 0, 0, 0)));
+    assert_int_equal(t.high, gw_heap_trim_estimate(1, 0, 0, 0));
 }
 
 int main(void)

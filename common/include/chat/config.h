@@ -80,6 +80,7 @@ typedef struct chat_ws_limits {
     int presence_heartbeat_ms;   /* WS_PRESENCE_HEARTBEAT_MS */
     int presence_debounce_ms;    /* WS_PRESENCE_DEBOUNCE_MS */
     int presence_sweep_ms;       /* WS_PRESENCE_SWEEP_MS */
+    size_t presence_seen_max;    /* WS_PRESENCE_SEEN_MAX: presence dedupe entries, all sessions */
     int abuse_refusals;          /* refusals within abuse_window_ms that close 1008 */
     int abuse_window_ms;
     uint32_t max_rooms_per_session;
