@@ -163,9 +163,13 @@ def bench_sub5000(stack, data, out):
         res = {"label": label, "load_before": round(load, 2), "wall_s": round(wall, 2),
                "connect_and_subscribe_s": connect_s,
                "all_ready_s": connect_s if rep.get("ready", 0) >= 5000 else None,
-               "stderr_tail": se[-400:], "report": rep or so[-600:]}
+               "stderr_tail": se[-400:], "report": rep or so[-600:],
+               # what the gateways' read-model warm-ups (at start, or when a batch of
+               # sockets found it cold) took so far: the part of a cold run spent on it
+               "read_model_warms": [B.read_model_warms(stack, i)
+                                    for i in range(stack.n_gateways)]}
         B.say(f"sub5000 {label}: ready {rep.get('ready')} in {connect_s:.1f} s "
-              f"(wall {wall:.1f} s, load {load:.1f})")
+              f"(wall {wall:.1f} s, load {load:.1f}; warm-ups {res['read_model_warms']})")
         runs.append(res)
         time.sleep(3)
     return runs

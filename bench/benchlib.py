@@ -70,26 +70,42 @@ def start_servers(stack):
     stack.wait_healthy(timeout=120)
 
 
+def read_model_warms(stack, i):
+    """Gateway i's looks at the read model from its /metrics: {"outcomes": {outcome:
+    count}, "seconds": total time of its warm-ups, "warm_ups": their count}; None when
+    the gateway does not answer."""
+    import urllib.request
+    url = stack.gateway_ws_url(i).replace("ws://", "http://").replace("/ws", "/metrics")
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            page = r.read().decode()
+    except OSError:
+        return None
+    out = {"outcomes": {}, "seconds": 0.0, "warm_ups": 0}
+    for line in page.splitlines():
+        m = re.match(r'chat_gateway_read_model_warms_total\{outcome="(\w+)"\} (\S+)$', line)
+        if m:
+            out["outcomes"][m.group(1)] = int(float(m.group(2)))
+        m = re.match(r"chat_gateway_read_model_warm_seconds_(sum|count) (\S+)$", line)
+        if m and m.group(1) == "sum":
+            out["seconds"] = round(float(m.group(2)), 2)
+        elif m:
+            out["warm_ups"] = int(float(m.group(2)))
+    return out
+
+
 def read_model_warmed(stack, limit_s=120.0):
     """Waits until every gateway has counted its start's look at the read model
     (chat_gateway_read_model_warms_total, any outcome: built, waited for the other
     gateway, already warm or failed), at most limit_s; returns the seconds waited. For
     phases that measure a warm system, so that a run of that phase alone right after the
     start does not time the warm-up instead."""
-    import urllib.request
     t0 = time.perf_counter()
     pending = set(range(stack.n_gateways))
     while pending and time.perf_counter() - t0 < limit_s:
         for i in sorted(pending):
-            url = stack.gateway_ws_url(i).replace("ws://", "http://").replace("/ws", "/metrics")
-            try:
-                with urllib.request.urlopen(url, timeout=5) as r:
-                    page = r.read().decode()
-            except OSError:
-                continue
-            looks = sum(float(ln.split()[-1]) for ln in page.splitlines()
-                        if ln.startswith("chat_gateway_read_model_warms_total{"))
-            if looks >= 1:
+            got = read_model_warms(stack, i)
+            if got is not None and sum(got["outcomes"].values()) >= 1:
                 pending.discard(i)
         if pending:
             time.sleep(0.2)
