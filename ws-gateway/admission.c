@@ -386,17 +386,17 @@ void gw_admission_end(gw_session_t *s)
 
 /* ------------------------------------------------------------------ warm-up */
 
-/* At start, on the background worker: a Redis without the read model (fresh, flushed,
- * or a first run) gets the set of all ids and the usernames (one read of users),
- * everybody's room sets and every room's member set (one read of room_members) now,
- * instead of from the first sockets' admission, the first look at each room and the
- * first search. */
 typedef struct admission__warm_job {
     gw_job_t job;
     char gateway_id[128];
     gw_metrics_t *metrics;
 } admission__warm_job_t;
 
+/* At start, on the background worker: a Redis without the read model (fresh, flushed,
+ * or a first run) gets the set of all ids and the usernames (one read of users),
+ * everybody's room sets and every room's member set (one read of room_members) now,
+ * instead of from the first sockets' admission, the first look at each room and the
+ * first search. */
 static void admission__warm_run(gw_job_t *job, gw_store_worker_t *w)
 {
     admission__warm_job_t *j = (admission__warm_job_t *)job;

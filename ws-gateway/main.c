@@ -65,8 +65,6 @@ static void main__index_done(gw_job_t *job, gw_t *gw, bool cancelled)
     free(j);
 }
 
-/* ------------------------------------------------------------------ timers, drain */
-
 /* ------------------------------------------------------------------ pub/sub events */
 
 /* What pub/sub reports goes up here: pubsub.c never calls the layers above it. */
@@ -123,6 +121,8 @@ static const gw_pubsub_events_t main__pubsub_events = {
     .user_message = main__on_user_message,
     .redis_up = main__on_redis_up,
 };
+
+/* ------------------------------------------------------------------ timers, drain */
 
 /* After a mass close, or once many rooms lost their last watcher, the freed memory goes
  * back to the system instead of staying at its peak (heap_trim.h). */
