@@ -16,6 +16,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "deploy"))
 sys.path.insert(0, str(REPO / "tests/integration"))
 from stack import Stack, find_postgres_bindir, free_port  # noqa: E402
+from metrics_text import gateway_page, sample  # noqa: E402
 from ws_client import mint_token  # noqa: E402
 
 # tests/integration/conftest.py RATES_OFF, plus quiet logs; BCRYPT_COST is make run's 12.
@@ -70,28 +71,22 @@ def start_servers(stack):
     stack.wait_healthy(timeout=120)
 
 
+WARM_OUTCOMES = ("built", "already_warm", "by_another", "failed")  # gateway_metrics.c
+
+
 def read_model_warms(stack, i):
     """Gateway i's looks at the read model from its /metrics: {"outcomes": {outcome:
     count}, "seconds": total time of its warm-ups, "warm_ups": their count}; None when
     the gateway does not answer."""
-    import urllib.request
-    url = stack.gateway_ws_url(i).replace("ws://", "http://").replace("/ws", "/metrics")
     try:
-        with urllib.request.urlopen(url, timeout=5) as r:
-            page = r.read().decode()
+        page = gateway_page(stack, i)
     except OSError:
         return None
-    out = {"outcomes": {}, "seconds": 0.0, "warm_ups": 0}
-    for line in page.splitlines():
-        m = re.match(r'chat_gateway_read_model_warms_total\{outcome="(\w+)"\} (\S+)$', line)
-        if m:
-            out["outcomes"][m.group(1)] = int(float(m.group(2)))
-        m = re.match(r"chat_gateway_read_model_warm_seconds_(sum|count) (\S+)$", line)
-        if m and m.group(1) == "sum":
-            out["seconds"] = round(float(m.group(2)), 2)
-        elif m:
-            out["warm_ups"] = int(float(m.group(2)))
-    return out
+    name = "chat_gateway_read_model_warm_seconds"
+    return {"outcomes": {o: int(sample(page, "chat_gateway_read_model_warms_total",
+                                       outcome=o) or 0) for o in WARM_OUTCOMES},
+            "seconds": round(sample(page, name + "_sum") or 0.0, 2),
+            "warm_ups": int(sample(page, name + "_count") or 0)}
 
 
 def read_model_warmed(stack, limit_s=120.0):

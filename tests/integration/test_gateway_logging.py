@@ -10,11 +10,10 @@ chat_gateway_log_lines_dropped_total counts them.
 Runs in the pytest process (real lighttpd, gateway, Redis, FerretDB).
 """
 import asyncio
-import re
 import sys
 import time
-import urllib.request
 
+from metrics_text import gateway_page, sample
 from ws_client import connect, create_room, register
 
 # Holds the read end of the gateway's stderr pipe open and never reads it.
@@ -28,12 +27,9 @@ SOCKETS = 2000  # 2 lines of ~200 bytes each: six times the pipe and the ring
 
 
 def _dropped(s):
-    url = s.gateway_ws_url(0).replace("ws://", "http://").replace("/ws", "/metrics")
-    with urllib.request.urlopen(url, timeout=10) as r:
-        text = r.read().decode()
-    m = re.search(r"^chat_gateway_log_lines_dropped_total (\S+)$", text, re.M)
-    assert m, "chat_gateway_log_lines_dropped_total missing from /metrics"
-    return float(m.group(1))
+    got = sample(gateway_page(s, 0), "chat_gateway_log_lines_dropped_total")
+    assert got is not None, "chat_gateway_log_lines_dropped_total missing from /metrics"
+    return got
 
 
 def test_a_stderr_nobody_reads_does_not_stall_the_gateway(make_stack):

@@ -6,7 +6,6 @@ passes on both; the values follow traffic this test makes; and a real Prometheus
 in the pytest process (prometheus as a child process)."""
 import asyncio
 import json
-import re
 import shutil
 import subprocess
 import tempfile
@@ -18,29 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from metrics_text import fetch as _get, gateway_metrics_url, sample as _value
 from rest_client import Client
 from ws_client import connect
 
 N_MESSAGES = 7
-
-
-def _get(url):
-    with urllib.request.urlopen(url, timeout=10) as r:
-        return r.status, r.headers.get("Content-Type", ""), r.read().decode()
-
-
-def _value(text, name, **labels):
-    """The sample name{labels...} (labels a subset, in any order), or None."""
-    for line in text.splitlines():
-        if line.startswith("#"):
-            continue
-        m = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$", line)
-        if m is None or m.group(1) != name:
-            continue
-        got = dict(re.findall(r'(\w+)="([^"]*)"', m.group(3) or ""))
-        if all(got.get(k) == v for k, v in labels.items()):
-            return float(m.group(4))
-    return None
 
 
 def _promtool_ok(text):
@@ -73,7 +54,7 @@ def _traffic(s):
 def test_gateway_and_rest_metrics_follow_traffic(make_stack):
     s = make_stack(gateways=2, env={"METRICS_PUBLIC": "1"})
     _traffic(s)
-    gw0 = s.gateway_ws_url(0).replace("ws://", "http://").replace("/ws", "/metrics")
+    gw0 = gateway_metrics_url(s, 0)
     st, ctype, text = _get(gw0)
     assert st == 200 and ctype.startswith("text/plain"), ctype
     _promtool_ok(text)

@@ -9,10 +9,10 @@ import json
 import re
 import secrets
 import time
-import urllib.request
 
 import redis
 
+from metrics_text import gateway_page, sample
 from rest_client import Client
 from ws_client import connect, is_room_message
 
@@ -350,21 +350,6 @@ def test_a_cold_read_model_costs_one_read_not_one_per_user(make_stack):
     assert s.log_has("gateway0", "read model was cold: room sets warmed for everybody")
 
 
-def _gateway_metrics(s, i):
-    url = s.gateway_ws_url(i).replace("ws://", "http://").replace("/ws", "/metrics")
-    with urllib.request.urlopen(url, timeout=10) as r:
-        return r.read().decode()
-
-
-def _sample(page, name, labels):
-    """The value of name{labels} (labels exactly as rendered, "" for none), or None."""
-    want = f"{name}{{{labels}}} " if labels else f"{name} "
-    for line in page.splitlines():
-        if line.startswith(want):
-            return float(line.split()[-1])
-    return None
-
-
 def test_a_gateway_warms_a_cold_read_model_at_start(make_stack):
     """A gateway that starts on a Redis without the read model builds the set of all
     ids, everybody's room sets, every room's member set and the usernames before the
@@ -384,10 +369,10 @@ def test_a_gateway_warms_a_cold_read_model_at_start(make_stack):
     assert '"member_sets":"' in s.log_text("gateway0")
     assert re.search(r'"duration_ms":"\d+"', s.log_text("gateway0")), s.log_text("gateway0")
     # the warm-up is counted by outcome and timed on the gateway's /metrics
-    page = _gateway_metrics(s, 0)
-    assert _sample(page, "chat_gateway_read_model_warms_total", 'outcome="built"') == 1, page
-    assert _sample(page, "chat_gateway_read_model_warms_total", 'outcome="failed"') == 0, page
-    assert _sample(page, "chat_gateway_read_model_warm_seconds_count", "") == 1, page
+    page = gateway_page(s, 0)
+    assert sample(page, "chat_gateway_read_model_warms_total", outcome="built") == 1, page
+    assert sample(page, "chat_gateway_read_model_warms_total", outcome="failed") == 0, page
+    assert sample(page, "chat_gateway_read_model_warm_seconds_count") == 1, page
     since = {"gateway0": len(s.log_text("gateway0")), "lighttpd": len(s.log_text("lighttpd"))}
     _subscribe_one_by_one(s, users, room)
     c = Client(s)
@@ -406,13 +391,13 @@ def test_a_gateway_warms_a_cold_read_model_at_start(make_stack):
     s.start_gateway(0)
     deadline = time.time() + 20
     while True:
-        page = _gateway_metrics(s, 0)
-        if _sample(page, "chat_gateway_read_model_warms_total", 'outcome="already_warm"'):
+        page = gateway_page(s, 0)
+        if sample(page, "chat_gateway_read_model_warms_total", outcome="already_warm"):
             break
         assert time.time() < deadline, page
         time.sleep(0.1)
-    assert _sample(page, "chat_gateway_read_model_warms_total", 'outcome="built"') == 0, page
-    assert _sample(page, "chat_gateway_read_model_warm_seconds_count", "") == 0, page
+    assert sample(page, "chat_gateway_read_model_warms_total", outcome="built") == 0, page
+    assert sample(page, "chat_gateway_read_model_warm_seconds_count") == 0, page
 
 
 def test_a_join_answers_before_room_heads_is_raised(make_stack):
