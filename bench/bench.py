@@ -321,6 +321,20 @@ def bench_lookups(stack, data, results):
             res["rest"][name] = B.summary_ms(lat)
             res["rest"][name]["first_pass_p99_ms"] = B.summary_ms(first)["p99_ms"]
             B.say(f"lookups REST {name}: {res['rest'][name]}")
+        # what a load tester over the whole population sees: distinct users, each once
+        spread = rng.sample(users[50:], min(1000, len(users) - 50))
+        lat = [http.call("GET", f"/api/users/{u['id']}", tok)[0] for u in spread]
+        res["rest"]["GET /api/users/{id}, 1,000 distinct users"] = B.summary_ms(lat)
+        B.say(f"lookups REST 1,000 distinct users: {B.summary_ms(lat)}")
+        # Redis memory of a cached user document (user_docs.h), over those users
+        import redis as redis_mod
+        r = redis_mod.Redis.from_url(stack.redis_url)
+        sizes = [r.memory_usage(f"chat:{{{u['id']}}}:user") or 0 for u in spread[:200]]
+        cached = [x for x in sizes if x]
+        res["redis_bytes_per_user_doc"] = round(sum(cached) / len(cached)) if cached else None
+        res["user_docs_cached_of_200"] = len(cached)
+        B.say(f"lookups Redis bytes per cached user document: {res['redis_bytes_per_user_doc']}"
+              f" ({len(cached)} of 200 cached)")
     results.setdefault("lookups", {})[stack.backend] = res
 
 

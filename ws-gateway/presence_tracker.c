@@ -18,6 +18,7 @@
 #include "chat/clock.h"
 #include "chat/grow.h"
 #include "chat/member_cache.h"
+#include "chat/user_docs.h"
 #include "chat/users_repo.h"
 #include "gateway_metrics.h"
 #include "presence_internal.h"
@@ -50,7 +51,7 @@ typedef struct seen_job {
  * costs a scan of users (its $in form decodes all of them, ~1 s of a core at 10,000
  * users; a few users' {_id} statements scan in PostgreSQL, ~10 ms each), so writing after
  * every tick of a steady churn kept a core busy and slowed every request beside it.
- * REST shows last_seen from its user cache (CHAT_USER_CACHE_TTL_SEC), older than this. */
+ * Each batch writes the same last_seen into the users' cached documents (user_docs.h). */
 #define PRESENCE__SEEN_EVERY_MS 10000
 
 /* ------------------------------------------------------------------ frames */
@@ -177,8 +178,11 @@ static void seen__run(gw_job_t *job, gw_store_worker_t *w)
 
     for (size_t i = 0; i < j->n; i += PRESENCE__SEEN_CHUNK) {
         size_t k = j->n - i < PRESENCE__SEEN_CHUNK ? j->n - i : PRESENCE__SEEN_CHUNK;
-        (void)chat_users_touch_last_seen_many(
-            gw_store_worker_db(w), (const char(*)[CHAT_ID_LEN])(j->ids + i), k, j->now_ms);
+        const char(*ids)[CHAT_ID_LEN] = (const char(*)[CHAT_ID_LEN])(j->ids + i);
+        /* the cache after the database: a reader in between stores nothing older */
+        if (chat_users_touch_last_seen_many(gw_store_worker_db(w), ids, k, j->now_ms) == CHAT_OK) {
+            chat_user_docs_seen(gw_store_worker_store(w), ids, k, j->now_ms);
+        }
     }
 }
 

@@ -12,177 +12,39 @@
 
 #include "chat/cached_set.h"
 #include "chat/keys.h"
+#include "chat/user_docs.h"
 #include "chat/user_ids.h"
 #include "chat/users_list.h"
 #include "chat/users_repo.h"
 #include "chat/validate.h"
 
-static void user__put(const chat_store_t *s, const chat_user_t *u)
-{
-    char key[CHAT_KEY_LEN];
-    char created[24];
-    char seen[24];
-    char ttl[24];
-    const char *argv[20];
-    int argc = 0;
-    redisReply *reply = NULL;
-
-    if (s->redis == NULL || chat_key_tagged(u->id, "user", key, sizeof(key)) == NULL) {
-        return;
-    }
-    snprintf(created, sizeof(created), "%" PRId64, u->created_at_ms);
-    snprintf(seen, sizeof(seen), "%" PRId64, u->last_seen_ms);
-    snprintf(ttl, sizeof(ttl), "%d", CHAT_USER_CACHE_TTL_SEC);
-    argv[argc++] = "HSET";
-    argv[argc++] = key;
-    argv[argc++] = "username";
-    argv[argc++] = u->username != NULL ? u->username : "";
-    argv[argc++] = "email";
-    argv[argc++] = u->email != NULL ? u->email : "";
-    argv[argc++] = "created_at";
-    argv[argc++] = created;
-    argv[argc++] = "last_seen";
-    argv[argc++] = seen;
-    if (u->display_name != NULL) {
-        argv[argc++] = "display_name";
-        argv[argc++] = u->display_name;
-    }
-    if (u->avatar_url != NULL) {
-        argv[argc++] = "avatar_url";
-        argv[argc++] = u->avatar_url;
-    }
-    if (u->password_hash != NULL) {
-        argv[argc++] = "pw";
-        argv[argc++] = u->password_hash;
-    }
-    /* one atomic replacement: no reader sees half a document */
-    if (chat_redis_append_argv(s->redis, 2, (const char *[]){"DEL", key}, NULL) == CHAT_OK &&
-        chat_redis_append_argv(s->redis, argc, argv, NULL) == CHAT_OK &&
-        chat_redis_append_argv(s->redis, 3, (const char *[]){"EXPIRE", key, ttl}, NULL) ==
-            CHAT_OK) {
-        for (int i = 0; i < 3; i++) {
-            reply = chat_redis_next_reply(s->redis);
-            if (reply != NULL) {
-                freeReplyObject(reply);
-            }
-        }
-    }
-    chat_redis_discard_replies(s->redis);
-}
-
-static void user__put_gone(const chat_store_t *s, const char *user_id)
-{
-    char key[CHAT_KEY_LEN];
-    char ttl[24];
-    redisReply *reply = NULL;
-
-    if (s->redis == NULL || chat_key_tagged(user_id, "user", key, sizeof(key)) == NULL) {
-        return;
-    }
-    snprintf(ttl, sizeof(ttl), "%d", CHAT_USER_GONE_TTL_SEC);
-    reply = chat_redis_command(s->redis, "SET %s gone EX %s", key, ttl);
-    if (reply != NULL) {
-        freeReplyObject(reply);
-    }
-}
-
-static char *user__dup(const redisReply *v)
-{
-    return strndup(v->str, v->len);
-}
-
-/* 1 found, 0 cached as gone, -1 not cached (or not usable). */
-static int user__from_cache(const redisReply *reply, const char *user_id, bool with_hash,
-                            chat_user_t *out)
-{
-    bool have_pw = false;
-
-    if (reply == NULL) {
-        return -1;
-    }
-    if (reply->type == REDIS_REPLY_ERROR) {
-        return -1;
-    }
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2) {
-        return -1;
-    }
-    snprintf(out->id, sizeof(out->id), "%s", user_id);
-    for (size_t i = 0; i + 1 < reply->elements; i += 2) {
-        const char *k = reply->element[i]->str;
-        const redisReply *v = reply->element[i + 1];
-        char **dst = NULL;
-        if (k == NULL || v->type != REDIS_REPLY_STRING) {
-            continue;
-        }
-        if (strcmp(k, "username") == 0) {
-            dst = &out->username;
-        } else if (strcmp(k, "email") == 0) {
-            dst = &out->email;
-        } else if (strcmp(k, "display_name") == 0) {
-            dst = &out->display_name;
-        } else if (strcmp(k, "avatar_url") == 0) {
-            dst = &out->avatar_url;
-        } else if (strcmp(k, "pw") == 0) {
-            have_pw = true;
-            dst = with_hash ? &out->password_hash : NULL;
-        } else if (strcmp(k, "created_at") == 0) {
-            out->created_at_ms = strtoll(v->str, NULL, 10);
-        } else if (strcmp(k, "last_seen") == 0) {
-            out->last_seen_ms = strtoll(v->str, NULL, 10);
-        }
-        if (dst != NULL) {
-            free(*dst);
-            *dst = user__dup(v);
-        }
-    }
-    if (out->username == NULL || out->email == NULL || (with_hash && !have_pw)) {
-        chat_user_clear(out);
-        memset(out, 0, sizeof(*out));
-        return -1;
-    }
-    return 1;
-}
-
 chat_err_t chat_user_load(const chat_store_t *s, const char *user_id, bool with_hash,
                           chat_user_t *out)
 {
-    char key[CHAT_KEY_LEN];
+    char ver[CHAT_USER_VER_LEN];
     chat_err_t rc;
 
     memset(out, 0, sizeof(*out));
-    if (user_id == NULL || !chat_validate_object_id(user_id) ||
-        chat_key_tagged(user_id, "user", key, sizeof(key)) == NULL) {
+    if (user_id == NULL || !chat_validate_object_id(user_id)) {
         return CHAT_ERR_NOT_FOUND;
     }
-    if (s->redis != NULL) {
-        redisReply *reply = chat_redis_command(s->redis, "TYPE %s", key);
-        bool gone =
-            reply != NULL && reply->type == REDIS_REPLY_STATUS && strcmp(reply->str, "string") == 0;
-        int hit = -1;
-        if (reply != NULL) {
-            freeReplyObject(reply);
-        }
-        if (gone) {
-            return CHAT_ERR_NOT_FOUND;
-        }
-        reply = chat_redis_command(s->redis, "HGETALL %s", key);
-        hit = user__from_cache(reply, user_id, with_hash, out);
-        if (reply != NULL) {
-            freeReplyObject(reply);
-        }
-        if (hit == 1) {
-            return CHAT_OK;
-        }
+    switch (chat_user_doc_get(s, user_id, with_hash, out, ver)) {
+    case CHAT_USER_DOC_HIT:
+        return CHAT_OK;
+    case CHAT_USER_DOC_GONE:
+        return CHAT_ERR_NOT_FOUND;
+    case CHAT_USER_DOC_MISS:
+        break;
     }
     rc = chat_users_find_by_id_full(s->db, user_id, true, out);
     if (rc == CHAT_OK) {
-        user__put(s, out);
+        chat_user_doc_put(s, out, ver); /* unless a change came since ver was read */
         if (!with_hash) {
             free(out->password_hash);
             out->password_hash = NULL;
         }
     } else if (rc == CHAT_ERR_NOT_FOUND) {
-        user__put_gone(s, user_id);
+        chat_user_doc_gone(s, user_id, CHAT_USER_GONE_TTL_SEC);
     }
     return rc;
 }
@@ -223,7 +85,7 @@ chat_err_t chat_user_find_login(const chat_store_t *s, const char *login, chat_u
         if (reply != NULL) {
             freeReplyObject(reply);
         }
-        user__put(s, out);
+        chat_user_doc_fill(s, out); /* read without a version: only where none is cached */
     }
     return rc;
 }
@@ -260,7 +122,7 @@ void chat_user_cache_registered(const chat_store_t *s, const chat_user_t *u)
     if (s->redis == NULL) {
         return;
     }
-    user__put(s, u);
+    chat_user_doc_set(s, u);
     user__logins(s, u, true);
     chat_user_ids_change(s, u->id, true);
     if (u->username != NULL && chat_user_name_member(u->username, u->id, member, sizeof(member))) {
@@ -272,24 +134,15 @@ void chat_user_cache_registered(const chat_store_t *s, const chat_user_t *u)
 void chat_user_cache_put(const chat_store_t *s, const chat_user_t *u, bool found)
 {
     if (found) {
-        user__put(s, u);
+        chat_user_doc_fill(s, u);
     } else {
-        user__put_gone(s, u->id);
+        chat_user_doc_gone(s, u->id, CHAT_USER_GONE_TTL_SEC);
     }
 }
 
 void chat_user_cache_drop(const chat_store_t *s, const char *user_id)
 {
-    char key[CHAT_KEY_LEN];
-    redisReply *reply = NULL;
-
-    if (s->redis == NULL || chat_key_tagged(user_id, "user", key, sizeof(key)) == NULL) {
-        return;
-    }
-    reply = chat_redis_command(s->redis, "DEL %s", key);
-    if (reply != NULL) {
-        freeReplyObject(reply);
-    }
+    chat_user_doc_drop(s, user_id);
 }
 
 void chat_user_cache_deleted(const chat_store_t *s, const chat_user_t *u)
@@ -300,7 +153,7 @@ void chat_user_cache_deleted(const chat_store_t *s, const chat_user_t *u)
     if (s->redis == NULL) {
         return;
     }
-    user__put_gone(s, u->id);
+    chat_user_doc_gone(s, u->id, CHAT_USER_GONE_TTL_SEC);
     user__logins(s, u, false);
     chat_user_ids_change(s, u->id, false);
     if (u->username != NULL && chat_user_name_member(u->username, u->id, member, sizeof(member))) {

@@ -1,7 +1,8 @@
 /*
  * user_ids.c - the set of all user ids and the username set (see user_ids.h):
- * pipelined SET_CHECK lookups, rebuilds from chat_users_names (one read of `users`),
- * changes through chat_cset_change.
+ * pipelined SET_CHECK lookups, rebuilds from chat_users_names_each (one read of `users`,
+ * which also fills every user's cached document: user_docs.h), changes through
+ * chat_cset_change.
  *
  * Threads: the thread owning the store. Relies on cached_set.h, users_list.h.
  */
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chat/user_docs.h"
 #include "chat/users_list.h"
 #include "chat/validate.h"
 
@@ -39,6 +41,11 @@ static void ids__store_names(const chat_store_t *s, const chat_cset_t *set, cons
     free(owned);
 }
 
+static void ids__fill_doc(const chat_user_t *u, void *arg)
+{
+    chat_user_docs_fill_add(arg, u);
+}
+
 /* The ids set's loader; the username set, when it is not built either, comes from the
  * same read of `users` (its version read first, the cached_set.h protocol). */
 static chat_err_t ids__load(void *arg, chat_cset_entry_t **entries, size_t *n, void **owned)
@@ -55,7 +62,11 @@ static chat_err_t ids__load(void *arg, chat_cset_entry_t **entries, size_t *n, v
     if (chat_cset_build_prepare(s->redis, &names_set, &names_built, names_ver) != CHAT_OK) {
         names_built = true; /* left to the first search */
     }
-    rc = chat_users_names(s->db, &names, &count);
+    chat_user_docs_filler_t docs = {s, 0, 0, 0, false};
+
+    /* the same scan gives every user's document and logins (user_docs.h) */
+    rc = chat_users_names_each(s->db, &names, &count, ids__fill_doc, &docs);
+    (void)chat_user_docs_fill_finish(&docs);
     if (rc != CHAT_OK) {
         return rc;
     }

@@ -55,6 +55,8 @@ typedef struct users_list__names {
     chat_user_name_t *arr;
     size_t n;
     size_t cap;
+    void (*each)(const chat_user_t *u, void *arg); /* NULL: names only */
+    void *arg;
 } users_list__names_t;
 
 static chat_err_t users_list__name_doc(const bson_t *doc, void *arg)
@@ -82,14 +84,29 @@ static chat_err_t users_list__name_doc(const bson_t *doc, void *arg)
     names->arr[names->n].username_lc[len] = '\0';
     bson_oid_to_string(bson_iter_oid(&it), names->arr[names->n].id);
     names->n++;
+    if (names->each != NULL) {
+        chat_user_t u = {0};
+        if (chat_users_from_bson(doc, true, &u) == CHAT_OK) {
+            names->each(&u, names->arg);
+        }
+        chat_user_clear(&u);
+    }
     return CHAT_OK;
 }
 
 chat_err_t chat_users_names(chat_db_t *db, chat_user_name_t **out, size_t *n_out)
 {
+    return chat_users_names_each(db, out, n_out, NULL, NULL);
+}
+
+chat_err_t chat_users_names_each(chat_db_t *db, chat_user_name_t **out, size_t *n_out,
+                                 void (*each)(const chat_user_t *u, void *arg), void *arg)
+{
     bson_t filter = BSON_INITIALIZER;
-    bson_t *opts = BCON_NEW("projection", "{", "username_lc", BCON_INT32(1), "}");
-    users_list__names_t names = {NULL, 0, 0};
+    /* whole documents when each wants them: on FerretDB the scan costs the same */
+    bson_t *opts =
+        each != NULL ? bson_new() : BCON_NEW("projection", "{", "username_lc", BCON_INT32(1), "}");
+    users_list__names_t names = {NULL, 0, 0, each, arg};
     chat_err_t rc =
         chat_repo_query_each(db, USERS_LIST__COLL, &filter, opts, 0, users_list__name_doc, &names);
 

@@ -99,6 +99,10 @@ def test_last_seen_is_written_in_batches(stack):
         assert seen(second) is None, "written again within 3 s of the previous batch"
         assert wait_seen(second, 15), "the second close's last_seen was never written"
         assert time.monotonic() - closed > 5
+        # the cached document REST answers from takes the same last_seen (user_docs.h:
+        # it does not expire, so without that a profile would show none for good)
+        st, got = api(stack.http_url, "GET", f"/api/users/{second['id']}", first["token"])
+        assert st == 200 and got["last_seen"], (st, got)
     finally:
         db.client.close()
 

@@ -350,13 +350,9 @@ def test_a_cold_read_model_costs_one_read_not_one_per_user(make_stack):
     assert s.log_has("gateway0", "read model was cold: room sets warmed for everybody")
 
 
-def test_a_gateway_warms_a_cold_read_model_at_start(make_stack):
-    """A gateway that starts on a Redis without the read model builds the set of all
-    ids, everybody's room sets, every room's member set and the usernames before the
-    first socket comes: the sockets that come next cost no read of `users` or of
-    `room_members`, and neither do REST's first look at the room and a first search."""
-    s = make_stack(gateways=1, env={"DB_TRACE": "1"})
-    users, room = _room_with_members(s, 5)
+def _restart_on_a_flushed_redis(s):
+    """Gateway 0 killed, Redis flushed, the gateway started again and its warm-up of the
+    cold read model waited for: a Redis client."""
     s.kill_gateway(0)
     r = redis.Redis.from_url(s.redis_url)
     r.flushall()
@@ -366,6 +362,17 @@ def test_a_gateway_warms_a_cold_read_model_at_start(make_stack):
            or not r.exists("chat:users:names:meta")):
         assert time.time() < deadline, s.log_text("gateway0")[-3000:]
         time.sleep(0.1)
+    return r
+
+
+def test_a_gateway_warms_a_cold_read_model_at_start(make_stack):
+    """A gateway that starts on a Redis without the read model builds the set of all
+    ids, everybody's room sets, every room's member set and the usernames before the
+    first socket comes: the sockets that come next cost no read of `users` or of
+    `room_members`, and neither do REST's first look at the room and a first search."""
+    s = make_stack(gateways=1, env={"DB_TRACE": "1"})
+    users, room = _room_with_members(s, 5)
+    r = _restart_on_a_flushed_redis(s)
     assert '"member_sets":"' in s.log_text("gateway0")
     assert re.search(r'"duration_ms":"\d+"', s.log_text("gateway0")), s.log_text("gateway0")
     # the warm-up is counted by outcome and timed on the gateway's /metrics
@@ -398,6 +405,34 @@ def test_a_gateway_warms_a_cold_read_model_at_start(make_stack):
         time.sleep(0.1)
     assert sample(page, "chat_gateway_read_model_warms_total", outcome="built") == 0, page
     assert sample(page, "chat_gateway_read_model_warm_seconds_count") == 0, page
+
+
+def test_after_a_warm_up_user_lookups_and_logins_read_no_users(make_stack):
+    """The warm-up's one read of `users` (the set of ids) also caches every user's
+    document and logins (user_docs.h), and those documents do not expire: afterwards a
+    profile, a search and a login of any user cost no read of `users` (on FerretDB each
+    such read is a scan, ~10 ms by id on PostgreSQL), and a profile shows what was
+    changed before Redis was lost."""
+    s = make_stack(gateways=1, env={"DB_TRACE": "1"})
+    c = Client(s)
+    users = [c.new_user() for _ in range(4)]
+    assert c.patch("/api/users/me", {"display_name": "Before Loss"},
+                   token=users[1]["token"]).status_code == 200
+    r = _restart_on_a_flushed_redis(s)
+    since = {"lighttpd": len(s.log_text("lighttpd"))}
+    viewer = users[0]
+    for u in users:
+        got = c.get(f"/api/users/{u['id']}", token=viewer["token"])
+        assert got.status_code == 200 and got.json()["username"] == u["username"], got.text
+    assert c.get(f"/api/users/{users[1]['id']}",
+                 token=viewer["token"]).json()["display_name"] == "Before Loss"
+    found = c.get("/api/users", token=viewer["token"], params={"q": users[2]["username"]})
+    assert [x["id"] for x in found.json()["users"]] == [users[2]["id"]], found.text
+    assert c.login(users[3]["email"].upper())
+    reads = [(x.get("collection"), x.get("command"))
+             for x in _trace_lines(s, ["lighttpd"], since) if x.get("op") == "read"]
+    assert not [x for x in reads if x[0] == "users"], reads
+    assert r.ttl(f"chat:{{{users[2]['id']}}}:user") == -1  # kept, not expiring
 
 
 def test_a_join_answers_before_room_heads_is_raised(make_stack):

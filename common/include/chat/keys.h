@@ -28,7 +28,9 @@
  *   chat:{<room>}:info         hash: the room document (room_cache.h)
  *   chat:{<user>}:rooms        sorted set: the user's rooms, score the room's created_at
  *   chat:{<user>}:rmeta        hash: run, ver
- *   chat:{<user>}:user         hash: the user document, expiring (user_cache.h)
+ *   chat:{<user>}:user         hash: the user document, or "gone" (expiring) for an
+ *                               unknown or deleted id (user_docs.h)
+ *   chat:{<user>}:user:ver     string: the document's version, bumped by each change
  *   chat:rooms:public          sorted set: public rooms by created_at; meta chat:rooms:public:meta
  *   chat:users:names           sorted set (lexical): "<username_lc>\x01<id>"; meta ...:meta
  *   chat:login:<email_lc or username_lc>   string: the user id

@@ -1,12 +1,13 @@
 /*
  * user_cache.h - users through the Redis read model: the user document in
- * chat:{<user>}:user (expiring after CHAT_USER_CACHE_TTL_SEC; written through on every
- * change this product makes, so the TTL only bounds how long a change made behind its
- * back, such as a user deleted in the database, takes to show), the login index
- * chat:login:<email or username> -> id (neither ever changes), and the username index
- * for prefix search (cached_set.h). Misses are read from MongoDB and cached; while Redis
- * is down MongoDB answers alone. An unknown id is remembered for a short while too, so
- * tokens of deleted users do not cost a database read per request.
+ * chat:{<user>}:user (user_docs.h: kept, not expiring, under a version that every change
+ * this product makes bumps; filled for every user when a cold read model is warmed),
+ * the login index chat:login:<email or username> -> id (neither ever changes), and the
+ * username index for prefix search (cached_set.h). Misses are read from MongoDB and
+ * cached; while Redis is down MongoDB answers alone. An unknown id is remembered for a
+ * short while too, so tokens of deleted users do not cost a database read per request.
+ * A change made behind the product's back (an operator editing `users` in MongoDB)
+ * shows once the document is dropped: after a Redis flush, or DEL of its key.
  *
  * Blocking; the thread owning the store.
  */
@@ -19,7 +20,6 @@
 #include "chat/model.h"
 #include "chat/store.h"
 
-#define CHAT_USER_CACHE_TTL_SEC 300
 #define CHAT_USER_GONE_TTL_SEC 30
 
 /** The user (with password_hash when with_hash). CHAT_ERR_NOT_FOUND when there is none. */

@@ -24,6 +24,10 @@ chat_err_t chat_users_recent_hashes(chat_db_t *db, int limit,
 
 /** Every user's name and id. *out malloc'd. */
 chat_err_t chat_users_names(chat_db_t *db, chat_user_name_t **out, size_t *n_out);
+/** The same read, also handing each whole document (with password_hash, borrowed for the
+ *  call) to each: the read model's warm-up (user_ids.h, user_docs.h). */
+chat_err_t chat_users_names_each(chat_db_t *db, chat_user_name_t **out, size_t *n_out,
+                                 void (*each)(const chat_user_t *u, void *arg), void *arg);
 
 /** Users whose username starts with prefix (case-insensitive), at most limit, by username.
  *  *out (malloc'd, NULL when none) is freed with chat_users_free_array. */
