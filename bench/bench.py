@@ -326,6 +326,26 @@ def bench_lookups(stack, data, results):
         lat = [http.call("GET", f"/api/users/{u['id']}", tok)[0] for u in spread]
         res["rest"]["GET /api/users/{id}, 1,000 distinct users"] = B.summary_ms(lat)
         B.say(f"lookups REST 1,000 distinct users: {B.summary_ms(lat)}")
+        # a registration of a taken username (the set of logins answers it, user_logins.h)
+        # and a login of nobody (its dummy bcrypt at BCRYPT_COST 12 included)
+        taken, nobody = [], []
+        for i in range(100):
+            u = rng.choice(users)
+            dt, status, raw = http.call("POST", "/api/auth/register", None,
+                                        {"username": u["username"], "email": f"taken{i}@x.example",
+                                         "password": "copper-kettle-91-x"})
+            assert status == 409, raw
+            taken.append(dt)
+        for i in range(20):
+            dt, status, raw = http.call("POST", "/api/auth/login", None,
+                                        {"email": f"nobody{i}@x.example",
+                                         "password": "copper-kettle-91-x"})
+            assert status == 401, raw
+            nobody.append(dt)
+        res["rest"]["POST /api/auth/register, taken username"] = B.summary_ms(taken)
+        res["rest"]["POST /api/auth/login, nobody (dummy bcrypt)"] = B.summary_ms(nobody)
+        B.say(f"lookups REST register taken: {B.summary_ms(taken)}; "
+              f"login of nobody: {B.summary_ms(nobody)}")
         # Redis memory of a cached user document (user_docs.h), over those users
         import redis as redis_mod
         r = redis_mod.Redis.from_url(stack.redis_url)

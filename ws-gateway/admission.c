@@ -22,6 +22,7 @@
 #include "chat/log.h"
 #include "chat/user_exists.h"
 #include "chat/user_ids.h"
+#include "chat/user_logins.h"
 #include "chat/user_rooms_batch.h"
 #include "chat/token_denylist.h"
 #include "chat/user_sockets.h"
@@ -406,6 +407,9 @@ static void admission__warm_run(gw_job_t *job, gw_store_worker_t *w)
     bool cold = false;
     chat_err_t rc = chat_user_ids_build(st, &cold);
 
+    if (rc == CHAT_OK && !cold) {
+        (void)chat_user_logins_build(st); /* a read model warmed before that set existed */
+    }
     if (rc != CHAT_OK || !cold) {
         /* warm already, or Redis/MongoDB down: admission builds what it needs */
         admission__warm_count(&to, rc == CHAT_OK ? GW_WARM_ALREADY : GW_WARM_FAILED, started_ms);

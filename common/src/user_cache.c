@@ -13,6 +13,7 @@
 #include "chat/cached_set.h"
 #include "chat/keys.h"
 #include "chat/user_docs.h"
+#include "chat/user_logins.h"
 #include "chat/user_ids.h"
 #include "chat/users_list.h"
 #include "chat/users_repo.h"
@@ -79,6 +80,12 @@ chat_err_t chat_user_find_login(const chat_store_t *s, const char *login, chat_u
             }
         }
     }
+    if (s->redis != NULL) {
+        chat_cset_answer_t known = CHAT_CSET_NOT_BUILT;
+        if (chat_user_logins_check(s, lc, &known) == CHAT_OK && known == CHAT_CSET_ABSENT) {
+            return CHAT_ERR_NOT_FOUND; /* nobody's login: no read of users */
+        }
+    }
     rc = chat_users_find_by_login(s->db, lc, out);
     if (rc == CHAT_OK && s->redis != NULL) {
         redisReply *reply = chat_redis_command(s->redis, "SET %s %s", key, out->id);
@@ -124,6 +131,7 @@ void chat_user_cache_registered(const chat_store_t *s, const chat_user_t *u)
     }
     chat_user_doc_set(s, u);
     user__logins(s, u, true);
+    chat_user_logins_change(s, u, true);
     chat_user_ids_change(s, u->id, true);
     if (u->username != NULL && chat_user_name_member(u->username, u->id, member, sizeof(member))) {
         chat_cset_user_names(&names);
@@ -155,6 +163,7 @@ void chat_user_cache_deleted(const chat_store_t *s, const chat_user_t *u)
     }
     chat_user_doc_gone(s, u->id, CHAT_USER_GONE_TTL_SEC);
     user__logins(s, u, false);
+    chat_user_logins_change(s, u, false);
     chat_user_ids_change(s, u->id, false);
     if (u->username != NULL && chat_user_name_member(u->username, u->id, member, sizeof(member))) {
         chat_cset_user_names(&names);

@@ -1,8 +1,8 @@
 /*
  * user_ids.c - the set of all user ids and the username set (see user_ids.h):
  * pipelined SET_CHECK lookups, rebuilds from chat_users_names_each (one read of `users`,
- * which also fills every user's cached document: user_docs.h), changes through
- * chat_cset_change.
+ * which also fills every user's cached document, user_docs.h, and the set of logins,
+ * user_logins.h), changes through chat_cset_change.
  *
  * Threads: the thread owning the store. Relies on cached_set.h, users_list.h.
  */
@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "chat/user_docs.h"
+#include "chat/user_logins.h"
 #include "chat/users_list.h"
 #include "chat/validate.h"
 
@@ -41,9 +42,19 @@ static void ids__store_names(const chat_store_t *s, const chat_cset_t *set, cons
     free(owned);
 }
 
-static void ids__fill_doc(const chat_user_t *u, void *arg)
+/* What the ids set's read of `users` also gives: every user's document and login keys
+ * (user_docs.h), and the set of logins when it is not built (user_logins.h). */
+typedef struct ids__scan {
+    chat_user_docs_filler_t docs;
+    chat_user_logins_scan_t logins;
+} ids__scan_t;
+
+static void ids__scan_doc(const chat_user_t *u, void *arg)
 {
-    chat_user_docs_fill_add(arg, u);
+    ids__scan_t *scan = arg;
+
+    chat_user_docs_fill_add(&scan->docs, u);
+    chat_user_logins_scan_add(&scan->logins, u);
 }
 
 /* The ids set's loader; the username set, when it is not built either, comes from the
@@ -56,18 +67,21 @@ static chat_err_t ids__load(void *arg, chat_cset_entry_t **entries, size_t *n, v
     chat_cset_t names_set;
     bool names_built = true;
     char names_ver[24];
+    ids__scan_t scan = {.docs = {s, 0, 0, 0, false}};
     chat_err_t rc;
 
     chat_cset_user_names(&names_set);
     if (chat_cset_build_prepare(s->redis, &names_set, &names_built, names_ver) != CHAT_OK) {
         names_built = true; /* left to the first search */
     }
-    chat_user_docs_filler_t docs = {s, 0, 0, 0, false};
-
-    /* the same scan gives every user's document and logins (user_docs.h) */
-    rc = chat_users_names_each(s->db, &names, &count, ids__fill_doc, &docs);
-    (void)chat_user_docs_fill_finish(&docs);
-    if (rc != CHAT_OK) {
+    chat_user_logins_scan_begin(s, &scan.logins);
+    rc = chat_users_names_each(s->db, &names, &count, ids__scan_doc, &scan);
+    (void)chat_user_docs_fill_finish(&scan.docs);
+    if (rc == CHAT_OK) {
+        chat_user_logins_scan_end(s, &scan.logins);
+    } else {
+        scan.logins.wanted = false; /* a failed read stores nothing */
+        chat_user_logins_scan_end(s, &scan.logins);
         return rc;
     }
     if (!names_built) {

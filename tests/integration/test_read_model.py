@@ -435,6 +435,38 @@ def test_after_a_warm_up_user_lookups_and_logins_read_no_users(make_stack):
     assert r.ttl(f"chat:{{{users[2]['id']}}}:user") == -1  # kept, not expiring
 
 
+def test_taken_names_and_unknown_logins_cost_no_read_of_users(make_stack):
+    """The set of logins (user_logins.h) answers a registration of a taken username or
+    email (409 before any bcrypt or insert) and a login of nobody (401) with no MongoDB
+    command on `users` (on FerretDB/SQLite a lookup by email decodes the whole
+    collection); a new name still registers and logs in, also after Redis was lost."""
+    s = make_stack(gateways=1, env={"DB_TRACE": "1"})
+    c = Client(s)
+    ann = c.new_user()
+    r = _restart_on_a_flushed_redis(s)  # the warm-up builds the set from MongoDB
+    assert r.exists("chat:users:logins:meta")
+    since = {"lighttpd": len(s.log_text("lighttpd"))}
+    calls = [("reg-taken-name", "/api/auth/register",
+              {"username": ann["username"].upper(), "email": "other_" + ann["email"],
+               "password": "copper-kettle-91"}, 409, "username_taken"),
+             ("reg-taken-email", "/api/auth/register",
+              {"username": "x" + ann["username"], "email": ann["email"].upper(),
+               "password": "copper-kettle-91"}, 409, "email_taken"),
+             ("login-nobody", "/api/auth/login",
+              {"email": "nobody_" + secrets.token_hex(4) + "@example.com",
+               "password": "copper-kettle-91"}, 401, "invalid_credentials")]
+    for rid, path, body, status, code in calls:
+        got = c.post(path, body, headers={"X-Request-Id": rid})
+        assert got.status_code == status and code in got.text, (rid, got.text)
+    time.sleep(0.3)
+    mine = [x for x in _trace_lines(s, ["lighttpd"], since)
+            if x.get("req") in {call[0] for call in calls}]
+    assert not [x for x in mine if x.get("collection") == "users"], mine
+    bob = c.new_user()  # a free name: the insert, then the set
+    assert r.zscore("chat:users:logins", "u:" + bob["username"].lower()) is not None
+    assert c.login(ann["username"].upper())
+
+
 def test_a_join_answers_before_room_heads_is_raised(make_stack):
     """A REST join writes room_members and its system message before it answers, and
     raises room_heads (a lower bound, the slowest of the three writes on FerretDB) only

@@ -33,6 +33,8 @@
  *   chat:{<user>}:user:ver     string: the document's version, bumped by each change
  *   chat:rooms:public          sorted set: public rooms by created_at; meta chat:rooms:public:meta
  *   chat:users:names           sorted set (lexical): "<username_lc>\x01<id>"; meta ...:meta
+ *   chat:users:logins          sorted set: "u:<username_lc>", "e:<email_lc>" of every user;
+ *                               meta ...:meta (user_logins.h)
  *   chat:login:<email_lc or username_lc>   string: the user id
  *   chat:presence:<user_id>    sorted set: member = gateway id, score = expiry (ms);
  *                               the user is online while any score is in the future.
@@ -57,6 +59,8 @@
 #define CHAT_KEY_USER_NAMES_META "chat:users:names:meta"
 #define CHAT_KEY_USER_IDS "chat:users:ids"
 #define CHAT_KEY_USER_IDS_META "chat:users:ids:meta"
+#define CHAT_KEY_USER_LOGINS "chat:users:logins"
+#define CHAT_KEY_USER_LOGINS_META "chat:users:logins:meta"
 #define CHAT_KEY_USER_ROOMS_WARMING "chat:users:rooms:warming"
 #define CHAT_PRESENCE_TTL_MS 30000
 
