@@ -189,17 +189,14 @@ chat_err_t chat_cset_build(chat_redis_t *r, const chat_cset_t *s, chat_cset_load
     return rc;
 }
 
-chat_err_t chat_cset_page(chat_redis_t *r, const chat_cset_t *s, int64_t offset, int64_t limit,
-                          bool rev, chat_cset_page_t *out)
+chat_err_t chat_cset_queue_page(chat_redis_t *r, const chat_cset_t *s, int64_t offset,
+                                int64_t limit, bool rev)
 {
     const char *run = chat_redis_run_id(r);
     char offbuf[24];
     char limbuf[24];
     const char *argv[6];
-    redisReply *reply = NULL;
-    size_t pairs;
 
-    memset(out, 0, sizeof(*out));
     if (run == NULL) {
         return CHAT_ERR_UNAVAILABLE;
     }
@@ -211,7 +208,14 @@ chat_err_t chat_cset_page(chat_redis_t *r, const chat_cset_t *s, int64_t offset,
     argv[3] = offbuf;
     argv[4] = limbuf;
     argv[5] = rev ? "1" : "0";
-    reply = chat_redis_eval(r, CHAT_SCRIPT_SET_PAGE, 2, 6, argv, NULL);
+    return chat_redis_append_eval(r, CHAT_SCRIPT_SET_PAGE, 2, 6, argv, NULL);
+}
+
+chat_err_t chat_cset_parse_page(redisReply *reply, chat_cset_page_t *out)
+{
+    size_t pairs;
+
+    memset(out, 0, sizeof(*out));
     if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements < 2 ||
         reply->element[0]->type != REDIS_REPLY_INTEGER ||
         reply->element[1]->type != REDIS_REPLY_INTEGER || (reply->elements - 2) % 2 != 0) {
@@ -247,6 +251,19 @@ chat_err_t chat_cset_page(chat_redis_t *r, const chat_cset_t *s, int64_t offset,
     }
     out->n = pairs;
     return CHAT_OK;
+}
+
+chat_err_t chat_cset_page(chat_redis_t *r, const chat_cset_t *s, int64_t offset, int64_t limit,
+                          bool rev, chat_cset_page_t *out)
+{
+    chat_err_t rc = chat_cset_queue_page(r, s, offset, limit, rev);
+
+    memset(out, 0, sizeof(*out));
+    if (rc != CHAT_OK) {
+        chat_redis_discard_replies(r);
+        return rc;
+    }
+    return chat_cset_parse_page(chat_redis_next_reply(r), out);
 }
 
 void chat_cset_page_clear(chat_cset_page_t *page)

@@ -305,24 +305,28 @@ chat_err_t chat_member_page(const chat_store_t *s, const char *room_id, int64_t 
         }
         return rc == CHAT_ERR_NOMEM ? rc : member__db_page(s, room_id, offset, limit, out);
     }
-    out->total = page.total;
-    out->ids = calloc(page.n + 1, sizeof(*out->ids));
-    out->joined_ms = calloc(page.n + 1, sizeof(*out->joined_ms));
+    return chat_member_page_from_set(&page, out);
+}
+
+chat_err_t chat_member_page_from_set(chat_cset_page_t *page, chat_member_page_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->total = page->total;
+    out->ids = calloc(page->n + 1, sizeof(*out->ids));
+    out->joined_ms = calloc(page->n + 1, sizeof(*out->joined_ms));
+    for (size_t i = 0; out->ids != NULL && out->joined_ms != NULL && i < page->n; i++) {
+        if (page->len[i] == CHAT_ID_LEN - 1) {
+            memcpy(out->ids[out->n], page->member[i], CHAT_ID_LEN - 1);
+            out->ids[out->n][CHAT_ID_LEN - 1] = '\0';
+            out->joined_ms[out->n] = (int64_t)page->score[i];
+            out->n++;
+        }
+    }
+    chat_cset_page_clear(page);
     if (out->ids == NULL || out->joined_ms == NULL) {
-        chat_cset_page_clear(&page);
         chat_member_page_clear(out);
         return CHAT_ERR_NOMEM;
     }
-    for (size_t i = 0; i < page.n; i++) {
-        if (page.len[i] != CHAT_ID_LEN - 1) {
-            continue;
-        }
-        memcpy(out->ids[out->n], page.member[i], CHAT_ID_LEN - 1);
-        out->ids[out->n][CHAT_ID_LEN - 1] = '\0';
-        out->joined_ms[out->n] = (int64_t)page.score[i];
-        out->n++;
-    }
-    chat_cset_page_clear(&page);
     return CHAT_OK;
 }
 

@@ -314,11 +314,135 @@ static chat_err_t room__private_of(const chat_store_t *s, const char *user_id, r
     return CHAT_OK;
 }
 
+/* 1 of room__load_page: the cached documents of picked[0..n) into items[0..n), one
+ * pipelined round trip; cached[k] says which were there. */
+static void room__docs_cached(const chat_store_t *s, const room__entry_t *picked, size_t n,
+                              chat_room_t *items, bool *cached)
+{
+    size_t queued = 0;
+
+    for (; s->redis != NULL && queued < n; queued++) {
+        char key[CHAT_KEY_LEN];
+        if (chat_key_tagged(picked[queued].id, "info", key, sizeof(key)) == NULL ||
+            chat_redis_append_argv(s->redis, 2, (const char *[]){"HGETALL", key}, NULL) !=
+                CHAT_OK) {
+            break;
+        }
+    }
+    for (size_t k = 0; k < queued; k++) {
+        redisReply *reply = chat_redis_next_reply(s->redis);
+        if (reply == NULL) {
+            break; /* the connection broke: the rest are read one by one */
+        }
+        cached[k] = room__from_hash(reply, picked[k].id, &items[k]);
+        freeReplyObject(reply);
+    }
+    if (s->redis != NULL) {
+        chat_redis_discard_replies(s->redis);
+    }
+}
+
+/* 2 of room__load_page: the first members of the rooms items[k] with present[k], their
+ * member sets' pages in one pipelined round trip; a set not built (or Redis down) is
+ * read through chat_room_load_members alone, which builds it. */
+static chat_err_t room__members_many(const chat_store_t *s, chat_room_t *items, const bool *present,
+                                     size_t n)
+{
+    chat_cset_page_t *pages = calloc(n + 1, sizeof(*pages));
+    bool *paged = calloc(n + 1, sizeof(*paged));
+    size_t queued = 0;
+    chat_err_t rc = CHAT_OK;
+
+    for (size_t k = 0; pages != NULL && paged != NULL && s->redis != NULL && k < n; k++) {
+        chat_cset_t set;
+        chat_cset_room_members(items[k].id, &set);
+        if (present[k] &&
+            chat_cset_queue_page(s->redis, &set, 0, CHAT_ROOM_MEMBERS_SHOWN, false) == CHAT_OK) {
+            paged[k] = true;
+            queued++;
+        }
+    }
+    for (size_t k = 0; queued > 0 && k < n; k++) {
+        if (paged[k]) {
+            paged[k] = chat_cset_parse_page(chat_redis_next_reply(s->redis), &pages[k]) == CHAT_OK;
+            paged[k] = paged[k] && pages[k].built;
+        }
+    }
+    if (s->redis != NULL) {
+        chat_redis_discard_replies(s->redis);
+    }
+    for (size_t k = 0; k < n && rc == CHAT_OK; k++) {
+        chat_member_page_t page;
+        if (!present[k]) {
+            continue;
+        }
+        if (paged == NULL || !paged[k]) {
+            rc = chat_room_load_members(s, &items[k]);
+            continue;
+        }
+        rc = chat_member_page_from_set(&pages[k], &page);
+        if (rc == CHAT_OK) {
+            free(items[k].members);
+            items[k].members = page.ids; /* moves */
+            items[k].n_members = page.n;
+            items[k].member_count = page.total;
+            page.ids = NULL;
+            chat_member_page_clear(&page);
+        }
+    }
+    for (size_t k = 0; pages != NULL && k < n; k++) {
+        chat_cset_page_clear(&pages[k]);
+    }
+    free(pages);
+    free(paged);
+    return pages == NULL ? CHAT_ERR_NOMEM : rc;
+}
+
+/* The documents and first members of the rooms picked[0..n) into out->items (in that
+ * order; a room that no longer exists is left out): two pipelined round trips for the
+ * whole page instead of two per room; what Redis cannot answer (a room not cached, a
+ * member set not built, Redis down) goes through chat_room_load and
+ * chat_room_load_members alone. */
+static chat_err_t room__load_page(const chat_store_t *s, const room__entry_t *picked, size_t n,
+                                  chat_room_list_t *out)
+{
+    bool *present = calloc(n + 1, sizeof(*present));
+    chat_err_t rc = present == NULL ? CHAT_ERR_NOMEM : CHAT_OK;
+    size_t kept = 0;
+
+    out->n = n; /* every item is cleared on failure, zeroed or filled */
+    if (rc == CHAT_OK) {
+        room__docs_cached(s, picked, n, out->items, present);
+    }
+    for (size_t k = 0; rc == CHAT_OK && k < n; k++) {
+        if (!present[k]) {
+            rc = chat_room_load(s, picked[k].id, &out->items[k]);
+            present[k] = rc == CHAT_OK;
+            rc = rc == CHAT_ERR_NOT_FOUND ? CHAT_OK : rc;
+        }
+    }
+    if (rc == CHAT_OK) {
+        rc = room__members_many(s, out->items, present, n);
+    }
+    for (size_t k = 0; rc == CHAT_OK && k < n; k++) {
+        if (present[k]) {
+            out->items[kept++] = out->items[k]; /* moves; the gone ones hold nothing */
+        }
+    }
+    if (rc == CHAT_OK) {
+        out->n = kept;
+    }
+    free(present);
+    return rc;
+}
+
 chat_err_t chat_rooms_visible(const chat_store_t *s, const char *user_id, int64_t offset,
                               int64_t limit, chat_room_list_t *out, int64_t *total)
 {
     room__entry_t *pub = NULL;
     room__entry_t *priv = NULL;
+    room__entry_t *picked = NULL;
+    size_t n_picked = 0;
     size_t n_pub = 0;
     size_t n_priv = 0;
     size_t i = 0;
@@ -339,7 +463,11 @@ chat_err_t chat_rooms_visible(const chat_store_t *s, const char *user_id, int64_
         out->items = calloc((size_t)limit + 1, sizeof(*out->items));
         rc = out->items == NULL ? CHAT_ERR_NOMEM : CHAT_OK;
     }
-    while (rc == CHAT_OK && (int64_t)out->n < limit && (i < n_pub || j < n_priv)) {
+    if (rc == CHAT_OK) {
+        picked = calloc((size_t)limit + 1, sizeof(*picked));
+        rc = picked == NULL ? CHAT_ERR_NOMEM : CHAT_OK;
+    }
+    while (rc == CHAT_OK && (int64_t)n_picked < limit && (i < n_pub || j < n_priv)) {
         const room__entry_t *next = NULL;
         if (j >= n_priv || (i < n_pub && room__entry_cmp(&pub[i], &priv[j]) <= 0)) {
             next = &pub[i++];
@@ -350,14 +478,12 @@ chat_err_t chat_rooms_visible(const chat_store_t *s, const char *user_id, int64_
             skipped++;
             continue;
         }
-        rc = chat_room_load(s, next->id, &out->items[out->n]);
-        if (rc == CHAT_OK) {
-            rc = chat_room_load_members(s, &out->items[out->n]);
-            out->n++;
-        } else if (rc == CHAT_ERR_NOT_FOUND) {
-            rc = CHAT_OK;
-        }
+        picked[n_picked++] = *next;
     }
+    if (rc == CHAT_OK) {
+        rc = room__load_page(s, picked, n_picked, out);
+    }
+    free(picked);
     if (rc != CHAT_OK) {
         chat_room_list_clear(out);
     } else {

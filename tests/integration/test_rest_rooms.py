@@ -79,6 +79,31 @@ def test_list_pagination_and_visibility(c):
     assert_error(c.get("/api/rooms"), 401, "missing_token")
 
 
+def test_a_list_page_mixes_cached_and_uncached_rooms(c, stack):
+    """GET /api/rooms reads a page's room documents and member pages from Redis in two
+    pipelined round trips; a room whose document or member set Redis lost is read from
+    MongoDB in the same page, and the answer is the same as with everything cached."""
+    import redis
+    a, b = c.new_user(), c.new_user()
+    rooms = [c.new_room(a, f"mix {i}") for i in range(6)]
+    for room in rooms[::2]:
+        c.join(b, room["id"])
+    before = c.get("/api/rooms?limit=6", a["token"]).json()
+    assert [x["id"] for x in before["rooms"]] == [x["id"] for x in reversed(rooms)], before
+    r = redis.Redis.from_url(stack.redis_url)
+    lost = [f"chat:{{{rooms[1]['id']}}}:info", f"chat:{{{rooms[4]['id']}}}:info"]
+    for room in (rooms[2], rooms[4]):  # a member set with its meta: not built any more
+        lost += [f"chat:{{{room['id']}}}:members", f"chat:{{{room['id']}}}:mmeta"]
+    assert r.delete(*lost) == 6
+    after = c.get("/api/rooms?limit=6", a["token"]).json()
+    assert after == before
+    joined = {x["id"]: x for x in after["rooms"]}
+    assert joined[rooms[2]["id"]]["member_count"] == 2
+    assert sorted(joined[rooms[4]["id"]]["members"]) == sorted([a["id"], b["id"]])
+    # and the pieces it read from MongoDB are cached again
+    assert r.exists(f"chat:{{{rooms[1]['id']}}}:info", f"chat:{{{rooms[4]['id']}}}:members") == 2
+
+
 def test_get_room(c):
     a = c.new_user()
     b = c.new_user()

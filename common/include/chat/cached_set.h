@@ -133,6 +133,10 @@ typedef struct chat_cset_page {
 chat_err_t chat_cset_page(chat_redis_t *r, const chat_cset_t *s, int64_t offset, int64_t limit,
                           bool rev, chat_cset_page_t *out);
 void chat_cset_page_clear(chat_cset_page_t *page);
+/** The same, queued on r's pipeline; chat_cset_parse_page decodes (and owns) its reply. */
+chat_err_t chat_cset_queue_page(chat_redis_t *r, const chat_cset_t *s, int64_t offset,
+                                int64_t limit, bool rev);
+chat_err_t chat_cset_parse_page(redisReply *reply, chat_cset_page_t *out);
 
 /** Members in the lexical range [min, max] (ZRANGEBYLEX syntax), at most limit; only
  *  member / len are set (score 0). */

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "chat/cached_set.h"
 #include "chat/jwt.h"
 #include "chat/store.h"
 
@@ -77,6 +78,8 @@ typedef struct chat_member_page {
 chat_err_t chat_member_page(const chat_store_t *s, const char *room_id, int64_t offset,
                             int64_t limit, chat_member_page_t *out);
 void chat_member_page_clear(chat_member_page_t *page);
+/** The page of a built member set (chat_cset_page of chat_cset_room_members), consumed. */
+chat_err_t chat_member_page_from_set(chat_cset_page_t *page, chat_member_page_t *out);
 
 /** Every room user_id belongs to (presence fan-out, room lists), newest room first.
  *  *ids malloc'd. */
