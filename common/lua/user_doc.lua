@@ -4,13 +4,16 @@
 --   'put'  ARGV[2] the version read before the database read ('' = none), ARGV[3..]
 --          field/value pairs: replaces the document only if no change came since
 --          (returns 1), else leaves it (0)
---   'fill' ARGV[2..] pairs: stores a document read by a scan only where there is none and
---          no change is remembered (a change during the scan wins; returns 1 or 0)
+--   'fill' ARGV[2] the Redis run id, ARGV[3..] pairs: stores a document read by a scan
+--          only where there is none of this run and no change is remembered (a change
+--          during the scan wins; returns 1 or 0)
 --   'set'  ARGV[2..] pairs: replaces the document (a registration)
 --   'drop' the database document changed: the cached one goes
 --   'seen' ARGV[2] last_seen ms, written into a cached document
 --   'gone' ARGV[2] seconds to remember that the user does not exist
 -- Every change bumps the version (an hour-long key: longer than any read it guards).
+-- Each document carries the run id of the Redis that stored it ('run'): one that a
+-- restart or a failover carried over may miss a change, and readers ignore it.
 -- A missing version starts from the server's time in microseconds, as set_change.lua
 -- does: after a flush the counter never returns to a value read before it.
 local op = ARGV[1]
@@ -33,8 +36,11 @@ if op == 'put' then
   redis.call('HSET', KEYS[1], unpack(pairs_from(3)))
   return 1
 elseif op == 'fill' then
-  if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
-  redis.call('HSET', KEYS[1], unpack(pairs_from(2)))
+  local kind = redis.call('TYPE', KEYS[1])['ok']
+  if kind == 'string' or redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+  if kind == 'hash' and redis.call('HGET', KEYS[1], 'run') == ARGV[2] then return 0 end
+  redis.call('DEL', KEYS[1])
+  redis.call('HSET', KEYS[1], unpack(pairs_from(3)))
   return 1
 elseif op == 'set' then
   redis.call('DEL', KEYS[1])

@@ -40,9 +40,12 @@ static bool user_docs__call(user_docs__call_t *c, const char *id, const char *op
     return true;
 }
 
-/* The document's field/value pairs (the hash chat_user_doc_get reads back). */
-static void user_docs__fields(user_docs__call_t *c, const chat_user_t *u)
+/* The document's field/value pairs (the hash chat_user_doc_get reads back), stamped with
+ * the Redis run id. */
+static void user_docs__fields(user_docs__call_t *c, const chat_user_t *u, const char *run)
 {
+    c->argv[c->argc++] = "run";
+    c->argv[c->argc++] = run;
     snprintf(c->created, sizeof(c->created), "%" PRId64, u->created_at_ms);
     snprintf(c->seen, sizeof(c->seen), "%" PRId64, u->last_seen_ms);
     c->argv[c->argc++] = "username";
@@ -78,9 +81,10 @@ static void user_docs__run(const chat_store_t *s, user_docs__call_t *c)
 
 /* The document from HGETALL's reply into out (see chat_user_doc_get). */
 static chat_user_doc_state_t user_docs__decode(const redisReply *reply, const char *id,
-                                               bool with_hash, chat_user_t *out)
+                                               bool with_hash, const char *run, chat_user_t *out)
 {
     bool have_pw = false;
+    bool this_run = false;
 
     if (reply != NULL && reply->type == REDIS_REPLY_ERROR &&
         strncmp(reply->str, "WRONGTYPE", 9) == 0) {
@@ -112,13 +116,16 @@ static chat_user_doc_state_t user_docs__decode(const redisReply *reply, const ch
             out->created_at_ms = strtoll(v->str, NULL, 10);
         } else if (strcmp(k, "last_seen") == 0) {
             out->last_seen_ms = strtoll(v->str, NULL, 10);
+        } else if (strcmp(k, "run") == 0) {
+            this_run = run != NULL && strlen(run) == v->len && memcmp(run, v->str, v->len) == 0;
         }
         if (dst != NULL) {
             free(*dst);
             *dst = strndup(v->str, v->len);
         }
     }
-    if (out->username == NULL || out->email == NULL || (with_hash && !have_pw)) {
+    /* one stored before a restart or a failover may have missed a change: read again */
+    if (!this_run || out->username == NULL || out->email == NULL || (with_hash && !have_pw)) {
         chat_user_clear(out);
         memset(out, 0, sizeof(*out));
         return CHAT_USER_DOC_MISS;
@@ -147,7 +154,7 @@ chat_user_doc_state_t chat_user_doc_get(const chat_store_t *s, const char *id, b
     v = doc != NULL ? chat_redis_next_reply(s->redis) : NULL;
     chat_redis_discard_replies(s->redis);
     if (v != NULL) {
-        state = user_docs__decode(doc, id, with_hash, out);
+        state = user_docs__decode(doc, id, with_hash, chat_redis_run_id(s->redis), out);
         if (v->type == REDIS_REPLY_STRING && v->len < CHAT_USER_VER_LEN) {
             memcpy(ver, v->str, v->len);
             ver[v->len] = '\0';
@@ -165,15 +172,16 @@ chat_user_doc_state_t chat_user_doc_get(const chat_store_t *s, const char *id, b
 static void user_docs__store(const chat_store_t *s, const chat_user_t *u, const char *op,
                              const char *ver)
 {
+    const char *run = s->redis != NULL ? chat_redis_run_id(s->redis) : NULL;
     user_docs__call_t c;
 
-    if (s->redis == NULL || !user_docs__call(&c, u->id, op)) {
+    if (run == NULL || !user_docs__call(&c, u->id, op)) {
         return;
     }
     if (ver != NULL) {
-        c.argv[c.argc++] = ver;
+        c.argv[c.argc++] = ver; /* put: the version; fill: the run */
     }
-    user_docs__fields(&c, u);
+    user_docs__fields(&c, u, run);
     user_docs__run(s, &c);
 }
 
@@ -184,7 +192,11 @@ void chat_user_doc_put(const chat_store_t *s, const chat_user_t *u, const char *
 
 void chat_user_doc_fill(const chat_store_t *s, const chat_user_t *u)
 {
-    user_docs__store(s, u, "fill", NULL);
+    const char *run = s->redis != NULL ? chat_redis_run_id(s->redis) : NULL;
+
+    if (run != NULL) {
+        user_docs__store(s, u, "fill", run);
+    }
 }
 
 void chat_user_doc_set(const chat_store_t *s, const chat_user_t *u)
@@ -278,13 +290,15 @@ static bool user_docs__login(chat_user_docs_filler_t *f, const char *login, cons
 
 void chat_user_docs_fill_add(chat_user_docs_filler_t *f, const chat_user_t *u)
 {
+    const char *run = f->s->redis != NULL ? chat_redis_run_id(f->s->redis) : NULL;
     user_docs__call_t c;
 
-    if (f->broken || f->s->redis == NULL || ++f->seen > CHAT_USER_DOCS_FILL_MAX ||
+    if (f->broken || run == NULL || ++f->seen > CHAT_USER_DOCS_FILL_MAX ||
         !user_docs__call(&c, u->id, "fill")) {
         return;
     }
-    user_docs__fields(&c, u);
+    c.argv[c.argc++] = run;
+    user_docs__fields(&c, u, run);
     if (chat_redis_append_eval(f->s->redis, CHAT_SCRIPT_USER_DOC, 2, c.argc, c.argv, NULL) !=
         CHAT_OK) {
         f->broken = true;

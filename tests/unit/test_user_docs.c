@@ -3,7 +3,8 @@
  * common/lua/user_doc.lua) against a real Redis and MongoDB/FerretDB: a read of MongoDB
  * that a change overtook is not stored (put with the version read before it, fill where
  * a change is remembered), documents do not expire, last_seen is written into a cached
- * document without creating one, a deleted user reads as gone, and the warm-up's read
+ * document without creating one, a deleted user reads as gone, a document stored under
+ * another Redis run (a restart, a failover) is read again, and the warm-up's read
  * of `users` (chat_user_ids_build) leaves every user's document and logins cached, so
  * that loads and logins after it answer from Redis.
  *
@@ -119,6 +120,30 @@ static void test_fill_only_where_nothing_changed(void **state)
     chat_user_clear(&u);
 }
 
+static void test_a_document_of_another_run_is_read_again(void **state)
+{
+    const chat_store_t *s = *state;
+    chat_user_t u = user_named(ID_A, "ann", "Before");
+    chat_user_t fresh = user_named(ID_A, "ann", "After");
+    chat_user_doc_state_t st;
+    redisReply *r;
+    char *name;
+
+    chat_user_doc_set(s, &u);
+    /* as if a restart or a failover had carried it over from another Redis run (which
+     * may have lost a change): readers ignore it, a scan replaces it */
+    r = chat_redis_command(s->redis, "HSET chat:{%s}:user run 0000", ID_A);
+    freeReplyObject(r);
+    assert_null(cached_display(s, ID_A, &st));
+    assert_int_equal(st, CHAT_USER_DOC_MISS);
+    chat_user_doc_fill(s, &fresh);
+    name = cached_display(s, ID_A, &st);
+    assert_string_equal(name, "After");
+    free(name);
+    chat_user_clear(&u);
+    chat_user_clear(&fresh);
+}
+
 static void test_last_seen_and_gone(void **state)
 {
     const chat_store_t *s = *state;
@@ -188,6 +213,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_a_read_overtaken_by_a_change_is_not_stored,
                                         store_setup, store_teardown),
         cmocka_unit_test_setup_teardown(test_fill_only_where_nothing_changed, store_setup,
+                                        store_teardown),
+        cmocka_unit_test_setup_teardown(test_a_document_of_another_run_is_read_again, store_setup,
                                         store_teardown),
         cmocka_unit_test_setup_teardown(test_last_seen_and_gone, store_setup, store_teardown),
         cmocka_unit_test_setup_teardown(test_the_warm_up_caches_every_document, store_setup,
