@@ -12,8 +12,14 @@ end
 local ver = redis.call('HINCRBY', KEYS[2], 'ver', 1)
 local run = redis.call('HGET', KEYS[2], 'run')
 if run == ARGV[1] then
+  local n = redis.call('HGET', KEYS[2], 'n')
+  if n and n ~= '0' and redis.call('EXISTS', KEYS[1]) == 0 then
+    redis.call('HDEL', KEYS[2], 'run') -- evicted: rebuilt by the next reader
+    return ver
+  end
   if ARGV[2] == 'add' then redis.call('ZADD', KEYS[1], ARGV[3], ARGV[4])
   else redis.call('ZREM', KEYS[1], ARGV[4]) end
+  redis.call('HSET', KEYS[2], 'n', redis.call('ZCARD', KEYS[1]))
 elseif run then
   redis.call('DEL', KEYS[1])
   redis.call('HDEL', KEYS[2], 'run')

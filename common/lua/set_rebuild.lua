@@ -15,5 +15,7 @@ for i = 3, #ARGV, 1000 do
   redis.call('ZADD', KEYS[1], unpack(ARGV, i, last))
 end
 local t = redis.call('TIME')
-redis.call('HSET', KEYS[2], 'run', ARGV[1], 'built', t[1] .. string.format('%06d', t[2]))
+-- n: how many members it holds, so that readers can tell an empty set from an evicted one
+redis.call('HSET', KEYS[2], 'run', ARGV[1], 'built', t[1] .. string.format('%06d', t[2]),
+           'n', redis.call('ZCARD', KEYS[1]))
 return 1

@@ -197,6 +197,47 @@ static void test_other_run_or_flush_is_not_built(void **state)
     chat_redis_destroy(r);
 }
 
+/* Redis stores an empty set as its meta alone, so an evicting Redis could drop a set's
+ * members and keep its meta: the meta counts the members, and a set that should hold
+ * some but whose zset is gone reads as not built (and is rebuilt), while a set emptied
+ * by its changes still reads as built and empty. */
+static void test_an_evicted_set_is_not_built(void **state)
+{
+    chat_redis_t *r = test_redis_connect();
+    chat_cset_t s;
+    fake_db_t db = {{"a", "b"}, 2, 0, NULL, NULL, NULL};
+    chat_cset_page_t page;
+    redisReply *reply = NULL;
+
+    (void)state;
+    fresh_set(&s, 20);
+    assert_int_equal(chat_cset_build(r, &s, fake_load, fake_free, &db), CHAT_OK);
+    reply = chat_redis_command(r, "DEL %s", s.key); /* evicted, the meta kept */
+    freeReplyObject(reply);
+    assert_int_equal(chat_cset_page(r, &s, 0, 10, false, &page), CHAT_OK);
+    assert_false(page.built);
+    chat_cset_page_clear(&page);
+    assert_int_equal(check(r, &s, "a"), CHAT_CSET_NOT_BUILT);
+    assert_int_equal(chat_cset_build(r, &s, fake_load, fake_free, &db), CHAT_OK);
+    assert_int_equal(db.loads, 2);
+    assert_int_equal(check(r, &s, "a"), CHAT_CSET_PRESENT);
+    /* a change to an evicted set leaves it unbuilt instead of holding that member alone */
+    reply = chat_redis_command(r, "DEL %s", s.key);
+    freeReplyObject(reply);
+    assert_int_equal(chat_cset_change(r, &s, true, 5.0, "c"), CHAT_OK);
+    assert_int_equal(check(r, &s, "c"), CHAT_CSET_NOT_BUILT);
+    /* emptied by its changes: built and empty */
+    assert_int_equal(chat_cset_build(r, &s, fake_load, fake_free, &db), CHAT_OK);
+    assert_int_equal(chat_cset_change(r, &s, false, 0.0, "a"), CHAT_OK);
+    assert_int_equal(chat_cset_change(r, &s, false, 0.0, "b"), CHAT_OK);
+    assert_int_equal(check(r, &s, "a"), CHAT_CSET_ABSENT);
+    assert_int_equal(chat_cset_page(r, &s, 0, 10, false, &page), CHAT_OK);
+    assert_true(page.built);
+    assert_int_equal(page.total, 0);
+    chat_cset_page_clear(&page);
+    chat_redis_destroy(r);
+}
+
 static void test_pages_and_lex(void **state)
 {
     chat_redis_t *r = test_redis_connect();
@@ -373,6 +414,7 @@ int main(void)
         cmocka_unit_test(test_rebuild_racing_with_a_removal_is_refused),
         cmocka_unit_test(test_other_run_or_flush_is_not_built),
         cmocka_unit_test(test_pages_and_lex),
+        cmocka_unit_test(test_an_evicted_set_is_not_built),
         cmocka_unit_test(test_one_builder_at_a_time),
         cmocka_unit_test(test_many_sets_in_pipelines),
     };

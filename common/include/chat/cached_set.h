@@ -6,7 +6,8 @@
  *   - "built" means meta.run equals the current Redis run_id: a set missing after a
  *     FLUSHALL or eviction, or built before a restart or failover (which may have lost
  *     a change), reads as not built, and the caller answers from the database while
- *     rebuilding it;
+ *     rebuilding it; meta.n counts the members, so a zset evicted without its meta
+ *     (an empty set is its meta alone) reads as not built too;
  *   - every change bumps meta.ver before it is applied (SET_CHANGE), and a rebuild is
  *     stored only if ver is still what it was before the database was read
  *     (SET_REBUILD), so a rebuild racing with a removal can never bring the removed
