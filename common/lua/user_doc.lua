@@ -10,7 +10,9 @@
 --   'set'  ARGV[2..] pairs: replaces the document (a registration)
 --   'drop' the database document changed: the cached one goes
 --   'seen' ARGV[2] last_seen ms, written into a cached document
---   'gone' ARGV[2] seconds to remember that the user does not exist
+--   'gone' ARGV[2] seconds to remember that the user was deleted
+--   'nobody' ARGV[2] seconds to remember that a lookup found no such user (no change:
+--          the version is left alone, so unknown ids leave no version keys behind)
 -- Every change bumps the version (an hour-long key: longer than any read it guards).
 -- Each document carries the run id of the Redis that stored it ('run'): one that a
 -- restart or a failover carried over may miss a change, and readers ignore it.
@@ -56,8 +58,8 @@ elseif op == 'seen' then
     redis.call('HSET', KEYS[1], 'last_seen', ARGV[2])
   end
   return 1
-elseif op == 'gone' then
-  bump()
+elseif op == 'gone' or op == 'nobody' then
+  if op == 'gone' then bump() end
   redis.call('SET', KEYS[1], 'gone', 'EX', ARGV[2])
   return 1
 end

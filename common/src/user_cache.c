@@ -45,7 +45,7 @@ chat_err_t chat_user_load(const chat_store_t *s, const char *user_id, bool with_
             out->password_hash = NULL;
         }
     } else if (rc == CHAT_ERR_NOT_FOUND) {
-        chat_user_doc_gone(s, user_id, CHAT_USER_GONE_TTL_SEC);
+        chat_user_doc_gone(s, user_id, CHAT_USER_GONE_TTL_SEC, false);
     }
     return rc;
 }
@@ -100,17 +100,11 @@ chat_err_t chat_user_find_login(const chat_store_t *s, const char *login, chat_u
 /* Points u's email and username at its id (set), or makes them resolve to nothing. */
 static void user__logins(const chat_store_t *s, const chat_user_t *u, bool set)
 {
-    char lc[CHAT_KEY_LEN];
     char key[CHAT_KEY_LEN];
     redisReply *reply;
 
     for (int i = 0; i < 2; i++) {
-        const char *login = i == 0 ? u->email : u->username;
-        if (login == NULL) {
-            continue;
-        }
-        chat_ascii_lower(login, lc, sizeof(lc));
-        if (chat_key_login(lc, key, sizeof(key)) == NULL) {
+        if (!chat_user_login_key(i == 0 ? u->email : u->username, key)) {
             continue;
         }
         reply = set ? chat_redis_command(s->redis, "SET %s %s", key, u->id)
@@ -144,7 +138,7 @@ void chat_user_cache_put(const chat_store_t *s, const chat_user_t *u, bool found
     if (found) {
         chat_user_doc_fill(s, u);
     } else {
-        chat_user_doc_gone(s, u->id, CHAT_USER_GONE_TTL_SEC);
+        chat_user_doc_gone(s, u->id, CHAT_USER_GONE_TTL_SEC, false);
     }
 }
 
@@ -161,7 +155,7 @@ void chat_user_cache_deleted(const chat_store_t *s, const chat_user_t *u)
     if (s->redis == NULL) {
         return;
     }
-    chat_user_doc_gone(s, u->id, CHAT_USER_GONE_TTL_SEC);
+    chat_user_doc_gone(s, u->id, CHAT_USER_GONE_TTL_SEC, true);
     user__logins(s, u, false);
     chat_user_logins_change(s, u, false);
     chat_user_ids_change(s, u->id, false);

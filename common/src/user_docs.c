@@ -213,12 +213,12 @@ void chat_user_doc_drop(const chat_store_t *s, const char *id)
     }
 }
 
-void chat_user_doc_gone(const chat_store_t *s, const char *id, int ttl_sec)
+void chat_user_doc_gone(const chat_store_t *s, const char *id, int ttl_sec, bool changed)
 {
     user_docs__call_t c;
     char ttl[24];
 
-    if (s->redis != NULL && user_docs__call(&c, id, "gone")) {
+    if (s->redis != NULL && user_docs__call(&c, id, changed ? "gone" : "nobody")) {
         snprintf(ttl, sizeof(ttl), "%d", ttl_sec);
         c.argv[c.argc++] = ttl;
         user_docs__run(s, &c);
@@ -267,17 +267,23 @@ void chat_user_docs_seen(const chat_store_t *s, const char (*ids)[CHAT_ID_LEN], 
     user_docs__drain(&f, false);
 }
 
+bool chat_user_login_key(const char *login, char key[CHAT_KEY_LEN])
+{
+    char lc[CHAT_KEY_LEN];
+
+    if (login == NULL || strlen(login) >= sizeof(lc) - 16) {
+        return false;
+    }
+    chat_ascii_lower(login, lc, sizeof(lc));
+    return chat_key_login(lc, key, CHAT_KEY_LEN) != NULL;
+}
+
 /* Queues SET chat:login:<login lower-cased> <id> NX (a login never changes its user). */
 static bool user_docs__login(chat_user_docs_filler_t *f, const char *login, const char *id)
 {
-    char lc[CHAT_KEY_LEN];
     char key[CHAT_KEY_LEN];
 
-    if (login == NULL || strlen(login) >= sizeof(lc) - 16) {
-        return true;
-    }
-    chat_ascii_lower(login, lc, sizeof(lc));
-    if (chat_key_login(lc, key, sizeof(key)) == NULL) {
+    if (!chat_user_login_key(login, key)) {
         return true;
     }
     if (chat_redis_append_argv(f->s->redis, 4, (const char *[]){"SET", key, id, "NX"}, NULL) !=

@@ -30,6 +30,7 @@
 #include "db_fixture.h"
 
 #define ID_A "0123456789abcdef01234567"
+#define NOBODY "0123456789abcdef0123456e"
 
 static chat_user_t user_named(const char *id, const char *name, const char *display)
 {
@@ -163,8 +164,15 @@ static void test_last_seen_and_gone(void **state)
     r = chat_redis_command(s->redis, "EXISTS chat:{%s}:user", ids[1]);
     assert_int_equal(r->integer, 0);
     freeReplyObject(r);
-    chat_user_doc_gone(s, ID_A, 30);
+    chat_user_doc_gone(s, ID_A, 30, true);
     assert_int_equal(chat_user_doc_get(s, ID_A, false, &out, ver), CHAT_USER_DOC_GONE);
+    /* a lookup of an id nobody has is remembered too, without a version key (unknown ids
+     * must not leave an hour-long key each) */
+    assert_int_equal(chat_user_load(s, NOBODY, false, &out), CHAT_ERR_NOT_FOUND);
+    assert_int_equal(chat_user_doc_get(s, NOBODY, false, &out, ver), CHAT_USER_DOC_GONE);
+    r = chat_redis_command(s->redis, "EXISTS chat:{%s}:user:ver", NOBODY);
+    assert_int_equal(r->integer, 0);
+    freeReplyObject(r);
     chat_user_clear(&u);
 }
 

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "chat/keys.h"
 #include "chat/model.h"
 #include "chat/store.h"
 
@@ -45,8 +46,11 @@ void chat_user_doc_fill(const chat_store_t *s, const chat_user_t *u);
 void chat_user_doc_set(const chat_store_t *s, const chat_user_t *u);
 /** After a change in MongoDB: the cached document goes. */
 void chat_user_doc_drop(const chat_store_t *s, const char *id);
-/** Remembers for ttl_sec that id has no user. */
-void chat_user_doc_gone(const chat_store_t *s, const char *id, int ttl_sec);
+/** Remembers for ttl_sec that id has no user: changed = it was just deleted (readers that
+ *  read it before are refused), else a lookup found nobody (no version kept for it). */
+void chat_user_doc_gone(const chat_store_t *s, const char *id, int ttl_sec, bool changed);
+/** chat:login:<login lower-cased> into key; false when it does not fit. */
+bool chat_user_login_key(const char *login, char key[CHAT_KEY_LEN]);
 /** After MongoDB took last_seen = now_ms for ids[0..n): the cached documents take it too. */
 void chat_user_docs_seen(const chat_store_t *s, const char (*ids)[CHAT_ID_LEN], size_t n,
                          int64_t now_ms);
