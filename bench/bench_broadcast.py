@@ -18,7 +18,8 @@ import benchlib as B
 from bench_ws import CF_SH, SRCS, _phase_rows, centrifugo_dir, parse_phases, rawfan_running, tools
 
 TICKS = 100  # os.sysconf("SC_CLK_TCK") on Linux
-HISTS = ("chat_gateway_store_seconds", "chat_gateway_ack_seconds", "chat_gateway_fanout_seconds")
+HISTS = ("chat_gateway_store_seconds", "chat_gateway_ack_seconds", "chat_gateway_fanout_seconds",
+         "chat_gateway_write_round_seconds")
 
 
 def _cpu_s(pid):

@@ -34,6 +34,7 @@ typedef struct gw_health gw_health_t;
 typedef struct gw_audit gw_audit_t;
 typedef struct gw_admission gw_admission_t;
 typedef struct gw_admission_counts gw_admission_counts_t;
+typedef struct gw_session_flush gw_session_flush_t;
 
 /** The gateway's limits and timings (WS_* settings): common/config.h. */
 typedef chat_ws_limits_t gw_limits_t;
@@ -62,8 +63,9 @@ typedef struct gw {
                                       Redis timeouts */
 
     const struct gw_session_events *session_events; /* main.c's (session.h) */
-    gw_hmap_t *sessions;        /* conn key -> gw_session_t (borrowed from lws) */
-    gw_session_t *session_head; /* intrusive list of established sessions */
+    gw_hmap_t *sessions;               /* conn key -> gw_session_t (borrowed from lws) */
+    gw_session_t *session_head;        /* intrusive list of established sessions */
+    gw_session_flush_t *session_flush; /* the write round (session_flush.c) */
     size_t n_sessions;
     size_t presence_seen_total; /* entries of all sessions' presence dedupe maps (session.c) */
     gw_heap_trim_t heap_trim;   /* the most held since the heap was last trimmed (main.c) */

@@ -73,8 +73,9 @@ typedef struct gw_metrics {
     chat_hist_t store_seconds;
     chat_hist_t ack_seconds;
     chat_hist_t delivery_seconds;
-    chat_hist_t fanout_seconds; /* one message handed to every local live subscriber */
-    chat_hist_t warm_seconds;   /* a warm-up that built or waited, start to sets stored */
+    chat_hist_t fanout_seconds;      /* one message handed to every local live subscriber */
+    chat_hist_t write_round_seconds; /* first frame queued to every listed socket written */
+    chat_hist_t warm_seconds;        /* a warm-up that built or waited, start to sets stored */
 } gw_metrics_t;
 
 /** The frame type a client frame's "type" names (NULL or unknown: GW_IN_INVALID). */

@@ -175,6 +175,7 @@ static void main__finish(gw_t *gw)
     gw->workers = NULL;
     gw_admission_destroy(gw->admission);
     gw->admission = NULL;
+    gw_session_flush_stop(gw);
     uv_close((uv_handle_t *)&gw->tick_timer, NULL);
     uv_close((uv_handle_t *)&gw->drain_timer, NULL);
     uv_close((uv_handle_t *)&gw->sig_term, NULL);
@@ -280,6 +281,11 @@ int main(void)
     gw->pipeline = gw_pipeline_create(gw);
     gw->users = gw_users_create(gw);
     gw->session_events = &main__session_events;
+    if (gw_session_flush_start(gw) != 0) {
+        chat_log_error("out of memory");
+        rc = 2;
+        goto fail_running;
+    }
     gw->pubsub = gw_pubsub_create(gw);
     gw_pubsub_set_events(gw->pubsub, &main__pubsub_events);
     gw->health = gw->workers != NULL ? gw_health_create(gw) : NULL;
@@ -352,6 +358,7 @@ fail_running:
     gw->workers = NULL;
     gw_admission_destroy(gw->admission);
     gw->admission = NULL;
+    gw_session_flush_stop(gw);
     uv_run(&gw->loop, UV_RUN_DEFAULT);
 
 cleanup:

@@ -98,8 +98,10 @@ static void metrics__render(gw_t *gw, chat_metrics_out_t *out)
                   "Message stored (its timestamp) to fanned out to local sockets.",
                   &m->delivery_seconds);
     metrics__hist(out, "chat_gateway_fanout_seconds",
-                  "One room message written (or queued) to every local live subscriber.",
-                  &m->fanout_seconds);
+                  "One room message queued to every local live subscriber.", &m->fanout_seconds);
+    metrics__hist(out, "chat_gateway_write_round_seconds",
+                  "A write round: first frame queued to every waiting socket written.",
+                  &m->write_round_seconds);
     metrics__counter(out, "chat_gateway_deliveries_total", "Room messages queued to sockets.",
                      &m->deliveries);
     metrics__gauge(out, "chat_gateway_send_queue_frames", "Frames waiting in send queues.",

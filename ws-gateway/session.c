@@ -81,6 +81,7 @@ void gw_session_closed(gw_session_t *s)
     chat_log_info("disconnected", "gateway", gw->cfg.gateway_id, "conn", s->conn_key, "user",
                   s->user_id);
     gw->session_events->closing(s);
+    gw_session_flush_unlist(s);
     free(s->subs);
     s->subs = NULL;
     session__drop_queue(s);
@@ -191,25 +192,11 @@ int gw_session_receive(gw_session_t *s, const void *in, size_t len)
 
 /* ------------------------------------------------------------------ sending */
 
-/* A frame for a socket with nothing queued is written at once, as a raw write loop
- * would; otherwise it waits in the queue for LWS_CALLBACK_SERVER_WRITEABLE. That saves
- * a broadcast the epoll round trip per socket and frame (POLLOUT on, the callback,
- * POLLOUT off). The one check is lws_partial_buffered(): lws holds the unsent rest of an
- * earlier write, so this one must wait behind it. A socket whose send buffer is full is
- * not asked first (lws_send_pipe_choked() would poll() it: a syscall per recipient):
- * the kernel takes part or none of the frame, lws keeps the rest and asks for
- * POLLOUT itself, and the next frame finds it buffered and queues. So at most one frame
- * per socket sits in lws's buffer beside the bounded queue. True when the frame was
- * written (or the socket failed and is being closed). */
-static bool session__write_now(gw_session_t *s, gw_frame_t *frame)
+/* What answers the session's own request: written before the broadcasts in the round. */
+static bool session__is_reply(const gw_frame_t *frame)
 {
-    if (s->q_len != 0 || s->ping_due || s->close_sent || lws_partial_buffered(s->wsi)) {
-        return false;
-    }
-    if (lws_write(s->wsi, gw_frame_payload(frame), frame->len, LWS_WRITE_TEXT) < 0) {
-        gw_session_close(s, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "write failed", false);
-    }
-    return true;
+    return frame->kind == GW_OUT_ACK || frame->kind == GW_OUT_ERROR ||
+        frame->kind == GW_OUT_SUBSCRIBED || frame->kind == GW_OUT_PONG;
 }
 
 bool gw_session_send(gw_session_t *s, gw_frame_t *frame)
@@ -228,28 +215,10 @@ bool gw_session_send(gw_session_t *s, gw_frame_t *frame)
     if (s->gw->metrics != NULL && frame->kind < GW_OUT__N) {
         chat_counter_add(&s->gw->metrics->frames_out[frame->kind], 1);
     }
-    if (session__write_now(s, frame)) {
-        return true;
+    if (!gw_session_queue(s, frame, session__is_reply(frame))) {
+        gw_session_close(s, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory", false);
+        return false;
     }
-    if (s->q_len == s->q_cap) {
-        uint32_t cap = s->q_cap ? s->q_cap * 2 : 8;
-        gw_frame_t **q = malloc(cap * sizeof(*q));
-        if (q == NULL) {
-            gw_session_close(s, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory", false);
-            return false;
-        }
-        for (uint32_t i = 0; i < s->q_len; i++) {
-            q[i] = s->q[(s->q_head + i) % s->q_cap];
-        }
-        free(s->q);
-        s->q = q;
-        s->q_cap = cap;
-        s->q_head = 0;
-    }
-    s->q[(s->q_head + s->q_len) % s->q_cap] = gw_frame_ref(frame);
-    s->q_len++;
-    s->q_bytes += frame->len;
-    lws_callback_on_writable(s->wsi);
     return true;
 }
 
@@ -307,7 +276,7 @@ void gw_session_send_error(gw_session_t *s, const char *code, const char *messag
  * reason. Only a callback like that (or RECEIVE) makes lws send a close frame and wait
  * for the peer's answer: -1 from SERVER_WRITEABLE counts as a failed write, and
  * lws_set_timeout() kills without a close frame. */
-static void session__close_frame(gw_session_t *s)
+void gw_session_close_frame(gw_session_t *s)
 {
     if (s->close_sent) {
         return;
@@ -366,54 +335,12 @@ void gw_session_close(gw_session_t *s, uint16_t code, const char *reason, bool f
         session__drop_queue(s);
     }
     if (s->q_len == 0) {
-        session__close_frame(s);
+        gw_session_close_frame(s);
         return;
     }
     lws_callback_on_writable(s->wsi);
     /* a peer that never reads its queue is cut off anyway */
     lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, 10);
-}
-
-int gw_session_writeable(gw_session_t *s)
-{
-    const gw_limits_t *lim = &s->gw->lim;
-    gw_frame_t *f;
-    int n;
-
-    if (s->established && s->ping_due && !s->close_sent) {
-        return s->gw->session_events->ping_due(s);
-    }
-    if (!s->established || s->q_len == 0 || s->close_sent) {
-        return 0;
-    }
-    f = s->q[s->q_head];
-    s->q_head = (s->q_head + 1) % s->q_cap;
-    s->q_len--;
-    s->q_bytes -= f->len;
-    gw_slow_on_written(lim, s->q_len, s->q_bytes, &s->over_since_ms);
-    n = lws_write(s->wsi, gw_frame_payload(f), f->len, LWS_WRITE_TEXT);
-    gw_frame_unref(f);
-    if (n < 0) {
-        return -1;
-    }
-    if (s->q_len > 0) {
-        lws_callback_on_writable(s->wsi);
-    } else if (s->closing) {
-        session__close_frame(s); /* flushed: now the close frame */
-        return 0;
-    }
-    if (s->replays_waiting > 0 && !s->closing &&
-        gw_slow_replay_resumes(lim, s->q_len, s->q_bytes)) {
-        s->gw->session_events->drained(s);
-    }
-    if (s->q_len == 0 && s->q_cap > 64) {
-        /* a burst is over: give the big ring back */
-        free(s->q);
-        s->q = NULL;
-        s->q_cap = 0;
-        s->q_head = 0;
-    }
-    return 0;
 }
 
 bool gw_session_has_room_for_replay(const gw_session_t *s, size_t bytes)

@@ -1,7 +1,8 @@
 /*
  * session.h - one WebSocket connection: identity from the token, the bounded send
- * queue of shared frames (a frame for an idle socket with room is written at once; the
- * queue is written one frame per LWS_CALLBACK_SERVER_WRITEABLE), fragment
+ * queue of shared frames (written by the loop's write round after the callbacks that
+ * queued them, several to one socket as one TCP push, or by
+ * LWS_CALLBACK_SERVER_WRITEABLE when the socket was full: session_flush.c), fragment
  * reassembly with a size cap, the room subscriptions it holds, per-session presence
  * dedupe and abuse counting. The struct is lws's per-session user space, opaque outside
  * the session module (session_internal.h): the layers above read and set what they own of
@@ -71,8 +72,14 @@ void gw_session_open(gw_t *gw, gw_session_t *s, struct lws *wsi);
 void gw_session_closed(gw_session_t *s);
 /** LWS_CALLBACK_RECEIVE. Returns -1 when lws must close the connection. */
 int gw_session_receive(gw_session_t *s, const void *in, size_t len);
-/** LWS_CALLBACK_SERVER_WRITEABLE: writes one frame. Returns -1 to close. */
+/** LWS_CALLBACK_SERVER_WRITEABLE: the ping if one is due, else the queue as far as the
+ *  socket takes it. Returns -1 to close. */
 int gw_session_writeable(gw_session_t *s);
+/** The write round (session_flush.c): before the first session opens. -1: no memory. */
+int gw_session_flush_start(gw_t *gw);
+/** Ends it (what is still queued goes by lws's writeable callback); frees it through
+ *  the loop. */
+void gw_session_flush_stop(gw_t *gw);
 
 /** LWS_CALLBACK_TIMER: carries out a close started by gw_session_close(). */
 int gw_session_timer(gw_session_t *s);

@@ -1,8 +1,8 @@
 /*
  * session_internal.h - the fields of a connection (session.h), private to the session
- * module: session.c (lifecycle, queue, receive), session_state.c (what the layers above
- * read and set through functions) and keepalive.c (pings, idle reaping). Every other
- * file uses session.h's functions.
+ * module: session.c (lifecycle, queue, receive), session_flush.c (the write round),
+ * session_state.c (what the layers above read and set through functions) and
+ * keepalive.c (pings, idle reaping). Every other file uses session.h's functions.
  *
  * Threads: loop thread only.
  */
@@ -42,6 +42,9 @@ struct gw_session {
     uint32_t q_len;
     size_t q_bytes;
     int64_t over_since_ms; /* queue over its bound since (0: not over) */
+    bool flush_listed;     /* waits for the write round (session_flush.c) */
+    gw_session_t *flush_prev;
+    gw_session_t *flush_next;
 
     unsigned char *rx; /* fragments of a message being received */
     size_t rx_len;
@@ -67,5 +70,29 @@ struct gw_session {
     gw_session_t *prev;
     gw_session_t *next;
 };
+
+/* ------------------------------------------------------------------ session_flush.c */
+
+/** Queues frame for s (takes a reference) and lists s for the round: at the list's end,
+ *  or at its head for a reply to s's own request; a socket still full keeps waiting for
+ *  lws's writeable callback. A listed queue that reaches half the bound is written at
+ *  once. False: no memory (nothing queued). */
+bool gw_session_queue(gw_session_t *s, gw_frame_t *frame, bool reply);
+
+/** Puts s on the write round's list: at its end (a frame of a broadcast), or at its
+ *  head (first: a reply to s's own request; moved there if listed already). */
+void gw_session_flush_list(gw_session_t *s, bool first);
+/** Takes s off the list (written, or closed). */
+void gw_session_flush_unlist(gw_session_t *s);
+/** Writes an unlisted s's queue now, as its turn in the round would. */
+void gw_session_flush_now(gw_session_t *s);
+/** Writes as much of the queue as the socket takes, several frames as one TCP push; asks
+ *  lws for SERVER_WRITEABLE when some are left. -1 when a write failed. */
+int gw_session_write_queued(gw_session_t *s);
+/** After a write: the close frame of a flushed closing session, paused replays, the
+ *  ring of a burst given back. */
+void gw_session_after_write(gw_session_t *s);
+/** (session.c) The close frame goes once the queue is flushed: see gw_session_close. */
+void gw_session_close_frame(gw_session_t *s);
 
 #endif

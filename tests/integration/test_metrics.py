@@ -67,6 +67,9 @@ def test_gateway_and_rest_metrics_follow_traffic(make_stack):
     assert _value(text, "chat_gateway_ack_seconds_count") == N_MESSAGES
     # each message fanned out to this gateway's watchers once, timed
     assert _value(text, "chat_gateway_fanout_seconds_count") >= N_MESSAGES
+    # and written by write rounds: every ack waited for one (each was answered before the
+    # next message was sent), so there were at least as many rounds as messages
+    assert _value(text, "chat_gateway_write_round_seconds_count") >= N_MESSAGES
     assert _value(text, "chat_gateway_sockets_opened_total") == 2
     assert _value(text, "chat_gateway_redis_up") == 1
     # nothing skipped by the per-tick batch lists at this load, and both lists are named
