@@ -29,8 +29,9 @@
 #include "gateway_metrics.h"
 #include "slow_consumer.h"
 
-#define SESSION_FLUSH__BUDGET_US 1000 /* writing per check before the loop polls again */
-#define SESSION_FLUSH__CLOCK_EVERY 16 /* sockets written between two looks at the clock */
+#define SESSION_FLUSH__BUDGET_US 1000        /* writing per check before the loop polls again */
+#define SESSION_FLUSH__CLOCK_EVERY 16        /* sockets written between two looks at the clock */
+#define SESSION_FLUSH__OBSERVE_AT_US 1000000 /* a round still going is observed each second */
 
 struct gw_session_flush {
     gw_t *gw;
@@ -240,6 +241,24 @@ static void flush__on_idle(uv_idle_t *h)
     (void)h; /* only there to keep the loop's poll from blocking */
 }
 
+/* The round's length so far goes into /metrics once it is over, or (at) every second
+ * while it is not: under a load that never lets the list empty the histogram still
+ * shows it, as rounds of a second. */
+static void flush__observe(gw_session_flush_t *fl, int64_t at_us)
+{
+    int64_t now;
+
+    if (fl->round_start_us == 0 || fl->gw->metrics == NULL) {
+        return;
+    }
+    now = chat_clock_monotonic_us();
+    if (now - fl->round_start_us >= at_us) {
+        chat_hist_observe(&fl->gw->metrics->write_round_seconds,
+                          (double)(now - fl->round_start_us) / 1e6);
+        fl->round_start_us = now;
+    }
+}
+
 static void flush__on_check(uv_check_t *h)
 {
     gw_session_flush_t *fl = h->data;
@@ -260,19 +279,19 @@ static void flush__on_check(uv_check_t *h)
         gw_session_flush_now(s);
     }
     if (fl->head == NULL) {
-        if (fl->round_start_us != 0 && fl->gw->metrics != NULL) {
-            chat_hist_observe(&fl->gw->metrics->write_round_seconds,
-                              (double)(chat_clock_monotonic_us() - fl->round_start_us) / 1e6);
-        }
+        flush__observe(fl, 0);
         fl->round_start_us = 0;
         if (fl->idle_on) {
             uv_idle_stop(&fl->idle);
             fl->idle_on = false;
         }
-    } else if (!fl->idle_on) {
+        return;
+    }
+    if (!fl->idle_on) {
         uv_idle_start(&fl->idle, flush__on_idle);
         fl->idle_on = true;
     }
+    flush__observe(fl, SESSION_FLUSH__OBSERVE_AT_US);
 }
 
 int gw_session_flush_start(gw_t *gw)

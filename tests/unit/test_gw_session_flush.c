@@ -331,6 +331,27 @@ static void test_a_round_stops_after_its_budget_and_goes_on(void **state)
     assert_int_equal(atomic_load(&fx->metrics.write_round_seconds.count), 1);
 }
 
+static void test_a_round_that_never_ends_is_observed_each_second(void **state)
+{
+    fixture_t *fx = *state;
+
+    full_wsi = NULL;
+    broadcast(fx, "m1", 0, N_SESSIONS);
+    fx->gw.session_flush->round_start_us -= 1500 * 1000; /* as if begun 1.5 s ago */
+    write_sleep_ns = 100 * 1000;
+    run_check(fx); /* stops after its budget, sockets still listed */
+    assert_non_null(fx->gw.session_flush->head);
+    assert_int_equal(atomic_load(&fx->metrics.write_round_seconds.count), 1);
+    assert_true(atomic_load(&fx->metrics.write_round_seconds.sum_us) >= 1500 * 1000);
+    run_check(fx); /* less than a second since: not observed again yet */
+    assert_int_equal(atomic_load(&fx->metrics.write_round_seconds.count), 1);
+    write_sleep_ns = 0;
+    while (fx->gw.session_flush->head != NULL) {
+        run_check(fx);
+    }
+    assert_int_equal(atomic_load(&fx->metrics.write_round_seconds.count), 2);
+}
+
 static void test_a_full_socket_waits_for_writeable(void **state)
 {
     fixture_t *fx = *state;
@@ -409,6 +430,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_a_reply_moves_its_socket_to_the_head, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_round_stops_after_its_budget_and_goes_on, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_a_round_that_never_ends_is_observed_each_second, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_a_full_socket_waits_for_writeable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_closing_sockets_leave_the_list, setup, teardown),
