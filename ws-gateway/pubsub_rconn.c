@@ -15,6 +15,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "chat/grow.h"
+
 typedef struct rconn_cb {
     redisCallbackFn *fn;
     void *privdata;
@@ -226,20 +228,12 @@ bool gw_rconn_send(gw_rconn_t *c, redisCallbackFn *fn, void *privdata, int argc,
         if (c->cb_len >= GW_RCONN_MAX_PENDING) {
             return false;
         }
-        if (c->cb_len == c->cb_cap) {
-            size_t cap = c->cb_cap == 0 ? 64 : c->cb_cap * 2;
-            rconn_cb_t *n = malloc(cap * sizeof(*n));
-            if (n == NULL) {
-                return false;
-            }
-            for (size_t i = 0; i < c->cb_len; i++) {
-                n[i] = c->cbs[(c->cb_head + i) % c->cb_cap];
-            }
-            free(c->cbs);
-            c->cbs = n;
-            c->cb_cap = cap;
-            c->cb_head = 0;
+        rconn_cb_t *grown =
+            chat_ring_grow(c->cbs, &c->cb_head, c->cb_len, &c->cb_cap, sizeof(*grown), 64);
+        if (grown == NULL) {
+            return false;
         }
+        c->cbs = grown;
     }
     if (redisAppendCommandArgv(c->ctx, argc, argv, argvlen) != REDIS_OK) {
         return false;

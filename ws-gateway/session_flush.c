@@ -22,10 +22,12 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 
 #include "chat/clock.h"
+#include "chat/grow.h"
 #include "gateway_metrics.h"
 #include "slow_consumer.h"
 
@@ -38,74 +40,49 @@ struct gw_session_flush {
     uv_check_t check;
     uv_idle_t idle; /* on while a round is unfinished: the next poll must not block */
     bool idle_on;
-    gw_session_t *head; /* listed sockets, in the order their first frame was queued */
-    gw_session_t *tail;
+    lws_dll2_owner_t list;  /* listed sockets (their flush_link), writing order */
     int64_t round_start_us; /* when the round's first socket was listed (0: no round) */
     int open_handles;
 };
 
 /* ------------------------------------------------------------------ the list */
 
+static gw_session_t *flush__first(gw_session_flush_t *fl)
+{
+    return fl->list.head != NULL
+        ? (gw_session_t *)((char *)fl->list.head - offsetof(gw_session_t, flush_link))
+        : NULL;
+}
+
 void gw_session_flush_list(gw_session_t *s, bool first)
 {
     gw_session_flush_t *fl = s->gw->session_flush;
 
-    if (s->flush_listed) {
-        if (!first || fl == NULL || fl->head == s) {
+    if (gw_session_flush_listed(s)) {
+        if (!first || fl == NULL || flush__first(fl) == s) {
             return;
         }
-        gw_session_flush_unlist(s); /* a reply for a socket deep in the list: moved up */
+        lws_dll2_remove(&s->flush_link); /* a reply for a socket deep in the list: moved up */
     }
     if (fl == NULL) { /* stopping: lws's writeable callback still writes */
         lws_callback_on_writable(s->wsi);
         return;
     }
-    if (fl->head == NULL && fl->round_start_us == 0) {
+    if (fl->list.head == NULL && fl->round_start_us == 0) {
         fl->round_start_us = chat_clock_monotonic_us();
     }
-    s->flush_listed = true;
     if (first) {
-        s->flush_prev = NULL;
-        s->flush_next = fl->head;
-        if (fl->head != NULL) {
-            fl->head->flush_prev = s;
-        } else {
-            fl->tail = s;
-        }
-        fl->head = s;
-        return;
-    }
-    s->flush_next = NULL;
-    s->flush_prev = fl->tail;
-    if (fl->tail != NULL) {
-        fl->tail->flush_next = s;
+        lws_dll2_add_head(&s->flush_link, &fl->list);
     } else {
-        fl->head = s;
+        lws_dll2_add_tail(&s->flush_link, &fl->list);
     }
-    fl->tail = s;
 }
 
 void gw_session_flush_unlist(gw_session_t *s)
 {
-    gw_session_flush_t *fl = s->gw->session_flush;
-
-    if (!s->flush_listed) {
-        return;
+    if (gw_session_flush_listed(s)) {
+        lws_dll2_remove(&s->flush_link);
     }
-    s->flush_listed = false;
-    if (fl != NULL) {
-        if (s->flush_prev != NULL) {
-            s->flush_prev->flush_next = s->flush_next;
-        } else {
-            fl->head = s->flush_next;
-        }
-        if (s->flush_next != NULL) {
-            s->flush_next->flush_prev = s->flush_prev;
-        } else {
-            fl->tail = s->flush_prev;
-        }
-    }
-    s->flush_prev = s->flush_next = NULL;
 }
 
 /* ------------------------------------------------------------------ queueing */
@@ -115,28 +92,21 @@ bool gw_session_queue(gw_session_t *s, gw_frame_t *frame, bool reply)
     const gw_limits_t *lim = &s->gw->lim;
 
     if (s->q_len == s->q_cap) {
-        uint32_t cap = s->q_cap ? s->q_cap * 2 : 8;
-        gw_frame_t **q = malloc(cap * sizeof(*q));
+        gw_frame_t **q = chat_ring_grow(s->q, &s->q_head, s->q_len, &s->q_cap, sizeof(*q), 8);
         if (q == NULL) {
             return false;
         }
-        for (uint32_t i = 0; i < s->q_len; i++) {
-            q[i] = s->q[(s->q_head + i) % s->q_cap];
-        }
-        free(s->q);
         s->q = q;
-        s->q_cap = cap;
-        s->q_head = 0;
     }
     s->q[(s->q_head + s->q_len) % s->q_cap] = gw_frame_ref(frame);
     s->q_len++;
     s->q_bytes += frame->len;
-    if (s->flush_listed && s->q_len >= lim->queue_max_frames / 2) {
+    if (gw_session_flush_listed(s) && s->q_len >= lim->queue_max_frames / 2) {
         /* a long burst in one callback: written now, so the queue's bound only ever
          * counts what the socket did not take */
         gw_session_flush_unlist(s);
         gw_session_flush_now(s);
-    } else if (s->flush_listed || s->q_len == 1) {
+    } else if (gw_session_flush_listed(s) || s->q_len == 1) {
         gw_session_flush_list(s, reply); /* written by this loop iteration's round */
     } else {
         lws_callback_on_writable(s->wsi); /* behind frames the socket did not take */
@@ -265,8 +235,7 @@ static void flush__on_check(uv_check_t *h)
     int64_t deadline = 0;
     unsigned n = 0;
 
-    while (fl->head != NULL) {
-        gw_session_t *s = fl->head;
+    for (gw_session_t *s = flush__first(fl); s != NULL; s = flush__first(fl)) {
         if (n++ % SESSION_FLUSH__CLOCK_EVERY == 0) {
             int64_t now = chat_clock_monotonic_us();
             if (deadline == 0) {
@@ -278,7 +247,7 @@ static void flush__on_check(uv_check_t *h)
         gw_session_flush_unlist(s);
         gw_session_flush_now(s);
     }
-    if (fl->head == NULL) {
+    if (fl->list.head == NULL) {
         flush__observe(fl, 0);
         fl->round_start_us = 0;
         if (fl->idle_on) {
@@ -329,8 +298,7 @@ void gw_session_flush_stop(gw_t *gw)
         return;
     }
     /* what is still listed goes through lws's writeable callback from now on */
-    while (fl->head != NULL) {
-        gw_session_t *s = fl->head;
+    for (gw_session_t *s = flush__first(fl); s != NULL; s = flush__first(fl)) {
         gw_session_flush_unlist(s);
         if (s->q_len > 0 && s->established) {
             lws_callback_on_writable(s->wsi);

@@ -37,14 +37,12 @@ struct gw_session {
     char close_reason[40];
 
     gw_frame_t **q; /* ring buffer of frame references */
-    uint32_t q_cap;
-    uint32_t q_head;
+    size_t q_cap;
+    size_t q_head;
     uint32_t q_len;
     size_t q_bytes;
     int64_t over_since_ms; /* queue over its bound since (0: not over) */
-    bool flush_listed;     /* waits for the write round (session_flush.c) */
-    gw_session_t *flush_prev;
-    gw_session_t *flush_next;
+    lws_dll2_t flush_link; /* on the write round's list while attached (session_flush.c) */
 
     unsigned char *rx; /* fragments of a message being received */
     size_t rx_len;
@@ -84,6 +82,11 @@ bool gw_session_queue(gw_session_t *s, gw_frame_t *frame, bool reply);
 void gw_session_flush_list(gw_session_t *s, bool first);
 /** Takes s off the list (written, or closed). */
 void gw_session_flush_unlist(gw_session_t *s);
+/** s waits for the write round. */
+static inline bool gw_session_flush_listed(const gw_session_t *s)
+{
+    return !lws_dll2_is_detached(&s->flush_link);
+}
 /** Writes an unlisted s's queue now, as its turn in the round would. */
 void gw_session_flush_now(gw_session_t *s);
 /** Writes as much of the queue as the socket takes, several frames as one TCP push; asks

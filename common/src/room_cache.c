@@ -93,10 +93,21 @@ static bool room__from_hash(const redisReply *reply, const char *room_id, chat_r
     return true;
 }
 
+/* A room Redis did not have: MongoDB's document, cached for the next reader. */
+static chat_err_t room__load_db(const chat_store_t *s, const char *room_id, chat_room_t *out)
+{
+    chat_err_t rc;
+
+    memset(out, 0, sizeof(*out));
+    if ((rc = chat_rooms_find(s->db, room_id, out)) == CHAT_OK) {
+        room__cache_put(s, out);
+    }
+    return rc;
+}
+
 chat_err_t chat_room_load(const chat_store_t *s, const char *room_id, chat_room_t *out)
 {
     char key[CHAT_KEY_LEN];
-    chat_err_t rc;
 
     memset(out, 0, sizeof(*out));
     if (room_id == NULL || strlen(room_id) != CHAT_ID_LEN - 1 ||
@@ -113,11 +124,7 @@ chat_err_t chat_room_load(const chat_store_t *s, const char *room_id, chat_room_
             return CHAT_OK;
         }
     }
-    rc = chat_rooms_find(s->db, room_id, out);
-    if (rc == CHAT_OK) {
-        room__cache_put(s, out);
-    }
-    return rc;
+    return room__load_db(s, room_id, out);
 }
 
 chat_err_t chat_room_load_members(const chat_store_t *s, chat_room_t *room)
@@ -315,24 +322,22 @@ static chat_err_t room__private_of(const chat_store_t *s, const char *user_id, r
 }
 
 /* 1 of room__load_page: the cached documents of picked[0..n) into items[0..n), one
- * pipelined round trip; cached[k] says which were there. */
+ * pipelined round trip; cached[k] says which were there (the others: MongoDB). */
 static void room__docs_cached(const chat_store_t *s, const room__entry_t *picked, size_t n,
                               chat_room_t *items, bool *cached)
 {
+    char key[CHAT_KEY_LEN];
     size_t queued = 0;
 
-    for (; s->redis != NULL && queued < n; queued++) {
-        char key[CHAT_KEY_LEN];
-        if (chat_key_tagged(picked[queued].id, "info", key, sizeof(key)) == NULL ||
-            chat_redis_append_argv(s->redis, 2, (const char *[]){"HGETALL", key}, NULL) !=
-                CHAT_OK) {
-            break;
-        }
+    while (s->redis != NULL && queued < n &&
+           chat_key_tagged(picked[queued].id, "info", key, sizeof(key)) != NULL &&
+           chat_redis_append_argv(s->redis, 2, (const char *[]){"HGETALL", key}, NULL) == CHAT_OK) {
+        queued++;
     }
     for (size_t k = 0; k < queued; k++) {
         redisReply *reply = chat_redis_next_reply(s->redis);
         if (reply == NULL) {
-            break; /* the connection broke: the rest are read one by one */
+            break; /* the connection broke */
         }
         cached[k] = room__from_hash(reply, picked[k].id, &items[k]);
         freeReplyObject(reply);
@@ -400,9 +405,8 @@ static chat_err_t room__members_many(const chat_store_t *s, chat_room_t *items, 
 
 /* The documents and first members of the rooms picked[0..n) into out->items (in that
  * order; a room that no longer exists is left out): two pipelined round trips for the
- * whole page instead of two per room; what Redis cannot answer (a room not cached, a
- * member set not built, Redis down) goes through chat_room_load and
- * chat_room_load_members alone. */
+ * page; what Redis cannot answer (a room not cached, a member set not built, Redis
+ * down) goes to MongoDB room by room. */
 static chat_err_t room__load_page(const chat_store_t *s, const room__entry_t *picked, size_t n,
                                   chat_room_list_t *out)
 {
@@ -416,7 +420,8 @@ static chat_err_t room__load_page(const chat_store_t *s, const room__entry_t *pi
     }
     for (size_t k = 0; rc == CHAT_OK && k < n; k++) {
         if (!present[k]) {
-            rc = chat_room_load(s, picked[k].id, &out->items[k]);
+            /* not cached (or Redis did not answer): no second HGETALL for it */
+            rc = room__load_db(s, picked[k].id, &out->items[k]);
             present[k] = rc == CHAT_OK;
             rc = rc == CHAT_ERR_NOT_FOUND ? CHAT_OK : rc;
         }

@@ -231,9 +231,9 @@ static void test_a_round_writes_listed_sockets_in_order(void **state)
         assert_int_equal(session_of(fx, writes[i].wsi), i);
         assert_string_equal(writes[i].payload, "m1");
         assert_int_equal(fx->s[i].q_len, 0);
-        assert_false(fx->s[i].flush_listed);
+        assert_false(gw_session_flush_listed(&fx->s[i]));
     }
-    assert_null(fx->gw.session_flush->head);
+    assert_null(flush__first(fx->gw.session_flush));
     assert_false(fx->gw.session_flush->idle_on);
     assert_int_equal(atomic_load(&fx->metrics.write_round_seconds.count), 1);
 }
@@ -319,7 +319,7 @@ static void test_a_round_stops_after_its_budget_and_goes_on(void **state)
     assert_true(fx->gw.session_flush->idle_on); /* the loop's next poll will not block */
     /* a frame that arrives now joins a socket not written yet */
     broadcast(fx, "m2", N_SESSIONS - 1, 1);
-    while (fx->gw.session_flush->head != NULL && checks < 50) {
+    while (flush__first(fx->gw.session_flush) != NULL && checks < 50) {
         run_check(fx);
         checks++;
     }
@@ -340,13 +340,13 @@ static void test_a_round_that_never_ends_is_observed_each_second(void **state)
     fx->gw.session_flush->round_start_us -= 1500 * 1000; /* as if begun 1.5 s ago */
     write_sleep_ns = 100 * 1000;
     run_check(fx); /* stops after its budget, sockets still listed */
-    assert_non_null(fx->gw.session_flush->head);
+    assert_non_null(flush__first(fx->gw.session_flush));
     assert_int_equal(atomic_load(&fx->metrics.write_round_seconds.count), 1);
     assert_true(atomic_load(&fx->metrics.write_round_seconds.sum_us) >= 1500 * 1000);
     run_check(fx); /* less than a second since: not observed again yet */
     assert_int_equal(atomic_load(&fx->metrics.write_round_seconds.count), 1);
     write_sleep_ns = 0;
-    while (fx->gw.session_flush->head != NULL) {
+    while (flush__first(fx->gw.session_flush) != NULL) {
         run_check(fx);
     }
     assert_int_equal(atomic_load(&fx->metrics.write_round_seconds.count), 2);
@@ -361,7 +361,7 @@ static void test_a_full_socket_waits_for_writeable(void **state)
     run_check(fx);
     assert_int_equal(n_writes, 2); /* sockets 0 and 2 */
     assert_int_equal(fx->s[1].q_len, 1);
-    assert_false(fx->s[1].flush_listed);
+    assert_false(gw_session_flush_listed(&fx->s[1]));
     assert_true(writable_asks >= 1);
     /* the socket drains: lws's callback writes the queue the same way */
     full_wsi = NULL;
@@ -386,16 +386,17 @@ static void test_closing_sockets_leave_the_list(void **state)
     broadcast(fx, "m1", 0, 3);
     gw_session_flush_unlist(&fx->s[1]); /* closed before its turn (gw_session_closed) */
     gw_session_flush_unlist(&fx->s[1]); /* twice is harmless */
-    assert_ptr_equal(fx->gw.session_flush->head, &fx->s[0]);
-    assert_ptr_equal(fx->s[0].flush_next, &fx->s[2]);
-    assert_ptr_equal(fx->s[2].flush_prev, &fx->s[0]);
+    assert_ptr_equal(flush__first(fx->gw.session_flush), &fx->s[0]);
+    assert_ptr_equal(fx->s[0].flush_link.next, &fx->s[2].flush_link);
+    assert_ptr_equal(fx->s[2].flush_link.prev, &fx->s[0].flush_link);
+    assert_int_equal(fx->gw.session_flush->list.count, 2);
     fx->s[2].closing = true; /* closing with a flush: written, then its close frame */
     run_check(fx);
     assert_int_equal(n_writes, 2);
     assert_int_equal(close_frames, 1);
     assert_true(fx->s[2].close_sent);
-    assert_null(fx->gw.session_flush->head);
-    assert_null(fx->gw.session_flush->tail);
+    assert_null(flush__first(fx->gw.session_flush));
+    assert_null(fx->gw.session_flush->list.tail);
 }
 
 static void test_a_long_burst_is_written_within_the_callback(void **state)
@@ -413,7 +414,7 @@ static void test_a_long_burst_is_written_within_the_callback(void **state)
     broadcast(fx, "b49", 0, 1);
     assert_int_equal(n_writes, 50);
     assert_int_equal(fx->s[0].q_len, 0);
-    assert_false(fx->s[0].flush_listed);
+    assert_false(gw_session_flush_listed(&fx->s[0]));
     assert_string_equal(writes[49].payload, "b49");
     broadcast(fx, "b50", 0, 1); /* the next one waits for the round again */
     assert_int_equal(n_writes, 50);

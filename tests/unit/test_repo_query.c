@@ -147,6 +147,35 @@ static void test_oids_page_and_grow(void **state)
     bson_destroy(from_3);
 }
 
+/* A ring that wrapped around keeps its order when it grows. */
+static void test_ring_grow(void **state)
+{
+    size_t cap = 0;
+    size_t head = 0;
+    size_t n = 0;
+    int *ring = chat_ring_grow(NULL, &head, n, &cap, sizeof(*ring), 4);
+
+    (void)state;
+    assert_non_null(ring);
+    assert_int_equal(cap, 4);
+    for (int v = 0; v < 4; v++) { /* 0 1 2 3, then 0 1 taken: head 2 */
+        ring[(head + n++) % cap] = v;
+    }
+    head = 2;
+    n = 2;
+    ring[(head + n++) % cap] = 4; /* slots: 4 _ 2 3 -> order 2 3 4 */
+    ring[(head + n++) % cap] = 5; /* full: 4 5 2 3 */
+    assert_ptr_equal(chat_ring_grow(ring, &head, 3, &cap, sizeof(*ring), 4), ring);
+    ring = chat_ring_grow(ring, &head, n, &cap, sizeof(*ring), 4);
+    assert_non_null(ring);
+    assert_int_equal(cap, 8);
+    assert_int_equal(head, 0);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(ring[i], i + 2);
+    }
+    free(ring);
+}
+
 static void test_down(void **state)
 {
     char errbuf[256];
@@ -172,6 +201,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_each_and_one, db_setup, db_teardown),
         cmocka_unit_test_setup_teardown(test_oids_page_and_grow, db_setup, db_teardown),
+        cmocka_unit_test(test_ring_grow),
         cmocka_unit_test(test_down),
     };
 
