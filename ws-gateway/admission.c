@@ -344,6 +344,7 @@ static void admission__submit(gw_session_t *s, bool token_only)
 
 void gw_admission_begin(gw_session_t *s)
 {
+    gw_admission_counts_opened(gw_session_gw(s)->admission_counts, gw_session_user_id(s));
     admission__submit(s, false);
 }
 
@@ -375,6 +376,7 @@ int gw_admission_on_frame(gw_session_t *s, const char *data, size_t len)
 void gw_admission_end(gw_session_t *s)
 {
     gw_admission_stash_drop(s);
+    gw_admission_counts_closed(gw_session_gw(s)->admission_counts, gw_session_user_id(s));
     if (gw_session_is_admitted(s)) {
         gw_presence_socket_closed(gw_session_gw(s)->presence, gw_session_user_id(s));
         gw_users_socket_closed(gw_session_gw(s)->users, s);

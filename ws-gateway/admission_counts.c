@@ -23,6 +23,8 @@ struct gw_admission_counts {
     void (*tick)(gw_t *gw);
     uv_timer_t heartbeat;
     gw_hmap_t *counted;        /* user id -> uint32_t* sockets of the user counted in Redis */
+    gw_hmap_t *open_here;      /* user id -> uint32_t* sockets of the user open here, from the
+                                * upgrade to the close, admitted or still being checked */
     char (*gone)[CHAT_ID_LEN]; /* one entry per socket closed, for the next batch */
     size_t n_gone;
     size_t cap_gone;
@@ -54,19 +56,19 @@ static gw_admission_counts_t *counts__of(gw_t *gw)
 
 /* ------------------------------------------------------------------ local counts */
 
-static void counts__change(gw_admission_counts_t *c, const char *user_id, int delta)
+/* One more or one fewer for user_id in map; an entry goes when it reaches 0. Out of
+ * memory an increment is lost: the heartbeat misses it and its Redis entry expires, the
+ * upgrade's local check lets one more socket through to admission's cluster-wide check;
+ * neither ever over-counts. */
+static void counts__change(gw_hmap_t *map, const char *user_id, int delta)
 {
-    uint32_t *n;
+    uint32_t *n = gw_hmap_get(map, user_id);
 
-    if (c == NULL) {
-        return; /* shutting down */
-    }
-    n = gw_hmap_get(c->counted, user_id);
     if (n == NULL && delta > 0) {
         n = calloc(1, sizeof(*n));
-        if (n == NULL || gw_hmap_put(c->counted, user_id, n) != 0) {
+        if (n == NULL || gw_hmap_put(map, user_id, n) != 0) {
             free(n);
-            return; /* the heartbeat misses it; its entry expires, never over-counts */
+            return;
         }
     }
     if (n == NULL) {
@@ -75,14 +77,37 @@ static void counts__change(gw_admission_counts_t *c, const char *user_id, int de
     if (delta > 0) {
         (*n)++;
     } else if (*n > 0 && --(*n) == 0) {
-        gw_hmap_remove(c->counted, user_id);
+        gw_hmap_remove(map, user_id);
         free(n);
     }
 }
 
 void gw_admission_counts_add(gw_admission_counts_t *c, const char *user_id)
 {
-    counts__change(c, user_id, +1);
+    if (c != NULL) { /* NULL: shutting down */
+        counts__change(c->counted, user_id, +1);
+    }
+}
+
+void gw_admission_counts_opened(gw_admission_counts_t *c, const char *user_id)
+{
+    if (c != NULL) {
+        counts__change(c->open_here, user_id, +1);
+    }
+}
+
+void gw_admission_counts_closed(gw_admission_counts_t *c, const char *user_id)
+{
+    if (c != NULL) {
+        counts__change(c->open_here, user_id, -1);
+    }
+}
+
+uint32_t gw_admission_counts_open_here(const gw_admission_counts_t *c, const char *user_id)
+{
+    const uint32_t *n = c != NULL ? gw_hmap_get(c->open_here, user_id) : NULL;
+
+    return n != NULL ? *n : 0;
 }
 
 /* ------------------------------------------------------------------ decrements */
@@ -145,7 +170,7 @@ void gw_admission_counts_remove(gw_t *gw, const char *user_id)
     if (c == NULL) {
         return;
     }
-    counts__change(c, user_id, -1);
+    counts__change(c->counted, user_id, -1);
     if (gw->stopping) {
         return;
     }
@@ -237,7 +262,10 @@ gw_admission_counts_t *gw_admission_counts_create(gw_t *gw, void (*tick)(gw_t *g
     c->gw = gw;
     c->tick = tick;
     c->counted = gw_hmap_create(1024);
-    if (c->counted == NULL) {
+    c->open_here = gw_hmap_create(1024);
+    if (c->counted == NULL || c->open_here == NULL) {
+        gw_hmap_destroy(c->counted);
+        gw_hmap_destroy(c->open_here);
         free(c);
         return NULL;
     }
@@ -249,17 +277,24 @@ gw_admission_counts_t *gw_admission_counts_create(gw_t *gw, void (*tick)(gw_t *g
     return c;
 }
 
-static void counts__on_closed(uv_handle_t *h)
+static void counts__free_map(gw_hmap_t *map)
 {
-    gw_admission_counts_t *c = h->data;
     gw_hmap_iter_t it;
     void *v;
 
-    gw_hmap_iter_init(&it, c->counted);
+    gw_hmap_iter_init(&it, map);
     while (gw_hmap_next(&it, NULL, &v)) {
         free(v);
     }
-    gw_hmap_destroy(c->counted);
+    gw_hmap_destroy(map);
+}
+
+static void counts__on_closed(uv_handle_t *h)
+{
+    gw_admission_counts_t *c = h->data;
+
+    counts__free_map(c->counted);
+    counts__free_map(c->open_here);
     free(c->gone);
     free(c);
 }

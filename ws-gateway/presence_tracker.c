@@ -244,13 +244,6 @@ void gw_presence_member_joined(gw_presence_t *pt, const char *room_id, const cha
 
 /* ------------------------------------------------------------------ sockets */
 
-uint32_t gw_presence_local_sockets(const gw_presence_t *pt, const char *user_id)
-{
-    gw_presence_user_t *u = gw_hmap_get(pt->local, user_id);
-
-    return u != NULL ? u->n_sockets : 0;
-}
-
 void gw_presence_socket_opened(gw_presence_t *pt, const char *user_id, const char *username)
 {
     gw_presence_user_t *u = gw_hmap_get(pt->local, user_id);

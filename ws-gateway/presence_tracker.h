@@ -33,8 +33,8 @@ void gw_presence_destroy(gw_presence_t *pt);
 /** Removes this gateway's entries for its local users (graceful stop). */
 void gw_presence_shutdown(gw_presence_t *pt);
 
-/** Sockets of user_id open on this gateway (for MAX_SOCKETS_PER_USER). */
-uint32_t gw_presence_local_sockets(const gw_presence_t *pt, const char *user_id);
+/** An admitted socket of user_id opened / closed on this gateway: the first makes the
+ *  user online, the last (after the debounce) offline. */
 void gw_presence_socket_opened(gw_presence_t *pt, const char *user_id, const char *username);
 void gw_presence_socket_closed(gw_presence_t *pt, const char *user_id);
 

@@ -2,7 +2,7 @@
  * upgrade_auth.c - handshake checks and JSON refusals (see header).
  *
  * Threads: loop thread. Relies on: jwt.h, config.h (origin allow-list), validate.h,
- * presence_tracker.h (local socket counts).
+ * admission_counts.h (the sockets each user has open here).
  */
 #include "upgrade_auth.h"
 
@@ -18,7 +18,7 @@
 #include "chat/log.h"
 #include "chat/model.h"
 #include "chat/validate.h"
-#include "presence_tracker.h"
+#include "admission_counts.h"
 #include "session.h"
 
 #define UPGRADE__TOKEN_MAX 4096
@@ -181,7 +181,7 @@ int gw_upgrade_auth_filter(gw_t *gw, struct lws *wsi, gw_session_t *s)
         goto cleanup;
     }
     if (gw->cfg.max_sockets_per_user > 0 &&
-        gw_presence_local_sockets(gw->presence, claims.sub) >=
+        gw_admission_counts_open_here(gw->admission_counts, claims.sub) >=
             (uint32_t)gw->cfg.max_sockets_per_user) {
         rc = upgrade__refuse(gw, wsi, 429, "too_many_connections",
                              "too many open connections for this user");

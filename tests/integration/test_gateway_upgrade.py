@@ -5,7 +5,7 @@ disallowed Origin with 403, the per-user socket cap with 429, and good handshake
 import asyncio
 import json
 
-from ws_client import connect, mint_token, new_user_id, raw_upgrade, real_user_id
+from ws_client import connect, mint_token, new_user_id, raw_upgrade, real_user_id, register
 
 
 def _assert_json_error(status, headers, body, want_status, codes):
@@ -116,6 +116,34 @@ def test_socket_cap_per_user_is_429(stack):
         await asyncio.sleep(0.3)
         c = await connect(url, tok)
         await c.close()
+
+    asyncio.run(run())
+
+
+def test_socket_cap_counts_sockets_still_being_checked(make_stack):
+    """The upgrade's 429 counts every socket of the user open on the gateway, also those
+    whose admission (Redis, then MongoDB) has not finished: with Redis frozen no socket
+    is admitted yet, and the socket over the cap is still refused at the handshake. It
+    counted only admitted sockets before, so a client opening sockets quickly got a 101
+    and a close 1008 later instead of the 429 (the CI run of stop 27 caught it)."""
+    s = make_stack(gateways=1, env={"MAX_SOCKETS_PER_USER": "3"})
+    user = register(s.http_url)
+    url = s.gateway_ws_url(0)
+
+    async def run():
+        socks = []
+        s.pause_redis()
+        try:
+            for _ in range(3):
+                socks.append(await connect(url, user["token"]))
+            st, hdrs, body = raw_upgrade(url, token=user["token"])
+            _assert_json_error(st, hdrs, body, 429, {"too_many_connections"})
+        finally:
+            s.resume_redis()
+        for c in socks:  # admitted once Redis is back, and nothing else was refused
+            await c.send({"type": "ping"})
+            await c.recv_until(lambda f: f.get("type") == "pong", 30)
+            await c.close()
 
     asyncio.run(run())
 
