@@ -4,12 +4,11 @@
  *
  * New sockets are checked in batches (up to ADMISSION__BATCH per job, at most
  * ADMISSION__PARALLEL jobs at once): a reconnect storm after a restart costs one
- * existence query for a batch of users, not one per socket (user_exists.h). At start,
- * and whenever a batch finds that Redis lost the read model, the set of all user ids
- * and everybody's room sets are built at once (user_ids.h, user_rooms_batch.h).
+ * existence query for a batch of users, not one per socket (user_exists.h). A batch
+ * that finds that Redis lost the read model has everybody's room sets built at once
+ * (read_model_warm.h, which also warms it at start).
  *
- * Threads: loop thread; admission__run, admission__close_run and admission__refresh_run
- * on read workers, admission__warm_run on the background worker.
+ * Threads: loop thread; admission__run on read workers.
  */
 #include "admission.h"
 
@@ -21,8 +20,6 @@
 #include "chat/grow.h"
 #include "chat/log.h"
 #include "chat/user_exists.h"
-#include "chat/user_ids.h"
-#include "chat/user_logins.h"
 #include "chat/user_rooms_batch.h"
 #include "chat/token_denylist.h"
 #include "chat/user_sockets.h"
@@ -31,6 +28,7 @@
 #include "gateway_metrics.h"
 #include "hmap.h"
 #include "presence_tracker.h"
+#include "read_model_warm.h"
 #include "session.h"
 #include "store_worker.h"
 #include "subscription.h"
@@ -40,62 +38,6 @@
 #define ADMISSION__BATCH 1024         /* sockets checked by one job */
 #define ADMISSION__PARALLEL 2         /* batch jobs in flight (the read workers' default) */
 #define ADMISSION__PENDING_MAX 100000 /* sockets waiting for a batch; past it: 1013 */
-/* A cold read model warms everybody's room sets when there are at most this many users
- * and memberships (about 50 MB of scratch at the limit); past it, per batch. The rooms'
- * member sets come from the same read when there are at most this many rooms. */
-#define ADMISSION__WARM_USERS_MAX 200000
-#define ADMISSION__WARM_PAIRS_MAX 2000000
-#define ADMISSION__WARM_ROOMS_MAX 200000
-
-/* Where a warm-up reports: this gateway's id for the log, its counters (either may be
- * NULL). Both outlive the workers (main.c frees them after gw_store_workers_destroy). */
-typedef struct admission__warm_report {
-    const char *gateway_id;
-    gw_metrics_t *metrics;
-} admission__warm_report_t;
-
-static void admission__warm_count(const admission__warm_report_t *to, gw_warm_outcome_t outcome,
-                                  int64_t started_ms)
-{
-    if (to->metrics == NULL) {
-        return;
-    }
-    chat_counter_add(&to->metrics->read_model_warms[outcome], 1);
-    if (outcome == GW_WARM_BUILT || outcome == GW_WARM_BY_ANOTHER) {
-        chat_hist_observe(&to->metrics->warm_seconds,
-                          (double)(chat_clock_monotonic_ms() - started_ms) / 1000.0);
-    }
-}
-
-/* Everybody's room sets and every room's member set from one read of room_members
- * (user_rooms_batch.h), logged with what it stored and how long the warm-up took since
- * started_ms (the read of users before it included, when there was one). */
-static void admission__warm_everybody(const chat_store_t *st, const admission__warm_report_t *to,
-                                      const char *why, int64_t started_ms)
-{
-    chat_read_model_warm_t warm = {.max_users = ADMISSION__WARM_USERS_MAX,
-                                   .max_pairs = ADMISSION__WARM_PAIRS_MAX,
-                                   .max_rooms = ADMISSION__WARM_ROOMS_MAX};
-    chat_err_t rc = chat_user_rooms_build_all(st, &warm);
-    gw_warm_outcome_t outcome = warm.another_warms ? GW_WARM_BY_ANOTHER
-        : rc == CHAT_OK                            ? GW_WARM_BUILT
-                                                   : GW_WARM_FAILED;
-    char users[24];
-    char rooms[24];
-    char ms[24];
-    char msg[96];
-
-    admission__warm_count(to, outcome, started_ms);
-    snprintf(users, sizeof(users), "%zu", warm.user_sets);
-    snprintf(rooms, sizeof(rooms), "%zu", warm.room_sets);
-    snprintf(ms, sizeof(ms), "%lld", (long long)(chat_clock_monotonic_ms() - started_ms));
-    snprintf(msg, sizeof(msg), "%s: %s", why,
-             outcome == GW_WARM_BY_ANOTHER  ? "another process warmed it"
-                 : outcome == GW_WARM_BUILT ? "room sets warmed for everybody"
-                                            : "room sets not warmed, built per batch");
-    chat_log_info(msg, "gateway", to->gateway_id, "sets", users, "member_sets", rooms,
-                  "duration_ms", ms, "error", rc == CHAT_OK ? NULL : chat_err_code(rc));
-}
 
 /* One socket's checks. */
 typedef struct admission__item {
@@ -158,8 +100,7 @@ static void admission__run(gw_job_t *job, gw_store_worker_t *w)
      * instead of one per batch, and none for the users who come later) */
     chat_user_exist_many(st, (const char(*)[CHAT_ID_LEN])j->users, n_users, j->exists, &cold);
     if (cold) {
-        admission__warm_report_t to = {j->gateway_id, j->metrics};
-        admission__warm_everybody(st, &to, "read model was cold", chat_clock_monotonic_ms());
+        gw_read_model_warm_everybody(st, j->gateway_id, j->metrics, "read model was cold");
     }
     chat_user_rooms_build_many(st, (const char(*)[CHAT_ID_LEN])j->users, n_users);
     n_users = 0;
@@ -387,72 +328,20 @@ void gw_admission_end(gw_session_t *s)
     }
 }
 
-/* ------------------------------------------------------------------ warm-up */
-
-typedef struct admission__warm_job {
-    gw_job_t job;
-    char gateway_id[128];
-    gw_metrics_t *metrics;
-} admission__warm_job_t;
-
-/* At start, on the background worker: a Redis without the read model (fresh, flushed,
- * or a first run) gets the set of all ids and the usernames (one read of users),
- * everybody's room sets and every room's member set (one read of room_members) now,
- * instead of from the first sockets' admission, the first look at each room and the
- * first search. */
-static void admission__warm_run(gw_job_t *job, gw_store_worker_t *w)
-{
-    admission__warm_job_t *j = (admission__warm_job_t *)job;
-    admission__warm_report_t to = {j->gateway_id, j->metrics};
-    const chat_store_t *st = gw_store_worker_store(w);
-    int64_t started_ms = chat_clock_monotonic_ms();
-    bool cold = false;
-    chat_err_t rc = chat_user_ids_build(st, &cold);
-
-    if (rc == CHAT_OK && !cold) {
-        (void)chat_user_logins_build(st); /* a read model warmed before that set existed */
-    }
-    if (rc != CHAT_OK || !cold) {
-        /* warm already, or Redis/MongoDB down: admission builds what it needs */
-        admission__warm_count(&to, rc == CHAT_OK ? GW_WARM_ALREADY : GW_WARM_FAILED, started_ms);
-        return;
-    }
-    admission__warm_everybody(st, &to, "read model was cold at start", started_ms);
-}
-
-static void admission__warm_done(gw_job_t *job, gw_t *gw, bool cancelled)
-{
-    (void)gw;
-    (void)cancelled;
-    free(job);
-}
-
 gw_admission_t *gw_admission_create(gw_t *gw)
 {
-    admission__warm_job_t *warm = calloc(1, sizeof(*warm));
     gw_admission_t *a = calloc(1, sizeof(*a));
 
     if (a == NULL) {
-        free(warm);
         return NULL;
     }
     a->gw = gw;
     a->counts = gw_admission_counts_create(gw, admission__pump);
     if (a->counts == NULL) {
-        free(warm);
         free(a);
         return NULL;
     }
-    if (warm != NULL) {
-        warm->job.run = admission__warm_run;
-        warm->job.done = admission__warm_done;
-        snprintf(warm->gateway_id, sizeof(warm->gateway_id), "%s", gw->cfg.gateway_id);
-        warm->metrics = gw->metrics;
-        if (gw->workers == NULL ||
-            gw_store_workers_submit_background(gw->workers, &warm->job) != 0) {
-            free(warm);
-        }
-    }
+    gw_read_model_warm_at_start(gw);
     return a;
 }
 

@@ -178,6 +178,28 @@ static chat_err_t history__window_ready(void *arg, bool *ready)
     return CHAT_OK;
 }
 
+/* Fills the window from list (the room's newest messages, ascending) after checking that
+ * they run without a hole (seqs run 1..head without holes, message_append.h). */
+static chat_err_t history__fill_checked(const chat_store_t *h, const char *room_id,
+                                        chat_message_list_t *list)
+{
+    int64_t top = list->n > 0 ? list->items[list->n - 1].seq : 0;
+
+    for (size_t i = 1; i < list->n; i++) {
+        if (list->items[i].seq != list->items[i - 1].seq + 1) {
+            chat_log_error("stored seqs of a room have a hole", "room", room_id);
+            return CHAT_ERR_INTERNAL;
+        }
+    }
+    return history__fill_from(h, room_id, list, top);
+}
+
+static bool history__lock_keys(const char *room_id, char *fill, char *meta)
+{
+    return chat_key_tagged(room_id, "fill", fill, CHAT_KEY_LEN) != NULL &&
+        chat_key_tagged(room_id, "meta", meta, CHAT_KEY_LEN) != NULL;
+}
+
 static chat_err_t history__build(const chat_store_t *h, const char *room_id, bool *busy)
 {
     char key[CHAT_KEY_LEN];
@@ -186,8 +208,7 @@ static chat_err_t history__build(const chat_store_t *h, const char *room_id, boo
     chat_message_list_t list = {0};
     chat_err_t rc;
 
-    if (chat_key_tagged(room_id, "fill", key, sizeof(key)) == NULL ||
-        chat_key_tagged(room_id, "meta", meta, sizeof(meta)) == NULL) {
+    if (!history__lock_keys(room_id, key, meta)) {
         return CHAT_ERR_INVALID;
     }
     rc = chat_redis_lock_take(h->redis, &lock, key, HISTORY__FILL_LOCK_MS);
@@ -207,17 +228,36 @@ static chat_err_t history__build(const chat_store_t *h, const char *room_id, boo
     }
     rc = chat_messages_newest(history__scan_db(h), room_id, h->window, &list);
     if (rc == CHAT_OK) {
-        int64_t top = list.n > 0 ? list.items[list.n - 1].seq : 0;
-        bool contiguous = true;
-        for (size_t i = 1; i < list.n; i++) {
-            contiguous = contiguous && list.items[i].seq == list.items[i - 1].seq + 1;
-        }
-        rc = contiguous ? history__fill_from(h, room_id, &list, top) : CHAT_ERR_INTERNAL;
-        if (!contiguous) {
-            chat_log_error("stored seqs of a room have a hole", "room", room_id);
-        }
+        rc = history__fill_checked(h, room_id, &list);
     }
     chat_message_list_clear(&list);
+    chat_redis_lock_release(h->redis, &lock);
+    return rc;
+}
+
+chat_err_t chat_history_build_from(const chat_store_t *h, const char *room_id,
+                                   chat_message_list_t *newest, bool *built)
+{
+    char key[CHAT_KEY_LEN];
+    char meta[CHAT_KEY_LEN];
+    chat_redis_lock_t lock;
+    history__wait_t w = {h, meta};
+    bool ready = false;
+    chat_err_t rc;
+
+    *built = false;
+    if (h->redis == NULL || !history__lock_keys(room_id, key, meta)) {
+        return CHAT_ERR_INVALID;
+    }
+    rc = chat_redis_lock_take(h->redis, &lock, key, HISTORY__FILL_LOCK_MS);
+    if (rc != CHAT_OK || !lock.held) {
+        return rc; /* another process builds it from a read of its own */
+    }
+    rc = history__window_ready(&w, &ready);
+    if (rc == CHAT_OK && !ready) {
+        rc = history__fill_checked(h, room_id, newest);
+        *built = rc == CHAT_OK;
+    }
     chat_redis_lock_release(h->redis, &lock);
     return rc;
 }

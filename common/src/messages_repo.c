@@ -280,3 +280,56 @@ chat_err_t chat_messages_newest(chat_db_t *db, const char *room_id, int64_t limi
     }
     return messages__seq_query(db, BCON_NEW("room_id", BCON_OID(&room)), limit, true, out);
 }
+
+/* ------------------------------------------------------------------ whole collection */
+
+typedef struct messages__each {
+    chat_messages_each_fn each;
+    void *arg;
+} messages__each_t;
+
+static chat_err_t messages__each_doc(const bson_t *doc, void *arg)
+{
+    messages__each_t *e = arg;
+    chat_message_t m;
+
+    memset(&m, 0, sizeof(m));
+    if (chat_messages_from_bson(doc, &m) != CHAT_OK) {
+        return CHAT_OK; /* not a document this module wrote: not a message */
+    }
+    return e->each(&m, e->arg);
+}
+
+chat_err_t chat_messages_each(chat_db_t *db, size_t max, chat_messages_each_fn each, void *arg)
+{
+    messages__each_t e = {each, arg};
+    bson_t filter = BSON_INITIALIZER;
+    bson_t *opts = BCON_NEW("batchSize", BCON_INT32(1000));
+    chat_err_t rc =
+        chat_repo_query_each(db, MESSAGES__COLL, &filter, opts, max, messages__each_doc, &e);
+
+    bson_destroy(opts);
+    bson_destroy(&filter);
+    return rc;
+}
+
+chat_err_t chat_messages_count_estimate(chat_db_t *db, int64_t *out)
+{
+    mongoc_client_t *client = chat_db_pop(db);
+    mongoc_collection_t *coll;
+    bson_error_t error;
+    int64_t n;
+
+    if (client == NULL) {
+        return CHAT_ERR_UNAVAILABLE;
+    }
+    coll = mongoc_client_get_collection(client, chat_db_name(db), MESSAGES__COLL);
+    n = mongoc_collection_estimated_document_count(coll, NULL, NULL, NULL, &error);
+    mongoc_collection_destroy(coll);
+    chat_db_push(db, client);
+    if (n < 0) {
+        return chat_db_map_error(&error);
+    }
+    *out = n;
+    return CHAT_OK;
+}

@@ -600,3 +600,76 @@ def test_a_large_rooms_ws_leaves_are_settled_together(make_stack):
     assert left == 0, "the leaves were never settled"
     assert len(deletes()) == 1, deletes()
     assert db.room_members.count_documents({"room_id": ObjectId(room)}) == 301
+
+
+def test_a_gateway_warms_every_rooms_window_at_start(make_stack):
+    """A gateway that starts on a Redis without the read model builds every room's
+    history window from one read of `messages` (common/src/history_warm.c): the first
+    subscribe with a resume point, the first history pages and the replay of each room
+    read nothing from `messages` afterwards, and the windows hold the newest
+    HISTORY_WINDOW messages of each room, no more, in order. Before, each room's first
+    look read its own window from MongoDB: on FerretDB one scan of the whole collection
+    per room (the ~100 ms first subscribe of each room in bench/'s membership runs)."""
+    window = 40
+    s = make_stack(gateways=1, env={"DB_TRACE": "1", "HISTORY_WINDOW": str(window)})
+    c = Client(s)
+    owner = c.new_user()
+    reader = c.new_user()
+    rooms = [c.new_room(owner)["id"] for _ in range(3)]
+    for room in rooms:
+        c.join(reader, room)
+    # past the window, inside it, only the reader's join (a system message, seq 1)
+    counts = [window + 25, 7, 0]
+
+    async def send_all():
+        a = await connect(s.gateway_ws_url(0), owner["token"], name="owner")
+        acks = {}
+        for room, n in zip(rooms, counts):
+            assert (await a.subscribe(room))["type"] == "subscribed"
+            acks[room] = await _send_many(a, room, n, "warm") if n else []
+        await a.close()
+        return acks
+
+    acks = asyncio.run(send_all())
+    stored = {room: _all_stored(c, reader, room) for room in rooms}
+    heads = [stored[room][-1]["seq"] for room in rooms]
+    assert heads == [n + 1 for n in counts], heads
+    r = _restart_on_a_flushed_redis(s)
+    deadline = time.time() + 20
+    while "room windows warmed" not in s.log_text("gateway0"):
+        assert time.time() < deadline, s.log_text("gateway0")[-3000:]
+        time.sleep(0.1)
+    line = [x for x in s.log_text("gateway0").splitlines() if "room windows warmed" in x][-1]
+    assert '"rooms":"3","rooms_left":"0"' in line, line
+    assert f'"messages":"{sum(heads)}"' in line, line
+    for room, head in zip(rooms, heads):
+        meta = r.hgetall(f"chat:{{{room}}}:meta")
+        lo = max(1, head - window + 1)
+        assert (int(meta[b"lo"]), int(meta[b"hi"])) == (lo, head), meta
+        held = r.zrange(f"chat:{{{room}}}:win", 0, -1, withscores=True)
+        assert [int(sc) for _, sc in held] == list(range(lo, head + 1)), held
+        assert [json.loads(m)["id"] for m, _ in held] == [m["id"] for m in stored[room][-window:]]
+
+    since = {n: len(s.log_text(n)) for n in ("gateway0", "lighttpd")}
+
+    async def look():
+        b = await connect(s.gateway_ws_url(0), reader["token"], name="reader")
+        for room, head in zip(rooms, heads):
+            after = max(0, head - 5)
+            await b.send({"type": "subscribe", "room_id": room, "after_seq": after})
+            got = await b.collect(lambda f, room=room: f.get("room_id") == room
+                                  and (is_room_message(f) or f["type"] == "subscribed"),
+                                  head - after + 1, timeout=10)
+            assert [f["id"] for f in got if f["type"] != "subscribed"] == \
+                [m["id"] for m in stored[room][after:]], got
+        await b.close()
+
+    asyncio.run(look())
+    for room, head in zip(rooms, heads):
+        page = _history(c, reader, room, "?limit=20")
+        assert page["total"] == head
+        assert [m["id"] for m in page["messages"]] == [m["id"] for m in stored[room][-20:]]
+    reads = [(x.get("component"), x.get("command"))
+             for x in _trace_lines(s, ["gateway0", "lighttpd"], since)
+             if x.get("op") == "read" and x.get("collection") == "messages"]
+    assert reads == [], reads

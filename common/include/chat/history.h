@@ -70,4 +70,15 @@ chat_head_hints_t chat_history_hints(const chat_store_t *s);
 chat_err_t chat_history_read_db(const chat_store_t *h, const char *room_id, int64_t from,
                                 int64_t to, chat_history_page_t *out);
 
+/**
+ * Builds room_id's window from newest (its newest stored messages, ascending, read by
+ * the caller: history_warm.h reads every room's at once) unless the window is ready for
+ * this Redis run or another process is building it (the room's fill lock is held);
+ * messages stored after newest was read are taken from the window or MongoDB as in any
+ * rebuild. *built says whether this call built it. CHAT_ERR_INTERNAL when newest has a
+ * hole; CHAT_ERR_INVALID without Redis.
+ */
+chat_err_t chat_history_build_from(const chat_store_t *h, const char *room_id,
+                                   chat_message_list_t *newest, bool *built);
+
 #endif

@@ -62,6 +62,7 @@
 #define CHAT_KEY_USER_LOGINS "chat:users:logins"
 #define CHAT_KEY_USER_LOGINS_META "chat:users:logins:meta"
 #define CHAT_KEY_USER_ROOMS_WARMING "chat:users:rooms:warming"
+#define CHAT_KEY_WINDOWS_WARMING "chat:rooms:windows:warming" /* history_warm.h */
 #define CHAT_PRESENCE_TTL_MS 30000
 
 char *chat_key_room_channel(const char *room_id, char *buf, size_t len);

@@ -31,6 +31,18 @@ chat_err_t chat_messages_newest(chat_db_t *db, const char *room_id, int64_t limi
 /** Highest stored seq of the room (0 when empty), from the messages themselves. */
 chat_err_t chat_messages_last_seq(chat_db_t *db, const char *room_id, int64_t *out);
 
+/** Takes one decoded message (its strings now the callee's: clear it). CHAT_OK goes on;
+ *  anything else stops chat_messages_each and is what it returns. */
+typedef chat_err_t (*chat_messages_each_fn)(chat_message_t *msg, void *arg);
+
+/** Every stored message, in no particular order, handed to each(); at most max read
+ *  (0: no bound). A scan of the whole collection on every database: for one read instead
+ *  of one per room (history_warm.h). */
+chat_err_t chat_messages_each(chat_db_t *db, size_t max, chat_messages_each_fn each, void *arg);
+
+/** How many messages are stored, from the collection's metadata (no scan on MongoDB). */
+chat_err_t chat_messages_count_estimate(chat_db_t *db, int64_t *out);
+
 /* ---- primitives of message_append.c ---- */
 
 /** Fills out (zeroed) from a messages document. */

@@ -1,0 +1,37 @@
+/*
+ * history_warm.h - every room's history window built from one read of `messages`, for
+ * a Redis that has none (a first start, a restart without persistence, a flush). Without
+ * it each room's first look (a subscribe, a history page) builds that room's window
+ * from its own read, and on FerretDB each of those reads is a scan of the whole
+ * collection: N rooms cost N scans, one here. Bounded: a collection of more than
+ * max_messages (its estimated count) is left to the per-room builds, and so is a room
+ * whose window is ready or being built by another process. What is read is held in
+ * memory until the windows are built (~0.4 KB a message).
+ *
+ * Threads: blocking; the thread that owns h->redis (the gateway's background worker).
+ */
+#ifndef CHAT_HISTORY_WARM_H
+#define CHAT_HISTORY_WARM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "chat/error.h"
+#include "chat/store.h"
+
+typedef struct chat_history_warm {
+    size_t max_messages; /* in: more stored than this: nothing is read */
+    int64_t stored;      /* out: the collection's estimated count */
+    size_t read;         /* out: messages read */
+    size_t rooms_built;  /* out: windows this call built */
+    size_t rooms_left;   /* out: rooms left to their first look (ready, busy, failed) */
+    bool too_many;       /* out: stored > max_messages */
+    bool another_warms;  /* out: another process holds the warm-up's lock */
+} chat_history_warm_t;
+
+/** Builds every room's window (see above). CHAT_OK also when it was too big or another
+ *  process warms; an error when Redis or MongoDB failed. */
+chat_err_t chat_history_warm_all(const chat_store_t *h, chat_history_warm_t *w);
+
+#endif

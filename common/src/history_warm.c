@@ -1,0 +1,131 @@
+/*
+ * history_warm.c - every room's window from one read of `messages` (see header): the
+ * collection read once (chat_messages_each), sorted by room and seq, and each room's
+ * newest HISTORY_WINDOW handed to chat_history_build_from, which takes the room's fill
+ * lock and merges what writers appended meanwhile as any rebuild does.
+ *
+ * Threads: the thread that owns h->redis.
+ */
+#include "chat/history_warm.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "chat/grow.h"
+#include "chat/history.h"
+#include "chat/keys.h"
+#include "chat/messages_repo.h"
+#include "chat/redis_lock.h"
+
+#define HISTORY_WARM__LOCK_MS 300000 /* a warm-up that takes longer loses its lock */
+
+typedef struct history_warm__read {
+    chat_message_t *items;
+    size_t n;
+    size_t cap;
+} history_warm__read_t;
+
+static chat_err_t history_warm__take(chat_message_t *msg, void *arg)
+{
+    history_warm__read_t *r = arg;
+    chat_message_t *grown = chat_grow(r->items, r->n, &r->cap, sizeof(*grown), 1024);
+
+    if (grown == NULL) {
+        chat_message_clear(msg);
+        return CHAT_ERR_NOMEM;
+    }
+    r->items = grown;
+    r->items[r->n++] = *msg; /* moves its strings */
+    return CHAT_OK;
+}
+
+static int history_warm__by_room_seq(const void *a, const void *b)
+{
+    const chat_message_t *x = a;
+    const chat_message_t *y = b;
+    int c = strcmp(x->room_id, y->room_id);
+
+    if (c != 0) {
+        return c;
+    }
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Each room's newest h->window messages of r (sorted) to its window. */
+static chat_err_t history_warm__build(const chat_store_t *h, history_warm__read_t *r,
+                                      chat_history_warm_t *w)
+{
+    size_t first = 0;
+    size_t keep = h->window > 0 ? (size_t)h->window : 1;
+
+    while (first < r->n) {
+        size_t end = first + 1;
+        chat_message_list_t newest;
+        bool built = false;
+        chat_err_t rc;
+
+        while (end < r->n && strcmp(r->items[end].room_id, r->items[first].room_id) == 0) {
+            end++;
+        }
+        newest.n = end - first < keep ? end - first : keep;
+        newest.items = &r->items[end - newest.n];
+        rc = chat_history_build_from(h, r->items[first].room_id, &newest, &built);
+        if (rc == CHAT_ERR_UNAVAILABLE) {
+            return rc; /* Redis went: the rooms' first looks build theirs */
+        }
+        if (built) {
+            w->rooms_built++;
+        } else {
+            w->rooms_left++;
+        }
+        first = end;
+    }
+    return CHAT_OK;
+}
+
+chat_err_t chat_history_warm_all(const chat_store_t *h, chat_history_warm_t *w)
+{
+    chat_db_t *db = h->db_scan != NULL ? h->db_scan : h->db;
+    history_warm__read_t r = {0};
+    chat_redis_lock_t lock;
+    chat_err_t rc;
+
+    w->stored = 0;
+    w->read = w->rooms_built = w->rooms_left = 0;
+    w->too_many = w->another_warms = false;
+    if (h->redis == NULL) {
+        return CHAT_ERR_UNAVAILABLE;
+    }
+    rc = chat_messages_count_estimate(db, &w->stored);
+    if (rc != CHAT_OK || w->stored == 0) {
+        return rc;
+    }
+    if ((uint64_t)w->stored > (uint64_t)w->max_messages) {
+        w->too_many = true;
+        return CHAT_OK;
+    }
+    rc = chat_redis_lock_take(h->redis, &lock, CHAT_KEY_WINDOWS_WARMING, HISTORY_WARM__LOCK_MS);
+    if (rc != CHAT_OK) {
+        return rc;
+    }
+    if (!lock.held) {
+        w->another_warms = true;
+        return CHAT_OK;
+    }
+    /* one more than the bound: a collection that grew past it since the count is left
+     * to the per-room builds too */
+    rc = chat_messages_each(db, w->max_messages + 1, history_warm__take, &r);
+    w->read = r.n;
+    if (rc == CHAT_OK && r.n > w->max_messages) {
+        w->too_many = true;
+    } else if (rc == CHAT_OK) {
+        qsort(r.items, r.n, sizeof(*r.items), history_warm__by_room_seq);
+        rc = history_warm__build(h, &r, w);
+    }
+    chat_redis_lock_release(h->redis, &lock);
+    for (size_t i = 0; i < r.n; i++) {
+        chat_message_clear(&r.items[i]);
+    }
+    free(r.items);
+    return rc;
+}

@@ -1,0 +1,165 @@
+/*
+ * test_history_warm.c - chat_history_warm_all (history_warm.h) on a real MongoDB
+ * stand-in and Redis (db_fixture.h store fixture, window 50): one read builds the window
+ * of every room that has messages (the newest 50 of a longer room, all of a short one),
+ * and the pages read afterwards come from those windows; a collection over the bound is
+ * not read; a window already ready is left as it is; another process's warm-up lock
+ * means nothing is read here. Single-threaded test process.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chat/history.h"
+#include "chat/history_warm.h"
+#include "chat/keys.h"
+#include "chat/messages_repo.h"
+#include "chat/model.h"
+#include "chat/redis_lock.h"
+#include "chat/redis_sync.h"
+#include "chat/store.h"
+#include "db_fixture.h"
+#include "messages_fixture.h"
+
+#define ROOM_LONG ROOM_A
+#define ROOM_SHORT ROOM_B
+
+static void store_n(chat_store_t *s, const char *room, int n)
+{
+    fill_room(s->db, room, n); /* contents "m1".."m<n>", seqs 1..n */
+}
+
+static long long redis_int(chat_store_t *s, const char *fmt, const char *room)
+{
+    redisReply *r = chat_redis_command(s->redis, fmt, room);
+    long long v = -1;
+
+    assert_non_null(r);
+    if (r->type == REDIS_REPLY_INTEGER) {
+        v = r->integer;
+    } else if (r->type == REDIS_REPLY_STRING) {
+        v = atoll(r->str);
+    }
+    freeReplyObject(r);
+    return v;
+}
+
+/* The window of room holds exactly seqs lo..hi (meta and sorted set agree). */
+static void expect_window(chat_store_t *s, const char *room, long long lo, long long hi)
+{
+    assert_int_equal(redis_int(s, "HGET chat:{%s}:meta lo", room), lo);
+    assert_int_equal(redis_int(s, "HGET chat:{%s}:meta hi", room), hi);
+    assert_int_equal(redis_int(s, "ZCARD chat:{%s}:win", room), hi - lo + 1);
+}
+
+static void flush(chat_store_t *s)
+{
+    redisReply *r = chat_redis_command(s->redis, "FLUSHALL");
+
+    assert_non_null(r);
+    freeReplyObject(r);
+}
+
+static void test_one_read_builds_every_window(void **state)
+{
+    chat_store_t *s = *state;
+    chat_history_warm_t w = {.max_messages = 1000};
+    chat_history_page_t page;
+
+    store_n(s, ROOM_LONG, 80);
+    store_n(s, ROOM_SHORT, 7);
+    flush(s);
+    assert_int_equal(chat_history_warm_all(s, &w), CHAT_OK);
+    assert_int_equal(w.stored, 87);
+    assert_int_equal(w.read, 87);
+    assert_int_equal(w.rooms_built, 2);
+    assert_int_equal(w.rooms_left, 0);
+    assert_false(w.too_many);
+    expect_window(s, ROOM_LONG, 31, 80);
+    expect_window(s, ROOM_SHORT, 1, 7);
+    memset(&page, 0, sizeof(page));
+    assert_int_equal(chat_history_read(s, ROOM_LONG, CHAT_WINDOW_LATEST, 0, 50, &page), CHAT_OK);
+    assert_int_equal(page.source, CHAT_HISTORY_FROM_WINDOW);
+    assert_int_equal(page.total, 80);
+    assert_int_equal(page.n, 50);
+    for (size_t i = 0; i < page.n; i++) {
+        char want[32];
+        assert_int_equal(page.seqs[i], 31 + (int64_t)i);
+        snprintf(want, sizeof(want), "\"m%d\"", 31 + (int)i);
+        assert_non_null(strstr(page.json[i], want));
+    }
+    chat_history_page_clear(&page);
+}
+
+static void test_over_the_bound_reads_nothing(void **state)
+{
+    chat_store_t *s = *state;
+    chat_history_warm_t w = {.max_messages = 20};
+
+    store_n(s, ROOM_LONG, 21);
+    flush(s);
+    assert_int_equal(chat_history_warm_all(s, &w), CHAT_OK);
+    assert_true(w.too_many);
+    assert_int_equal(w.read, 0);
+    assert_int_equal(w.rooms_built, 0);
+    assert_int_equal(redis_int(s, "EXISTS chat:{%s}:meta", ROOM_LONG), 0);
+}
+
+static void test_a_ready_window_is_left_alone(void **state)
+{
+    chat_store_t *s = *state;
+    chat_history_warm_t w = {.max_messages = 1000};
+    int64_t head = 0;
+
+    store_n(s, ROOM_LONG, 60);
+    store_n(s, ROOM_SHORT, 3);
+    flush(s);
+    assert_int_equal(chat_history_head(s, ROOM_SHORT, &head), CHAT_OK); /* builds it */
+    assert_int_equal(head, 3);
+    assert_int_equal(chat_history_warm_all(s, &w), CHAT_OK);
+    assert_int_equal(w.rooms_built, 1);
+    assert_int_equal(w.rooms_left, 1);
+    expect_window(s, ROOM_LONG, 11, 60);
+    expect_window(s, ROOM_SHORT, 1, 3);
+}
+
+static void test_another_warm_up_means_no_read(void **state)
+{
+    chat_store_t *s = *state;
+    chat_history_warm_t w = {.max_messages = 1000};
+    chat_redis_lock_t theirs;
+
+    store_n(s, ROOM_SHORT, 5);
+    flush(s);
+    assert_int_equal(chat_redis_lock_take(s->redis, &theirs, CHAT_KEY_WINDOWS_WARMING, 10000),
+                     CHAT_OK);
+    assert_true(theirs.held);
+    /* the same Redis client plays the other process: the lock is taken with its token */
+    assert_int_equal(chat_history_warm_all(s, &w), CHAT_OK);
+    assert_true(w.another_warms);
+    assert_int_equal(w.read, 0);
+    assert_int_equal(redis_int(s, "EXISTS chat:{%s}:meta", ROOM_SHORT), 0);
+    chat_redis_lock_release(s->redis, &theirs);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_one_read_builds_every_window, store_setup,
+                                        store_teardown),
+        cmocka_unit_test_setup_teardown(test_over_the_bound_reads_nothing, store_setup,
+                                        store_teardown),
+        cmocka_unit_test_setup_teardown(test_a_ready_window_is_left_alone, store_setup,
+                                        store_teardown),
+        cmocka_unit_test_setup_teardown(test_another_warm_up_means_no_read, store_setup,
+                                        store_teardown),
+    };
+
+    return DB_FIXTURE_RUN(tests);
+}

@@ -1,0 +1,167 @@
+/*
+ * read_model_warm.c - the gateway's looks at the read model (see read_model_warm.h):
+ * at start, and when an admission batch finds it cold.
+ *
+ * Threads: warm__run on the background worker, gw_read_model_warm_everybody on the
+ * worker that found the read model cold, gw_read_model_warm_at_start on the loop.
+ */
+#include "read_model_warm.h"
+
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "chat/clock.h"
+#include "chat/history_warm.h"
+#include "chat/log.h"
+#include "chat/user_ids.h"
+#include "chat/user_logins.h"
+#include "chat/user_rooms_batch.h"
+#include "store_worker.h"
+
+/* A cold read model warms everybody's room sets when there are at most this many users
+ * and memberships (about 50 MB of scratch at the limit); past it, per batch. The rooms'
+ * member sets come from the same read when there are at most this many rooms. */
+#define WARM__USERS_MAX 200000
+#define WARM__PAIRS_MAX 2000000
+#define WARM__ROOMS_MAX 200000
+/* ... and at start every room's history window from one read of `messages` when at most
+ * this many are stored (~40 MB held while the windows are built) */
+#define WARM__MESSAGES_MAX 100000
+
+/* Where a warm-up reports: this gateway's id for the log, its counters (either may be
+ * NULL). Both outlive the workers (main.c frees them after gw_store_workers_destroy). */
+typedef struct warm__report {
+    const char *gateway_id;
+    gw_metrics_t *metrics;
+} warm__report_t;
+
+static void warm__count(const warm__report_t *to, gw_warm_outcome_t outcome, int64_t started_ms)
+{
+    if (to->metrics == NULL) {
+        return;
+    }
+    chat_counter_add(&to->metrics->read_model_warms[outcome], 1);
+    if (outcome == GW_WARM_BUILT || outcome == GW_WARM_BY_ANOTHER) {
+        chat_hist_observe(&to->metrics->warm_seconds,
+                          (double)(chat_clock_monotonic_ms() - started_ms) / 1000.0);
+    }
+}
+
+/* Every room's window from one read of `messages` (history_warm.h), logged. */
+static void warm__windows(const chat_store_t *st, const char *gateway_id)
+{
+    chat_history_warm_t warm = {.max_messages = WARM__MESSAGES_MAX};
+    int64_t started_ms = chat_clock_monotonic_ms();
+    chat_err_t rc = chat_history_warm_all(st, &warm);
+    char n[4][24];
+
+    if (warm.read > 0) {
+        malloc_trim(0); /* what was read is freed: give it back (a worker thread) */
+    }
+    snprintf(n[0], sizeof(n[0]), "%lld", (long long)warm.stored);
+    snprintf(n[1], sizeof(n[1]), "%zu", warm.rooms_built);
+    snprintf(n[2], sizeof(n[2]), "%zu", warm.rooms_left);
+    snprintf(n[3], sizeof(n[3]), "%lld", (long long)(chat_clock_monotonic_ms() - started_ms));
+    chat_log_info(warm.another_warms  ? "room windows: another process warms them"
+                      : warm.too_many ? "room windows: too many messages to warm at once, "
+                                        "each room builds its own at its first look"
+                                      : "room windows warmed",
+                  "gateway", gateway_id, "messages", n[0], "rooms", n[1], "rooms_left", n[2],
+                  "duration_ms", n[3], "error", rc == CHAT_OK ? NULL : chat_err_code(rc));
+}
+
+/* Everybody's room sets and every room's member set from one read of room_members
+ * (user_rooms_batch.h), logged with what it stored and how long the warm-up took since
+ * started_ms (the read of users before it included, when there was one); at start
+ * (with_windows) every room's window too, before the warm-up is counted. */
+static void warm__everybody(const chat_store_t *st, const warm__report_t *to, const char *why,
+                            int64_t started_ms, bool with_windows)
+{
+    chat_read_model_warm_t warm = {
+        .max_users = WARM__USERS_MAX, .max_pairs = WARM__PAIRS_MAX, .max_rooms = WARM__ROOMS_MAX};
+    chat_err_t rc = chat_user_rooms_build_all(st, &warm);
+    gw_warm_outcome_t outcome = warm.another_warms ? GW_WARM_BY_ANOTHER
+        : rc == CHAT_OK                            ? GW_WARM_BUILT
+                                                   : GW_WARM_FAILED;
+    char users[24];
+    char rooms[24];
+    char ms[24];
+    char msg[96];
+
+    snprintf(users, sizeof(users), "%zu", warm.user_sets);
+    snprintf(rooms, sizeof(rooms), "%zu", warm.room_sets);
+    snprintf(ms, sizeof(ms), "%lld", (long long)(chat_clock_monotonic_ms() - started_ms));
+    snprintf(msg, sizeof(msg), "%s: %s", why,
+             outcome == GW_WARM_BY_ANOTHER  ? "another process warmed it"
+                 : outcome == GW_WARM_BUILT ? "room sets warmed for everybody"
+                                            : "room sets not warmed, built per batch");
+    chat_log_info(msg, "gateway", to->gateway_id, "sets", users, "member_sets", rooms,
+                  "duration_ms", ms, "error", rc == CHAT_OK ? NULL : chat_err_code(rc));
+    if (with_windows && outcome == GW_WARM_BUILT) {
+        warm__windows(st, to->gateway_id);
+    }
+    warm__count(to, outcome, started_ms);
+}
+
+typedef struct warm__job {
+    gw_job_t job;
+    char gateway_id[128];
+    gw_metrics_t *metrics;
+} warm__job_t;
+
+/* At start, on the background worker: a Redis without the read model (fresh, flushed,
+ * or a first run) gets the set of all ids and the usernames (one read of users),
+ * everybody's room sets and every room's member set (one read of room_members) now,
+ * instead of from the first sockets' admission, the first look at each room and the
+ * first search. */
+static void warm__run(gw_job_t *job, gw_store_worker_t *w)
+{
+    warm__job_t *j = (warm__job_t *)job;
+    warm__report_t to = {j->gateway_id, j->metrics};
+    const chat_store_t *st = gw_store_worker_store(w);
+    int64_t started_ms = chat_clock_monotonic_ms();
+    bool cold = false;
+    chat_err_t rc = chat_user_ids_build(st, &cold);
+
+    if (rc == CHAT_OK && !cold) {
+        (void)chat_user_logins_build(st); /* a read model warmed before that set existed */
+    }
+    if (rc != CHAT_OK || !cold) {
+        /* warm already, or Redis/MongoDB down: admission builds what it needs */
+        warm__count(&to, rc == CHAT_OK ? GW_WARM_ALREADY : GW_WARM_FAILED, started_ms);
+        return;
+    }
+    warm__everybody(st, &to, "read model was cold at start", started_ms, true);
+}
+
+static void warm__done(gw_job_t *job, gw_t *gw, bool cancelled)
+{
+    (void)gw;
+    (void)cancelled;
+    free(job);
+}
+
+void gw_read_model_warm_everybody(const chat_store_t *st, const char *gateway_id,
+                                  gw_metrics_t *metrics, const char *why)
+{
+    warm__report_t to = {gateway_id, metrics};
+
+    warm__everybody(st, &to, why, chat_clock_monotonic_ms(), false);
+}
+
+void gw_read_model_warm_at_start(gw_t *gw)
+{
+    warm__job_t *warm = calloc(1, sizeof(*warm));
+
+    if (warm == NULL) {
+        return; /* admission builds what it needs */
+    }
+    warm->job.run = warm__run;
+    warm->job.done = warm__done;
+    snprintf(warm->gateway_id, sizeof(warm->gateway_id), "%s", gw->cfg.gateway_id);
+    warm->metrics = gw->metrics;
+    if (gw->workers == NULL || gw_store_workers_submit_background(gw->workers, &warm->job) != 0) {
+        free(warm);
+    }
+}

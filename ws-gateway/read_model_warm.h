@@ -1,0 +1,29 @@
+/*
+ * read_model_warm.h - the gateway's looks at the read model in Redis. At start, a Redis
+ * without it (fresh, flushed, or a first run) gets the set of all user ids and the
+ * usernames (one read of users), everybody's room sets and every room's member set (one
+ * read of room_members) and every room's history window (one read of messages,
+ * history_warm.h) at once, instead of from the first sockets' admission, the first look
+ * at each room and the first search; one gateway builds, the others wait for it. When an
+ * admission batch finds the read model cold mid-run, the room sets again. Each look is
+ * counted (chat_gateway_read_model_warms_total{outcome}) and timed once the sets and the
+ * windows are there.
+ *
+ * Threads: see each function.
+ */
+#ifndef GW_READ_MODEL_WARM_H
+#define GW_READ_MODEL_WARM_H
+
+#include "chat/store.h"
+#include "gateway.h"
+#include "gateway_metrics.h"
+
+/** Loop thread: queues the start's look on the background worker. */
+void gw_read_model_warm_at_start(gw_t *gw);
+
+/** A worker that found the read model cold: everybody's room sets now (metrics may be
+ *  NULL; gateway_id and metrics outlive the workers). */
+void gw_read_model_warm_everybody(const chat_store_t *st, const char *gateway_id,
+                                  gw_metrics_t *metrics, const char *why);
+
+#endif
