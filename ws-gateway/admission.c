@@ -68,6 +68,7 @@ typedef struct admission__job {
     char gateway_id[128];
     gw_metrics_t *metrics;
     int max_sockets;
+    bool found_cold; /* Redis had lost the read model: the windows are warmed next */
     size_t n;
     chat_user_existence_t *exists; /* scratch of the run: n */
     char (*users)[CHAT_ID_LEN];    /* scratch of the run: n */
@@ -101,6 +102,7 @@ static void admission__run(gw_job_t *job, gw_store_worker_t *w)
     chat_user_exist_many(st, (const char(*)[CHAT_ID_LEN])j->users, n_users, j->exists, &cold);
     if (cold) {
         gw_read_model_warm_everybody(st, j->gateway_id, j->metrics, "read model was cold");
+        j->found_cold = true;
     }
     chat_user_rooms_build_many(st, (const char(*)[CHAT_ID_LEN])j->users, n_users);
     n_users = 0;
@@ -193,6 +195,9 @@ static void admission__done(gw_job_t *job, gw_t *gw, bool cancelled)
     }
     for (size_t i = 0; i < j->n; i++) {
         admission__apply(gw, &j->items[i], cancelled);
+    }
+    if (j->found_cold && !cancelled) {
+        gw_read_model_warm_windows(gw);
     }
     free(j->exists);
     free(j->users);

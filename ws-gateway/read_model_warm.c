@@ -63,10 +63,11 @@ static void warm__windows(const chat_store_t *st, const char *gateway_id)
     snprintf(n[1], sizeof(n[1]), "%zu", warm.rooms_built);
     snprintf(n[2], sizeof(n[2]), "%zu", warm.rooms_left);
     snprintf(n[3], sizeof(n[3]), "%lld", (long long)(chat_clock_monotonic_ms() - started_ms));
-    chat_log_info(warm.another_warms  ? "room windows: another process warms them"
-                      : warm.too_many ? "room windows: too many messages to warm at once, "
-                                        "each room builds its own at its first look"
-                                      : "room windows warmed",
+    chat_log_info(warm.already             ? "room windows: warmed already for this Redis run"
+                      : warm.another_warms ? "room windows: another process warms them"
+                      : warm.too_many      ? "room windows: too many messages to warm at once, "
+                                             "each room builds its own at its first look"
+                                           : "room windows warmed",
                   "gateway", gateway_id, "messages", n[0], "rooms", n[1], "rooms_left", n[2],
                   "duration_ms", n[3], "error", rc == CHAT_OK ? NULL : chat_err_code(rc));
 }
@@ -142,6 +143,30 @@ static void warm__done(gw_job_t *job, gw_t *gw, bool cancelled)
     free(job);
 }
 
+/* After a batch found the read model cold mid-run, on the background worker. */
+static void warm__windows_run(gw_job_t *job, gw_store_worker_t *w)
+{
+    warm__job_t *j = (warm__job_t *)job;
+
+    warm__windows(gw_store_worker_store(w), j->gateway_id);
+}
+
+static void warm__submit(gw_t *gw, void (*run)(gw_job_t *, gw_store_worker_t *))
+{
+    warm__job_t *warm = calloc(1, sizeof(*warm));
+
+    if (warm == NULL) {
+        return; /* admission builds what it needs, each room its window */
+    }
+    warm->job.run = run;
+    warm->job.done = warm__done;
+    snprintf(warm->gateway_id, sizeof(warm->gateway_id), "%s", gw->cfg.gateway_id);
+    warm->metrics = gw->metrics;
+    if (gw->workers == NULL || gw_store_workers_submit_background(gw->workers, &warm->job) != 0) {
+        free(warm);
+    }
+}
+
 void gw_read_model_warm_everybody(const chat_store_t *st, const char *gateway_id,
                                   gw_metrics_t *metrics, const char *why)
 {
@@ -152,16 +177,12 @@ void gw_read_model_warm_everybody(const chat_store_t *st, const char *gateway_id
 
 void gw_read_model_warm_at_start(gw_t *gw)
 {
-    warm__job_t *warm = calloc(1, sizeof(*warm));
+    warm__submit(gw, warm__run);
+}
 
-    if (warm == NULL) {
-        return; /* admission builds what it needs */
-    }
-    warm->job.run = warm__run;
-    warm->job.done = warm__done;
-    snprintf(warm->gateway_id, sizeof(warm->gateway_id), "%s", gw->cfg.gateway_id);
-    warm->metrics = gw->metrics;
-    if (gw->workers == NULL || gw_store_workers_submit_background(gw->workers, &warm->job) != 0) {
-        free(warm);
+void gw_read_model_warm_windows(gw_t *gw)
+{
+    if (!gw->stopping) {
+        warm__submit(gw, warm__windows_run);
     }
 }

@@ -5,7 +5,8 @@
  * read of room_members) and every room's history window (one read of messages,
  * history_warm.h) at once, instead of from the first sockets' admission, the first look
  * at each room and the first search; one gateway builds, the others wait for it. When an
- * admission batch finds the read model cold mid-run, the room sets again. Each look is
+ * admission batch finds the read model cold mid-run, the room sets again, and then the
+ * windows (at most once per Redis run across all processes). Each look is
  * counted (chat_gateway_read_model_warms_total{outcome}) and timed once the sets and the
  * windows are there.
  *
@@ -20,6 +21,10 @@
 
 /** Loop thread: queues the start's look on the background worker. */
 void gw_read_model_warm_at_start(gw_t *gw);
+
+/** Loop thread: every room's window (history_warm.h) on the background worker, after an
+ *  admission batch found the read model cold. */
+void gw_read_model_warm_windows(gw_t *gw);
 
 /** A worker that found the read model cold: everybody's room sets now (metrics may be
  *  NULL; gateway_id and metrics outlive the workers). */

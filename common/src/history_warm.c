@@ -16,6 +16,7 @@
 #include "chat/keys.h"
 #include "chat/messages_repo.h"
 #include "chat/redis_lock.h"
+#include "chat/redis_sync.h"
 
 #define HISTORY_WARM__LOCK_MS 300000 /* a warm-up that takes longer loses its lock */
 
@@ -83,18 +84,45 @@ static chat_err_t history_warm__build(const chat_store_t *h, history_warm__read_
     return CHAT_OK;
 }
 
+/* *done when a warm-up finished for this Redis run. */
+static chat_err_t history_warm__done_for(const chat_store_t *h, const char *run, bool *done)
+{
+    redisReply *reply = chat_redis_command(h->redis, "GET %s", CHAT_KEY_WINDOWS_WARMED);
+
+    if (reply == NULL) {
+        return CHAT_ERR_UNAVAILABLE;
+    }
+    *done = reply->type == REDIS_REPLY_STRING && strcmp(reply->str, run) == 0;
+    freeReplyObject(reply);
+    return CHAT_OK;
+}
+
+static void history_warm__mark(const chat_store_t *h, const char *run)
+{
+    redisReply *reply = chat_redis_command(h->redis, "SET %s %s", CHAT_KEY_WINDOWS_WARMED, run);
+
+    if (reply != NULL) {
+        freeReplyObject(reply); /* best effort: without the mark the next one reads again */
+    }
+}
+
 chat_err_t chat_history_warm_all(const chat_store_t *h, chat_history_warm_t *w)
 {
     chat_db_t *db = h->db_scan != NULL ? h->db_scan : h->db;
     history_warm__read_t r = {0};
     chat_redis_lock_t lock;
+    const char *run;
     chat_err_t rc;
 
     w->stored = 0;
     w->read = w->rooms_built = w->rooms_left = 0;
-    w->too_many = w->another_warms = false;
-    if (h->redis == NULL) {
+    w->too_many = w->another_warms = w->already = false;
+    if (h->redis == NULL || (run = chat_redis_run_id(h->redis)) == NULL) {
         return CHAT_ERR_UNAVAILABLE;
+    }
+    rc = history_warm__done_for(h, run, &w->already);
+    if (rc != CHAT_OK || w->already) {
+        return rc;
     }
     rc = chat_messages_count_estimate(db, &w->stored);
     if (rc != CHAT_OK || w->stored == 0) {
@@ -121,6 +149,9 @@ chat_err_t chat_history_warm_all(const chat_store_t *h, chat_history_warm_t *w)
     } else if (rc == CHAT_OK) {
         qsort(r.items, r.n, sizeof(*r.items), history_warm__by_room_seq);
         rc = history_warm__build(h, &r, w);
+    }
+    if (rc == CHAT_OK && !w->too_many) {
+        history_warm__mark(h, run);
     }
     chat_redis_lock_release(h->redis, &lock);
     for (size_t i = 0; i < r.n; i++) {

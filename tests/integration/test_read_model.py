@@ -602,6 +602,18 @@ def test_a_large_rooms_ws_leaves_are_settled_together(make_stack):
     assert db.room_members.count_documents({"room_id": ObjectId(room)}) == 301
 
 
+def _three_rooms_with_a_reader(s):
+    """Three new rooms of one owner that one reader joined (each room's seq 1 is the
+    reader's join): (client, owner, reader, room ids)."""
+    c = Client(s)
+    owner = c.new_user()
+    reader = c.new_user()
+    rooms = [c.new_room(owner)["id"] for _ in range(3)]
+    for room in rooms:
+        c.join(reader, room)
+    return c, owner, reader, rooms
+
+
 def test_a_gateway_warms_every_rooms_window_at_start(make_stack):
     """A gateway that starts on a Redis without the read model builds every room's
     history window from one read of `messages` (common/src/history_warm.c): the first
@@ -612,12 +624,7 @@ def test_a_gateway_warms_every_rooms_window_at_start(make_stack):
     per room (the ~100 ms first subscribe of each room in bench/'s membership runs)."""
     window = 40
     s = make_stack(gateways=1, env={"DB_TRACE": "1", "HISTORY_WINDOW": str(window)})
-    c = Client(s)
-    owner = c.new_user()
-    reader = c.new_user()
-    rooms = [c.new_room(owner)["id"] for _ in range(3)]
-    for room in rooms:
-        c.join(reader, room)
+    c, owner, reader, rooms = _three_rooms_with_a_reader(s)
     # past the window, inside it, only the reader's join (a system message, seq 1)
     counts = [window + 25, 7, 0]
 
@@ -673,3 +680,69 @@ def test_a_gateway_warms_every_rooms_window_at_start(make_stack):
              for x in _trace_lines(s, ["gateway0", "lighttpd"], since)
              if x.get("op") == "read" and x.get("collection") == "messages"]
     assert reads == [], reads
+
+
+def test_a_redis_flush_mid_run_warms_the_windows_once(make_stack):
+    """Redis flushed while both gateways run: the first new socket on each gateway finds
+    the read model cold (or the other gateway's rebuilt set of ids), and every room's
+    window is rebuilt from one read of `messages` for the two gateways together (a
+    second cold batch sees the first's mark for this Redis run, or its lock); the
+    subscribes with a resume point and the history pages that follow
+    read nothing from `messages`. Before, each room's first look read its own window."""
+    s = make_stack(gateways=2, env={"DB_TRACE": "1"})
+    c, owner, reader, rooms = _three_rooms_with_a_reader(s)
+
+    async def send_all():
+        a = await connect(s.gateway_ws_url(0), owner["token"], name="owner")
+        for room in rooms:
+            assert (await a.subscribe(room))["type"] == "subscribed"
+            await _send_many(a, room, 6, "mid")
+        await a.close()
+
+    asyncio.run(send_all())
+    stored = {room: _all_stored(c, reader, room) for room in rooms}
+    names = ["gateway0", "gateway1", "lighttpd"]
+    since = {n: len(s.log_text(n)) for n in names}
+    redis.Redis.from_url(s.redis_url).flushall()
+
+    async def reconnect():
+        for i in (0, 1):  # one new socket per gateway: each one's batch finds it cold
+            ws = await connect(s.gateway_ws_url(i), reader["token"], name=f"r{i}")
+            await ws.send({"type": "ping"})
+            await ws.recv_until(lambda f: f.get("type") == "pong", 15)
+            await ws.close()
+
+    asyncio.run(reconnect())
+    deadline = time.time() + 20
+    while True:
+        logs = s.log_text("gateway0")[since["gateway0"]:] + s.log_text("gateway1")[since["gateway1"]:]
+        if "room windows warmed" in logs:
+            break
+        assert time.time() < deadline, [x for x in logs.splitlines() if "db command" not in x]
+        time.sleep(0.1)
+    assert logs.count("room windows warmed") == 1, logs
+    mark = {n: len(s.log_text(n)) for n in names}
+
+    async def look():
+        for i, room in enumerate(rooms):
+            b = await connect(s.gateway_ws_url(i % 2), reader["token"], name="reader")
+            head = stored[room][-1]["seq"]
+            await b.send({"type": "subscribe", "room_id": room, "after_seq": head - 3})
+            got = await b.collect(lambda f, room=room: f.get("room_id") == room
+                                  and (is_room_message(f) or f["type"] == "subscribed"),
+                                  4, timeout=10)
+            assert [f["id"] for f in got if f["type"] != "subscribed"] == \
+                [m["id"] for m in stored[room][-3:]], got
+            await b.close()
+
+    asyncio.run(look())
+    for room in rooms:
+        page = _history(c, reader, room, "?limit=5")
+        assert [m["id"] for m in page["messages"]] == [m["id"] for m in stored[room][-5:]]
+    warm_reads = [x for x in _trace_lines(s, names, since)
+                  if x.get("op") == "read" and x.get("collection") == "messages"
+                  and x.get("command") == "find"]
+    assert len(warm_reads) == 1, warm_reads
+    after = [x for x in _trace_lines(s, names, mark)
+             if x.get("op") == "read" and x.get("collection") == "messages"]
+    assert after == [], after

@@ -3,8 +3,8 @@
  * stand-in and Redis (db_fixture.h store fixture, window 50): one read builds the window
  * of every room that has messages (the newest 50 of a longer room, all of a short one),
  * and the pages read afterwards come from those windows; a collection over the bound is
- * not read; a window already ready is left as it is; another process's warm-up lock
- * means nothing is read here. Single-threaded test process.
+ * not read; a window already ready is left as it is; another process's warm-up lock,
+ * or a warm-up finished for the same Redis run, means nothing is read here. Single-threaded test process.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -95,6 +95,17 @@ static void test_one_read_builds_every_window(void **state)
         assert_non_null(strstr(page.json[i], want));
     }
     chat_history_page_clear(&page);
+    /* the same Redis run again (another gateway, a later cold batch): nothing is read */
+    assert_int_equal(chat_history_warm_all(s, &w), CHAT_OK);
+    assert_true(w.already);
+    assert_int_equal(w.read, 0);
+    /* a flushed Redis is warmed again */
+    flush(s);
+    assert_int_equal(chat_history_warm_all(s, &w), CHAT_OK);
+    assert_false(w.already);
+    assert_int_equal(w.read, 87);
+    assert_int_equal(w.rooms_built, 2);
+    expect_window(s, ROOM_SHORT, 1, 7);
 }
 
 static void test_over_the_bound_reads_nothing(void **state)

@@ -6,7 +6,9 @@
  * collection: N rooms cost N scans, one here. Bounded: a collection of more than
  * max_messages (its estimated count) is left to the per-room builds, and so is a room
  * whose window is ready or being built by another process. What is read is held in
- * memory until the windows are built (~0.4 KB a message).
+ * memory until the windows are built (~0.4 KB a message). A warm-up that finished marks
+ * the Redis run (chat:rooms:windows:warmed = its run id), so the next caller for the same
+ * run, on any process, reads nothing; a flush or a restart of Redis clears the mark.
  *
  * Threads: blocking; the thread that owns h->redis (the gateway's background worker).
  */
@@ -28,6 +30,7 @@ typedef struct chat_history_warm {
     size_t rooms_left;   /* out: rooms left to their first look (ready, busy, failed) */
     bool too_many;       /* out: stored > max_messages */
     bool another_warms;  /* out: another process holds the warm-up's lock */
+    bool already;        /* out: warmed already for this Redis run */
 } chat_history_warm_t;
 
 /** Builds every room's window (see above). CHAT_OK also when it was too big or another

@@ -32,6 +32,8 @@
  *                               unknown or deleted id (user_docs.h)
  *   chat:{<user>}:user:ver     string: the document's version, bumped by each change
  *   chat:rooms:public          sorted set: public rooms by created_at; meta chat:rooms:public:meta
+ *   chat:rooms:windows:warmed  string: the Redis run id every room's window was built for
+ *                               at once; chat:rooms:windows:warming its lock (history_warm.h)
  *   chat:users:names           sorted set (lexical): "<username_lc>\x01<id>"; meta ...:meta
  *   chat:users:logins          sorted set: "u:<username_lc>", "e:<email_lc>" of every user;
  *                               meta ...:meta (user_logins.h)
@@ -63,6 +65,7 @@
 #define CHAT_KEY_USER_LOGINS_META "chat:users:logins:meta"
 #define CHAT_KEY_USER_ROOMS_WARMING "chat:users:rooms:warming"
 #define CHAT_KEY_WINDOWS_WARMING "chat:rooms:windows:warming" /* history_warm.h */
+#define CHAT_KEY_WINDOWS_WARMED "chat:rooms:windows:warmed"   /* history_warm.h */
 #define CHAT_PRESENCE_TTL_MS 30000
 
 char *chat_key_room_channel(const char *room_id, char *buf, size_t len);
