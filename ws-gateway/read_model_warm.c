@@ -26,7 +26,7 @@
 #define WARM__PAIRS_MAX 2000000
 #define WARM__ROOMS_MAX 200000
 /* ... and at start every room's history window from one read of `messages` when at most
- * this many are stored (~40 MB held while the windows are built) */
+ * this many are stored (~40 MB held while the windows are built, estimated) */
 #define WARM__MESSAGES_MAX 100000
 
 /* Where a warm-up reports: this gateway's id for the log, its counters (either may be

@@ -8,6 +8,7 @@
  */
 #include "chat/history_warm.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -97,6 +98,8 @@ static chat_err_t history_warm__done_for(const chat_store_t *h, const char *run,
     return CHAT_OK;
 }
 
+/* Marks the run the windows were built for: a Redis that restarted meanwhile has another
+ * run id, so the mark does not vouch for it and the next caller warms again. */
 static void history_warm__mark(const chat_store_t *h, const char *run)
 {
     redisReply *reply = chat_redis_command(h->redis, "SET %s %s", CHAT_KEY_WINDOWS_WARMED, run);
@@ -111,15 +114,17 @@ chat_err_t chat_history_warm_all(const chat_store_t *h, chat_history_warm_t *w)
     chat_db_t *db = h->db_scan != NULL ? h->db_scan : h->db;
     history_warm__read_t r = {0};
     chat_redis_lock_t lock;
-    const char *run;
+    const char *current = h->redis != NULL ? chat_redis_run_id(h->redis) : NULL;
+    char run[64]; /* a copy: the client's own changes if Redis restarts meanwhile */
     chat_err_t rc;
 
     w->stored = 0;
     w->read = w->rooms_built = w->rooms_left = 0;
     w->too_many = w->another_warms = w->already = false;
-    if (h->redis == NULL || (run = chat_redis_run_id(h->redis)) == NULL) {
+    if (current == NULL) {
         return CHAT_ERR_UNAVAILABLE;
     }
+    snprintf(run, sizeof(run), "%s", current);
     rc = history_warm__done_for(h, run, &w->already);
     if (rc != CHAT_OK || w->already) {
         return rc;

@@ -6,7 +6,8 @@
  * collection: N rooms cost N scans, one here. Bounded: a collection of more than
  * max_messages (its estimated count) is left to the per-room builds, and so is a room
  * whose window is ready or being built by another process. What is read is held in
- * memory until the windows are built (~0.4 KB a message). A warm-up that finished marks
+ * memory until the windows are built (~0.4 KB a message, estimated: the decoded message,
+ * its strings and the array's growth). A warm-up that finished marks
  * the Redis run (chat:rooms:windows:warmed = its run id), so the next caller for the same
  * run, on any process, reads nothing; a flush or a restart of Redis clears the mark.
  *
