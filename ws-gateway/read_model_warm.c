@@ -54,22 +54,24 @@ static void warm__windows(const chat_store_t *st, const char *gateway_id)
     chat_history_warm_t warm = {.max_messages = WARM__MESSAGES_MAX};
     int64_t started_ms = chat_clock_monotonic_ms();
     chat_err_t rc = chat_history_warm_all(st, &warm);
-    char n[4][24];
+    char n[5][24];
 
     if (warm.read > 0) {
         malloc_trim(0); /* what was read is freed: give it back (a worker thread) */
     }
-    snprintf(n[0], sizeof(n[0]), "%lld", (long long)warm.stored);
+    snprintf(n[0], sizeof(n[0]), "%zu", warm.read);
     snprintf(n[1], sizeof(n[1]), "%zu", warm.rooms_built);
     snprintf(n[2], sizeof(n[2]), "%zu", warm.rooms_left);
     snprintf(n[3], sizeof(n[3]), "%lld", (long long)(chat_clock_monotonic_ms() - started_ms));
+    snprintf(n[4], sizeof(n[4]), "%lld", (long long)warm.stored);
     chat_log_info(warm.already             ? "room windows: warmed already for this Redis run"
                       : warm.another_warms ? "room windows: another process warms them"
                       : warm.too_many      ? "room windows: too many messages to warm at once, "
                                              "each room builds its own at its first look"
                                            : "room windows warmed",
-                  "gateway", gateway_id, "messages", n[0], "rooms", n[1], "rooms_left", n[2],
-                  "duration_ms", n[3], "error", rc == CHAT_OK ? NULL : chat_err_code(rc));
+                  "gateway", gateway_id, "messages", n[0], "stored_estimate", n[4], "rooms", n[1],
+                  "rooms_left", n[2], "duration_ms", n[3], "error",
+                  rc == CHAT_OK ? NULL : chat_err_code(rc));
 }
 
 /* Everybody's room sets and every room's member set from one read of room_members

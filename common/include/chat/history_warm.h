@@ -4,7 +4,8 @@
  * it each room's first look (a subscribe, a history page) builds that room's window
  * from its own read, and on FerretDB each of those reads is a scan of the whole
  * collection: N rooms cost N scans, one here. Bounded: a collection of more than
- * max_messages (its estimated count) is left to the per-room builds, and so is a room
+ * max_messages (its estimated count, or what the read finds when the estimate lags) is
+ * left to the per-room builds, and so is a room
  * whose window is ready or being built by another process. What is read is held in
  * memory until the windows are built (~0.4 KB a message, estimated: the decoded message,
  * its strings and the array's growth). A warm-up that finished marks
@@ -25,7 +26,7 @@
 
 typedef struct chat_history_warm {
     size_t max_messages; /* in: more stored than this: nothing is read */
-    int64_t stored;      /* out: the collection's estimated count */
+    int64_t stored;      /* out: the collection's estimated count (may lag) */
     size_t read;         /* out: messages read */
     size_t rooms_built;  /* out: windows this call built */
     size_t rooms_left;   /* out: rooms left to their first look (ready, busy, failed) */
