@@ -154,7 +154,7 @@ chat_err_t chat_history_warm_all(const chat_store_t *h, chat_history_warm_t *w)
     w->read = r.n;
     if (rc == CHAT_OK && r.n > w->max_messages) {
         w->too_many = true;
-    } else if (rc == CHAT_OK) {
+    } else if (rc == CHAT_OK && r.n > 0) {
         qsort(r.items, r.n, sizeof(*r.items), history_warm__by_room_seq);
         rc = history_warm__build(h, &r, w);
     }

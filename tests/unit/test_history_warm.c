@@ -107,6 +107,18 @@ static void test_one_read_builds_every_window(void **state)
     expect_window(s, ROOM_SHORT, 1, 7);
 }
 
+static void test_no_messages_builds_nothing(void **state)
+{
+    chat_store_t *s = *state;
+    chat_history_warm_t w = {.max_messages = 1000};
+
+    /* a first start: nothing stored (UBSan caught a qsort of no array here) */
+    assert_int_equal(chat_history_warm_all(s, &w), CHAT_OK);
+    assert_int_equal(w.read, 0);
+    assert_int_equal(w.rooms_built, 0);
+    assert_false(w.too_many);
+}
+
 static void test_over_the_bound_reads_nothing(void **state)
 {
     chat_store_t *s = *state;
@@ -162,6 +174,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_one_read_builds_every_window, store_setup,
+                                        store_teardown),
+        cmocka_unit_test_setup_teardown(test_no_messages_builds_nothing, store_setup,
                                         store_teardown),
         cmocka_unit_test_setup_teardown(test_over_the_bound_reads_nothing, store_setup,
                                         store_teardown),
