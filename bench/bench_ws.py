@@ -69,6 +69,8 @@ async def bench_membership(stack, data):
         key = f"{len(room['members'])}_members"
         res[key] = {"join": B.summary_ms(join), "leave": B.summary_ms(leave),
                     "subscribe": B.summary_ms(sub), "errors": errors,
+                    "slowest": {"join": B.slowest_ms(join), "leave": B.slowest_ms(leave),
+                                "subscribe": B.slowest_ms(sub)},
                     "waited_for_deletes_s": settled_s}
         B.say(f"membership {key}: {res[key]}")
     # the last room's deferred deletes run before the next phase, not beside it

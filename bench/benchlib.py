@@ -43,6 +43,13 @@ def pct(values, p):
     return v[k]
 
 
+def slowest_ms(values, k=3):
+    """The k slowest calls as [call index, ms], slowest first: whether a p99 is one
+    call, which one (the first of a series is often a cold path) and how far apart."""
+    order = sorted(range(len(values)), key=lambda i: values[i], reverse=True)[:k]
+    return [[i, round(values[i] * 1000, 2)] for i in order]
+
+
 def summary_ms(values):
     return {"n": len(values), "p50_ms": round(pct(values, 50) * 1000, 2),
             "p99_ms": round(pct(values, 99) * 1000, 2),

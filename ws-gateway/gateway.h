@@ -73,6 +73,10 @@ typedef struct gw {
     uint32_t next_sub_gen;         /* request generations, unique per process */
     uint64_t next_live_mark;       /* orders subscriptions going LIVE (member audits) */
     struct gw_sub *sub_retry_head; /* subscriptions waiting to retry (subscription.c) */
+    struct {
+        int64_t next_ms; /* monotonic: the next look at the read model's mark is due */
+        bool queued;     /* a look is on the background worker */
+    } read_model_check;  /* read_model_warm.c's alone */
 
     uv_timer_t tick_timer; /* 1 s: token expiry */
     uv_timer_t drain_timer;

@@ -26,6 +26,7 @@
 #include "gateway_metrics.h"
 #include "heap_trim.h"
 #include "member_audit.h"
+#include "read_model_warm.h"
 #include "message_pipeline.h"
 #include "presence_tracker.h"
 #include "pubsub.h"
@@ -145,7 +146,8 @@ static void main__on_tick(uv_timer_t *t)
     int64_t now_ms = chat_clock_monotonic_ms();
 
     main__maybe_trim(gw);
-    gw_admission_pump(gw); /* sockets that wait since the worker queue was full */
+    gw_admission_pump(gw);   /* sockets that wait since the worker queue was full */
+    gw_read_model_check(gw); /* Redis lost the read model since the last look? */
     gw_session_tick_all(gw, now_sec, now_ms); /* expiry, slow consumers, keepalive */
 }
 

@@ -1,9 +1,10 @@
 /*
  * read_model_warm.c - the gateway's looks at the read model (see read_model_warm.h):
- * at start, and when an admission batch finds it cold.
+ * at start, every few seconds, and when an admission batch finds it cold.
  *
- * Threads: warm__run on the background worker, gw_read_model_warm_everybody on the
- * worker that found the read model cold, gw_read_model_warm_at_start on the loop.
+ * Threads: warm__run and warm__check_run on the background worker,
+ * gw_read_model_warm_everybody on the worker that found the read model cold,
+ * gw_read_model_warm_at_start, gw_read_model_check and the jobs' done() on the loop.
  */
 #include "read_model_warm.h"
 
@@ -48,8 +49,9 @@ static void warm__count(const warm__report_t *to, gw_warm_outcome_t outcome, int
     }
 }
 
-/* Every room's window from one read of `messages` (history_warm.h), logged. */
-static void warm__windows(const chat_store_t *st, const char *gateway_id)
+/* Every room's window from one read of `messages` (history_warm.h), logged; the error
+ * (Redis or MongoDB down) or CHAT_OK. */
+static chat_err_t warm__windows(const chat_store_t *st, const char *gateway_id)
 {
     chat_history_warm_t warm = {.max_messages = WARM__MESSAGES_MAX};
     int64_t started_ms = chat_clock_monotonic_ms();
@@ -64,7 +66,9 @@ static void warm__windows(const chat_store_t *st, const char *gateway_id)
     snprintf(n[2], sizeof(n[2]), "%zu", warm.rooms_left);
     snprintf(n[3], sizeof(n[3]), "%lld", (long long)(chat_clock_monotonic_ms() - started_ms));
     snprintf(n[4], sizeof(n[4]), "%lld", (long long)warm.stored);
-    chat_log_info(warm.already             ? "room windows: warmed already for this Redis run"
+    chat_log_info(rc != CHAT_OK            ? "room windows not warmed: each room builds its own "
+                                             "at its first look"
+                      : warm.already       ? "room windows: warmed already for this Redis run"
                       : warm.another_warms ? "room windows: another process warms them"
                       : warm.too_many      ? "room windows: too many messages to warm at once, "
                                              "each room builds its own at its first look"
@@ -72,14 +76,16 @@ static void warm__windows(const chat_store_t *st, const char *gateway_id)
                   "gateway", gateway_id, "messages", n[0], "stored_estimate", n[4], "rooms", n[1],
                   "rooms_left", n[2], "duration_ms", n[3], "error",
                   rc == CHAT_OK ? NULL : chat_err_code(rc));
+    return rc;
 }
 
 /* Everybody's room sets and every room's member set from one read of room_members
  * (user_rooms_batch.h), logged with what it stored and how long the warm-up took since
- * started_ms (the read of users before it included, when there was one); at start
- * (with_windows) every room's window too, before the warm-up is counted. */
-static void warm__everybody(const chat_store_t *st, const warm__report_t *to, const char *why,
-                            int64_t started_ms, bool with_windows)
+ * started_ms (the read of users before it included, when there was one); with_windows
+ * every room's window too, before the warm-up is counted, unless another process warms
+ * (it does the windows too). The windows' error, or the sets', or CHAT_OK. */
+static chat_err_t warm__everybody(const chat_store_t *st, const warm__report_t *to, const char *why,
+                                  int64_t started_ms, bool with_windows)
 {
     chat_read_model_warm_t warm = {
         .max_users = WARM__USERS_MAX, .max_pairs = WARM__PAIRS_MAX, .max_rooms = WARM__ROOMS_MAX};
@@ -101,16 +107,21 @@ static void warm__everybody(const chat_store_t *st, const warm__report_t *to, co
                                             : "room sets not warmed, built per batch");
     chat_log_info(msg, "gateway", to->gateway_id, "sets", users, "member_sets", rooms,
                   "duration_ms", ms, "error", rc == CHAT_OK ? NULL : chat_err_code(rc));
-    if (with_windows && outcome == GW_WARM_BUILT) {
-        warm__windows(st, to->gateway_id);
+    /* the windows also when the sets were too many to warm at once (CONFLICT): their
+     * warm-up marks the Redis run, which the periodic look checks */
+    if (with_windows && outcome != GW_WARM_BY_ANOTHER) {
+        chat_err_t windows = warm__windows(st, to->gateway_id);
+        rc = rc == CHAT_OK || rc == CHAT_ERR_CONFLICT ? windows : rc;
     }
     warm__count(to, outcome, started_ms);
+    return rc == CHAT_ERR_CONFLICT ? CHAT_OK : rc;
 }
 
 typedef struct warm__job {
     gw_job_t job;
     char gateway_id[128];
     gw_metrics_t *metrics;
+    bool failed; /* the periodic look: Redis or MongoDB failed, look again later */
 } warm__job_t;
 
 /* At start, on the background worker: a Redis without the read model (fresh, flushed,
@@ -135,7 +146,35 @@ static void warm__run(gw_job_t *job, gw_store_worker_t *w)
         warm__count(&to, rc == CHAT_OK ? GW_WARM_ALREADY : GW_WARM_FAILED, started_ms);
         return;
     }
-    warm__everybody(st, &to, "read model was cold at start", started_ms, true);
+    (void)warm__everybody(st, &to, "read model was cold at start", started_ms, true);
+}
+
+/* The periodic look, on the background worker: one GET while the mark of the windows'
+ * warm-up matches this Redis run; when it does not (Redis restarted or was flushed, and
+ * no process has warmed since: REST may have rebuilt the set of ids first, so this does
+ * not wait for an admission batch to find it missing), everything the start warms. */
+static void warm__check_run(gw_job_t *job, gw_store_worker_t *w)
+{
+    warm__job_t *j = (warm__job_t *)job;
+    warm__report_t to = {j->gateway_id, j->metrics};
+    const chat_store_t *st = gw_store_worker_store(w);
+    int64_t started_ms = chat_clock_monotonic_ms();
+    bool done = false;
+    bool cold = false;
+    chat_err_t rc = chat_history_warm_done(st, &done);
+
+    if (rc != CHAT_OK || done) {
+        j->failed = rc != CHAT_OK; /* Redis down: its own logs say so */
+        return;
+    }
+    rc = chat_user_ids_build(st, &cold);
+    if (rc == CHAT_OK && !cold) {
+        (void)chat_user_logins_build(st);
+    }
+    if (rc == CHAT_OK) {
+        rc = warm__everybody(st, &to, "read model lost mid-run", started_ms, true);
+    }
+    j->failed = rc != CHAT_OK;
 }
 
 static void warm__done(gw_job_t *job, gw_t *gw, bool cancelled)
@@ -145,28 +184,41 @@ static void warm__done(gw_job_t *job, gw_t *gw, bool cancelled)
     free(job);
 }
 
+static void warm__check_done(gw_job_t *job, gw_t *gw, bool cancelled)
+{
+    warm__job_t *j = (warm__job_t *)job;
+
+    gw->read_model_check.queued = false;
+    gw->read_model_check.next_ms = chat_clock_monotonic_ms() +
+        (j->failed && !cancelled ? GW_READ_MODEL_RECHECK_MS : GW_READ_MODEL_CHECK_MS);
+    free(job);
+}
+
 /* After a batch found the read model cold mid-run, on the background worker. */
 static void warm__windows_run(gw_job_t *job, gw_store_worker_t *w)
 {
     warm__job_t *j = (warm__job_t *)job;
 
-    warm__windows(gw_store_worker_store(w), j->gateway_id);
+    (void)warm__windows(gw_store_worker_store(w), j->gateway_id);
 }
 
-static void warm__submit(gw_t *gw, void (*run)(gw_job_t *, gw_store_worker_t *))
+static bool warm__submit(gw_t *gw, void (*run)(gw_job_t *, gw_store_worker_t *),
+                         void (*done)(gw_job_t *, gw_t *, bool))
 {
     warm__job_t *warm = calloc(1, sizeof(*warm));
 
     if (warm == NULL) {
-        return; /* admission builds what it needs, each room its window */
+        return false; /* admission builds what it needs, each room its window */
     }
     warm->job.run = run;
-    warm->job.done = warm__done;
+    warm->job.done = done;
     snprintf(warm->gateway_id, sizeof(warm->gateway_id), "%s", gw->cfg.gateway_id);
     warm->metrics = gw->metrics;
     if (gw->workers == NULL || gw_store_workers_submit_background(gw->workers, &warm->job) != 0) {
         free(warm);
+        return false;
     }
+    return true;
 }
 
 void gw_read_model_warm_everybody(const chat_store_t *st, const char *gateway_id,
@@ -174,17 +226,31 @@ void gw_read_model_warm_everybody(const chat_store_t *st, const char *gateway_id
 {
     warm__report_t to = {gateway_id, metrics};
 
-    warm__everybody(st, &to, why, chat_clock_monotonic_ms(), false);
+    (void)warm__everybody(st, &to, why, chat_clock_monotonic_ms(), false);
 }
 
 void gw_read_model_warm_at_start(gw_t *gw)
 {
-    warm__submit(gw, warm__run);
+    (void)warm__submit(gw, warm__run, warm__done);
+    /* the first look after the start's (the background worker runs them in order) */
+    gw->read_model_check.next_ms = chat_clock_monotonic_ms() + GW_READ_MODEL_CHECK_MS;
 }
 
 void gw_read_model_warm_windows(gw_t *gw)
 {
     if (!gw->stopping) {
-        warm__submit(gw, warm__windows_run);
+        (void)warm__submit(gw, warm__windows_run, warm__done);
+    }
+}
+
+void gw_read_model_check(gw_t *gw)
+{
+    if (gw->stopping || gw->draining || gw->read_model_check.queued ||
+        chat_clock_monotonic_ms() < gw->read_model_check.next_ms) {
+        return;
+    }
+    gw->read_model_check.queued = warm__submit(gw, warm__check_run, warm__check_done);
+    if (!gw->read_model_check.queued) {
+        gw->read_model_check.next_ms = chat_clock_monotonic_ms() + GW_READ_MODEL_CHECK_MS;
     }
 }

@@ -6,9 +6,13 @@
  * history_warm.h) at once, instead of from the first sockets' admission, the first look
  * at each room and the first search; one gateway builds, the others wait for it. When an
  * admission batch finds the read model cold mid-run, the room sets again, and then the
- * windows (at most once per Redis run across all processes). Each look is
- * counted (chat_gateway_read_model_warms_total{outcome}) and timed once the sets and the
- * windows are there.
+ * windows (at most once per Redis run across all processes). And every
+ * GW_READ_MODEL_CHECK_MS a look at the mark the windows' warm-up leaves on the Redis run
+ * (history_warm.h): one GET while it is there; when Redis restarted or was flushed and no
+ * process has warmed since, everything the start warms — whoever touched Redis first
+ * (REST rebuilds the set of ids on its own), and whether or not new sockets arrive. Each
+ * warm-up is counted (chat_gateway_read_model_warms_total{outcome}) and timed once the
+ * sets and the windows are there.
  *
  * Threads: see each function.
  */
@@ -25,6 +29,15 @@ void gw_read_model_warm_at_start(gw_t *gw);
 /** Loop thread: every room's window (history_warm.h) on the background worker, after an
  *  admission batch found the read model cold. */
 void gw_read_model_warm_windows(gw_t *gw);
+
+/* How often the loop looks at the read model's mark; after Redis or MongoDB failed a
+ * look, the next one waits longer (the failure has its own logs). */
+#define GW_READ_MODEL_CHECK_MS 2000
+#define GW_READ_MODEL_RECHECK_MS 5000
+
+/** Loop thread (the gateway's 1 s tick): queues the look at the mark on the background
+ *  worker when it is due and none is queued. */
+void gw_read_model_check(gw_t *gw);
 
 /** A worker that found the read model cold: everybody's room sets now (metrics may be
  *  NULL; gateway_id and metrics outlive the workers). */

@@ -109,6 +109,19 @@ static void history_warm__mark(const chat_store_t *h, const char *run)
     }
 }
 
+chat_err_t chat_history_warm_done(const chat_store_t *h, bool *done)
+{
+    const char *current = h->redis != NULL ? chat_redis_run_id(h->redis) : NULL;
+    char run[64];
+
+    *done = false;
+    if (current == NULL) {
+        return CHAT_ERR_UNAVAILABLE;
+    }
+    snprintf(run, sizeof(run), "%s", current);
+    return history_warm__done_for(h, run, done);
+}
+
 chat_err_t chat_history_warm_all(const chat_store_t *h, chat_history_warm_t *w)
 {
     chat_db_t *db = h->db_scan != NULL ? h->db_scan : h->db;
@@ -138,6 +151,7 @@ chat_err_t chat_history_warm_all(const chat_store_t *h, chat_history_warm_t *w)
     }
     if (w->stored > 0 && (uint64_t)w->stored > (uint64_t)w->max_messages) {
         w->too_many = true;
+        history_warm__mark(h, run); /* looked at: the next caller does not count again */
         return CHAT_OK;
     }
     rc = chat_redis_lock_take(h->redis, &lock, CHAT_KEY_WINDOWS_WARMING, HISTORY_WARM__LOCK_MS);
@@ -158,8 +172,8 @@ chat_err_t chat_history_warm_all(const chat_store_t *h, chat_history_warm_t *w)
         qsort(r.items, r.n, sizeof(*r.items), history_warm__by_room_seq);
         rc = history_warm__build(h, &r, w);
     }
-    if (rc == CHAT_OK && !w->too_many) {
-        history_warm__mark(h, run);
+    if (rc == CHAT_OK) {
+        history_warm__mark(h, run); /* built, or left to the per-room builds (too many) */
     }
     chat_redis_lock_release(h->redis, &lock);
     for (size_t i = 0; i < r.n; i++) {

@@ -10,6 +10,7 @@ import re
 import secrets
 import time
 
+import pytest
 import redis
 
 from metrics_text import gateway_page, sample
@@ -614,6 +615,15 @@ def _three_rooms_with_a_reader(s):
     return c, owner, reader, rooms
 
 
+async def _six_in_each(s, gateway, owner, rooms, tag):
+    """Six acked messages of the owner in each room, through the given gateway."""
+    a = await connect(s.gateway_ws_url(gateway), owner["token"], name="owner")
+    for room in rooms:
+        assert (await a.subscribe(room))["type"] == "subscribed"
+        await _send_many(a, room, 6, tag)
+    await a.close()
+
+
 def test_a_gateway_warms_every_rooms_window_at_start(make_stack):
     """A gateway that starts on a Redis without the read model builds every room's
     history window from one read of `messages` (common/src/history_warm.c): the first
@@ -692,14 +702,7 @@ def test_a_redis_flush_mid_run_warms_the_windows_once(make_stack):
     s = make_stack(gateways=2, env={"DB_TRACE": "1"})
     c, owner, reader, rooms = _three_rooms_with_a_reader(s)
 
-    async def send_all():
-        a = await connect(s.gateway_ws_url(0), owner["token"], name="owner")
-        for room in rooms:
-            assert (await a.subscribe(room))["type"] == "subscribed"
-            await _send_many(a, room, 6, "mid")
-        await a.close()
-
-    asyncio.run(send_all())
+    asyncio.run(_six_in_each(s, 0, owner, rooms, "mid"))
     stored = {room: _all_stored(c, reader, room) for room in rooms}
     names = ["gateway0", "gateway1", "lighttpd"]
     since = {n: len(s.log_text(n)) for n in names}
@@ -743,6 +746,68 @@ def test_a_redis_flush_mid_run_warms_the_windows_once(make_stack):
                   if x.get("op") == "read" and x.get("collection") == "messages"
                   and x.get("command") == "find"]
     assert len(warm_reads) == 1, warm_reads
+    after = [x for x in _trace_lines(s, names, mark)
+             if x.get("op") == "read" and x.get("collection") == "messages"]
+    assert after == [], after
+
+
+@pytest.mark.parametrize("loss", ["flush", "restart"])
+def test_a_redis_loss_warms_the_windows_without_new_sockets(make_stack, loss):
+    """Redis flushed or restarted (empty) while a gateway runs and no socket connects:
+    REST touches Redis first (it rebuilds the set of ids on its own), so no admission
+    batch ever finds the read model cold; the gateway's periodic look at the warm-up's
+    mark on the Redis run (ws-gateway/read_model_warm.c, every 2 s) sees it gone and warms
+    every room's window from one read of `messages`. The history pages and resumes that
+    follow read nothing from `messages`. Before, nothing warmed: each room's first look
+    read its own window (on FerretDB a scan of the collection per room), as the long
+    chaos runs' logs showed after each Redis loss. The messages go through the other
+    gateway, stopped before the loss: rooms a gateway still holds are backfilled on
+    their own when its Redis connection comes back."""
+    s = make_stack(gateways=2, env={"DB_TRACE": "1"})
+    c, owner, reader, rooms = _three_rooms_with_a_reader(s)
+
+    asyncio.run(_six_in_each(s, 1, owner, rooms, "loss"))
+    s.kill_gateway(1)
+    stored = {room: _all_stored(c, reader, room) for room in rooms}
+    names = ["gateway0", "lighttpd"]
+    since = {n: len(s.log_text(n)) for n in names}
+    if loss == "flush":
+        redis.Redis.from_url(s.redis_url).flushall()
+    else:
+        s.stop_redis()
+        s.start_redis()
+    # REST first: an authenticated call that is not a history page
+    r = c.get(f"/api/rooms/{rooms[0]}", reader["token"])
+    assert r.status_code == 200, r.text
+    deadline = time.time() + 20
+    while "room windows warmed" not in s.log_text("gateway0")[since["gateway0"]:]:
+        assert time.time() < deadline, [x for x in s.log_text("gateway0")[since["gateway0"]:]
+                                        .splitlines() if "db command" not in x]
+        time.sleep(0.1)
+    assert "read model lost mid-run" in s.log_text("gateway0")[since["gateway0"]:]
+    mark = {n: len(s.log_text(n)) for n in names}
+    for room in rooms:
+        page = _history(c, reader, room, "?limit=5")
+        assert [m["id"] for m in page["messages"]] == [m["id"] for m in stored[room][-5:]]
+        assert page["total"] == len(stored[room])
+
+    async def resume():
+        b = await connect(s.gateway_ws_url(0), reader["token"], name="reader")
+        for room in rooms:
+            head = stored[room][-1]["seq"]
+            await b.send({"type": "subscribe", "room_id": room, "after_seq": head - 3})
+            got = await b.collect(lambda f, room=room: f.get("room_id") == room
+                                  and (is_room_message(f) or f["type"] == "subscribed"),
+                                  4, timeout=10)
+            assert [f["id"] for f in got if f["type"] != "subscribed"] == \
+                [m["id"] for m in stored[room][-3:]], got
+        await b.close()
+
+    asyncio.run(resume())
+    warm_reads = [x for x in _trace_lines(s, names, since)
+                  if x.get("op") == "read" and x.get("collection") == "messages"
+                  and x.get("command") == "find"]
+    assert len(warm_reads) == 1, [json.dumps(x) for x in warm_reads]
     after = [x for x in _trace_lines(s, names, mark)
              if x.get("op") == "read" and x.get("collection") == "messages"]
     assert after == [], after

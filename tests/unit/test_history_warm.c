@@ -71,6 +71,7 @@ static void test_one_read_builds_every_window(void **state)
     chat_store_t *s = *state;
     chat_history_warm_t w = {.max_messages = 1000};
     chat_history_page_t page;
+    bool done = true;
 
     store_n(s, ROOM_LONG, 80);
     store_n(s, ROOM_SHORT, 7);
@@ -95,11 +96,15 @@ static void test_one_read_builds_every_window(void **state)
     }
     chat_history_page_clear(&page);
     /* the same Redis run again (another gateway, a later cold batch): nothing is read */
+    assert_int_equal(chat_history_warm_done(s, &done), CHAT_OK);
+    assert_true(done);
     assert_int_equal(chat_history_warm_all(s, &w), CHAT_OK);
     assert_true(w.already);
     assert_int_equal(w.read, 0);
-    /* a flushed Redis is warmed again */
+    /* a flushed Redis is warmed again: the mark is gone with it */
     flush(s);
+    assert_int_equal(chat_history_warm_done(s, &done), CHAT_OK);
+    assert_false(done);
     assert_int_equal(chat_history_warm_all(s, &w), CHAT_OK);
     assert_false(w.already);
     assert_int_equal(w.read, 87);
@@ -131,6 +136,10 @@ static void test_over_the_bound_reads_nothing(void **state)
     assert_int_equal(w.read, 0);
     assert_int_equal(w.rooms_built, 0);
     assert_int_equal(redis_int(s, "EXISTS chat:{%s}:meta", ROOM_LONG), 0);
+    /* looked at for this Redis run: the next caller does not count again */
+    assert_int_equal(chat_history_warm_all(s, &w), CHAT_OK);
+    assert_true(w.already);
+    assert_false(w.too_many);
 }
 
 static void test_a_ready_window_is_left_alone(void **state)

@@ -8,9 +8,11 @@
  * left to the per-room builds, and so is a room
  * whose window is ready or being built by another process. What is read is held in
  * memory until the windows are built (~0.4 KB a message, estimated: the decoded message,
- * its strings and the array's growth). A warm-up that finished marks
- * the Redis run (chat:rooms:windows:warmed = its run id), so the next caller for the same
- * run, on any process, reads nothing; a flush or a restart of Redis clears the mark.
+ * its strings and the array's growth). A warm-up that finished (the windows built, or the
+ * collection left to the per-room builds as too big) marks the Redis run
+ * (chat:rooms:windows:warmed = its run id), so the next caller for the same run, on any
+ * process, reads nothing; a flush or a restart of Redis clears the mark, which is how a
+ * process notices that Redis lost the read model (chat_history_warm_done).
  *
  * Threads: blocking; the thread that owns h->redis (the gateway's background worker).
  */
@@ -34,6 +36,10 @@ typedef struct chat_history_warm {
     bool another_warms;  /* out: another process holds the warm-up's lock */
     bool already;        /* out: warmed already for this Redis run */
 } chat_history_warm_t;
+
+/** *done when a warm-up finished for the Redis run the store is connected to (one GET);
+ *  CHAT_ERR_UNAVAILABLE without Redis. */
+chat_err_t chat_history_warm_done(const chat_store_t *h, bool *done);
 
 /** Builds every room's window (see above). CHAT_OK also when it was too big or another
  *  process warms; an error when Redis or MongoDB failed. */
