@@ -53,10 +53,10 @@ static void warm__count(const warm__report_t *to, gw_warm_outcome_t outcome, int
  * (Redis or MongoDB down) or CHAT_OK. */
 static chat_err_t warm__windows(const chat_store_t *st, const char *gateway_id)
 {
-    chat_history_warm_t warm = {.max_messages = WARM__MESSAGES_MAX};
+    chat_history_warm_t warm = {.max_messages = WARM__MESSAGES_MAX, .max_rooms = WARM__ROOMS_MAX};
     int64_t started_ms = chat_clock_monotonic_ms();
     chat_err_t rc = chat_history_warm_all(st, &warm);
-    char n[5][24];
+    char n[6][24];
 
     if (warm.read > 0) {
         malloc_trim(0); /* what was read is freed: give it back (a worker thread) */
@@ -66,15 +66,18 @@ static chat_err_t warm__windows(const chat_store_t *st, const char *gateway_id)
     snprintf(n[2], sizeof(n[2]), "%zu", warm.rooms_left);
     snprintf(n[3], sizeof(n[3]), "%lld", (long long)(chat_clock_monotonic_ms() - started_ms));
     snprintf(n[4], sizeof(n[4]), "%lld", (long long)warm.stored);
+    snprintf(n[5], sizeof(n[5]), "%zu of %zu", warm.rooms_missing, warm.rooms);
     chat_log_info(rc != CHAT_OK            ? "room windows not warmed: each room builds its own "
                                              "at its first look"
                       : warm.already       ? "room windows: warmed already for this Redis run"
                       : warm.another_warms ? "room windows: another process warms them"
                       : warm.too_many      ? "room windows: too many messages to warm at once, "
                                              "each room builds its own at its first look"
+                      : warm.few_missing   ? "room windows: readers rebuilt them already, "
+                                             "nothing read"
                                            : "room windows warmed",
                   "gateway", gateway_id, "messages", n[0], "stored_estimate", n[4], "rooms", n[1],
-                  "rooms_left", n[2], "duration_ms", n[3], "error",
+                  "rooms_left", n[2], "missing", n[5], "duration_ms", n[3], "error",
                   rc == CHAT_OK ? NULL : chat_err_code(rc));
     return rc;
 }

@@ -18,8 +18,10 @@
 #include "chat/messages_repo.h"
 #include "chat/redis_lock.h"
 #include "chat/redis_sync.h"
+#include "chat/rooms_repo.h"
 
-#define HISTORY_WARM__LOCK_MS 300000 /* a warm-up that takes longer loses its lock */
+#define HISTORY_WARM__LOCK_MS 300000   /* a warm-up that takes longer loses its lock */
+#define HISTORY_WARM__PROBE_ROUND 1024 /* windows' marks asked per pipelined round */
 
 typedef struct history_warm__read {
     chat_message_t *items;
@@ -85,6 +87,55 @@ static chat_err_t history_warm__build(const chat_store_t *h, history_warm__read_
     return CHAT_OK;
 }
 
+/* How many rooms have no window ready for this Redis run (run): one read of the rooms'
+ * ids, then their windows' marks in pipelined rounds. A window a reader rebuilt on its
+ * own since the loss (a gateway's resubscribe backfills every room it holds) counts as
+ * ready. A room without messages has no window either, and counts as missing. */
+static chat_err_t history_warm__count_missing(const chat_store_t *h, chat_db_t *db, const char *run,
+                                              chat_history_warm_t *w)
+{
+    bson_oid_t *oids = NULL;
+    size_t n = 0;
+    chat_err_t rc = chat_rooms_all_ids(db, w->max_rooms + 1, &oids, &n);
+
+    w->rooms = n;
+    w->rooms_missing = 0;
+    if (rc != CHAT_OK || n > w->max_rooms) {
+        free(oids);
+        w->rooms_missing = n; /* too many to ask: as if none were ready */
+        return rc;
+    }
+    for (size_t first = 0; rc == CHAT_OK && first < n; first += HISTORY_WARM__PROBE_ROUND) {
+        size_t end = first + HISTORY_WARM__PROBE_ROUND < n ? first + HISTORY_WARM__PROBE_ROUND : n;
+        size_t queued = first;
+
+        for (; queued < end; queued++) {
+            char id[CHAT_ID_LEN];
+            char meta[CHAT_KEY_LEN];
+            const char *argv[3] = {"HGET", meta, "run"};
+            bson_oid_to_string(&oids[queued], id);
+            if (chat_key_tagged(id, "meta", meta, sizeof(meta)) == NULL ||
+                chat_redis_append_argv(h->redis, 3, argv, NULL) != CHAT_OK) {
+                rc = CHAT_ERR_UNAVAILABLE;
+                break;
+            }
+        }
+        for (size_t i = first; i < queued; i++) {
+            redisReply *reply = chat_redis_next_reply(h->redis);
+            if (reply == NULL) {
+                rc = CHAT_ERR_UNAVAILABLE;
+                chat_redis_discard_replies(h->redis);
+                break;
+            }
+            w->rooms_missing +=
+                !(reply->type == REDIS_REPLY_STRING && strcmp(reply->str, run) == 0);
+            freeReplyObject(reply);
+        }
+    }
+    free(oids);
+    return rc;
+}
+
 /* *done when a warm-up finished for this Redis run. */
 static chat_err_t history_warm__done_for(const chat_store_t *h, const char *run, bool *done)
 {
@@ -133,7 +184,8 @@ chat_err_t chat_history_warm_all(const chat_store_t *h, chat_history_warm_t *w)
 
     w->stored = 0;
     w->read = w->rooms_built = w->rooms_left = 0;
-    w->too_many = w->another_warms = w->already = false;
+    w->rooms = w->rooms_missing = 0;
+    w->too_many = w->another_warms = w->already = w->few_missing = false;
     if (current == NULL) {
         return CHAT_ERR_UNAVAILABLE;
     }
@@ -153,6 +205,21 @@ chat_err_t chat_history_warm_all(const chat_store_t *h, chat_history_warm_t *w)
         w->too_many = true;
         history_warm__mark(h, run); /* looked at: the next caller does not count again */
         return CHAT_OK;
+    }
+    if (w->max_rooms > 0) {
+        /* readers may have rebuilt most windows on their own since Redis lost them (in
+         * the chaos runs every room's, before the look came): one read of everything
+         * then builds nothing. A single missing window costs its first reader one read
+         * of its own, no more than this one would. */
+        rc = history_warm__count_missing(h, db, run, w);
+        if (rc != CHAT_OK) {
+            return rc;
+        }
+        if (w->rooms_missing < 2) {
+            w->few_missing = true;
+            history_warm__mark(h, run);
+            return CHAT_OK;
+        }
     }
     rc = chat_redis_lock_take(h->redis, &lock, CHAT_KEY_WINDOWS_WARMING, HISTORY_WARM__LOCK_MS);
     if (rc != CHAT_OK) {

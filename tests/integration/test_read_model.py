@@ -6,8 +6,10 @@ paths that read neither `messages` nor `room_members` from MongoDB (counted from
 servers' DB_TRACE log lines, one per MongoDB command). Runs in the pytest process."""
 import asyncio
 import json
+import os
 import re
 import secrets
+import signal
 import time
 
 import pytest
@@ -811,3 +813,44 @@ def test_a_redis_loss_warms_the_windows_without_new_sockets(make_stack, loss):
     after = [x for x in _trace_lines(s, names, mark)
              if x.get("op") == "read" and x.get("collection") == "messages"]
     assert after == [], after
+
+
+def test_windows_rebuilt_by_readers_are_not_read_again(make_stack):
+    """After a Redis loss, readers that came first rebuilt their rooms' windows on their
+    own (REST history pages here; a gateway's resubscribe backfills every room it holds,
+    as in the long chaos runs, where every warm-up then read the whole collection to build
+    nothing): the gateway's look at the mark counts the rooms without a ready window
+    first, and with fewer than two reads nothing (the last one's first reader reads as
+    much). Before, it read all of `messages` again. The gateway is paused while the
+    readers run, so that its 2 s look comes after them."""
+    s = make_stack(gateways=1, env={"DB_TRACE": "1"})
+    c, owner, reader, rooms = _three_rooms_with_a_reader(s)
+    asyncio.run(_six_in_each(s, 0, owner, rooms, "readers"))
+    stored = {room: _all_stored(c, reader, room) for room in rooms}
+    names = ["gateway0", "lighttpd"]
+    pid = s.gateway_pid(0)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        since = {n: len(s.log_text(n)) for n in names}
+        redis.Redis.from_url(s.redis_url).flushall()
+        for room in rooms[:2]:
+            page = _history(c, reader, room, "?limit=5")
+            assert [m["id"] for m in page["messages"]] == [m["id"] for m in stored[room][-5:]]
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    deadline = time.time() + 20
+    while "room windows: readers rebuilt them" not in s.log_text("gateway0")[since["gateway0"]:]:
+        assert time.time() < deadline, [x for x in s.log_text("gateway0")[since["gateway0"]:]
+                                        .splitlines() if "db command" not in x]
+        time.sleep(0.1)
+    assert '"missing":"1 of 3"' in s.log_text("gateway0")[since["gateway0"]:]
+    page = _history(c, reader, rooms[2], "?limit=5")
+    assert [m["id"] for m in page["messages"]] == [m["id"] for m in stored[rooms[2]][-5:]]
+    reads = [x for x in _trace_lines(s, names, since)
+             if x.get("op") == "read" and x.get("collection") == "messages"
+             and x.get("command") == "find"]
+    # one per room, by its first reader: none by the gateway's look
+    assert len(reads) == 3, [json.dumps(x) for x in reads]
+    assert not [x for x in _trace_lines(s, ["gateway0"], since)
+                if x.get("op") == "read" and x.get("collection") == "messages"
+                and x.get("command") != "count"]  # the estimated count: no documents

@@ -4,7 +4,9 @@
  * of every room that has messages (the newest 50 of a longer room, all of a short one),
  * and the pages read afterwards come from those windows; a collection over the bound is
  * not read; a window already ready is left as it is; another process's warm-up lock,
- * or a warm-up finished for the same Redis run, means nothing is read here. Single-threaded test process.
+ * or a warm-up finished for the same Redis run, means nothing is read here; asked to look
+ * at the rooms first, fewer than two rooms without a ready window mean no read either
+ * (readers rebuilt them), two or more one read. Single-threaded test process.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,6 +25,7 @@
 #include "chat/model.h"
 #include "chat/redis_lock.h"
 #include "chat/redis_sync.h"
+#include "chat/rooms_repo.h"
 #include "chat/store.h"
 #include "db_fixture.h"
 #include "messages_fixture.h"
@@ -179,6 +182,66 @@ static void test_another_warm_up_means_no_read(void **state)
     chat_redis_lock_release(s->redis, &theirs);
 }
 
+/* Three rooms in `rooms`, with messages; windows built for the first `ready` of them
+ * (as a gateway's resubscribe or a history page would) after a flush. */
+static void three_rooms_some_ready(chat_store_t *s, char (*ids)[CHAT_ID_LEN], size_t ready)
+{
+    for (size_t i = 0; i < 3; i++) {
+        chat_room_t room = {0};
+        char name[16];
+        snprintf(name, sizeof(name), "warm%zu", i);
+        assert_int_equal(
+            chat_rooms_create(s->db, name, "", false, "650000000000000000000009", &room), CHAT_OK);
+        snprintf(ids[i], CHAT_ID_LEN, "%s", room.id);
+        chat_room_clear(&room);
+        store_n(s, ids[i], 4 + (int)i);
+    }
+    flush(s);
+    for (size_t i = 0; i < ready; i++) {
+        chat_history_page_t page = {0};
+        assert_int_equal(chat_history_read(s, ids[i], CHAT_WINDOW_LATEST, 0, 10, &page), CHAT_OK);
+        chat_history_page_clear(&page);
+        expect_window(s, ids[i], 1, 4 + (long long)i);
+    }
+}
+
+static void test_windows_rebuilt_by_readers_mean_no_read(void **state)
+{
+    chat_store_t *s = *state;
+    chat_history_warm_t w = {.max_messages = 1000, .max_rooms = 100};
+    char ids[3][CHAT_ID_LEN];
+    bool done = false;
+
+    /* two of three rebuilt by their readers since the loss: the third's first reader
+     * reads as much as this would, so nothing is read here and the run is marked */
+    three_rooms_some_ready(s, ids, 2);
+    assert_int_equal(chat_history_warm_all(s, &w), CHAT_OK);
+    assert_true(w.few_missing);
+    assert_int_equal(w.rooms, 3);
+    assert_int_equal(w.rooms_missing, 1);
+    assert_int_equal(w.read, 0);
+    assert_int_equal(redis_int(s, "EXISTS chat:{%s}:meta", ids[2]), 0);
+    assert_int_equal(chat_history_warm_done(s, &done), CHAT_OK);
+    assert_true(done);
+}
+
+static void test_two_windows_missing_mean_one_read(void **state)
+{
+    chat_store_t *s = *state;
+    chat_history_warm_t w = {.max_messages = 1000, .max_rooms = 100};
+    char ids[3][CHAT_ID_LEN];
+
+    three_rooms_some_ready(s, ids, 1);
+    assert_int_equal(chat_history_warm_all(s, &w), CHAT_OK);
+    assert_false(w.few_missing);
+    assert_int_equal(w.rooms_missing, 2);
+    assert_int_equal(w.read, 4 + 5 + 6);
+    assert_int_equal(w.rooms_built, 2);
+    assert_int_equal(w.rooms_left, 1); /* the ready one, left alone */
+    expect_window(s, ids[1], 1, 5);
+    expect_window(s, ids[2], 1, 6);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -191,6 +254,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_a_ready_window_is_left_alone, store_setup,
                                         store_teardown),
         cmocka_unit_test_setup_teardown(test_another_warm_up_means_no_read, store_setup,
+                                        store_teardown),
+        cmocka_unit_test_setup_teardown(test_windows_rebuilt_by_readers_mean_no_read, store_setup,
+                                        store_teardown),
+        cmocka_unit_test_setup_teardown(test_two_windows_missing_mean_one_read, store_setup,
                                         store_teardown),
     };
 

@@ -9,7 +9,9 @@
  * whose window is ready or being built by another process. What is read is held in
  * memory until the windows are built (~0.4 KB a message, estimated: the decoded message,
  * its strings and the array's growth). A warm-up that finished (the windows built, or the
- * collection left to the per-room builds as too big) marks the Redis run
+ * collection left to the per-room builds as too big, or fewer than two rooms found
+ * without a ready window when max_rooms asks to look first: readers rebuild windows on
+ * their own, a gateway's resubscribe every room it holds) marks the Redis run
  * (chat:rooms:windows:warmed = its run id), so the next caller for the same run, on any
  * process, reads nothing; a flush or a restart of Redis clears the mark, which is how a
  * process notices that Redis lost the read model (chat_history_warm_done).
@@ -27,14 +29,19 @@
 #include "chat/store.h"
 
 typedef struct chat_history_warm {
-    size_t max_messages; /* in: more stored than this: nothing is read */
-    int64_t stored;      /* out: the collection's estimated count (may lag) */
-    size_t read;         /* out: messages read */
-    size_t rooms_built;  /* out: windows this call built */
-    size_t rooms_left;   /* out: rooms left to their first look (ready, busy, failed) */
-    bool too_many;       /* out: stored > max_messages */
-    bool another_warms;  /* out: another process holds the warm-up's lock */
-    bool already;        /* out: warmed already for this Redis run */
+    size_t max_messages;  /* in: more stored than this: nothing is read */
+    size_t max_rooms;     /* in: look first at up to this many rooms' windows (0: do not
+                            look; more rooms: read as if none were ready) */
+    size_t rooms;         /* out: rooms looked at */
+    size_t rooms_missing; /* out: of them without a window ready for this Redis run */
+    bool few_missing;     /* out: fewer than 2: nothing read, each builds its own */
+    int64_t stored;       /* out: the collection's estimated count (may lag) */
+    size_t read;          /* out: messages read */
+    size_t rooms_built;   /* out: windows this call built */
+    size_t rooms_left;    /* out: rooms left to their first look (ready, busy, failed) */
+    bool too_many;        /* out: stored > max_messages */
+    bool another_warms;   /* out: another process holds the warm-up's lock */
+    bool already;         /* out: warmed already for this Redis run */
 } chat_history_warm_t;
 
 /** *done when a warm-up finished for the Redis run the store is connected to (one GET);
