@@ -76,6 +76,7 @@ typedef struct gw {
     struct {
         int64_t next_ms; /* monotonic: the next look at the read model's mark is due */
         bool queued;     /* a look is on the background worker */
+        bool missing;    /* the last look found the mark missing: the next one acts */
     } read_model_check;  /* read_model_warm.c's alone */
 
     uv_timer_t tick_timer; /* 1 s: token expiry */

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "chat/clock.h"
 #include "chat/config.h"
@@ -134,7 +135,19 @@ static void main__maybe_trim(gw_t *gw)
                               gw->presence_seen_total, gw_registry_cached_bytes(gw->registry));
 
     if (gw_heap_trim_due(&gw->heap_trim, held)) {
+        struct timespec t0;
+        struct timespec t1;
+        char took[24];
+        char est[24];
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         malloc_trim(0);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        /* how long the loop stood still for it: a rare event, logged */
+        snprintf(took, sizeof(took), "%lld",
+                 (long long)(t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000);
+        snprintf(est, sizeof(est), "%zu", held);
+        chat_log_info("heap trimmed", "gateway", gw->cfg.gateway_id, "held_estimate", est,
+                      "duration_us", took);
     }
 }
 

@@ -76,7 +76,7 @@ static chat_err_t warm__windows(const chat_store_t *st, const char *gateway_id)
                       : warm.few_missing   ? "room windows: readers rebuilt them already, "
                                              "nothing read"
                                            : "room windows warmed",
-                  "gateway", gateway_id, "messages", n[0], "stored_estimate", n[4], "rooms", n[1],
+                  "gateway", gateway_id, "messages", n[0], "stored_heads", n[4], "rooms", n[1],
                   "rooms_left", n[2], "missing", n[5], "duration_ms", n[3], "error",
                   rc == CHAT_OK ? NULL : chat_err_code(rc));
     return rc;
@@ -124,7 +124,9 @@ typedef struct warm__job {
     gw_job_t job;
     char gateway_id[128];
     gw_metrics_t *metrics;
-    bool failed; /* the periodic look: Redis or MongoDB failed, look again later */
+    bool failed;  /* the periodic look: Redis or MongoDB failed, look again later */
+    bool act;     /* the periodic look: the previous one saw the mark missing too */
+    bool missing; /* the periodic look: the mark is missing */
 } warm__job_t;
 
 /* At start, on the background worker: a Redis without the read model (fresh, flushed,
@@ -153,9 +155,13 @@ static void warm__run(gw_job_t *job, gw_store_worker_t *w)
 }
 
 /* The periodic look, on the background worker: one GET while the mark of the windows'
- * warm-up matches this Redis run; when it does not (Redis restarted or was flushed, and
- * no process has warmed since: REST may have rebuilt the set of ids first, so this does
- * not wait for an admission batch to find it missing), everything the start warms. */
+ * warm-up matches this Redis run; when it has been missing for two looks in a row
+ * (Redis restarted or was flushed, and no process has warmed since: REST may have
+ * rebuilt the set of ids first, so this does not wait for an admission batch to find it
+ * missing), everything the start warms. Two looks: the resubscribes of a gateway that
+ * holds rooms rebuild their windows within a moment of Redis coming back, and a look
+ * that counted them missing meanwhile read every message to build none (10 of 37 looks
+ * of a long chaos run). */
 static void warm__check_run(gw_job_t *job, gw_store_worker_t *w)
 {
     warm__job_t *j = (warm__job_t *)job;
@@ -169,6 +175,10 @@ static void warm__check_run(gw_job_t *job, gw_store_worker_t *w)
     if (rc != CHAT_OK || done) {
         j->failed = rc != CHAT_OK; /* Redis down: its own logs say so */
         return;
+    }
+    j->missing = true;
+    if (!j->act) {
+        return; /* the next look acts if it is still missing */
     }
     rc = chat_user_ids_build(st, &cold);
     if (rc == CHAT_OK && !cold) {
@@ -192,6 +202,7 @@ static void warm__check_done(gw_job_t *job, gw_t *gw, bool cancelled)
     warm__job_t *j = (warm__job_t *)job;
 
     gw->read_model_check.queued = false;
+    gw->read_model_check.missing = j->missing && !cancelled;
     gw->read_model_check.next_ms = chat_clock_monotonic_ms() +
         (j->failed && !cancelled ? GW_READ_MODEL_RECHECK_MS : GW_READ_MODEL_CHECK_MS);
     free(job);
@@ -206,7 +217,7 @@ static void warm__windows_run(gw_job_t *job, gw_store_worker_t *w)
 }
 
 static bool warm__submit(gw_t *gw, void (*run)(gw_job_t *, gw_store_worker_t *),
-                         void (*done)(gw_job_t *, gw_t *, bool))
+                         void (*done)(gw_job_t *, gw_t *, bool), bool act)
 {
     warm__job_t *warm = calloc(1, sizeof(*warm));
 
@@ -217,6 +228,7 @@ static bool warm__submit(gw_t *gw, void (*run)(gw_job_t *, gw_store_worker_t *),
     warm->job.done = done;
     snprintf(warm->gateway_id, sizeof(warm->gateway_id), "%s", gw->cfg.gateway_id);
     warm->metrics = gw->metrics;
+    warm->act = act;
     if (gw->workers == NULL || gw_store_workers_submit_background(gw->workers, &warm->job) != 0) {
         free(warm);
         return false;
@@ -234,7 +246,7 @@ void gw_read_model_warm_everybody(const chat_store_t *st, const char *gateway_id
 
 void gw_read_model_warm_at_start(gw_t *gw)
 {
-    (void)warm__submit(gw, warm__run, warm__done);
+    (void)warm__submit(gw, warm__run, warm__done, false);
     /* the first look after the start's (the background worker runs them in order) */
     gw->read_model_check.next_ms = chat_clock_monotonic_ms() + GW_READ_MODEL_CHECK_MS;
 }
@@ -242,7 +254,7 @@ void gw_read_model_warm_at_start(gw_t *gw)
 void gw_read_model_warm_windows(gw_t *gw)
 {
     if (!gw->stopping) {
-        (void)warm__submit(gw, warm__windows_run, warm__done);
+        (void)warm__submit(gw, warm__windows_run, warm__done, false);
     }
 }
 
@@ -252,7 +264,8 @@ void gw_read_model_check(gw_t *gw)
         chat_clock_monotonic_ms() < gw->read_model_check.next_ms) {
         return;
     }
-    gw->read_model_check.queued = warm__submit(gw, warm__check_run, warm__check_done);
+    gw->read_model_check.queued =
+        warm__submit(gw, warm__check_run, warm__check_done, gw->read_model_check.missing);
     if (!gw->read_model_check.queued) {
         gw->read_model_check.next_ms = chat_clock_monotonic_ms() + GW_READ_MODEL_CHECK_MS;
     }

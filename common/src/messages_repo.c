@@ -313,23 +313,38 @@ chat_err_t chat_messages_each(chat_db_t *db, size_t max, chat_messages_each_fn e
     return rc;
 }
 
-chat_err_t chat_messages_count_estimate(chat_db_t *db, int64_t *out)
-{
-    mongoc_client_t *client = chat_db_pop(db);
-    mongoc_collection_t *coll;
-    bson_error_t error;
-    int64_t n;
+typedef struct messages__heads_sum {
+    int64_t total;
+    size_t rooms;
+} messages__heads_sum_t;
 
-    if (client == NULL) {
-        return CHAT_ERR_UNAVAILABLE;
+static chat_err_t messages__add_head(const bson_t *doc, void *arg)
+{
+    messages__heads_sum_t *sum = arg;
+    bson_iter_t it;
+
+    if (bson_iter_init_find(&it, doc, "seq") && BSON_ITER_HOLDS_NUMBER(&it) &&
+        bson_iter_as_int64(&it) > 0) {
+        sum->total += bson_iter_as_int64(&it);
     }
-    coll = mongoc_client_get_collection(client, chat_db_name(db), MESSAGES__COLL);
-    n = mongoc_collection_estimated_document_count(coll, NULL, NULL, NULL, &error);
-    mongoc_collection_destroy(coll);
-    chat_db_push(db, client);
-    if (n < 0) {
-        return chat_db_map_error(&error);
-    }
-    *out = n;
+    sum->rooms++;
     return CHAT_OK;
+}
+
+chat_err_t chat_messages_heads_total(chat_db_t *db, size_t max_rooms, int64_t *total, size_t *rooms)
+{
+    messages__heads_sum_t sum = {0};
+    bson_t filter = BSON_INITIALIZER;
+    bson_t *opts =
+        BCON_NEW("projection", "{", "seq", BCON_INT32(1), "}", "batchSize", BCON_INT32(1000));
+    chat_err_t rc = chat_repo_query_each(db, MESSAGES__HEADS_COLL, &filter, opts, max_rooms + 1,
+                                         messages__add_head, &sum);
+
+    bson_destroy(opts);
+    bson_destroy(&filter);
+    *total = sum.total;
+    if (rooms != NULL) {
+        *rooms = sum.rooms;
+    }
+    return rc;
 }

@@ -4,7 +4,7 @@
  * it each room's first look (a subscribe, a history page) builds that room's window
  * from its own read, and on FerretDB each of those reads is a scan of the whole
  * collection: N rooms cost N scans, one here. Bounded: a collection of more than
- * max_messages (its estimated count, or what the read finds when the estimate lags) is
+ * max_messages (the sum of the rooms' heads, a lower bound, or what the read finds) is
  * left to the per-room builds, and so is a room
  * whose window is ready or being built by another process. What is read is held in
  * memory until the windows are built (~0.4 KB a message, estimated: the decoded message,
@@ -35,7 +35,7 @@ typedef struct chat_history_warm {
     size_t rooms;         /* out: rooms looked at */
     size_t rooms_missing; /* out: of them without a window ready for this Redis run */
     bool few_missing;     /* out: fewer than 2: nothing read, each builds its own */
-    int64_t stored;       /* out: the collection's estimated count (may lag) */
+    int64_t stored;       /* out: the sum of the rooms' heads (a lower bound) */
     size_t read;          /* out: messages read */
     size_t rooms_built;   /* out: windows this call built */
     size_t rooms_left;    /* out: rooms left to their first look (ready, busy, failed) */

@@ -40,8 +40,13 @@ typedef chat_err_t (*chat_messages_each_fn)(chat_message_t *msg, void *arg);
  *  of one per room (history_warm.h). */
 chat_err_t chat_messages_each(chat_db_t *db, size_t max, chat_messages_each_fn each, void *arg);
 
-/** How many messages are stored, from the collection's metadata (no scan on MongoDB). */
-chat_err_t chat_messages_count_estimate(chat_db_t *db, int64_t *out);
+/** The sum of the rooms' heads in room_heads (seqs run 1..head: a lower bound of the
+ *  messages stored, a head being written behind by up to a second), from at most
+ *  max_rooms + 1 documents; *rooms (may be NULL) = how many were read (more than
+ *  max_rooms: the sum is of those only). One read of room_heads: O(rooms), where the collection's estimated
+ *  count decoded all of `messages` on FerretDB/SQLite (600 ms at 11,494 messages). */
+chat_err_t chat_messages_heads_total(chat_db_t *db, size_t max_rooms, int64_t *total,
+                                     size_t *rooms);
 
 /* ---- primitives of message_append.c ---- */
 
