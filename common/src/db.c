@@ -216,6 +216,28 @@ static bool db__server_code_unavailable(uint32_t code)
     }
 }
 
+/* FerretDB answers InternalError (1) when its own connection to PostgreSQL is gone: its
+ * pooled connections after a PostgreSQL restart fail once each with "FATAL: terminating
+ * connection due to unexpected postmaster exit (SQLSTATE 57P01)" (seen after a SIGKILL
+ * of the postmaster), and while PostgreSQL is down it cannot connect. That is an outage
+ * of the database, not a bug: retryable, as MongoDB's own network errors are. */
+static bool db__backend_connection_lost(const char *message)
+{
+    static const char *const marks[] = {
+        "SQLSTATE 57P0",        /* admin or crash shutdown, cannot connect now */
+        "SQLSTATE 08",          /* connection exception class */
+        "failed to connect to", /* pgx: PostgreSQL down */
+        "conn closed",          /* pgx: a connection closed under a query */
+    };
+
+    for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++) {
+        if (strstr(message, marks[i]) != NULL) {
+            return true;
+        }
+    }
+    return false;
+}
+
 chat_err_t chat_db_map_error(const bson_error_t *err)
 {
     if (err == NULL) {
@@ -242,7 +264,8 @@ chat_err_t chat_db_map_error(const bson_error_t *err)
         if (err->code == 11000 || err->code == 11001 || err->code == 12582) {
             return CHAT_ERR_CONFLICT;
         }
-        if (db__server_code_unavailable(err->code)) {
+        if (db__server_code_unavailable(err->code) ||
+            (err->code == 1 && db__backend_connection_lost(err->message))) {
             return CHAT_ERR_UNAVAILABLE;
         }
         return CHAT_ERR_INTERNAL;

@@ -228,6 +228,20 @@ static void test_map_error(void **state)
     assert_int_equal(chat_db_map_error(&err), CHAT_ERR_UNAVAILABLE);
     err.code = 2; /* BadValue */
     assert_int_equal(chat_db_map_error(&err), CHAT_ERR_INTERNAL);
+    /* FerretDB's stale connection to a restarted PostgreSQL (its text, seen): retryable */
+    err.code = 1;
+    snprintf(err.message, sizeof(err.message), "%s",
+             "[msg_find.go:344 handler.handleMaxTimeMSError] [collection.go:109 "
+             "postgresql.(*collection).Query] FATAL: terminating connection due to unexpected "
+             "postmaster exit (SQLSTATE 57P01)");
+    assert_int_equal(chat_db_map_error(&err), CHAT_ERR_UNAVAILABLE);
+    snprintf(err.message, sizeof(err.message), "%s",
+             "failed to connect to `host=127.0.0.1 user=chat database=chat`: dial error");
+    assert_int_equal(chat_db_map_error(&err), CHAT_ERR_UNAVAILABLE);
+    /* any other InternalError stays one */
+    snprintf(err.message, sizeof(err.message), "%s", "unexpected type in document");
+    assert_int_equal(chat_db_map_error(&err), CHAT_ERR_INTERNAL);
+    err.message[0] = '\0';
     err.domain = MONGOC_ERROR_STREAM;
     err.code = MONGOC_ERROR_STREAM_SOCKET;
     assert_int_equal(chat_db_map_error(&err), CHAT_ERR_UNAVAILABLE);
