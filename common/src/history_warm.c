@@ -18,11 +18,10 @@
 #include "chat/messages_repo.h"
 #include "chat/redis_lock.h"
 #include "chat/redis_sync.h"
-#include "chat/rooms_repo.h"
 
 #define HISTORY_WARM__LOCK_MS 300000   /* a warm-up that takes longer loses its lock */
 #define HISTORY_WARM__PROBE_ROUND 1024 /* windows' marks asked per pipelined round */
-#define HISTORY_WARM__HEADS_MAX 200000 /* rooms' heads summed when max_rooms is 0 */
+#define HISTORY_WARM__HEADS_MAX 200000 /* rooms' heads read when max_rooms is 0 */
 
 typedef struct history_warm__read {
     chat_message_t *items;
@@ -88,33 +87,34 @@ static chat_err_t history_warm__build(const chat_store_t *h, history_warm__read_
     return CHAT_OK;
 }
 
-/* How many rooms have no window ready for this Redis run (run): one read of the rooms'
- * ids, then their windows' marks in pipelined rounds. A window a reader rebuilt on its
- * own since the loss (a gateway's resubscribe backfills every room it holds) counts as
- * ready. A room without messages has no window either, and counts as missing. */
-static chat_err_t history_warm__count_missing(const chat_store_t *h, chat_db_t *db, const char *run,
+/* How many of the rooms with messages (heads, from room_heads) have no window ready for
+ * this Redis run (run): their windows' marks in pipelined rounds. A window a reader
+ * rebuilt on its own since the loss (a gateway's resubscribe backfills every room it
+ * holds) counts as ready; a room without messages has no window and is not asked about.
+ * More rooms than max_rooms: as if none were ready. */
+static chat_err_t history_warm__count_missing(const chat_store_t *h, const char *run,
+                                              const chat_room_heads_t *heads,
                                               chat_history_warm_t *w)
 {
-    bson_oid_t *oids = NULL;
-    size_t n = 0;
-    chat_err_t rc = chat_rooms_all_ids(db, w->max_rooms + 1, &oids, &n);
+    chat_err_t rc = CHAT_OK;
 
-    w->rooms = n;
+    w->rooms = heads->n;
     w->rooms_missing = 0;
-    if (rc != CHAT_OK || n > w->max_rooms) {
-        free(oids);
-        w->rooms_missing = n; /* too many to ask: as if none were ready */
-        return rc;
+    if (heads->read > w->max_rooms) {
+        w->rooms_missing = heads->n;
+        return CHAT_OK;
     }
-    for (size_t first = 0; rc == CHAT_OK && first < n; first += HISTORY_WARM__PROBE_ROUND) {
-        size_t end = first + HISTORY_WARM__PROBE_ROUND < n ? first + HISTORY_WARM__PROBE_ROUND : n;
+    for (size_t first = 0; rc == CHAT_OK && first < heads->n; first += HISTORY_WARM__PROBE_ROUND) {
+        size_t end = first + HISTORY_WARM__PROBE_ROUND < heads->n
+            ? first + HISTORY_WARM__PROBE_ROUND
+            : heads->n;
         size_t queued = first;
 
         for (; queued < end; queued++) {
             char id[CHAT_ID_LEN];
             char meta[CHAT_KEY_LEN];
             const char *argv[3] = {"HGET", meta, "run"};
-            bson_oid_to_string(&oids[queued], id);
+            bson_oid_to_string(&heads->rooms[queued], id);
             if (chat_key_tagged(id, "meta", meta, sizeof(meta)) == NULL ||
                 chat_redis_append_argv(h->redis, 3, argv, NULL) != CHAT_OK) {
                 rc = CHAT_ERR_UNAVAILABLE;
@@ -133,7 +133,6 @@ static chat_err_t history_warm__count_missing(const chat_store_t *h, chat_db_t *
             freeReplyObject(reply);
         }
     }
-    free(oids);
     return rc;
 }
 
@@ -161,6 +160,41 @@ static void history_warm__mark(const chat_store_t *h, const char *run)
     }
 }
 
+/* Whether to read `messages` at all: *go_on unless the rooms' heads say too many are
+ * stored (their sum: a lower bound, heads being written behind, so the read is bounded
+ * by itself too; not the collection's estimated count, which on FerretDB/SQLite decoded
+ * every message, 600 ms at 11,494, and lagged: it said 0 for 75) or, when w->max_rooms
+ * asks, fewer than two rooms with messages lack a ready window (readers rebuilt the
+ * others on their own since Redis lost them — in the long chaos runs every room's,
+ * before the look came — and the last one's first reader reads as much as this would).
+ * Either way the run is marked: looked at. */
+static chat_err_t history_warm__worth_it(const chat_store_t *h, chat_db_t *db, const char *run,
+                                         chat_history_warm_t *w, bool *go_on)
+{
+    chat_room_heads_t heads;
+    chat_err_t rc = chat_messages_heads_all(
+        db, w->max_rooms > 0 ? w->max_rooms : HISTORY_WARM__HEADS_MAX, &heads);
+
+    *go_on = false;
+    if (rc != CHAT_OK) {
+        return rc;
+    }
+    w->stored = heads.total;
+    if (w->max_rooms > 0) {
+        rc = history_warm__count_missing(h, run, &heads, w);
+        w->few_missing = rc == CHAT_OK && w->rooms_missing < 2;
+    }
+    if (rc == CHAT_OK && !w->few_missing) {
+        w->too_many = w->stored > 0 && (uint64_t)w->stored > (uint64_t)w->max_messages;
+    }
+    chat_room_heads_clear(&heads);
+    if (rc == CHAT_OK && (w->few_missing || w->too_many)) {
+        history_warm__mark(h, run); /* the next caller does not look again */
+    }
+    *go_on = rc == CHAT_OK && !w->few_missing && !w->too_many;
+    return rc;
+}
+
 chat_err_t chat_history_warm_done(const chat_store_t *h, bool *done)
 {
     const char *current = h->redis != NULL ? chat_redis_run_id(h->redis) : NULL;
@@ -181,6 +215,7 @@ chat_err_t chat_history_warm_all(const chat_store_t *h, chat_history_warm_t *w)
     chat_redis_lock_t lock;
     const char *current = h->redis != NULL ? chat_redis_run_id(h->redis) : NULL;
     char run[64]; /* a copy: the client's own changes if Redis restarts meanwhile */
+    bool go_on = false;
     chat_err_t rc;
 
     w->stored = 0;
@@ -195,34 +230,9 @@ chat_err_t chat_history_warm_all(const chat_store_t *h, chat_history_warm_t *w)
     if (rc != CHAT_OK || w->already) {
         return rc;
     }
-    if (w->max_rooms > 0) {
-        /* readers may have rebuilt most windows on their own since Redis lost them (in
-         * the chaos runs every room's, before the look came): one read of everything
-         * then builds nothing. A single missing window costs its first reader one read
-         * of its own, no more than this one would. */
-        rc = history_warm__count_missing(h, db, run, w);
-        if (rc != CHAT_OK) {
-            return rc;
-        }
-        if (w->rooms_missing < 2) {
-            w->few_missing = true;
-            history_warm__mark(h, run);
-            return CHAT_OK;
-        }
-    }
-    /* the rooms' heads only rule a collection out: they are a lower bound (written
-     * behind), so the read below is bounded by itself too. Not the collection's
-     * estimated count: on FerretDB/SQLite that decoded every message (600 ms at 11,494,
-     * measured on a chaos run's data), and it lagged (it said 0 for 75 messages). */
-    rc = chat_messages_heads_total(db, w->max_rooms > 0 ? w->max_rooms : HISTORY_WARM__HEADS_MAX,
-                                   &w->stored, NULL);
-    if (rc != CHAT_OK) {
+    rc = history_warm__worth_it(h, db, run, w, &go_on);
+    if (rc != CHAT_OK || !go_on) {
         return rc;
-    }
-    if (w->stored > 0 && (uint64_t)w->stored > (uint64_t)w->max_messages) {
-        w->too_many = true;
-        history_warm__mark(h, run); /* looked at: the next caller does not count again */
-        return CHAT_OK;
     }
     rc = chat_redis_lock_take(h->redis, &lock, CHAT_KEY_WINDOWS_WARMING, HISTORY_WARM__LOCK_MS);
     if (rc != CHAT_OK) {

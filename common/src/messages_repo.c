@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "chat/clock.h"
+#include "chat/grow.h"
 #include "chat/repo_query.h"
 
 #define MESSAGES__COLL "messages"
@@ -313,38 +314,56 @@ chat_err_t chat_messages_each(chat_db_t *db, size_t max, chat_messages_each_fn e
     return rc;
 }
 
-typedef struct messages__heads_sum {
-    int64_t total;
-    size_t rooms;
-} messages__heads_sum_t;
+typedef struct messages__heads_read {
+    chat_room_heads_t *out;
+    size_t cap;
+} messages__heads_read_t;
 
 static chat_err_t messages__add_head(const bson_t *doc, void *arg)
 {
-    messages__heads_sum_t *sum = arg;
-    bson_iter_t it;
+    messages__heads_read_t *r = arg;
+    chat_room_heads_t *out = r->out;
+    bson_iter_t seq;
+    bson_iter_t id;
+    bson_oid_t *grown;
 
-    if (bson_iter_init_find(&it, doc, "seq") && BSON_ITER_HOLDS_NUMBER(&it) &&
-        bson_iter_as_int64(&it) > 0) {
-        sum->total += bson_iter_as_int64(&it);
+    out->read++;
+    if (!bson_iter_init_find(&seq, doc, "seq") || !BSON_ITER_HOLDS_NUMBER(&seq) ||
+        bson_iter_as_int64(&seq) <= 0 || !bson_iter_init_find(&id, doc, "_id") ||
+        !BSON_ITER_HOLDS_OID(&id)) {
+        return CHAT_OK; /* no message stored in it yet */
     }
-    sum->rooms++;
+    grown = chat_grow(out->rooms, out->n, &r->cap, sizeof(*grown), 256);
+    if (grown == NULL) {
+        return CHAT_ERR_NOMEM;
+    }
+    out->rooms = grown;
+    bson_oid_copy(bson_iter_oid(&id), &out->rooms[out->n++]);
+    out->total += bson_iter_as_int64(&seq);
     return CHAT_OK;
 }
 
-chat_err_t chat_messages_heads_total(chat_db_t *db, size_t max_rooms, int64_t *total, size_t *rooms)
+chat_err_t chat_messages_heads_all(chat_db_t *db, size_t max_rooms, chat_room_heads_t *out)
 {
-    messages__heads_sum_t sum = {0};
+    messages__heads_read_t r = {out, 0};
     bson_t filter = BSON_INITIALIZER;
     bson_t *opts =
         BCON_NEW("projection", "{", "seq", BCON_INT32(1), "}", "batchSize", BCON_INT32(1000));
-    chat_err_t rc = chat_repo_query_each(db, MESSAGES__HEADS_COLL, &filter, opts, max_rooms + 1,
-                                         messages__add_head, &sum);
+    chat_err_t rc;
 
+    memset(out, 0, sizeof(*out));
+    rc = chat_repo_query_each(db, MESSAGES__HEADS_COLL, &filter, opts, max_rooms + 1,
+                              messages__add_head, &r);
     bson_destroy(opts);
     bson_destroy(&filter);
-    *total = sum.total;
-    if (rooms != NULL) {
-        *rooms = sum.rooms;
+    if (rc != CHAT_OK) {
+        chat_room_heads_clear(out);
     }
     return rc;
+}
+
+void chat_room_heads_clear(chat_room_heads_t *h)
+{
+    free(h->rooms);
+    memset(h, 0, sizeof(*h));
 }

@@ -13,6 +13,8 @@ import time
 from urllib.parse import urlparse
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 TIMEOUT = 10
 
@@ -53,6 +55,14 @@ class Client:
         self.stack = stack
         self.base = stack.http_url
         self.s = requests.Session()
+        # A kept-alive connection that lighttpd closes (server.max-keep-alive-idle, 5 s)
+        # just as the next request goes out is read as "Remote end closed connection
+        # without response"; a browser sends an idempotent request again, and so do we
+        # for GET (never for a status: a 503 stays visible to the tests).
+        again = Retry(total=2, connect=2, read=2, status=0, other=0, backoff_factor=0,
+                      allowed_methods=frozenset({"GET", "HEAD", "OPTIONS"}),
+                      raise_on_status=False, respect_retry_after_header=False)
+        self.s.mount("http://", HTTPAdapter(max_retries=again))
 
     def req(self, method, path, token=None, json_body=None, data=None, headers=None, **kw):
         h = dict(headers or {})

@@ -182,8 +182,9 @@ static void test_another_warm_up_means_no_read(void **state)
     chat_redis_lock_release(s->redis, &theirs);
 }
 
-/* Three rooms in `rooms`, with messages; windows built for the first `ready` of them
- * (as a gateway's resubscribe or a history page would) after a flush. */
+/* Three rooms in `rooms`, with messages, and two without; windows built for the first
+ * `ready` of the three (as a gateway's resubscribe or a history page would) after a
+ * flush. */
 static void three_rooms_some_ready(chat_store_t *s, char (*ids)[CHAT_ID_LEN], size_t ready)
 {
     for (size_t i = 0; i < 3; i++) {
@@ -195,6 +196,15 @@ static void three_rooms_some_ready(chat_store_t *s, char (*ids)[CHAT_ID_LEN], si
         snprintf(ids[i], CHAT_ID_LEN, "%s", room.id);
         chat_room_clear(&room);
         store_n(s, ids[i], 4 + (int)i);
+    }
+    /* rooms nobody wrote in have no window: they are not counted as missing one */
+    for (size_t i = 0; i < 2; i++) {
+        chat_room_t empty = {0};
+        char name[16];
+        snprintf(name, sizeof(name), "empty%zu", i);
+        assert_int_equal(
+            chat_rooms_create(s->db, name, "", false, "650000000000000000000009", &empty), CHAT_OK);
+        chat_room_clear(&empty);
     }
     flush(s);
     for (size_t i = 0; i < ready; i++) {

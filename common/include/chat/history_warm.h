@@ -9,8 +9,8 @@
  * whose window is ready or being built by another process. What is read is held in
  * memory until the windows are built (~0.4 KB a message, estimated: the decoded message,
  * its strings and the array's growth). A warm-up that finished (the windows built, or the
- * collection left to the per-room builds as too big, or fewer than two rooms found
- * without a ready window when max_rooms asks to look first: readers rebuild windows on
+ * collection left to the per-room builds as too big, or fewer than two rooms with
+ * messages found without a ready window when max_rooms asks to look first: readers rebuild windows on
  * their own, a gateway's resubscribe every room it holds) marks the Redis run
  * (chat:rooms:windows:warmed = its run id), so the next caller for the same run, on any
  * process, reads nothing; a flush or a restart of Redis clears the mark, which is how a
@@ -30,9 +30,10 @@
 
 typedef struct chat_history_warm {
     size_t max_messages;  /* in: more stored than this: nothing is read */
-    size_t max_rooms;     /* in: look first at up to this many rooms' windows (0: do not
-                            look; more rooms: read as if none were ready) */
-    size_t rooms;         /* out: rooms looked at */
+    size_t max_rooms;     /* in: look first at the windows of the rooms with messages
+                             (room_heads), up to this many rooms (0: do not look; more
+                             rooms: read as if none were ready) */
+    size_t rooms;         /* out: rooms with messages looked at */
     size_t rooms_missing; /* out: of them without a window ready for this Redis run */
     bool few_missing;     /* out: fewer than 2: nothing read, each builds its own */
     int64_t stored;       /* out: the sum of the rooms' heads (a lower bound) */

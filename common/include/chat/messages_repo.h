@@ -40,13 +40,21 @@ typedef chat_err_t (*chat_messages_each_fn)(chat_message_t *msg, void *arg);
  *  of one per room (history_warm.h). */
 chat_err_t chat_messages_each(chat_db_t *db, size_t max, chat_messages_each_fn each, void *arg);
 
-/** The sum of the rooms' heads in room_heads (seqs run 1..head: a lower bound of the
- *  messages stored, a head being written behind by up to a second), from at most
- *  max_rooms + 1 documents; *rooms (may be NULL) = how many were read (more than
- *  max_rooms: the sum is of those only). One read of room_heads: O(rooms), where the collection's estimated
- *  count decoded all of `messages` on FerretDB/SQLite (600 ms at 11,494 messages). */
-chat_err_t chat_messages_heads_total(chat_db_t *db, size_t max_rooms, int64_t *total,
-                                     size_t *rooms);
+/** What room_heads says (chat_messages_heads_all). */
+typedef struct chat_room_heads {
+    bson_oid_t *rooms; /* the rooms with a head above 0 (messages stored), malloc'd */
+    size_t n;          /* of them */
+    size_t read;       /* documents read: more than max_rooms means it stopped there */
+    int64_t total;     /* the sum of their heads: a lower bound of the messages stored */
+} chat_room_heads_t;
+
+/** Every room's head in room_heads (seqs run 1..head, so their sum is a lower bound of
+ *  the messages stored, a head being written behind by up to a second), from at most
+ *  max_rooms + 1 documents. One read of room_heads: O(rooms), where the collection's
+ *  estimated count decoded all of `messages` on FerretDB/SQLite (600 ms at 11,494
+ *  messages). *out is zeroed first; clear it with chat_room_heads_clear. */
+chat_err_t chat_messages_heads_all(chat_db_t *db, size_t max_rooms, chat_room_heads_t *out);
+void chat_room_heads_clear(chat_room_heads_t *h);
 
 /* ---- primitives of message_append.c ---- */
 
