@@ -197,7 +197,7 @@ static void admission__done(gw_job_t *job, gw_t *gw, bool cancelled)
         admission__apply(gw, &j->items[i], cancelled);
     }
     if (j->found_cold && !cancelled) {
-        gw_read_model_warm_windows(gw);
+        gw_read_model_found_cold(gw);
     }
     free(j->exists);
     free(j->users);

@@ -208,14 +208,6 @@ static void warm__check_done(gw_job_t *job, gw_t *gw, bool cancelled)
     free(job);
 }
 
-/* After a batch found the read model cold mid-run, on the background worker. */
-static void warm__windows_run(gw_job_t *job, gw_store_worker_t *w)
-{
-    warm__job_t *j = (warm__job_t *)job;
-
-    (void)warm__windows(gw_store_worker_store(w), j->gateway_id);
-}
-
 static bool warm__submit(gw_t *gw, void (*run)(gw_job_t *, gw_store_worker_t *),
                          void (*done)(gw_job_t *, gw_t *, bool), bool act)
 {
@@ -251,13 +243,6 @@ void gw_read_model_warm_at_start(gw_t *gw)
     gw->read_model_check.next_ms = chat_clock_monotonic_ms() + GW_READ_MODEL_CHECK_MS;
 }
 
-void gw_read_model_warm_windows(gw_t *gw)
-{
-    if (!gw->stopping) {
-        (void)warm__submit(gw, warm__windows_run, warm__done, false);
-    }
-}
-
 void gw_read_model_check(gw_t *gw)
 {
     if (gw->stopping || gw->draining || gw->read_model_check.queued ||
@@ -269,4 +254,13 @@ void gw_read_model_check(gw_t *gw)
     if (!gw->read_model_check.queued) {
         gw->read_model_check.next_ms = chat_clock_monotonic_ms() + GW_READ_MODEL_CHECK_MS;
     }
+}
+
+void gw_read_model_found_cold(gw_t *gw)
+{
+    /* the batch's worker built the room sets; the look that acts now finds them built
+     * (no read) and warms the windows: one path for both, not a second job of its own */
+    gw->read_model_check.missing = true;
+    gw->read_model_check.next_ms = 0;
+    gw_read_model_check(gw);
 }

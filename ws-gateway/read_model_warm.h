@@ -27,10 +27,6 @@
 /** Loop thread: queues the start's look on the background worker. */
 void gw_read_model_warm_at_start(gw_t *gw);
 
-/** Loop thread: every room's window (history_warm.h) on the background worker, after an
- *  admission batch found the read model cold. */
-void gw_read_model_warm_windows(gw_t *gw);
-
 /* How often the loop looks at the read model's mark; after Redis or MongoDB failed a
  * look, the next one waits longer (the failure has its own logs). */
 #define GW_READ_MODEL_CHECK_MS 2000
@@ -39,6 +35,11 @@ void gw_read_model_warm_windows(gw_t *gw);
 /** Loop thread (the gateway's 1 s tick): queues the look at the mark on the background
  *  worker when it is due and none is queued. */
 void gw_read_model_check(gw_t *gw);
+
+/** Loop thread: an admission batch found the read model cold (its worker warmed the room
+ *  sets): the look runs now and acts without waiting for a second one, so the windows
+ *  follow (when a look is already queued, the one after it acts). */
+void gw_read_model_found_cold(gw_t *gw);
 
 /** A worker that found the read model cold: everybody's room sets now (metrics may be
  *  NULL; gateway_id and metrics outlive the workers). */

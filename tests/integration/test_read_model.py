@@ -617,6 +617,34 @@ def _three_rooms_with_a_reader(s):
     return c, owner, reader, rooms
 
 
+async def _resume_last_three(ws, room, stored):
+    """Subscribes ws to room from three messages before its head: the last three stored
+    ones arrive, in order, after `subscribed`."""
+    head = stored[room][-1]["seq"]
+    await ws.send({"type": "subscribe", "room_id": room, "after_seq": head - 3})
+    got = await ws.collect(lambda f: f.get("room_id") == room
+                           and (is_room_message(f) or f["type"] == "subscribed"), 4, timeout=10)
+    assert [f["id"] for f in got if f["type"] != "subscribed"] == \
+        [m["id"] for m in stored[room][-3:]], got
+
+
+def _wait_log(s, name, since, text, timeout=20):
+    """Waits until the process's log has text after byte offset since; returns that part."""
+    deadline = time.time() + timeout
+    while text not in s.log_text(name)[since:]:
+        assert time.time() < deadline, [x for x in s.log_text(name)[since:].splitlines()
+                                        if "db command" not in x]
+        time.sleep(0.1)
+    return s.log_text(name)[since:]
+
+
+def _message_finds(s, names, marks):
+    """The finds of `messages` the named processes sent since marks."""
+    return [x for x in _trace_lines(s, names, marks)
+            if x.get("op") == "read" and x.get("collection") == "messages"
+            and x.get("command") == "find"]
+
+
 async def _six_in_each(s, gateway, owner, rooms, tag):
     """Six acked messages of the owner in each room, through the given gateway."""
     a = await connect(s.gateway_ws_url(gateway), owner["token"], name="owner")
@@ -731,22 +759,14 @@ def test_a_redis_flush_mid_run_warms_the_windows_once(make_stack):
     async def look():
         for i, room in enumerate(rooms):
             b = await connect(s.gateway_ws_url(i % 2), reader["token"], name="reader")
-            head = stored[room][-1]["seq"]
-            await b.send({"type": "subscribe", "room_id": room, "after_seq": head - 3})
-            got = await b.collect(lambda f, room=room: f.get("room_id") == room
-                                  and (is_room_message(f) or f["type"] == "subscribed"),
-                                  4, timeout=10)
-            assert [f["id"] for f in got if f["type"] != "subscribed"] == \
-                [m["id"] for m in stored[room][-3:]], got
+            await _resume_last_three(b, room, stored)
             await b.close()
 
     asyncio.run(look())
     for room in rooms:
         page = _history(c, reader, room, "?limit=5")
         assert [m["id"] for m in page["messages"]] == [m["id"] for m in stored[room][-5:]]
-    warm_reads = [x for x in _trace_lines(s, names, since)
-                  if x.get("op") == "read" and x.get("collection") == "messages"
-                  and x.get("command") == "find"]
+    warm_reads = _message_finds(s, names, since)
     assert len(warm_reads) == 1, warm_reads
     after = [x for x in _trace_lines(s, names, mark)
              if x.get("op") == "read" and x.get("collection") == "messages"]
@@ -781,12 +801,8 @@ def test_a_redis_loss_warms_the_windows_without_new_sockets(make_stack, loss):
     # REST first: an authenticated call that is not a history page
     r = c.get(f"/api/rooms/{rooms[0]}", reader["token"])
     assert r.status_code == 200, r.text
-    deadline = time.time() + 20
-    while "room windows warmed" not in s.log_text("gateway0")[since["gateway0"]:]:
-        assert time.time() < deadline, [x for x in s.log_text("gateway0")[since["gateway0"]:]
-                                        .splitlines() if "db command" not in x]
-        time.sleep(0.1)
-    assert "read model lost mid-run" in s.log_text("gateway0")[since["gateway0"]:]
+    assert "read model lost mid-run" in _wait_log(s, "gateway0", since["gateway0"],
+                                                  "room windows warmed")
     mark = {n: len(s.log_text(n)) for n in names}
     for room in rooms:
         page = _history(c, reader, room, "?limit=5")
@@ -796,19 +812,11 @@ def test_a_redis_loss_warms_the_windows_without_new_sockets(make_stack, loss):
     async def resume():
         b = await connect(s.gateway_ws_url(0), reader["token"], name="reader")
         for room in rooms:
-            head = stored[room][-1]["seq"]
-            await b.send({"type": "subscribe", "room_id": room, "after_seq": head - 3})
-            got = await b.collect(lambda f, room=room: f.get("room_id") == room
-                                  and (is_room_message(f) or f["type"] == "subscribed"),
-                                  4, timeout=10)
-            assert [f["id"] for f in got if f["type"] != "subscribed"] == \
-                [m["id"] for m in stored[room][-3:]], got
+            await _resume_last_three(b, room, stored)
         await b.close()
 
     asyncio.run(resume())
-    warm_reads = [x for x in _trace_lines(s, names, since)
-                  if x.get("op") == "read" and x.get("collection") == "messages"
-                  and x.get("command") == "find"]
+    warm_reads = _message_finds(s, names, since)
     assert len(warm_reads) == 1, [json.dumps(x) for x in warm_reads]
     after = [x for x in _trace_lines(s, names, mark)
              if x.get("op") == "read" and x.get("collection") == "messages"]
@@ -838,17 +846,11 @@ def test_windows_rebuilt_by_readers_are_not_read_again(make_stack):
             assert [m["id"] for m in page["messages"]] == [m["id"] for m in stored[room][-5:]]
     finally:
         os.kill(pid, signal.SIGCONT)
-    deadline = time.time() + 20
-    while "room windows: readers rebuilt them" not in s.log_text("gateway0")[since["gateway0"]:]:
-        assert time.time() < deadline, [x for x in s.log_text("gateway0")[since["gateway0"]:]
-                                        .splitlines() if "db command" not in x]
-        time.sleep(0.1)
-    assert '"missing":"1 of 3"' in s.log_text("gateway0")[since["gateway0"]:]
+    assert '"missing":"1 of 3"' in _wait_log(s, "gateway0", since["gateway0"],
+                                             "room windows: readers rebuilt them")
     page = _history(c, reader, rooms[2], "?limit=5")
     assert [m["id"] for m in page["messages"]] == [m["id"] for m in stored[rooms[2]][-5:]]
-    reads = [x for x in _trace_lines(s, names, since)
-             if x.get("op") == "read" and x.get("collection") == "messages"
-             and x.get("command") == "find"]
+    reads = _message_finds(s, names, since)
     # one per room, by its first reader: none by the gateway's look
     assert len(reads) == 3, [json.dumps(x) for x in reads]
     assert not [x for x in _trace_lines(s, ["gateway0"], since)
@@ -876,12 +878,8 @@ def test_a_gateway_holding_rooms_rebuilds_their_windows_once_after_a_restart(mak
         since = len(s.log_text("gateway0"))
         s.stop_redis()
         s.start_redis()
-        deadline = time.time() + 20
-        text = ""
-        while "room windows: readers rebuilt them" not in text:
-            assert time.time() < deadline, [x for x in text.splitlines() if "db command" not in x]
-            await asyncio.sleep(0.1)
-            text = s.log_text("gateway0")[since:]
+        await asyncio.to_thread(_wait_log, s, "gateway0", since,
+                                "room windows: readers rebuilt them")
         # live delivery still works after the restart
         a = await connect(s.gateway_ws_url(0), owner["token"], name="owner2")
         await _send_many(a, rooms[0], 1, "after")
@@ -894,7 +892,5 @@ def test_a_gateway_holding_rooms_rebuilds_their_windows_once_after_a_restart(mak
 
     since = asyncio.run(run())
     assert "room windows warmed" not in s.log_text("gateway0")[since:]
-    finds = [x for x in _trace_lines(s, ["gateway0"], {"gateway0": since})
-             if x.get("op") == "read" and x.get("collection") == "messages"
-             and x.get("command") == "find"]
+    finds = _message_finds(s, ["gateway0"], {"gateway0": since})
     assert len(finds) <= 3, [json.dumps(x) for x in finds]  # one per room at most

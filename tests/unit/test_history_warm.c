@@ -182,30 +182,33 @@ static void test_another_warm_up_means_no_read(void **state)
     chat_redis_lock_release(s->redis, &theirs);
 }
 
+/* A new room in `rooms` named name; its id into id. */
+static void new_room(chat_store_t *s, const char *name, char *id)
+{
+    chat_room_t room = {0};
+
+    assert_int_equal(chat_rooms_create(s->db, name, "", false, "650000000000000000000009", &room),
+                     CHAT_OK);
+    snprintf(id, CHAT_ID_LEN, "%s", room.id);
+    chat_room_clear(&room);
+}
+
 /* Three rooms in `rooms`, with messages, and two without; windows built for the first
  * `ready` of the three (as a gateway's resubscribe or a history page would) after a
  * flush. */
 static void three_rooms_some_ready(chat_store_t *s, char (*ids)[CHAT_ID_LEN], size_t ready)
 {
+    char empty[CHAT_ID_LEN];
+
     for (size_t i = 0; i < 3; i++) {
-        chat_room_t room = {0};
         char name[16];
         snprintf(name, sizeof(name), "warm%zu", i);
-        assert_int_equal(
-            chat_rooms_create(s->db, name, "", false, "650000000000000000000009", &room), CHAT_OK);
-        snprintf(ids[i], CHAT_ID_LEN, "%s", room.id);
-        chat_room_clear(&room);
+        new_room(s, name, ids[i]);
         store_n(s, ids[i], 4 + (int)i);
     }
     /* rooms nobody wrote in have no window: they are not counted as missing one */
-    for (size_t i = 0; i < 2; i++) {
-        chat_room_t empty = {0};
-        char name[16];
-        snprintf(name, sizeof(name), "empty%zu", i);
-        assert_int_equal(
-            chat_rooms_create(s->db, name, "", false, "650000000000000000000009", &empty), CHAT_OK);
-        chat_room_clear(&empty);
-    }
+    new_room(s, "empty0", empty);
+    new_room(s, "empty1", empty);
     flush(s);
     for (size_t i = 0; i < ready; i++) {
         chat_history_page_t page = {0};
