@@ -20,7 +20,7 @@ def leaves_settled(stack, limit_s=30.0):
     """Waits until no leave is waiting for its room_members delete (member_leaves
     records not done: the REST collector deletes a small room's a second after the
     leave, and settles a large room's once they are CHAT_MEMBER_LEAVE_SETTLE_MS, 10 s,
-    old), at most limit_s. Returns the seconds waited, so that one room's phase does not pay for
+    old; both once the api process has answered nothing for 250 ms), at most limit_s. Returns the seconds waited, so that one room's phase does not pay for
     the previous one's deferred deletes."""
     from pymongo import MongoClient
     db = MongoClient(stack.mongo_uri)[stack.mongo_db]

@@ -15,7 +15,7 @@
  * (password.h) and computes that dummy once; it touches nothing but the thread-safe
  * pool, the thread-safe logger and password.c's locked state. A third writes the
  * room_heads raises and leave deletes that joins and leaves note (write_behind.h), off
- * the requests' time.
+ * the requests' time (the deletes when no request has run for a moment).
  * Relies on libfcgi's fcgiapp.h (not fcgi_stdio.h) and common/.
  */
 #include <errno.h>
@@ -379,8 +379,10 @@ int main(void)
     }
     chat_log_info("chat-api ready");
     while (!main__stopping && FCGX_Accept_r(&fr) >= 0) {
+        chat_write_behind_request_begin(write_behind); /* its scans wait for a quiet moment */
         main__serve(&ctx, &fr);
         FCGX_Finish_r(&fr);
+        chat_write_behind_request_end(write_behind);
     }
     FCGX_Free(&fr, 1);
     chat_log_info("chat-api stopping");

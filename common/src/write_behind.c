@@ -5,8 +5,9 @@
  * one delete per room) by the collector's own thread or by its owner. The thread writes
  * heads at once (a head left behind costs every writer after a Redis loss a refused
  * insert and a repair: measured in the chaos runs, docs/RELIABILITY.md) and leaves a
- * second after the first of them (or when CHAT_WRITE_BEHIND_MAX wait): each delete scans
- * room_members on FerretDB, so leaves that come together share one. A large room's
+ * second after the first of them (or when CHAT_WRITE_BEHIND_LEAVES_MAX wait): each delete
+ * scans room_members on FerretDB, so leaves that come together share one; and since that
+ * scan slows the requests beside it, it waits for a moment without requests (bounded). A large room's
  * leaves wait in their own list until they can be settled (chat_membership_leaves_settle:
  * one $in for a burst instead of one delete each). It also runs the leave records' sweep
  * every CHAT_WRITE_BEHIND_SWEEP_MS.
@@ -20,6 +21,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "chat/clock.h"
@@ -27,12 +29,14 @@
 #include "chat/membership_leaves.h"
 #include "chat/messages_repo.h"
 
+#define BEHIND__SLOW_ROUND_MS 200 /* a round of deferred deletes this long is logged */
+
 typedef struct behind__batch {
     size_t n;
     bson_oid_t rooms[CHAT_WRITE_BEHIND_MAX];
     int64_t seqs[CHAT_WRITE_BEHIND_MAX];
     size_t n_leaves;
-    chat_member_leave_t leaves[CHAT_WRITE_BEHIND_MAX];
+    chat_member_leave_t leaves[CHAT_WRITE_BEHIND_LEAVES_MAX];
 } behind__batch_t;
 
 struct chat_write_behind {
@@ -41,6 +45,10 @@ struct chat_write_behind {
     behind__batch_t noted;   /* guarded by mu */
     size_t writing;          /* guarded by mu: rooms of the batch being written */
     int64_t leaves_since_ms; /* guarded by mu: when the first noted leave came */
+    /* guarded by mu: the owner's requests (chat_write_behind_request_begin/end): how many
+     * run now, and when the last one ended; an owner that never reports is always quiet */
+    int requests;
+    int64_t quiet_since_ms;
     /* guarded by mu: large rooms' leaves, in the order noted (so by at_ms, roughly) */
     chat_member_leave_t settling[CHAT_WRITE_BEHIND_SETTLE_MAX];
     size_t n_settling;
@@ -61,27 +69,52 @@ chat_write_behind_t *chat_write_behind_create(void)
     return h;
 }
 
+/* One line per round of deferred deletes (debug), a warning when it was slow. */
+static void behind__log_round(const char *what, size_t n, int64_t started_ms)
+{
+    int64_t ms = chat_clock_monotonic_ms() - started_ms;
+    char count[24];
+    char took[24];
+
+    snprintf(count, sizeof(count), "%zu", n);
+    snprintf(took, sizeof(took), "%lld", (long long)ms);
+    chat_log(ms >= BEHIND__SLOW_ROUND_MS ? CHAT_LOG_WARN : CHAT_LOG_DEBUG, what, "count", count,
+             "duration_ms", took, (char *)NULL);
+}
+
 /* Takes the noted pairs, and the leaves when leaves_too (mu held), writes them without
  * it. */
 static void behind__write_taken(chat_write_behind_t *h, chat_db_t *db, bool leaves_too)
 {
-    behind__batch_t taken = h->noted;
+    bson_oid_t rooms[CHAT_WRITE_BEHIND_MAX];
+    int64_t seqs[CHAT_WRITE_BEHIND_MAX];
+    size_t n = h->noted.n;
+    size_t n_leaves = leaves_too ? h->noted.n_leaves : 0;
+    chat_member_leave_t *leaves = n_leaves > 0 ? malloc(n_leaves * sizeof(*leaves)) : NULL;
 
-    h->noted.n = 0;
-    if (leaves_too) {
-        h->noted.n_leaves = 0;
+    if (leaves == NULL) {
+        n_leaves = 0; /* out of memory: the leaves wait for the next round */
     } else {
-        taken.n_leaves = 0;
+        memcpy(leaves, h->noted.leaves, n_leaves * sizeof(*leaves));
+        h->noted.n_leaves = 0;
     }
-    h->writing += taken.n + taken.n_leaves;
+    memcpy(rooms, h->noted.rooms, n * sizeof(rooms[0]));
+    memcpy(seqs, h->noted.seqs, n * sizeof(seqs[0]));
+    h->noted.n = 0;
+    h->writing += n + n_leaves;
     pthread_mutex_unlock(&h->mu);
-    if (taken.n > 0) {
-        chat_messages_heads_advance(db, taken.rooms, taken.seqs, taken.n);
+    if (n > 0) {
+        chat_messages_heads_advance(db, rooms, seqs, n);
     }
-    /* a failure leaves the record to the sweep, which finishes it later */
-    (void)chat_membership_leaves_finish(db, taken.leaves, taken.n_leaves);
+    if (n_leaves > 0) {
+        int64_t t0 = chat_clock_monotonic_ms();
+        /* a failure leaves the record to the sweep, which finishes it later */
+        (void)chat_membership_leaves_finish(db, leaves, n_leaves);
+        behind__log_round("leaves finished", n_leaves, t0);
+    }
+    free(leaves);
     pthread_mutex_lock(&h->mu);
-    h->writing -= taken.n + taken.n_leaves;
+    h->writing -= n + n_leaves;
 }
 
 /* Takes the large rooms' leaves recorded by until_ms (mu held; INT64_MAX: all of them)
@@ -91,6 +124,7 @@ static void behind__settle_taken(chat_write_behind_t *h, chat_db_t *db, int64_t 
     chat_member_leave_t *taken = malloc(h->n_settling * sizeof(*taken));
     size_t n = 0;
     size_t kept = 0;
+    int64_t t0;
 
     if (taken == NULL) {
         return; /* the next round tries again */
@@ -106,7 +140,9 @@ static void behind__settle_taken(chat_write_behind_t *h, chat_db_t *db, int64_t 
     h->writing += n;
     pthread_mutex_unlock(&h->mu);
     /* a failure leaves the records to the sweep */
+    t0 = chat_clock_monotonic_ms();
     (void)chat_membership_leaves_settle(db, taken, n, chat_clock_now_ms());
+    behind__log_round("large rooms' leaves settled", n, t0);
     free(taken);
     pthread_mutex_lock(&h->mu);
     h->writing -= n;
@@ -136,9 +172,11 @@ static void behind__sweep(chat_db_t *db)
 {
     size_t finished = 0;
     char count[24];
+    int64_t t0 = chat_clock_monotonic_ms();
+    chat_err_t rc = chat_membership_leaves_sweep(db, chat_clock_now_ms(), &finished);
 
-    if (chat_membership_leaves_sweep(db, chat_clock_now_ms(), &finished) == CHAT_OK &&
-        finished > 0) {
+    behind__log_round("leave records swept", finished, t0);
+    if (rc == CHAT_OK && finished > 0) {
         snprintf(count, sizeof(count), "%zu", finished);
         chat_log_warn("finished leaves whose process stopped before deleting the membership",
                       "count", count);
@@ -160,6 +198,26 @@ static void behind__wait(chat_write_behind_t *h, int64_t ms)
     pthread_cond_timedwait(&h->cv, &h->mu, &until);
 }
 
+/* Milliseconds until the owner has been quiet for CHAT_WRITE_BEHIND_QUIET_MS (mu held):
+ * <= 0 when it has (an owner that never reports its requests always has). */
+static int64_t behind__quiet_in(const chat_write_behind_t *h, int64_t now)
+{
+    return h->requests > 0 ? CHAT_WRITE_BEHIND_QUIET_MS
+                           : h->quiet_since_ms + CHAT_WRITE_BEHIND_QUIET_MS - now;
+}
+
+/* Work that may wait for a quiet moment: due in ready_in ms, then at the owner's next
+ * quiet moment, but never more than CHAT_WRITE_BEHIND_QUIET_MAX_WAIT_MS after ready. */
+static int64_t behind__when_quiet(int64_t ready_in, int64_t quiet_in)
+{
+    int64_t forced_in = ready_in + CHAT_WRITE_BEHIND_QUIET_MAX_WAIT_MS;
+
+    if (ready_in == INT64_MAX || ready_in > 0) {
+        return ready_in;
+    }
+    return quiet_in < forced_in ? quiet_in : forced_in;
+}
+
 static void *behind__main(void *arg)
 {
     chat_write_behind_t *h = arg;
@@ -168,29 +226,38 @@ static void *behind__main(void *arg)
     pthread_mutex_lock(&h->mu);
     while (!h->stop) {
         int64_t now = chat_clock_monotonic_ms();
-        int64_t leaves_in = CHAT_WRITE_BEHIND_SWEEP_MS; /* until the leaves are due */
+        int64_t quiet_in = behind__quiet_in(h, now);
+        int64_t leaves_in = INT64_MAX; /* until the leaves are due */
         int64_t settle_in = behind__settle_in(h);
+        int64_t sweep_in =
+            behind__when_quiet(swept_ms + CHAT_WRITE_BEHIND_SWEEP_MS - now, quiet_in);
+        int64_t wait;
+        if (h->n_settling < CHAT_WRITE_BEHIND_SETTLE_MAX) {
+            settle_in = behind__when_quiet(settle_in, quiet_in);
+        }
         if (settle_in <= 0) {
             behind__settle_taken(h, h->db, chat_clock_now_ms() - CHAT_MEMBER_LEAVE_SETTLE_MS);
             continue;
         }
-        if (now - swept_ms >= CHAT_WRITE_BEHIND_SWEEP_MS) {
+        if (sweep_in <= 0) {
             swept_ms = now;
             pthread_mutex_unlock(&h->mu);
             behind__sweep(h->db);
             pthread_mutex_lock(&h->mu);
             continue;
         }
-        if (h->noted.n_leaves > 0) {
-            leaves_in = h->noted.n_leaves == CHAT_WRITE_BEHIND_MAX
-                ? 0
-                : h->leaves_since_ms + CHAT_WRITE_BEHIND_LEAVES_WAIT_MS - now;
+        if (h->noted.n_leaves == CHAT_WRITE_BEHIND_LEAVES_MAX) {
+            leaves_in = 0;
+        } else if (h->noted.n_leaves > 0) {
+            leaves_in = behind__when_quiet(
+                h->leaves_since_ms + CHAT_WRITE_BEHIND_LEAVES_WAIT_MS - now, quiet_in);
         }
-        if (h->noted.n == 0 && leaves_in > 0) {
-            behind__wait(h, leaves_in < settle_in ? leaves_in : settle_in);
+        if (h->noted.n > 0 || leaves_in <= 0) {
+            behind__write_taken(h, h->db, leaves_in <= 0);
             continue;
         }
-        behind__write_taken(h, h->db, leaves_in <= 0);
+        wait = leaves_in < settle_in ? leaves_in : settle_in;
+        behind__wait(h, wait < sweep_in ? wait : sweep_in);
     }
     pthread_mutex_unlock(&h->mu);
     return NULL;
@@ -274,7 +341,7 @@ bool chat_write_behind_note_leave(chat_write_behind_t *h, const chat_member_leav
             pthread_cond_signal(&h->cv);
             ok = true;
         }
-    } else if (h->noted.n_leaves < CHAT_WRITE_BEHIND_MAX) {
+    } else if (h->noted.n_leaves < CHAT_WRITE_BEHIND_LEAVES_MAX) {
         if (h->noted.n_leaves == 0) {
             h->leaves_since_ms = chat_clock_monotonic_ms();
         }
@@ -284,6 +351,25 @@ bool chat_write_behind_note_leave(chat_write_behind_t *h, const chat_member_leav
     }
     pthread_mutex_unlock(&h->mu);
     return ok;
+}
+
+void chat_write_behind_request_begin(chat_write_behind_t *h)
+{
+    if (h != NULL) {
+        pthread_mutex_lock(&h->mu);
+        h->requests++;
+        pthread_mutex_unlock(&h->mu);
+    }
+}
+
+void chat_write_behind_request_end(chat_write_behind_t *h)
+{
+    if (h != NULL) {
+        pthread_mutex_lock(&h->mu);
+        h->requests -= h->requests > 0;
+        h->quiet_since_ms = chat_clock_monotonic_ms();
+        pthread_mutex_unlock(&h->mu);
+    }
 }
 
 size_t chat_write_behind_pending(chat_write_behind_t *h)

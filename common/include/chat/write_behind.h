@@ -11,7 +11,8 @@
  * rest-fcgi notes them from its requests (store.h's hooks); a thread of its own writes
  * the heads at once, lets leaves gather for CHAT_WRITE_BEHIND_LEAVES_WAIT_MS (a large
  * room's for CHAT_MEMBER_LEAVE_SETTLE_MS: membership_leaves.h), and sweeps the leave
- * records every CHAT_WRITE_BEHIND_SWEEP_MS.
+ * records every CHAT_WRITE_BEHIND_SWEEP_MS; the deletes and the sweep then wait for a
+ * moment without requests (CHAT_WRITE_BEHIND_QUIET_MS, bounded).
  *
  * Threads: any thread may note; the writes run on the collector's own thread when it
  * was started with chat_write_behind_start, else on whichever thread calls
@@ -29,9 +30,20 @@
 
 /* Rooms noted between two flushes; a note beyond them is refused (write it inline). */
 #define CHAT_WRITE_BEHIND_MAX 64
+/* Leaves noted between two flushes; the collector's thread writes them at once when
+ * full, and a note beyond them is refused (finish it inline). */
+#define CHAT_WRITE_BEHIND_LEAVES_MAX 1024
 /* How long the collector's thread lets leaves gather before it deletes their memberships
  * (one delete per room for all of them). */
 #define CHAT_WRITE_BEHIND_LEAVES_WAIT_MS 1000
+/* The leaves' deletes, the large rooms' settles and the sweep are FerretDB scans that
+ * slow whichever request runs beside them on a small machine (measured: the 65th join
+ * and leave of a room, docs/BENCHMARKS.md "Stop 30"): once due they wait until the
+ * owner has served no request for CHAT_WRITE_BEHIND_QUIET_MS
+ * (chat_write_behind_request_begin/end), at most CHAT_WRITE_BEHIND_QUIET_MAX_WAIT_MS.
+ * room_heads raises never wait. */
+#define CHAT_WRITE_BEHIND_QUIET_MS 250
+#define CHAT_WRITE_BEHIND_QUIET_MAX_WAIT_MS 10000
 /* How often the collector's thread sweeps the leave records. */
 #define CHAT_WRITE_BEHIND_SWEEP_MS 30000
 /* Leaves of rooms larger than this wait CHAT_MEMBER_LEAVE_SETTLE_MS instead, so that a
@@ -62,9 +74,16 @@ bool chat_write_behind_note_head(chat_write_behind_t *h, const char *room_id, in
 /** Notes a recorded leave whose membership is to be deleted: a large room's (by
  *  l->room_members) settled CHAT_MEMBER_LEAVE_SETTLE_MS + CHAT_WRITE_BEHIND_SETTLE_GATHER_MS
  *  after the oldest waiting, with every other one old enough by then; others finished after
- *  CHAT_WRITE_BEHIND_LEAVES_WAIT_MS. False (nothing noted) when that wait is full
- *  (finish it inline). */
+ *  CHAT_WRITE_BEHIND_LEAVES_WAIT_MS; both at the owner's next quiet moment after that
+ *  (CHAT_WRITE_BEHIND_QUIET_MS). False (nothing noted) when that wait is full (finish it
+ *  inline). */
 bool chat_write_behind_note_leave(chat_write_behind_t *h, const chat_member_leave_t *l);
+
+/** The owner starts / has answered a request: while it serves them, the collector's
+ *  thread keeps the work that can wait (CHAT_WRITE_BEHIND_QUIET_MS). An owner that never
+ *  calls these (the gateway) is always quiet. Any thread. */
+void chat_write_behind_request_begin(chat_write_behind_t *h);
+void chat_write_behind_request_end(chat_write_behind_t *h);
 
 /** Rooms and leaves noted and not yet written (being written counts). */
 size_t chat_write_behind_pending(chat_write_behind_t *h);
