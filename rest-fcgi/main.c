@@ -343,7 +343,9 @@ int main(void)
     }
     ctx.store.redis = ctx.redis;
     ctx.store.window = cfg.history_window;
-    write_behind = chat_write_behind_start(ctx.db);
+    /* the auth and health pools write neither (nor sweep the leave records: four
+     * processes sweeping every 30 s instead of seven) */
+    write_behind = rest_pool_writes_behind(ctx.pool) ? chat_write_behind_start(ctx.db) : NULL;
     if (write_behind != NULL) { /* else both are written inline, before the reply */
         ctx.store.head_later = main__head_later;
         ctx.store.leave_later = main__leave_later;

@@ -150,6 +150,12 @@ bool rest_pool_reads_history(const char *pool)
     return pool == NULL || pool[0] == '\0' || strcmp(pool, REST_POOL_HISTORY) == 0;
 }
 
+bool rest_pool_writes_behind(const char *pool)
+{
+    return pool == NULL ||
+        (strcmp(pool, REST_POOL_AUTH) != 0 && strcmp(pool, REST_POOL_HEALTH) != 0);
+}
+
 bool rest_route_allowed_in_pool(const rest_route_t *route, const char *pool)
 {
     return (route->flags & REST_ROUTE_BCRYPT) == 0 || rest_pool_hashes_passwords(pool);

@@ -24,6 +24,8 @@ typedef enum rest_route_flags {
 #define REST_POOL_AUTH "auth"
 /** The pool lighttpd routes history pages to. */
 #define REST_POOL_HISTORY "history"
+/** The pool lighttpd routes /health and /metrics to. */
+#define REST_POOL_HEALTH "health"
 
 typedef struct rest_route {
     const char *method;
@@ -54,6 +56,12 @@ bool rest_path_match(const char *pattern, const char *path,
  */
 rest_match_t rest_router_find(const char *method, const char *path, rest_request_t *req,
                               const rest_route_t **route, char *allow, size_t allow_len);
+
+/** Whether a process of this pool may store a message or change a membership, and so
+ *  starts the write-behind collector (write_behind.h) with its sweep of the leave
+ *  records: every pool but "auth" (login, register) and "health" (/health, /metrics), whose
+ *  routes do neither. Pure. */
+bool rest_pool_writes_behind(const char *pool);
 
 /**
  * True when a route may run in this process's pool (pool: CHAT_FCGI_POOL, NULL when

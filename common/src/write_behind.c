@@ -6,11 +6,11 @@
  * heads at once (a head left behind costs every writer after a Redis loss a refused
  * insert and a repair: measured in the chaos runs, docs/RELIABILITY.md) and leaves a
  * second after the first of them (or when CHAT_WRITE_BEHIND_LEAVES_MAX wait): each delete
- * scans room_members on FerretDB, so leaves that come together share one; and since that
- * scan slows the requests beside it, it waits for a moment without requests (bounded). A large room's
+ * scans room_members on FerretDB, so leaves that come together share one. A large room's
  * leaves wait in their own list until they can be settled (chat_membership_leaves_settle:
  * one $in for a burst instead of one delete each). It also runs the leave records' sweep
- * every CHAT_WRITE_BEHIND_SWEEP_MS.
+ * every CHAT_WRITE_BEHIND_SWEEP_MS. Those scans slow the requests beside them, so once
+ * due they wait for a moment without requests (CHAT_WRITE_BEHIND_QUIET_MS, bounded).
  *
  * Threads: notes from any thread; the writer thread (chat_write_behind_start) only
  * flushes.
@@ -30,6 +30,7 @@
 #include "chat/messages_repo.h"
 
 #define BEHIND__SLOW_ROUND_MS 200 /* a round of deferred deletes this long is logged */
+#define BEHIND__RETRY_MS 100      /* out of memory: the next try of a round */
 
 typedef struct behind__batch {
     size_t n;
@@ -69,6 +70,21 @@ chat_write_behind_t *chat_write_behind_create(void)
     return h;
 }
 
+/* Waits on h->cv (mu held) for at most ms. */
+static void behind__wait(chat_write_behind_t *h, int64_t ms)
+{
+    struct timespec until;
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += (time_t)(ms / 1000);
+    until.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&h->cv, &h->mu, &until);
+}
+
 /* One line per round of deferred deletes (debug), a warning when it was slow. */
 static void behind__log_round(const char *what, size_t n, int64_t started_ms)
 {
@@ -92,9 +108,10 @@ static void behind__write_taken(chat_write_behind_t *h, chat_db_t *db, bool leav
     size_t n_leaves = leaves_too ? h->noted.n_leaves : 0;
     chat_member_leave_t *leaves = n_leaves > 0 ? malloc(n_leaves * sizeof(*leaves)) : NULL;
 
-    if (leaves == NULL) {
-        n_leaves = 0; /* out of memory: the leaves wait for the next round */
-    } else {
+    if (leaves == NULL && n_leaves > 0) {
+        n_leaves = 0; /* out of memory: the leaves wait for the next round, a moment later */
+        behind__wait(h, BEHIND__RETRY_MS);
+    } else if (leaves != NULL) {
         memcpy(leaves, h->noted.leaves, n_leaves * sizeof(*leaves));
         h->noted.n_leaves = 0;
     }
@@ -181,21 +198,6 @@ static void behind__sweep(chat_db_t *db)
         chat_log_warn("finished leaves whose process stopped before deleting the membership",
                       "count", count);
     }
-}
-
-/* Waits on h->cv (mu held) for at most ms. */
-static void behind__wait(chat_write_behind_t *h, int64_t ms)
-{
-    struct timespec until;
-
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += (time_t)(ms / 1000);
-    until.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
-    pthread_cond_timedwait(&h->cv, &h->mu, &until);
 }
 
 /* Milliseconds until the owner has been quiet for CHAT_WRITE_BEHIND_QUIET_MS (mu held):

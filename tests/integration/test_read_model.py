@@ -894,3 +894,42 @@ def test_a_gateway_holding_rooms_rebuilds_their_windows_once_after_a_restart(mak
     assert "room windows warmed" not in s.log_text("gateway0")[since:]
     finds = _message_finds(s, ["gateway0"], {"gateway0": since})
     assert len(finds) <= 3, [json.dumps(x) for x in finds]  # one per room at most
+
+
+def test_a_new_rooms_first_join_message_and_page_read_nothing(make_stack):
+    """A room (or a DM) that was just created has no messages and exactly its creators
+    as members, so its creation records that in the read model (member set, empty
+    window, seq 0 in room_heads): its first join, first message, first page and first
+    subscribe read neither `messages` nor `room_members` (on FerretDB the seq of a first
+    message was a scan of `messages`, the member set a scan of `room_members`, ~1.5 s
+    each at a million messages). Before, each of those firsts read them."""
+    s = make_stack(gateways=1, env={"DB_TRACE": "1"})
+    _wait_log(s, "gateway0", 0, "room windows")  # the start's warm-up reads everything
+    c = Client(s)
+    owner, joiner, other = c.new_user(), c.new_user(), c.new_user()
+    names = ["lighttpd", "gateway0"]
+    since = {n: len(s.log_text(n)) for n in names}
+    room = c.new_room(owner)["id"]
+    c.join(joiner, room)
+    dm = c.post("/api/dms", {"user_id": other["id"]}, token=owner["token"])
+    assert dm.status_code in (200, 201), dm.text
+    dm = dm.json()["id"]
+
+    async def run():
+        a = await connect(s.gateway_ws_url(0), joiner["token"], name="joiner")
+        assert (await a.subscribe(room))["type"] == "subscribed"
+        await _send_many(a, room, 2, "first")
+        await a.close()
+        b = await connect(s.gateway_ws_url(0), owner["token"], name="owner")
+        assert (await b.subscribe(dm))["type"] == "subscribed"
+        await _send_many(b, dm, 1, "dm")
+        await b.close()
+
+    asyncio.run(run())
+    page = _history(c, owner, room)
+    assert [m["seq"] for m in page["messages"]] == [1, 2, 3], page  # the join, then two
+    assert page["total"] == 3
+    assert [m["content"] for m in _history(c, other, dm)["messages"]] == ["dm 0"]
+    reads = [(x.get("collection"), x.get("command"))
+             for x in _trace_lines(s, names, since) if x.get("op") == "read"]
+    assert not [r for r in reads if r[0] in ("messages", "room_members")], reads

@@ -92,8 +92,11 @@ static void test_exact_routes_and_pools(void **state)
         const char *name;
         bool hashes;
         bool history;
-    } pools[] = {{"auth", true, false},    {"history", false, true}, {"api", false, false},
-                 {"health", false, false}, {"", true, true},         {NULL, true, true}};
+        bool writes_behind;
+    } pools[] = {{"auth", true, false, false}, {"history", false, true, true},
+                 {"api", false, false, true},  {"health", false, false, false},
+                 {"", true, true, true},       {NULL, true, true, true},
+                 {"other", false, false, true}};
     rest_request_t req;
     const rest_route_t *route = NULL;
     char allow[64];
@@ -119,10 +122,12 @@ static void test_exact_routes_and_pools(void **state)
     assert_true(rest_route_allowed_in_pool(route, "api"));
     /* what a process does at start by its pool: only one that hashes passwords samples
      * their cost and warms bcrypt; only one that serves history opens the long-timeout
-     * pool; an unset pool serves everything */
+     * pool; only one that may store messages or change memberships starts the
+     * write-behind collector (and its sweep); an unset pool serves everything */
     for (size_t i = 0; i < sizeof(pools) / sizeof(pools[0]); i++) {
         assert_int_equal(rest_pool_hashes_passwords(pools[i].name), pools[i].hashes);
         assert_int_equal(rest_pool_reads_history(pools[i].name), pools[i].history);
+        assert_int_equal(rest_pool_writes_behind(pools[i].name), pools[i].writes_behind);
     }
 }
 

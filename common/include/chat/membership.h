@@ -48,7 +48,9 @@ chat_err_t chat_membership_charge(const chat_store_t *s, const char *actor_id, d
                                   int64_t *retry_after_ms);
 
 /** A room was just created with these members (creator first): records it in the read
- *  model (room document, public list, each member's room list). Best effort. */
+ *  model (room document, public list, each member's room list) and, since nobody else
+ *  knows it yet, its member set, its empty history window (Redis) and its seq 0
+ *  (room_heads), so that its first join, message and page read nothing. Best effort. */
 void chat_membership_room_created(const chat_store_t *s, const chat_room_t *room,
                                   const char (*members)[CHAT_ID_LEN], size_t n);
 
