@@ -212,11 +212,12 @@ static int64_t behind__quiet_in(const chat_write_behind_t *h, int64_t now)
  * quiet moment, but never more than CHAT_WRITE_BEHIND_QUIET_MAX_WAIT_MS after ready. */
 static int64_t behind__when_quiet(int64_t ready_in, int64_t quiet_in)
 {
-    int64_t forced_in = ready_in + CHAT_WRITE_BEHIND_QUIET_MAX_WAIT_MS;
+    int64_t forced_in;
 
     if (ready_in == INT64_MAX || ready_in > 0) {
-        return ready_in;
+        return ready_in; /* nothing waits, or not ready yet */
     }
+    forced_in = ready_in + CHAT_WRITE_BEHIND_QUIET_MAX_WAIT_MS;
     return quiet_in < forced_in ? quiet_in : forced_in;
 }
 
