@@ -14,15 +14,18 @@ import pytest
 SYS_PIDFD_GETFD = 438  # x86_64 and aarch64 alike (the generic syscall table)
 
 
-def _inode_of_peer(port, deadline_s=5.0):
-    """The socket inode of the server end whose remote port is port (/proc/net/tcp*)."""
+def _inode_of_peer(server_port, port, deadline_s=5.0):
+    """The socket inode of the connection's server end: local port server_port, remote
+    port port (/proc/net/tcp*)."""
     deadline = time.time() + deadline_s
     while time.time() < deadline:
         for path in ("/proc/net/tcp", "/proc/net/tcp6"):
             with open(path) as f:
                 for line in f.read().splitlines()[1:]:
                     fields = line.split()
-                    if int(fields[2].rsplit(":", 1)[1], 16) == port and fields[9] != "0":
+                    if (int(fields[1].rsplit(":", 1)[1], 16) == server_port
+                            and int(fields[2].rsplit(":", 1)[1], 16) == port
+                            and fields[9] != "0"):
                         return fields[9]
         time.sleep(0.05)
     raise AssertionError(f"no server end for the client port {port}")
@@ -38,8 +41,8 @@ def _fd_of_inode(pid, inode):
     raise AssertionError(f"the gateway {pid} holds no socket {inode}")
 
 
-def _server_sockopt(pid, client_port, level, option):
-    target = _fd_of_inode(pid, _inode_of_peer(client_port))
+def _server_sockopt(pid, server_port, client_port, level, option):
+    target = _fd_of_inode(pid, _inode_of_peer(server_port, client_port))
     libc = ctypes.CDLL(None, use_errno=True)
     pidfd = os.pidfd_open(pid)
     try:
@@ -68,6 +71,6 @@ def test_the_gateway_turns_nagle_off_on_client_sockets(stack, gateway):
     url = urlparse(stack.gateway_ws_url(gateway))
     with socket.create_connection((url.hostname, url.port), timeout=5) as c:
         port = c.getsockname()[1]
-        nodelay = _server_sockopt(stack.gateway_pid(gateway), port, socket.IPPROTO_TCP,
-                                  socket.TCP_NODELAY)
+        nodelay = _server_sockopt(stack.gateway_pid(gateway), url.port, port,
+                                  socket.IPPROTO_TCP, socket.TCP_NODELAY)
     assert nodelay == 1, "the gateway's end of a client connection has Nagle on"
