@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "chat/db.h"
+#include "chat/membership.h"
 #include "chat/redis_sync.h"
 #include "chat/store.h"
 #include "chat/users_repo.h"
@@ -171,4 +172,22 @@ chat_cset_answer_t test_cset_has(const chat_store_t *s, const chat_cset_t *set, 
 
     assert_int_equal(chat_cset_check(s->redis, set, member, &a), CHAT_OK);
     return a;
+}
+
+void test_join(chat_store_t *st, const char *room, const char *user, bool *changed)
+{
+    chat_room_t after = {0};
+
+    assert_int_equal(chat_membership_join(st, room, user, "u", false, &after, NULL, changed),
+                     CHAT_OK);
+    chat_room_clear(&after);
+}
+
+void test_leave(chat_store_t *st, const char *room, const char *user, bool *changed)
+{
+    chat_room_t after = {0};
+
+    assert_int_equal(chat_membership_leave(st, room, user, "u", false, &after, NULL, changed),
+                     CHAT_OK);
+    chat_room_clear(&after);
 }

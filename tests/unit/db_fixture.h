@@ -39,6 +39,10 @@ int store_teardown(void **state);
 /* Documents of coll matching {room_id: room[, user_id: user]}, counted in MongoDB. */
 int64_t test_count_docs(chat_db_t *db, const char *coll, const char *room, const char *user);
 
+/** chat_membership_join / _leave of user in room as "u", asserted to succeed. */
+void test_join(chat_store_t *st, const char *room, const char *user, bool *changed);
+void test_leave(chat_store_t *st, const char *room, const char *user, bool *changed);
+
 /** Registers user <name> (email <name>@example.com, a placeholder hash) in db; its id
  *  into id. */
 void test_add_user(chat_db_t *db, const char *name, char id[CHAT_ID_LEN]);

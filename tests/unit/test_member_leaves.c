@@ -5,8 +5,8 @@
  * pending leave, even after the read model is flushed; the membership is deleted after
  * the reply (by the hook's owner, by rest-fcgi's collector thread, or inline without a
  * hook); a second leave of the same membership does nothing; a join finishes a pending
- * leave and outlives its late delete; the sweep finishes orphans and forgets done records;
- * the collector's deletes wait for a moment without requests, within a bound.
+ * leave and outlives its late delete; the sweep finishes orphans and forgets done records.
+ * The collector's deletes waiting for a quiet moment: test_write_behind.c.
  * A large room's settled leaves: test_membership_leaves.c.
  * Main thread, plus the collector's thread in one part.
  */
@@ -115,24 +115,6 @@ static void assert_readers_say(chat_store_t *st, const char *room, const char *u
     assert_int_equal(found, member);
 }
 
-static void join(chat_store_t *st, const char *room, const char *user, bool *changed)
-{
-    chat_room_t after = {0};
-
-    assert_int_equal(chat_membership_join(st, room, user, "u", false, &after, NULL, changed),
-                     CHAT_OK);
-    chat_room_clear(&after);
-}
-
-static void leave(chat_store_t *st, const char *room, const char *user, bool *changed)
-{
-    chat_room_t after = {0};
-
-    assert_int_equal(chat_membership_leave(st, room, user, "u", false, &after, NULL, changed),
-                     CHAT_OK);
-    chat_room_clear(&after);
-}
-
 static void test_a_leave_answers_before_its_membership_is_deleted(void **state)
 {
     chat_store_t *st = *state;
@@ -143,11 +125,11 @@ static void test_a_leave_answers_before_its_membership_is_deleted(void **state)
     int64_t seq = -1;
 
     assert_int_equal(chat_rooms_create(st->db, "leaves", "", false, ALICE, &r), CHAT_OK);
-    join(st, r.id, BOB, &changed);
+    test_join(st, r.id, BOB, &changed);
     assert_true(changed);
     later.leave_later = keep_leave;
     later.later_arg = &k;
-    leave(&later, r.id, BOB, &changed);
+    test_leave(&later, r.id, BOB, &changed);
     assert_true(changed);
     assert_int_equal(k.n, 1);
     /* answered: the leave is durable, the membership document still there */
@@ -168,7 +150,7 @@ static void test_a_leave_answers_before_its_membership_is_deleted(void **state)
         assert_int_equal(chat_member_check(st, r.id, BOB, &found), CHAT_OK);
         assert_true(found); /* the stale check */
     }
-    leave(st, r.id, BOB, &changed);
+    test_leave(st, r.id, BOB, &changed);
     assert_false(changed);
     assert_int_equal(chat_messages_last_seq(st->db, r.id, &seq), CHAT_OK);
     assert_int_equal(seq, 2);
@@ -181,8 +163,8 @@ static void test_a_leave_answers_before_its_membership_is_deleted(void **state)
     assert_readers_say(st, r.id, BOB, false);
 
     /* without a hook: deleted before the leave returns */
-    join(st, r.id, CAROL, &changed);
-    leave(st, r.id, CAROL, &changed);
+    test_join(st, r.id, CAROL, &changed);
+    test_leave(st, r.id, CAROL, &changed);
     assert_true(changed);
     assert_int_equal(test_count_docs(st->db, "room_members", r.id, CAROL), 0);
     assert_readers_say(st, r.id, CAROL, false);
@@ -198,13 +180,13 @@ static void test_a_join_finishes_a_pending_leave(void **state)
     bool changed = false;
 
     assert_int_equal(chat_rooms_create(st->db, "rejoin", "", false, ALICE, &r), CHAT_OK);
-    join(st, r.id, BOB, &changed);
+    test_join(st, r.id, BOB, &changed);
     later.leave_later = keep_leave;
     later.later_arg = &k;
-    leave(&later, r.id, BOB, &changed);
+    test_leave(&later, r.id, BOB, &changed);
     assert_true(changed);
     /* back at once, before the leave's delete ran */
-    join(st, r.id, BOB, &changed);
+    test_join(st, r.id, BOB, &changed);
     assert_true(changed);
     assert_int_equal(test_count_docs(st->db, "room_members", r.id, BOB), 1);
     assert_int_equal(test_count_docs(st->db, "member_leaves", r.id, BOB), 0);
@@ -214,17 +196,17 @@ static void test_a_join_finishes_a_pending_leave(void **state)
     assert_int_equal(test_count_docs(st->db, "room_members", r.id, BOB), 1);
     assert_readers_say(st, r.id, BOB, true);
     /* and leaving again works (no record stands in the way) */
-    leave(st, r.id, BOB, &changed);
+    test_leave(st, r.id, BOB, &changed);
     assert_true(changed);
     assert_readers_say(st, r.id, BOB, false);
 
     /* a leave whose delete ran but whose record is still there: the join forgets it and
      * begins after it */
     k.n = 0;
-    join(st, r.id, CAROL, &changed);
-    leave(&later, r.id, CAROL, &changed);
+    test_join(st, r.id, CAROL, &changed);
+    test_leave(&later, r.id, CAROL, &changed);
     assert_int_equal(chat_membership_leaves_finish(st->db, &k.leaves[0], 1), CHAT_OK);
-    join(st, r.id, CAROL, &changed);
+    test_join(st, r.id, CAROL, &changed);
     assert_true(changed);
     assert_int_equal(test_count_docs(st->db, "member_leaves", r.id, CAROL), 0);
     assert_readers_say(st, r.id, CAROL, true);
@@ -247,7 +229,7 @@ static void test_the_sweep(void **state)
     int64_t now = chat_clock_now_ms();
 
     assert_int_equal(chat_rooms_create(st->db, "sweep", "", false, ALICE, &r), CHAT_OK);
-    join(st, r.id, CAROL, &changed);
+    test_join(st, r.id, CAROL, &changed);
     bson_oid_init_from_string(&room, r.id);
     bson_oid_init_from_string(&bob, BOB);
     /* bob joined long ago */
@@ -298,18 +280,18 @@ static void test_leaves_finished_in_one_go(void **state)
 
     assert_int_equal(chat_rooms_create(st->db, "one", "", false, ALICE, &r1), CHAT_OK);
     assert_int_equal(chat_rooms_create(st->db, "two", "", false, ALICE, &r2), CHAT_OK);
-    join(st, r1.id, BOB, &changed);
-    join(st, r1.id, CAROL, &changed);
-    join(st, r2.id, BOB, &changed);
+    test_join(st, r1.id, BOB, &changed);
+    test_join(st, r1.id, CAROL, &changed);
+    test_join(st, r2.id, BOB, &changed);
     later.leave_later = keep_leave;
     later.later_arg = &k;
-    leave(&later, r1.id, BOB, &changed);
-    leave(&later, r2.id, BOB, &changed);
-    leave(&later, r1.id, CAROL, &changed);
+    test_leave(&later, r1.id, BOB, &changed);
+    test_leave(&later, r2.id, BOB, &changed);
+    test_leave(&later, r1.id, CAROL, &changed);
     assert_int_equal(k.n, 3);
     assert_int_equal(k.leaves[0].room_members, 2); /* alice and carol left in r1: small */
     /* carol is back in r1 before the delete; the join took her leave record over */
-    join(st, r1.id, CAROL, &changed);
+    test_join(st, r1.id, CAROL, &changed);
     assert_true(changed);
     assert_int_equal(chat_membership_leaves_finish(st->db, k.leaves, k.n), CHAT_OK);
     assert_int_equal(test_count_docs(st->db, "room_members", r1.id, BOB), 0);
@@ -391,10 +373,10 @@ static void test_the_collector_thread_deletes_after_the_reply(void **state)
 
     assert_non_null(h);
     assert_int_equal(chat_rooms_create(st->db, "thread", "", false, ALICE, &r), CHAT_OK);
-    join(st, r.id, BOB, &changed);
+    test_join(st, r.id, BOB, &changed);
     later.leave_later = note_leave;
     later.later_arg = h;
-    leave(&later, r.id, BOB, &changed);
+    test_leave(&later, r.id, BOB, &changed);
     assert_true(changed);
     for (int i = 0; i < 500 &&
          (chat_write_behind_pending(h) > 0 ||
@@ -419,89 +401,6 @@ static void test_the_collector_thread_deletes_after_the_reply(void **state)
     chat_room_clear(&r);
 }
 
-/* Milliseconds until (room, user)'s membership is gone, polling every 50 ms for at most
- * limit_ms (then limit_ms + 1). */
-static int64_t ms_until_deleted(chat_store_t *st, const char *room, const char *user,
-                                int64_t limit_ms)
-{
-    int64_t t0 = chat_clock_monotonic_ms();
-
-    while (test_count_docs(st->db, "room_members", room, user) > 0) {
-        if (chat_clock_monotonic_ms() - t0 > limit_ms) {
-            return limit_ms + 1;
-        }
-        usleep(50000);
-    }
-    return chat_clock_monotonic_ms() - t0;
-}
-
-/* The deletes are scans that slow the requests beside them: while the owner serves
- * requests they wait (past CHAT_WRITE_BEHIND_LEAVES_WAIT_MS), run once it has been quiet
- * for CHAT_WRITE_BEHIND_QUIET_MS, and at most CHAT_WRITE_BEHIND_QUIET_MAX_WAIT_MS late
- * when it never is; a full list goes at once. */
-static void test_the_collector_waits_for_a_quiet_moment(void **state)
-{
-    chat_store_t *st = *state;
-    chat_store_t later = *st;
-    chat_write_behind_t *h = chat_write_behind_start(st->db);
-    chat_room_t r = {0};
-    bool changed = false;
-    int64_t ms;
-
-    assert_non_null(h);
-    assert_int_equal(chat_rooms_create(st->db, "quiet", "", false, ALICE, &r), CHAT_OK);
-    join(st, r.id, BOB, &changed);
-    join(st, r.id, CAROL, &changed);
-    later.leave_later = note_leave;
-    later.later_arg = h;
-
-    /* busy: still there well past the gather wait; deleted soon after the request ends */
-    chat_write_behind_request_begin(h);
-    leave(&later, r.id, BOB, &changed);
-    assert_true(changed);
-    ms = ms_until_deleted(st, r.id, BOB, CHAT_WRITE_BEHIND_LEAVES_WAIT_MS + 1500);
-    assert_true(ms > CHAT_WRITE_BEHIND_LEAVES_WAIT_MS + 1500);
-    assert_int_equal(chat_write_behind_pending(h), 1);
-    chat_write_behind_request_end(h);
-    ms = ms_until_deleted(st, r.id, BOB, 3000);
-    assert_true(ms <= 3000);
-
-    /* never quiet (a request begins and ends every 50 ms): deleted at the bound */
-    leave(&later, r.id, CAROL, &changed);
-    {
-        int64_t t0 = chat_clock_monotonic_ms();
-        int64_t limit = CHAT_WRITE_BEHIND_LEAVES_WAIT_MS + CHAT_WRITE_BEHIND_QUIET_MAX_WAIT_MS;
-        while (test_count_docs(st->db, "room_members", r.id, CAROL) > 0 &&
-               chat_clock_monotonic_ms() - t0 < limit + 3000) {
-            chat_write_behind_request_begin(h);
-            usleep(50000);
-            chat_write_behind_request_end(h);
-        }
-        ms = chat_clock_monotonic_ms() - t0;
-        assert_int_equal(test_count_docs(st->db, "room_members", r.id, CAROL), 0);
-        assert_true(ms >= limit - 500);
-    }
-
-    /* busy, but the list is full: written at once (records of nobody: nothing to delete) */
-    chat_write_behind_request_begin(h);
-    for (size_t i = 0; i < CHAT_WRITE_BEHIND_LEAVES_MAX; i++) {
-        chat_member_leave_t l = {0};
-        bson_oid_init_from_string(&l.room, r.id);
-        bson_oid_init(&l.id, NULL);
-        bson_oid_init(&l.user, NULL);
-        l.at_ms = chat_clock_now_ms();
-        l.room_members = 2;
-        assert_true(chat_write_behind_note_leave(h, &l));
-    }
-    for (int i = 0; i < 300 && chat_write_behind_pending(h) > 0; i++) {
-        usleep(10000);
-    }
-    assert_int_equal(chat_write_behind_pending(h), 0);
-    chat_write_behind_request_end(h);
-    chat_write_behind_destroy(h, st->db);
-    chat_room_clear(&r);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -516,8 +415,6 @@ int main(void)
                                         store_teardown),
         cmocka_unit_test_setup_teardown(test_the_collector_thread_deletes_after_the_reply,
                                         store_setup, store_teardown),
-        cmocka_unit_test_setup_teardown(test_the_collector_waits_for_a_quiet_moment, store_setup,
-                                        store_teardown),
     };
     return DB_FIXTURE_RUN(tests);
 }

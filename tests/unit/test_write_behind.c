@@ -3,8 +3,9 @@
  * membership path that uses it, against a real MongoDB/FerretDB (CHAT_TEST_MONGO_URI)
  * and Redis (CHAT_TEST_REDIS_URL): inline without a hook, only at the flush with one,
  * inline again when the hook refuses or the collector is full, and written by the
- * collector's own thread (rest-fcgi's mode), including what is left at destroy. Main
- * thread, plus the collector's thread in the last part.
+ * collector's own thread (rest-fcgi's mode), including what is left at destroy; and the
+ * collector's leave deletes waiting for a moment without requests, within a bound. Main
+ * thread, plus the collector's thread.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +19,8 @@
 
 #include "chat/db.h"
 #include "chat/write_behind.h"
+#include "chat/clock.h"
+#include "chat/member_leaves_repo.h"
 #include "chat/membership.h"
 #include "chat/messages_repo.h"
 #include "chat/rooms_repo.h"
@@ -53,6 +56,11 @@ static int64_t stored_head(chat_db_t *db, const char *room_id)
 static bool note_head(void *arg, const char *room_id, int64_t seq)
 {
     return chat_write_behind_note_head(arg, room_id, seq);
+}
+
+static bool note_leave(void *arg, const struct chat_member_leave *l)
+{
+    return chat_write_behind_note_leave(arg, l);
 }
 
 static void test_room_heads_after_the_reply(void **state)
@@ -138,10 +146,95 @@ static void test_room_heads_after_the_reply(void **state)
     chat_room_clear(&r);
 }
 
+/* Milliseconds until (room, user)'s membership is gone, polling every 50 ms for at most
+ * limit_ms (then limit_ms + 1). */
+static int64_t ms_until_deleted(chat_store_t *st, const char *room, const char *user,
+                                int64_t limit_ms)
+{
+    int64_t t0 = chat_clock_monotonic_ms();
+
+    while (test_count_docs(st->db, "room_members", room, user) > 0) {
+        if (chat_clock_monotonic_ms() - t0 > limit_ms) {
+            return limit_ms + 1;
+        }
+        usleep(50000);
+    }
+    return chat_clock_monotonic_ms() - t0;
+}
+
+/* The deletes are scans that slow the requests beside them: while the owner serves
+ * requests they wait (past CHAT_WRITE_BEHIND_LEAVES_WAIT_MS), run once it has been quiet
+ * for CHAT_WRITE_BEHIND_QUIET_MS, and at most CHAT_WRITE_BEHIND_QUIET_MAX_WAIT_MS late
+ * when it never is; a full list goes at once. */
+static void test_the_collector_waits_for_a_quiet_moment(void **state)
+{
+    chat_store_t *st = *state;
+    chat_store_t later = *st;
+    chat_write_behind_t *h = chat_write_behind_start(st->db);
+    chat_room_t r = {0};
+    bool changed = false;
+    int64_t ms;
+
+    assert_non_null(h);
+    assert_int_equal(chat_rooms_create(st->db, "quiet", "", false, ALICE, &r), CHAT_OK);
+    test_join(st, r.id, BOB, &changed);
+    test_join(st, r.id, CAROL, &changed);
+    later.leave_later = note_leave;
+    later.later_arg = h;
+
+    /* busy: still there well past the gather wait; deleted soon after the request ends */
+    chat_write_behind_request_begin(h);
+    test_leave(&later, r.id, BOB, &changed);
+    assert_true(changed);
+    ms = ms_until_deleted(st, r.id, BOB, CHAT_WRITE_BEHIND_LEAVES_WAIT_MS + 1500);
+    assert_true(ms > CHAT_WRITE_BEHIND_LEAVES_WAIT_MS + 1500);
+    assert_int_equal(chat_write_behind_pending(h), 1);
+    chat_write_behind_request_end(h);
+    ms = ms_until_deleted(st, r.id, BOB, 3000);
+    assert_true(ms <= 3000);
+
+    /* never quiet (a request begins and ends every 50 ms): deleted at the bound */
+    test_leave(&later, r.id, CAROL, &changed);
+    {
+        int64_t t0 = chat_clock_monotonic_ms();
+        int64_t limit = CHAT_WRITE_BEHIND_LEAVES_WAIT_MS + CHAT_WRITE_BEHIND_QUIET_MAX_WAIT_MS;
+        while (test_count_docs(st->db, "room_members", r.id, CAROL) > 0 &&
+               chat_clock_monotonic_ms() - t0 < limit + 3000) {
+            chat_write_behind_request_begin(h);
+            usleep(50000);
+            chat_write_behind_request_end(h);
+        }
+        ms = chat_clock_monotonic_ms() - t0;
+        assert_int_equal(test_count_docs(st->db, "room_members", r.id, CAROL), 0);
+        assert_true(ms >= limit - 500);
+    }
+
+    /* busy, but the list is full: written at once (records of nobody: nothing to delete) */
+    chat_write_behind_request_begin(h);
+    for (size_t i = 0; i < CHAT_WRITE_BEHIND_LEAVES_MAX; i++) {
+        chat_member_leave_t l = {0};
+        bson_oid_init_from_string(&l.room, r.id);
+        bson_oid_init(&l.id, NULL);
+        bson_oid_init(&l.user, NULL);
+        l.at_ms = chat_clock_now_ms();
+        l.room_members = 2;
+        assert_true(chat_write_behind_note_leave(h, &l));
+    }
+    for (int i = 0; i < 300 && chat_write_behind_pending(h) > 0; i++) {
+        usleep(10000);
+    }
+    assert_int_equal(chat_write_behind_pending(h), 0);
+    chat_write_behind_request_end(h);
+    chat_write_behind_destroy(h, st->db);
+    chat_room_clear(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_room_heads_after_the_reply, store_setup,
+                                        store_teardown),
+        cmocka_unit_test_setup_teardown(test_the_collector_waits_for_a_quiet_moment, store_setup,
                                         store_teardown),
     };
     return DB_FIXTURE_RUN(tests);
