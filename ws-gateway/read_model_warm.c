@@ -133,7 +133,12 @@ typedef struct warm__job {
  * or a first run) gets the set of all ids and the usernames (one read of users),
  * everybody's room sets and every room's member set (one read of room_members) now,
  * instead of from the first sockets' admission, the first look at each room and the
- * first search. */
+ * first search. The set of ids alone does not say the read model is warm: REST rebuilds
+ * it on its own at its first call, often before a gateway that starts with it on a
+ * flushed Redis looks. So a warm set of ids without the mark of the windows' warm-up
+ * for this Redis run warms the rest now too, where it used to wait for two periodic
+ * looks (~4 s) and the first sockets' checks waited on that late warm-up. A gateway
+ * holds no rooms yet at start, so no resubscribe is rebuilding windows to wait for. */
 static void warm__run(gw_job_t *job, gw_store_worker_t *w)
 {
     warm__job_t *j = (warm__job_t *)job;
@@ -141,10 +146,17 @@ static void warm__run(gw_job_t *job, gw_store_worker_t *w)
     const chat_store_t *st = gw_store_worker_store(w);
     int64_t started_ms = chat_clock_monotonic_ms();
     bool cold = false;
+    bool windows_done = false;
     chat_err_t rc = chat_user_ids_build(st, &cold);
 
     if (rc == CHAT_OK && !cold) {
         (void)chat_user_logins_build(st); /* a read model warmed before that set existed */
+        rc = chat_history_warm_done(st, &windows_done);
+        if (rc == CHAT_OK && !windows_done) {
+            (void)warm__everybody(st, &to, "read model was partly cold at start", started_ms,
+                                  true);
+            return;
+        }
     }
     if (rc != CHAT_OK || !cold) {
         /* warm already, or Redis/MongoDB down: admission builds what it needs */

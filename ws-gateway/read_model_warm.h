@@ -4,7 +4,9 @@
  * usernames (one read of users), everybody's room sets and every room's member set (one
  * read of room_members) and every room's history window (one read of messages,
  * history_warm.h) at once, instead of from the first sockets' admission, the first look
- * at each room and the first search; one gateway builds, the others wait for it. When an
+ * at each room and the first search; one gateway builds, the others wait for it. So does
+ * a Redis whose set of ids REST rebuilt before the gateway looked (a flush while the
+ * gateway was down): no mark of the windows' warm-up for this Redis run. When an
  * admission batch finds the read model cold mid-run, the room sets again, and then the
  * windows (at most once per Redis run across all processes). And every
  * GW_READ_MODEL_CHECK_MS a look at the mark the windows' warm-up leaves on the Redis run
