@@ -26,9 +26,13 @@
 #define WARM__USERS_MAX 200000
 #define WARM__PAIRS_MAX 2000000
 #define WARM__ROOMS_MAX 200000
-/* ... and at start every room's history window from one read of `messages` when at most
- * this many are stored (~40 MB held while the windows are built, estimated) */
-#define WARM__MESSAGES_MAX 100000
+/* ... and at start every room's history window from reads of `messages`, each holding
+ * the windows of at most WARM__HELD_MAX messages (~40 MB while they are built,
+ * estimated; one read when every room's window fits), at most WARM__PASSES_MAX reads,
+ * none when more than WARM__STORED_MAX are stored (the rooms' heads say) */
+#define WARM__HELD_MAX 100000
+#define WARM__PASSES_MAX 10
+#define WARM__STORED_MAX 5000000
 
 /* Where a warm-up reports: this gateway's id for the log, its counters (either may be
  * NULL). Both outlive the workers (main.c frees them after gw_store_workers_destroy). */
@@ -53,10 +57,13 @@ static void warm__count(const warm__report_t *to, gw_warm_outcome_t outcome, int
  * (Redis or MongoDB down) or CHAT_OK. */
 static chat_err_t warm__windows(const chat_store_t *st, const char *gateway_id)
 {
-    chat_history_warm_t warm = {.max_messages = WARM__MESSAGES_MAX, .max_rooms = WARM__ROOMS_MAX};
+    chat_history_warm_t warm = {.max_messages = WARM__HELD_MAX,
+                                .max_passes = WARM__PASSES_MAX,
+                                .max_read = WARM__STORED_MAX,
+                                .max_rooms = WARM__ROOMS_MAX};
     int64_t started_ms = chat_clock_monotonic_ms();
     chat_err_t rc = chat_history_warm_all(st, &warm);
-    char n[6][24];
+    char n[7][24];
 
     if (warm.read > 0) {
         malloc_trim(0); /* what was read is freed: give it back (a worker thread) */
@@ -67,17 +74,21 @@ static chat_err_t warm__windows(const chat_store_t *st, const char *gateway_id)
     snprintf(n[3], sizeof(n[3]), "%lld", (long long)(chat_clock_monotonic_ms() - started_ms));
     snprintf(n[4], sizeof(n[4]), "%lld", (long long)warm.stored);
     snprintf(n[5], sizeof(n[5]), "%zu of %zu", warm.rooms_missing, warm.rooms);
+    snprintf(n[6], sizeof(n[6]), "%zu", warm.passes);
     chat_log_info(rc != CHAT_OK            ? "room windows not warmed: each room builds its own "
                                              "at its first look"
                       : warm.already       ? "room windows: warmed already for this Redis run"
                       : warm.another_warms ? "room windows: another process warms them"
-                      : warm.too_many      ? "room windows: too many messages to warm at once, "
-                                             "each room builds its own at its first look"
-                      : warm.few_missing   ? "room windows: readers rebuilt them already, "
-                                             "nothing read"
-                                           : "room windows warmed",
-                  "gateway", gateway_id, "messages", n[0], "stored_heads", n[4], "rooms", n[1],
-                  "rooms_left", n[2], "missing", n[5], "duration_ms", n[3], "error",
+                      : warm.too_many && warm.rooms_built > 0
+                      ? "room windows warmed, some left: too many to hold, those rooms build "
+                        "their own at their first look"
+                      : warm.too_many    ? "room windows: too many messages to warm at once, "
+                                           "each room builds its own at its first look"
+                      : warm.few_missing ? "room windows: readers rebuilt them already, "
+                                           "nothing read"
+                                         : "room windows warmed",
+                  "gateway", gateway_id, "messages", n[0], "passes", n[6], "stored_heads", n[4],
+                  "rooms", n[1], "rooms_left", n[2], "missing", n[5], "duration_ms", n[3], "error",
                   rc == CHAT_OK ? NULL : chat_err_code(rc));
     return rc;
 }
@@ -153,8 +164,7 @@ static void warm__run(gw_job_t *job, gw_store_worker_t *w)
         (void)chat_user_logins_build(st); /* a read model warmed before that set existed */
         rc = chat_history_warm_done(st, &windows_done);
         if (rc == CHAT_OK && !windows_done) {
-            (void)warm__everybody(st, &to, "read model was partly cold at start", started_ms,
-                                  true);
+            (void)warm__everybody(st, &to, "read model was partly cold at start", started_ms, true);
             return;
         }
     }

@@ -18,73 +18,142 @@
 #include "chat/messages_repo.h"
 #include "chat/redis_lock.h"
 #include "chat/redis_sync.h"
+#include "chat/window_gather.h"
 
-#define HISTORY_WARM__LOCK_MS 300000   /* a warm-up that takes longer loses its lock */
+#define HISTORY_WARM__LOCK_MS 600000   /* a warm-up that takes longer loses its lock */
 #define HISTORY_WARM__PROBE_ROUND 1024 /* windows' marks asked per pipelined round */
 #define HISTORY_WARM__HEADS_MAX 200000 /* rooms' heads read when max_rooms is 0 */
 
-typedef struct history_warm__read {
-    chat_message_t *items;
-    size_t n;
-    size_t cap;
-} history_warm__read_t;
+/* One pass's room building: each gathered room's newest messages to its window. */
+static chat_err_t history_warm__build_one(const char *room_id, chat_message_list_t *newest,
+                                          void *arg)
+{
+    const chat_store_t *h = ((void **)arg)[0];
+    chat_history_warm_t *w = ((void **)arg)[1];
+    bool built = false;
+    chat_err_t rc = chat_history_build_from(h, room_id, newest, &built);
+
+    if (rc == CHAT_ERR_UNAVAILABLE) {
+        return rc; /* Redis went: the rooms' first looks build theirs */
+    }
+    if (built) {
+        w->rooms_built++;
+    } else {
+        w->rooms_left++;
+    }
+    return CHAT_OK;
+}
 
 static chat_err_t history_warm__take(chat_message_t *msg, void *arg)
 {
-    history_warm__read_t *r = arg;
-    chat_message_t *grown = chat_grow(r->items, r->n, &r->cap, sizeof(*grown), 1024);
-
-    if (grown == NULL) {
-        chat_message_clear(msg);
-        return CHAT_ERR_NOMEM;
-    }
-    r->items = grown;
-    r->items[r->n++] = *msg; /* moves its strings */
-    return CHAT_OK;
+    return chat_window_gather_take(arg, msg);
 }
 
-static int history_warm__by_room_seq(const void *a, const void *b)
+/* One read of `messages` (of the n rooms, or every message when rooms is NULL) gathered
+ * into each room's newest window and built. A pass that would hold more than max_held
+ * builds nothing (a room's newest may be incomplete): its rooms are left to their first
+ * looks. */
+static chat_err_t history_warm__pass(const chat_store_t *h, chat_db_t *db, const bson_oid_t *rooms,
+                                     size_t n, size_t max_held, chat_history_warm_t *w)
 {
-    const chat_message_t *x = a;
-    const chat_message_t *y = b;
-    int c = strcmp(x->room_id, y->room_id);
+    size_t keep = h->window > 0 ? (size_t)h->window : 1;
+    char(*ids)[CHAT_ID_LEN] = n > 0 ? calloc(n, sizeof(*ids)) : NULL;
+    const char **only = n > 0 ? calloc(n, sizeof(*only)) : NULL;
+    chat_window_gather_t *g = NULL;
+    chat_err_t rc = CHAT_ERR_NOMEM;
 
-    if (c != 0) {
-        return c;
+    if (n == 0 || (ids != NULL && only != NULL)) {
+        for (size_t i = 0; i < n; i++) {
+            bson_oid_to_string(&rooms[i], ids[i]);
+            only[i] = ids[i];
+        }
+        g = chat_window_gather_new(rooms != NULL ? only : NULL, n, keep, max_held);
     }
-    return x->seq < y->seq ? -1 : x->seq > y->seq;
+    if (g != NULL) {
+        void *args[2] = {(void *)h, w};
+        rc = chat_messages_each(db, rooms, n, 0, history_warm__take, g);
+        w->read += chat_window_gather_taken(g);
+        w->passes++;
+        if (rc == CHAT_ERR_CONFLICT) {
+            w->too_many = true;
+            w->rooms_left += n;
+            rc = CHAT_OK;
+        } else if (rc == CHAT_OK) {
+            rc = chat_window_gather_each(g, history_warm__build_one, args);
+        }
+    }
+    chat_window_gather_free(g);
+    free(only);
+    free(ids);
+    return rc;
 }
 
-/* Each room's newest h->window messages of r (sorted) to its window. */
-static chat_err_t history_warm__build(const chat_store_t *h, history_warm__read_t *r,
-                                      chat_history_warm_t *w)
+/* What a room's window will hold: its head (a lower bound of its messages) up to the
+ * window. */
+static size_t history_warm__keep(const chat_store_t *h, int64_t head)
 {
-    size_t first = 0;
     size_t keep = h->window > 0 ? (size_t)h->window : 1;
 
-    while (first < r->n) {
-        size_t end = first + 1;
-        chat_message_list_t newest;
-        bool built = false;
-        chat_err_t rc;
+    return head > 0 && (uint64_t)head < keep ? (size_t)head : keep;
+}
 
-        while (end < r->n && strcmp(r->items[end].room_id, r->items[first].room_id) == 0) {
-            end++;
-        }
-        newest.n = end - first < keep ? end - first : keep;
-        newest.items = &r->items[end - newest.n];
-        rc = chat_history_build_from(h, r->items[first].room_id, &newest, &built);
-        if (rc == CHAT_ERR_UNAVAILABLE) {
-            return rc; /* Redis went: the rooms' first looks build theirs */
-        }
-        if (built) {
-            w->rooms_built++;
-        } else {
-            w->rooms_left++;
-        }
-        first = end;
+/* The rooms without a ready window in passes of at most max_messages held each (a
+ * room whose window alone is more, and the rooms beyond max_passes, are left to their
+ * first looks); one pass over every message when every room needs one, the heads are
+ * complete and they fit (it also finds rooms whose head is not written yet). */
+static chat_err_t history_warm__passes(const chat_store_t *h, chat_db_t *db,
+                                       const chat_room_heads_t *heads, const bool *missing,
+                                       bool heads_complete, chat_history_warm_t *w)
+{
+    size_t need = 0;
+    size_t n_missing = 0;
+    bson_oid_t *pass = calloc(heads->n > 0 ? heads->n : 1, sizeof(*pass));
+    size_t in_pass = 0;
+    size_t held = 0;
+    chat_err_t rc = CHAT_OK;
+
+    if (pass == NULL) {
+        return CHAT_ERR_NOMEM;
     }
-    return CHAT_OK;
+    for (size_t i = 0; i < heads->n; i++) {
+        if (missing[i]) {
+            n_missing++;
+            need += history_warm__keep(h, heads->seqs[i]);
+        }
+    }
+    if (heads_complete && n_missing == heads->n && need <= w->max_messages) {
+        free(pass);
+        return history_warm__pass(h, db, NULL, 0, w->max_messages, w);
+    }
+    /* heads lag by up to a second: a pass may hold somewhat more than planned */
+    for (size_t i = 0; rc == CHAT_OK && i <= heads->n; i++) {
+        size_t keep = i < heads->n ? history_warm__keep(h, heads->seqs[i]) : 0;
+        bool last = i == heads->n;
+
+        if (!last && !missing[i]) {
+            continue;
+        }
+        if (!last && keep > w->max_messages) {
+            w->too_many = true; /* its window alone is more than a pass holds */
+            w->rooms_left++;
+            continue;
+        }
+        if (in_pass > 0 && (last || held + keep > w->max_messages)) {
+            if (w->max_passes > 0 && w->passes >= w->max_passes) {
+                w->too_many = true;
+                w->rooms_left += in_pass;
+            } else {
+                rc = history_warm__pass(h, db, pass, in_pass, w->max_messages * 2, w);
+            }
+            in_pass = held = 0;
+        }
+        if (!last) {
+            bson_oid_copy(&heads->rooms[i], &pass[in_pass++]);
+            held += keep;
+        }
+    }
+    free(pass);
+    return rc;
 }
 
 /* How many of the rooms with messages (heads, from room_heads) have no window ready for
@@ -93,7 +162,7 @@ static chat_err_t history_warm__build(const chat_store_t *h, history_warm__read_
  * holds) counts as ready; a room without messages has no window and is not asked about.
  * More rooms than max_rooms: as if none were ready. */
 static chat_err_t history_warm__count_missing(const chat_store_t *h, const char *run,
-                                              const chat_room_heads_t *heads,
+                                              const chat_room_heads_t *heads, bool *missing,
                                               chat_history_warm_t *w)
 {
     chat_err_t rc = CHAT_OK;
@@ -128,8 +197,8 @@ static chat_err_t history_warm__count_missing(const chat_store_t *h, const char 
                 chat_redis_discard_replies(h->redis);
                 break;
             }
-            w->rooms_missing +=
-                !(reply->type == REDIS_REPLY_STRING && strcmp(reply->str, run) == 0);
+            missing[i] = !(reply->type == REDIS_REPLY_STRING && strcmp(reply->str, run) == 0);
+            w->rooms_missing += missing[i];
             freeReplyObject(reply);
         }
     }
@@ -160,34 +229,43 @@ static void history_warm__mark(const chat_store_t *h, const char *run)
     }
 }
 
-/* Whether to read `messages` at all: *go_on unless the rooms' heads say too many are
- * stored (their sum: a lower bound, heads being written behind, so the read is bounded
- * by itself too; not the collection's estimated count, which on FerretDB/SQLite decoded
- * every message, 600 ms at 11,494, and lagged: it said 0 for 75) or, when w->max_rooms
- * asks, fewer than two rooms with messages lack a ready window (readers rebuilt the
- * others on their own since Redis lost them — in the long chaos runs every room's,
- * before the look came — and the last one's first reader reads as much as this would).
- * Either way the run is marked: looked at. */
+/* Whether to read `messages` at all: not when, w->max_rooms asking, fewer than two
+ * rooms with messages lack a ready window (readers rebuilt the others on their own since
+ * Redis lost them — in the long chaos runs every room's, before the look came — and the
+ * last one's first reader reads as much as this would), nor when the rooms' heads say
+ * more than w->max_read are stored (their sum: a lower bound, heads being written behind;
+ * not the collection's estimated count, which on FerretDB/SQLite decoded every message,
+ * 600 ms at 11,494, and lagged: it said 0 for 75). Either way the run is marked: looked
+ * at. *go_on with heads (every room with messages, from room_heads) and missing[] (which
+ * of them need a window) for the passes, both the caller's to free. */
 static chat_err_t history_warm__worth_it(const chat_store_t *h, chat_db_t *db, const char *run,
-                                         chat_history_warm_t *w, bool *go_on)
+                                         chat_history_warm_t *w, chat_room_heads_t *heads,
+                                         bool **missing, bool *go_on)
 {
-    chat_room_heads_t heads;
-    chat_err_t rc = chat_messages_heads_all(
-        db, w->max_rooms > 0 ? w->max_rooms : HISTORY_WARM__HEADS_MAX, &heads);
+    size_t max_rooms = w->max_rooms > 0 ? w->max_rooms : HISTORY_WARM__HEADS_MAX;
+    chat_err_t rc = chat_messages_heads_all(db, max_rooms, heads);
 
     *go_on = false;
+    *missing = NULL;
     if (rc != CHAT_OK) {
         return rc;
     }
-    w->stored = heads.total;
+    w->stored = heads->total;
+    *missing = calloc(heads->n > 0 ? heads->n : 1, sizeof(**missing));
+    if (*missing == NULL) {
+        return CHAT_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < heads->n; i++) {
+        (*missing)[i] = true;
+    }
     if (w->max_rooms > 0) {
-        rc = history_warm__count_missing(h, run, &heads, w);
+        rc = history_warm__count_missing(h, run, heads, *missing, w);
         w->few_missing = rc == CHAT_OK && w->rooms_missing < 2;
     }
     if (rc == CHAT_OK && !w->few_missing) {
-        w->too_many = w->stored > 0 && (uint64_t)w->stored > (uint64_t)w->max_messages;
+        w->too_many =
+            w->max_read > 0 && w->stored > 0 && (uint64_t)w->stored > (uint64_t)w->max_read;
     }
-    chat_room_heads_clear(&heads);
     if (rc == CHAT_OK && (w->few_missing || w->too_many)) {
         history_warm__mark(h, run); /* the next caller does not look again */
     }
@@ -211,7 +289,8 @@ chat_err_t chat_history_warm_done(const chat_store_t *h, bool *done)
 chat_err_t chat_history_warm_all(const chat_store_t *h, chat_history_warm_t *w)
 {
     chat_db_t *db = h->db_scan != NULL ? h->db_scan : h->db;
-    history_warm__read_t r = {0};
+    chat_room_heads_t heads = {0};
+    bool *missing = NULL;
     chat_redis_lock_t lock;
     const char *current = h->redis != NULL ? chat_redis_run_id(h->redis) : NULL;
     char run[64]; /* a copy: the client's own changes if Redis restarts meanwhile */
@@ -219,7 +298,7 @@ chat_err_t chat_history_warm_all(const chat_store_t *h, chat_history_warm_t *w)
     chat_err_t rc;
 
     w->stored = 0;
-    w->read = w->rooms_built = w->rooms_left = 0;
+    w->read = w->rooms_built = w->rooms_left = w->passes = 0;
     w->rooms = w->rooms_missing = 0;
     w->too_many = w->another_warms = w->already = w->few_missing = false;
     if (current == NULL) {
@@ -230,35 +309,21 @@ chat_err_t chat_history_warm_all(const chat_store_t *h, chat_history_warm_t *w)
     if (rc != CHAT_OK || w->already) {
         return rc;
     }
-    rc = history_warm__worth_it(h, db, run, w, &go_on);
-    if (rc != CHAT_OK || !go_on) {
-        return rc;
+    rc = history_warm__worth_it(h, db, run, w, &heads, &missing, &go_on);
+    if (rc == CHAT_OK && go_on) {
+        rc = chat_redis_lock_take(h->redis, &lock, CHAT_KEY_WINDOWS_WARMING, HISTORY_WARM__LOCK_MS);
+        w->another_warms = rc == CHAT_OK && !lock.held;
+        if (rc == CHAT_OK && lock.held) {
+            rc = history_warm__passes(
+                h, db, &heads, missing,
+                heads.read <= (w->max_rooms > 0 ? w->max_rooms : HISTORY_WARM__HEADS_MAX), w);
+            if (rc == CHAT_OK) {
+                history_warm__mark(h, run); /* built, or left to the per-room builds */
+            }
+            chat_redis_lock_release(h->redis, &lock);
+        }
     }
-    rc = chat_redis_lock_take(h->redis, &lock, CHAT_KEY_WINDOWS_WARMING, HISTORY_WARM__LOCK_MS);
-    if (rc != CHAT_OK) {
-        return rc;
-    }
-    if (!lock.held) {
-        w->another_warms = true;
-        return CHAT_OK;
-    }
-    /* one more than the bound: a collection that grew past it since the count is left
-     * to the per-room builds too */
-    rc = chat_messages_each(db, w->max_messages + 1, history_warm__take, &r);
-    w->read = r.n;
-    if (rc == CHAT_OK && r.n > w->max_messages) {
-        w->too_many = true;
-    } else if (rc == CHAT_OK && r.n > 0) {
-        qsort(r.items, r.n, sizeof(*r.items), history_warm__by_room_seq);
-        rc = history_warm__build(h, &r, w);
-    }
-    if (rc == CHAT_OK) {
-        history_warm__mark(h, run); /* built, or left to the per-room builds (too many) */
-    }
-    chat_redis_lock_release(h->redis, &lock);
-    for (size_t i = 0; i < r.n; i++) {
-        chat_message_clear(&r.items[i]);
-    }
-    free(r.items);
+    free(missing);
+    chat_room_heads_clear(&heads);
     return rc;
 }

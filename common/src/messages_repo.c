@@ -301,11 +301,28 @@ static chat_err_t messages__each_doc(const bson_t *doc, void *arg)
     return e->each(&m, e->arg);
 }
 
-chat_err_t chat_messages_each(chat_db_t *db, size_t max, chat_messages_each_fn each, void *arg)
+chat_err_t chat_messages_each(chat_db_t *db, const bson_oid_t *rooms, size_t n_rooms, size_t max,
+                              chat_messages_each_fn each, void *arg)
 {
     messages__each_t e = {each, arg};
     bson_t filter = BSON_INITIALIZER;
     bson_t *opts = BCON_NEW("batchSize", BCON_INT32(1000));
+
+    if (rooms != NULL) {
+        bson_t room_id;
+        bson_t in;
+        char key[16];
+        const char *k;
+
+        BSON_APPEND_DOCUMENT_BEGIN(&filter, "room_id", &room_id);
+        BSON_APPEND_ARRAY_BEGIN(&room_id, "$in", &in);
+        for (size_t i = 0; i < n_rooms; i++) {
+            bson_uint32_to_string((uint32_t)i, &k, key, sizeof(key));
+            BSON_APPEND_OID(&in, k, &rooms[i]);
+        }
+        bson_append_array_end(&room_id, &in);
+        bson_append_document_end(&filter, &room_id);
+    }
     chat_err_t rc =
         chat_repo_query_each(db, MESSAGES__COLL, &filter, opts, max, messages__each_doc, &e);
 
@@ -326,6 +343,8 @@ static chat_err_t messages__add_head(const bson_t *doc, void *arg)
     bson_iter_t seq;
     bson_iter_t id;
     bson_oid_t *grown;
+    size_t seqs_cap = r->cap;
+    int64_t *seqs;
 
     out->read++;
     if (!bson_iter_init_find(&seq, doc, "seq") || !BSON_ITER_HOLDS_NUMBER(&seq) ||
@@ -333,11 +352,18 @@ static chat_err_t messages__add_head(const bson_t *doc, void *arg)
         !BSON_ITER_HOLDS_OID(&id)) {
         return CHAT_OK; /* no message stored in it yet */
     }
+    /* both arrays grow together: the seqs first, with a copy of the capacity */
+    seqs = chat_grow(out->seqs, out->n, &seqs_cap, sizeof(*seqs), 256);
+    if (seqs == NULL) {
+        return CHAT_ERR_NOMEM;
+    }
+    out->seqs = seqs;
     grown = chat_grow(out->rooms, out->n, &r->cap, sizeof(*grown), 256);
     if (grown == NULL) {
         return CHAT_ERR_NOMEM;
     }
     out->rooms = grown;
+    out->seqs[out->n] = bson_iter_as_int64(&seq);
     bson_oid_copy(bson_iter_oid(&id), &out->rooms[out->n++]);
     out->total += bson_iter_as_int64(&seq);
     return CHAT_OK;
@@ -365,5 +391,6 @@ chat_err_t chat_messages_heads_all(chat_db_t *db, size_t max_rooms, chat_room_he
 void chat_room_heads_clear(chat_room_heads_t *h)
 {
     free(h->rooms);
+    free(h->seqs);
     memset(h, 0, sizeof(*h));
 }

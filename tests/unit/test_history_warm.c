@@ -2,8 +2,11 @@
  * test_history_warm.c - chat_history_warm_all (history_warm.h) on a real MongoDB
  * stand-in and Redis (db_fixture.h store fixture, window 50): one read builds the window
  * of every room that has messages (the newest 50 of a longer room, all of a short one),
- * and the pages read afterwards come from those windows; a collection over the bound is
- * not read; a window already ready is left as it is; another process's warm-up lock,
+ * and the pages read afterwards come from those windows; what is held is bounded by
+ * the windows, not the collection; windows that do not fit at once take more reads (of
+ * their rooms only), up to a bound of reads, the rest left to the rooms' first looks; a
+ * collection over the bound of what is stored is not read; a window already ready is
+ * left as it is; another process's warm-up lock,
  * or a warm-up finished for the same Redis run, means nothing is read here; asked to look
  * at the rooms first, fewer than two rooms without a ready window mean no read either
  * (readers rebuilt them), two or more one read. Single-threaded test process.
@@ -248,11 +251,76 @@ static void test_two_windows_missing_mean_one_read(void **state)
     assert_int_equal(chat_history_warm_all(s, &w), CHAT_OK);
     assert_false(w.few_missing);
     assert_int_equal(w.rooms_missing, 2);
-    assert_int_equal(w.read, 4 + 5 + 6);
+    assert_int_equal(w.read, 5 + 6); /* only the two rooms' messages: the ready one's not */
+    assert_int_equal(w.passes, 1);
     assert_int_equal(w.rooms_built, 2);
-    assert_int_equal(w.rooms_left, 1); /* the ready one, left alone */
+    assert_int_equal(w.rooms_left, 0);
+    expect_window(s, ids[0], 1, 4); /* left as its reader built it */
     expect_window(s, ids[1], 1, 5);
     expect_window(s, ids[2], 1, 6);
+}
+
+static void test_what_is_held_is_the_windows_not_the_collection(void **state)
+{
+    chat_store_t *s = *state;
+    chat_history_warm_t w = {.max_messages = 60};
+
+    /* 130 messages stored, at most 60 held: a room holds only its newest 50 (before,
+     * a collection larger than the bound was left to the per-room builds) */
+    store_n(s, ROOM_LONG, 120);
+    store_n(s, ROOM_SHORT, 10);
+    flush(s);
+    assert_int_equal(chat_history_warm_all(s, &w), CHAT_OK);
+    assert_false(w.too_many);
+    assert_int_equal(w.passes, 1);
+    assert_int_equal(w.read, 130);
+    assert_int_equal(w.rooms_built, 2);
+    expect_window(s, ROOM_LONG, 71, 120);
+    expect_window(s, ROOM_SHORT, 1, 10);
+}
+
+static void test_windows_that_do_not_fit_at_once_take_more_reads(void **state)
+{
+    chat_store_t *s = *state;
+    chat_history_warm_t w = {.max_messages = 35, .max_rooms = 100};
+    char ids[3][CHAT_ID_LEN];
+    const int sizes[3] = {30, 20, 10};
+    bool done = false;
+
+    for (size_t i = 0; i < 3; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "pass%zu", i);
+        new_room(s, name, ids[i]);
+        store_n(s, ids[i], sizes[i]);
+    }
+    flush(s);
+    /* 30 + 20 + 10 windows, 35 held at most: two reads, each of its rooms' messages */
+    assert_int_equal(chat_history_warm_all(s, &w), CHAT_OK);
+    assert_false(w.too_many);
+    assert_int_equal(w.passes, 2);
+    assert_int_equal(w.read, 60);
+    assert_int_equal(w.rooms_built, 3);
+    for (size_t i = 0; i < 3; i++) {
+        expect_window(s, ids[i], 1, sizes[i]);
+    }
+    /* a bound of one read: the rooms of the second are left to their first looks, and
+     * the run is marked (looked at) */
+    flush(s);
+    w = (chat_history_warm_t){.max_messages = 35, .max_passes = 1, .max_rooms = 100};
+    assert_int_equal(chat_history_warm_all(s, &w), CHAT_OK);
+    assert_true(w.too_many);
+    assert_int_equal(w.passes, 1);
+    assert_int_equal(w.rooms_built, 1);
+    assert_int_equal(w.rooms_left, 2);
+    assert_int_equal(chat_history_warm_done(s, &done), CHAT_OK);
+    assert_true(done);
+    /* more stored than max_read (the heads' sum): nothing read, marked */
+    flush(s);
+    w = (chat_history_warm_t){.max_messages = 1000, .max_read = 59, .max_rooms = 100};
+    assert_int_equal(chat_history_warm_all(s, &w), CHAT_OK);
+    assert_true(w.too_many);
+    assert_int_equal(w.read, 0);
+    assert_int_equal(w.passes, 0);
 }
 
 int main(void)
@@ -272,6 +340,10 @@ int main(void)
                                         store_teardown),
         cmocka_unit_test_setup_teardown(test_two_windows_missing_mean_one_read, store_setup,
                                         store_teardown),
+        cmocka_unit_test_setup_teardown(test_what_is_held_is_the_windows_not_the_collection,
+                                        store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(test_windows_that_do_not_fit_at_once_take_more_reads,
+                                        store_setup, store_teardown),
     };
 
     return DB_FIXTURE_RUN(tests);

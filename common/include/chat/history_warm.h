@@ -29,7 +29,10 @@
 #include "chat/store.h"
 
 typedef struct chat_history_warm {
-    size_t max_messages;  /* in: more stored than this: nothing is read */
+    size_t max_messages;  /* in: messages held in memory at once (a pass's windows) */
+    size_t max_passes;    /* in: reads of `messages` at most (0: as many as it takes) */
+    size_t max_read;      /* in: more stored than this (the heads' sum): nothing is read
+                             (0: no bound) */
     size_t max_rooms;     /* in: look first at the windows of the rooms with messages
                              (room_heads), up to this many rooms (0: do not look; more
                              rooms: read as if none were ready) */
@@ -38,9 +41,11 @@ typedef struct chat_history_warm {
     bool few_missing;     /* out: fewer than 2: nothing read, each builds its own */
     int64_t stored;       /* out: the sum of the rooms' heads (a lower bound) */
     size_t read;          /* out: messages read */
+    size_t passes;        /* out: reads of `messages` */
     size_t rooms_built;   /* out: windows this call built */
     size_t rooms_left;    /* out: rooms left to their first look (ready, busy, failed) */
-    bool too_many;        /* out: stored > max_messages */
+    bool too_many;        /* out: stored > max_read, or rooms left because their windows
+                             did not fit in max_passes passes of max_messages */
     bool another_warms;   /* out: another process holds the warm-up's lock */
     bool already;         /* out: warmed already for this Redis run */
 } chat_history_warm_t;

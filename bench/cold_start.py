@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""cold_start.py - what a start on an empty Redis costs when much is stored (issue 9: the
+read model rebuilt after a first start, a Redis restart without persistence or a
+FLUSHALL), on `make run`'s configuration (bench/benchlib.py make_stack: FerretDB on
+PostgreSQL with fsync, 2 gateways). Seeds --scale messages into --workdir once
+(bench/seed.py; later runs reuse them: --reuse), flushes Redis, starts the servers and
+waits for the gateways' start warm-up of the history windows (their "room windows" log
+lines: messages read, reads of `messages`, rooms built and left, duration), then reads
+the newest page of --rooms rooms (the largest, the smallest and some between) through
+lighttpd as a member, twice each: the first page is what a room costs when its window
+was not warmed (on FerretDB a scan of `messages` for that room alone), the second the
+warm one. Prints and writes (--out) one JSON object.
+
+  python3 bench/cold_start.py --build-dir build --workdir /tmp/cold1m --scale 1m
+  python3 bench/cold_start.py --build-dir /tmp/other-build --workdir /tmp/cold1m --reuse
+
+Runs in its own process; needs pymongo (the test requirements)."""
+import argparse
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import benchlib as B  # noqa: E402
+
+WINDOWS_LINE = re.compile(r'^\{.*"msg":"room windows[^"]*".*\}$', re.M)
+
+
+def windows_lines(stack, limit_s):
+    """Each gateway's first "room windows" log line since the start, waited for up to
+    limit_s; {gateway: parsed line or None} and the seconds waited."""
+    t0 = time.perf_counter()
+    found = {}
+    while time.perf_counter() - t0 < limit_s:
+        for i in range(stack.n_gateways):
+            name = f"gateway{i}"
+            if name in found:
+                continue
+            m = WINDOWS_LINE.search(stack.log_text(name))
+            if m:
+                found[name] = json.loads(m.group(0))
+        if len(found) == stack.n_gateways:
+            break
+        time.sleep(0.2)
+    return found, round(time.perf_counter() - t0, 1)
+
+
+def sample_rooms(rooms, n):
+    """n rooms with messages: spread over the sizes, largest and smallest included."""
+    rooms = sorted((r for r in rooms if r["messages"] > 0), key=lambda r: r["messages"])
+    if len(rooms) <= n:
+        return rooms
+    step = (len(rooms) - 1) / (n - 1)
+    return [rooms[round(i * step)] for i in range(n)]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--build-dir", default=str(B.REPO / "build"))
+    ap.add_argument("--workdir", required=True)
+    ap.add_argument("--scale", default="1m")
+    ap.add_argument("--reuse", action="store_true", help="the workdir is seeded already")
+    ap.add_argument("--rooms", type=int, default=20)
+    ap.add_argument("--warm-limit", type=float, default=900.0)
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args()
+    work = Path(args.workdir)
+    work.mkdir(parents=True, exist_ok=True)
+    stack = B.make_stack(work / "stack", args.build_dir, "postgresql")
+    stack.start_redis()
+    stack.start_mongo()
+    try:
+        if not args.reuse:
+            subprocess.run([sys.executable, str(B.REPO / "bench/seed.py"), "--mongo-uri",
+                            stack.mongo_uri, "--db", stack.mongo_db, "--scale", args.scale,
+                            "--out", str(work / "seed.json")], check=True)
+        data = json.loads((work / "seed.json").read_text())
+        users = {u["id"]: u for u in data["users"]}
+        B.redis_cli(stack, "FLUSHALL")
+        load_before = round(B.load_avg(), 2)
+        t0 = time.perf_counter()
+        B.start_servers(stack)
+        healthy_s = round(time.perf_counter() - t0, 1)
+        lines, _ = windows_lines(stack, args.warm_limit)
+        windows_s = round(time.perf_counter() - t0, 1)
+        http = B.Http(stack.http_url)
+        pages = []
+        for room in sample_rooms(data["rooms"], args.rooms):
+            user = users[room["members"][0]]
+            tok = B.token(stack, user)
+            path = f"/api/rooms/{room['id']}/messages?limit=50"
+            t_first, st1, _ = http.call("GET", path, tok)
+            t_second, st2, _ = http.call("GET", path, tok)
+            pages.append({"room_messages": room["messages"], "status": [st1, st2],
+                          "first_ms": round(t_first * 1000, 1),
+                          "second_ms": round(t_second * 1000, 1)})
+            print(json.dumps(pages[-1]), flush=True)
+        firsts = [p["first_ms"] for p in pages]
+        out = {"build_dir": args.build_dir, "messages": data["messages"],
+               "rooms": len(data["rooms"]), "load_before": load_before,
+               "healthy_s": healthy_s, "windows_logged_s": windows_s,
+               "windows_lines": {k: {f: v.get(f) for f in ("msg", "messages", "passes", "rooms",
+                                                           "rooms_left", "missing",
+                                                           "duration_ms")}
+                                 for k, v in lines.items()},
+               "first_page_ms": B.summary_ms([f / 1000 for f in firsts]) if firsts else None,
+               "first_pages_total_s": round(sum(firsts) / 1000, 1),
+               "pages": pages}
+        print(json.dumps(out))
+        if args.out:
+            Path(args.out).write_text(json.dumps(out, indent=1))
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    main()
