@@ -17,6 +17,7 @@ warm one. Prints and writes (--out) one JSON object.
 Runs in its own process; needs pymongo (the test requirements)."""
 import argparse
 import json
+import os
 import re
 import subprocess
 import sys
@@ -24,6 +25,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+# the warm-up's log lines are info: on unless the caller sets its own diagnosis settings
+os.environ.setdefault("BENCH_STACK_ENV", "LOG_LEVEL=info")
 import benchlib as B  # noqa: E402
 
 WINDOWS_LINE = re.compile(r'^\{.*"msg":"room windows[^"]*".*\}$', re.M)
@@ -79,7 +82,10 @@ def main():
                             "--out", str(work / "seed.json")], check=True)
         data = json.loads((work / "seed.json").read_text())
         users = {u["id"]: u for u in data["users"]}
-        B.redis_cli(stack, "FLUSHALL")
+        deadline = time.time() + 120  # Redis may still be loading its AOF: FLUSHALL waits
+        while B.redis_cli(stack, "PING").strip() != "PONG" and time.time() < deadline:
+            time.sleep(0.5)
+        assert B.redis_cli(stack, "FLUSHALL").strip() == "OK"
         load_before = round(B.load_avg(), 2)
         t0 = time.perf_counter()
         B.start_servers(stack)

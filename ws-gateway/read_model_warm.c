@@ -192,9 +192,15 @@ static void warm__check_run(gw_job_t *job, gw_store_worker_t *w)
     int64_t started_ms = chat_clock_monotonic_ms();
     bool done = false;
     bool cold = false;
+    bool busy = false;
     chat_err_t rc = chat_history_warm_done(st, &done);
 
-    if (rc != CHAT_OK || done) {
+    if (rc == CHAT_OK && !done) {
+        /* another process warming now (at a million messages that takes minutes): its
+         * mark comes when it is done, and the sets were warmed before it began */
+        rc = chat_history_warm_busy(st, &busy);
+    }
+    if (rc != CHAT_OK || done || busy) {
         j->failed = rc != CHAT_OK; /* Redis down: its own logs say so */
         return;
     }

@@ -11,7 +11,8 @@
  * windows (at most once per Redis run across all processes). And every
  * GW_READ_MODEL_CHECK_MS a look at the mark the windows' warm-up leaves on the Redis run
  * (history_warm.h): one GET while it is there; when Redis restarted or was flushed and no
- * process has warmed since (two looks in a row found it missing), everything the start
+ * process has warmed since (two looks in a row found it missing, and no process holds
+ * the warm-up's lock: one is warming now), everything the start
  * warms — whoever touched Redis first
  * (REST rebuilds the set of ids on its own), and whether or not new sockets arrive. Each
  * warm-up is counted (chat_gateway_read_model_warms_total{outcome}) and timed once the

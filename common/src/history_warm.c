@@ -20,69 +20,114 @@
 #include "chat/redis_sync.h"
 #include "chat/window_gather.h"
 
-#define HISTORY_WARM__LOCK_MS 600000   /* a warm-up that takes longer loses its lock */
+/* The warm-up's lock is short and extended as it goes (every HISTORY_WARM__EXTEND_EVERY
+ * messages read, every 200 rooms built, and before each pass), so a gateway that dies
+ * mid-way holds back the others' warm-ups for at most a minute, however long the reads
+ * take. */
+#define HISTORY_WARM__LOCK_MS 60000
+#define HISTORY_WARM__EXTEND_EVERY 20000
+#define HISTORY_WARM__EXTEND_ROOMS 200
 #define HISTORY_WARM__PROBE_ROUND 1024 /* windows' marks asked per pipelined round */
 #define HISTORY_WARM__HEADS_MAX 200000 /* rooms' heads read when max_rooms is 0 */
+
+/* One warm-up under its lock. */
+typedef struct history_warm__run {
+    const chat_store_t *h;
+    chat_db_t *db;
+    chat_history_warm_t *w;
+    chat_redis_lock_t *lock;
+    chat_window_gather_t *g; /* the pass being read */
+    size_t since_extend;     /* steps since the lock was extended */
+    bool lost;               /* the lock expired and another process may warm */
+} history_warm__run_t;
+
+/* Extends the lock once every steps (at once with 0); false once it is lost. A Redis
+ * that does not answer leaves it as it is: the next step fails on its own. */
+static bool history_warm__keep_lock(history_warm__run_t *run, size_t every)
+{
+    if (++run->since_extend < every) {
+        return !run->lost;
+    }
+    run->since_extend = 0;
+    if (chat_redis_lock_extend(run->h->redis, run->lock, HISTORY_WARM__LOCK_MS) ==
+        CHAT_ERR_CONFLICT) {
+        run->lost = true;
+    }
+    return !run->lost;
+}
 
 /* One pass's room building: each gathered room's newest messages to its window. */
 static chat_err_t history_warm__build_one(const char *room_id, chat_message_list_t *newest,
                                           void *arg)
 {
-    const chat_store_t *h = ((void **)arg)[0];
-    chat_history_warm_t *w = ((void **)arg)[1];
+    history_warm__run_t *run = arg;
     bool built = false;
-    chat_err_t rc = chat_history_build_from(h, room_id, newest, &built);
+    chat_err_t rc;
 
+    if (!history_warm__keep_lock(run, HISTORY_WARM__EXTEND_ROOMS)) {
+        return CHAT_ERR_CONFLICT;
+    }
+    rc = chat_history_build_from(run->h, room_id, newest, &built);
     if (rc == CHAT_ERR_UNAVAILABLE) {
         return rc; /* Redis went: the rooms' first looks build theirs */
     }
     if (built) {
-        w->rooms_built++;
+        run->w->rooms_built++;
     } else {
-        w->rooms_left++;
+        run->w->rooms_left++;
     }
     return CHAT_OK;
 }
 
 static chat_err_t history_warm__take(chat_message_t *msg, void *arg)
 {
-    return chat_window_gather_take(arg, msg);
+    history_warm__run_t *run = arg;
+
+    if (!history_warm__keep_lock(run, HISTORY_WARM__EXTEND_EVERY)) {
+        chat_message_clear(msg);
+        return CHAT_ERR_CONFLICT;
+    }
+    return chat_window_gather_take(run->g, msg);
 }
 
 /* One read of `messages` (of the n rooms, or every message when rooms is NULL) gathered
  * into each room's newest window and built. A pass that would hold more than max_held
  * builds nothing (a room's newest may be incomplete): its rooms are left to their first
- * looks. */
-static chat_err_t history_warm__pass(const chat_store_t *h, chat_db_t *db, const bson_oid_t *rooms,
-                                     size_t n, size_t max_held, chat_history_warm_t *w)
+ * looks; so are they when the lock was lost (another process may be warming them). */
+static chat_err_t history_warm__pass(history_warm__run_t *run, const bson_oid_t *rooms, size_t n,
+                                     size_t max_held)
 {
-    size_t keep = h->window > 0 ? (size_t)h->window : 1;
+    chat_history_warm_t *w = run->w;
+    size_t keep = run->h->window > 0 ? (size_t)run->h->window : 1;
     char(*ids)[CHAT_ID_LEN] = n > 0 ? calloc(n, sizeof(*ids)) : NULL;
     const char **only = n > 0 ? calloc(n, sizeof(*only)) : NULL;
-    chat_window_gather_t *g = NULL;
     chat_err_t rc = CHAT_ERR_NOMEM;
 
+    run->g = NULL;
     if (n == 0 || (ids != NULL && only != NULL)) {
         for (size_t i = 0; i < n; i++) {
             bson_oid_to_string(&rooms[i], ids[i]);
             only[i] = ids[i];
         }
-        g = chat_window_gather_new(rooms != NULL ? only : NULL, n, keep, max_held);
+        run->g = chat_window_gather_new(rooms != NULL ? only : NULL, n, keep, max_held);
     }
-    if (g != NULL) {
-        void *args[2] = {(void *)h, w};
-        rc = chat_messages_each(db, rooms, n, 0, history_warm__take, g);
-        w->read += chat_window_gather_taken(g);
+    if (run->g != NULL && history_warm__keep_lock(run, 0)) {
+        rc = chat_messages_each(run->db, rooms, n, 0, history_warm__take, run);
+        w->read += chat_window_gather_taken(run->g);
         w->passes++;
-        if (rc == CHAT_ERR_CONFLICT) {
-            w->too_many = true;
+        if (rc == CHAT_ERR_CONFLICT) { /* too many held, or the lock lost */
+            w->too_many = w->too_many || !run->lost;
             w->rooms_left += n;
             rc = CHAT_OK;
         } else if (rc == CHAT_OK) {
-            rc = chat_window_gather_each(g, history_warm__build_one, args);
+            rc = chat_window_gather_each(run->g, history_warm__build_one, run);
+            rc = rc == CHAT_ERR_CONFLICT && run->lost ? CHAT_OK : rc;
         }
+    } else if (run->g != NULL) {
+        rc = CHAT_OK; /* the lock was lost before the pass */
     }
-    chat_window_gather_free(g);
+    chat_window_gather_free(run->g);
+    run->g = NULL;
     free(only);
     free(ids);
     return rc;
@@ -100,11 +145,12 @@ static size_t history_warm__keep(const chat_store_t *h, int64_t head)
 /* The rooms without a ready window in passes of at most max_messages held each (a
  * room whose window alone is more, and the rooms beyond max_passes, are left to their
  * first looks); one pass over every message when every room needs one, the heads are
- * complete and they fit (it also finds rooms whose head is not written yet). */
-static chat_err_t history_warm__passes(const chat_store_t *h, chat_db_t *db,
-                                       const chat_room_heads_t *heads, const bool *missing,
-                                       bool heads_complete, chat_history_warm_t *w)
+ * complete and they fit (it also finds rooms whose head is not written yet). Stops
+ * when the lock is lost. */
+static chat_err_t history_warm__passes(history_warm__run_t *run, const chat_room_heads_t *heads,
+                                       const bool *missing, bool heads_complete)
 {
+    chat_history_warm_t *w = run->w;
     size_t need = 0;
     size_t n_missing = 0;
     bson_oid_t *pass = calloc(heads->n > 0 ? heads->n : 1, sizeof(*pass));
@@ -118,16 +164,16 @@ static chat_err_t history_warm__passes(const chat_store_t *h, chat_db_t *db,
     for (size_t i = 0; i < heads->n; i++) {
         if (missing[i]) {
             n_missing++;
-            need += history_warm__keep(h, heads->seqs[i]);
+            need += history_warm__keep(run->h, heads->seqs[i]);
         }
     }
     if (heads_complete && n_missing == heads->n && need <= w->max_messages) {
         free(pass);
-        return history_warm__pass(h, db, NULL, 0, w->max_messages, w);
+        return history_warm__pass(run, NULL, 0, w->max_messages);
     }
     /* heads lag by up to a second: a pass may hold somewhat more than planned */
-    for (size_t i = 0; rc == CHAT_OK && i <= heads->n; i++) {
-        size_t keep = i < heads->n ? history_warm__keep(h, heads->seqs[i]) : 0;
+    for (size_t i = 0; rc == CHAT_OK && !run->lost && i <= heads->n; i++) {
+        size_t keep = i < heads->n ? history_warm__keep(run->h, heads->seqs[i]) : 0;
         bool last = i == heads->n;
 
         if (!last && !missing[i]) {
@@ -143,7 +189,7 @@ static chat_err_t history_warm__passes(const chat_store_t *h, chat_db_t *db,
                 w->too_many = true;
                 w->rooms_left += in_pass;
             } else {
-                rc = history_warm__pass(h, db, pass, in_pass, w->max_messages * 2, w);
+                rc = history_warm__pass(run, pass, in_pass, w->max_messages * 2);
             }
             in_pass = held = 0;
         }
@@ -286,6 +332,21 @@ chat_err_t chat_history_warm_done(const chat_store_t *h, bool *done)
     return history_warm__done_for(h, run, done);
 }
 
+chat_err_t chat_history_warm_busy(const chat_store_t *h, bool *busy)
+{
+    redisReply *reply = h->redis != NULL
+        ? chat_redis_command(h->redis, "EXISTS %s", CHAT_KEY_WINDOWS_WARMING)
+        : NULL;
+
+    *busy = false;
+    if (reply == NULL) {
+        return CHAT_ERR_UNAVAILABLE;
+    }
+    *busy = reply->type == REDIS_REPLY_INTEGER && reply->integer > 0;
+    freeReplyObject(reply);
+    return CHAT_OK;
+}
+
 chat_err_t chat_history_warm_all(const chat_store_t *h, chat_history_warm_t *w)
 {
     chat_db_t *db = h->db_scan != NULL ? h->db_scan : h->db;
@@ -300,7 +361,7 @@ chat_err_t chat_history_warm_all(const chat_store_t *h, chat_history_warm_t *w)
     w->stored = 0;
     w->read = w->rooms_built = w->rooms_left = w->passes = 0;
     w->rooms = w->rooms_missing = 0;
-    w->too_many = w->another_warms = w->already = w->few_missing = false;
+    w->too_many = w->another_warms = w->already = w->few_missing = w->lock_lost = false;
     if (current == NULL) {
         return CHAT_ERR_UNAVAILABLE;
     }
@@ -314,10 +375,11 @@ chat_err_t chat_history_warm_all(const chat_store_t *h, chat_history_warm_t *w)
         rc = chat_redis_lock_take(h->redis, &lock, CHAT_KEY_WINDOWS_WARMING, HISTORY_WARM__LOCK_MS);
         w->another_warms = rc == CHAT_OK && !lock.held;
         if (rc == CHAT_OK && lock.held) {
-            rc = history_warm__passes(
-                h, db, &heads, missing,
-                heads.read <= (w->max_rooms > 0 ? w->max_rooms : HISTORY_WARM__HEADS_MAX), w);
-            if (rc == CHAT_OK) {
+            history_warm__run_t warm = {.h = h, .db = db, .w = w, .lock = &lock};
+            size_t max_rooms = w->max_rooms > 0 ? w->max_rooms : HISTORY_WARM__HEADS_MAX;
+            rc = history_warm__passes(&warm, &heads, missing, heads.read <= max_rooms);
+            w->lock_lost = warm.lost;
+            if (rc == CHAT_OK && !warm.lost) {
                 history_warm__mark(h, run); /* built, or left to the per-room builds */
             }
             chat_redis_lock_release(h->redis, &lock);

@@ -3,7 +3,7 @@
  * redis_lock.h).
  *
  * Threads: any thread, with its own chat_redis_t. Relies on: redis_sync.h (commands and
- * EVALSHA), redis_scripts.h (LOCK_RELEASE), OpenSSL's RAND_bytes for the token.
+ * EVALSHA), redis_scripts.h (LOCK_RELEASE, LOCK_EXTEND), OpenSSL's RAND_bytes for the token.
  */
 #include "chat/redis_lock.h"
 
@@ -58,6 +58,30 @@ void chat_redis_lock_release(chat_redis_t *r, chat_redis_lock_t *lock)
     if (reply != NULL) {
         freeReplyObject(reply); /* a failure leaves it to expire */
     }
+}
+
+chat_err_t chat_redis_lock_extend(chat_redis_t *r, chat_redis_lock_t *lock, int ttl_ms)
+{
+    char ttl[16];
+    const char *argv[3] = {lock->key, lock->token, ttl};
+    redisReply *reply;
+    chat_err_t rc;
+
+    if (!lock->held) {
+        return CHAT_ERR_CONFLICT;
+    }
+    snprintf(ttl, sizeof(ttl), "%d", ttl_ms);
+    reply = chat_redis_eval(r, CHAT_SCRIPT_LOCK_EXTEND, 1, 3, argv, NULL);
+    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
+        rc = CHAT_ERR_UNAVAILABLE;
+    } else {
+        rc = reply->integer == 1 ? CHAT_OK : CHAT_ERR_CONFLICT;
+        lock->held = reply->integer == 1;
+    }
+    if (reply != NULL) {
+        freeReplyObject(reply);
+    }
+    return rc;
 }
 
 /* Whether anyone holds key: 1, 0, or -1 when Redis did not answer. */

@@ -16,6 +16,8 @@ extern const char CHAT_LUA_HEAD_MAX[], CHAT_LUA_WIN_IDEM[], CHAT_LUA_USER_SOCKET
 extern const size_t CHAT_LUA_HEAD_MAX_LEN, CHAT_LUA_WIN_IDEM_LEN, CHAT_LUA_USER_SOCKETS_LEN;
 extern const char CHAT_LUA_LOCK_RELEASE[];
 extern const size_t CHAT_LUA_LOCK_RELEASE_LEN;
+extern const char CHAT_LUA_LOCK_EXTEND[];
+extern const size_t CHAT_LUA_LOCK_EXTEND_LEN;
 extern const char CHAT_LUA_USER_DOC[];
 extern const size_t CHAT_LUA_USER_DOC_LEN;
 extern const size_t CHAT_LUA_WIN_APPEND_LEN, CHAT_LUA_WIN_FILL_LEN, CHAT_LUA_WIN_READ_LEN;
@@ -63,6 +65,8 @@ static void scripts__init(void)
     scripts__set(CHAT_SCRIPT_LOCK_RELEASE, "lock_release", CHAT_LUA_LOCK_RELEASE,
                  CHAT_LUA_LOCK_RELEASE_LEN);
     scripts__set(CHAT_SCRIPT_USER_DOC, "user_doc", CHAT_LUA_USER_DOC, CHAT_LUA_USER_DOC_LEN);
+    scripts__set(CHAT_SCRIPT_LOCK_EXTEND, "lock_extend", CHAT_LUA_LOCK_EXTEND,
+                 CHAT_LUA_LOCK_EXTEND_LEN);
 }
 
 const chat_redis_script_t *chat_redis_script(chat_script_id_t id)

@@ -171,6 +171,7 @@ static void test_another_warm_up_means_no_read(void **state)
     chat_store_t *s = *state;
     chat_history_warm_t w = {.max_messages = 1000};
     chat_redis_lock_t theirs;
+    bool busy = false;
 
     store_n(s, ROOM_SHORT, 5);
     flush(s);
@@ -182,7 +183,12 @@ static void test_another_warm_up_means_no_read(void **state)
     assert_true(w.another_warms);
     assert_int_equal(w.read, 0);
     assert_int_equal(redis_int(s, "EXISTS chat:{%s}:meta", ROOM_SHORT), 0);
+    /* what a gateway's periodic look asks before it acts: someone is warming now */
+    assert_int_equal(chat_history_warm_busy(s, &busy), CHAT_OK);
+    assert_true(busy);
     chat_redis_lock_release(s->redis, &theirs);
+    assert_int_equal(chat_history_warm_busy(s, &busy), CHAT_OK);
+    assert_false(busy);
 }
 
 /* A new room in `rooms` named name; its id into id. */

@@ -3,7 +3,7 @@
  * (CHAT_TEST_REDIS_URL): one taker wins, a release frees it for the next, a holder whose
  * lock expired and was taken by another does not delete the new holder's lock, and a
  * waiter returns when the work is done or the lock is gone instead of waiting out its
- * whole limit. Single-threaded: a second connection plays the other process.
+ * whole limit; a holder extends its own lock, never another's. Single-threaded: a second connection plays the other process.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -88,6 +88,46 @@ static void test_an_expired_holder_leaves_the_next_holders_lock(void **state)
     chat_redis_destroy(b);
 }
 
+static long long pttl(chat_redis_t *r, const char *key)
+{
+    redisReply *reply = chat_redis_command(r, "PTTL %s", key);
+    long long ms;
+
+    assert_non_null(reply);
+    ms = reply->integer;
+    freeReplyObject(reply);
+    return ms;
+}
+
+static void test_a_holder_extends_its_own_lock_only(void **state)
+{
+    chat_redis_t *a = test_redis_connect();
+    chat_redis_t *b = test_redis_connect();
+    chat_redis_lock_t la;
+    chat_redis_lock_t lb;
+    struct timespec ts = {0, 150 * 1000000L};
+    char key[64];
+
+    (void)state;
+    lock_key(key, sizeof(key), 5);
+    assert_int_equal(chat_redis_lock_take(a, &la, key, 1000), CHAT_OK);
+    assert_true(la.held);
+    assert_int_equal(chat_redis_lock_extend(a, &la, 60000), CHAT_OK);
+    assert_true(pttl(a, key) > 50000);
+    assert_true(la.held);
+    /* expired and taken by b: a's extension leaves b's lock and says a lost it */
+    assert_int_equal(chat_redis_lock_extend(a, &la, 50), CHAT_OK);
+    nanosleep(&ts, NULL);
+    assert_int_equal(chat_redis_lock_take(b, &lb, key, 10000), CHAT_OK);
+    assert_true(lb.held);
+    assert_int_equal(chat_redis_lock_extend(a, &la, 60000), CHAT_ERR_CONFLICT);
+    assert_false(la.held);
+    assert_true(pttl(b, key) <= 10000);
+    chat_redis_lock_release(b, &lb);
+    chat_redis_destroy(a);
+    chat_redis_destroy(b);
+}
+
 static int polls;
 
 static chat_err_t done_on_third_poll(void *arg, bool *done)
@@ -165,6 +205,7 @@ int main(void)
         cmocka_unit_test(test_an_expired_holder_leaves_the_next_holders_lock),
         cmocka_unit_test(test_waiters_stop_when_done_or_free),
         cmocka_unit_test(test_a_key_too_long_is_refused),
+        cmocka_unit_test(test_a_holder_extends_its_own_lock_only),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

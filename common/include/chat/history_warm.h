@@ -1,20 +1,25 @@
 /*
- * history_warm.h - every room's history window built from one read of `messages`, for
+ * history_warm.h - every room's history window built from few reads of `messages`, for
  * a Redis that has none (a first start, a restart without persistence, a flush). Without
  * it each room's first look (a subscribe, a history page) builds that room's window
  * from its own read, and on FerretDB each of those reads is a scan of the whole
- * collection: N rooms cost N scans, one here. Bounded: a collection of more than
- * max_messages (the sum of the rooms' heads, a lower bound, or what the read finds) is
- * left to the per-room builds, and so is a room
- * whose window is ready or being built by another process. What is read is held in
- * memory until the windows are built (~0.4 KB a message, estimated: the decoded message,
- * its strings and the array's growth). A warm-up that finished (the windows built, or the
- * collection left to the per-room builds as too big, or fewer than two rooms with
- * messages found without a ready window when max_rooms asks to look first: readers rebuild windows on
- * their own, a gateway's resubscribe every room it holds) marks the Redis run
- * (chat:rooms:windows:warmed = its run id), so the next caller for the same run, on any
- * process, reads nothing; a flush or a restart of Redis clears the mark, which is how a
- * process notices that Redis lost the read model (chat_history_warm_done).
+ * collection: N rooms cost N scans, here one (or a few). Each read is gathered into each
+ * room's newest window as it streams (window_gather.h), so what is held in memory is
+ * bounded by the windows (max_messages at once, ~0.4 KB a message, estimated: the
+ * decoded message and its strings), not by the collection. When every room with messages
+ * needs a window and their windows fit, one read of every message; else the rooms that
+ * need one (their heads from room_heads say how much each window holds) go in passes of
+ * at most max_messages, each a read of its rooms' messages (`room_id $in`: on FerretDB
+ * still a scan, applied in Go), at most max_passes, the rest left to their first looks.
+ * A collection whose rooms' heads sum to more than max_read is not read at all. A room
+ * whose window is ready or being built by another process is left as it is. A warm-up
+ * that finished (the windows built, or rooms left to the per-room builds as too many, or
+ * fewer than two rooms with messages found without a ready window when max_rooms asks
+ * to look first: readers rebuild windows on their own, a gateway's resubscribe every
+ * room it holds) marks the Redis run (chat:rooms:windows:warmed = its run id), so the
+ * next caller for the same run, on any process, reads nothing; a flush or a restart of
+ * Redis clears the mark, which is how a process notices that Redis lost the read model
+ * (chat_history_warm_done).
  *
  * Threads: blocking; the thread that owns h->redis (the gateway's background worker).
  */
@@ -48,11 +53,17 @@ typedef struct chat_history_warm {
                              did not fit in max_passes passes of max_messages */
     bool another_warms;   /* out: another process holds the warm-up's lock */
     bool already;         /* out: warmed already for this Redis run */
+    bool lock_lost;       /* out: its lock expired mid-way (another process may warm):
+                             stopped, the run not marked */
 } chat_history_warm_t;
 
 /** *done when a warm-up finished for the Redis run the store is connected to (one GET);
  *  CHAT_ERR_UNAVAILABLE without Redis. */
 chat_err_t chat_history_warm_done(const chat_store_t *h, bool *done);
+
+/** *busy while a process holds the warm-up's lock (it is warming now: one EXISTS);
+ *  CHAT_ERR_UNAVAILABLE without Redis. */
+chat_err_t chat_history_warm_busy(const chat_store_t *h, bool *busy);
 
 /** Builds every room's window (see above). CHAT_OK also when it was too big or another
  *  process warms; an error when Redis or MongoDB failed. */

@@ -31,6 +31,12 @@ typedef struct chat_redis_lock {
 chat_err_t chat_redis_lock_take(chat_redis_t *r, chat_redis_lock_t *lock, const char *key,
                                 int ttl_ms);
 
+/** Pushes the lock's expiry to ttl_ms from now while it is still this holder's (a long
+ *  job keeps a short ttl and extends it as it goes). CHAT_OK; CHAT_ERR_CONFLICT when it
+ *  is no longer held (expired, perhaps taken by another: lock->held becomes false);
+ *  CHAT_ERR_UNAVAILABLE when Redis did not answer. */
+chat_err_t chat_redis_lock_extend(chat_redis_t *r, chat_redis_lock_t *lock, int ttl_ms);
+
 /** Gives the lock back while it is still this holder's; nothing when it is not held. */
 void chat_redis_lock_release(chat_redis_t *r, chat_redis_lock_t *lock);
 

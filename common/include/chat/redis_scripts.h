@@ -18,6 +18,7 @@
  *   RATELIMIT    token bucket (ratelimit.h)
  *   USER_SOCKETS a user's open sockets across gateways (MAX_SOCKETS_PER_USER)
  *   LOCK_RELEASE delete a lock only while it is still the caller's (redis_lock.h)
+ *   LOCK_EXTEND  push back a lock's expiry only while it is still the caller's
  *   USER_DOC     a user's cached document under its version (user_docs.h)
  */
 #ifndef CHAT_REDIS_SCRIPTS_H
@@ -40,6 +41,7 @@ typedef enum chat_script_id {
     CHAT_SCRIPT_USER_SOCKETS,
     CHAT_SCRIPT_LOCK_RELEASE,
     CHAT_SCRIPT_USER_DOC,
+    CHAT_SCRIPT_LOCK_EXTEND,
     CHAT_SCRIPT_COUNT
 } chat_script_id_t;
 
