@@ -27,10 +27,12 @@
 #define WARM__PAIRS_MAX 2000000
 #define WARM__ROOMS_MAX 200000
 /* ... and at start every room's history window from reads of `messages`, each holding
- * the windows of at most WARM__HELD_MAX messages (~40 MB while they are built,
- * estimated; one read when every room's window fits), at most WARM__PASSES_MAX reads,
- * none when more than WARM__STORED_MAX are stored (the rooms' heads say) */
-#define WARM__HELD_MAX 100000
+ * the windows of at most WARM__HELD_MAX messages (275 B each measured with the seed's
+ * messages: ~70 MB at the bound while they are built, given back after; one read when
+ * every room's window fits: at HISTORY_WINDOW 500, up to 500 busy rooms), at most
+ * WARM__PASSES_MAX reads (each a decode of the whole collection on FerretDB: ~80 s at a
+ * million messages), none when more than WARM__STORED_MAX are stored (the heads say) */
+#define WARM__HELD_MAX 250000
 #define WARM__PASSES_MAX 10
 #define WARM__STORED_MAX 5000000
 
