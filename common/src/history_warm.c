@@ -20,11 +20,12 @@
 #include "chat/redis_sync.h"
 #include "chat/window_gather.h"
 
-/* The warm-up's lock is short and extended as it goes (every HISTORY_WARM__EXTEND_EVERY
- * messages read, every 200 rooms built, and before each pass), so a gateway that dies
- * mid-way holds back the others' warm-ups for at most a minute, however long the reads
- * take. */
-#define HISTORY_WARM__LOCK_MS 60000
+/* The warm-up's lock is extended as it goes (every HISTORY_WARM__EXTEND_EVERY messages
+ * read, every 200 rooms built, and before each pass), so a gateway that dies mid-way
+ * holds back the others' warm-ups for at most HISTORY_WARM__LOCK_MS, however long the
+ * reads take. Not shorter: a pass of a few rooms' messages may wait that long for its
+ * first batch while FerretDB decodes the collection (~80 s a million messages here). */
+#define HISTORY_WARM__LOCK_MS 180000
 #define HISTORY_WARM__EXTEND_EVERY 20000
 #define HISTORY_WARM__EXTEND_ROOMS 200
 #define HISTORY_WARM__PROBE_ROUND 1024 /* windows' marks asked per pipelined round */
