@@ -114,6 +114,32 @@ def read_model_warmed(stack, limit_s=120.0):
     return round(time.perf_counter() - t0, 2)
 
 
+def seeded_stack(workdir, build_dir, scale, reuse):
+    """make run's configuration in workdir/stack with Redis and the database started,
+    seeded once with scale messages (bench/seed.py, its summary in workdir/seed.json;
+    reuse: seeded already) and Redis flushed (after waiting for it to load its AOF):
+    (stack, the seed's summary). The caller starts the servers and stops the stack."""
+    work = Path(workdir)
+    work.mkdir(parents=True, exist_ok=True)
+    stack = make_stack(work / "stack", build_dir, "postgresql")
+    stack.start_redis()
+    stack.start_mongo()
+    try:
+        if not reuse:
+            subprocess.run([sys.executable, str(REPO / "bench/seed.py"), "--mongo-uri",
+                            stack.mongo_uri, "--db", stack.mongo_db, "--scale", scale,
+                            "--out", str(work / "seed.json")], check=True)
+        data = json.loads((work / "seed.json").read_text())
+        deadline = time.time() + 120
+        while redis_cli(stack, "PING").strip() != "PONG" and time.time() < deadline:
+            time.sleep(0.5)
+        assert redis_cli(stack, "FLUSHALL").strip() == "OK"
+    except BaseException:
+        stack.stop()
+        raise
+    return stack, data
+
+
 def redis_cli(stack, *args):
     """redis-cli against the stack's Redis (host and port of its REDIS_URL); stdout."""
     u = urlparse(stack.redis_url)

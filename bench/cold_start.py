@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import re
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -68,22 +67,9 @@ def main():
     ap.add_argument("--warm-limit", type=float, default=900.0)
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
-    work = Path(args.workdir)
-    work.mkdir(parents=True, exist_ok=True)
-    stack = B.make_stack(work / "stack", args.build_dir, "postgresql")
-    stack.start_redis()
-    stack.start_mongo()
+    stack, data = B.seeded_stack(args.workdir, args.build_dir, args.scale, args.reuse)
     try:
-        if not args.reuse:
-            subprocess.run([sys.executable, str(B.REPO / "bench/seed.py"), "--mongo-uri",
-                            stack.mongo_uri, "--db", stack.mongo_db, "--scale", args.scale,
-                            "--out", str(work / "seed.json")], check=True)
-        data = json.loads((work / "seed.json").read_text())
         users = {u["id"]: u for u in data["users"]}
-        deadline = time.time() + 120  # Redis may still be loading its AOF: FLUSHALL waits
-        while B.redis_cli(stack, "PING").strip() != "PONG" and time.time() < deadline:
-            time.sleep(0.5)
-        assert B.redis_cli(stack, "FLUSHALL").strip() == "OK"
         load_before = round(B.load_avg(), 2)
         since = {f"gateway{i}": len(stack.log_text(f"gateway{i}"))
                  for i in range(stack.n_gateways)}

@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -70,18 +69,8 @@ def main():
     ap.add_argument("--trials", type=int, default=5)
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
-    work = Path(args.workdir)
-    work.mkdir(parents=True, exist_ok=True)
-    stack = B.make_stack(work / "stack", args.build_dir, "postgresql")
-    stack.start_redis()
-    stack.start_mongo()
+    stack, data = B.seeded_stack(args.workdir, args.build_dir, args.scale, args.reuse)
     try:
-        if not args.reuse:
-            subprocess.run([sys.executable, str(B.REPO / "bench/seed.py"), "--mongo-uri",
-                            stack.mongo_uri, "--db", stack.mongo_db, "--scale", args.scale,
-                            "--out", str(work / "seed.json")], check=True)
-        B.redis_cli(stack, "FLUSHALL")
-        data = json.loads((work / "seed.json").read_text())
         B.start_servers(stack)
         B.read_model_warmed(stack)
         time.sleep(15)  # the gateways' looks after the start settle (a late warm-up: 3-4 s)
