@@ -73,7 +73,7 @@ def main():
     try:
         B.start_servers(stack)
         B.read_model_warmed(stack)
-        time.sleep(15)  # the gateways' looks after the start settle (a late warm-up: 3-4 s)
+        time.sleep(15)  # the looks after the start settle (as in stop 30's runs, comparable)
         http = B.Http(stack.http_url)
         rows = [trial(stack, http, data["users"], i) for i in range(args.trials)]
         out = {"build_dir": args.build_dir, "messages": data["messages"],
