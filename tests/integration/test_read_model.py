@@ -865,6 +865,26 @@ def test_a_redis_loss_warms_the_windows_without_new_sockets(make_stack, loss):
     assert after == [], after
 
 
+def test_the_periodic_look_waits_while_another_process_warms(make_stack):
+    """While another process holds the windows' warm-up lock (at a million messages a
+    warm-up takes minutes), a gateway's periodic look that finds the mark missing does
+    not run the warm-up itself (before, every look ran the room sets' warm-up again and
+    then found the windows busy: 60 times in three minutes at a million messages); once
+    the lock is gone and the mark still missing, it does."""
+    s = make_stack(gateways=1)
+    users, room = _room_with_members(s, 3)
+    asyncio.run(_post_some(s, users[0], room, 2))
+    r = redis.Redis.from_url(s.redis_url)
+    since = len(s.log_text("gateway0"))
+    r.flushall()
+    r.set("chat:rooms:windows:warming", "another-process", px=60000)
+    time.sleep(7)  # three periodic looks (every 2 s; the second one would act)
+    text = s.log_text("gateway0")[since:]
+    assert "read model lost mid-run" not in text, text
+    r.delete("chat:rooms:windows:warming")
+    assert "read model lost mid-run" in _wait_log(s, "gateway0", since, "read model lost mid-run")
+
+
 def test_windows_rebuilt_by_readers_are_not_read_again(make_stack):
     """After a Redis loss, readers that came first rebuilt their rooms' windows on their
     own (REST history pages here; a gateway's resubscribe backfills every room it holds,
