@@ -168,11 +168,12 @@ static chat_err_t history_warm__passes(history_warm__run_t *run, const chat_room
             need += history_warm__keep(run->h, heads->seqs[i]);
         }
     }
+    /* heads lag by up to a second: a read may hold somewhat more than planned, up to
+     * twice (a room whose head is not written yet is met by the read of every message) */
     if (heads_complete && n_missing == heads->n && need <= w->max_messages) {
         free(pass);
-        return history_warm__pass(run, NULL, 0, w->max_messages);
+        return history_warm__pass(run, NULL, 0, w->max_messages * 2);
     }
-    /* heads lag by up to a second: a pass may hold somewhat more than planned */
     for (size_t i = 0; rc == CHAT_OK && !run->lost && i <= heads->n; i++) {
         size_t keep = i < heads->n ? history_warm__keep(run->h, heads->seqs[i]) : 0;
         bool last = i == heads->n;

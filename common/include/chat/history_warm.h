@@ -5,7 +5,7 @@
  * from its own read, and on FerretDB each of those reads is a scan of the whole
  * collection: N rooms cost N scans, here one (or a few). Each read is gathered into each
  * room's newest window as it streams (window_gather.h), so what is held in memory is
- * bounded by the windows (max_messages at once, ~0.4 KB a message, estimated: the
+ * bounded by the windows (max_messages as planned, ~0.3 KB a message: the
  * decoded message and its strings), not by the collection. When every room with messages
  * needs a window and their windows fit, one read of every message; else the rooms that
  * need one (their heads from room_heads say how much each window holds) go in passes of
@@ -34,7 +34,8 @@
 #include "chat/store.h"
 
 typedef struct chat_history_warm {
-    size_t max_messages;  /* in: messages held in memory at once (a pass's windows) */
+    size_t max_messages;  /* in: messages a read's windows hold, as planned from the
+                             heads (a read refuses more than twice that) */
     size_t max_passes;    /* in: reads of `messages` at most (0: as many as it takes) */
     size_t max_read;      /* in: more stored than this (the heads' sum): nothing is read
                              (0: no bound) */
