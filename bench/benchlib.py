@@ -114,6 +114,23 @@ def read_model_warmed(stack, limit_s=120.0):
     return round(time.perf_counter() - t0, 2)
 
 
+def add_seeded_args(ap, scale):
+    """The options of a script run on a seeded workdir (seeded_stack): --build-dir,
+    --workdir, --scale (default scale), --reuse and --out."""
+    ap.add_argument("--build-dir", default=str(REPO / "build"))
+    ap.add_argument("--workdir", required=True)
+    ap.add_argument("--scale", default=scale)
+    ap.add_argument("--reuse", action="store_true", help="the workdir is seeded already")
+    ap.add_argument("--out", default=None, help="write the result there as JSON too")
+
+
+def report(out, path):
+    """Prints a script's result as one JSON line, and writes it to path (when given)."""
+    print(json.dumps(out))
+    if path:
+        Path(path).write_text(json.dumps(out, indent=1))
+
+
 def seeded_stack(workdir, build_dir, scale, reuse):
     """make run's configuration in workdir/stack with Redis and the database started,
     seeded once with scale messages (bench/seed.py, its summary in workdir/seed.json;

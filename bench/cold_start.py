@@ -59,13 +59,9 @@ def sample_rooms(rooms, n):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--build-dir", default=str(B.REPO / "build"))
-    ap.add_argument("--workdir", required=True)
-    ap.add_argument("--scale", default="1m")
-    ap.add_argument("--reuse", action="store_true", help="the workdir is seeded already")
+    B.add_seeded_args(ap, "1m")
     ap.add_argument("--rooms", type=int, default=20)
     ap.add_argument("--warm-limit", type=float, default=900.0)
-    ap.add_argument("--out", default=None)
     args = ap.parse_args()
     stack, data = B.seeded_stack(args.workdir, args.build_dir, args.scale, args.reuse)
     try:
@@ -101,9 +97,7 @@ def main():
                "first_page_ms": B.summary_ms([f / 1000 for f in firsts]) if firsts else None,
                "first_pages_total_s": round(sum(firsts) / 1000, 1),
                "pages": pages}
-        print(json.dumps(out))
-        if args.out:
-            Path(args.out).write_text(json.dumps(out, indent=1))
+        B.report(out, args.out)
     finally:
         stack.stop()
 

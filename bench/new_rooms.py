@@ -62,12 +62,8 @@ def trial(stack, http, users, i):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--build-dir", default=str(B.REPO / "build"))
-    ap.add_argument("--workdir", required=True)
-    ap.add_argument("--scale", default="100k")
-    ap.add_argument("--reuse", action="store_true", help="the workdir is seeded already")
+    B.add_seeded_args(ap, "100k")
     ap.add_argument("--trials", type=int, default=5)
-    ap.add_argument("--out", default=None)
     args = ap.parse_args()
     stack, data = B.seeded_stack(args.workdir, args.build_dir, args.scale, args.reuse)
     try:
@@ -78,9 +74,7 @@ def main():
         rows = [trial(stack, http, data["users"], i) for i in range(args.trials)]
         out = {"build_dir": args.build_dir, "messages": data["messages"],
                "load_before": round(B.load_avg(), 2), "columns": COLUMNS, "rows_ms": rows}
-        print(json.dumps(out))
-        if args.out:
-            Path(args.out).write_text(json.dumps(out, indent=1))
+        B.report(out, args.out)
     finally:
         stack.stop()
 

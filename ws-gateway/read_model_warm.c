@@ -65,7 +65,7 @@ static chat_err_t warm__windows(const chat_store_t *st, const char *gateway_id)
                                 .max_rooms = WARM__ROOMS_MAX};
     int64_t started_ms = chat_clock_monotonic_ms();
     chat_err_t rc = chat_history_warm_all(st, &warm);
-    char n[7][24];
+    char n[8][24];
 
     if (warm.read > 0) {
         malloc_trim(0); /* what was read is freed: give it back (a worker thread) */
@@ -77,6 +77,7 @@ static chat_err_t warm__windows(const chat_store_t *st, const char *gateway_id)
     snprintf(n[4], sizeof(n[4]), "%lld", (long long)warm.stored);
     snprintf(n[5], sizeof(n[5]), "%zu of %zu", warm.rooms_missing, warm.rooms);
     snprintf(n[6], sizeof(n[6]), "%zu", warm.passes);
+    snprintf(n[7], sizeof(n[7]), "%zu", warm.held_max);
     chat_log_info(rc != CHAT_OK            ? "room windows not warmed: each room builds its own "
                                              "at its first look"
                       : warm.already       ? "room windows: warmed already for this Redis run"
@@ -89,9 +90,9 @@ static chat_err_t warm__windows(const chat_store_t *st, const char *gateway_id)
                       : warm.few_missing ? "room windows: readers rebuilt them already, "
                                            "nothing read"
                                          : "room windows warmed",
-                  "gateway", gateway_id, "messages", n[0], "passes", n[6], "stored_heads", n[4],
-                  "rooms", n[1], "rooms_left", n[2], "missing", n[5], "duration_ms", n[3], "error",
-                  rc == CHAT_OK ? NULL : chat_err_code(rc));
+                  "gateway", gateway_id, "messages", n[0], "passes", n[6], "held", n[7],
+                  "stored_heads", n[4], "rooms", n[1], "rooms_left", n[2], "missing", n[5],
+                  "duration_ms", n[3], "error", rc == CHAT_OK ? NULL : chat_err_code(rc));
     return rc;
 }
 

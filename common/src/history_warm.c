@@ -113,8 +113,11 @@ static chat_err_t history_warm__pass(history_warm__run_t *run, const bson_oid_t 
         run->g = chat_window_gather_new(rooms != NULL ? only : NULL, n, keep, max_held);
     }
     if (run->g != NULL && history_warm__keep_lock(run, 0)) {
-        rc = chat_messages_each(run->db, rooms, n, 0, history_warm__take, run);
+        rc = chat_messages_each(run->db, rooms, n, history_warm__take, run);
         w->read += chat_window_gather_taken(run->g);
+        if (chat_window_gather_held(run->g) > w->held_max) {
+            w->held_max = chat_window_gather_held(run->g);
+        }
         w->passes++;
         if (rc == CHAT_ERR_CONFLICT) { /* too many held, or the lock lost */
             w->too_many = w->too_many || !run->lost;
@@ -361,7 +364,7 @@ chat_err_t chat_history_warm_all(const chat_store_t *h, chat_history_warm_t *w)
     chat_err_t rc;
 
     w->stored = 0;
-    w->read = w->rooms_built = w->rooms_left = w->passes = 0;
+    w->read = w->rooms_built = w->rooms_left = w->passes = w->held_max = 0;
     w->rooms = w->rooms_missing = 0;
     w->too_many = w->another_warms = w->already = w->few_missing = w->lock_lost = false;
     if (current == NULL) {

@@ -301,7 +301,7 @@ static chat_err_t messages__each_doc(const bson_t *doc, void *arg)
     return e->each(&m, e->arg);
 }
 
-chat_err_t chat_messages_each(chat_db_t *db, const bson_oid_t *rooms, size_t n_rooms, size_t max,
+chat_err_t chat_messages_each(chat_db_t *db, const bson_oid_t *rooms, size_t n_rooms,
                               chat_messages_each_fn each, void *arg)
 {
     messages__each_t e = {each, arg};
@@ -324,7 +324,7 @@ chat_err_t chat_messages_each(chat_db_t *db, const bson_oid_t *rooms, size_t n_r
         bson_append_document_end(&filter, &room_id);
     }
     chat_err_t rc =
-        chat_repo_query_each(db, MESSAGES__COLL, &filter, opts, max, messages__each_doc, &e);
+        chat_repo_query_each(db, MESSAGES__COLL, &filter, opts, 0, messages__each_doc, &e);
 
     bson_destroy(opts);
     bson_destroy(&filter);

@@ -280,6 +280,7 @@ static void test_what_is_held_is_the_windows_not_the_collection(void **state)
     assert_false(w.too_many);
     assert_int_equal(w.passes, 1);
     assert_int_equal(w.read, 130);
+    assert_int_equal(w.held_max, 60); /* 50 + 10: the windows, not the 130 read */
     assert_int_equal(w.rooms_built, 2);
     expect_window(s, ROOM_LONG, 71, 120);
     expect_window(s, ROOM_SHORT, 1, 10);
@@ -305,6 +306,7 @@ static void test_windows_that_do_not_fit_at_once_take_more_reads(void **state)
     assert_false(w.too_many);
     assert_int_equal(w.passes, 2);
     assert_int_equal(w.read, 60);
+    assert_int_equal(w.held_max, 30); /* the first read's room; then 20 + 10 */
     assert_int_equal(w.rooms_built, 3);
     for (size_t i = 0; i < 3; i++) {
         expect_window(s, ids[i], 1, sizes[i]);

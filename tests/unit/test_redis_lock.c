@@ -3,7 +3,8 @@
  * (CHAT_TEST_REDIS_URL): one taker wins, a release frees it for the next, a holder whose
  * lock expired and was taken by another does not delete the new holder's lock, and a
  * waiter returns when the work is done or the lock is gone instead of waiting out its
- * whole limit; a holder extends its own lock, never another's. Single-threaded: a second connection plays the other process.
+ * whole limit; a holder extends its own lock, and an expired one neither extends nor
+ * releases the next holder's. Single-threaded: a second connection plays the other process.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -64,30 +65,6 @@ static void test_one_holder_at_a_time(void **state)
     chat_redis_destroy(b);
 }
 
-static void test_an_expired_holder_leaves_the_next_holders_lock(void **state)
-{
-    chat_redis_t *a = test_redis_connect();
-    chat_redis_t *b = test_redis_connect();
-    chat_redis_lock_t la;
-    chat_redis_lock_t lb;
-    struct timespec ts = {0, 150 * 1000000L};
-    char key[64];
-
-    (void)state;
-    lock_key(key, sizeof(key), 2);
-    assert_int_equal(chat_redis_lock_take(a, &la, key, 50), CHAT_OK);
-    assert_true(la.held);
-    nanosleep(&ts, NULL); /* a is slow: its lock expires */
-    assert_int_equal(chat_redis_lock_take(b, &lb, key, 10000), CHAT_OK);
-    assert_true(lb.held);
-    chat_redis_lock_release(a, &la); /* a finishes late: b's lock stays */
-    assert_true(key_exists(b, key));
-    chat_redis_lock_release(b, &lb);
-    assert_false(key_exists(b, key));
-    chat_redis_destroy(a);
-    chat_redis_destroy(b);
-}
-
 static long long pttl(chat_redis_t *r, const char *key)
 {
     redisReply *reply = chat_redis_command(r, "PTTL %s", key);
@@ -99,33 +76,51 @@ static long long pttl(chat_redis_t *r, const char *key)
     return ms;
 }
 
-static void test_a_holder_extends_its_own_lock_only(void **state)
+static void test_an_expired_holder_leaves_the_next_holders_lock(void **state)
 {
     chat_redis_t *a = test_redis_connect();
     chat_redis_t *b = test_redis_connect();
     chat_redis_lock_t la;
+    chat_redis_lock_t la_again;
     chat_redis_lock_t lb;
     struct timespec ts = {0, 150 * 1000000L};
     char key[64];
 
     (void)state;
-    lock_key(key, sizeof(key), 5);
-    assert_int_equal(chat_redis_lock_take(a, &la, key, 1000), CHAT_OK);
+    lock_key(key, sizeof(key), 2);
+    assert_int_equal(chat_redis_lock_take(a, &la, key, 50), CHAT_OK);
     assert_true(la.held);
-    assert_int_equal(chat_redis_lock_extend(a, &la, 60000), CHAT_OK);
-    assert_true(pttl(a, key) > 50000);
-    assert_true(la.held);
-    /* expired and taken by b: a's extension leaves b's lock and says a lost it */
-    assert_int_equal(chat_redis_lock_extend(a, &la, 50), CHAT_OK);
-    nanosleep(&ts, NULL);
+    nanosleep(&ts, NULL); /* a is slow: its lock expires */
     assert_int_equal(chat_redis_lock_take(b, &lb, key, 10000), CHAT_OK);
     assert_true(lb.held);
-    assert_int_equal(chat_redis_lock_extend(a, &la, 60000), CHAT_ERR_CONFLICT);
-    assert_false(la.held);
+    /* a extends late: b's lock keeps its ttl, and a learns it lost the lock */
+    la_again = la;
+    assert_int_equal(chat_redis_lock_extend(a, &la_again, 60000), CHAT_ERR_CONFLICT);
+    assert_false(la_again.held);
     assert_true(pttl(b, key) <= 10000);
+    chat_redis_lock_release(a, &la); /* a finishes late: b's lock stays */
+    assert_true(key_exists(b, key));
     chat_redis_lock_release(b, &lb);
+    assert_false(key_exists(b, key));
     chat_redis_destroy(a);
     chat_redis_destroy(b);
+}
+
+static void test_a_holder_extends_its_lock(void **state)
+{
+    chat_redis_t *a = test_redis_connect();
+    chat_redis_lock_t la;
+    char key[64];
+
+    (void)state;
+    lock_key(key, sizeof(key), 5);
+    assert_int_equal(chat_redis_lock_take(a, &la, key, 1000), CHAT_OK);
+    assert_int_equal(chat_redis_lock_extend(a, &la, 60000), CHAT_OK);
+    assert_true(la.held);
+    assert_true(pttl(a, key) > 50000);
+    chat_redis_lock_release(a, &la);
+    assert_false(key_exists(a, key));
+    chat_redis_destroy(a);
 }
 
 static int polls;
@@ -205,7 +200,7 @@ int main(void)
         cmocka_unit_test(test_an_expired_holder_leaves_the_next_holders_lock),
         cmocka_unit_test(test_waiters_stop_when_done_or_free),
         cmocka_unit_test(test_a_key_too_long_is_refused),
-        cmocka_unit_test(test_a_holder_extends_its_own_lock_only),
+        cmocka_unit_test(test_a_holder_extends_its_lock),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

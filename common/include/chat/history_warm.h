@@ -48,6 +48,8 @@ typedef struct chat_history_warm {
     int64_t stored;       /* out: the sum of the rooms' heads (a lower bound) */
     size_t read;          /* out: messages read */
     size_t passes;        /* out: reads of `messages` */
+    size_t held_max;      /* out: the most messages one read held (its memory: ~275 B
+                             each) */
     size_t rooms_built;   /* out: windows this call built */
     size_t rooms_left;    /* out: rooms left to their first look (ready, busy, failed) */
     bool too_many;        /* out: stored > max_read, or rooms left because their windows

@@ -36,11 +36,11 @@ chat_err_t chat_messages_last_seq(chat_db_t *db, const char *room_id, int64_t *o
 typedef chat_err_t (*chat_messages_each_fn)(chat_message_t *msg, void *arg);
 
 /** Every stored message, or those of the n_rooms rooms (`room_id $in`) when rooms is
- *  not NULL, in no particular order, handed to each(); at most max read (0: no bound).
+ *  not NULL, in no particular order, handed to each() (which bounds what it keeps).
  *  A scan of the whole collection on FerretDB either way (the `$in` is applied in Go, so
  *  only the rooms' messages cross the wire); on MongoDB the rooms' part of the
  *  {room_id, seq} index. For one read instead of one per room (history_warm.h). */
-chat_err_t chat_messages_each(chat_db_t *db, const bson_oid_t *rooms, size_t n_rooms, size_t max,
+chat_err_t chat_messages_each(chat_db_t *db, const bson_oid_t *rooms, size_t n_rooms,
                               chat_messages_each_fn each, void *arg);
 
 /** What room_heads says (chat_messages_heads_all). */
