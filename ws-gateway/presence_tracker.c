@@ -17,6 +17,7 @@
 
 #include "chat/clock.h"
 #include "chat/grow.h"
+#include "chat/log.h"
 #include "chat/member_cache.h"
 #include "chat/user_docs.h"
 #include "chat/users_repo.h"
@@ -37,16 +38,17 @@ typedef struct rooms_job {
     size_t n;
 } rooms_job_t;
 
-/* last_seen of many users at once (one command: chat_users_touch_last_seen_many). */
+/* last_seen of many users at once (commands as chat_users_seen_step says). */
 typedef struct seen_job {
     gw_job_t job;
     char (*ids)[CHAT_ID_LEN];
     size_t n;
+    size_t done_n; /* written so far: a batch its time budget stopped goes on from here */
     int64_t now_ms;
+    bool one_lock; /* MONGO_BACKEND=sqlite: one user per command, a time budget per batch */
 } seen_job_t;
 
 #define PRESENCE__SEEN_MAX 100000 /* waiting for a batch; past it a last_seen is skipped */
-#define PRESENCE__SEEN_CHUNK 1000 /* users per update */
 /* A batch at most this often (or at once when a chunk is waiting): on FerretDB a batch
  * costs a scan of users (its $in form decodes all of them, ~1 s of a core at 10,000
  * users; a few users' {_id} statements scan in PostgreSQL, ~10 ms each), so writing after
@@ -175,52 +177,78 @@ void gw_presence__announce(gw_presence_t *pt, const char *user_id, bool online)
 static void seen__run(gw_job_t *job, gw_store_worker_t *w)
 {
     seen_job_t *j = (seen_job_t *)job;
+    int64_t t0 = chat_clock_monotonic_ms();
+    size_t k;
 
-    for (size_t i = 0; i < j->n; i += PRESENCE__SEEN_CHUNK) {
-        size_t k = j->n - i < PRESENCE__SEEN_CHUNK ? j->n - i : PRESENCE__SEEN_CHUNK;
-        const char(*ids)[CHAT_ID_LEN] = (const char(*)[CHAT_ID_LEN])(j->ids + i);
+    while ((k = chat_users_seen_step(j->one_lock, j->n - j->done_n,
+                                     chat_clock_monotonic_ms() - t0)) > 0) {
+        const char(*ids)[CHAT_ID_LEN] = (const char(*)[CHAT_ID_LEN])(j->ids + j->done_n);
         /* the cache after the database: a reader in between stores nothing older */
         if (chat_users_touch_last_seen_many(gw_store_worker_db(w), ids, k, j->now_ms) == CHAT_OK) {
             chat_user_docs_seen(gw_store_worker_store(w), ids, k, j->now_ms);
         }
+        j->done_n += k;
+    }
+}
+
+static void seen__free(seen_job_t *j)
+{
+    if (j != NULL) {
+        free(j->ids);
+        free(j);
     }
 }
 
 static void seen__done(gw_job_t *job, gw_t *gw, bool cancelled)
 {
     seen_job_t *j = (seen_job_t *)job;
+    gw_presence_t *pt = gw->presence;
 
-    (void)cancelled;
-    if (gw->presence != NULL) {
-        gw->presence->seen_in_flight = false;
+    if (pt != NULL) {
+        pt->seen_in_flight = false;
+        if (!cancelled && !gw->stopping && j->done_n < j->n) {
+            char b[2][24];
+            snprintf(b[0], sizeof(b[0]), "%zu", j->done_n);
+            snprintf(b[1], sizeof(b[1]), "%zu", j->n - j->done_n);
+            chat_log_debug("last_seen batch stopped at its time budget", "written", b[0], "left",
+                           b[1]);
+            pt->seen_rest = j; /* the next batch, with its own time */
+            return;
+        }
     }
-    free(j->ids);
-    free(j);
+    seen__free(j);
 }
 
 /* The users gone offline since the last batch get their last_seen, in one job (at most
- * every PRESENCE__SEEN_EVERY_MS). */
+ * every PRESENCE__SEEN_EVERY_MS); what a batch's time budget left goes first, with the
+ * time its users went offline. */
 static void presence__flush_seen(gw_presence_t *pt)
 {
-    seen_job_t *j;
+    seen_job_t *j = pt->seen_rest;
     int64_t now = chat_clock_monotonic_ms();
-    bool due = pt->n_seen >= PRESENCE__SEEN_CHUNK || pt->gw->draining || pt->seen_flushed_ms == 0 ||
-        now - pt->seen_flushed_ms >= PRESENCE__SEEN_EVERY_MS;
+    bool one_lock = pt->gw->cfg.db_backend == CHAT_DB_BACKEND_SQLITE;
+    bool due = (!one_lock && pt->n_seen >= CHAT_USERS_SEEN_CHUNK) || pt->gw->draining ||
+        pt->seen_flushed_ms == 0 || now - pt->seen_flushed_ms >= PRESENCE__SEEN_EVERY_MS;
 
-    if (pt->n_seen == 0 || pt->seen_in_flight || pt->gw->stopping || !due ||
-        (j = calloc(1, sizeof(*j))) == NULL) {
+    if ((pt->n_seen == 0 && j == NULL) || pt->seen_in_flight || pt->gw->stopping || !due) {
         return;
     }
-    j->job.run = seen__run;
-    j->job.done = seen__done;
-    j->ids = pt->seen_ids; /* the job takes the list */
-    j->n = pt->n_seen;
-    j->now_ms = chat_clock_now_ms();
-    pt->seen_ids = NULL;
-    pt->n_seen = pt->cap_seen = 0;
+    if (j == NULL) {
+        if ((j = calloc(1, sizeof(*j))) == NULL) {
+            return;
+        }
+        j->job.run = seen__run;
+        j->job.done = seen__done;
+        j->ids = pt->seen_ids; /* the job takes the list */
+        j->n = pt->n_seen;
+        j->now_ms = chat_clock_now_ms();
+        j->one_lock = one_lock;
+        pt->seen_ids = NULL;
+        pt->n_seen = pt->cap_seen = 0;
+    }
+    pt->seen_rest = NULL;
     if (gw_store_workers_submit_background(pt->gw->workers, &j->job) != 0) {
-        free(j->ids); /* the queue is full: these last_seen stay older */
-        free(j);
+        seen__free(j); /* the queue is full: these last_seen stay older */
         return;
     }
     pt->seen_in_flight = true;
@@ -416,7 +444,9 @@ void gw_presence_destroy(gw_presence_t *pt)
     }
     gw_hmap_destroy(pt->remote);
     pt->remote = NULL;
-    free(pt->seen_ids); /* not written: the gateway stops */
+    seen__free(pt->seen_rest); /* not written: the gateway stops */
+    pt->seen_rest = NULL;
+    free(pt->seen_ids);
     pt->seen_ids = NULL;
     pt->n_seen = pt->cap_seen = 0;
     uv_timer_stop(&pt->tick);

@@ -9,6 +9,7 @@
  */
 #include "chat/config.h"
 #include "chat/redact.h"
+#include "config_internal.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -26,8 +27,7 @@
 #define CONFIG__BCRYPT_MIN_SAFE 10 /* below: only with BCRYPT_ALLOW_WEAK=1 (tests) */
 
 /* Writes a formatted message into errbuf (if any). Always returns -1. */
-__attribute__((format(printf, 3, 4))) static int config__fail(char *errbuf, size_t errlen,
-                                                              const char *fmt, ...)
+int config__fail(char *errbuf, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
 
@@ -65,8 +65,8 @@ static bool config__trim(const char *v, char *buf, size_t len)
 }
 
 /* Integer variable in [min, max]; def when unset. */
-static int config__ll(const char *name, long long def, long long min, long long max, long long *out,
-                      char *errbuf, size_t errlen)
+int config__ll(const char *name, long long def, long long min, long long max, long long *out,
+               char *errbuf, size_t errlen)
 {
     const char *v = config__env(name);
     char buf[32];
@@ -328,6 +328,23 @@ static int config__log(chat_config_t *cfg, char *errbuf, size_t errlen)
                        &cfg->log_buffer_bytes, errbuf, errlen);
 }
 
+static int config__backend(chat_config_t *cfg, char *errbuf, size_t errlen)
+{
+    static const char *const names[] = {"", "mongodb", "postgresql", "sqlite"};
+    const char *v = config__env("MONGO_BACKEND");
+
+    for (size_t i = 1; v != NULL && i < sizeof(names) / sizeof(names[0]); i++) {
+        if (strcasecmp(v, names[i]) == 0) {
+            cfg->db_backend = (chat_db_backend_t)i;
+            return 0;
+        }
+    }
+    return v == NULL
+        ? 0
+        : config__fail(errbuf, errlen,
+                       "MONGO_BACKEND must be mongodb, postgresql or sqlite, got '%.64s'", v);
+}
+
 int chat_config_load(chat_config_t *cfg, bool need_secret, char *errbuf, size_t errlen)
 {
     const char *secret = NULL;
@@ -346,6 +363,7 @@ int chat_config_load(chat_config_t *cfg, bool need_secret, char *errbuf, size_t 
         config__scheme("MONGO_URI", cfg->mongo_uri, "mongodb://", "mongodb+srv://", errbuf,
                        errlen) != 0 ||
         config__str("MONGO_DB", "chat", &cfg->mongo_db, errbuf, errlen) != 0 ||
+        config__backend(cfg, errbuf, errlen) != 0 ||
         config__str("REDIS_URL", "redis://127.0.0.1:6379", &cfg->redis_url, errbuf, errlen) != 0 ||
         config__scheme("REDIS_URL", cfg->redis_url, "redis://", NULL, errbuf, errlen) != 0 ||
         config__int("REDIS_CLUSTER", 0, 0, 1, &redis_cluster, errbuf, errlen) != 0 ||
@@ -450,48 +468,4 @@ bool chat_config_origin_allowed(const chat_config_t *cfg, const char *origin)
             return true;
     }
     return false;
-}
-
-int chat_config_ws_limits_load(chat_ws_limits_t *lim, char *errbuf, size_t errlen)
-{
-    long long v = 0;
-
-    memset(lim, 0, sizeof(*lim));
-#define CONFIG__WS(field, name, def, min, max)                          \
-    do {                                                                \
-        if (config__ll(name, def, min, max, &v, errbuf, errlen) != 0) { \
-            return -1;                                                  \
-        }                                                               \
-        lim->field = (__typeof__(lim->field))v;                         \
-    } while (0)
-    CONFIG__WS(max_frame_bytes, "WS_MAX_FRAME_BYTES", 64 * 1024, 1024, 16 * 1024 * 1024);
-    CONFIG__WS(queue_max_frames, "WS_QUEUE_MAX_FRAMES", 1000, 16, 1000000);
-    CONFIG__WS(queue_max_bytes, "WS_QUEUE_MAX_BYTES", 1024 * 1024, 64 * 1024, 1LL << 30);
-    CONFIG__WS(slow_grace_ms, "WS_SLOW_GRACE_MS", 2000, 0, 600000);
-    CONFIG__WS(workers, "WS_WORKERS", 2, 1, 64);
-    CONFIG__WS(read_workers, "WS_READ_WORKERS", 2, 1, 64);
-    CONFIG__WS(worker_queue_cap, "WS_WORKER_QUEUE", 2048, 16, 1000000);
-    CONFIG__WS(gap_wait_ms, "WS_GAP_WAIT_MS", 150, 10, 10000);
-    CONFIG__WS(ping_sec, "WS_PING_SEC", 25, 1, 3600);
-    CONFIG__WS(idle_sec, "WS_IDLE_SEC", 60, 2, 7200);
-    CONFIG__WS(presence_heartbeat_ms, "WS_PRESENCE_HEARTBEAT_MS", 10000, 100, 20000);
-    CONFIG__WS(presence_debounce_ms, "WS_PRESENCE_DEBOUNCE_MS", 2000, 0, 60000);
-    CONFIG__WS(presence_sweep_ms, "WS_PRESENCE_SWEEP_MS", 500, 100, 60000);
-    CONFIG__WS(presence_seen_max, "WS_PRESENCE_SEEN_MAX", 262144, 0, 1LL << 32);
-    CONFIG__WS(drain_ms, "WS_DRAIN_MS", 5000, 0, 60000);
-    CONFIG__WS(redis_timeout_ms, "WS_REDIS_TIMEOUT_MS", 2000, 100, 60000);
-    CONFIG__WS(room_cache, "WS_ROOM_CACHE", 256, 0, 65536);
-    CONFIG__WS(room_cache_bytes, "WS_ROOM_CACHE_BYTES", 64LL << 20, 0, 1LL << 40);
-    CONFIG__WS(mongo_socket_timeout_ms, "WS_MONGO_SOCKET_TIMEOUT_MS", 10000, 100, 600000);
-    CONFIG__WS(max_sub_jobs, "WS_SUB_JOBS", 8, 1, 1024);
-    CONFIG__WS(frame_rate, "WS_FRAME_RATE", 100, 1, 1000000);
-    CONFIG__WS(frame_burst, "WS_FRAME_BURST", 1000, 1, 1000000);
-#undef CONFIG__WS
-    if (lim->idle_sec <= lim->ping_sec)
-        return config__fail(errbuf, errlen, "WS_IDLE_SEC must be greater than WS_PING_SEC");
-    lim->abuse_refusals = 50;
-    lim->abuse_window_ms = 10000;
-    lim->max_rooms_per_session = 500;
-    lim->max_inflight_per_session = 256;
-    return 0;
 }

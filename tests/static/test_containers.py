@@ -162,7 +162,8 @@ def test_haproxy_discovers_and_balances_gateways():
 
 
 def test_container_env_is_read_by_the_servers():
-    known = set(re.findall(r'"([A-Z][A-Z0-9_]+)"', (REPO / "common/src/config.c").read_text()))
+    known = {v for f in sorted((REPO / "common/src").glob("config*.c"))
+             for v in re.findall(r'"([A-Z][A-Z0-9_]+)"', f.read_text())}
     known |= set(re.findall(r'"(WS_[A-Z0-9_]+)"', (REPO / "ws-gateway/main.c").read_text()))
     known |= set(re.findall(r"env\.([A-Z][A-Z0-9_]+)", (REPO / "lighttpd.conf").read_text()))
     known |= set(re.findall(r"\$\{?([A-Z][A-Z0-9_]+)", (REPO / "deploy/lighttpd-gateways.sh").read_text()))

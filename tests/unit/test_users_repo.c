@@ -174,6 +174,23 @@ static void test_touch_last_seen(void **state)
     assert_int_equal(chat_users_touch_last_seen(db, "bad", 1), CHAT_ERR_NOT_FOUND);
 }
 
+/* The steps of a last_seen batch: on most databases the whole batch in commands of up to
+ * CHAT_USERS_SEEN_CHUNK users; where every write waits for the lock a filtered write
+ * holds (FerretDB on SQLite) one user per command, and none once the batch has had its
+ * time, whatever is left. */
+static void test_seen_steps(void **state)
+{
+    (void)state;
+    assert_int_equal(chat_users_seen_step(false, 0, 0), 0);
+    assert_int_equal(chat_users_seen_step(false, 5, 0), 5);
+    assert_int_equal(chat_users_seen_step(false, 2500, 0), CHAT_USERS_SEEN_CHUNK);
+    assert_int_equal(chat_users_seen_step(false, 2500, 60000), CHAT_USERS_SEEN_CHUNK);
+    assert_int_equal(chat_users_seen_step(true, 0, 0), 0);
+    assert_int_equal(chat_users_seen_step(true, 2500, 0), 1);
+    assert_int_equal(chat_users_seen_step(true, 2500, CHAT_USERS_SEEN_LOCKED_BUDGET_MS - 1), 1);
+    assert_int_equal(chat_users_seen_step(true, 2500, CHAT_USERS_SEEN_LOCKED_BUDGET_MS), 0);
+}
+
 /* A few users: one {_id} statement each; many: one {_id: {$in}} update. Both forms set
  * every valid id's last_seen and skip what is not an ObjectId. */
 static void test_touch_last_seen_many(void **state)
@@ -230,6 +247,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_update_profile, db_setup, db_teardown),
         cmocka_unit_test_setup_teardown(test_touch_last_seen, db_setup, db_teardown),
         cmocka_unit_test_setup_teardown(test_touch_last_seen_many, db_setup, db_teardown),
+        cmocka_unit_test(test_seen_steps),
     };
 
     return DB_FIXTURE_RUN(tests);

@@ -51,4 +51,16 @@ chat_err_t chat_users_touch_last_seen_many(chat_db_t *db, const char (*ids)[CHAT
  *  for the measured costs). Pure; exposed for the unit test. */
 bool chat_users_seen_by_id(size_t n);
 
+#define CHAT_USERS_SEEN_CHUNK 1000            /* users per last_seen command, at most */
+#define CHAT_USERS_SEEN_LOCKED_BUDGET_MS 1000 /* a batch's time under one write lock */
+
+/** How many of the `waiting` users the next last_seen command of a batch covers, the batch
+ *  having spent spent_ms so far; 0 ends the batch here (the rest waits for the next one).
+ *  Up to CHAT_USERS_SEEN_CHUNK, the whole batch in one go; but on a database whose writes
+ *  all wait for the one a filtered write holds (one_lock: FerretDB on SQLite, where even a
+ *  `{_id}` statement scans the collection under it, ~110 ms at 10,000 users, and an `$in`
+ *  of n users holds it ~n/2 times that) one user per command, the others' writes passing
+ *  in between, and no more commands after CHAT_USERS_SEEN_LOCKED_BUDGET_MS. Pure. */
+size_t chat_users_seen_step(bool one_lock, size_t waiting, int64_t spent_ms);
+
 #endif
