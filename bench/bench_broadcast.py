@@ -6,8 +6,12 @@ write() per recipient, no JSON, no auth, no storage) and Centrifugo v6 (memory e
 channel of N) under the same load, in the same run. For each: delivery p50/p99 (send to
 receipt by every other socket), ack p50/p99 where there is one (chat: the durable store
 before the fan-out), and the server's CPU over the measured phase (utime+stime from
-/proc, % of one core). Runs in the bench driver process."""
+/proc, % of one core). Chat runs twice: on one gateway, and on two gateway processes
+sharing its port (SO_REUSEPORT: the box's two cores, as Centrifugo's Go runtime uses
+them). Runs in the bench driver process."""
+import os
 import re
+import signal
 import subprocess
 import threading
 import time
@@ -15,6 +19,7 @@ import urllib.request
 from pathlib import Path
 
 import benchlib as B
+from stack import Proc
 from bench_ws import CF_SH, SRCS, _phase_rows, centrifugo_dir, parse_phases, rawfan_running, tools
 
 TICKS = 100  # os.sysconf("SC_CLK_TCK") on Linux
@@ -56,19 +61,35 @@ def _hist_delta(a, b):
     return out
 
 
-def _run_measured(wsload, argv, pid, seconds, timeout=600):
-    """Runs wsload (argv) while sampling the CPU time of pid every 0.25 s; the CPU over
-    wsload's measured phase (its last `seconds`, minus its last second and the close) as
-    % of one core. Returns (phases, cpu_pct, connect_s, stderr tail)."""
+def _sockets(pid):
+    """How many TCP sockets process pid holds (its clients, plus a few of its own)."""
+    n = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            n += os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")
+        except OSError:
+            pass
+    return n
+
+
+def _run_measured(wsload, argv, pids, seconds, timeout=600, count_sockets=False):
+    """Runs wsload (argv) while sampling the CPU time of pids (one server, or several
+    sharing a port) every 0.25 s; their CPU together over wsload's measured phase (its last
+    `seconds`, minus its last second and the close) as % of one core. Returns (phases,
+    cpu_pct, connect_s, stderr tail, most sockets each pid held when count_sockets)."""
+    pids = [pids] if isinstance(pids, int) else list(pids)
     p = subprocess.Popen([str(wsload)] + argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True)
     samples = []
+    held = [0] * len(pids)
     stop = threading.Event()
 
     def sample():
         while not stop.is_set():
             try:
-                samples.append((time.monotonic(), _cpu_s(pid)))
+                samples.append((time.monotonic(), sum(_cpu_s(pid) for pid in pids)))
+                for i, pid in enumerate(pids if count_sockets else ()):
+                    held[i] = max(held[i], _sockets(pid))
             except OSError:
                 return
             stop.wait(0.25)
@@ -84,7 +105,7 @@ def _run_measured(wsload, argv, pid, seconds, timeout=600):
     if len(window) >= 2 and window[-1][0] > window[0][0]:
         cpu = round(100.0 * (window[-1][1] - window[0][1]) / (window[-1][0] - window[0][0]), 1)
     done = [float(x) for x in re.findall(r"connect phase done in ([\d.]+) s", err)]
-    return parse_phases(out), cpu, max(done) if done else None, err[-400:]
+    return parse_phases(out), cpu, max(done) if done else None, err[-400:], held
 
 
 def _row(name, n, phases, load, cpu, connect_s):
@@ -94,8 +115,43 @@ def _row(name, n, phases, load, cpu, connect_s):
     return rows
 
 
-def bench_broadcast(stack, data, out, sizes=((1000, 25), (5000, 5)), seconds=10, warmup=2):
-    """sizes: (sockets, msg/s) pairs; two senders each time."""
+def _two_gateways(stack, wsload, chat_argv, n, seconds):
+    """The same load on two gateway processes sharing gateway 0's port (SO_REUSEPORT, as
+    docs/OPERATIONS.md runs one per core): gateway 1 is restarted on that port for the
+    run, then put back on its own. The kernel spreads the sockets (and the two senders)
+    over both; each fans out to its own share, the sender's gateway storing first and the
+    other hearing the message through Redis. Their CPU is counted together."""
+    stack.kill_gateway(1, signal.SIGTERM)
+    env = stack.server_env()
+    env.update({"GATEWAY_PORT": str(stack.gateway_port), "GATEWAY_ID": "gw1"})
+    stack.gateways[1] = Proc("gateway1", [str(stack.gateway_binary())], env, stack.log_dir,
+                             cwd=str(stack.workdir)).start()
+    rows = []
+    try:
+        time.sleep(3)  # its listener and its look at the (warm) read model
+        if not stack.gateways[1].alive():
+            return [{"system": "chat (two gateways on one port)", "sockets": n,
+                     "error": "gateway 1 did not start on the shared port"}]
+        load = round(B.load_avg(), 2)
+        phases, cpu, conn_s, err, held = _run_measured(
+            wsload, chat_argv, [stack.gateway_pid(0), stack.gateway_pid(1)], seconds,
+            count_sockets=True)
+        rows = _row("chat (two gateways on one port, stored then fanned out)", n, phases, load,
+                    cpu, conn_s)
+        if rows:
+            rows[-1]["sockets_per_gateway"] = held
+        B.say(f"broadcast {n} chat, two gateways: {rows[-1] if rows else err}")
+    finally:
+        stack.kill_gateway(1, signal.SIGTERM)
+        stack.start_gateway(1)
+    return rows
+
+
+def bench_broadcast(stack, data, out, sizes=((1000, 25), (5000, 5)), seconds=10, warmup=2,
+                    two_gateways=True):
+    """sizes: (sockets, msg/s) pairs; two senders each time. two_gateways: chat also on
+    two gateway processes sharing one port (the box's two cores, as Centrifugo uses
+    them)."""
     wsload, rawfan = tools(out)
     big = data["rooms"][0]
     users = {u["id"]: u for u in data["users"]}
@@ -111,18 +167,22 @@ def bench_broadcast(stack, data, out, sizes=((1000, 25), (5000, 5)), seconds=10,
                 f.write(f"{B.token(stack, users[uid])} {big['id']}\n")
         load = round(B.load_avg(), 2)
         hists = {h: _gateway_hist(stack.gateway_port, h) for h in HISTS}
-        phases, cpu, conn_s, err = _run_measured(
-            wsload, ["-p", str(stack.gateway_port), "-P", "/ws?token=%T", "-J", "-m", "chat",
-                     "-k", str(tok)] + common, stack.gateway_pid(0), seconds)
+        chat_argv = ["-p", str(stack.gateway_port), "-P", "/ws?token=%T", "-J", "-m", "chat",
+                     "-k", str(tok)] + common
+        phases, cpu, conn_s, err, _ = _run_measured(wsload, chat_argv, stack.gateway_pid(0),
+                                                    seconds)
         rows += _row("chat (one gateway, stored then fanned out)", n, phases, load, cpu, conn_s)
         for h in HISTS:  # the gateway's own view: the store alone, and receipt to ack
             rows[-1][h] = _hist_delta(hists[h], _gateway_hist(stack.gateway_port, h))
         B.say(f"broadcast {n} chat: {rows[-1] if rows else err}")
         time.sleep(3)
+        if two_gateways:
+            rows += _two_gateways(stack, wsload, chat_argv, n, seconds)
+            time.sleep(3)
         # rawfan: the machine's ceiling
         with rawfan_running(rawfan) as (port, pid):
             load = round(B.load_avg(), 2)
-            phases, cpu, conn_s, err = _run_measured(
+            phases, cpu, conn_s, err, _ = _run_measured(
                 wsload, ["-p", str(port), "-P", "/", "-m", "mirror"] + common, pid, seconds)
             rows += _row("rawfan (epoll write loop, no storage)", n, phases, load, cpu, conn_s)
             B.say(f"broadcast {n} rawfan: {rows[-1] if rows else err}")
@@ -138,7 +198,7 @@ def bench_broadcast(stack, data, out, sizes=((1000, 25), (5000, 5)), seconds=10,
         try:
             pid = int((cf / "centrifugo.pid").read_text().split()[0])
             load = round(B.load_avg(), 2)
-            phases, cpu, conn_s, err = _run_measured(
+            phases, cpu, conn_s, err, _ = _run_measured(
                 wsload, ["-p", str(port), "-P", "/connection/websocket", "-m", "centrifugo",
                          "-k", str(cf / "tokens.txt"), "-R", "big"] + common, pid, seconds)
             rows += _row("Centrifugo v6.9.1 (memory engine, no storage)", n, phases, load, cpu,
