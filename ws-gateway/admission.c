@@ -26,7 +26,7 @@
 #include "admission_counts.h"
 #include "frame_handlers.h"
 #include "gateway_metrics.h"
-#include "hmap.h"
+#include "chat/hmap.h"
 #include "presence_tracker.h"
 #include "read_model_warm.h"
 #include "session.h"

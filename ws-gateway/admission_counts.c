@@ -13,7 +13,7 @@
 #include "chat/grow.h"
 #include "chat/user_sockets.h"
 #include "gateway_metrics.h"
-#include "hmap.h"
+#include "chat/hmap.h"
 #include "store_worker.h"
 
 #define COUNTS__GONE_MAX 100000 /* decrements waiting; past it the heartbeat corrects */
@@ -22,8 +22,8 @@ struct gw_admission_counts {
     gw_t *gw;
     void (*tick)(gw_t *gw);
     uv_timer_t heartbeat;
-    gw_hmap_t *counted;        /* user id -> uint32_t* sockets of the user counted in Redis */
-    gw_hmap_t *open_here;      /* user id -> uint32_t* sockets of the user open here, from the
+    chat_hmap_t *counted;      /* user id -> uint32_t* sockets of the user counted in Redis */
+    chat_hmap_t *open_here;    /* user id -> uint32_t* sockets of the user open here, from the
                                 * upgrade to the close, admitted or still being checked */
     char (*gone)[CHAT_ID_LEN]; /* one entry per socket closed, for the next batch */
     size_t n_gone;
@@ -60,13 +60,13 @@ static gw_admission_counts_t *counts__of(gw_t *gw)
  * memory an increment is lost: the heartbeat misses it and its Redis entry expires, the
  * upgrade's local check lets one more socket through to admission's cluster-wide check;
  * neither ever over-counts. */
-static void counts__change(gw_hmap_t *map, const char *user_id, int delta)
+static void counts__change(chat_hmap_t *map, const char *user_id, int delta)
 {
-    uint32_t *n = gw_hmap_get(map, user_id);
+    uint32_t *n = chat_hmap_get(map, user_id);
 
     if (n == NULL && delta > 0) {
         n = calloc(1, sizeof(*n));
-        if (n == NULL || gw_hmap_put(map, user_id, n) != 0) {
+        if (n == NULL || chat_hmap_put(map, user_id, n) != 0) {
             free(n);
             return;
         }
@@ -77,7 +77,7 @@ static void counts__change(gw_hmap_t *map, const char *user_id, int delta)
     if (delta > 0) {
         (*n)++;
     } else if (*n > 0 && --(*n) == 0) {
-        gw_hmap_remove(map, user_id);
+        chat_hmap_remove(map, user_id);
         free(n);
     }
 }
@@ -105,7 +105,7 @@ void gw_admission_counts_closed(gw_admission_counts_t *c, const char *user_id)
 
 uint32_t gw_admission_counts_open_here(const gw_admission_counts_t *c, const char *user_id)
 {
-    const uint32_t *n = c != NULL ? gw_hmap_get(c->open_here, user_id) : NULL;
+    const uint32_t *n = c != NULL ? chat_hmap_get(c->open_here, user_id) : NULL;
 
     return n != NULL ? *n : 0;
 }
@@ -216,9 +216,9 @@ static void counts__refresh_done(gw_job_t *job, gw_t *gw, bool cancelled)
 static void counts__on_heartbeat(uv_timer_t *t)
 {
     gw_admission_counts_t *c = t->data;
-    size_t n = gw_hmap_size(c->counted);
+    size_t n = chat_hmap_size(c->counted);
     counts__refresh_job_t *j;
-    gw_hmap_iter_t it;
+    chat_hmap_iter_t it;
     const char *key;
     void *v;
 
@@ -237,8 +237,8 @@ static void counts__on_heartbeat(uv_timer_t *t)
         counts__refresh_done(&j->job, c->gw, true);
         return;
     }
-    gw_hmap_iter_init(&it, c->counted);
-    while (gw_hmap_next(&it, &key, &v) && j->n < n) {
+    chat_hmap_iter_init(&it, c->counted);
+    while (chat_hmap_next(&it, &key, &v) && j->n < n) {
         snprintf(j->users[j->n], CHAT_ID_LEN, "%s", key);
         j->counts[j->n++] = *(uint32_t *)v;
     }
@@ -261,11 +261,11 @@ gw_admission_counts_t *gw_admission_counts_create(gw_t *gw, void (*tick)(gw_t *g
     }
     c->gw = gw;
     c->tick = tick;
-    c->counted = gw_hmap_create(1024);
-    c->open_here = gw_hmap_create(1024);
+    c->counted = chat_hmap_create(1024);
+    c->open_here = chat_hmap_create(1024);
     if (c->counted == NULL || c->open_here == NULL) {
-        gw_hmap_destroy(c->counted);
-        gw_hmap_destroy(c->open_here);
+        chat_hmap_destroy(c->counted);
+        chat_hmap_destroy(c->open_here);
         free(c);
         return NULL;
     }
@@ -277,16 +277,16 @@ gw_admission_counts_t *gw_admission_counts_create(gw_t *gw, void (*tick)(gw_t *g
     return c;
 }
 
-static void counts__free_map(gw_hmap_t *map)
+static void counts__free_map(chat_hmap_t *map)
 {
-    gw_hmap_iter_t it;
+    chat_hmap_iter_t it;
     void *v;
 
-    gw_hmap_iter_init(&it, map);
-    while (gw_hmap_next(&it, NULL, &v)) {
+    chat_hmap_iter_init(&it, map);
+    while (chat_hmap_next(&it, NULL, &v)) {
         free(v);
     }
-    gw_hmap_destroy(map);
+    chat_hmap_destroy(map);
 }
 
 static void counts__on_closed(uv_handle_t *h)

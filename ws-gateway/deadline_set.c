@@ -7,7 +7,7 @@
 
 #include <stdlib.h>
 
-#include "hmap.h"
+#include "chat/hmap.h"
 
 typedef struct deadline__entry {
     void *item;
@@ -15,7 +15,7 @@ typedef struct deadline__entry {
 } deadline__entry_t;
 
 struct gw_deadline_set {
-    gw_hmap_t *map; /* key -> deadline__entry_t* (owned) */
+    chat_hmap_t *map; /* key -> deadline__entry_t* (owned) */
 };
 
 gw_deadline_set_t *gw_deadline_create(size_t initial_buckets)
@@ -25,7 +25,7 @@ gw_deadline_set_t *gw_deadline_create(size_t initial_buckets)
     if (ds == NULL) {
         return NULL;
     }
-    ds->map = gw_hmap_create(initial_buckets);
+    ds->map = chat_hmap_create(initial_buckets);
     if (ds->map == NULL) {
         free(ds);
         return NULL;
@@ -35,23 +35,23 @@ gw_deadline_set_t *gw_deadline_create(size_t initial_buckets)
 
 void gw_deadline_destroy(gw_deadline_set_t *ds)
 {
-    gw_hmap_iter_t it;
+    chat_hmap_iter_t it;
     void *v;
 
     if (ds == NULL) {
         return;
     }
-    gw_hmap_iter_init(&it, ds->map);
-    while (gw_hmap_next(&it, NULL, &v)) {
+    chat_hmap_iter_init(&it, ds->map);
+    while (chat_hmap_next(&it, NULL, &v)) {
         free(v);
     }
-    gw_hmap_destroy(ds->map);
+    chat_hmap_destroy(ds->map);
     free(ds);
 }
 
 int gw_deadline_schedule(gw_deadline_set_t *ds, const char *key, void *item, int64_t at)
 {
-    deadline__entry_t *e = gw_hmap_get(ds->map, key);
+    deadline__entry_t *e = chat_hmap_get(ds->map, key);
 
     if (e != NULL) {
         e->item = item;
@@ -61,7 +61,7 @@ int gw_deadline_schedule(gw_deadline_set_t *ds, const char *key, void *item, int
         return 0;
     }
     e = malloc(sizeof(*e));
-    if (e == NULL || gw_hmap_put(ds->map, key, e) != 0) {
+    if (e == NULL || chat_hmap_put(ds->map, key, e) != 0) {
         free(e);
         return -1;
     }
@@ -72,39 +72,39 @@ int gw_deadline_schedule(gw_deadline_set_t *ds, const char *key, void *item, int
 
 void gw_deadline_cancel(gw_deadline_set_t *ds, const char *key)
 {
-    free(gw_hmap_remove(ds->map, key));
+    free(chat_hmap_remove(ds->map, key));
 }
 
 bool gw_deadline_has(const gw_deadline_set_t *ds, const char *key)
 {
-    return gw_hmap_get(ds->map, key) != NULL;
+    return chat_hmap_get(ds->map, key) != NULL;
 }
 
 int64_t gw_deadline_at(const gw_deadline_set_t *ds, const char *key)
 {
-    const deadline__entry_t *e = gw_hmap_get(ds->map, key);
+    const deadline__entry_t *e = chat_hmap_get(ds->map, key);
 
     return e != NULL ? e->at : 0;
 }
 
 size_t gw_deadline_size(const gw_deadline_set_t *ds)
 {
-    return ds != NULL ? gw_hmap_size(ds->map) : 0;
+    return ds != NULL ? chat_hmap_size(ds->map) : 0;
 }
 
 void **gw_deadline_due(const gw_deadline_set_t *ds, int64_t now, size_t *n)
 {
-    size_t cap = gw_hmap_size(ds->map);
+    size_t cap = chat_hmap_size(ds->map);
     void **due = NULL;
-    gw_hmap_iter_t it;
+    chat_hmap_iter_t it;
     void *v;
 
     *n = 0;
     if (cap == 0 || (due = malloc(cap * sizeof(*due))) == NULL) {
         return NULL;
     }
-    gw_hmap_iter_init(&it, ds->map);
-    while (gw_hmap_next(&it, NULL, &v) && *n < cap) {
+    chat_hmap_iter_init(&it, ds->map);
+    while (chat_hmap_next(&it, NULL, &v) && *n < cap) {
         const deadline__entry_t *e = v;
         if (e->at <= now) {
             due[(*n)++] = e->item;

@@ -12,7 +12,7 @@ void gw_distinct_init(gw_distinct_t *d, char (*out)[CHAT_ID_LEN], size_t expecte
 {
     d->out = out;
     d->n = 0;
-    d->seen = expected > GW_DISTINCT_MAP_AT ? gw_hmap_create(expected * 2) : NULL;
+    d->seen = expected > GW_DISTINCT_MAP_AT ? chat_hmap_create(expected * 2) : NULL;
 }
 
 bool gw_distinct_add(gw_distinct_t *d, const char *id)
@@ -22,7 +22,7 @@ bool gw_distinct_add(gw_distinct_t *d, const char *id)
 
     snprintf(key, sizeof(key), "%s", id);
     if (d->seen != NULL) {
-        seen = gw_hmap_get(d->seen, key) != NULL;
+        seen = chat_hmap_get(d->seen, key) != NULL;
     } else {
         for (size_t k = 0; k < d->n && !seen; k++) {
             seen = strcmp(d->out[k], key) == 0;
@@ -32,8 +32,8 @@ bool gw_distinct_add(gw_distinct_t *d, const char *id)
         return false;
     }
     memcpy(d->out[d->n], key, CHAT_ID_LEN);
-    if (d->seen != NULL && gw_hmap_put(d->seen, d->out[d->n], d->out[d->n]) != 0) {
-        gw_hmap_destroy(d->seen); /* out of memory: the slow way from here */
+    if (d->seen != NULL && chat_hmap_put(d->seen, d->out[d->n], d->out[d->n]) != 0) {
+        chat_hmap_destroy(d->seen); /* out of memory: the slow way from here */
         d->seen = NULL;
     }
     d->n++;
@@ -42,7 +42,7 @@ bool gw_distinct_add(gw_distinct_t *d, const char *id)
 
 size_t gw_distinct_done(gw_distinct_t *d)
 {
-    gw_hmap_destroy(d->seen);
+    chat_hmap_destroy(d->seen);
     d->seen = NULL;
     return d->n;
 }

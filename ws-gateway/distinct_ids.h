@@ -13,14 +13,14 @@
 #include <stddef.h>
 
 #include "chat/jwt.h"
-#include "hmap.h"
+#include "chat/hmap.h"
 
 #define GW_DISTINCT_MAP_AT 32
 
 typedef struct gw_distinct {
     char (*out)[CHAT_ID_LEN]; /* borrowed: room for every id that may be added */
     size_t n;                 /* distinct ids in out */
-    gw_hmap_t *seen;          /* NULL: linear comparison */
+    chat_hmap_t *seen;        /* NULL: linear comparison */
 } gw_distinct_t;
 
 /** Starts collecting into out, which has room for `expected` ids. */

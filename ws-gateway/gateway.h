@@ -20,7 +20,7 @@
 #include "chat/db.h"
 #include "chat/ratelimit.h"
 #include "heap_trim.h"
-#include "hmap.h"
+#include "chat/hmap.h"
 
 typedef struct gw_session gw_session_t;
 typedef struct gw_sub gw_sub_t; /* one session's subscription to one room: subscription.h */
@@ -63,7 +63,7 @@ typedef struct gw {
                                       Redis timeouts */
 
     const struct gw_session_events *session_events; /* main.c's (session.h) */
-    gw_hmap_t *sessions;               /* conn key -> gw_session_t (borrowed from lws) */
+    chat_hmap_t *sessions;             /* conn key -> gw_session_t (borrowed from lws) */
     gw_session_t *session_head;        /* intrusive list of established sessions */
     gw_session_flush_t *session_flush; /* the write round (session_flush.c) */
     size_t n_sessions;

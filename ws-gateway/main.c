@@ -282,7 +282,7 @@ int main(void)
         goto cleanup;
     }
     gw->limiter = chat_local_limiter_create(10000);
-    gw->sessions = gw_hmap_create(1024);
+    gw->sessions = chat_hmap_create(1024);
     gw->metrics = calloc(1, sizeof(*gw->metrics));
     if (gw->limiter == NULL || gw->sessions == NULL || gw->metrics == NULL) {
         chat_log_error("out of memory");
@@ -384,7 +384,7 @@ cleanup:
             (void)uv_loop_close(&gw->loop);
         }
     }
-    gw_hmap_destroy(gw->sessions);
+    chat_hmap_destroy(gw->sessions);
     chat_local_limiter_destroy(gw->limiter);
     free(gw->metrics);
     chat_db_destroy(gw->db);

@@ -15,7 +15,7 @@
 
 #include "chat/log.h"
 #include "chat/member_cache.h"
-#include "hmap.h"
+#include "chat/hmap.h"
 #include "room_backfill.h"
 #include "room_registry.h"
 #include "store_worker.h"
@@ -23,7 +23,7 @@
 struct gw_audit {
     gw_t *gw;
     uv_timer_t timer;
-    gw_hmap_t *checked; /* room id -> malloc'd epoch its watchers were checked under */
+    chat_hmap_t *checked; /* room id -> malloc'd epoch its watchers were checked under */
     bool in_flight;
     bool closing;
     bool timer_closed;
@@ -61,17 +61,17 @@ typedef struct audit__users_job {
 
 static void audit__maybe_free(gw_audit_t *a)
 {
-    gw_hmap_iter_t it;
+    chat_hmap_iter_t it;
     void *v;
 
     if (!a->closing || !a->timer_closed || a->in_flight) {
         return;
     }
-    gw_hmap_iter_init(&it, a->checked);
-    while (gw_hmap_next(&it, NULL, &v)) {
+    chat_hmap_iter_init(&it, a->checked);
+    while (chat_hmap_next(&it, NULL, &v)) {
         free(v);
     }
-    gw_hmap_destroy(a->checked);
+    chat_hmap_destroy(a->checked);
     free(a);
 }
 
@@ -105,8 +105,8 @@ static void audit__users_done(gw_job_t *job, gw_t *gw, bool cancelled)
         /* an epoch of "" (set not built) is never remembered, nor one some watcher was
          * not checked under (still being set up): check again next round */
         if (epoch != NULL && epoch[0] != '\0' && room->all_live) {
-            free(gw_hmap_remove(a->checked, room->id));
-            if (gw_hmap_put(a->checked, room->id, epoch) == 0) {
+            free(chat_hmap_remove(a->checked, room->id));
+            if (chat_hmap_put(a->checked, room->id, epoch) == 0) {
                 epoch = NULL;
             }
         }
@@ -134,7 +134,7 @@ static bool audit__start_users(gw_audit_t *a, const audit__epochs_job_t *e)
     j->audit = a;
     j->rooms = calloc(e->n + 1, sizeof(*j->rooms));
     for (size_t i = 0; j->rooms != NULL && i < e->n; i++) {
-        const char *known = gw_hmap_get(a->checked, e->rooms[i]);
+        const char *known = chat_hmap_get(a->checked, e->rooms[i]);
         gw_room_t *room = gw_registry_find(reg, e->rooms[i]);
         if (room == NULL || gw_registry_room_watchers(room) == 0 ||
             (known != NULL && e->epochs[i][0] != '\0' && strcmp(known, e->epochs[i]) == 0)) {
@@ -227,7 +227,7 @@ static void audit__on_timer(uv_timer_t *t)
     gw_audit_t *a = t->data;
     audit__collect_t c = {.audit = a};
     audit__epochs_job_t *j;
-    gw_hmap_iter_t it;
+    chat_hmap_iter_t it;
     const char *key;
     void *v;
 
@@ -235,11 +235,11 @@ static void audit__on_timer(uv_timer_t *t)
         return;
     }
     /* forget rooms nobody watches any more */
-    gw_hmap_iter_init(&it, a->checked);
-    while (gw_hmap_next(&it, &key, &v)) {
+    chat_hmap_iter_init(&it, a->checked);
+    while (chat_hmap_next(&it, &key, &v)) {
         gw_room_t *room = gw_registry_find(a->gw->registry, key);
         if (room == NULL || gw_registry_room_watchers(room) == 0) {
-            gw_hmap_remove(a->checked, key);
+            chat_hmap_remove(a->checked, key);
             free(v);
         }
     }
@@ -281,7 +281,7 @@ gw_audit_t *gw_audit_create(gw_t *gw)
         return NULL;
     }
     a->gw = gw;
-    a->checked = gw_hmap_create(256);
+    a->checked = chat_hmap_create(256);
     if (a->checked == NULL) {
         free(a);
         return NULL;

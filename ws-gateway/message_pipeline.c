@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "chat/clock.h"
+#include "chat/hash.h"
 #include "chat/log.h"
 #include "chat/ratelimit.h"
 #include "gateway_metrics.h"
@@ -26,8 +27,8 @@
 
 struct gw_pipeline {
     gw_t *gw;
-    gw_hmap_t *inflight; /* key -> msg_req_t*: messages with a client_msg_id in flight */
-    gw_held_t held;      /* stored, waiting for Redis to commit them */
+    chat_hmap_t *inflight; /* key -> msg_req_t*: messages with a client_msg_id in flight */
+    gw_held_t held;        /* stored, waiting for Redis to commit them */
     uv_timer_t timer;
     bool timer_on;
 };
@@ -45,8 +46,8 @@ static void req__free(msg_req_t *r)
         return;
     }
     if (r->key[0] != '\0' && r->gw->pipeline != NULL &&
-        gw_hmap_get(r->gw->pipeline->inflight, r->key) == r) {
-        gw_hmap_remove(r->gw->pipeline->inflight, r->key);
+        chat_hmap_get(r->gw->pipeline->inflight, r->key) == r) {
+        chat_hmap_remove(r->gw->pipeline->inflight, r->key);
     }
     while (r->waiters != NULL) {
         msg_waiter_t *w = r->waiters;
@@ -128,7 +129,7 @@ static void req__submit(msg_req_t *r)
     r->job.run_batch = gw_message_store_run_batch;
     r->job.done = append__done;
     r->queued_ms = chat_clock_monotonic_ms();
-    if (gw_store_workers_submit(r->gw->workers, gw_hash_str(r->room_id), &r->job) != 0) {
+    if (gw_store_workers_submit(r->gw->workers, chat_hash_fnv1a32(r->room_id), &r->job) != 0) {
         if (r->stored) {
             pipeline__schedule(r->gw->pipeline); /* back on the retry list */
             return;
@@ -350,7 +351,7 @@ void gw_pipeline_submit(gw_session_t *s, const char *room_id, const char *conten
          * Redis): answered with the original, never stored or queued twice */
         msg_req_t *orig = NULL;
         snprintf(r->key, sizeof(r->key), "%s:%s:%s", room_id, gw_session_user_id(s), client_msg_id);
-        orig = gw_hmap_get(gw->pipeline->inflight, r->key);
+        orig = chat_hmap_get(gw->pipeline->inflight, r->key);
         if (orig != NULL) {
             msg_waiter_t *wt = calloc(1, sizeof(*wt));
             if (wt != NULL) {
@@ -362,7 +363,7 @@ void gw_pipeline_submit(gw_session_t *s, const char *room_id, const char *conten
                 return;
             }
         }
-        if (orig != NULL || gw_hmap_put(gw->pipeline->inflight, r->key, r) != 0) {
+        if (orig != NULL || chat_hmap_put(gw->pipeline->inflight, r->key, r) != 0) {
             r->key[0] = '\0';
         }
     }
@@ -388,7 +389,7 @@ gw_pipeline_t *gw_pipeline_create(gw_t *gw)
     }
     p->gw = gw;
     gw_held_init(&p->held, GW_COMMIT_PENDING_MAX);
-    p->inflight = gw_hmap_create(256);
+    p->inflight = chat_hmap_create(256);
     if (p->inflight == NULL) {
         free(p);
         return NULL;
@@ -402,7 +403,7 @@ static void pipeline__on_closed(uv_handle_t *h)
 {
     gw_pipeline_t *p = h->data;
 
-    gw_hmap_destroy(p->inflight);
+    chat_hmap_destroy(p->inflight);
     free(p);
 }
 

@@ -34,8 +34,8 @@ typedef struct gw_presence_remote {
 
 struct gw_presence {
     gw_t *gw;
-    gw_hmap_t *local;  /* user id -> gw_presence_user_t* */
-    gw_hmap_t *remote; /* user id -> gw_presence_remote_t*: told "online", may need a sweep */
+    chat_hmap_t *local;  /* user id -> gw_presence_user_t* */
+    chat_hmap_t *remote; /* user id -> gw_presence_remote_t*: told "online", may need a sweep */
     uv_timer_t tick;
     uv_timer_t heartbeat;
     uv_timer_t sweep;

@@ -67,7 +67,7 @@ static void presence__on_zcount(redisAsyncContext *ac, void *r, void *privdata)
         free(z);
         return;
     }
-    if (gw_hmap_get(pt->local, z->user_id) == NULL) {
+    if (chat_hmap_get(pt->local, z->user_id) == NULL) {
         gw_presence__announce(pt, z->user_id, false); /* nobody anywhere holds the user */
     }
     free(z);
@@ -111,14 +111,14 @@ void gw_presence_redis_zrem(gw_presence_t *pt, const char *user_id)
 void gw_presence_redis_refresh_all(gw_presence_t *pt)
 {
     int64_t now = chat_clock_now_ms();
-    gw_hmap_iter_t it;
+    chat_hmap_iter_t it;
     void *v;
 
     if (!gw_pubsub_up(pt->gw->pubsub)) {
         return;
     }
-    gw_hmap_iter_init(&it, pt->local);
-    while (gw_hmap_next(&it, NULL, &v)) {
+    chat_hmap_iter_init(&it, pt->local);
+    while (chat_hmap_next(&it, NULL, &v)) {
         gw_presence_redis_zadd(pt, ((gw_presence_user_t *)v)->id, now);
     }
 }
@@ -133,7 +133,7 @@ static void presence__on_expiry(redisAsyncContext *ac, void *r, void *privdata)
     gw_presence_remote_t *rem;
 
     (void)ac;
-    if (pt->gw->stopping || (rem = gw_hmap_get(pt->remote, z->user_id)) == NULL) {
+    if (pt->gw->stopping || (rem = chat_hmap_get(pt->remote, z->user_id)) == NULL) {
         free(z);
         return;
     }
@@ -146,7 +146,7 @@ static void presence__on_expiry(redisAsyncContext *ac, void *r, void *privdata)
         /* still online somewhere: look again when that entry would expire */
         rem->check_at_ms = strtoll(reply->element[1]->str, NULL, 10) + 100;
     } else {
-        gw_presence_user_t *u = gw_hmap_get(pt->local, z->user_id);
+        gw_presence_user_t *u = chat_hmap_get(pt->local, z->user_id);
         if (u == NULL || u->n_sockets == 0) {
             gw_presence__offline_locally(pt, z->user_id);
         }
@@ -187,17 +187,17 @@ static void presence__query_expiry(gw_presence_t *pt, const char *user_id,
 void gw_presence_redis_sweep(gw_presence_t *pt)
 {
     int64_t now = chat_clock_now_ms();
-    gw_hmap_iter_t it;
+    chat_hmap_iter_t it;
     const char *key;
     void *v;
 
     if (!gw_pubsub_up(pt->gw->pubsub)) {
         return;
     }
-    gw_hmap_iter_init(&it, pt->remote);
-    while (gw_hmap_next(&it, &key, &v)) {
+    chat_hmap_iter_init(&it, pt->remote);
+    while (chat_hmap_next(&it, &key, &v)) {
         gw_presence_remote_t *rem = v;
-        gw_presence_user_t *u = gw_hmap_get(pt->local, key);
+        gw_presence_user_t *u = chat_hmap_get(pt->local, key);
         if ((u == NULL || u->n_sockets == 0) && !rem->check_in_flight && rem->check_at_ms <= now) {
             presence__query_expiry(pt, key, rem, now);
         }

@@ -79,13 +79,13 @@ static void presence__remote_free(gw_presence_remote_t *r)
 void gw_presence_on_event(gw_presence_t *pt, const char *room_id, const char *user_id, bool online,
                           gw_frame_t *frame)
 {
-    gw_presence_remote_t *r = gw_hmap_get(pt->remote, user_id);
+    gw_presence_remote_t *r = chat_hmap_get(pt->remote, user_id);
 
     if (online) {
         bool known = false;
         if (r == NULL) {
             r = calloc(1, sizeof(*r));
-            if (r != NULL && gw_hmap_put(pt->remote, user_id, r) != 0) {
+            if (r != NULL && chat_hmap_put(pt->remote, user_id, r) != 0) {
                 free(r);
                 r = NULL;
             }
@@ -101,7 +101,7 @@ void gw_presence_on_event(gw_presence_t *pt, const char *room_id, const char *us
             }
         }
     } else if (r != NULL) {
-        gw_hmap_remove(pt->remote, user_id);
+        chat_hmap_remove(pt->remote, user_id);
         presence__remote_free(r);
     }
     gw_registry_deliver_presence(pt->gw->registry, room_id, frame, user_id, online);
@@ -110,7 +110,7 @@ void gw_presence_on_event(gw_presence_t *pt, const char *room_id, const char *us
 /* Tells this gateway's watchers that user_id went offline (no Redis needed). */
 void gw_presence__offline_locally(gw_presence_t *pt, const char *user_id)
 {
-    gw_presence_remote_t *r = gw_hmap_remove(pt->remote, user_id);
+    gw_presence_remote_t *r = chat_hmap_remove(pt->remote, user_id);
     gw_frame_t *f;
 
     if (r == NULL) {
@@ -257,7 +257,7 @@ static void presence__flush_seen(gw_presence_t *pt)
 
 void gw_presence_member_joined(gw_presence_t *pt, const char *room_id, const char *user_id)
 {
-    gw_presence_user_t *u = gw_hmap_get(pt->local, user_id);
+    gw_presence_user_t *u = chat_hmap_get(pt->local, user_id);
     gw_frame_t *f;
 
     if (u == NULL || u->n_sockets == 0) {
@@ -274,7 +274,7 @@ void gw_presence_member_joined(gw_presence_t *pt, const char *room_id, const cha
 
 void gw_presence_socket_opened(gw_presence_t *pt, const char *user_id, const char *username)
 {
-    gw_presence_user_t *u = gw_hmap_get(pt->local, user_id);
+    gw_presence_user_t *u = chat_hmap_get(pt->local, user_id);
 
     (void)username;
     if (u != NULL) {
@@ -288,7 +288,7 @@ void gw_presence_socket_opened(gw_presence_t *pt, const char *user_id, const cha
     }
     snprintf(u->id, sizeof(u->id), "%s", user_id);
     u->n_sockets = 1;
-    if (gw_hmap_put(pt->local, u->id, u) != 0) {
+    if (chat_hmap_put(pt->local, u->id, u) != 0) {
         free(u);
         return;
     }
@@ -298,7 +298,7 @@ void gw_presence_socket_opened(gw_presence_t *pt, const char *user_id, const cha
 
 void gw_presence_socket_closed(gw_presence_t *pt, const char *user_id)
 {
-    gw_presence_user_t *u = gw_hmap_get(pt->local, user_id);
+    gw_presence_user_t *u = chat_hmap_get(pt->local, user_id);
 
     if (u == NULL || u->n_sockets == 0) {
         return;
@@ -331,18 +331,18 @@ static void presence__on_tick(uv_timer_t *t)
 {
     gw_presence_t *pt = t->data;
     int64_t now = chat_clock_monotonic_ms();
-    gw_hmap_iter_t it;
+    chat_hmap_iter_t it;
     const char *key;
     void *v;
 
     presence__flush_seen(pt);
-    gw_hmap_iter_init(&it, pt->local);
-    while (gw_hmap_next(&it, &key, &v)) {
+    chat_hmap_iter_init(&it, pt->local);
+    while (chat_hmap_next(&it, &key, &v)) {
         gw_presence_user_t *u = v;
         if (u->n_sockets > 0 || u->offline_at_ms == 0 || u->offline_at_ms > now) {
             continue;
         }
-        gw_hmap_remove(pt->local, u->id);
+        chat_hmap_remove(pt->local, u->id);
         if (gw_pubsub_up(pt->gw->pubsub)) {
             gw_presence_redis_zrem(pt, u->id);
             gw_presence_redis_check_gone(pt, u->id); /* offline only if no gateway has them */
@@ -380,11 +380,11 @@ gw_presence_t *gw_presence_create(gw_t *gw)
         return NULL;
     }
     pt->gw = gw;
-    pt->local = gw_hmap_create(256);
-    pt->remote = gw_hmap_create(256);
+    pt->local = chat_hmap_create(256);
+    pt->remote = chat_hmap_create(256);
     if (pt->local == NULL || pt->remote == NULL) {
-        gw_hmap_destroy(pt->local);
-        gw_hmap_destroy(pt->remote);
+        chat_hmap_destroy(pt->local);
+        chat_hmap_destroy(pt->remote);
         free(pt);
         return NULL;
     }
@@ -403,14 +403,14 @@ gw_presence_t *gw_presence_create(gw_t *gw)
 
 void gw_presence_shutdown(gw_presence_t *pt)
 {
-    gw_hmap_iter_t it;
+    chat_hmap_iter_t it;
     void *v;
 
     if (pt == NULL || !gw_pubsub_up(pt->gw->pubsub)) {
         return;
     }
-    gw_hmap_iter_init(&it, pt->local);
-    while (gw_hmap_next(&it, NULL, &v)) {
+    chat_hmap_iter_init(&it, pt->local);
+    while (chat_hmap_next(&it, NULL, &v)) {
         gw_presence_redis_zrem(pt, ((gw_presence_user_t *)v)->id);
     }
 }
@@ -426,23 +426,23 @@ static void presence__on_closed(uv_handle_t *h)
 
 void gw_presence_destroy(gw_presence_t *pt)
 {
-    gw_hmap_iter_t it;
+    chat_hmap_iter_t it;
     void *v;
 
     if (pt == NULL) {
         return;
     }
-    gw_hmap_iter_init(&it, pt->local);
-    while (gw_hmap_next(&it, NULL, &v)) {
+    chat_hmap_iter_init(&it, pt->local);
+    while (chat_hmap_next(&it, NULL, &v)) {
         free(v);
     }
-    gw_hmap_destroy(pt->local);
+    chat_hmap_destroy(pt->local);
     pt->local = NULL;
-    gw_hmap_iter_init(&it, pt->remote);
-    while (gw_hmap_next(&it, NULL, &v)) {
+    chat_hmap_iter_init(&it, pt->remote);
+    while (chat_hmap_next(&it, NULL, &v)) {
         presence__remote_free(v);
     }
-    gw_hmap_destroy(pt->remote);
+    chat_hmap_destroy(pt->remote);
     pt->remote = NULL;
     seen__free(pt->seen_rest); /* not written: the gateway stops */
     pt->seen_rest = NULL;

@@ -86,7 +86,7 @@ gw_pubsub_t *gw_pubsub_create(gw_t *gw)
         free(ps);
         return NULL;
     }
-    ps->chans = gw_hmap_create(256);
+    ps->chans = chat_hmap_create(256);
     if (ps->chans == NULL) {
         free(ps->host);
         free(ps->username);

@@ -38,7 +38,7 @@ static void channels__subscribe_batch(gw_pubsub_t *ps, const char **channels, si
     if (redisAsyncCommandArgv(ps->sub.ac, gw_pubsub_channels_on_reply, ps, (int)(n + 1), argv,
                               NULL) == REDIS_OK) {
         for (size_t i = 0; i < n; i++) {
-            gw_pubsub_chan_t *ch = gw_hmap_get(ps->chans, channels[i]);
+            gw_pubsub_chan_t *ch = chat_hmap_get(ps->chans, channels[i]);
             if (ch != NULL) {
                 ch->state = GW_PUBSUB_CH_SUB_SENT;
             }
@@ -84,7 +84,7 @@ void gw_pubsub_channels_deliver(gw_pubsub_t *ps, const char *chname, const redis
 static void channels__on_change(gw_pubsub_t *ps, redisAsyncContext *ac, const char *kind,
                                 const char *chname)
 {
-    gw_pubsub_chan_t *ch = gw_hmap_get(ps->chans, chname);
+    gw_pubsub_chan_t *ch = chat_hmap_get(ps->chans, chname);
     char room_id[CHAT_ID_LEN];
 
     if (ch == NULL) {
@@ -106,7 +106,7 @@ static void channels__on_change(gw_pubsub_t *ps, redisAsyncContext *ac, const ch
             const char *one[1] = {chname};
             channels__subscribe_batch(ps, one, 1);
         } else {
-            gw_hmap_remove(ps->chans, chname);
+            chat_hmap_remove(ps->chans, chname);
             free(ch);
         }
     }
@@ -152,15 +152,15 @@ void gw_pubsub_channels_on_reply(redisAsyncContext *ac, void *r, void *privdata)
 
 void gw_pubsub_channels_reset(gw_pubsub_t *ps)
 {
-    gw_hmap_iter_t it;
+    chat_hmap_iter_t it;
     const char *key;
     void *v;
 
-    gw_hmap_iter_init(&it, ps->chans);
-    while (gw_hmap_next(&it, &key, &v)) {
+    chat_hmap_iter_init(&it, ps->chans);
+    while (chat_hmap_next(&it, &key, &v)) {
         gw_pubsub_chan_t *ch = v;
         if (!ch->want) {
-            gw_hmap_remove(ps->chans, key);
+            chat_hmap_remove(ps->chans, key);
             free(ch);
         } else {
             ch->state = GW_PUBSUB_CH_NONE;
@@ -170,14 +170,14 @@ void gw_pubsub_channels_reset(gw_pubsub_t *ps)
 
 void gw_pubsub_channels_resubscribe(gw_pubsub_t *ps)
 {
-    gw_hmap_iter_t it;
+    chat_hmap_iter_t it;
     const char *key;
     void *v;
     const char *batch[CHANNELS__SUB_BATCH];
     size_t n = 0;
 
-    gw_hmap_iter_init(&it, ps->chans);
-    while (gw_hmap_next(&it, &key, &v)) {
+    chat_hmap_iter_init(&it, ps->chans);
+    while (chat_hmap_next(&it, &key, &v)) {
         gw_pubsub_chan_t *ch = v;
         if (!ch->want || ch->state != GW_PUBSUB_CH_NONE) {
             continue;
@@ -193,14 +193,14 @@ void gw_pubsub_channels_resubscribe(gw_pubsub_t *ps)
 
 void gw_pubsub_channels_free(gw_pubsub_t *ps)
 {
-    gw_hmap_iter_t it;
+    chat_hmap_iter_t it;
     void *v;
 
-    gw_hmap_iter_init(&it, ps->chans);
-    while (gw_hmap_next(&it, NULL, &v)) {
+    chat_hmap_iter_init(&it, ps->chans);
+    while (chat_hmap_next(&it, NULL, &v)) {
         free(v);
     }
-    gw_hmap_destroy(ps->chans);
+    chat_hmap_destroy(ps->chans);
     ps->chans = NULL;
 }
 
@@ -215,11 +215,11 @@ static void channels__want(gw_pubsub_t *ps, const char *channel, bool want)
     if (ps == NULL || ps->closing || channel[0] == '\0') {
         return;
     }
-    ch = gw_hmap_get(ps->chans, channel);
+    ch = chat_hmap_get(ps->chans, channel);
     if (want) {
         if (ch == NULL) {
             ch = calloc(1, sizeof(*ch));
-            if (ch == NULL || gw_hmap_put(ps->chans, channel, ch) != 0) {
+            if (ch == NULL || chat_hmap_put(ps->chans, channel, ch) != 0) {
                 free(ch);
                 return;
             }
@@ -242,7 +242,7 @@ static void channels__want(gw_pubsub_t *ps, const char *channel, bool want)
     } else if (ch->state == GW_PUBSUB_CH_ACTIVE && ps->sub.ac != NULL) {
         channels__unsubscribe(ps, ps->sub.ac, ch, channel);
     } else if (ch->state == GW_PUBSUB_CH_NONE) {
-        gw_hmap_remove(ps->chans, channel);
+        chat_hmap_remove(ps->chans, channel);
         free(ch);
     }
 }
@@ -276,6 +276,6 @@ bool gw_pubsub_room_active(const gw_pubsub_t *ps, const char *room_id)
         return false;
     }
     gw_pubsub_room_channel(room_id, channel, sizeof(channel));
-    ch = gw_hmap_get(ps->chans, channel);
+    ch = chat_hmap_get(ps->chans, channel);
     return ch != NULL && ch->state == GW_PUBSUB_CH_ACTIVE;
 }

@@ -37,7 +37,7 @@ static void chans__send(gw_cnode_t *n, const char *verb, const char *channel)
 
 static void chans__forget(gw_pubsub_t *ps, const char *channel, gw_pubsub_chan_t *ch)
 {
-    gw_hmap_remove(ps->chans, channel);
+    chat_hmap_remove(ps->chans, channel);
     free(ch);
 }
 
@@ -61,7 +61,7 @@ size_t gw_cluster_chans_reconcile(gw_pubsub_cluster_t *cl)
     gw_pubsub_t *ps = cl->ps;
     int64_t now = chat_clock_monotonic_ms();
     size_t moved = 0;
-    gw_hmap_iter_t it;
+    chat_hmap_iter_t it;
     const char *key;
     void *v;
 
@@ -70,8 +70,8 @@ size_t gw_cluster_chans_reconcile(gw_pubsub_cluster_t *cl)
     if (cl->map == NULL || ps->chans == NULL) {
         return 0;
     }
-    gw_hmap_iter_init(&it, ps->chans);
-    while (gw_hmap_next(&it, &key, &v)) {
+    chat_hmap_iter_init(&it, ps->chans);
+    while (chat_hmap_next(&it, &key, &v)) {
         gw_pubsub_chan_t *ch = v;
         gw_cnode_t *cur = gw_cluster_node_by_id(cl, ch->node_id);
         char owner[GW_CLUSTER_ADDR_LEN];
@@ -110,7 +110,7 @@ size_t gw_cluster_chans_reconcile(gw_pubsub_cluster_t *cl)
 size_t gw_cluster_chans_node_lost(gw_pubsub_cluster_t *cl, uint32_t node_id)
 {
     gw_pubsub_t *ps = cl->ps;
-    gw_hmap_iter_t it;
+    chat_hmap_iter_t it;
     const char *key;
     void *v;
     size_t n = 0;
@@ -118,8 +118,8 @@ size_t gw_cluster_chans_node_lost(gw_pubsub_cluster_t *cl, uint32_t node_id)
     if (cl->closing || ps->chans == NULL) {
         return 0;
     }
-    gw_hmap_iter_init(&it, ps->chans);
-    while (gw_hmap_next(&it, &key, &v)) {
+    chat_hmap_iter_init(&it, ps->chans);
+    while (chat_hmap_next(&it, &key, &v)) {
         gw_pubsub_chan_t *ch = v;
         if (ch->node_id != node_id) {
             continue;
@@ -140,7 +140,7 @@ size_t gw_cluster_chans_node_lost(gw_pubsub_cluster_t *cl, uint32_t node_id)
 static void chans__on_subscribed(gw_cnode_t *n, const char *channel)
 {
     gw_pubsub_cluster_t *cl = n->cl;
-    gw_pubsub_chan_t *ch = gw_hmap_get(cl->ps->chans, channel);
+    gw_pubsub_chan_t *ch = chat_hmap_get(cl->ps->chans, channel);
     char room_id[CHAT_ID_LEN];
 
     if (ch == NULL || ch->node_id != n->id) {
@@ -166,7 +166,7 @@ static void chans__on_subscribed(gw_cnode_t *n, const char *channel)
 static void chans__on_unsubscribed(gw_cnode_t *n, const char *channel)
 {
     gw_pubsub_cluster_t *cl = n->cl;
-    gw_pubsub_chan_t *ch = gw_hmap_get(cl->ps->chans, channel);
+    gw_pubsub_chan_t *ch = chat_hmap_get(cl->ps->chans, channel);
 
     if (ch == NULL || ch->node_id != n->id) {
         return;
@@ -246,7 +246,7 @@ void gw_cluster_chans_on_push(gw_cnode_t *n, redisReply *reply)
 void gw_pubsub_cluster_want(gw_pubsub_t *ps, const char *channel, bool want)
 {
     gw_pubsub_cluster_t *cl = ps->cluster;
-    gw_pubsub_chan_t *ch = gw_hmap_get(ps->chans, channel);
+    gw_pubsub_chan_t *ch = chat_hmap_get(ps->chans, channel);
 
     if (cl == NULL || ch == NULL) {
         return;
@@ -275,7 +275,7 @@ void gw_pubsub_cluster_want(gw_pubsub_t *ps, const char *channel, bool want)
 bool gw_pubsub_cluster_chan_active(const gw_pubsub_t *ps, const char *channel)
 {
     gw_pubsub_cluster_t *cl = ps->cluster;
-    gw_pubsub_chan_t *ch = gw_hmap_get(ps->chans, channel);
+    gw_pubsub_chan_t *ch = chat_hmap_get(ps->chans, channel);
     gw_cnode_t *n;
 
     if (cl == NULL || ch == NULL || ch->state != GW_PUBSUB_CH_ACTIVE) {

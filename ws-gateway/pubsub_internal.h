@@ -68,7 +68,7 @@ struct gw_pubsub {
     char control_channel[CHAT_KEY_LEN];
     gw_pubsub_conn_t sub;
     gw_pubsub_conn_t cmd;
-    gw_hmap_t *chans;            /* channel name -> gw_pubsub_chan_t* */
+    chat_hmap_t *chans;          /* channel name -> gw_pubsub_chan_t* */
     gw_pubsub_pub_t *retry_head; /* room messages waiting for Redis */
     gw_pubsub_pub_t *retry_tail;
     size_t retry_len;

@@ -36,7 +36,7 @@ void gw_registry_entry_destroy(gw_registry_t *reg, gw_room_entry_t *e)
 
 int gw_registry_attach(gw_registry_t *reg, gw_room_entry_t *e, const char *room_id)
 {
-    gw_room_t *room = gw_hmap_get(reg->rooms, room_id);
+    gw_room_t *room = chat_hmap_get(reg->rooms, room_id);
 
     if (room == NULL) {
         room = calloc(1, sizeof(*room));
@@ -45,7 +45,7 @@ int gw_registry_attach(gw_registry_t *reg, gw_room_entry_t *e, const char *room_
         }
         snprintf(room->id, sizeof(room->id), "%s", room_id);
         gw_reorder_init(&room->order, GW_REGISTRY_BUFFER_MAX);
-        if (gw_hmap_put(reg->rooms, room->id, room) != 0) {
+        if (chat_hmap_put(reg->rooms, room->id, room) != 0) {
             free(room);
             return -1;
         }

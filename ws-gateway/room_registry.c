@@ -60,7 +60,7 @@ uint64_t gw_registry_live_mark(const gw_registry_t *reg)
 
 size_t gw_registry_room_count(const gw_registry_t *reg)
 {
-    return gw_hmap_size(reg->rooms);
+    return chat_hmap_size(reg->rooms);
 }
 
 size_t gw_registry_cached_bytes(const gw_registry_t *reg)
@@ -70,18 +70,18 @@ size_t gw_registry_cached_bytes(const gw_registry_t *reg)
 
 void gw_registry_each_room(gw_registry_t *reg, void (*fn)(gw_room_t *room, void *arg), void *arg)
 {
-    gw_hmap_iter_t it;
+    chat_hmap_iter_t it;
     void *v;
 
-    gw_hmap_iter_init(&it, reg->rooms);
-    while (gw_hmap_next(&it, NULL, &v)) {
+    chat_hmap_iter_init(&it, reg->rooms);
+    while (chat_hmap_next(&it, NULL, &v)) {
         fn(v, arg);
     }
 }
 
 gw_room_t *gw_registry_find(gw_registry_t *reg, const char *room_id)
 {
-    return gw_hmap_get(reg->rooms, room_id);
+    return chat_hmap_get(reg->rooms, room_id);
 }
 
 void gw_registry_gap_clear(gw_registry_t *reg, gw_room_t *room)
@@ -96,7 +96,7 @@ void gw_registry_gap_schedule(gw_registry_t *reg, gw_room_t *room, int64_t delay
 
 int64_t gw_registry_seen_seq(gw_registry_t *reg, const char *room_id)
 {
-    gw_room_t *room = gw_hmap_get(reg->rooms, room_id);
+    gw_room_t *room = chat_hmap_get(reg->rooms, room_id);
 
     if (room == NULL || !room->seq_known) {
         return 0;
@@ -173,7 +173,7 @@ void gw_registry_offer_room(gw_registry_t *reg, gw_room_t *room, int64_t seq, gw
 
 void gw_registry_offer(gw_registry_t *reg, const char *room_id, int64_t seq, gw_frame_t *frame)
 {
-    gw_room_t *room = gw_hmap_get(reg->rooms, room_id);
+    gw_room_t *room = chat_hmap_get(reg->rooms, room_id);
 
     if (room != NULL) {
         gw_registry_offer_room(reg, room, seq, frame);
@@ -198,7 +198,7 @@ void gw_registry_set_initial_seq(gw_registry_t *reg, gw_room_t *room, int64_t la
 void gw_registry_deliver_event(gw_registry_t *reg, const char *room_id, gw_frame_t *frame,
                                const char *exclude_user)
 {
-    gw_room_t *room = gw_hmap_get(reg->rooms, room_id);
+    gw_room_t *room = chat_hmap_get(reg->rooms, room_id);
 
     if (room == NULL) {
         return;
@@ -215,7 +215,7 @@ void gw_registry_deliver_event(gw_registry_t *reg, const char *room_id, gw_frame
 void gw_registry_deliver_presence(gw_registry_t *reg, const char *room_id, gw_frame_t *frame,
                                   const char *user_id, bool online)
 {
-    gw_room_t *room = gw_hmap_get(reg->rooms, room_id);
+    gw_room_t *room = chat_hmap_get(reg->rooms, room_id);
 
     /* Presence in very large rooms would be O(members^2) frames: clients read it from
      * the members list there instead. */
@@ -235,7 +235,7 @@ void gw_registry_deliver_presence(gw_registry_t *reg, const char *room_id, gw_fr
 
 void gw_registry_remove_user(gw_registry_t *reg, const char *room_id, const char *user_id)
 {
-    gw_room_t *room = gw_hmap_get(reg->rooms, room_id);
+    gw_room_t *room = chat_hmap_get(reg->rooms, room_id);
 
     if (room == NULL) {
         return;
@@ -266,7 +266,7 @@ static bool registry__taken(const gw_room_entry_t *e, const char *user_id, uint6
 size_t gw_registry_take_away(gw_registry_t *reg, const char *room_id, const char *user_id,
                              uint64_t live_before)
 {
-    gw_room_t *room = gw_hmap_get(reg->rooms, room_id);
+    gw_room_t *room = chat_hmap_get(reg->rooms, room_id);
     size_t n = 0;
     json_t *ev;
     gw_frame_t *f;
@@ -297,7 +297,7 @@ size_t gw_registry_take_away(gw_registry_t *reg, const char *room_id, const char
 
 void gw_registry_on_channel_ready(gw_registry_t *reg, const char *room_id)
 {
-    gw_room_t *room = gw_hmap_get(reg->rooms, room_id);
+    gw_room_t *room = chat_hmap_get(reg->rooms, room_id);
 
     if (room == NULL) {
         return;
@@ -315,7 +315,7 @@ void gw_registry_on_channel_message(gw_registry_t *reg, const char *room_id, con
     gw_chan_event_t ev;
     gw_frame_t *frame = NULL;
 
-    if (gw_hmap_get(reg->rooms, room_id) == NULL) {
+    if (chat_hmap_get(reg->rooms, room_id) == NULL) {
         return; /* nobody here watches it (an UNSUBSCRIBE is on its way) */
     }
     if (gw_chan_event_parse(payload, len, &ev) != 0) {
@@ -377,7 +377,7 @@ static void registry__on_tick(uv_timer_t *t)
             gw_deadline_cancel(reg->lingering, room->id);
             gw_registry_gap_clear(reg, room);
             gw_pubsub_want_room(reg->gw->pubsub, room->id, false);
-            gw_hmap_remove(reg->rooms, room->id);
+            chat_hmap_remove(reg->rooms, room->id);
             registry__room_free(reg, room);
         }
     }
@@ -400,11 +400,11 @@ gw_registry_t *gw_registry_create(gw_t *gw)
     }
     reg->gw = gw;
     reg->recent_budget.max = gw->lim.room_cache_bytes;
-    reg->rooms = gw_hmap_create(256);
+    reg->rooms = chat_hmap_create(256);
     reg->gaps = gw_deadline_create(16);
     reg->lingering = gw_deadline_create(16);
     if (reg->rooms == NULL || reg->gaps == NULL || reg->lingering == NULL) {
-        gw_hmap_destroy(reg->rooms);
+        chat_hmap_destroy(reg->rooms);
         gw_deadline_destroy(reg->gaps);
         gw_deadline_destroy(reg->lingering);
         free(reg);
@@ -423,17 +423,17 @@ static void registry__on_closed(uv_handle_t *h)
 
 void gw_registry_destroy(gw_registry_t *reg)
 {
-    gw_hmap_iter_t it;
+    chat_hmap_iter_t it;
     void *v;
 
     if (reg == NULL) {
         return;
     }
-    gw_hmap_iter_init(&it, reg->rooms);
-    while (gw_hmap_next(&it, NULL, &v)) {
+    chat_hmap_iter_init(&it, reg->rooms);
+    while (chat_hmap_next(&it, NULL, &v)) {
         registry__room_free(reg, v);
     }
-    gw_hmap_destroy(reg->rooms);
+    chat_hmap_destroy(reg->rooms);
     gw_deadline_destroy(reg->gaps);
     gw_deadline_destroy(reg->lingering);
     uv_timer_stop(&reg->timer);

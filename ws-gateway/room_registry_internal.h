@@ -21,7 +21,7 @@
 
 struct gw_registry {
     gw_t *gw;
-    gw_hmap_t *rooms;             /* room id -> gw_room_t* (owned) */
+    chat_hmap_t *rooms;           /* room id -> gw_room_t* (owned) */
     gw_deadline_set_t *gaps;      /* rooms with a backfill due */
     gw_deadline_set_t *lingering; /* rooms without subscribers, dropped when due */
     uv_timer_t timer;

@@ -27,8 +27,8 @@
 static void session__presence_forget(gw_session_t *s)
 {
     if (s->presence_seen != NULL) {
-        s->gw->presence_seen_total -= gw_hmap_size(s->presence_seen);
-        gw_hmap_destroy(s->presence_seen);
+        s->gw->presence_seen_total -= chat_hmap_size(s->presence_seen);
+        chat_hmap_destroy(s->presence_seen);
         s->presence_seen = NULL;
     }
 }
@@ -39,7 +39,7 @@ void gw_session_open(gw_t *gw, gw_session_t *s, struct lws *wsi)
     s->wsi = wsi;
     s->conn_id = ++gw->next_conn_id;
     snprintf(s->conn_key, sizeof(s->conn_key), "%" PRIu64, s->conn_id);
-    if (gw_hmap_put(gw->sessions, s->conn_key, s) != 0) {
+    if (chat_hmap_put(gw->sessions, s->conn_key, s) != 0) {
         gw_session_close(s, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory", false);
         return;
     }
@@ -90,7 +90,7 @@ void gw_session_closed(gw_session_t *s)
     free(s->rx);
     s->rx = NULL;
     session__presence_forget(s);
-    gw_hmap_remove(gw->sessions, s->conn_key);
+    chat_hmap_remove(gw->sessions, s->conn_key);
     if (s->prev != NULL) {
         s->prev->next = s->next;
     } else {
@@ -111,7 +111,7 @@ gw_session_t *gw_session_find(gw_t *gw, uint64_t conn_id)
     char key[24];
 
     snprintf(key, sizeof(key), "%" PRIu64, conn_id);
-    return gw_hmap_get(gw->sessions, key);
+    return chat_hmap_get(gw->sessions, key);
 }
 
 /* ------------------------------------------------------------------ receiving */
@@ -359,25 +359,26 @@ bool gw_session_has_room_for_replay(const gw_session_t *s, size_t bytes)
 bool gw_session_presence_changed(gw_session_t *s, const char *user_id, bool online)
 {
     void *want = (void *)(uintptr_t)(online ? 1 : 2);
-    void *had = s->presence_seen != NULL ? gw_hmap_get(s->presence_seen, user_id) : NULL;
+    void *had = s->presence_seen != NULL ? chat_hmap_get(s->presence_seen, user_id) : NULL;
 
     if (had == want) {
         return false;
     }
     if (had != NULL) {
-        gw_hmap_put(s->presence_seen, user_id, want); /* replaces: no new entry */
+        chat_hmap_put(s->presence_seen, user_id, want); /* replaces: no new entry */
         return true;
     }
-    if (s->presence_seen != NULL && gw_hmap_size(s->presence_seen) >= SESSION__PRESENCE_SEEN_MAX) {
+    if (s->presence_seen != NULL &&
+        chat_hmap_size(s->presence_seen) >= SESSION__PRESENCE_SEEN_MAX) {
         session__presence_forget(s);
     }
     if (s->gw->presence_seen_total >= s->gw->lim.presence_seen_max) {
         return true;
     }
-    if (s->presence_seen == NULL && (s->presence_seen = gw_hmap_create(8)) == NULL) {
+    if (s->presence_seen == NULL && (s->presence_seen = chat_hmap_create(8)) == NULL) {
         return true;
     }
-    if (gw_hmap_put(s->presence_seen, user_id, want) == 0) {
+    if (chat_hmap_put(s->presence_seen, user_id, want) == 0) {
         s->gw->presence_seen_total++;
     }
     return true;

@@ -60,7 +60,7 @@ struct gw_session {
     struct gw_admission_stash *stash; /* frames received before admission (its own) */
     gw_frame_budget_t frame_budget;   /* frame_handlers.c's token bucket */
 
-    gw_hmap_t *presence_seen; /* user id -> 1 online / 2 offline; lazy */
+    chat_hmap_t *presence_seen; /* user id -> 1 online / 2 offline; lazy */
     int64_t abuse_window_start_ms;
     int abuse_count;
     uint32_t inflight; /* messages sent for storage, not yet answered */

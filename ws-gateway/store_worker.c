@@ -35,9 +35,9 @@ struct gw_store_worker {
     gw_job_t *tail;
     uint32_t len;
     bool stop;
-    gw_hmap_t *seq_hints; /* worker thread only: room id -> int64_t* */
-    chat_store_t store;   /* worker thread only (its redis client is its own) */
-    gw_hmap_t *heads;     /* worker thread only: room id -> int64_t* not yet in room_heads */
+    chat_hmap_t *seq_hints; /* worker thread only: room id -> int64_t* */
+    chat_store_t store;     /* worker thread only (its redis client is its own) */
+    chat_hmap_t *heads;     /* worker thread only: room id -> int64_t* not yet in room_heads */
     int64_t heads_flushed_ms;
     /* worker thread only: the round being written, WORKER__HEADS_PER_COMMAND rooms after
      * each batch (or at once when idle); heads reached meanwhile wait in heads */
@@ -82,8 +82,8 @@ static void workers__push_done(gw_store_workers_t *ws, gw_job_t *job)
 /* Worker thread: moves the heads noted since the last round into a new round. */
 static void worker__start_round(gw_store_worker_t *w)
 {
-    size_t n = gw_hmap_size(w->heads);
-    gw_hmap_iter_t it;
+    size_t n = chat_hmap_size(w->heads);
+    chat_hmap_iter_t it;
     const char *key;
     void *v;
 
@@ -91,13 +91,13 @@ static void worker__start_round(gw_store_worker_t *w)
     w->round_seqs = calloc(n, sizeof(*w->round_seqs));
     w->round_n = 0;
     w->round_pos = 0;
-    gw_hmap_iter_init(&it, w->heads);
-    while (gw_hmap_next(&it, &key, &v)) {
+    chat_hmap_iter_init(&it, w->heads);
+    while (chat_hmap_next(&it, &key, &v)) {
         if (w->round_rooms != NULL && w->round_seqs != NULL &&
             chat_db_oid_from_hex(key, &w->round_rooms[w->round_n])) {
             w->round_seqs[w->round_n++] = *(int64_t *)v;
         }
-        gw_hmap_remove(w->heads, key);
+        chat_hmap_remove(w->heads, key);
         free(v);
     }
 }
@@ -125,7 +125,7 @@ static void worker__flush_heads(gw_store_worker_t *w, bool force)
 
     if (!worker__round_pending(w)) {
         worker__end_round(w);
-        if (gw_hmap_size(w->heads) == 0 ||
+        if (chat_hmap_size(w->heads) == 0 ||
             (!force && now - w->heads_flushed_ms < WORKER__HEADS_FLUSH_MS)) {
             return;
         }
@@ -142,7 +142,7 @@ static void worker__flush_heads(gw_store_worker_t *w, bool force)
                                         w->round_seqs + w->round_pos, k);
         }
         w->round_pos += k;
-        if (force && gw_hmap_size(w->heads) > 0) {
+        if (force && chat_hmap_size(w->heads) > 0) {
             worker__end_round(w);
             worker__start_round(w);
         }
@@ -151,11 +151,11 @@ static void worker__flush_heads(gw_store_worker_t *w, bool force)
 
 bool gw_store_worker_note_head(gw_store_worker_t *w, const char *room_id, int64_t seq)
 {
-    int64_t *v = gw_hmap_get(w->heads, room_id);
+    int64_t *v = chat_hmap_get(w->heads, room_id);
 
     if (v == NULL) {
         v = malloc(sizeof(*v));
-        if (v == NULL || gw_hmap_put(w->heads, room_id, v) != 0) {
+        if (v == NULL || chat_hmap_put(w->heads, room_id, v) != 0) {
             free(v);
             return false;
         }
@@ -196,7 +196,7 @@ static void *worker__main(void *arg)
                 pthread_mutex_unlock(&w->mu);
                 worker__flush_heads(w, false);
                 pthread_mutex_lock(&w->mu);
-            } else if (gw_hmap_size(w->heads) > 0) {
+            } else if (chat_hmap_size(w->heads) > 0) {
                 struct timespec until;
                 clock_gettime(CLOCK_REALTIME, &until);
                 until.tv_sec += 1;
@@ -304,8 +304,8 @@ gw_store_workers_t *gw_store_workers_create(gw_t *gw, int n_write, int n_read, u
         w->pool = ws;
         pthread_mutex_init(&w->mu, NULL);
         pthread_cond_init(&w->cv, NULL);
-        w->seq_hints = gw_hmap_create(64);
-        w->heads = gw_hmap_create(64);
+        w->seq_hints = chat_hmap_create(64);
+        w->heads = chat_hmap_create(64);
         w->store.db = gw->db;
         w->store.window = gw->cfg.history_window;
         w->store.head_later = worker__head_later;
@@ -430,18 +430,18 @@ void gw_store_workers_destroy(gw_store_workers_t *ws)
     if (ws->w != NULL) {
         for (int i = 0; i < ws->n; i++) {
             gw_store_worker_t *w = &ws->w[i];
-            gw_hmap_iter_t it;
+            chat_hmap_iter_t it;
             void *v;
-            gw_hmap_iter_init(&it, w->seq_hints);
-            while (gw_hmap_next(&it, NULL, &v)) {
+            chat_hmap_iter_init(&it, w->seq_hints);
+            while (chat_hmap_next(&it, NULL, &v)) {
                 free(v);
             }
-            gw_hmap_destroy(w->seq_hints);
-            gw_hmap_iter_init(&it, w->heads);
-            while (gw_hmap_next(&it, NULL, &v)) {
+            chat_hmap_destroy(w->seq_hints);
+            chat_hmap_iter_init(&it, w->heads);
+            while (chat_hmap_next(&it, NULL, &v)) {
                 free(v);
             }
-            gw_hmap_destroy(w->heads);
+            chat_hmap_destroy(w->heads);
             worker__end_round(w);
             chat_redis_destroy(w->store.redis);
             pthread_mutex_destroy(&w->mu);
@@ -475,23 +475,23 @@ const chat_store_t *gw_store_worker_store(gw_store_worker_t *w)
 
 int64_t *gw_store_worker_seq_hint(gw_store_worker_t *w, const char *room_id)
 {
-    int64_t *hint = gw_hmap_get(w->seq_hints, room_id);
+    int64_t *hint = chat_hmap_get(w->seq_hints, room_id);
 
     if (hint != NULL) {
         return hint;
     }
-    if (gw_hmap_size(w->seq_hints) >= WORKER__HINTS_MAX) {
-        gw_hmap_iter_t it;
+    if (chat_hmap_size(w->seq_hints) >= WORKER__HINTS_MAX) {
+        chat_hmap_iter_t it;
         const char *key;
         void *v;
-        gw_hmap_iter_init(&it, w->seq_hints);
-        while (gw_hmap_next(&it, &key, &v)) {
-            gw_hmap_remove(w->seq_hints, key);
+        chat_hmap_iter_init(&it, w->seq_hints);
+        while (chat_hmap_next(&it, &key, &v)) {
+            chat_hmap_remove(w->seq_hints, key);
             free(v);
         }
     }
     hint = calloc(1, sizeof(*hint));
-    if (hint != NULL && gw_hmap_put(w->seq_hints, room_id, hint) != 0) {
+    if (hint != NULL && chat_hmap_put(w->seq_hints, room_id, hint) != 0) {
         free(hint);
         hint = NULL;
     }

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "chat/clock.h"
+#include "chat/hash.h"
 #include "chat/log.h"
 #include "gateway_metrics.h"
 #include "presence_tracker.h"
@@ -282,7 +283,7 @@ static void sub__dispatch(gw_session_t *s, gw_sub_t *sub, gw_sub_job_kind_t kind
     }
     /* a join changes membership and stores a system message: it is a write, ordered
      * with the room's other writes; everything else is a read */
-    if ((j->join ? gw_store_workers_submit(gw->workers, gw_hash_str(j->room_id), &j->job)
+    if ((j->join ? gw_store_workers_submit(gw->workers, chat_hash_fnv1a32(j->room_id), &j->job)
                  : gw_store_workers_submit_read(gw->workers, &j->job)) != 0) {
         free(j);
         goto fail;
@@ -473,7 +474,8 @@ void gw_subscription_leave(gw_session_t *s, const char *room_id)
     snprintf(j->user_id, sizeof(j->user_id), "%s", gw_session_user_id(s));
     snprintf(j->username, sizeof(j->username), "%s", gw_session_username(s));
     j->membership_per_min = gw_session_gw(s)->cfg.rate_membership_per_min;
-    if (gw_store_workers_submit(gw_session_gw(s)->workers, gw_hash_str(room_id), &j->job) != 0) {
+    if (gw_store_workers_submit(gw_session_gw(s)->workers, chat_hash_fnv1a32(room_id), &j->job) !=
+        0) {
         free(j);
         gw_session_send_error(s, "service_unavailable", "the gateway is busy, try again", room_id,
                               NULL, json_pack("{s:b}", "retryable", 1));

@@ -13,7 +13,7 @@
 
 #include "chat/grow.h"
 #include "chat/log.h"
-#include "hmap.h"
+#include "chat/hmap.h"
 #include "pubsub.h"
 #include "session.h"
 #include "shared_frame.h"
@@ -27,7 +27,7 @@ typedef struct users_entry {
 
 struct gw_users {
     gw_t *gw;
-    gw_hmap_t *by_user; /* user id -> users_entry_t* */
+    chat_hmap_t *by_user; /* user id -> users_entry_t* */
 };
 
 gw_users_t *gw_users_create(gw_t *gw)
@@ -38,7 +38,7 @@ gw_users_t *gw_users_create(gw_t *gw)
         return NULL;
     }
     users->gw = gw;
-    users->by_user = gw_hmap_create(1024);
+    users->by_user = chat_hmap_create(1024);
     if (users->by_user == NULL) {
         free(users);
         return NULL;
@@ -48,19 +48,19 @@ gw_users_t *gw_users_create(gw_t *gw)
 
 void gw_users_destroy(gw_users_t *users)
 {
-    gw_hmap_iter_t it;
+    chat_hmap_iter_t it;
     void *v;
 
     if (users == NULL) {
         return;
     }
-    gw_hmap_iter_init(&it, users->by_user);
-    while (gw_hmap_next(&it, NULL, &v)) {
+    chat_hmap_iter_init(&it, users->by_user);
+    while (chat_hmap_next(&it, NULL, &v)) {
         users_entry_t *e = v;
         free(e->sessions);
         free(e);
     }
-    gw_hmap_destroy(users->by_user);
+    chat_hmap_destroy(users->by_user);
     free(users);
 }
 
@@ -71,10 +71,10 @@ void gw_users_socket_opened(gw_users_t *users, gw_session_t *s)
     if (users == NULL) {
         return;
     }
-    e = gw_hmap_get(users->by_user, gw_session_user_id(s));
+    e = chat_hmap_get(users->by_user, gw_session_user_id(s));
     if (e == NULL) {
         e = calloc(1, sizeof(*e));
-        if (e == NULL || gw_hmap_put(users->by_user, gw_session_user_id(s), e) != 0) {
+        if (e == NULL || chat_hmap_put(users->by_user, gw_session_user_id(s), e) != 0) {
             free(e);
             chat_log_warn("out of memory: no live channel for this socket", "user",
                           gw_session_user_id(s));
@@ -98,7 +98,7 @@ void gw_users_socket_closed(gw_users_t *users, gw_session_t *s)
 {
     users_entry_t *e;
 
-    if (users == NULL || (e = gw_hmap_get(users->by_user, gw_session_user_id(s))) == NULL) {
+    if (users == NULL || (e = chat_hmap_get(users->by_user, gw_session_user_id(s))) == NULL) {
         return;
     }
     for (size_t i = 0; i < e->n; i++) {
@@ -109,7 +109,7 @@ void gw_users_socket_closed(gw_users_t *users, gw_session_t *s)
     }
     if (e->n == 0) {
         gw_pubsub_want_user(users->gw->pubsub, gw_session_user_id(s), false);
-        gw_hmap_remove(users->by_user, gw_session_user_id(s));
+        chat_hmap_remove(users->by_user, gw_session_user_id(s));
         free(e->sessions);
         free(e);
     }
@@ -169,7 +169,7 @@ void gw_users_on_channel_message(gw_users_t *users, const char *user_id, const c
     case USERS__FOR_CLIENTS:
         break;
     }
-    if ((e = gw_hmap_get(users->by_user, user_id)) == NULL) {
+    if ((e = chat_hmap_get(users->by_user, user_id)) == NULL) {
         return;
     }
     frame = gw_frame_new(payload, len);

@@ -1,7 +1,7 @@
 /*
  * window_gather.c - the newest messages of each room from an unordered read (see
- * window_gather.h): rooms in a dense array found through an open-addressing index keyed
- * by the room id's FNV-1a, each room a min-heap by seq bounded by keep.
+ * window_gather.h): rooms in a dense array found through a map of their ids (hmap.h),
+ * each room a min-heap by seq bounded by keep.
  *
  * Threads: the caller's.
  */
@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "chat/grow.h"
-#include "chat/hash.h"
+#include "chat/hmap.h"
 
 typedef struct gather__room {
     char id[CHAT_ID_LEN];
@@ -26,57 +26,22 @@ struct chat_window_gather {
     gather__room_t *rooms;
     size_t n_rooms;
     size_t cap_rooms;
-    uint32_t *index; /* room position + 1, 0 for an empty slot; a power of two long */
-    size_t index_len;
-    bool closed; /* only the rooms given at creation */
+    chat_hmap_t *index; /* room id -> its position + 1 (as a pointer) */
+    bool closed;        /* only the rooms given at creation */
     size_t keep;
     size_t max_held;
     size_t held;
     size_t taken;
 };
 
-static size_t gather__slot(const chat_window_gather_t *g, const char *id)
-{
-    size_t mask = g->index_len - 1;
-    size_t at = chat_hash_fnv1a32(id) & mask;
-
-    while (g->index[at] != 0 && strcmp(g->rooms[g->index[at] - 1].id, id) != 0) {
-        at = (at + 1) & mask;
-    }
-    return at;
-}
-
-/* The index at twice its length, every room placed again. */
-static bool gather__reindex(chat_window_gather_t *g)
-{
-    size_t len = g->index_len == 0 ? 64 : g->index_len * 2;
-    uint32_t *index = calloc(len, sizeof(*index));
-
-    if (index == NULL || len > UINT32_MAX) {
-        free(index);
-        return false;
-    }
-    free(g->index);
-    g->index = index;
-    g->index_len = len;
-    for (size_t i = 0; i < g->n_rooms; i++) {
-        g->index[gather__slot(g, g->rooms[i].id)] = (uint32_t)(i + 1);
-    }
-    return true;
-}
-
 /* The room with that id, added when absent (NULL on OOM). */
 static gather__room_t *gather__add(chat_window_gather_t *g, const char *id)
 {
-    size_t at;
+    uintptr_t at = (uintptr_t)chat_hmap_get(g->index, id);
     gather__room_t *grown;
 
-    if ((g->n_rooms + 1) * 2 > g->index_len && !gather__reindex(g)) {
-        return NULL;
-    }
-    at = gather__slot(g, id);
-    if (g->index[at] != 0) {
-        return &g->rooms[g->index[at] - 1];
+    if (at != 0) {
+        return &g->rooms[at - 1];
     }
     grown = chat_grow(g->rooms, g->n_rooms, &g->cap_rooms, sizeof(*grown), 16);
     if (grown == NULL) {
@@ -85,15 +50,18 @@ static gather__room_t *gather__add(chat_window_gather_t *g, const char *id)
     g->rooms = grown;
     memset(&g->rooms[g->n_rooms], 0, sizeof(g->rooms[0]));
     snprintf(g->rooms[g->n_rooms].id, sizeof(g->rooms[0].id), "%s", id);
-    g->index[at] = (uint32_t)(++g->n_rooms);
-    return &g->rooms[g->n_rooms - 1];
+    if (chat_hmap_put(g->index, g->rooms[g->n_rooms].id, (void *)(uintptr_t)(g->n_rooms + 1)) !=
+        0) {
+        return NULL;
+    }
+    return &g->rooms[g->n_rooms++];
 }
 
 static gather__room_t *gather__find(const chat_window_gather_t *g, const char *id)
 {
-    size_t at = g->index_len > 0 ? gather__slot(g, id) : 0;
+    uintptr_t at = (uintptr_t)chat_hmap_get(g->index, id);
 
-    return g->index_len > 0 && g->index[at] != 0 ? &g->rooms[g->index[at] - 1] : NULL;
+    return at != 0 ? &g->rooms[at - 1] : NULL;
 }
 
 chat_window_gather_t *chat_window_gather_new(const char *const *only, size_t n_only, size_t keep,
@@ -101,7 +69,8 @@ chat_window_gather_t *chat_window_gather_new(const char *const *only, size_t n_o
 {
     chat_window_gather_t *g = calloc(1, sizeof(*g));
 
-    if (g == NULL) {
+    if (g == NULL || (g->index = chat_hmap_create(n_only > 0 ? n_only : 64)) == NULL) {
+        free(g);
         return NULL;
     }
     g->keep = keep > 0 ? keep : 1;
@@ -237,6 +206,6 @@ void chat_window_gather_free(chat_window_gather_t *g)
         free(g->rooms[i].heap);
     }
     free(g->rooms);
-    free(g->index);
+    chat_hmap_destroy(g->index);
     free(g);
 }

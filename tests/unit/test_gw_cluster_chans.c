@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../ws-gateway/hmap.c"
 #include "../../ws-gateway/pubsub_cluster_chans.c"
 #include "../../ws-gateway/pubsub_cluster_route.c"
 
@@ -158,7 +157,7 @@ static int setup(void **state)
     memset(&ps, 0, sizeof(ps));
     memset(&cl, 0, sizeof(cl));
     ps.gw = &gw;
-    ps.chans = gw_hmap_create(16);
+    ps.chans = chat_hmap_create(16);
     ps.cluster = &cl;
     cl.ps = &ps;
     ps.events.room_channel_ready = on_room_channel_ready;
@@ -182,15 +181,15 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    gw_hmap_iter_t it;
+    chat_hmap_iter_t it;
     void *v;
 
     (void)state;
-    gw_hmap_iter_init(&it, ps.chans);
-    while (gw_hmap_next(&it, NULL, &v)) {
+    chat_hmap_iter_init(&it, ps.chans);
+    while (chat_hmap_next(&it, NULL, &v)) {
         free(v);
     }
-    gw_hmap_destroy(ps.chans);
+    chat_hmap_destroy(ps.chans);
     chat_redis_cluster_map_destroy(cl.map);
     return 0;
 }
@@ -198,17 +197,17 @@ static int teardown(void **state)
 /* What pubsub_channels.c does before calling gw_pubsub_cluster_want. */
 static gw_pubsub_chan_t *want(const char *channel, bool on)
 {
-    gw_pubsub_chan_t *ch = gw_hmap_get(ps.chans, channel);
+    gw_pubsub_chan_t *ch = chat_hmap_get(ps.chans, channel);
 
     if (on && ch == NULL) {
         ch = calloc(1, sizeof(*ch));
-        gw_hmap_put(ps.chans, channel, ch);
+        chat_hmap_put(ps.chans, channel, ch);
     }
     if (ch != NULL) {
         ch->want = on;
     }
     gw_pubsub_cluster_want(&ps, channel, on);
-    return gw_hmap_get(ps.chans, channel);
+    return chat_hmap_get(ps.chans, channel);
 }
 
 static void push(size_t node, const char *kind, const char *channel)
@@ -335,7 +334,7 @@ static void test_unwant_and_timeouts(void **state)
     expect_sent(1, "7001 SUNSUBSCRIBE");
     assert_int_equal(ch->state, GW_PUBSUB_CH_UNSUB_SENT);
     push(1, "sunsubscribe", chan);
-    assert_null(gw_hmap_get(ps.chans, chan)); /* forgotten */
+    assert_null(chat_hmap_get(ps.chans, chan)); /* forgotten */
 
     /* an SSUBSCRIBE nobody confirms is sent again */
     ch = want(chan, true);
@@ -347,7 +346,7 @@ static void test_unwant_and_timeouts(void **state)
     ch->want = false;
     ch->sent_ms -= GW_CLUSTER_SUB_TIMEOUT_MS + 1;
     gw_cluster_chans_reconcile(&cl);
-    assert_null(gw_hmap_get(ps.chans, chan));
+    assert_null(chat_hmap_get(ps.chans, chan));
     /* its owner has no live subscriber connection: nothing sent until reconcile */
     nodes[1].sub_ready = false;
     n_sent = 0;

@@ -1,5 +1,5 @@
 /*
- * test_gw_hmap.c - the gateway's string-keyed hash map (ws-gateway/hmap.c): put, get,
+ * test_gw_hmap.c - the string-keyed hash map (common/src/hmap.c): put, get,
  * replace, remove, iteration (also removing the current entry), growth through many
  * doublings, the FNV-1a hash that also picks a room's writer; and distinct_ids.c, which
  * dedupes a room's watchers linearly or through a map.
@@ -14,57 +14,57 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../common/src/hmap.c" /* its buckets are looked at */
 #include "../../ws-gateway/distinct_ids.c"
-#include "../../ws-gateway/hmap.c"
 
 #define MANY 5000
 
 static void test_put_get_remove(void **state)
 {
-    gw_hmap_t *m = gw_hmap_create(0);
+    chat_hmap_t *m = chat_hmap_create(0);
     int a;
     int b;
     int c;
 
     (void)state;
     assert_non_null(m);
-    assert_int_equal(gw_hmap_size(m), 0);
-    assert_null(gw_hmap_get(m, "a"));
-    assert_int_equal(gw_hmap_put(m, "a", &a), 0);
-    assert_int_equal(gw_hmap_put(m, "b", &b), 0);
-    assert_ptr_equal(gw_hmap_get(m, "a"), &a);
-    assert_ptr_equal(gw_hmap_get(m, "b"), &b);
-    assert_int_equal(gw_hmap_size(m), 2);
+    assert_int_equal(chat_hmap_size(m), 0);
+    assert_null(chat_hmap_get(m, "a"));
+    assert_int_equal(chat_hmap_put(m, "a", &a), 0);
+    assert_int_equal(chat_hmap_put(m, "b", &b), 0);
+    assert_ptr_equal(chat_hmap_get(m, "a"), &a);
+    assert_ptr_equal(chat_hmap_get(m, "b"), &b);
+    assert_int_equal(chat_hmap_size(m), 2);
     /* replace keeps one entry */
-    assert_int_equal(gw_hmap_put(m, "a", &c), 0);
-    assert_ptr_equal(gw_hmap_get(m, "a"), &c);
-    assert_int_equal(gw_hmap_size(m), 2);
+    assert_int_equal(chat_hmap_put(m, "a", &c), 0);
+    assert_ptr_equal(chat_hmap_get(m, "a"), &c);
+    assert_int_equal(chat_hmap_size(m), 2);
     /* keys are copied, and matched whole */
     {
         char key[8] = "b";
-        gw_hmap_put(m, key, &b);
+        chat_hmap_put(m, key, &b);
         key[0] = 'x';
-        assert_ptr_equal(gw_hmap_get(m, "b"), &b);
-        assert_null(gw_hmap_get(m, "x"));
-        assert_null(gw_hmap_get(m, "bb"));
-        assert_null(gw_hmap_get(m, ""));
+        assert_ptr_equal(chat_hmap_get(m, "b"), &b);
+        assert_null(chat_hmap_get(m, "x"));
+        assert_null(chat_hmap_get(m, "bb"));
+        assert_null(chat_hmap_get(m, ""));
     }
-    assert_ptr_equal(gw_hmap_remove(m, "a"), &c);
-    assert_null(gw_hmap_get(m, "a"));
-    assert_null(gw_hmap_remove(m, "a"));
-    assert_null(gw_hmap_remove(m, "never"));
-    assert_int_equal(gw_hmap_size(m), 1);
-    gw_hmap_destroy(m);
-    gw_hmap_destroy(NULL);
-    assert_int_equal(gw_hmap_size(NULL), 0);
+    assert_ptr_equal(chat_hmap_remove(m, "a"), &c);
+    assert_null(chat_hmap_get(m, "a"));
+    assert_null(chat_hmap_remove(m, "a"));
+    assert_null(chat_hmap_remove(m, "never"));
+    assert_int_equal(chat_hmap_size(m), 1);
+    chat_hmap_destroy(m);
+    chat_hmap_destroy(NULL);
+    assert_int_equal(chat_hmap_size(NULL), 0);
 }
 
 static void test_grow_and_iterate(void **state)
 {
-    gw_hmap_t *m = gw_hmap_create(1);
+    chat_hmap_t *m = chat_hmap_create(1);
     static int vals[MANY];
     static char seen[MANY];
-    gw_hmap_iter_t it;
+    chat_hmap_iter_t it;
     const char *key;
     void *v;
     size_t n = 0;
@@ -75,18 +75,18 @@ static void test_grow_and_iterate(void **state)
         char k[16];
         snprintf(k, sizeof(k), "room-%d", i);
         vals[i] = i;
-        assert_int_equal(gw_hmap_put(m, k, &vals[i]), 0);
+        assert_int_equal(chat_hmap_put(m, k, &vals[i]), 0);
     }
-    assert_int_equal(gw_hmap_size(m), MANY);
+    assert_int_equal(chat_hmap_size(m), MANY);
     assert_true(m->n_buckets >= MANY); /* grew at load factor 1 */
     for (int i = 0; i < MANY; i++) {
         char k[16];
         snprintf(k, sizeof(k), "room-%d", i);
-        assert_ptr_equal(gw_hmap_get(m, k), &vals[i]);
+        assert_ptr_equal(chat_hmap_get(m, k), &vals[i]);
     }
     /* every entry exactly once, each with its own value */
-    gw_hmap_iter_init(&it, m);
-    while (gw_hmap_next(&it, &key, &v)) {
+    chat_hmap_iter_init(&it, m);
+    while (chat_hmap_next(&it, &key, &v)) {
         int i = *(int *)v;
         char k[16];
         snprintf(k, sizeof(k), "room-%d", i);
@@ -97,40 +97,40 @@ static void test_grow_and_iterate(void **state)
     }
     assert_int_equal(n, MANY);
     /* removing the current entry while iterating: every even key goes */
-    gw_hmap_iter_init(&it, m);
-    while (gw_hmap_next(&it, &key, &v)) {
+    chat_hmap_iter_init(&it, m);
+    while (chat_hmap_next(&it, &key, &v)) {
         if (*(int *)v % 2 == 0) {
-            assert_ptr_equal(gw_hmap_remove(m, key), v);
+            assert_ptr_equal(chat_hmap_remove(m, key), v);
         }
     }
-    assert_int_equal(gw_hmap_size(m), MANY / 2);
+    assert_int_equal(chat_hmap_size(m), MANY / 2);
     n = 0;
-    gw_hmap_iter_init(&it, m);
-    while (gw_hmap_next(&it, NULL, &v)) {
+    chat_hmap_iter_init(&it, m);
+    while (chat_hmap_next(&it, NULL, &v)) {
         assert_int_equal(*(int *)v % 2, 1);
         n++;
     }
     assert_int_equal(n, MANY / 2);
-    assert_null(gw_hmap_get(m, "room-0"));
-    assert_ptr_equal(gw_hmap_get(m, "room-1"), &vals[1]);
-    gw_hmap_destroy(m);
+    assert_null(chat_hmap_get(m, "room-0"));
+    assert_ptr_equal(chat_hmap_get(m, "room-1"), &vals[1]);
+    chat_hmap_destroy(m);
 
     /* an empty map and no map iterate to nothing */
-    m = gw_hmap_create(4);
-    gw_hmap_iter_init(&it, m);
-    assert_int_equal(gw_hmap_next(&it, &key, &v), 0);
-    gw_hmap_destroy(m);
-    gw_hmap_iter_init(&it, NULL);
-    assert_int_equal(gw_hmap_next(&it, &key, &v), 0);
+    m = chat_hmap_create(4);
+    chat_hmap_iter_init(&it, m);
+    assert_int_equal(chat_hmap_next(&it, &key, &v), 0);
+    chat_hmap_destroy(m);
+    chat_hmap_iter_init(&it, NULL);
+    assert_int_equal(chat_hmap_next(&it, &key, &v), 0);
 }
 
 static void test_hash(void **state)
 {
     (void)state;
     /* FNV-1a 32: the writer a room's messages go to depends on it staying put */
-    assert_int_equal(gw_hash_str(""), 2166136261u);
-    assert_int_equal(gw_hash_str("a"), 0xe40c292cu);
-    assert_int_equal(gw_hash_str("foobar"), 0xbf9cf968u);
+    assert_int_equal(chat_hash_fnv1a32(""), 2166136261u);
+    assert_int_equal(chat_hash_fnv1a32("a"), 0xe40c292cu);
+    assert_int_equal(chat_hash_fnv1a32("foobar"), 0xbf9cf968u);
 }
 
 static void distinct_of(const char **ids, size_t n, char (*out)[CHAT_ID_LEN], size_t *got,

@@ -16,7 +16,6 @@
 #include <string.h>
 
 #include "../../ws-gateway/deadline_set.c"
-#include "../../ws-gateway/hmap.c"
 #include "../../ws-gateway/recent_frames.c"
 #include "../../ws-gateway/reorder_buffer.c"
 #include "../../ws-gateway/shared_frame.c"

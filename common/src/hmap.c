@@ -2,34 +2,29 @@
  * hmap.c - string-keyed chained hash map; grows by doubling at load factor 1.
  * Threads: whichever thread owns the map (see hmap.h).
  */
-#include "hmap.h"
+#include "chat/hmap.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "chat/hash.h"
 
-struct gw_hmap_node {
-    gw_hmap_node_t *next;
+struct chat_hmap_node {
+    chat_hmap_node_t *next;
     uint32_t hash;
     void *value;
     char key[];
 };
 
-struct gw_hmap {
-    gw_hmap_node_t **buckets;
+struct chat_hmap {
+    chat_hmap_node_t **buckets;
     size_t n_buckets; /* power of two */
     size_t size;
 };
 
-uint32_t gw_hash_str(const char *s)
+chat_hmap_t *chat_hmap_create(size_t initial_buckets)
 {
-    return chat_hash_fnv1a32(s);
-}
-
-gw_hmap_t *gw_hmap_create(size_t initial_buckets)
-{
-    gw_hmap_t *m = calloc(1, sizeof(*m));
+    chat_hmap_t *m = calloc(1, sizeof(*m));
     size_t n = 8;
 
     if (m == NULL) {
@@ -47,15 +42,15 @@ gw_hmap_t *gw_hmap_create(size_t initial_buckets)
     return m;
 }
 
-void gw_hmap_destroy(gw_hmap_t *m)
+void chat_hmap_destroy(chat_hmap_t *m)
 {
     if (m == NULL) {
         return;
     }
     for (size_t i = 0; i < m->n_buckets; i++) {
-        gw_hmap_node_t *n = m->buckets[i];
+        chat_hmap_node_t *n = m->buckets[i];
         while (n != NULL) {
-            gw_hmap_node_t *next = n->next;
+            chat_hmap_node_t *next = n->next;
             free(n);
             n = next;
         }
@@ -64,9 +59,9 @@ void gw_hmap_destroy(gw_hmap_t *m)
     free(m);
 }
 
-static gw_hmap_node_t *hmap__find(const gw_hmap_t *m, const char *key, uint32_t h)
+static chat_hmap_node_t *hmap__find(const chat_hmap_t *m, const char *key, uint32_t h)
 {
-    for (gw_hmap_node_t *n = m->buckets[h & (m->n_buckets - 1)]; n != NULL; n = n->next) {
+    for (chat_hmap_node_t *n = m->buckets[h & (m->n_buckets - 1)]; n != NULL; n = n->next) {
         if (n->hash == h && strcmp(n->key, key) == 0) {
             return n;
         }
@@ -74,25 +69,25 @@ static gw_hmap_node_t *hmap__find(const gw_hmap_t *m, const char *key, uint32_t 
     return NULL;
 }
 
-void *gw_hmap_get(const gw_hmap_t *m, const char *key)
+void *chat_hmap_get(const chat_hmap_t *m, const char *key)
 {
-    gw_hmap_node_t *n = hmap__find(m, key, gw_hash_str(key));
+    chat_hmap_node_t *n = hmap__find(m, key, chat_hash_fnv1a32(key));
 
     return n != NULL ? n->value : NULL;
 }
 
-static void hmap__grow(gw_hmap_t *m)
+static void hmap__grow(chat_hmap_t *m)
 {
     size_t nb = m->n_buckets * 2;
-    gw_hmap_node_t **b = calloc(nb, sizeof(*b));
+    chat_hmap_node_t **b = calloc(nb, sizeof(*b));
 
     if (b == NULL) {
         return; /* keep the longer chains; still correct */
     }
     for (size_t i = 0; i < m->n_buckets; i++) {
-        gw_hmap_node_t *n = m->buckets[i];
+        chat_hmap_node_t *n = m->buckets[i];
         while (n != NULL) {
-            gw_hmap_node_t *next = n->next;
+            chat_hmap_node_t *next = n->next;
             size_t j = n->hash & (nb - 1);
             n->next = b[j];
             b[j] = n;
@@ -104,10 +99,10 @@ static void hmap__grow(gw_hmap_t *m)
     m->n_buckets = nb;
 }
 
-int gw_hmap_put(gw_hmap_t *m, const char *key, void *value)
+int chat_hmap_put(chat_hmap_t *m, const char *key, void *value)
 {
-    uint32_t h = gw_hash_str(key);
-    gw_hmap_node_t *n = hmap__find(m, key, h);
+    uint32_t h = chat_hash_fnv1a32(key);
+    chat_hmap_node_t *n = hmap__find(m, key, h);
     size_t klen;
 
     if (n != NULL) {
@@ -131,13 +126,13 @@ int gw_hmap_put(gw_hmap_t *m, const char *key, void *value)
     return 0;
 }
 
-void *gw_hmap_remove(gw_hmap_t *m, const char *key)
+void *chat_hmap_remove(chat_hmap_t *m, const char *key)
 {
-    uint32_t h = gw_hash_str(key);
-    gw_hmap_node_t **pp = &m->buckets[h & (m->n_buckets - 1)];
+    uint32_t h = chat_hash_fnv1a32(key);
+    chat_hmap_node_t **pp = &m->buckets[h & (m->n_buckets - 1)];
 
     for (; *pp != NULL; pp = &(*pp)->next) {
-        gw_hmap_node_t *n = *pp;
+        chat_hmap_node_t *n = *pp;
         if (n->hash == h && strcmp(n->key, key) == 0) {
             void *v = n->value;
             *pp = n->next;
@@ -149,22 +144,22 @@ void *gw_hmap_remove(gw_hmap_t *m, const char *key)
     return NULL;
 }
 
-size_t gw_hmap_size(const gw_hmap_t *m)
+size_t chat_hmap_size(const chat_hmap_t *m)
 {
     return m != NULL ? m->size : 0;
 }
 
-void gw_hmap_iter_init(gw_hmap_iter_t *it, const gw_hmap_t *m)
+void chat_hmap_iter_init(chat_hmap_iter_t *it, const chat_hmap_t *m)
 {
     it->map = m;
     it->bucket = 0;
     it->next = (m != NULL && m->n_buckets > 0) ? m->buckets[0] : NULL;
 }
 
-int gw_hmap_next(gw_hmap_iter_t *it, const char **key, void **value)
+int chat_hmap_next(chat_hmap_iter_t *it, const char **key, void **value)
 {
-    const gw_hmap_t *m = it->map;
-    gw_hmap_node_t *n;
+    const chat_hmap_t *m = it->map;
+    chat_hmap_node_t *n;
 
     if (m == NULL) {
         return 0;
