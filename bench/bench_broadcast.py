@@ -8,7 +8,9 @@ receipt by every other socket), ack p50/p99 where there is one (chat: the durabl
 before the fan-out), and the server's CPU over the measured phase (utime+stime from
 /proc, % of one core). Chat runs twice: on one gateway, and on two gateway processes
 sharing its port (SO_REUSEPORT: the box's two cores, as Centrifugo's Go runtime uses
-them). Runs in the bench driver process."""
+them). Before each phase the machine is let go quiet (wait_quiet: what the previous
+phase's close leaves, the gateways' last_seen batch, must not run in the next). Runs in
+the bench driver process."""
 import os
 import re
 import signal
@@ -59,6 +61,30 @@ def _hist_delta(a, b):
                 out[f"p{q}_le_ms"] = None if le == "+Inf" else round(1000 * float(le), 1)
                 break
     return out
+
+
+def _busy_cores():
+    """(busy, total) jiffies of the whole machine from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    idle = v[3] + v[4]  # idle + iowait
+    return sum(v) - idle, sum(v)
+
+
+def wait_quiet(limit_s=45.0, below=0.15):
+    """Waits until the machine's CPU has been below `below` of one core for a whole second
+    (at most limit_s): what a phase's close leaves behind (the gateways' last_seen batch of
+    the sockets that just went, FerretDB decoding `users` for it) must not run during the
+    next system's phase. Returns the seconds waited."""
+    t0 = time.monotonic()
+    ncpu = os.cpu_count() or 1
+    while time.monotonic() - t0 < limit_s:
+        b0, a0 = _busy_cores()
+        time.sleep(1.0)
+        b1, a1 = _busy_cores()
+        if a1 > a0 and (b1 - b0) / (a1 - a0) * ncpu < below:
+            break
+    return round(time.monotonic() - t0, 1)
 
 
 def _sockets(pid):
@@ -129,6 +155,7 @@ def _two_gateways(stack, wsload, chat_argv, n, seconds):
     rows = []
     try:
         time.sleep(3)  # its listener and its look at the (warm) read model
+        B.say(f"quiet after {wait_quiet()} s")
         if not stack.gateways[1].alive():
             return [{"system": "chat (two gateways on one port)", "sockets": n,
                      "error": "gateway 1 did not start on the shared port"}]
@@ -165,6 +192,7 @@ def bench_broadcast(stack, data, out, sizes=((1000, 25), (5000, 5)), seconds=10,
         with open(tok, "w") as f:
             for uid in big["members"][:n]:
                 f.write(f"{B.token(stack, users[uid])} {big['id']}\n")
+        B.say(f"quiet after {wait_quiet()} s")
         load = round(B.load_avg(), 2)
         hists = {h: _gateway_hist(stack.gateway_port, h) for h in HISTS}
         chat_argv = ["-p", str(stack.gateway_port), "-P", "/ws?token=%T", "-J", "-m", "chat",
@@ -175,10 +203,10 @@ def bench_broadcast(stack, data, out, sizes=((1000, 25), (5000, 5)), seconds=10,
         for h in HISTS:  # the gateway's own view: the store alone, and receipt to ack
             rows[-1][h] = _hist_delta(hists[h], _gateway_hist(stack.gateway_port, h))
         B.say(f"broadcast {n} chat: {rows[-1] if rows else err}")
-        time.sleep(3)
+        B.say(f"quiet after {wait_quiet()} s")
         if two_gateways:
             rows += _two_gateways(stack, wsload, chat_argv, n, seconds)
-            time.sleep(3)
+            B.say(f"quiet after {wait_quiet()} s")
         # rawfan: the machine's ceiling
         with rawfan_running(rawfan) as (port, pid):
             load = round(B.load_avg(), 2)
@@ -186,7 +214,7 @@ def bench_broadcast(stack, data, out, sizes=((1000, 25), (5000, 5)), seconds=10,
                 wsload, ["-p", str(port), "-P", "/", "-m", "mirror"] + common, pid, seconds)
             rows += _row("rawfan (epoll write loop, no storage)", n, phases, load, cpu, conn_s)
             B.say(f"broadcast {n} rawfan: {rows[-1] if rows else err}")
-        time.sleep(3)
+        B.say(f"quiet after {wait_quiet()} s")
         # Centrifugo: one channel of n
         port = B.free_port()
         r = subprocess.run(["bash", CF_SH, "start", str(port), str(n), str(cf)],
@@ -206,5 +234,5 @@ def bench_broadcast(stack, data, out, sizes=((1000, 25), (5000, 5)), seconds=10,
             B.say(f"broadcast {n} centrifugo: {rows[-1] if rows else err}")
         finally:
             subprocess.run(["bash", CF_SH, "stop", str(cf)])
-        time.sleep(3)
+        B.say(f"quiet after {wait_quiet()} s")
     return {"rows": rows}
