@@ -74,7 +74,7 @@ int chat_config_load(chat_config_t *cfg, bool need_secret, char *errbuf, size_t 
 /** Frees what chat_config_load allocated; accepts NULL and zeroed structs. */
 void chat_config_free(chat_config_t *cfg);
 
-/** The gateway's limits and timings: WS_* variables (SPEC section 6), defaults in config.c. */
+/** The gateway's limits and timings: WS_* variables (SPEC section 6), defaults in config_ws.c. */
 typedef struct chat_ws_limits {
     size_t max_frame_bytes;      /* WS_MAX_FRAME_BYTES: bigger client messages close 1009 */
     uint32_t queue_max_frames;   /* WS_QUEUE_MAX_FRAMES: per-session send queue bound */
