@@ -22,34 +22,18 @@ import json
 import os
 import random
 import signal
-import subprocess
 import time
-from pathlib import Path
 
+from sanitized import SANITIZER_ENV, asan_build_dir, sanitizer_lines
 from ws_client import api, connect, create_room, register
 
-REPO = Path(__file__).resolve().parents[2]
 ROOT_ID = "65f0c0ffee0123456789abcd"
 N_USERS = 8
 SOCKETS_PER_USER = 40           # 320 sockets
 SURVIVOR_FRAMES = 90            # frames per socket that must stay open
 PROLOGUE_FRAMES = 20            # fuzz frames before a closing frame
 ABUSE_LIMIT = 50                # refusals in 10 s that close 1008 (ws-gateway/main.c)
-SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error:",
-                   "UndefinedBehaviorSanitizer")
 TYPES = ["message", "join", "leave", "subscribe", "unsubscribe", "typing", "ping", "auth"]
-
-
-def _asan_build_dir():
-    build = Path(os.environ.get("CHAT_ASAN_BUILD_DIR", REPO / "build-asan"))
-    if not ((build / "ws-gateway/chat-gateway").exists() and
-            (build / "rest-fcgi/chat-api").exists()):
-        subprocess.run(["cmake", "-S", str(REPO), "-B", str(build), "-G", "Ninja",
-                        "-DCHAT_SANITIZE=ON", "-DCMAKE_BUILD_TYPE=Debug"], check=True,
-                       stdout=subprocess.DEVNULL, timeout=300)
-        subprocess.run(["cmake", "--build", str(build), "--target", "chat-gateway",
-                        "chat-api"], check=True, stdout=subprocess.DEVNULL, timeout=900)
-    return build
 
 
 # ---------------------------------------------------------------- frame generator
@@ -336,17 +320,10 @@ async def _protocol_garbage(host, port, token, rng):
 
 # ---------------------------------------------------------------- the test
 
-def _sanitizer_lines(text):
-    return [ln for ln in text.splitlines() if any(m in ln for m in SANITIZER_MARKS)]
-
-
 def test_fuzzed_frames_leave_sanitized_gateways_alive(make_stack):
     seed = int(os.environ.get("CHAT_FUZZ_SEED") or random.randrange(1 << 30))
-    asan = _asan_build_dir()
-    san_env = {"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:exitcode=23",
-               "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1",
-               "LSAN_OPTIONS": "exitcode=23",
-               "MAX_SOCKETS_PER_USER": "1000"}
+    asan = asan_build_dir()
+    san_env = dict(SANITIZER_ENV, MAX_SOCKETS_PER_USER="1000")
     s = make_stack(gateways=2, build_dir=asan, env=san_env)
     users = [register(s.http_url) for _ in range(N_USERS)]
     room = create_room(s.http_url, users[0]["token"])
@@ -414,10 +391,10 @@ def test_fuzzed_frames_leave_sanitized_gateways_alive(make_stack):
 
     asyncio.run(normal_client())
     for i in range(2):
-        assert not _sanitizer_lines(s.log_text(f"gateway{i}")), (
+        assert not sanitizer_lines(s.log_text(f"gateway{i}")), (
             f"seed {seed}", s.log_text(f"gateway{i}")[-6000:])
         rc = s.kill_gateway(i, signal.SIGTERM, timeout=30)
         log = s.log_text(f"gateway{i}")
-        assert not _sanitizer_lines(log), (f"seed {seed}", log[-6000:])
+        assert not sanitizer_lines(log), (f"seed {seed}", log[-6000:])
         assert rc == 0, (f"seed {seed}: gateway{i} exit {rc}", log[-3000:])
-    assert not _sanitizer_lines(s.log_text("lighttpd")), s.log_text("lighttpd")[-4000:]
+    assert not sanitizer_lines(s.log_text("lighttpd")), s.log_text("lighttpd")[-4000:]

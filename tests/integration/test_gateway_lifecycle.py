@@ -2,7 +2,7 @@
 process exits 0 within 10 s and stops accepting), a socket is closed with 4001 at its
 token's exp unless renewed with an auth frame, a member that stops reading is cut off
 (4008) while another member's latency stays what it is without it, and a gateway built
-with ASan (-DCHAT_SANITIZE=ON, into build-gw-asan) shows no leak after connect/disconnect
+with ASan (-DCHAT_SANITIZE=ON, sanitized.py's build) shows no leak after connect/disconnect
 churn."""
 import asyncio
 import base64
@@ -11,15 +11,13 @@ import signal
 import socket
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 from websockets.exceptions import InvalidStatus
 
+from sanitized import SANITIZER_ENV, asan_build_dir
 from ws_client import connect, create_room, is_room_message, mint_token, new_user_id, \
     raw_upgrade, real_user_id, register
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def test_sigterm_drains(make_stack):
@@ -269,20 +267,8 @@ def test_pings_and_silent_sockets_are_closed(make_stack):
     silent.close()
 
 
-def _asan_build_dir():
-    build = Path(os.environ.get("CHAT_ASAN_BUILD_DIR", REPO / "build-gw-asan"))
-    binary = build / "ws-gateway/chat-gateway"
-    if os.environ.get("CHAT_ASAN_REBUILD") or not binary.exists():
-        subprocess.run(["cmake", "-S", str(REPO), "-B", str(build), "-G", "Ninja",
-                        "-DCHAT_SANITIZE=ON", "-DCMAKE_BUILD_TYPE=Debug"], check=True,
-                       stdout=subprocess.DEVNULL, timeout=300)
-    subprocess.run(["cmake", "--build", str(build), "--target", "chat-gateway"], check=True,
-                   stdout=subprocess.DEVNULL, timeout=600)
-    return build
-
-
 def test_no_leaks_under_asan_after_churn(make_stack):
-    asan_build = _asan_build_dir()
+    asan_build = asan_build_dir()
     s = make_stack(gateways=1)
     owner = register(s.http_url)
     room = create_room(s.http_url, owner["token"])
@@ -291,10 +277,7 @@ def test_no_leaks_under_asan_after_churn(make_stack):
     normal_build = s.build_dir
     s.build_dir = asan_build
     try:
-        s.start_gateway(0, extra_env={
-            "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:exitcode=23",
-            "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1",
-            "LSAN_OPTIONS": "exitcode=23"})
+        s.start_gateway(0, extra_env=SANITIZER_ENV)
     finally:
         s.build_dir = normal_build
     url = s.gateway_ws_url(0)
