@@ -1,7 +1,7 @@
 /*
  * test_gw_hmap.c - the string-keyed hash map (common/src/hmap.c): put, get,
  * replace, remove, iteration (also removing the current entry), growth through many
- * doublings, the FNV-1a hash that also picks a room's writer; and distinct_ids.c, which
+ * doublings (its FNV-1a is test_hash.c's); and distinct_ids.c, which
  * dedupes a room's watchers linearly or through a map.
  */
 #include <stdarg.h>
@@ -124,15 +124,6 @@ static void test_grow_and_iterate(void **state)
     assert_int_equal(chat_hmap_next(&it, &key, &v), 0);
 }
 
-static void test_hash(void **state)
-{
-    (void)state;
-    /* FNV-1a 32: the writer a room's messages go to depends on it staying put */
-    assert_int_equal(chat_hash_fnv1a32(""), 2166136261u);
-    assert_int_equal(chat_hash_fnv1a32("a"), 0xe40c292cu);
-    assert_int_equal(chat_hash_fnv1a32("foobar"), 0xbf9cf968u);
-}
-
 static void distinct_of(const char **ids, size_t n, char (*out)[CHAT_ID_LEN], size_t *got,
                         size_t *fresh)
 {
@@ -198,7 +189,6 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_put_get_remove),
         cmocka_unit_test(test_grow_and_iterate),
-        cmocka_unit_test(test_hash),
         cmocka_unit_test(test_distinct_ids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
