@@ -27,6 +27,9 @@ from bench_ws import CF_SH, SRCS, _phase_rows, centrifugo_dir, parse_phases, raw
 TICKS = 100  # os.sysconf("SC_CLK_TCK") on Linux
 HISTS = ("chat_gateway_store_seconds", "chat_gateway_ack_seconds", "chat_gateway_fanout_seconds",
          "chat_gateway_write_round_seconds")
+# a message's time before its ack and fan-out, by phase (gateway_metrics.h gw_msg_phase_t)
+PHASES = ("queued", "members", "insert", "commit", "handback")
+PHASE_HIST = "chat_gateway_message_phase_seconds"
 
 
 def _cpu_s(pid):
@@ -35,18 +38,28 @@ def _cpu_s(pid):
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
-def _gateway_hist(port, name):
-    """{le: cumulative count} plus sum and count of histogram name on a gateway's /metrics."""
+def _gateway_hist(port, name, label=""):
+    """{le: cumulative count} plus sum and count of histogram name on a gateway's /metrics
+    (label: the one series of a labelled family, e.g. 'phase="insert"')."""
     text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
     h = {"buckets": {}, "sum": 0.0, "count": 0.0}
+    lab = re.escape(label)
     for line in text.splitlines():
-        m = re.match(rf'{name}_bucket{{(?:[^}}]*,)?le="([^"]+)"}} ([0-9.e+]+)$', line)
+        m = re.match(rf'{name}_bucket{{{lab}{"," if label else ""}le="([^"]+)"}} ([0-9.e+]+)$',
+                     line)
         if m:
             h["buckets"][m.group(1)] = float(m.group(2))
-        m = re.match(rf"{name}_(sum|count)(?:{{[^}}]*}})? ([0-9.e+]+)$", line)
+        m = re.match(rf"{name}_(sum|count)(?:{{{lab}}})? ([0-9.e+]+)$", line)
         if m:
             h[m.group(1)] = float(m.group(2))
     return h
+
+
+def _gateway_hists(port):
+    """Snapshots of HISTS and of every phase of PHASE_HIST on the gateway at port."""
+    out = {h: _gateway_hist(port, h) for h in HISTS}
+    out.update({f"phase_{p}": _gateway_hist(port, PHASE_HIST, f'phase="{p}"') for p in PHASES})
+    return out
 
 
 def _hist_delta(a, b):
@@ -54,11 +67,11 @@ def _hist_delta(a, b):
     n = b["count"] - a["count"]
     if n <= 0:
         return {"n": 0}
-    out = {"n": int(n), "mean_ms": round(1000 * (b["sum"] - a["sum"]) / n, 1)}
+    out = {"n": int(n), "mean_ms": round(1000 * (b["sum"] - a["sum"]) / n, 2)}
     for q in (50, 99):
         for le, c in b["buckets"].items():  # in the page's order: ascending bounds
             if c - a["buckets"].get(le, 0.0) >= n * q / 100:
-                out[f"p{q}_le_ms"] = None if le == "+Inf" else round(1000 * float(le), 1)
+                out[f"p{q}_le_ms"] = None if le == "+Inf" else round(1000 * float(le), 2)
                 break
     return out
 
@@ -194,14 +207,15 @@ def bench_broadcast(stack, data, out, sizes=((1000, 25), (5000, 5)), seconds=10,
                 f.write(f"{B.token(stack, users[uid])} {big['id']}\n")
         B.say(f"quiet after {wait_quiet()} s")
         load = round(B.load_avg(), 2)
-        hists = {h: _gateway_hist(stack.gateway_port, h) for h in HISTS}
+        hists = _gateway_hists(stack.gateway_port)
         chat_argv = ["-p", str(stack.gateway_port), "-P", "/ws?token=%T", "-J", "-m", "chat",
                      "-k", str(tok)] + common
         phases, cpu, conn_s, err, _ = _run_measured(wsload, chat_argv, stack.gateway_pid(0),
                                                     seconds)
         rows += _row("chat (one gateway, stored then fanned out)", n, phases, load, cpu, conn_s)
-        for h in HISTS:  # the gateway's own view: the store alone, and receipt to ack
-            rows[-1][h] = _hist_delta(hists[h], _gateway_hist(stack.gateway_port, h))
+        after = _gateway_hists(stack.gateway_port)
+        for h in hists:  # the gateway's own view: the store alone, receipt to ack, the phases
+            rows[-1][h] = _hist_delta(hists[h], after[h])
         B.say(f"broadcast {n} chat: {rows[-1] if rows else err}")
         B.say(f"quiet after {wait_quiet()} s")
         if two_gateways:

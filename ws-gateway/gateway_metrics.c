@@ -22,6 +22,8 @@ const char *const gw_metrics_replay_names[GW_REPLAY__N] = {"memory", "redis", "d
 const char *const gw_metrics_batch_names[GW_BATCH__N] = {"last_seen", "socket_count"};
 const char *const gw_metrics_warm_names[GW_WARM__N] = {"built", "already_warm", "by_another",
                                                        "failed"};
+const char *const gw_metrics_phase_names[GW_PHASE__N] = {"queued", "members", "insert", "commit",
+                                                         "handback"};
 
 gw_frame_in_t gw_metrics_in_type(const char *type)
 {

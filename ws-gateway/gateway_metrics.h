@@ -54,6 +54,19 @@ typedef enum {
     GW_WARM__N
 } gw_warm_outcome_t;
 
+/* Where a message's time goes between its receipt and its ack (message_store.c,
+ * message_pipeline.c): waiting for its writer thread, the membership check (one Redis
+ * round trip), the durable insert, the commit to the room's window and the PUBLISH (one
+ * Redis round trip), and the hand-back to the loop thread that acks and fans it out. */
+typedef enum {
+    GW_PHASE_QUEUED,
+    GW_PHASE_MEMBERS,
+    GW_PHASE_INSERT,
+    GW_PHASE_COMMIT,
+    GW_PHASE_HANDBACK,
+    GW_PHASE__N
+} gw_msg_phase_t;
+
 #define GW_CLOSE_CODES_N 12 /* the codes of gateway_metrics.c's table, then "other" */
 
 typedef struct gw_metrics {
@@ -76,6 +89,7 @@ typedef struct gw_metrics {
     chat_hist_t fanout_seconds;      /* one message handed to every local live subscriber */
     chat_hist_t write_round_seconds; /* first frame queued to every listed socket written */
     chat_hist_t warm_seconds;        /* a warm-up that built or waited, start to sets stored */
+    chat_hist_t phase_seconds[GW_PHASE__N]; /* gw_msg_phase_t */
 } gw_metrics_t;
 
 /** The frame type a client frame's "type" names (NULL or unknown: GW_IN_INVALID). */
@@ -91,5 +105,6 @@ extern const char *const gw_metrics_out_names[GW_OUT__N];
 extern const char *const gw_metrics_replay_names[GW_REPLAY__N];
 extern const char *const gw_metrics_batch_names[GW_BATCH__N];
 extern const char *const gw_metrics_warm_names[GW_WARM__N];
+extern const char *const gw_metrics_phase_names[GW_PHASE__N];
 
 #endif

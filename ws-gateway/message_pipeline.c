@@ -120,7 +120,7 @@ static void pipeline__count_ack(const msg_req_t *r)
         chat_counter_add(&m->messages_stored, 1);
     }
     chat_counter_add(&m->messages_acked, 1);
-    chat_hist_observe(&m->ack_seconds, (double)(chat_clock_monotonic_ms() - r->queued_ms) / 1000.0);
+    chat_hist_observe(&m->ack_seconds, (double)(chat_clock_monotonic_us() - r->queued_us) / 1e6);
 }
 
 static void req__submit(msg_req_t *r)
@@ -128,7 +128,8 @@ static void req__submit(msg_req_t *r)
     r->job.run = gw_message_store_run;
     r->job.run_batch = gw_message_store_run_batch;
     r->job.done = append__done;
-    r->queued_ms = chat_clock_monotonic_ms();
+    r->queued_us = chat_clock_monotonic_us();
+    r->queued_ms = r->queued_us / 1000;
     if (gw_store_workers_submit(r->gw->workers, chat_hash_fnv1a32(r->room_id), &r->job) != 0) {
         if (r->stored) {
             pipeline__schedule(r->gw->pipeline); /* back on the retry list */
@@ -193,6 +194,8 @@ static void append__done(gw_job_t *job, gw_t *gw, bool cancelled)
         req__free(r);
         return;
     }
+    chat_hist_observe(&gw->metrics->phase_seconds[GW_PHASE_HANDBACK],
+                      (double)(chat_clock_monotonic_us() - r->ran_us) / 1e6);
     out = gw_msg_decide_outcome(r->err, r->stored, r->is_member, r->room_hidden, r->committed);
     if (out == GW_MSG_HOLD) {
         /* Redis is away: this gateway's watchers get it now, the ack waits for Redis */

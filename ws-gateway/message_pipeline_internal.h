@@ -33,6 +33,8 @@ typedef struct msg_req {
     char key[CHAT_KEY_LEN];     /* "<room>:<user>:<client_msg_id>" while in flight ("" = none) */
     struct msg_waiter *waiters; /* resends of it that arrived while it was in flight */
     int64_t queued_ms;          /* monotonic: when it was handed to the writer */
+    int64_t queued_us;          /* the same in microseconds (the phase histograms) */
+    int64_t ran_us;             /* monotonic: its batch done on the writer (worker thread) */
     int64_t seen_seq;           /* highest seq of the room this gateway has seen (0 = none) */
     bool limit_by_source;       /* the rate-limit script went by EVAL (after a NOSCRIPT) */
     /* results (worker), then loop state */

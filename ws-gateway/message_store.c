@@ -302,7 +302,8 @@ void gw_message_store_run_batch(gw_job_t **jobs, size_t n, gw_store_worker_t *w)
     chat_store_t local = *gw_store_worker_store(w);
     const chat_store_t *st = &local;
     msg_req_t **reqs = (msg_req_t **)jobs;
-    int64_t t0 = chat_clock_monotonic_ms();
+    gw_metrics_t *m = n > 0 ? reqs[0]->gw->metrics : NULL;
+    int64_t t0 = chat_clock_monotonic_us(); /* microseconds: the phase histograms */
     int64_t t1;
     int64_t t2;
     int64_t t3;
@@ -313,27 +314,34 @@ void gw_message_store_run_batch(gw_job_t **jobs, size_t n, gw_store_worker_t *w)
     }
     for (size_t i = 0; i < n; i++) {
         msg_req_t *r = reqs[i];
-        if (gw_msg_decide_shed(r->stored, r->queued_ms, t0)) {
+        chat_hist_observe(&m->phase_seconds[GW_PHASE_QUEUED], (double)(t0 - r->queued_us) / 1e6);
+        if (gw_msg_decide_shed(r->stored, r->queued_ms, t0 / 1000)) {
             /* shed load: the sender has most likely given up and resent this already */
             r->err = CHAT_ERR_UNAVAILABLE;
             shed++;
         }
     }
     append__check_members(st, reqs, n);
-    t1 = chat_clock_monotonic_ms();
+    t1 = chat_clock_monotonic_us();
     append__store(w, st, reqs, n);
-    t2 = chat_clock_monotonic_ms();
+    t2 = chat_clock_monotonic_us();
     append__commit(st, reqs, n);
-    t3 = chat_clock_monotonic_ms();
-    if (n > 0) {
-        chat_hist_observe(&reqs[0]->gw->metrics->store_seconds, (double)(t2 - t1) / 1000.0);
+    t3 = chat_clock_monotonic_us();
+    for (size_t i = 0; i < n; i++) {
+        reqs[i]->ran_us = t3;
     }
-    if (t3 - t0 >= STORE__SLOW_BATCH_MS || shed > 0) {
+    if (n > 0) { /* per batch: one round trip (or insert_many) serves all its messages */
+        chat_hist_observe(&m->store_seconds, (double)(t2 - t1) / 1e6);
+        chat_hist_observe(&m->phase_seconds[GW_PHASE_MEMBERS], (double)(t1 - t0) / 1e6);
+        chat_hist_observe(&m->phase_seconds[GW_PHASE_INSERT], (double)(t2 - t1) / 1e6);
+        chat_hist_observe(&m->phase_seconds[GW_PHASE_COMMIT], (double)(t3 - t2) / 1e6);
+    }
+    if (t3 - t0 >= STORE__SLOW_BATCH_MS * 1000 || shed > 0) {
         char b[5][24];
         snprintf(b[0], sizeof(b[0]), "%zu", n);
-        snprintf(b[1], sizeof(b[1]), "%lld", (long long)(t1 - t0));
-        snprintf(b[2], sizeof(b[2]), "%lld", (long long)(t2 - t1));
-        snprintf(b[3], sizeof(b[3]), "%lld", (long long)(t3 - t2));
+        snprintf(b[1], sizeof(b[1]), "%lld", (long long)(t1 - t0) / 1000);
+        snprintf(b[2], sizeof(b[2]), "%lld", (long long)(t2 - t1) / 1000);
+        snprintf(b[3], sizeof(b[3]), "%lld", (long long)(t3 - t2) / 1000);
         snprintf(b[4], sizeof(b[4]), "%zu", shed);
         chat_log_warn("slow write batch", "messages", b[0], "members_ms", b[1], "store_ms", b[2],
                       "commit_ms", b[3], "shed", b[4]);

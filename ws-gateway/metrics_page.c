@@ -94,6 +94,15 @@ static void metrics__render(gw_t *gw, chat_metrics_out_t *out)
                   &m->store_seconds);
     metrics__hist(out, "chat_gateway_ack_seconds", "Message received to ack sent.",
                   &m->ack_seconds);
+    chat_metrics_family(out, "chat_gateway_message_phase_seconds", "histogram",
+                        "A message's time before its ack and fan-out, by phase: queued for its "
+                        "writer, members (Redis), insert (MongoDB, per batch), commit (window "
+                        "and PUBLISH, per batch), handback to the loop thread.");
+    for (size_t i = 0; i < GW_PHASE__N; i++) {
+        char phase[48];
+        snprintf(phase, sizeof(phase), "phase=\"%s\"", gw_metrics_phase_names[i]);
+        chat_metrics_hist(out, "chat_gateway_message_phase_seconds", phase, &m->phase_seconds[i]);
+    }
     metrics__hist(out, "chat_gateway_delivery_seconds",
                   "Message stored (its timestamp) to fanned out to local sockets.",
                   &m->delivery_seconds);

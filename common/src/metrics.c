@@ -11,7 +11,8 @@
 #include <unistd.h>
 
 static const double metrics__bounds[CHAT_HIST_BUCKETS] = {
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0};
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+    0.05,   0.1,     0.25,   0.5,   1.0,    2.5,   5.0,  10.0};
 
 void chat_hist_observe(chat_hist_t *h, double seconds)
 {

@@ -51,6 +51,29 @@ def _traffic(s):
     return room, asyncio.run(run())
 
 
+PHASES = ("queued", "members", "insert", "commit", "handback")
+
+
+def _check_phases(text):
+    """Each message's path to its ack, split into chat_gateway_message_phase_seconds:
+    queued and handback once per message, the rest once per writer batch (each message
+    here was acked before the next was sent: a batch of one). Back to back, the phases
+    are the whole of the ack's time but its last microseconds (the ack's own write)."""
+    phase = {p: (_value(text, "chat_gateway_message_phase_seconds_count", phase=p),
+                 _value(text, "chat_gateway_message_phase_seconds_sum", phase=p)) for p in PHASES}
+    assert phase["queued"][0] == N_MESSAGES and phase["handback"][0] == N_MESSAGES, phase
+    for p in ("members", "insert", "commit"):
+        assert 1 <= phase[p][0] <= N_MESSAGES, phase
+    assert phase["insert"][1] > 0, phase  # a durable insert takes time
+    # the buckets go below a millisecond, and each family's +Inf bucket is its count
+    assert _value(text, "chat_gateway_message_phase_seconds_bucket", phase="insert",
+                  le="0.0001") is not None
+    assert _value(text, "chat_gateway_ack_seconds_bucket", le="+Inf") == N_MESSAGES
+    ack_sum = _value(text, "chat_gateway_ack_seconds_sum")
+    phases_sum = sum(v[1] for v in phase.values())
+    assert 0.8 * ack_sum <= phases_sum <= ack_sum + 1e-5, (phases_sum, ack_sum, phase)
+
+
 def test_gateway_and_rest_metrics_follow_traffic(make_stack):
     s = make_stack(gateways=2, env={"METRICS_PUBLIC": "1"})
     _traffic(s)
@@ -65,6 +88,7 @@ def test_gateway_and_rest_metrics_follow_traffic(make_stack):
     assert _value(text, "chat_gateway_frames_out_total", type="ack") == N_MESSAGES
     assert _value(text, "chat_gateway_deliveries_total") >= N_MESSAGES
     assert _value(text, "chat_gateway_ack_seconds_count") == N_MESSAGES
+    _check_phases(text)
     # each message fanned out to this gateway's watchers once, timed
     assert _value(text, "chat_gateway_fanout_seconds_count") >= N_MESSAGES
     # and written by write rounds: every ack waited for one (each was answered before the

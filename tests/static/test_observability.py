@@ -22,6 +22,7 @@ GATEWAY_METRICS = {
     "chat_gateway_messages_stored_total": "counter",
     "chat_gateway_messages_acked_total": "counter",
     "chat_gateway_store_seconds": "histogram", "chat_gateway_ack_seconds": "histogram",
+    "chat_gateway_message_phase_seconds": "histogram",
     "chat_gateway_delivery_seconds": "histogram", "chat_gateway_deliveries_total": "counter",
     "chat_gateway_fanout_seconds": "histogram", "chat_gateway_write_round_seconds": "histogram",
     "chat_gateway_send_queue_frames": "gauge",

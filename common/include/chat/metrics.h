@@ -16,8 +16,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/** Bucket bounds in seconds: 1 ms .. 10 s, then +Inf. */
-#define CHAT_HIST_BUCKETS 13
+/** Bucket bounds in seconds: 100 us .. 10 s, then +Inf (the sub-millisecond ones resolve
+ *  the gateway's message phases and Redis round trips). */
+#define CHAT_HIST_BUCKETS 16
 
 typedef struct chat_hist {
     _Atomic uint64_t buckets[CHAT_HIST_BUCKETS + 1]; /* per bucket, not cumulative; last +Inf */
