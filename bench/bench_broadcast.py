@@ -30,6 +30,11 @@ HISTS = ("chat_gateway_store_seconds", "chat_gateway_ack_seconds", "chat_gateway
 # a message's time before its ack and fan-out, by phase (gateway_metrics.h gw_msg_phase_t)
 PHASES = ("queued", "members", "insert", "commit", "handback")
 PHASE_HIST = "chat_gateway_message_phase_seconds"
+# wsload's two worker processes each send from one socket at half the rate, at the same
+# instants (both count from one start): each pair of messages reaches the room's writer
+# together and the second waits for the first's insert. BENCH_BROADCAST_SENDERS=1 sends
+# from one socket only (a diagnosis of that wait; the reported runs use 2).
+SENDERS = int(os.environ.get("BENCH_BROADCAST_SENDERS", "2"))
 
 
 def _cpu_s(pid):
@@ -189,7 +194,7 @@ def _two_gateways(stack, wsload, chat_argv, n, seconds):
 
 def bench_broadcast(stack, data, out, sizes=((1000, 25), (5000, 5)), seconds=10, warmup=2,
                     two_gateways=True):
-    """sizes: (sockets, msg/s) pairs; two senders each time. two_gateways: chat also on
+    """sizes: (sockets, msg/s) pairs; SENDERS senders each time. two_gateways: chat also on
     two gateway processes sharing one port (the box's two cores, as Centrifugo uses
     them)."""
     wsload, rawfan = tools(out)
@@ -198,7 +203,7 @@ def bench_broadcast(stack, data, out, sizes=((1000, 25), (5000, 5)), seconds=10,
     rows = []
     cf = centrifugo_dir(out)
     for n, rate in sizes:
-        common = ["-n", str(n), "-w", "2", "-s", SRCS, "-x", "2", "-r", str(rate),
+        common = ["-n", str(n), "-w", "2", "-s", SRCS, "-x", str(SENDERS), "-r", str(rate),
                   "-d", str(seconds), "-W", str(warmup), "-T", "180"]
         # chat: the first n members of the big room, straight to gateway 0
         tok = Path(out) / f"tokens-broadcast-{n}.txt"
