@@ -183,9 +183,20 @@ static bool worker__leave_later(void *arg, const struct chat_member_leave *l)
     return chat_write_behind_note_leave(w->pool->behind, l);
 }
 
+/* Worker thread: whether this worker's jobs are work someone waits for (writers and
+ * readers: stores, joins, replays, checks), which the leave collector's membership
+ * deletes and settles (FerretDB scans) let pass: they wait for a moment without any
+ * (CHAT_WRITE_BEHIND_QUIET_MS, at most CHAT_WRITE_BEHIND_QUIET_MAX_WAIT_MS), as behind
+ * REST's requests. The background worker's jobs do not count. */
+static bool worker__waited_for(const gw_store_worker_t *w)
+{
+    return w - w->pool->w < w->pool->n_write + w->pool->n_read;
+}
+
 static void *worker__main(void *arg)
 {
     gw_store_worker_t *w = arg;
+    chat_write_behind_t *behind = worker__waited_for(w) ? w->pool->behind : NULL;
 
     for (;;) {
         gw_job_t *job;
@@ -233,7 +244,9 @@ static void *worker__main(void *arg)
                 w->len--;
             }
             pthread_mutex_unlock(&w->mu);
+            chat_write_behind_request_begin(behind);
             job->run_batch(batch, n, w);
+            chat_write_behind_request_end(behind);
             for (size_t i = 0; i < n; i++) {
                 workers__push_done(w->pool, batch[i]);
             }
@@ -242,7 +255,9 @@ static void *worker__main(void *arg)
         }
         pthread_mutex_unlock(&w->mu);
 
+        chat_write_behind_request_begin(behind);
         job->run(job, w);
+        chat_write_behind_request_end(behind);
         workers__push_done(w->pool, job);
     }
     return NULL;
@@ -430,17 +445,9 @@ void gw_store_workers_destroy(gw_store_workers_t *ws)
     if (ws->w != NULL) {
         for (int i = 0; i < ws->n; i++) {
             gw_store_worker_t *w = &ws->w[i];
-            chat_hmap_iter_t it;
-            void *v;
-            chat_hmap_iter_init(&it, w->seq_hints);
-            while (chat_hmap_next(&it, NULL, &v)) {
-                free(v);
-            }
+            chat_hmap_clear(w->seq_hints, free);
             chat_hmap_destroy(w->seq_hints);
-            chat_hmap_iter_init(&it, w->heads);
-            while (chat_hmap_next(&it, NULL, &v)) {
-                free(v);
-            }
+            chat_hmap_clear(w->heads, free);
             chat_hmap_destroy(w->heads);
             worker__end_round(w);
             chat_redis_destroy(w->store.redis);
@@ -481,14 +488,7 @@ int64_t *gw_store_worker_seq_hint(gw_store_worker_t *w, const char *room_id)
         return hint;
     }
     if (chat_hmap_size(w->seq_hints) >= WORKER__HINTS_MAX) {
-        chat_hmap_iter_t it;
-        const char *key;
-        void *v;
-        chat_hmap_iter_init(&it, w->seq_hints);
-        while (chat_hmap_next(&it, &key, &v)) {
-            chat_hmap_remove(w->seq_hints, key);
-            free(v);
-        }
+        chat_hmap_clear(w->seq_hints, free);
     }
     hint = calloc(1, sizeof(*hint));
     if (hint != NULL && chat_hmap_put(w->seq_hints, room_id, hint) != 0) {

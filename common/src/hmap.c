@@ -42,7 +42,7 @@ chat_hmap_t *chat_hmap_create(size_t initial_buckets)
     return m;
 }
 
-void chat_hmap_destroy(chat_hmap_t *m)
+void chat_hmap_clear(chat_hmap_t *m, void (*free_value)(void *))
 {
     if (m == NULL) {
         return;
@@ -51,10 +51,23 @@ void chat_hmap_destroy(chat_hmap_t *m)
         chat_hmap_node_t *n = m->buckets[i];
         while (n != NULL) {
             chat_hmap_node_t *next = n->next;
+            if (free_value != NULL) {
+                free_value(n->value);
+            }
             free(n);
             n = next;
         }
+        m->buckets[i] = NULL;
     }
+    m->size = 0;
+}
+
+void chat_hmap_destroy(chat_hmap_t *m)
+{
+    if (m == NULL) {
+        return;
+    }
+    chat_hmap_clear(m, NULL);
     free(m->buckets);
     free(m);
 }

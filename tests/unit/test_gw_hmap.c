@@ -184,11 +184,48 @@ static void test_distinct_ids(void **state)
     }
 }
 
+static int freed;
+
+static void count_free(void *v)
+{
+    freed++;
+    free(v);
+}
+
+/* clear hands every value to its free function, empties the map and leaves it usable */
+static void test_clear(void **state)
+{
+    chat_hmap_t *m = chat_hmap_create(2);
+    chat_hmap_iter_t it;
+    void *v;
+    char key[16];
+
+    (void)state;
+    for (int i = 0; i < 50; i++) {
+        snprintf(key, sizeof(key), "k%d", i);
+        assert_int_equal(chat_hmap_put(m, key, malloc(8)), 0);
+    }
+    freed = 0;
+    chat_hmap_clear(m, count_free);
+    assert_int_equal(freed, 50);
+    assert_int_equal(chat_hmap_size(m), 0);
+    assert_null(chat_hmap_get(m, "k7"));
+    chat_hmap_iter_init(&it, m);
+    assert_int_equal(chat_hmap_next(&it, NULL, &v), 0);
+    assert_int_equal(chat_hmap_put(m, "k7", &freed), 0); /* still usable */
+    assert_ptr_equal(chat_hmap_get(m, "k7"), &freed);
+    chat_hmap_clear(m, NULL); /* values the caller keeps */
+    assert_int_equal(chat_hmap_size(m), 0);
+    chat_hmap_destroy(m);
+    chat_hmap_clear(NULL, count_free);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_put_get_remove),
         cmocka_unit_test(test_grow_and_iterate),
+        cmocka_unit_test(test_clear),
         cmocka_unit_test(test_distinct_ids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -24,6 +24,9 @@ typedef struct chat_hmap_iter {
 chat_hmap_t *chat_hmap_create(size_t initial_buckets);
 /** Frees the map and its keys, never the values. Accepts NULL. */
 void chat_hmap_destroy(chat_hmap_t *m);
+/** Removes every entry, handing each value to free_value (unless it is NULL); the map
+ *  stays usable. Accepts NULL. */
+void chat_hmap_clear(chat_hmap_t *m, void (*free_value)(void *));
 
 /** Borrowed value for key, or NULL. */
 void *chat_hmap_get(const chat_hmap_t *m, const char *key);
