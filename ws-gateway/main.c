@@ -263,6 +263,9 @@ int main(void)
         goto cleanup;
     }
     signal(SIGPIPE, SIG_IGN);
+    if (getenv("GLIBC_TUNABLES") == NULL || strstr(getenv("GLIBC_TUNABLES"), "threshold") == NULL) {
+        mallopt(M_TRIM_THRESHOLD, GW_TRIM_THRESHOLD_BYTES); /* every arena: heap_trim.h */
+    }
     if (uv_loop_init(&gw->loop) != 0) {
         chat_log_error("cannot create the event loop");
         goto cleanup;
