@@ -24,7 +24,7 @@
  * and malloc_trim gives back a worker thread's arena's free pages inside it but not the
  * free memory at its top: a gateway fixes the threshold at this (main.c, mallopt; an
  * operator's GLIBC_TUNABLES naming a threshold wins). Measured, 50 rooms' 12 MB of frames
- * released: RSS back to 109-110 % of before in 5 runs, 108-121 % without (12 runs). */
+ * released: RSS back to 108.6-109.8 % of before in 5 runs, 108-121 % without (12 runs). */
 #define GW_TRIM_THRESHOLD_BYTES (128 * 1024)
 
 typedef struct gw_heap_trim {
