@@ -279,13 +279,7 @@ gw_admission_counts_t *gw_admission_counts_create(gw_t *gw, void (*tick)(gw_t *g
 
 static void counts__free_map(chat_hmap_t *map)
 {
-    chat_hmap_iter_t it;
-    void *v;
-
-    chat_hmap_iter_init(&it, map);
-    while (chat_hmap_next(&it, NULL, &v)) {
-        free(v);
-    }
+    chat_hmap_clear(map, free);
     chat_hmap_destroy(map);
 }
 

@@ -35,16 +35,10 @@ gw_deadline_set_t *gw_deadline_create(size_t initial_buckets)
 
 void gw_deadline_destroy(gw_deadline_set_t *ds)
 {
-    chat_hmap_iter_t it;
-    void *v;
-
     if (ds == NULL) {
         return;
     }
-    chat_hmap_iter_init(&it, ds->map);
-    while (chat_hmap_next(&it, NULL, &v)) {
-        free(v);
-    }
+    chat_hmap_clear(ds->map, free);
     chat_hmap_destroy(ds->map);
     free(ds);
 }

@@ -61,16 +61,10 @@ typedef struct audit__users_job {
 
 static void audit__maybe_free(gw_audit_t *a)
 {
-    chat_hmap_iter_t it;
-    void *v;
-
     if (!a->closing || !a->timer_closed || a->in_flight) {
         return;
     }
-    chat_hmap_iter_init(&it, a->checked);
-    while (chat_hmap_next(&it, NULL, &v)) {
-        free(v);
-    }
+    chat_hmap_clear(a->checked, free);
     chat_hmap_destroy(a->checked);
     free(a);
 }

@@ -68,8 +68,10 @@ static gw_frame_t *presence__frame(const char *user_id, bool online)
     return f;
 }
 
-static void presence__remote_free(gw_presence_remote_t *r)
+static void presence__remote_free(void *v)
 {
+    gw_presence_remote_t *r = v;
+
     if (r != NULL) {
         free(r->rooms);
         free(r);
@@ -426,22 +428,13 @@ static void presence__on_closed(uv_handle_t *h)
 
 void gw_presence_destroy(gw_presence_t *pt)
 {
-    chat_hmap_iter_t it;
-    void *v;
-
     if (pt == NULL) {
         return;
     }
-    chat_hmap_iter_init(&it, pt->local);
-    while (chat_hmap_next(&it, NULL, &v)) {
-        free(v);
-    }
+    chat_hmap_clear(pt->local, free);
     chat_hmap_destroy(pt->local);
     pt->local = NULL;
-    chat_hmap_iter_init(&it, pt->remote);
-    while (chat_hmap_next(&it, NULL, &v)) {
-        presence__remote_free(v);
-    }
+    chat_hmap_clear(pt->remote, presence__remote_free);
     chat_hmap_destroy(pt->remote);
     pt->remote = NULL;
     seen__free(pt->seen_rest); /* not written: the gateway stops */

@@ -193,13 +193,7 @@ void gw_pubsub_channels_resubscribe(gw_pubsub_t *ps)
 
 void gw_pubsub_channels_free(gw_pubsub_t *ps)
 {
-    chat_hmap_iter_t it;
-    void *v;
-
-    chat_hmap_iter_init(&it, ps->chans);
-    while (chat_hmap_next(&it, NULL, &v)) {
-        free(v);
-    }
+    chat_hmap_clear(ps->chans, free);
     chat_hmap_destroy(ps->chans);
     ps->chans = NULL;
 }

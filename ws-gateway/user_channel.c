@@ -46,20 +46,20 @@ gw_users_t *gw_users_create(gw_t *gw)
     return users;
 }
 
+static void users__entry_free(void *v)
+{
+    users_entry_t *e = v;
+
+    free(e->sessions);
+    free(e);
+}
+
 void gw_users_destroy(gw_users_t *users)
 {
-    chat_hmap_iter_t it;
-    void *v;
-
     if (users == NULL) {
         return;
     }
-    chat_hmap_iter_init(&it, users->by_user);
-    while (chat_hmap_next(&it, NULL, &v)) {
-        users_entry_t *e = v;
-        free(e->sessions);
-        free(e);
-    }
+    chat_hmap_clear(users->by_user, users__entry_free);
     chat_hmap_destroy(users->by_user);
     free(users);
 }
@@ -110,8 +110,7 @@ void gw_users_socket_closed(gw_users_t *users, gw_session_t *s)
     if (e->n == 0) {
         gw_pubsub_want_user(users->gw->pubsub, gw_session_user_id(s), false);
         chat_hmap_remove(users->by_user, gw_session_user_id(s));
-        free(e->sessions);
-        free(e);
+        users__entry_free(e);
     }
 }
 
