@@ -91,9 +91,10 @@ def _busy_cores():
 
 def wait_quiet(limit_s=45.0, below=0.15):
     """Waits until the machine's CPU has been below `below` of one core for a whole second
-    (at most limit_s): what a phase's close leaves behind (the gateways' last_seen batch of
-    the sockets that just went, FerretDB decoding `users` for it) must not run during the
-    next system's phase. Returns the seconds waited."""
+    (at most limit_s): what a phase's close leaves behind (the gateways' presence work for
+    the sockets that just went, and until stop 34 their last_seen batch, FerretDB decoding
+    `users` for it) must not run during the next system's phase. Returns the seconds
+    waited."""
     t0 = time.monotonic()
     ncpu = os.cpu_count() or 1
     while time.monotonic() - t0 < limit_s:

@@ -159,7 +159,7 @@ def main():
         user_docs = None
     else:
         for name in ("users", "rooms", "room_members", "member_leaves", "messages", "room_heads",
-                     "dm_pairs"):
+                     "dm_pairs", "last_seen_log"):
             db.drop_collection(name)
         for coll, name, keys, unique in INDEXES:
             db[coll].create_index(keys, name=name, unique=unique)

@@ -45,8 +45,8 @@ struct gw_presence {
     size_t n_seen;
     size_t cap_seen;
     bool seen_in_flight;
-    struct seen_job *seen_rest; /* a batch its time budget stopped: it goes on next time */
-    int64_t seen_flushed_ms;    /* monotonic: the last batch's start (0: none yet) */
+    uint64_t seen_batches;   /* batches submitted (every PRESENCE__SEEN_FOLD_EVERY folds) */
+    int64_t seen_flushed_ms; /* monotonic: the last batch's start (0: none yet) */
 };
 
 /* presence_tracker.c */

@@ -6,21 +6,22 @@
  * presence_redis.c's.
  *
  * Threads: loop thread; rooms__run and seen__run on worker threads.
- * Relies on: presence_internal.h, member_cache.h, users_repo.h, pubsub.h,
+ * Relies on: presence_internal.h, member_cache.h, last_seen_log.h, user_docs.h, pubsub.h,
  * room_registry.h.
  */
 #include "presence_tracker.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "chat/clock.h"
 #include "chat/grow.h"
+#include "chat/last_seen_log.h"
 #include "chat/log.h"
 #include "chat/member_cache.h"
 #include "chat/user_docs.h"
-#include "chat/users_repo.h"
 #include "gateway_metrics.h"
 #include "presence_internal.h"
 #include "pubsub.h"
@@ -38,23 +39,23 @@ typedef struct rooms_job {
     size_t n;
 } rooms_job_t;
 
-/* last_seen of many users at once (commands as chat_users_seen_step says). */
+/* last_seen of many users at once: one insert into last_seen_log.h per batch. */
 typedef struct seen_job {
     gw_job_t job;
     char (*ids)[CHAT_ID_LEN];
     size_t n;
-    size_t done_n; /* written so far: a batch its time budget stopped goes on from here */
     int64_t now_ms;
-    bool one_lock; /* MONGO_BACKEND=sqlite: one user per command, a time budget per batch */
+    bool fold; /* then folds the log, when it holds enough batches */
 } seen_job_t;
 
 #define PRESENCE__SEEN_MAX 100000 /* waiting for a batch; past it a last_seen is skipped */
-/* A batch at most this often (or at once when a chunk is waiting): on FerretDB a batch
- * costs a scan of users (its $in form decodes all of them, ~1 s of a core at 10,000
- * users; a few users' {_id} statements scan in PostgreSQL, ~10 ms each), so writing after
- * every tick of a steady churn kept a core busy and slowed every request beside it.
- * Each batch writes the same last_seen into the users' cached documents (user_docs.h). */
-#define PRESENCE__SEEN_EVERY_MS 10000
+/* A batch at most this often (or at once when a log document's worth is waiting). Each is
+ * one insert (~1 ms on FerretDB, whatever `users` holds; it was an update of `users`, a
+ * scan of every user there, and every 10 s); each batch writes the same last_seen into
+ * the users' cached documents (user_docs.h). */
+#define PRESENCE__SEEN_EVERY_MS 2000
+/* Every this many batches of this gateway, the batch's job also folds the log. */
+#define PRESENCE__SEEN_FOLD_EVERY 32
 
 /* ------------------------------------------------------------------ frames */
 
@@ -179,17 +180,27 @@ void gw_presence__announce(gw_presence_t *pt, const char *user_id, bool online)
 static void seen__run(gw_job_t *job, gw_store_worker_t *w)
 {
     seen_job_t *j = (seen_job_t *)job;
-    int64_t t0 = chat_clock_monotonic_ms();
-    size_t k;
+    size_t folded = 0;
+    int64_t t0;
 
-    while ((k = chat_users_seen_step(j->one_lock, j->n - j->done_n,
-                                     chat_clock_monotonic_ms() - t0)) > 0) {
-        const char(*ids)[CHAT_ID_LEN] = (const char(*)[CHAT_ID_LEN])(j->ids + j->done_n);
-        /* the cache after the database: a reader in between stores nothing older */
-        if (chat_users_touch_last_seen_many(gw_store_worker_db(w), ids, k, j->now_ms) == CHAT_OK) {
-            chat_user_docs_seen(gw_store_worker_store(w), ids, k, j->now_ms);
-        }
-        j->done_n += k;
+    /* the cache after the database: a reader in between stores nothing older */
+    if (chat_last_seen_log_append(gw_store_worker_db(w), (const char(*)[CHAT_ID_LEN])j->ids, j->n,
+                                  j->now_ms) == CHAT_OK) {
+        chat_user_docs_seen(gw_store_worker_store(w), (const char(*)[CHAT_ID_LEN])j->ids, j->n,
+                            j->now_ms);
+    }
+    if (!j->fold) {
+        return;
+    }
+    t0 = chat_clock_monotonic_ms();
+    if (chat_last_seen_log_fold(gw_store_worker_db(w), CHAT_LAST_SEEN_LOG_FOLD_BATCHES, &folded) !=
+        CHAT_OK) {
+        chat_log_warn("last_seen log not folded (MongoDB down?)", NULL, NULL);
+    } else if (folded > 0) {
+        char b[2][24];
+        snprintf(b[0], sizeof(b[0]), "%zu", folded);
+        snprintf(b[1], sizeof(b[1]), "%" PRId64, chat_clock_monotonic_ms() - t0);
+        chat_log_debug("last_seen log folded", "documents", b[0], "duration_ms", b[1]);
     }
 }
 
@@ -203,52 +214,36 @@ static void seen__free(seen_job_t *j)
 
 static void seen__done(gw_job_t *job, gw_t *gw, bool cancelled)
 {
-    seen_job_t *j = (seen_job_t *)job;
-    gw_presence_t *pt = gw->presence;
-
-    if (pt != NULL) {
-        pt->seen_in_flight = false;
-        if (!cancelled && !gw->stopping && j->done_n < j->n) {
-            char b[2][24];
-            snprintf(b[0], sizeof(b[0]), "%zu", j->done_n);
-            snprintf(b[1], sizeof(b[1]), "%zu", j->n - j->done_n);
-            chat_log_debug("last_seen batch stopped at its time budget", "written", b[0], "left",
-                           b[1]);
-            pt->seen_rest = j; /* the next batch, with its own time */
-            return;
-        }
+    (void)cancelled;
+    if (gw->presence != NULL) {
+        gw->presence->seen_in_flight = false;
     }
-    seen__free(j);
+    seen__free((seen_job_t *)job);
 }
 
 /* The users gone offline since the last batch get their last_seen, in one job (at most
- * every PRESENCE__SEEN_EVERY_MS); what a batch's time budget left goes first, with the
- * time its users went offline. */
+ * every PRESENCE__SEEN_EVERY_MS). */
 static void presence__flush_seen(gw_presence_t *pt)
 {
-    seen_job_t *j = pt->seen_rest;
+    seen_job_t *j;
     int64_t now = chat_clock_monotonic_ms();
-    bool one_lock = pt->gw->cfg.db_backend == CHAT_DB_BACKEND_SQLITE;
-    bool due = (!one_lock && pt->n_seen >= CHAT_USERS_SEEN_CHUNK) || pt->gw->draining ||
+    bool due = pt->n_seen >= CHAT_LAST_SEEN_LOG_CHUNK || pt->gw->draining ||
         pt->seen_flushed_ms == 0 || now - pt->seen_flushed_ms >= PRESENCE__SEEN_EVERY_MS;
 
-    if ((pt->n_seen == 0 && j == NULL) || pt->seen_in_flight || pt->gw->stopping || !due) {
+    if (pt->n_seen == 0 || pt->seen_in_flight || pt->gw->stopping || !due) {
         return;
     }
-    if (j == NULL) {
-        if ((j = calloc(1, sizeof(*j))) == NULL) {
-            return;
-        }
-        j->job.run = seen__run;
-        j->job.done = seen__done;
-        j->ids = pt->seen_ids; /* the job takes the list */
-        j->n = pt->n_seen;
-        j->now_ms = chat_clock_now_ms();
-        j->one_lock = one_lock;
-        pt->seen_ids = NULL;
-        pt->n_seen = pt->cap_seen = 0;
+    if ((j = calloc(1, sizeof(*j))) == NULL) {
+        return;
     }
-    pt->seen_rest = NULL;
+    j->job.run = seen__run;
+    j->job.done = seen__done;
+    j->ids = pt->seen_ids; /* the job takes the list */
+    j->n = pt->n_seen;
+    j->now_ms = chat_clock_now_ms();
+    j->fold = ++pt->seen_batches % PRESENCE__SEEN_FOLD_EVERY == 0;
+    pt->seen_ids = NULL;
+    pt->n_seen = pt->cap_seen = 0;
     if (gw_store_workers_submit_background(pt->gw->workers, &j->job) != 0) {
         seen__free(j); /* the queue is full: these last_seen stay older */
         return;
@@ -437,8 +432,6 @@ void gw_presence_destroy(gw_presence_t *pt)
     chat_hmap_clear(pt->remote, presence__remote_free);
     chat_hmap_destroy(pt->remote);
     pt->remote = NULL;
-    seen__free(pt->seen_rest); /* not written: the gateway stops */
-    pt->seen_rest = NULL;
     free(pt->seen_ids);
     pt->seen_ids = NULL;
     pt->n_seen = pt->cap_seen = 0;

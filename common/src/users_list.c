@@ -2,6 +2,7 @@
  * users_list.c - reads of many users at once from the users collection (see
  * users_list.h): the prefix search, every user's name for the search index rebuild, and
  * the sample of recent password hashes. One document's reads and writes are users_repo.c.
+ * Every user read here takes its last_seen_log.h time in (one read of that log per call).
  *
  * Threads: any thread that may block (rest-fcgi request threads, gateway workers);
  * each call pops its own client from the pool. Relies on users_repo.h's document codec.
@@ -12,6 +13,7 @@
 #include <string.h>
 
 #include "chat/grow.h"
+#include "chat/last_seen_log.h"
 #include "chat/repo_query.h"
 #include "chat/users_repo.h"
 #include "chat/validate.h"
@@ -57,6 +59,7 @@ typedef struct users_list__names {
     size_t cap;
     void (*each)(const chat_user_t *u, void *arg); /* NULL: names only */
     void *arg;
+    chat_last_seen_map_t seen; /* read before the scan when each wants documents */
 } users_list__names_t;
 
 static chat_err_t users_list__name_doc(const bson_t *doc, void *arg)
@@ -87,6 +90,7 @@ static chat_err_t users_list__name_doc(const bson_t *doc, void *arg)
     if (names->each != NULL) {
         chat_user_t u = {0};
         if (chat_users_from_bson(doc, true, &u) == CHAT_OK) {
+            chat_last_seen_map_apply(&names->seen, &u, 1);
             names->each(&u, names->arg);
         }
         chat_user_clear(&u);
@@ -106,9 +110,15 @@ chat_err_t chat_users_names_each(chat_db_t *db, chat_user_name_t **out, size_t *
     /* whole documents when each wants them: on FerretDB the scan costs the same */
     bson_t *opts =
         each != NULL ? bson_new() : BCON_NEW("projection", "{", "username_lc", BCON_INT32(1), "}");
-    users_list__names_t names = {NULL, 0, 0, each, arg};
-    chat_err_t rc =
-        chat_repo_query_each(db, USERS_LIST__COLL, &filter, opts, 0, users_list__name_doc, &names);
+    users_list__names_t names = {NULL, 0, 0, each, arg, {0}};
+    /* the log first: a batch written during the scan is in the log, or in the cache */
+    chat_err_t rc = each != NULL ? chat_last_seen_log_load(db, &names.seen) : CHAT_OK;
+
+    if (rc == CHAT_OK) {
+        rc = chat_repo_query_each(db, USERS_LIST__COLL, &filter, opts, 0, users_list__name_doc,
+                                  &names);
+    }
+    chat_last_seen_map_clear(&names.seen);
 
     *out = NULL;
     *n_out = 0;
@@ -188,6 +198,9 @@ chat_err_t chat_users_search(chat_db_t *db, const char *prefix, int limit, chat_
                     "projection", "{", "password_hash", BCON_INT32(0), "}");
     rc = chat_repo_query_page(db, USERS_LIST__COLL, filter, opts, arr, sizeof(*arr), (size_t)limit,
                               users_list__decode, &n);
+    if (rc == CHAT_OK) {
+        rc = chat_last_seen_log_merge(db, arr, n);
+    }
 
 cleanup:
     if (rc == CHAT_OK && n > 0) {
@@ -228,6 +241,9 @@ chat_err_t chat_users_find_by_ids(chat_db_t *db, const char (*ids)[CHAT_ID_LEN],
                          : BCON_NEW("projection", "{", "password_hash", BCON_INT32(0), "}");
         rc = chat_repo_query_page(db, USERS_LIST__COLL, &filter, opts, arr, sizeof(*arr), n,
                                   with_hash ? users_list__decode_full : users_list__decode, &found);
+    }
+    if (rc == CHAT_OK) {
+        rc = chat_last_seen_log_merge(db, arr, found);
     }
     if (rc == CHAT_OK && found > 0) {
         *out = arr;

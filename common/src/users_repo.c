@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "chat/clock.h"
+#include "chat/last_seen_log.h"
 #include "chat/repo_query.h"
 #include "chat/validate.h"
 
@@ -95,6 +96,9 @@ static chat_err_t users__find_one(chat_db_t *db, const bson_t *filter, bool with
     chat_err_t rc = chat_repo_query_one(db, USERS__COLL, filter, opts, users__one_doc, &one);
 
     bson_destroy(opts);
+    if (rc == CHAT_OK && (rc = chat_last_seen_log_merge(db, out, 1)) != CHAT_OK) {
+        chat_user_clear(out);
+    }
     return rc;
 }
 
@@ -241,6 +245,7 @@ chat_err_t chat_users_update_profile(chat_db_t *db, const char *id, const char *
     bson_error_t err;
     chat_user_t tmp = {0};
     mongoc_find_and_modify_opts_t *fam = NULL;
+    bool read_back = false;
     chat_err_t rc = CHAT_OK;
 
     if (!chat_db_oid_from_hex(id, &oid)) {
@@ -301,6 +306,7 @@ chat_err_t chat_users_update_profile(chat_db_t *db, const char *id, const char *
             goto cleanup;
         }
         rc = chat_users_from_bson(&value, false, out);
+        read_back = rc == CHAT_OK;
     }
 
 cleanup:
@@ -308,6 +314,10 @@ cleanup:
         mongoc_collection_destroy(coll);
     }
     chat_db_push(db, client);
+    /* with the client back: the log's read pops its own */
+    if (read_back && (rc = chat_last_seen_log_merge(db, out, 1)) != CHAT_OK) {
+        chat_user_clear(out);
+    }
     bson_destroy(&query);
     bson_destroy(&update);
     bson_destroy(&reply);
@@ -315,123 +325,5 @@ cleanup:
         mongoc_find_and_modify_opts_destroy(fam);
     }
     chat_user_clear(&tmp);
-    return rc;
-}
-
-chat_err_t chat_users_touch_last_seen(chat_db_t *db, const char *id, int64_t now_ms)
-{
-    mongoc_client_t *client = NULL;
-    mongoc_collection_t *coll = NULL;
-    bson_t *query = NULL;
-    bson_t *update = NULL;
-    bson_t reply = BSON_INITIALIZER;
-    bson_iter_t iter;
-    bson_oid_t oid;
-    bson_error_t err;
-    chat_err_t rc = CHAT_OK;
-
-    if (!chat_db_oid_from_hex(id, &oid)) {
-        return CHAT_ERR_NOT_FOUND;
-    }
-    query = BCON_NEW("_id", BCON_OID(&oid));
-    update = BCON_NEW("$set", "{", "last_seen", BCON_DATE_TIME(now_ms), "}");
-    client = chat_db_pop(db);
-    coll = mongoc_client_get_collection(client, chat_db_name(db), USERS__COLL);
-    bson_destroy(&reply);
-    if (!mongoc_collection_update_one(coll, query, update, NULL, &reply, &err)) {
-        rc = chat_db_map_error(&err);
-    } else if (bson_iter_init_find(&iter, &reply, "matchedCount") &&
-               bson_iter_as_int64(&iter) == 0) {
-        rc = CHAT_ERR_NOT_FOUND;
-    }
-    mongoc_collection_destroy(coll);
-    chat_db_push(db, client);
-    bson_destroy(&reply);
-    bson_destroy(query);
-    bson_destroy(update);
-    return rc;
-}
-
-/* Up to this many users a last_seen batch is one `{_id}` statement each, above it one
- * `{_id: {$in}}`. Measured on FerretDB/PostgreSQL with 10,000 users (4 December 2026):
- * a statement on a lone _id ~8-10 ms (PostgreSQL compares over the table in C), the $in
- * update 750 ms + ~1 ms per id (FerretDB decodes every user in Go), so statements win
- * below ~100 ids, at any collection size, since both grow with it. On MongoDB both are
- * index lookups. */
-#define USERS__SEEN_BY_ID_MAX 64
-
-bool chat_users_seen_by_id(size_t n)
-{
-    return n <= USERS__SEEN_BY_ID_MAX;
-}
-
-/* Measured on FerretDB/SQLite with 10,000 users (6 December 2026, pymongo, an insert every
- * 20 ms beside it): an `$in` update of 64 users 4.5 s, of 1,000 users 54 s, an insert
- * waiting behind the first 3.9 s; 64 `{_id}` statements 6.9 s, the insert waiting at most
- * 110 ms. A batch of 1,000 closes stopped every message's store for a minute. */
-size_t chat_users_seen_step(bool one_lock, size_t waiting, int64_t spent_ms)
-{
-    if (one_lock) {
-        return waiting > 0 && spent_ms < CHAT_USERS_SEEN_LOCKED_BUDGET_MS ? 1 : 0;
-    }
-    return waiting < CHAT_USERS_SEEN_CHUNK ? waiting : CHAT_USERS_SEEN_CHUNK;
-}
-
-/* One unordered bulk of {_id: id} statements: multi: true, as room_heads' rounds
- * (messages_repo.c), so that FerretDB drains each before the next. */
-static chat_err_t users__touch_each(mongoc_collection_t *coll, const char (*ids)[CHAT_ID_LEN],
-                                    size_t n, const bson_t *update)
-{
-    bson_t *opts = BCON_NEW("ordered", BCON_BOOL(false));
-    mongoc_bulk_operation_t *bulk = mongoc_collection_create_bulk_operation_with_opts(coll, opts);
-    bson_error_t err;
-    size_t k = 0;
-    chat_err_t rc = CHAT_OK;
-
-    for (size_t i = 0; i < n; i++) {
-        bson_oid_t oid;
-        bson_t *filter;
-        if (!chat_db_oid_from_hex(ids[i], &oid)) {
-            continue;
-        }
-        filter = BCON_NEW("_id", BCON_OID(&oid));
-        if (mongoc_bulk_operation_update_many_with_opts(bulk, filter, update, NULL, &err)) {
-            k++;
-        }
-        bson_destroy(filter);
-    }
-    if (k > 0 && !mongoc_bulk_operation_execute(bulk, NULL, &err)) {
-        rc = chat_db_map_error(&err);
-    }
-    mongoc_bulk_operation_destroy(bulk);
-    bson_destroy(opts);
-    return rc;
-}
-
-chat_err_t chat_users_touch_last_seen_many(chat_db_t *db, const char (*ids)[CHAT_ID_LEN], size_t n,
-                                           int64_t now_ms)
-{
-    mongoc_client_t *client = NULL;
-    mongoc_collection_t *coll = NULL;
-    bson_t query = BSON_INITIALIZER;
-    bson_t *update = BCON_NEW("$set", "{", "last_seen", BCON_DATE_TIME(now_ms), "}");
-    bson_error_t err;
-    bool each = chat_users_seen_by_id(n);
-    size_t k = each ? n : chat_repo_query_in_hex(&query, "_id", ids, n);
-    chat_err_t rc = CHAT_OK;
-
-    if (k > 0) {
-        client = chat_db_pop(db);
-        coll = mongoc_client_get_collection(client, chat_db_name(db), USERS__COLL);
-        if (each) {
-            rc = users__touch_each(coll, ids, n, update);
-        } else if (!mongoc_collection_update_many(coll, &query, update, NULL, NULL, &err)) {
-            rc = chat_db_map_error(&err);
-        }
-        mongoc_collection_destroy(coll);
-        chat_db_push(db, client);
-    }
-    bson_destroy(&query);
-    bson_destroy(update);
     return rc;
 }

@@ -1,7 +1,7 @@
 /*
  * test_users_repo.c - users_repo against a real MongoDB/FerretDB (CHAT_TEST_MONGO_URI):
  * case-insensitive uniqueness with the clashing field named, lookups, profile updates
- * and last_seen. Reads of many users are test_users_list.c. Each test uses its own
+ * and last_seen taken from last_seen_log. Reads of many users are test_users_list.c. Each test uses its own
  * database, dropped at the end.
  */
 #include <stdarg.h>
@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "chat/db.h"
+#include "chat/last_seen_log.h"
 #include "chat/users_repo.h"
 
 #include "db_fixture.h"
@@ -80,8 +81,6 @@ static void test_not_found(void **state)
     assert_int_equal(chat_users_find_by_id(db, "not-an-id", &u), CHAT_ERR_NOT_FOUND);
     assert_int_equal(chat_users_find_by_id(db, NULL, &u), CHAT_ERR_NOT_FOUND);
     assert_int_equal(chat_users_find_by_login(db, "nobody@example.com", &u), CHAT_ERR_NOT_FOUND);
-    assert_int_equal(chat_users_touch_last_seen(db, "650000000000000000000001", 1),
-                     CHAT_ERR_NOT_FOUND);
     assert_int_equal(chat_users_update_profile(db, "650000000000000000000001", "x", NULL, &u),
                      CHAT_ERR_NOT_FOUND);
     assert_null(u.username);
@@ -159,83 +158,96 @@ static void test_update_profile(void **state)
     chat_user_clear(&u);
 }
 
-static void test_touch_last_seen(void **state)
+/* last_seen comes from last_seen_log (the gateways' batches) and from users.last_seen
+ * (written before the log existed): every read of a user takes the later one. */
+static void test_reads_take_last_seen_from_the_log(void **state)
 {
     chat_db_t *db = *state;
     chat_user_t u = {0};
     chat_user_t after = {0};
+    chat_user_t *arr = NULL;
+    size_t n = 0;
+    char ids[2][CHAT_ID_LEN];
+    bson_oid_t oid;
+    bson_t *doc;
 
     create_ok(db, "dave", "dave@example.com", &u);
-    assert_int_equal(chat_users_touch_last_seen(db, u.id, 1736937000123LL), CHAT_OK);
-    assert_int_equal(chat_users_find_by_id(db, u.id, &after), CHAT_OK);
-    assert_int_equal(after.last_seen_ms, 1736937000123LL);
-    chat_user_clear(&after);
+    memcpy(ids[0], u.id, CHAT_ID_LEN);
     chat_user_clear(&u);
-    assert_int_equal(chat_users_touch_last_seen(db, "bad", 1), CHAT_ERR_NOT_FOUND);
+    /* an old user document with its own last_seen, later than the log's first time */
+    bson_oid_init(&oid, NULL);
+    bson_oid_to_string(&oid, ids[1]);
+    doc = BCON_NEW("_id", BCON_OID(&oid), "username", "erin", "username_lc", "erin", "email",
+                   "erin@example.com", "email_lc", "erin@example.com", "password_hash", HASH,
+                   "created_at", BCON_DATE_TIME(1000), "last_seen", BCON_DATE_TIME(5000));
+    assert_int_equal(chat_db_insert(db, "users", doc), CHAT_OK);
+    bson_destroy(doc);
+
+    assert_int_equal(chat_last_seen_log_append(db, (const char(*)[CHAT_ID_LEN])ids, 2, 3000),
+                     CHAT_OK);
+    assert_int_equal(chat_users_find_by_id(db, ids[0], &u), CHAT_OK);
+    assert_int_equal(u.last_seen_ms, 3000);
+    chat_user_clear(&u);
+    assert_int_equal(chat_users_find_by_id(db, ids[1], &u), CHAT_OK);
+    assert_int_equal(u.last_seen_ms, 5000); /* the document's own is later */
+    chat_user_clear(&u);
+
+    assert_int_equal(chat_last_seen_log_append(db, (const char(*)[CHAT_ID_LEN])ids, 2, 7000),
+                     CHAT_OK);
+    assert_int_equal(chat_users_find_by_login(db, "ERIN@example.com", &u), CHAT_OK);
+    assert_int_equal(u.last_seen_ms, 7000);
+    assert_non_null(u.password_hash);
+    chat_user_clear(&u);
+    assert_int_equal(chat_users_update_profile(db, ids[0], "Dave", NULL, &after), CHAT_OK);
+    assert_int_equal(after.last_seen_ms, 7000);
+    chat_user_clear(&after);
+    assert_int_equal(chat_users_search(db, "", 10, &arr, &n), CHAT_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(arr[0].last_seen_ms, 7000);
+    assert_int_equal(arr[1].last_seen_ms, 7000);
+    chat_users_free_array(arr, n);
+    assert_int_equal(
+        chat_users_find_by_ids(db, (const char(*)[CHAT_ID_LEN])ids, 2, false, &arr, &n), CHAT_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(arr[0].last_seen_ms, 7000);
+    assert_int_equal(arr[1].last_seen_ms, 7000);
+    chat_users_free_array(arr, n);
 }
 
-/* The steps of a last_seen batch: on most databases the whole batch in commands of up to
- * CHAT_USERS_SEEN_CHUNK users; where every write waits for the lock a filtered write
- * holds (FerretDB on SQLite) one user per command, and none once the batch has had its
- * time, whatever is left. */
-static void test_seen_steps(void **state)
+static void seen_each(const chat_user_t *u, void *arg)
 {
-    (void)state;
-    assert_int_equal(chat_users_seen_step(false, 0, 0), 0);
-    assert_int_equal(chat_users_seen_step(false, 5, 0), 5);
-    assert_int_equal(chat_users_seen_step(false, 2500, 0), CHAT_USERS_SEEN_CHUNK);
-    assert_int_equal(chat_users_seen_step(false, 2500, 60000), CHAT_USERS_SEEN_CHUNK);
-    assert_int_equal(chat_users_seen_step(true, 0, 0), 0);
-    assert_int_equal(chat_users_seen_step(true, 2500, 0), 1);
-    assert_int_equal(chat_users_seen_step(true, 2500, CHAT_USERS_SEEN_LOCKED_BUDGET_MS - 1), 1);
-    assert_int_equal(chat_users_seen_step(true, 2500, CHAT_USERS_SEEN_LOCKED_BUDGET_MS), 0);
+    int64_t *sum = arg;
+
+    *sum += u->last_seen_ms;
 }
 
-/* A few users: one {_id} statement each; many: one {_id: {$in}} update. Both forms set
- * every valid id's last_seen and skip what is not an ObjectId. */
-static void test_touch_last_seen_many(void **state)
+/* The scan that warms the read model reads the log once and applies it to every user. */
+static void test_the_scan_takes_last_seen_from_the_log(void **state)
 {
     chat_db_t *db = *state;
-    enum { MANY = 70 };
-    char(*ids)[CHAT_ID_LEN] = calloc(MANY + 1, sizeof(*ids));
     chat_user_t u = {0};
+    chat_user_name_t *names = NULL;
+    size_t n = 0;
+    int64_t sum = 0;
+    char ids[3][CHAT_ID_LEN];
 
-    assert_non_null(ids);
-    assert_true(chat_users_seen_by_id(1));
-    assert_true(chat_users_seen_by_id(64));
-    assert_false(chat_users_seen_by_id(MANY));
-    for (int i = 0; i < MANY; i++) {
-        char name[32];
-        char email[64];
-        snprintf(name, sizeof(name), "seen%d", i);
-        snprintf(email, sizeof(email), "seen%d@example.com", i);
+    for (int i = 0; i < 3; i++) {
+        char name[16];
+        char email[32];
+        snprintf(name, sizeof(name), "scan%d", i);
+        snprintf(email, sizeof(email), "scan%d@example.com", i);
         create_ok(db, name, email, &u);
         memcpy(ids[i], u.id, CHAT_ID_LEN);
         chat_user_clear(&u);
     }
-    snprintf(ids[MANY], CHAT_ID_LEN, "not-an-object-id");
-    /* three users and a bad id: statements */
-    memcpy(ids[3], ids[MANY], CHAT_ID_LEN);
-    assert_int_equal(chat_users_touch_last_seen_many(db, (const char(*)[CHAT_ID_LEN])ids, 4, 1000),
+    assert_int_equal(chat_last_seen_log_append(db, (const char(*)[CHAT_ID_LEN])ids, 2, 100),
                      CHAT_OK);
-    for (int i = 0; i < 3; i++) {
-        assert_int_equal(chat_users_find_by_id(db, ids[i], &u), CHAT_OK);
-        assert_int_equal(u.last_seen_ms, 1000);
-        chat_user_clear(&u);
-    }
-    /* all of them (the bad id too): one $in */
-    assert_int_equal(
-        chat_users_touch_last_seen_many(db, (const char(*)[CHAT_ID_LEN])ids, MANY + 1, 2000),
-        CHAT_OK);
-    for (int i = 0; i < MANY; i++) {
-        if (i == 3) {
-            continue; /* its id was overwritten above */
-        }
-        assert_int_equal(chat_users_find_by_id(db, ids[i], &u), CHAT_OK);
-        assert_int_equal(u.last_seen_ms, 2000);
-        chat_user_clear(&u);
-    }
-    free(ids);
+    assert_int_equal(chat_last_seen_log_append(db, (const char(*)[CHAT_ID_LEN])(ids + 1), 2, 1000),
+                     CHAT_OK);
+    assert_int_equal(chat_users_names_each(db, &names, &n, seen_each, &sum), CHAT_OK);
+    assert_int_equal(n, 3);
+    assert_int_equal(sum, 100 + 1000 + 1000);
+    free(names);
 }
 
 int main(void)
@@ -245,9 +257,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_not_found, db_setup, db_teardown),
         cmocka_unit_test_setup_teardown(test_conflicts_name_the_field, db_setup, db_teardown),
         cmocka_unit_test_setup_teardown(test_update_profile, db_setup, db_teardown),
-        cmocka_unit_test_setup_teardown(test_touch_last_seen, db_setup, db_teardown),
-        cmocka_unit_test_setup_teardown(test_touch_last_seen_many, db_setup, db_teardown),
-        cmocka_unit_test(test_seen_steps),
+        cmocka_unit_test_setup_teardown(test_reads_take_last_seen_from_the_log, db_setup,
+                                        db_teardown),
+        cmocka_unit_test_setup_teardown(test_the_scan_takes_last_seen_from_the_log, db_setup,
+                                        db_teardown),
     };
 
     return DB_FIXTURE_RUN(tests);

@@ -1,0 +1,315 @@
+/*
+ * last_seen_log.c - the last_seen_log collection (see last_seen_log.h): batches of users
+ * gone offline as inserts, their latest time per user read back, and the fold that keeps
+ * the collection small.
+ *
+ * Threads: any thread that may block (gateway background workers write and fold,
+ * rest-fcgi request threads and gateway workers read); each call borrows its own client.
+ */
+#include "chat/last_seen_log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "chat/grow.h"
+#include "chat/repo_query.h"
+
+#define SEEN_LOG__COLL "last_seen_log"
+
+/* ------------------------------------------------------------------ writes */
+
+/* One document: users[0..n) at one time (ats == NULL) or each at ats[i] (a snapshot). */
+static chat_err_t seen_log__insert(chat_db_t *db, const bson_oid_t *users, const int64_t *ats,
+                                   size_t n, int64_t at_ms)
+{
+    bson_t doc = BSON_INITIALIZER;
+    bson_t arr;
+    char key[16];
+    const char *k;
+    bson_oid_t id;
+    chat_err_t rc;
+
+    bson_oid_init(&id, NULL);
+    BSON_APPEND_OID(&doc, "_id", &id);
+    BSON_APPEND_DATE_TIME(&doc, "at", at_ms);
+    BSON_APPEND_ARRAY_BEGIN(&doc, "users", &arr);
+    for (size_t i = 0; i < n; i++) {
+        bson_uint32_to_string((uint32_t)i, &k, key, sizeof(key));
+        BSON_APPEND_OID(&arr, k, &users[i]);
+    }
+    bson_append_array_end(&doc, &arr);
+    if (ats != NULL) {
+        BSON_APPEND_ARRAY_BEGIN(&doc, "ats", &arr);
+        for (size_t i = 0; i < n; i++) {
+            bson_uint32_to_string((uint32_t)i, &k, key, sizeof(key));
+            BSON_APPEND_DATE_TIME(&arr, k, ats[i]);
+        }
+        bson_append_array_end(&doc, &arr);
+    }
+    rc = chat_db_insert(db, SEEN_LOG__COLL, &doc);
+    bson_destroy(&doc);
+    return rc;
+}
+
+chat_err_t chat_last_seen_log_append(chat_db_t *db, const char (*ids)[CHAT_ID_LEN], size_t n,
+                                     int64_t at_ms)
+{
+    size_t chunk = n < CHAT_LAST_SEEN_LOG_CHUNK ? n : CHAT_LAST_SEEN_LOG_CHUNK;
+    bson_oid_t *users = chunk > 0 ? malloc(chunk * sizeof(*users)) : NULL;
+    size_t k = 0;
+    chat_err_t rc = CHAT_OK;
+
+    if (chunk > 0 && users == NULL) {
+        return CHAT_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < n && rc == CHAT_OK; i++) {
+        if (chat_db_oid_from_hex(ids[i], &users[k])) {
+            k++;
+        }
+        if (k == chunk || (i + 1 == n && k > 0)) {
+            rc = seen_log__insert(db, users, NULL, k, at_ms);
+            k = 0;
+        }
+    }
+    free(users);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ reads */
+
+typedef struct seen_log__acc {
+    chat_last_seen_t *v;
+    size_t n;
+    size_t cap;
+    bson_oid_t *docs;
+    size_t n_docs;
+    size_t cap_docs;
+    size_t n_batches;
+} seen_log__acc_t;
+
+static chat_err_t seen_log__push(seen_log__acc_t *a, const bson_oid_t *user, int64_t at_ms)
+{
+    chat_last_seen_t *grown = chat_grow(a->v, a->n, &a->cap, sizeof(*a->v), 256);
+
+    if (grown == NULL) {
+        return CHAT_ERR_NOMEM;
+    }
+    a->v = grown;
+    bson_oid_copy(user, &a->v[a->n].user);
+    a->v[a->n].at_ms = at_ms;
+    a->n++;
+    return CHAT_OK;
+}
+
+static chat_err_t seen_log__doc(const bson_t *doc, void *arg)
+{
+    seen_log__acc_t *a = arg;
+    bson_iter_t it;
+    bson_iter_t users;
+    bson_iter_t ats;
+    bool snapshot = false;
+    int64_t at_ms = 0;
+    bson_oid_t *grown;
+    chat_err_t rc = CHAT_OK;
+
+    if (!bson_iter_init_find(&it, doc, "_id") || !BSON_ITER_HOLDS_OID(&it)) {
+        return CHAT_OK; /* not ours */
+    }
+    grown = chat_grow(a->docs, a->n_docs, &a->cap_docs, sizeof(*a->docs), 16);
+    if (grown == NULL) {
+        return CHAT_ERR_NOMEM;
+    }
+    a->docs = grown;
+    bson_oid_copy(bson_iter_oid(&it), &a->docs[a->n_docs++]);
+    if (bson_iter_init_find(&it, doc, "at") && BSON_ITER_HOLDS_DATE_TIME(&it)) {
+        at_ms = bson_iter_date_time(&it);
+    }
+    if (bson_iter_init_find(&it, doc, "ats") && BSON_ITER_HOLDS_ARRAY(&it)) {
+        snapshot = bson_iter_recurse(&it, &ats);
+    }
+    a->n_batches += !snapshot;
+    if (!bson_iter_init_find(&it, doc, "users") || !BSON_ITER_HOLDS_ARRAY(&it) ||
+        !bson_iter_recurse(&it, &users)) {
+        return CHAT_OK;
+    }
+    while (rc == CHAT_OK && bson_iter_next(&users)) {
+        int64_t t = at_ms;
+        if (snapshot) {
+            if (!bson_iter_next(&ats) || !BSON_ITER_HOLDS_DATE_TIME(&ats)) {
+                break; /* a snapshot's two arrays go together */
+            }
+            t = bson_iter_date_time(&ats);
+        }
+        if (BSON_ITER_HOLDS_OID(&users) && t > 0) {
+            rc = seen_log__push(a, bson_iter_oid(&users), t);
+        }
+    }
+    return rc;
+}
+
+/* By user, the latest first. */
+static int seen_log__cmp(const void *x, const void *y)
+{
+    const chat_last_seen_t *a = x;
+    const chat_last_seen_t *b = y;
+    int c = bson_oid_compare(&a->user, &b->user);
+
+    if (c != 0) {
+        return c;
+    }
+    return a->at_ms > b->at_ms ? -1 : a->at_ms < b->at_ms;
+}
+
+/* The documents matching filter into out. */
+static chat_err_t seen_log__read(chat_db_t *db, const bson_t *filter, chat_last_seen_map_t *out)
+{
+    seen_log__acc_t acc;
+    size_t n = 0;
+    chat_err_t rc;
+
+    memset(&acc, 0, sizeof(acc));
+    memset(out, 0, sizeof(*out));
+    rc = chat_repo_query_each(db, SEEN_LOG__COLL, filter, NULL, CHAT_LAST_SEEN_LOG_READ_MAX,
+                              seen_log__doc, &acc);
+    if (rc != CHAT_OK) {
+        free(acc.v);
+        free(acc.docs);
+        return rc;
+    }
+    if (acc.n > 1) {
+        qsort(acc.v, acc.n, sizeof(*acc.v), seen_log__cmp);
+    }
+    for (size_t i = 0; i < acc.n; i++) { /* the first of each user is its latest */
+        if (n == 0 || bson_oid_compare(&acc.v[n - 1].user, &acc.v[i].user) != 0) {
+            acc.v[n++] = acc.v[i];
+        }
+    }
+    out->v = acc.v;
+    out->n = n;
+    out->docs = acc.docs;
+    out->n_docs = acc.n_docs;
+    out->n_batches = acc.n_batches;
+    return CHAT_OK;
+}
+
+chat_err_t chat_last_seen_log_load(chat_db_t *db, chat_last_seen_map_t *out)
+{
+    bson_t filter = BSON_INITIALIZER;
+    chat_err_t rc = seen_log__read(db, &filter, out);
+
+    bson_destroy(&filter);
+    return rc;
+}
+
+int64_t chat_last_seen_map_get(const chat_last_seen_map_t *m, const char *user_id)
+{
+    bson_oid_t user;
+    size_t lo = 0;
+    size_t hi = m->n;
+
+    if (m->n == 0 || !chat_db_oid_from_hex(user_id, &user)) {
+        return 0;
+    }
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = bson_oid_compare(&m->v[mid].user, &user);
+        if (c == 0) {
+            return m->v[mid].at_ms;
+        }
+        if (c < 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return 0;
+}
+
+void chat_last_seen_map_apply(const chat_last_seen_map_t *m, chat_user_t *users, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int64_t t = chat_last_seen_map_get(m, users[i].id);
+        if (t > users[i].last_seen_ms) {
+            users[i].last_seen_ms = t;
+        }
+    }
+}
+
+void chat_last_seen_map_clear(chat_last_seen_map_t *m)
+{
+    free(m->v);
+    free(m->docs);
+    memset(m, 0, sizeof(*m));
+}
+
+chat_err_t chat_last_seen_log_merge(chat_db_t *db, chat_user_t *users, size_t n)
+{
+    chat_last_seen_map_t m;
+    bson_t filter = BSON_INITIALIZER;
+    bson_oid_t *oids = n > 0 ? malloc(n * sizeof(*oids)) : NULL;
+    size_t k = 0;
+    chat_err_t rc = CHAT_OK;
+
+    if (n > 0 && oids == NULL) {
+        return CHAT_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        k += chat_db_oid_from_hex(users[i].id, &oids[k]);
+    }
+    if (k > 0) {
+        /* only their documents. No index on `users`: FerretDB on PostgreSQL indexes the
+         * whole array as one btree entry, which a document of 5,000 users overflows (its
+         * insert fails); on FerretDB no filter here would use one anyway */
+        (void)chat_repo_query_in_oids(&filter, "users", oids, k);
+        rc = seen_log__read(db, &filter, &m);
+        if (rc == CHAT_OK) {
+            chat_last_seen_map_apply(&m, users, n);
+        }
+        chat_last_seen_map_clear(&m);
+    }
+    bson_destroy(&filter);
+    free(oids);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ fold */
+
+chat_err_t chat_last_seen_log_fold(chat_db_t *db, size_t min_batches, size_t *folded)
+{
+    chat_last_seen_map_t m;
+    bson_oid_t *users = NULL;
+    int64_t *ats = NULL;
+    chat_err_t rc;
+
+    *folded = 0;
+    rc = chat_last_seen_log_load(db, &m);
+    if (rc != CHAT_OK || m.n_batches < min_batches || m.n_docs < 2) {
+        chat_last_seen_map_clear(&m);
+        return rc;
+    }
+    users = malloc(CHAT_LAST_SEEN_LOG_CHUNK * sizeof(*users));
+    ats = malloc(CHAT_LAST_SEEN_LOG_CHUNK * sizeof(*ats));
+    rc = users == NULL || ats == NULL ? CHAT_ERR_NOMEM : CHAT_OK;
+    /* the snapshots first: until they are in, the documents read stay */
+    for (size_t i = 0; rc == CHAT_OK && i < m.n; i += CHAT_LAST_SEEN_LOG_CHUNK) {
+        size_t k = m.n - i < CHAT_LAST_SEEN_LOG_CHUNK ? m.n - i : CHAT_LAST_SEEN_LOG_CHUNK;
+        int64_t latest = 0;
+        for (size_t j = 0; j < k; j++) {
+            users[j] = m.v[i + j].user;
+            ats[j] = m.v[i + j].at_ms;
+            latest = ats[j] > latest ? ats[j] : latest;
+        }
+        rc = seen_log__insert(db, users, ats, k, latest);
+    }
+    if (rc == CHAT_OK) {
+        bson_t filter = BSON_INITIALIZER;
+        (void)chat_repo_query_in_oids(&filter, "_id", m.docs, m.n_docs);
+        rc = chat_db_delete(db, SEEN_LOG__COLL, &filter, true, NULL);
+        bson_destroy(&filter);
+        *folded = rc == CHAT_OK ? m.n_docs : 0;
+    }
+    free(users);
+    free(ats);
+    chat_last_seen_map_clear(&m);
+    return rc;
+}
