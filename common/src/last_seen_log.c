@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "chat/grow.h"
+#include "chat/log.h"
 #include "chat/repo_query.h"
 
 #define SEEN_LOG__COLL "last_seen_log"
@@ -101,6 +102,9 @@ static chat_err_t seen_log__push(seen_log__acc_t *a, const bson_oid_t *user, int
     return CHAT_OK;
 }
 
+/* One document's entries into a, and its _id once they are all in: the fold deletes only
+ * documents read whole. CHAT_ERR_TOO_LARGE (nothing of it kept) past
+ * CHAT_LAST_SEEN_LOG_ENTRIES_MAX: the read stops there. */
 static chat_err_t seen_log__doc(const bson_t *doc, void *arg)
 {
     seen_log__acc_t *a = arg;
@@ -109,42 +113,47 @@ static chat_err_t seen_log__doc(const bson_t *doc, void *arg)
     bson_iter_t ats;
     bool snapshot = false;
     int64_t at_ms = 0;
+    size_t first = a->n;
     bson_oid_t *grown;
     chat_err_t rc = CHAT_OK;
 
     if (!bson_iter_init_find(&it, doc, "_id") || !BSON_ITER_HOLDS_OID(&it)) {
         return CHAT_OK; /* not ours */
     }
-    grown = chat_grow(a->docs, a->n_docs, &a->cap_docs, sizeof(*a->docs), 16);
-    if (grown == NULL) {
-        return CHAT_ERR_NOMEM;
-    }
-    a->docs = grown;
-    bson_oid_copy(bson_iter_oid(&it), &a->docs[a->n_docs++]);
     if (bson_iter_init_find(&it, doc, "at") && BSON_ITER_HOLDS_DATE_TIME(&it)) {
         at_ms = bson_iter_date_time(&it);
     }
     if (bson_iter_init_find(&it, doc, "ats") && BSON_ITER_HOLDS_ARRAY(&it)) {
         snapshot = bson_iter_recurse(&it, &ats);
     }
-    a->n_batches += !snapshot;
-    if (!bson_iter_init_find(&it, doc, "users") || !BSON_ITER_HOLDS_ARRAY(&it) ||
-        !bson_iter_recurse(&it, &users)) {
-        return CHAT_OK;
-    }
-    while (rc == CHAT_OK && bson_iter_next(&users)) {
-        int64_t t = at_ms;
-        if (snapshot) {
-            if (!bson_iter_next(&ats) || !BSON_ITER_HOLDS_DATE_TIME(&ats)) {
-                break; /* a snapshot's two arrays go together */
+    if (bson_iter_init_find(&it, doc, "users") && BSON_ITER_HOLDS_ARRAY(&it) &&
+        bson_iter_recurse(&it, &users)) {
+        while (rc == CHAT_OK && bson_iter_next(&users)) {
+            int64_t t = at_ms;
+            if (snapshot) {
+                if (!bson_iter_next(&ats) || !BSON_ITER_HOLDS_DATE_TIME(&ats)) {
+                    break; /* a snapshot's two arrays go together */
+                }
+                t = bson_iter_date_time(&ats);
             }
-            t = bson_iter_date_time(&ats);
-        }
-        if (BSON_ITER_HOLDS_OID(&users) && t > 0) {
-            rc = seen_log__push(a, bson_iter_oid(&users), t);
+            if (a->n >= CHAT_LAST_SEEN_LOG_ENTRIES_MAX) {
+                rc = CHAT_ERR_TOO_LARGE;
+            } else if (BSON_ITER_HOLDS_OID(&users) && t > 0) {
+                rc = seen_log__push(a, bson_iter_oid(&users), t);
+            }
         }
     }
-    return rc;
+    grown =
+        rc == CHAT_OK ? chat_grow(a->docs, a->n_docs, &a->cap_docs, sizeof(*a->docs), 16) : NULL;
+    if (grown == NULL) {
+        a->n = first; /* the document is not read */
+        return rc == CHAT_OK ? CHAT_ERR_NOMEM : rc;
+    }
+    a->docs = grown;
+    (void)bson_iter_init_find(&it, doc, "_id");
+    bson_oid_copy(bson_iter_oid(&it), &a->docs[a->n_docs++]);
+    a->n_batches += !snapshot;
+    return CHAT_OK;
 }
 
 /* By user, the latest first. */
@@ -171,6 +180,11 @@ static chat_err_t seen_log__read(chat_db_t *db, const bson_t *filter, chat_last_
     memset(out, 0, sizeof(*out));
     rc = chat_repo_query_each(db, SEEN_LOG__COLL, filter, NULL, CHAT_LAST_SEEN_LOG_READ_MAX,
                               seen_log__doc, &acc);
+    if (rc == CHAT_ERR_TOO_LARGE) {
+        chat_log_warn("last_seen log read stopped at its bound: the rest waits for a fold", NULL,
+                      NULL);
+        rc = CHAT_OK;
+    }
     if (rc != CHAT_OK) {
         free(acc.v);
         free(acc.docs);

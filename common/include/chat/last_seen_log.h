@@ -29,9 +29,11 @@
 
 /* Users per document (a batch's or a snapshot's): ~18 B per id, ~14 B per time. */
 #define CHAT_LAST_SEEN_LOG_CHUNK 5000
-/* Documents one read takes in; past it the rest is left for the next fold (a reader then
- * shows an older last_seen for the users only the rest holds). */
+/* Documents, and entries, one read takes in (an entry is 16 B in memory); past either the
+ * rest is left for the next fold (a reader then shows an older last_seen for the users
+ * only the rest holds, and a warning is logged). Only documents read whole are folded. */
 #define CHAT_LAST_SEEN_LOG_READ_MAX 20000
+#define CHAT_LAST_SEEN_LOG_ENTRIES_MAX 2000000
 /* A fold runs once the log holds at least this many batch documents. */
 #define CHAT_LAST_SEEN_LOG_FOLD_BATCHES 64
 
