@@ -55,7 +55,7 @@ typedef struct seen_job {
  * the users' cached documents (user_docs.h). */
 #define PRESENCE__SEEN_EVERY_MS 2000
 /* Every this many batches of this gateway, the batch's job also folds the log. */
-#define PRESENCE__SEEN_FOLD_EVERY 32
+#define PRESENCE__SEEN_FOLD_EVERY 8
 
 /* ------------------------------------------------------------------ frames */
 

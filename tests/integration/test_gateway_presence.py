@@ -67,13 +67,16 @@ def test_online_offline_across_gateways(stack):
 
 
 def _log_seen(db, oid):
-    """The user's latest time in last_seen_log (last_seen_log.h: a batch document has one
-    `at`, a fold's snapshot one `ats` entry per user), or None."""
+    """The user's latest time (ms) in last_seen_log, or None. last_seen_log.h: each
+    document packs its entries into `seen`, 20 bytes each (the ObjectId's 12, then the
+    time as a little-endian int64 of ms)."""
     best = None
-    for d in db.last_seen_log.find({"users": oid}):
-        users = d["users"]
-        t = d["ats"][users.index(oid)] if "ats" in d else d["at"]
-        best = t if best is None or t > best else best
+    for d in db.last_seen_log.find({}):
+        b = bytes(d["seen"])
+        for i in range(0, len(b) - 19, 20):
+            if b[i:i + 12] == oid.binary:
+                t = int.from_bytes(b[i + 12:i + 20], "little", signed=True)
+                best = t if best is None or t > best else best
     return best
 
 
