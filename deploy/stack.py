@@ -334,9 +334,6 @@ class Stack:
             "CHAT_API_BIN": str(self.build_dir / "rest-fcgi/chat-api"),
             "CHAT_WEB_ROOT": str(self.web_root),
         })
-        if self._own_mongo:
-            # the servers shape some writes by it (FerretDB on SQLite: one write lock)
-            env["MONGO_BACKEND"] = self.backend
         if not self.persistent:
             # test stacks: a cheap bcrypt, which the servers refuse without the switch
             env.setdefault("BCRYPT_COST", "4")

@@ -328,23 +328,6 @@ static int config__log(chat_config_t *cfg, char *errbuf, size_t errlen)
                        &cfg->log_buffer_bytes, errbuf, errlen);
 }
 
-static int config__backend(chat_config_t *cfg, char *errbuf, size_t errlen)
-{
-    static const char *const names[] = {"", "mongodb", "postgresql", "sqlite"};
-    const char *v = config__env("MONGO_BACKEND");
-
-    for (size_t i = 1; v != NULL && i < sizeof(names) / sizeof(names[0]); i++) {
-        if (strcasecmp(v, names[i]) == 0) {
-            cfg->db_backend = (chat_db_backend_t)i;
-            return 0;
-        }
-    }
-    return v == NULL
-        ? 0
-        : config__fail(errbuf, errlen,
-                       "MONGO_BACKEND must be mongodb, postgresql or sqlite, got '%.64s'", v);
-}
-
 int chat_config_load(chat_config_t *cfg, bool need_secret, char *errbuf, size_t errlen)
 {
     const char *secret = NULL;
@@ -363,7 +346,6 @@ int chat_config_load(chat_config_t *cfg, bool need_secret, char *errbuf, size_t 
         config__scheme("MONGO_URI", cfg->mongo_uri, "mongodb://", "mongodb+srv://", errbuf,
                        errlen) != 0 ||
         config__str("MONGO_DB", "chat", &cfg->mongo_db, errbuf, errlen) != 0 ||
-        config__backend(cfg, errbuf, errlen) != 0 ||
         config__str("REDIS_URL", "redis://127.0.0.1:6379", &cfg->redis_url, errbuf, errlen) != 0 ||
         config__scheme("REDIS_URL", cfg->redis_url, "redis://", NULL, errbuf, errlen) != 0 ||
         config__int("REDIS_CLUSTER", 0, 0, 1, &redis_cluster, errbuf, errlen) != 0 ||

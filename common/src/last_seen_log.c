@@ -20,16 +20,16 @@
 
 /* ------------------------------------------------------------------ writes */
 
-/* One document: users[0..n), each at ats[i], or all at at_ms (ats == NULL: a batch). The
+/* One document of entries e[0..n) (a snapshot's, or a batch's, all at one time). The
  * entries are packed (SEEN_LOG__ENTRY bytes each) into one binary value: FerretDB decodes
  * an array element in ~5-10 us, so 10,000 users as arrays took ~100 ms to read, as one
  * binary ~10 ms (pymongo, FerretDB on PostgreSQL, 6 December 2026). */
-static chat_err_t seen_log__insert(chat_db_t *db, const bson_oid_t *users, const int64_t *ats,
-                                   size_t n, int64_t at_ms)
+static chat_err_t seen_log__insert(chat_db_t *db, const chat_last_seen_t *e, size_t n,
+                                   bool snapshot)
 {
     bson_t doc = BSON_INITIALIZER;
     uint8_t *packed = malloc(n * SEEN_LOG__ENTRY + 1);
-    int64_t latest = at_ms;
+    int64_t latest = 0;
     bson_oid_t id;
     chat_err_t rc;
 
@@ -37,18 +37,15 @@ static chat_err_t seen_log__insert(chat_db_t *db, const bson_oid_t *users, const
         return CHAT_ERR_NOMEM;
     }
     for (size_t i = 0; i < n; i++) {
-        uint64_t t = (uint64_t)(ats != NULL ? ats[i] : at_ms);
-        uint8_t *e = packed + i * SEEN_LOG__ENTRY;
-        memcpy(e, users[i].bytes, 12);
-        for (int b = 0; b < 8; b++) { /* little-endian, whatever the host */
-            e[12 + b] = (uint8_t)(t >> (8 * b));
-        }
-        latest = ats != NULL && ats[i] > latest ? ats[i] : latest;
+        uint64_t le = BSON_UINT64_TO_LE((uint64_t)e[i].at_ms);
+        memcpy(packed + i * SEEN_LOG__ENTRY, e[i].user.bytes, 12);
+        memcpy(packed + i * SEEN_LOG__ENTRY + 12, &le, 8);
+        latest = e[i].at_ms > latest ? e[i].at_ms : latest;
     }
     bson_oid_init(&id, NULL);
     BSON_APPEND_OID(&doc, "_id", &id);
     BSON_APPEND_DATE_TIME(&doc, "at", latest);
-    if (ats != NULL) {
+    if (snapshot) {
         BSON_APPEND_BOOL(&doc, "snapshot", true);
     }
     BSON_APPEND_BINARY(&doc, "seen", BSON_SUBTYPE_BINARY, packed, (uint32_t)(n * SEEN_LOG__ENTRY));
@@ -62,23 +59,23 @@ chat_err_t chat_last_seen_log_append(chat_db_t *db, const char (*ids)[CHAT_ID_LE
                                      int64_t at_ms)
 {
     size_t chunk = n < CHAT_LAST_SEEN_LOG_CHUNK ? n : CHAT_LAST_SEEN_LOG_CHUNK;
-    bson_oid_t *users = chunk > 0 ? malloc(chunk * sizeof(*users)) : NULL;
+    chat_last_seen_t *e = chunk > 0 ? malloc(chunk * sizeof(*e)) : NULL;
     size_t k = 0;
     chat_err_t rc = CHAT_OK;
 
-    if (chunk > 0 && users == NULL) {
+    if (chunk > 0 && e == NULL) {
         return CHAT_ERR_NOMEM;
     }
     for (size_t i = 0; i < n && rc == CHAT_OK; i++) {
-        if (chat_db_oid_from_hex(ids[i], &users[k])) {
-            k++;
+        if (chat_db_oid_from_hex(ids[i], &e[k].user)) {
+            e[k++].at_ms = at_ms;
         }
         if (k == chunk || (i + 1 == n && k > 0)) {
-            rc = seen_log__insert(db, users, NULL, k, at_ms);
+            rc = seen_log__insert(db, e, k, false);
             k = 0;
         }
     }
-    free(users);
+    free(e);
     return rc;
 }
 
@@ -133,15 +130,15 @@ static chat_err_t seen_log__doc(const bson_t *doc, void *arg)
     }
     for (uint32_t off = 0; rc == CHAT_OK && off + SEEN_LOG__ENTRY <= len; off += SEEN_LOG__ENTRY) {
         bson_oid_t user;
-        uint64_t t = 0;
+        uint64_t le;
+        int64_t t;
         memcpy(user.bytes, packed + off, 12);
-        for (int b = 0; b < 8; b++) {
-            t |= (uint64_t)packed[off + 12 + (uint32_t)b] << (8 * b);
-        }
+        memcpy(&le, packed + off + 12, 8);
+        t = (int64_t)BSON_UINT64_FROM_LE(le);
         if (a->n >= CHAT_LAST_SEEN_LOG_ENTRIES_MAX) {
             rc = CHAT_ERR_TOO_LARGE;
-        } else if ((int64_t)t > 0) {
-            rc = seen_log__push(a, &user, (int64_t)t);
+        } else if (t > 0) {
+            rc = seen_log__push(a, &user, t);
         }
     }
     grown =
@@ -170,17 +167,18 @@ static int seen_log__cmp(const void *x, const void *y)
     return a->at_ms > b->at_ms ? -1 : a->at_ms < b->at_ms;
 }
 
-/* The documents matching filter into out. */
-static chat_err_t seen_log__read(chat_db_t *db, const bson_t *filter, chat_last_seen_map_t *out)
+chat_err_t chat_last_seen_log_load(chat_db_t *db, chat_last_seen_map_t *out)
 {
+    bson_t filter = BSON_INITIALIZER;
     seen_log__acc_t acc;
     size_t n = 0;
     chat_err_t rc;
 
     memset(&acc, 0, sizeof(acc));
     memset(out, 0, sizeof(*out));
-    rc = chat_repo_query_each(db, SEEN_LOG__COLL, filter, NULL, CHAT_LAST_SEEN_LOG_READ_MAX,
+    rc = chat_repo_query_each(db, SEEN_LOG__COLL, &filter, NULL, CHAT_LAST_SEEN_LOG_READ_MAX,
                               seen_log__doc, &acc);
+    bson_destroy(&filter);
     if (rc == CHAT_ERR_TOO_LARGE) {
         chat_log_warn("last_seen log read stopped at its bound: the rest waits for a fold", NULL,
                       NULL);
@@ -205,15 +203,6 @@ static chat_err_t seen_log__read(chat_db_t *db, const bson_t *filter, chat_last_
     out->n_docs = acc.n_docs;
     out->n_batches = acc.n_batches;
     return CHAT_OK;
-}
-
-chat_err_t chat_last_seen_log_load(chat_db_t *db, chat_last_seen_map_t *out)
-{
-    bson_t filter = BSON_INITIALIZER;
-    chat_err_t rc = seen_log__read(db, &filter, out);
-
-    bson_destroy(&filter);
-    return rc;
 }
 
 int64_t chat_last_seen_map_get(const chat_last_seen_map_t *m, const char *user_id)
@@ -278,8 +267,6 @@ chat_err_t chat_last_seen_log_merge(chat_db_t *db, chat_user_t *users, size_t n)
 chat_err_t chat_last_seen_log_fold(chat_db_t *db, size_t min_batches, size_t *folded)
 {
     chat_last_seen_map_t m;
-    bson_oid_t *users = NULL;
-    int64_t *ats = NULL;
     chat_err_t rc;
 
     *folded = 0;
@@ -288,19 +275,10 @@ chat_err_t chat_last_seen_log_fold(chat_db_t *db, size_t min_batches, size_t *fo
         chat_last_seen_map_clear(&m);
         return rc;
     }
-    users = malloc(CHAT_LAST_SEEN_LOG_CHUNK * sizeof(*users));
-    ats = malloc(CHAT_LAST_SEEN_LOG_CHUNK * sizeof(*ats));
-    rc = users == NULL || ats == NULL ? CHAT_ERR_NOMEM : CHAT_OK;
     /* the snapshots first: until they are in, the documents read stay */
     for (size_t i = 0; rc == CHAT_OK && i < m.n; i += CHAT_LAST_SEEN_LOG_CHUNK) {
         size_t k = m.n - i < CHAT_LAST_SEEN_LOG_CHUNK ? m.n - i : CHAT_LAST_SEEN_LOG_CHUNK;
-        int64_t latest = 0;
-        for (size_t j = 0; j < k; j++) {
-            users[j] = m.v[i + j].user;
-            ats[j] = m.v[i + j].at_ms;
-            latest = ats[j] > latest ? ats[j] : latest;
-        }
-        rc = seen_log__insert(db, users, ats, k, latest);
+        rc = seen_log__insert(db, m.v + i, k, true);
     }
     if (rc == CHAT_OK) {
         bson_t filter = BSON_INITIALIZER;
@@ -309,8 +287,6 @@ chat_err_t chat_last_seen_log_fold(chat_db_t *db, size_t min_batches, size_t *fo
         bson_destroy(&filter);
         *folded = rc == CHAT_OK ? m.n_docs : 0;
     }
-    free(users);
-    free(ats);
     chat_last_seen_map_clear(&m);
     return rc;
 }

@@ -45,7 +45,6 @@ static const char *const all_vars[] = {
     "BCRYPT_ALLOW_WEAK",
     "SESSION_MAX_AGE",
     "REDIS_CLUSTER",
-    "MONGO_BACKEND",
 };
 
 /* Each test starts from a clean environment with only a valid secret. */
@@ -111,7 +110,6 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.max_sockets_per_user, 20);
     assert_int_equal(cfg.mongo_timeout_ms, 1500);
     assert_int_equal(cfg.history_scan_timeout_ms, 10000);
-    assert_int_equal(cfg.db_backend, CHAT_DB_BACKEND_UNSAID);
     chat_config_free(&cfg);
     assert_null(cfg.jwt_secret);
     chat_config_free(&cfg); /* zeroed: a second free is harmless */
@@ -141,7 +139,6 @@ static void test_overrides(void **state)
     setenv("MAX_SOCKETS_PER_USER", "5", 1);
     setenv("MONGO_TIMEOUT_MS", "250", 1);
     setenv("HISTORY_SCAN_TIMEOUT_MS", "30000", 1);
-    setenv("MONGO_BACKEND", "SQLite", 1);
     setenv("JWT_TTL", "", 1); /* empty = unset */
     assert_int_equal(chat_config_load(&cfg, true, err, sizeof(err)), 0);
     assert_int_equal(cfg.http_port, 8081);
@@ -161,7 +158,6 @@ static void test_overrides(void **state)
     assert_string_equal(cfg.gateway_host, "0.0.0.0");
     assert_int_equal(cfg.max_sockets_per_user, 5);
     assert_int_equal(cfg.mongo_timeout_ms, 250);
-    assert_int_equal(cfg.db_backend, CHAT_DB_BACKEND_SQLITE);
     assert_int_equal(cfg.history_scan_timeout_ms, 30000);
     /* default CORS list follows HTTP_PORT */
     assert_int_equal(cfg.n_cors_origins, 4);
@@ -307,7 +303,6 @@ static void test_bad_numbers(void **state)
         {"GATEWAY_ID", "gw 1"},
         {"GATEWAY_ID", "gw-0123456789012345678901234567890123456789012345678901234567890123"},
         {"MONGO_URI", "http://127.0.0.1:27017"},
-        {"MONGO_BACKEND", "mysql"},
         {"REDIS_URL", "127.0.0.1:6379"},
         {"REDIS_URL", "rediss://host"},
     };

@@ -12,17 +12,6 @@
 
 #include "chat/log.h"
 
-/* MONGO_BACKEND: what the MongoDB server keeps its data in, when the servers are told (the
- * stack tells them about the FerretDB it starts). FerretDB on SQLite holds the database's
- * one write lock while it decodes every document a filtered write looks at, so a write
- * that touches many documents there stops every other write for as long. */
-typedef enum chat_db_backend {
-    CHAT_DB_BACKEND_UNSAID = 0, /* unset: a MongoDB, or not said */
-    CHAT_DB_BACKEND_MONGODB,
-    CHAT_DB_BACKEND_POSTGRESQL, /* FerretDB on PostgreSQL */
-    CHAT_DB_BACKEND_SQLITE,     /* FerretDB on SQLite */
-} chat_db_backend_t;
-
 typedef struct chat_config {
     int http_port;               /* HTTP_PORT, default 8080 */
     char *mongo_uri;             /* MONGO_URI, default mongodb://127.0.0.1:27017 */
@@ -60,7 +49,6 @@ typedef struct chat_config {
     int history_scan_timeout_ms; /* HISTORY_SCAN_TIMEOUT_MS, default 10000: REST's reads of
                                   * `messages` (window rebuild, older pages), a scan on FerretDB */
     int db_trace;                /* DB_TRACE 0|1, default 0: log every MongoDB command */
-    chat_db_backend_t db_backend; /* MONGO_BACKEND mongodb|postgresql|sqlite, default unset */
 } chat_config_t;
 
 /**
