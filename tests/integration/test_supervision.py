@@ -9,6 +9,7 @@ own --var dir and free ports), then
     backoff delays before), stops every server it started and exits 1.
 The window/backoff arithmetic is also driven directly with real child processes and a
 chosen clock (a 60 s window is too long to wait for). Runs in the pytest process."""
+import http.client
 import json
 import os
 import signal
@@ -175,9 +176,13 @@ def make_run(tmp_path):
 
 
 def _upgrade_status(port, token):
+    """The upgrade's HTTP status, or None while nothing answers. With the gateway dead,
+    its port (from the ephemeral range) can be picked as the client's own: the connection
+    then reaches itself and reads back its own request (BadStatusLine), seen once in a
+    clean clone."""
     try:
         return raw_upgrade(f"ws://127.0.0.1:{port}/ws", token=token, timeout=1)[0]
-    except OSError:
+    except (OSError, http.client.HTTPException):
         return None
 
 
