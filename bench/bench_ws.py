@@ -6,6 +6,7 @@ Centrifugo are child processes built/installed under OUT/tools."""
 import contextlib
 import re
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -116,6 +117,67 @@ def write_tokens(stack, data, room_ids, path):
         for rid in room_ids:
             for uid in rooms[rid]["members"]:
                 f.write(f"{B.token(stack, users[uid])} {rid}\n")
+
+
+@contextlib.contextmanager
+def phase_sampler(stack, every_s=0.5):
+    """Snapshots every gateway's message-phase histograms (bench_broadcast._gateway_hists)
+    every every_s while the block runs; yields the list of (epoch, [one per gateway])."""
+    from bench_broadcast import _gateway_hists
+    samples, stop = [], threading.Event()
+
+    def loop():
+        while not stop.is_set():
+            t = time.time()
+            try:
+                samples.append((t, [_gateway_hists(stack.gateway_port + i)
+                                    for i in range(stack.n_gateways)]))
+            except OSError:
+                pass
+            stop.wait(every_s)
+    th = threading.Thread(target=loop, daemon=True)
+    th.start()
+    try:
+        yield samples
+    finally:
+        stop.set()
+        th.join()
+
+
+def _merged(snaps):
+    """One histogram snapshot per name: the gateways' buckets, sums and counts added."""
+    out = {}
+    for snap in snaps:
+        for name, h in snap.items():
+            m = out.setdefault(name, {"buckets": {}, "sum": 0.0, "count": 0.0})
+            m["sum"] += h["sum"]
+            m["count"] += h["count"]
+            for le, c in h["buckets"].items():
+                m["buckets"][le] = m["buckets"].get(le, 0.0) + c
+    return out
+
+
+def phase_means(samples, stderr):
+    """Per wsload phase (its stderr's 'phase N measure_start_epoch=T duration=D'): what the
+    gateways' histograms observed between the last sample before T and the first after
+    T+D, as {name: {n, mean_ms, p50_le_ms, p99_le_ms}}. The store's time by phase, so that
+    an ack p99 says whether it waited in the room's queue, the insert or the commit."""
+    from bench_broadcast import _hist_delta
+    out = []
+    for m in re.finditer(r"phase (\d+) measure_start_epoch=([\d.]+) duration=(\d+)", stderr):
+        t0, t1 = float(m.group(2)), float(m.group(2)) + int(m.group(3))
+        before = [s for s in samples if s[0] <= t0]
+        after = [s for s in samples if s[0] >= t1]
+        if not before or not after:
+            out.append({})
+            continue
+        a, b = _merged(before[-1][1]), _merged(after[0][1])
+        ph = {name: _hist_delta(a[name], b[name]) for name in b}
+        ack = "chat_gateway_ack_seconds"  # its whole distribution: where the tail starts
+        ph["ack_buckets"] = {le: int(c - a[ack]["buckets"].get(le, 0.0))
+                             for le, c in b[ack]["buckets"].items()}
+        out.append(ph)
+    return out
 
 
 def run_wsload(wsload, argv, timeout=600):
@@ -231,9 +293,12 @@ def bench_writes(stack, data, out, rates, seconds=10, peers=True):
     common = ["-n", "1000", "-w", "2", "-s", SRCS, "-x", "100", "-g", "10", "-r", rate_s,
               "-d", str(seconds), "-W", "2", "-T", "120"]
     load = round(B.load_avg(), 2)
-    phases, wall, so, se = run_wsload(wsload, ["-p", str(stack.http_port), "-P", "/ws?token=%T",
-                                               "-J", "-m", "chat", "-k", str(tok)] + common)
+    with phase_sampler(stack) as samples:
+        phases, wall, so, se = run_wsload(wsload, ["-p", str(stack.http_port), "-P",
+                                                   "/ws?token=%T", "-J", "-m", "chat", "-k",
+                                                   str(tok)] + common)
     res["rows"] += _phase_rows("chat (2 gateways, via lighttpd)", phases, load)
+    res["gateway_phases"] = phase_means(samples, se)
     res["chat_stderr"] = se[-400:]
     one = Path(out) / "tokens-1x10.txt"
     write_tokens(stack, data, [rooms[100]["id"]], one)
@@ -258,6 +323,8 @@ def bench_writes(stack, data, out, rates, seconds=10, peers=True):
 def log_rows(res):
     for row in res["rows"] + res["busy_room"]:
         B.say(f"writes: {row}")
+    for i, ph in enumerate(res.get("gateway_phases", [])):
+        B.say(f"writes: phase {i}, gateways' histograms: {ph}")
     return res
 
 

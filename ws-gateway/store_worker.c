@@ -5,24 +5,19 @@
  * Threads: gw_store_workers_create/submit/stop/destroy and every job->done run on the loop
  * thread; worker__main and job->run on the worker threads. The two sides share only
  * the queues below, each under its own mutex. Leaves noted by jobs are finished by the
- * collector's own thread (write_behind.h).
+ * collector's own thread (write_behind.h), room heads they reach raised by the heads
+ * flusher's (heads_flusher.h).
  */
 #include "store_worker.h"
 
 #include <pthread.h>
 #include <stdlib.h>
-#include <time.h>
 
-#include "chat/clock.h"
 #include "chat/log.h"
-#include "chat/messages_repo.h"
 #include "chat/write_behind.h"
+#include "heads_flusher.h"
 
 #define WORKER__REDIS_TIMEOUT_MS 500 /* a Redis call takes well under a millisecond */
-#define WORKER__HEADS_FLUSH_MS 1000
-/* room_heads statements per command: each costs the writer ~1 ms on FerretDB, so a round
- * of 100 rooms in one command held the next batch's acks ~100 ms (ack p99) */
-#define WORKER__HEADS_PER_COMMAND 16
 #define WORKER__HINTS_MAX 4096
 
 struct gw_store_worker {
@@ -37,14 +32,6 @@ struct gw_store_worker {
     bool stop;
     chat_hmap_t *seq_hints; /* worker thread only: room id -> int64_t* */
     chat_store_t store;     /* worker thread only (its redis client is its own) */
-    chat_hmap_t *heads;     /* worker thread only: room id -> int64_t* not yet in room_heads */
-    int64_t heads_flushed_ms;
-    /* worker thread only: the round being written, WORKER__HEADS_PER_COMMAND rooms after
-     * each batch (or at once when idle); heads reached meanwhile wait in heads */
-    bson_oid_t *round_rooms;
-    int64_t *round_seqs;
-    size_t round_n;
-    size_t round_pos;
 };
 
 struct gw_store_workers {
@@ -63,6 +50,9 @@ struct gw_store_workers {
     /* leaves whose memberships are deleted behind the answers, a large room's settled
      * together (write_behind.h, as in rest-fcgi); a full collector: deleted before */
     chat_write_behind_t *behind;
+    /* room_heads raised behind the writers, on a thread of its own: a round of them on
+     * the writer held the acks queued behind it (heads_flusher.h) */
+    gw_heads_flusher_t *heads;
 };
 
 static void workers__push_done(gw_store_workers_t *ws, gw_job_t *job)
@@ -79,96 +69,13 @@ static void workers__push_done(gw_store_workers_t *ws, gw_job_t *job)
     uv_async_send(&ws->async);
 }
 
-/* Worker thread: moves the heads noted since the last round into a new round. */
-static void worker__start_round(gw_store_worker_t *w)
-{
-    size_t n = chat_hmap_size(w->heads);
-    chat_hmap_iter_t it;
-    const char *key;
-    void *v;
-
-    w->round_rooms = calloc(n, sizeof(*w->round_rooms));
-    w->round_seqs = calloc(n, sizeof(*w->round_seqs));
-    w->round_n = 0;
-    w->round_pos = 0;
-    chat_hmap_iter_init(&it, w->heads);
-    while (chat_hmap_next(&it, &key, &v)) {
-        if (w->round_rooms != NULL && w->round_seqs != NULL &&
-            chat_db_oid_from_hex(key, &w->round_rooms[w->round_n])) {
-            w->round_seqs[w->round_n++] = *(int64_t *)v;
-        }
-        chat_hmap_remove(w->heads, key);
-        free(v);
-    }
-}
-
-static void worker__end_round(gw_store_worker_t *w)
-{
-    free(w->round_rooms);
-    free(w->round_seqs);
-    w->round_rooms = NULL;
-    w->round_seqs = NULL;
-    w->round_n = 0;
-    w->round_pos = 0;
-}
-
-static bool worker__round_pending(const gw_store_worker_t *w)
-{
-    return w->round_pos < w->round_n;
-}
-
-/* Worker thread: raises room_heads for the rooms written since the last round, at most
- * once a second, WORKER__HEADS_PER_COMMAND rooms per call (all of them when forced). */
-static void worker__flush_heads(gw_store_worker_t *w, bool force)
-{
-    int64_t now = chat_clock_monotonic_ms();
-
-    if (!worker__round_pending(w)) {
-        worker__end_round(w);
-        if (chat_hmap_size(w->heads) == 0 ||
-            (!force && now - w->heads_flushed_ms < WORKER__HEADS_FLUSH_MS)) {
-            return;
-        }
-        w->heads_flushed_ms = now;
-        worker__start_round(w);
-    }
-    do {
-        size_t k = w->round_n - w->round_pos;
-        if (!force && k > WORKER__HEADS_PER_COMMAND) {
-            k = WORKER__HEADS_PER_COMMAND;
-        }
-        if (k > 0) {
-            chat_messages_heads_advance(w->store.db, w->round_rooms + w->round_pos,
-                                        w->round_seqs + w->round_pos, k);
-        }
-        w->round_pos += k;
-        if (force && chat_hmap_size(w->heads) > 0) {
-            worker__end_round(w);
-            worker__start_round(w);
-        }
-    } while (force && worker__round_pending(w));
-}
-
 bool gw_store_worker_note_head(gw_store_worker_t *w, const char *room_id, int64_t seq)
 {
-    int64_t *v = chat_hmap_get(w->heads, room_id);
-
-    if (v == NULL) {
-        v = malloc(sizeof(*v));
-        if (v == NULL || chat_hmap_put(w->heads, room_id, v) != 0) {
-            free(v);
-            return false;
-        }
-        *v = 0;
-    }
-    if (seq > *v) {
-        *v = seq;
-    }
-    return true;
+    return gw_heads_flusher_note(w->pool->heads, room_id, seq);
 }
 
 /* store.h's head_later hook: a membership change's system message has its room_heads
- * raised with the worker's next round, after the answer went back to the loop. */
+ * raised by the heads flusher's next round, after the answer went back to the loop. */
 static bool worker__head_later(void *arg, const char *room_id, int64_t seq)
 {
     return gw_store_worker_note_head(arg, room_id, seq);
@@ -203,25 +110,10 @@ static void *worker__main(void *arg)
 
         pthread_mutex_lock(&w->mu);
         while (!w->stop && w->head == NULL) {
-            if (worker__round_pending(w)) { /* idle: finish the round now */
-                pthread_mutex_unlock(&w->mu);
-                worker__flush_heads(w, false);
-                pthread_mutex_lock(&w->mu);
-            } else if (chat_hmap_size(w->heads) > 0) {
-                struct timespec until;
-                clock_gettime(CLOCK_REALTIME, &until);
-                until.tv_sec += 1;
-                pthread_cond_timedwait(&w->cv, &w->mu, &until);
-                pthread_mutex_unlock(&w->mu);
-                worker__flush_heads(w, false);
-                pthread_mutex_lock(&w->mu);
-            } else {
-                pthread_cond_wait(&w->cv, &w->mu);
-            }
+            pthread_cond_wait(&w->cv, &w->mu);
         }
         if (w->stop) {
             pthread_mutex_unlock(&w->mu);
-            worker__flush_heads(w, true);
             break;
         }
         job = w->head;
@@ -250,7 +142,6 @@ static void *worker__main(void *arg)
             for (size_t i = 0; i < n; i++) {
                 workers__push_done(w->pool, batch[i]);
             }
-            worker__flush_heads(w, false);
             continue;
         }
         pthread_mutex_unlock(&w->mu);
@@ -311,7 +202,8 @@ gw_store_workers_t *gw_store_workers_create(gw_t *gw, int n_write, int n_read, u
     ws->async_ready = true;
     ws->w = calloc((size_t)ws->n, sizeof(*ws->w));
     ws->behind = chat_write_behind_start(gw->db);
-    if (ws->w == NULL || ws->behind == NULL) {
+    ws->heads = gw_heads_flusher_start(gw->db, 0, 0);
+    if (ws->w == NULL || ws->behind == NULL || ws->heads == NULL) {
         goto fail;
     }
     for (int i = 0; i < ws->n; i++) {
@@ -320,7 +212,6 @@ gw_store_workers_t *gw_store_workers_create(gw_t *gw, int n_write, int n_read, u
         pthread_mutex_init(&w->mu, NULL);
         pthread_cond_init(&w->cv, NULL);
         w->seq_hints = chat_hmap_create(64);
-        w->heads = chat_hmap_create(64);
         w->store.db = gw->db;
         w->store.window = gw->cfg.history_window;
         w->store.head_later = worker__head_later;
@@ -328,7 +219,7 @@ gw_store_workers_t *gw_store_workers_create(gw_t *gw, int n_write, int n_read, u
         w->store.later_arg = w;
         w->store.redis = chat_redis_create(gw->cfg.redis_url, gw->cfg.redis_cluster,
                                            WORKER__REDIS_TIMEOUT_MS, NULL, 0);
-        if (w->seq_hints == NULL || w->heads == NULL || w->store.redis == NULL ||
+        if (w->seq_hints == NULL || w->store.redis == NULL ||
             pthread_create(&w->thread, NULL, worker__main, w) != 0) {
             goto fail;
         }
@@ -447,9 +338,6 @@ void gw_store_workers_destroy(gw_store_workers_t *ws)
             gw_store_worker_t *w = &ws->w[i];
             chat_hmap_clear(w->seq_hints, free);
             chat_hmap_destroy(w->seq_hints);
-            chat_hmap_clear(w->heads, free);
-            chat_hmap_destroy(w->heads);
-            worker__end_round(w);
             chat_redis_destroy(w->store.redis);
             pthread_mutex_destroy(&w->mu);
             pthread_cond_destroy(&w->cv);
@@ -457,7 +345,10 @@ void gw_store_workers_destroy(gw_store_workers_t *ws)
         free(ws->w);
         ws->w = NULL;
     }
-    /* after the workers: the leaves they noted are finished now, the database still up */
+    /* after the workers: the heads and leaves they noted are written now, the database
+     * still up */
+    gw_heads_flusher_stop(ws->heads);
+    ws->heads = NULL;
     chat_write_behind_destroy(ws->behind, ws->gw->db);
     ws->behind = NULL;
     pthread_mutex_destroy(&ws->done_mu);

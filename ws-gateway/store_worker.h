@@ -76,8 +76,8 @@ const chat_store_t *gw_store_worker_store(gw_store_worker_t *w);
 /** Worker thread: this worker's cached last seq of room_id (0 = unknown). */
 int64_t *gw_store_worker_seq_hint(gw_store_worker_t *w, const char *room_id);
 /** Worker thread: room_id's head reached seq; room_heads in MongoDB is raised for all
- *  such rooms at most once a second (one bulk write), not per message. False when it
- *  could not be noted (out of memory): raise it yourself. */
+ *  such rooms at most once a second by the pool's heads flusher (heads_flusher.h), not
+ *  by the writer. False when it could not be noted: room_heads stays a lower bound. */
 bool gw_store_worker_note_head(gw_store_worker_t *w, const char *room_id, int64_t seq);
 
 #endif
