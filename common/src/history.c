@@ -382,27 +382,33 @@ static int64_t history__hint_get(void *store, const char *room_id)
     return head > 0 ? head : 0;
 }
 
-static void history__hint_stored(void *store, const char *room_id, int64_t seq)
+/* Raises the room's recorded head; true when some writer holds the room's turn. */
+static bool history__hint_stored(void *store, const char *room_id, int64_t seq)
 {
     const chat_store_t *h = store;
     char meta[CHAT_KEY_LEN];
+    char turn[CHAT_KEY_LEN];
     char num[24];
-    const char *argv[2] = {meta, num};
+    const char *argv[3] = {meta, turn, num};
     redisReply *reply = NULL;
+    bool contended = false;
 
-    if (h->redis == NULL || chat_key_tagged(room_id, "meta", meta, sizeof(meta)) == NULL) {
-        return;
+    if (h->redis == NULL || chat_key_tagged(room_id, "meta", meta, sizeof(meta)) == NULL ||
+        chat_key_tagged(room_id, "turn", turn, sizeof(turn)) == NULL) {
+        return false;
     }
     snprintf(num, sizeof(num), "%" PRId64, seq);
-    reply = chat_redis_eval(h->redis, CHAT_SCRIPT_HEAD_MAX, 1, 2, argv, NULL);
+    reply = chat_redis_eval(h->redis, CHAT_SCRIPT_HEAD_MAX, 2, 3, argv, NULL);
     if (reply != NULL) {
+        contended = reply->type == REDIS_REPLY_INTEGER && reply->integer == 2;
         freeReplyObject(reply);
     }
+    return contended;
 }
 
 chat_head_hints_t chat_history_hints(const chat_store_t *s)
 {
-    chat_head_hints_t hints = {history__hint_get, history__hint_stored, (void *)s};
+    chat_head_hints_t hints = {history__hint_get, history__hint_stored, (void *)s, s->redis};
 
     return hints;
 }

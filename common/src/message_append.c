@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "chat/append_turns.h"
 #include "chat/clock.h"
 #include "chat/message_idem.h"
 #include "chat/messages_repo.h"
@@ -40,7 +41,8 @@ typedef struct append__room {
     int64_t next;       /* the next seq to try */
     int64_t stored_max; /* highest seq this call stored (0: none) */
     bool known;
-    chat_err_t err; /* the room's head could not be learned */
+    chat_err_t err;         /* the room's head could not be learned */
+    chat_redis_lock_t turn; /* held after a refusal, until our next insert (append_turns.h) */
 } append__room_t;
 
 typedef struct append__slot {
@@ -52,18 +54,6 @@ typedef struct append__slot {
     int64_t seq;
     bool done;
 } append__slot_t;
-
-/* A short pause that grows with the attempt and is jittered, so racing writers spread
- * out instead of colliding on the same seq again. At most ~2 ms. */
-static void append__backoff(int attempt, unsigned *seed)
-{
-    long max_us = 100L * (attempt < 20 ? attempt : 20);
-    struct timespec ts = {0, 0};
-
-    *seed = *seed * 1103515245u + 12345u;
-    ts.tv_nsec = (long)((*seed >> 8) % (unsigned long)(max_us + 1)) * 1000L;
-    nanosleep(&ts, NULL);
-}
 
 static void append__build(bson_t *doc, const append__slot_t *s, int64_t now_ms)
 {
@@ -111,11 +101,8 @@ static bool append__prepare(append__slot_t *s, chat_append_t *item)
     item->duplicate = false;
     if (in == NULL || !chat_db_oid_from_hex(in->room_id, &s->room) ||
         !chat_db_oid_from_hex(in->user_id, &s->user) || in->username == NULL ||
-        in->content == NULL) {
-        item->err = CHAT_ERR_INVALID;
-        return false;
-    }
-    if (!chat_message_idem_init(&s->idem, &s->user, &s->room, in->client_msg_id)) {
+        in->content == NULL ||
+        !chat_message_idem_init(&s->idem, &s->user, &s->room, in->client_msg_id)) {
         item->err = CHAT_ERR_INVALID;
         return false;
     }
@@ -254,7 +241,7 @@ static chat_err_t append__resolve(chat_db_t *db, append__slot_t *s, append__room
         rc = chat_message_idem_earlier_copy(db, s->item->in, &s->idem, true, &earlier, &same);
     }
     if (rc == CHAT_OK && !same) {
-        append__backoff(round, seed); /* unexplained: try again, a little later */
+        chat_append_backoff(round, seed); /* unexplained: try again, a little later */
     }
 out:
     if (rc == CHAT_OK && same) {
@@ -265,6 +252,37 @@ out:
     }
     chat_message_clear(&earlier);
     return rc;
+}
+
+/* Before a round: waits for other writers' turns at the rooms with pending slots
+ * (append_turns.h), then starts each room waited for from the head its holder recorded. */
+static void append__wait_turns(const append__slot_t *slots, size_t n, append__room_t *rooms,
+                               size_t n_rooms, const chat_head_hints_t *hints)
+{
+    bson_oid_t *oids = calloc(n_rooms + 1, sizeof(*oids));
+    chat_redis_lock_t *turns = calloc(n_rooms + 1, sizeof(*turns));
+    bool *pending = calloc(2 * n_rooms + 2, sizeof(*pending));
+    bool *waited = pending != NULL ? pending + n_rooms + 1 : NULL;
+
+    for (size_t i = 0; pending != NULL && i < n; i++) {
+        pending[slots[i].room_index] = pending[slots[i].room_index] || !slots[i].done;
+    }
+    for (size_t r = 0; oids != NULL && turns != NULL && r < n_rooms; r++) {
+        oids[r] = rooms[r].oid, turns[r] = rooms[r].turn;
+    }
+    if (oids != NULL && turns != NULL && pending != NULL &&
+        chat_append_turns_wait(hints->turns, oids, pending, turns, n_rooms, waited) == CHAT_OK) {
+        for (size_t r = 0; r < n_rooms; r++) {
+            char hex[CHAT_ID_LEN];
+            rooms[r].turn = turns[r]; /* given back before any wait */
+            bson_oid_to_string(&rooms[r].oid, hex);
+            int64_t head = waited[r] ? hints->get(hints->arg, hex) : 0;
+            rooms[r].next = head + 1 > rooms[r].next ? head + 1 : rooms[r].next;
+        }
+    }
+    free(oids);
+    free(turns);
+    free(pending);
 }
 
 /* The insert rounds: allocate seqs to what is pending (each room's from its next, in
@@ -281,6 +299,9 @@ static void append__rounds(chat_db_t *db, append__slot_t *slots, size_t n, appen
         int64_t now = chat_clock_now_ms();
         chat_err_t rc;
 
+        if (hints != NULL && hints->turns != NULL) {
+            append__wait_turns(slots, n, rooms, n_rooms, hints);
+        }
         for (size_t r = 0; r < n_rooms; r++) {
             cursor[r] = rooms[r].next;
         }
@@ -311,10 +332,15 @@ static void append__rounds(chat_db_t *db, append__slot_t *slots, size_t n, appen
             if (hints != NULL && hints->stored != NULL) {
                 char room_hex[CHAT_ID_LEN];
                 bson_oid_to_string(&rooms[r].oid, room_hex);
-                hints->stored(hints->arg, room_hex, cursor[r]);
+                if (hints->stored(hints->arg, room_hex, cursor[r])) {
+                    chat_append_turns_note(&rooms[r].oid); /* contended: check turns */
+                }
             }
             if (update_heads) {
                 chat_messages_heads_advance(db, &rooms[r].oid, &cursor[r], 1);
+            }
+            if (hints != NULL) { /* after the head is out: the waiters start from it */
+                chat_append_turn_give(hints->turns, &rooms[r].turn);
             }
         }
         for (size_t j = 0; j < k; j++) {
@@ -340,6 +366,11 @@ static void append__rounds(chat_db_t *db, append__slot_t *slots, size_t n, appen
         if (rc == CHAT_ERR_CONFLICT && stalls <= APPEND__MAX_STALLS) {
             append__slot_t *f = pending[inserted];
             rc = append__resolve(db, f, &rooms[f->room_index], round, seed, hints);
+            if (rc == CHAT_OK && !f->done && hints != NULL) { /* ours next: the others wait */
+                chat_append_turns_note(&rooms[f->room_index].oid);
+                (void)chat_append_turn_take(hints->turns, &rooms[f->room_index].oid,
+                                            &rooms[f->room_index].turn);
+            }
             if (rc == CHAT_OK && f->done) {
                 stalls = 0; /* answered as a resend: progress too */
             }
@@ -424,6 +455,9 @@ chat_err_t chat_messages_append_many(chat_db_t *db, chat_append_t *items, size_t
         }
     }
     append__rounds(db, slots, n, rooms, n_rooms, cursor, docs, pending, &seed, hints, update_heads);
+    for (size_t r = 0; hints != NULL && r < n_rooms; r++) {
+        chat_append_turn_give(hints->turns, &rooms[r].turn); /* a batch that gave up */
+    }
 
 cleanup:
     free(slots);

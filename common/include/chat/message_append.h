@@ -29,6 +29,7 @@
 #include "chat/db.h"
 #include "chat/message_idem.h" /* chat_messages_idem_key, for the callers of this header */
 #include "chat/model.h"
+#include "chat/redis_sync.h"
 
 /** One message of a batch: in is borrowed (room_id, user_id, username, content, type,
  *  client_msg_id); the rest are results. */
@@ -48,8 +49,12 @@ typedef struct chat_append {
  */
 typedef struct chat_head_hints {
     int64_t (*get)(void *arg, const char *room_id);
-    void (*stored)(void *arg, const char *room_id, int64_t seq);
+    /* true when the room is contended: some writer holds its turn (append_turns.h) */
+    bool (*stored)(void *arg, const char *room_id, int64_t seq);
     void *arg;
+    /* the writer's own Redis client for turns at contended rooms (append_turns.h); NULL:
+     * none taken or waited for */
+    chat_redis_t *turns;
 } chat_head_hints_t;
 
 /**
