@@ -36,15 +36,8 @@ struct gw_heads_flusher {
 /* Waits on f->cv (mu held) for at most ms, or until stop. */
 static void heads__wait(gw_heads_flusher_t *f, int ms)
 {
-    struct timespec until;
+    struct timespec until = chat_clock_deadline(ms);
 
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
     while (!f->stop && pthread_cond_timedwait(&f->cv, &f->mu, &until) == 0) {
     }
 }

@@ -87,6 +87,20 @@ static int64_t clock__floor_div(int64_t a, int64_t b)
     return q;
 }
 
+struct timespec chat_clock_deadline(int64_t ms)
+{
+    struct timespec until;
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += (time_t)(ms / 1000);
+    until.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    return until;
+}
+
 char *chat_clock_format_rfc3339(int64_t epoch_ms, char *buf, size_t len)
 {
     int64_t days = 0;

@@ -359,13 +359,7 @@ void chat_log_async_stop(int timeout_ms)
     }
     log__async.stop = true;
     pthread_cond_signal(&log__async.wake);
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    until = chat_clock_deadline(timeout_ms);
     while (!log__async.writer_done &&
            pthread_cond_timedwait(&log__async.drained, &log__async.mu, &until) == 0) {
     }

@@ -73,15 +73,8 @@ chat_write_behind_t *chat_write_behind_create(void)
 /* Waits on h->cv (mu held) for at most ms. */
 static void behind__wait(chat_write_behind_t *h, int64_t ms)
 {
-    struct timespec until;
+    struct timespec until = chat_clock_deadline(ms);
 
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += (time_t)(ms / 1000);
-    until.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
     pthread_cond_timedwait(&h->cv, &h->mu, &until);
 }
 

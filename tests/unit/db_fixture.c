@@ -16,6 +16,7 @@
 
 #include "chat/db.h"
 #include "chat/membership.h"
+#include "chat/messages_repo.h"
 #include "chat/redis_sync.h"
 #include "chat/store.h"
 #include "chat/users_repo.h"
@@ -131,6 +132,17 @@ chat_redis_t *test_redis_connect(void)
 }
 
 /* Documents of coll matching {room_id: room[, user_id: user]}, counted in MongoDB. */
+int64_t test_room_head(chat_db_t *db, const char *room_id)
+{
+    bson_oid_t oid;
+    int64_t head = -1;
+    bool found = false;
+
+    assert_true(chat_db_oid_from_hex(room_id, &oid));
+    assert_int_equal(chat_messages_head(db, &oid, &head, &found), CHAT_OK);
+    return found ? head : 0;
+}
+
 int64_t test_count_docs(chat_db_t *db, const char *coll, const char *room, const char *user)
 {
     mongoc_client_t *client = chat_db_pop(db);

@@ -36,6 +36,9 @@ int store_teardown(void **state);
 
 /** A test program's main(): fails at once (naming the variable) without
  *  CHAT_TEST_MONGO_URI, else runs the group between mongoc's global init and cleanup. */
+/** room_id's head in room_heads (0 when it has none), asserted to be readable. */
+int64_t test_room_head(chat_db_t *db, const char *room_id);
+
 /* Documents of coll matching {room_id: room[, user_id: user]}, counted in MongoDB. */
 int64_t test_count_docs(chat_db_t *db, const char *coll, const char *room, const char *user);
 

@@ -25,17 +25,6 @@
 #define ROOM_A "5f0000000000000000000d01"
 #define ROOM_B "5f0000000000000000000d02"
 
-static int64_t stored_head(chat_db_t *db, const char *room_id)
-{
-    bson_oid_t oid;
-    int64_t head = -1;
-    bool found = false;
-
-    assert_true(chat_db_oid_from_hex(room_id, &oid));
-    assert_int_equal(chat_messages_head(db, &oid, &head, &found), CHAT_OK);
-    return found ? head : 0;
-}
-
 typedef struct noter {
     gw_heads_flusher_t *f;
     int64_t from;
@@ -76,12 +65,12 @@ static void test_heads_written_by_its_thread(void **state)
     pthread_join(ta, NULL);
     pthread_join(tb, NULL);
     wait_written(f);
-    assert_int_equal(stored_head(db, ROOM_A), 1499);
-    assert_int_equal(stored_head(db, ROOM_B), 1500);
+    assert_int_equal(test_room_head(db, ROOM_A), 1499);
+    assert_int_equal(test_room_head(db, ROOM_B), 1500);
     /* a lower head noted later never lowers room_heads */
     assert_true(gw_heads_flusher_note(f, ROOM_A, 7));
     wait_written(f);
-    assert_int_equal(stored_head(db, ROOM_A), 1499);
+    assert_int_equal(test_room_head(db, ROOM_A), 1499);
     gw_heads_flusher_stop(f);
 }
 
@@ -96,9 +85,9 @@ static void test_rounds_wait_and_stop_writes_the_rest(void **state)
     assert_false(gw_heads_flusher_note(f, "not-an-id", 1));
     nanosleep(&(struct timespec){0, 300 * 1000000L}, NULL);
     assert_int_equal(gw_heads_flusher_pending(f), 1);
-    assert_int_equal(stored_head(db, ROOM_A), 0); /* not before its round */
+    assert_int_equal(test_room_head(db, ROOM_A), 0); /* not before its round */
     gw_heads_flusher_stop(f);
-    assert_int_equal(stored_head(db, ROOM_A), 42);
+    assert_int_equal(test_room_head(db, ROOM_A), 42);
 }
 
 static void test_noted_rooms_are_bounded(void **state)
@@ -118,9 +107,9 @@ static void test_noted_rooms_are_bounded(void **state)
     assert_true(gw_heads_flusher_note(f, "5f0000000000000000000000", 2)); /* a known one */
     assert_int_equal(gw_heads_flusher_pending(f), 100);
     gw_heads_flusher_stop(f); /* writes the 100, in two commands */
-    assert_int_equal(stored_head(db, "5f0000000000000000000000"), 2);
-    assert_int_equal(stored_head(db, "5f0000000000000000000063"), 1);
-    assert_int_equal(stored_head(db, room), 0);
+    assert_int_equal(test_room_head(db, "5f0000000000000000000000"), 2);
+    assert_int_equal(test_room_head(db, "5f0000000000000000000063"), 1);
+    assert_int_equal(test_room_head(db, room), 0);
 }
 
 int main(void)

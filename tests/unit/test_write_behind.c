@@ -42,17 +42,6 @@ static bool refuse_head(void *arg, const char *room_id, int64_t seq)
     return false;
 }
 
-static int64_t stored_head(chat_db_t *db, const char *room_id)
-{
-    bson_oid_t oid;
-    int64_t head = -1;
-    bool found = false;
-
-    assert_true(chat_db_oid_from_hex(room_id, &oid));
-    assert_int_equal(chat_messages_head(db, &oid, &head, &found), CHAT_OK);
-    return found ? head : 0;
-}
-
 static bool note_head(void *arg, const char *room_id, int64_t seq)
 {
     return chat_write_behind_note_head(arg, room_id, seq);
@@ -78,7 +67,7 @@ static void test_room_heads_after_the_reply(void **state)
     assert_int_equal(chat_membership_join(st, r.id, BOB, "bob", false, &after, NULL, &changed),
                      CHAT_OK);
     chat_room_clear(&after);
-    assert_int_equal(stored_head(st->db, r.id), 1);
+    assert_int_equal(test_room_head(st->db, r.id), 1);
 
     later.head_later = note_head;
     later.later_arg = h;
@@ -91,7 +80,7 @@ static void test_room_heads_after_the_reply(void **state)
         assert_int_equal(chat_messages_last_seq(st->db, r.id, &seq), CHAT_OK);
         assert_int_equal(seq, 2); /* the message is stored... */
     }
-    assert_int_equal(stored_head(st->db, r.id), 1); /* not yet */
+    assert_int_equal(test_room_head(st->db, r.id), 1); /* not yet */
     assert_int_equal(chat_write_behind_pending(h), 1);
     assert_int_equal(
         chat_membership_leave(&later, r.id, CAROL, "carol", false, &after, NULL, &changed),
@@ -100,14 +89,14 @@ static void test_room_heads_after_the_reply(void **state)
     assert_int_equal(chat_write_behind_pending(h), 1); /* the same room: one entry, max seq */
     chat_write_behind_flush(h, st->db);
     assert_int_equal(chat_write_behind_pending(h), 0);
-    assert_int_equal(stored_head(st->db, r.id), 3);
+    assert_int_equal(test_room_head(st->db, r.id), 3);
 
     /* a hook that refuses: inline again */
     later.head_later = refuse_head;
     assert_int_equal(
         chat_membership_join(&later, r.id, CAROL, "carol", false, &after, NULL, &changed), CHAT_OK);
     chat_room_clear(&after);
-    assert_int_equal(stored_head(st->db, r.id), 4);
+    assert_int_equal(test_room_head(st->db, r.id), 4);
 
     /* the collector is bounded and refuses malformed ids */
     assert_false(chat_write_behind_note_head(h, "not-an-id", 1));
@@ -119,8 +108,8 @@ static void test_room_heads_after_the_reply(void **state)
     assert_false(chat_write_behind_note_head(h, "670000000000000000000fff", 1));
     assert_true(chat_write_behind_note_head(h, "670000000000000000000001", 9)); /* known room */
     chat_write_behind_flush(h, st->db);
-    assert_int_equal(stored_head(st->db, "670000000000000000000001"), 9);
-    assert_int_equal(stored_head(st->db, "67000000000000000000003f"), 64);
+    assert_int_equal(test_room_head(st->db, "670000000000000000000001"), 9);
+    assert_int_equal(test_room_head(st->db, "67000000000000000000003f"), 64);
     chat_write_behind_destroy(h, st->db);
 
     /* with a thread of its own (rest-fcgi): written without anybody flushing */
@@ -133,16 +122,16 @@ static void test_room_heads_after_the_reply(void **state)
         CHAT_OK);
     chat_room_clear(&after);
     assert_true(changed);
-    for (int i = 0; i < 500 && (chat_write_behind_pending(h) > 0 || stored_head(st->db, r.id) < 5);
-         i++) {
+    for (int i = 0;
+         i < 500 && (chat_write_behind_pending(h) > 0 || test_room_head(st->db, r.id) < 5); i++) {
         usleep(10000);
     }
-    assert_int_equal(stored_head(st->db, r.id), 5);
+    assert_int_equal(test_room_head(st->db, r.id), 5);
     assert_int_equal(chat_write_behind_pending(h), 0);
     /* what is noted when it stops is written too */
     assert_true(chat_write_behind_note_head(h, r.id, 7));
     chat_write_behind_destroy(h, st->db);
-    assert_int_equal(stored_head(st->db, r.id), 7);
+    assert_int_equal(test_room_head(st->db, r.id), 7);
     chat_room_clear(&r);
 }
 

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #define CHAT_RFC3339_LEN 32 /* buffer size enough for "2025-01-15T10:30:00.123Z" + NUL */
 
@@ -17,6 +18,9 @@ int64_t chat_clock_now_ms(void);
 int64_t chat_clock_monotonic_ms(void);
 /** Monotonic microseconds (durations too short for milliseconds). */
 int64_t chat_clock_monotonic_us(void);
+
+/** The CLOCK_REALTIME instant ms from now, as pthread_cond_timedwait takes it. */
+struct timespec chat_clock_deadline(int64_t ms);
 
 /** Writes "YYYY-MM-DDTHH:MM:SS.mmmZ" (UTC) into buf (>= CHAT_RFC3339_LEN). Returns buf. */
 char *chat_clock_format_rfc3339(int64_t epoch_ms, char *buf, size_t len);
