@@ -98,8 +98,8 @@ static long turns__look(chat_redis_t *r, const bson_oid_t *rooms, const bool *lo
         char hex[CHAT_ID_LEN];
         char key[CHAT_KEY_LEN];
         const char *argv[2] = {"GET", key};
-        bson_oid_to_string(&rooms[i], hex);
         if (look[i]) {
+            bson_oid_to_string(&rooms[i], hex);
             failed = chat_key_tagged(hex, "turn", key, sizeof(key)) == NULL ||
                 chat_redis_append_argv(r, 2, argv, NULL) != CHAT_OK;
             queued += !failed;

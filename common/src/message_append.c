@@ -275,9 +275,11 @@ static void append__wait_turns(const append__slot_t *slots, size_t n, append__ro
         for (size_t r = 0; r < n_rooms; r++) {
             char hex[CHAT_ID_LEN];
             rooms[r].turn = turns[r]; /* given back before any wait */
-            bson_oid_to_string(&rooms[r].oid, hex);
-            int64_t head = waited[r] ? hints->get(hints->arg, hex) : 0;
-            rooms[r].next = head + 1 > rooms[r].next ? head + 1 : rooms[r].next;
+            if (waited[r]) {
+                bson_oid_to_string(&rooms[r].oid, hex);
+                int64_t head = hints->get(hints->arg, hex);
+                rooms[r].next = head + 1 > rooms[r].next ? head + 1 : rooms[r].next;
+            }
         }
     }
     free(oids);
