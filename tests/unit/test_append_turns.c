@@ -139,6 +139,8 @@ static void test_turns_are_waited_for_within_a_bound(void **state)
     other_writer_t o;
     pthread_t thread;
     int64_t t0;
+    chat_err_t rc[2];
+    bool held;
 
     chat_append_turns_note(&oids[0]); /* only rooms seen contended are looked at */
     chat_append_turns_note(&oids[1]);
@@ -148,14 +150,18 @@ static void test_turns_are_waited_for_within_a_bound(void **state)
     assert_false(waited[0] || waited[1]);
 
     start_other(&o, st, ROOM_A, 80, 0, &thread);
-    assert_int_equal(chat_append_turn_take(r, &oids[0], &mine[0]), CHAT_OK);
-    assert_false(mine[0].held); /* the other writer has it */
+    rc[0] = chat_append_turn_take(r, &oids[0], &mine[0]);
+    held = mine[0].held; /* the other writer has it */
     t0 = chat_clock_monotonic_ms();
-    assert_int_equal(chat_append_turns_wait(r, oids, NULL, mine, 2, waited), CHAT_OK);
-    assert_true(chat_clock_monotonic_ms() - t0 >= 70);
+    rc[1] = chat_append_turns_wait(r, oids, NULL, mine, 2, waited);
+    t0 = chat_clock_monotonic_ms() - t0;
+    join_other(&o, thread); /* before any assert: the fixture's teardown must not race it */
+    assert_int_equal(rc[0], CHAT_OK);
+    assert_false(held);
+    assert_int_equal(rc[1], CHAT_OK);
+    assert_true(t0 >= 70);
     assert_true(waited[0]);
     assert_false(waited[1]);
-    join_other(&o, thread);
 
     /* our own turn is no reason to wait */
     assert_int_equal(chat_append_turn_take(r, &oids[0], &mine[0]), CHAT_OK);
@@ -203,10 +209,11 @@ static void test_contended_room_waits_for_the_turn(void **state)
     start_other(&o, st, ROOM_A, 100, 2, &thread);
     t0 = chat_clock_monotonic_ms();
     append_one(st, ROOM_A, 1, &item, &in);
-    assert_true(chat_clock_monotonic_ms() - t0 >= 90);
+    t0 = chat_clock_monotonic_ms() - t0;
+    join_other(&o, thread); /* before any assert: the fixture's teardown must not race it */
+    assert_true(t0 >= 90);
     assert_int_equal(item.out.seq, 4);
     chat_message_clear(&item.out);
-    join_other(&o, thread);
 }
 
 /* A room this thread never saw contended: no look at turns, no wait (the turn is only
@@ -223,10 +230,11 @@ static void test_uncontended_room_does_not_look(void **state)
     start_other(&o, st, ROOM_D, 600, 0, &thread);
     t0 = chat_clock_monotonic_ms();
     append_one(st, ROOM_D, 0, &item, &in);
-    assert_true(chat_clock_monotonic_ms() - t0 < CHAT_APPEND_TURN_WAIT_MS - 50);
+    t0 = chat_clock_monotonic_ms() - t0;
+    join_other(&o, thread);
+    assert_true(t0 < CHAT_APPEND_TURN_WAIT_MS - 50);
     assert_int_equal(item.out.seq, 1);
     chat_message_clear(&item.out);
-    join_other(&o, thread);
 }
 
 /* A refused insert (a stale hint) marks the room contended and takes its turn for the
