@@ -108,14 +108,17 @@ static void *heads__main(void *arg)
 {
     gw_heads_flusher_t *f = arg;
 
+    int64_t started = chat_clock_monotonic_ms();
+
     pthread_mutex_lock(&f->mu);
-    while (!f->stop) {
-        int64_t started = chat_clock_monotonic_ms();
-        heads__round(f);
-        if (!f->stop) {
-            int64_t left = f->every_ms - (chat_clock_monotonic_ms() - started);
-            heads__wait(f, left > 10 ? (int)left : 10);
+    for (;;) { /* a round every every_ms, the first every_ms after the start */
+        int64_t left = f->every_ms - (chat_clock_monotonic_ms() - started);
+        heads__wait(f, left > 10 ? (int)left : 10);
+        if (f->stop) {
+            break;
         }
+        started = chat_clock_monotonic_ms();
+        heads__round(f);
     }
     pthread_mutex_unlock(&f->mu);
     return NULL;
