@@ -292,7 +292,7 @@ int main(void)
         goto cleanup;
     }
     gw->workers = gw_store_workers_create(gw, gw->lim.workers, gw->lim.read_workers,
-                                          gw->lim.worker_queue_cap);
+                                          gw->lim.worker_queue_cap, gw->lim.commit_linger_ms);
     gw->registry = gw_registry_create(gw);
     gw_registry_set_events(gw->registry, &main__registry_events);
     gw->presence = gw_presence_create(gw);

@@ -15,6 +15,7 @@
 
 #include "chat/log.h"
 #include "chat/write_behind.h"
+#include "commit_linger.h"
 #include "heads_flusher.h"
 
 #define WORKER__REDIS_TIMEOUT_MS 500 /* a Redis call takes well under a millisecond */
@@ -26,12 +27,11 @@ struct gw_store_worker {
     bool started;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    gw_job_t *head; /* queued, not yet running (guarded by mu) */
-    gw_job_t *tail;
-    uint32_t len;
+    gw_job_queue_t queue; /* queued, not yet running (guarded by mu) */
     bool stop;
-    chat_hmap_t *seq_hints; /* worker thread only: room id -> int64_t* */
-    chat_store_t store;     /* worker thread only (its redis client is its own) */
+    chat_hmap_t *seq_hints;    /* worker thread only: room id -> int64_t* */
+    gw_commit_linger_t linger; /* worker thread only: a writer's group-commit linger */
+    chat_store_t store;        /* worker thread only (its redis client is its own) */
 };
 
 struct gw_store_workers {
@@ -40,6 +40,7 @@ struct gw_store_workers {
     int n_write;
     int n_read;
     uint32_t cap;
+    int linger_ms; /* a writer's longest wait for more messages (commit_linger.h) */
     gw_store_worker_t *w;
     pthread_mutex_t done_mu;
     gw_job_t *done_head; /* finished, waiting for the loop (guarded by done_mu) */
@@ -109,32 +110,21 @@ static void *worker__main(void *arg)
         gw_job_t *job;
 
         pthread_mutex_lock(&w->mu);
-        while (!w->stop && w->head == NULL) {
+        while (!w->stop && w->queue.head == NULL) {
             pthread_cond_wait(&w->cv, &w->mu);
         }
         if (w->stop) {
             pthread_mutex_unlock(&w->mu);
             break;
         }
-        job = w->head;
-        w->head = job->next;
-        if (w->head == NULL) {
-            w->tail = NULL;
-        }
-        w->len--;
+        job = gw_job_queue_pop(&w->queue);
         if (job->run_batch != NULL) {
             gw_job_t *batch[GW_WORKER_BATCH_MAX];
-            size_t n = 0;
-            batch[n++] = job;
-            while (n < GW_WORKER_BATCH_MAX && w->head != NULL &&
-                   w->head->run_batch == job->run_batch) {
-                batch[n++] = w->head;
-                w->head = w->head->next;
-                if (w->head == NULL) {
-                    w->tail = NULL;
-                }
-                w->len--;
-            }
+            /* a writer whose recent arrivals say more are due lingers for them */
+            int linger_ms =
+                w - w->pool->w < w->pool->n_write ? gw_commit_linger_wait_ms(&w->linger) : 0;
+            size_t n = gw_commit_linger_take(&w->linger, linger_ms, &w->queue, &w->mu, &w->cv,
+                                             &w->stop, job, batch);
             pthread_mutex_unlock(&w->mu);
             chat_write_behind_request_begin(behind);
             job->run_batch(batch, n, w);
@@ -180,7 +170,8 @@ static void workers__on_async(uv_async_t *h)
     workers__drain(h->data);
 }
 
-gw_store_workers_t *gw_store_workers_create(gw_t *gw, int n_write, int n_read, uint32_t queue_cap)
+gw_store_workers_t *gw_store_workers_create(gw_t *gw, int n_write, int n_read, uint32_t queue_cap,
+                                            int linger_ms)
 {
     gw_store_workers_t *ws = calloc(1, sizeof(*ws));
 
@@ -192,6 +183,7 @@ gw_store_workers_t *gw_store_workers_create(gw_t *gw, int n_write, int n_read, u
     ws->n_read = n_read > 0 ? n_read : 1;
     ws->n = ws->n_write + ws->n_read + 1;
     ws->cap = queue_cap > 0 ? queue_cap : 1024;
+    ws->linger_ms = linger_ms;
     pthread_mutex_init(&ws->done_mu, NULL);
     if (uv_async_init(&gw->loop, &ws->async, workers__on_async) != 0) {
         pthread_mutex_destroy(&ws->done_mu);
@@ -212,6 +204,7 @@ gw_store_workers_t *gw_store_workers_create(gw_t *gw, int n_write, int n_read, u
         pthread_mutex_init(&w->mu, NULL);
         pthread_cond_init(&w->cv, NULL);
         w->seq_hints = chat_hmap_create(64);
+        gw_commit_linger_init(&w->linger, ws->linger_ms);
         w->store.db = gw->db;
         w->store.window = gw->cfg.history_window;
         w->store.head_later = worker__head_later;
@@ -240,14 +233,14 @@ static int workers__push(gw_store_workers_t *ws, gw_store_worker_t *w, gw_job_t 
 
     job->next = NULL;
     pthread_mutex_lock(&w->mu);
-    if (!w->stop && w->len < ws->cap) {
-        if (w->tail != NULL) {
-            w->tail->next = job;
+    if (!w->stop && w->queue.len < ws->cap) {
+        if (w->queue.tail != NULL) {
+            w->queue.tail->next = job;
         } else {
-            w->head = job;
+            w->queue.head = job;
         }
-        w->tail = job;
-        w->len++;
+        w->queue.tail = job;
+        w->queue.len++;
         rc = 0;
         pthread_cond_signal(&w->cv);
     }
@@ -275,7 +268,7 @@ int gw_store_workers_submit_read(gw_store_workers_t *ws, gw_job_t *job)
         gw_store_worker_t *w = &ws->w[i];
         uint32_t len;
         pthread_mutex_lock(&w->mu);
-        len = w->len;
+        len = w->queue.len;
         pthread_mutex_unlock(&w->mu);
         if (len < best_len) {
             best = w;
@@ -314,9 +307,9 @@ void gw_store_workers_stop(gw_store_workers_t *ws)
                 pthread_join(w->thread, NULL);
                 w->started = false;
             }
-            job = w->head; /* threads are gone: the queue is ours now */
-            w->head = w->tail = NULL;
-            w->len = 0;
+            job = w->queue.head; /* threads are gone: the queue is ours now */
+            w->queue.head = w->queue.tail = NULL;
+            w->queue.len = 0;
             while (job != NULL) {
                 gw_job_t *next = job->next;
                 job->done(job, ws->gw, true);

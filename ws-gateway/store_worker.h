@@ -7,8 +7,9 @@
  * run on the same writer in submission order, so one gateway appends a room's messages
  * in the order its clients sent them and each writer keeps a per-room seq_hint; reads go
  * to separate reader threads so that replay and gap backfill are never queued behind a
- * write backlog, and work nobody waits for to one background thread. Group commit: consecutive queued jobs with the same run_batch run as
- * one batch (message appends: one insert_many, one window commit). Queues are bounded:
+ * write backlog, and work nobody waits for to one background thread. Group commit:
+ * consecutive queued jobs with the same run_batch run as one batch (message appends: one
+ * insert_many, one window commit), and a busy writer lingers for more (commit_linger.h). Queues are bounded:
  * submit fails instead of growing without limit.
  */
 #ifndef GW_STORE_WORKER_H
@@ -20,24 +21,13 @@
 #include "chat/db.h"
 #include "chat/store.h"
 #include "gateway.h"
-
-typedef struct gw_store_worker gw_store_worker_t;
-typedef struct gw_job gw_job_t;
-
-struct gw_job {
-    gw_job_t *next;
-    /** Worker thread: do the blocking work, store results in the job. */
-    void (*run)(gw_job_t *job, gw_store_worker_t *worker);
-    /** Optional, worker thread: runs this job together with the consecutive queued jobs
-     *  that have the same run_batch (at most GW_WORKER_BATCH_MAX). */
-    void (*run_batch)(gw_job_t **jobs, size_t n, gw_store_worker_t *worker);
-    /** Loop thread: use the results and free the job. cancelled = never ran. */
-    void (*done)(gw_job_t *job, gw_t *gw, bool cancelled);
-};
+#include "worker_job.h"
 
 /** Starts n_write writer threads, n_read reader threads and one background thread,
- *  each with a queue of at most queue_cap jobs. NULL on failure. */
-gw_store_workers_t *gw_store_workers_create(gw_t *gw, int n_write, int n_read, uint32_t queue_cap);
+ *  each with a queue of at most queue_cap jobs; a writer waits at most linger_ms for
+ *  more messages when they are due (commit_linger.h; 0: never). NULL on failure. */
+gw_store_workers_t *gw_store_workers_create(gw_t *gw, int n_write, int n_read, uint32_t queue_cap,
+                                            int linger_ms);
 
 /**
  * Queues a write (message append, join, leave) on the writer chosen by affinity (a
@@ -66,8 +56,6 @@ int gw_store_workers_submit_background(gw_store_workers_t *ws, gw_job_t *job);
 void gw_store_workers_stop(gw_store_workers_t *ws);
 /** Frees the pool after gw_store_workers_stop; closes its uv handle (needs a loop turn). */
 void gw_store_workers_destroy(gw_store_workers_t *ws);
-
-#define GW_WORKER_BATCH_MAX 64 /* a batch is delivered at once: keep it well inside a queue */
 
 /** Worker thread: the database handle. */
 chat_db_t *gw_store_worker_db(gw_store_worker_t *w);

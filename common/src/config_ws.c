@@ -28,6 +28,7 @@ int chat_config_ws_limits_load(chat_ws_limits_t *lim, char *errbuf, size_t errle
     CONFIG__WS(workers, "WS_WORKERS", 2, 1, 64);
     CONFIG__WS(read_workers, "WS_READ_WORKERS", 2, 1, 64);
     CONFIG__WS(worker_queue_cap, "WS_WORKER_QUEUE", 2048, 16, 1000000);
+    CONFIG__WS(commit_linger_ms, "WS_COMMIT_LINGER_MS", 6, 0, 100);
     CONFIG__WS(gap_wait_ms, "WS_GAP_WAIT_MS", 150, 10, 10000);
     CONFIG__WS(ping_sec, "WS_PING_SEC", 25, 1, 3600);
     CONFIG__WS(idle_sec, "WS_IDLE_SEC", 60, 2, 7200);

@@ -440,6 +440,17 @@ static void test_ws_limits(void **state)
     unsetenv("WS_PING_SEC");
     unsetenv("WS_IDLE_SEC");
     unsetenv("WS_QUEUE_MAX_BYTES");
+    /* the writers' group-commit linger: 6 ms, 0 turns it off, past 100 ms refused */
+    unsetenv("WS_COMMIT_LINGER_MS");
+    assert_int_equal(chat_config_ws_limits_load(&lim, err, sizeof(err)), 0);
+    assert_int_equal(lim.commit_linger_ms, 6);
+    setenv("WS_COMMIT_LINGER_MS", "0", 1);
+    assert_int_equal(chat_config_ws_limits_load(&lim, err, sizeof(err)), 0);
+    assert_int_equal(lim.commit_linger_ms, 0);
+    setenv("WS_COMMIT_LINGER_MS", "101", 1);
+    assert_int_equal(chat_config_ws_limits_load(&lim, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "WS_COMMIT_LINGER_MS"));
+    unsetenv("WS_COMMIT_LINGER_MS");
     /* the process-wide bound of the presence dedupe: 0 remembers nothing */
     unsetenv("WS_PRESENCE_SEEN_MAX");
     assert_int_equal(chat_config_ws_limits_load(&lim, err, sizeof(err)), 0);

@@ -71,6 +71,7 @@ typedef struct chat_ws_limits {
     int workers;                 /* WS_WORKERS: MongoDB writer threads (room affinity) */
     int read_workers;            /* WS_READ_WORKERS: MongoDB reader threads */
     uint32_t worker_queue_cap;   /* WS_WORKER_QUEUE: jobs waiting per worker */
+    int commit_linger_ms;        /* WS_COMMIT_LINGER_MS: a busy writer waits for more */
     uint32_t room_cache;         /* WS_ROOM_CACHE: recent frames kept per room for resumes */
     size_t room_cache_bytes;     /* WS_ROOM_CACHE_BYTES: all rooms' recent frames together */
     int mongo_socket_timeout_ms; /* WS_MONGO_SOCKET_TIMEOUT_MS: a slow reply, not an outage */
