@@ -231,16 +231,9 @@ static int workers__push(gw_store_workers_t *ws, gw_store_worker_t *w, gw_job_t 
 {
     int rc = -1;
 
-    job->next = NULL;
     pthread_mutex_lock(&w->mu);
     if (!w->stop && w->queue.len < ws->cap) {
-        if (w->queue.tail != NULL) {
-            w->queue.tail->next = job;
-        } else {
-            w->queue.head = job;
-        }
-        w->queue.tail = job;
-        w->queue.len++;
+        gw_job_queue_push(&w->queue, job);
         rc = 0;
         pthread_cond_signal(&w->cv);
     }

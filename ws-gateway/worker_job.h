@@ -36,6 +36,19 @@ typedef struct gw_job_queue {
     uint32_t len;
 } gw_job_queue_t;
 
+/** Appends a job to a queue. */
+static inline void gw_job_queue_push(gw_job_queue_t *q, gw_job_t *job)
+{
+    job->next = NULL;
+    if (q->tail != NULL) {
+        q->tail->next = job;
+    } else {
+        q->head = job;
+    }
+    q->tail = job;
+    q->len++;
+}
+
 /** Takes the first job of a queue that has one. */
 static inline gw_job_t *gw_job_queue_pop(gw_job_queue_t *q)
 {

@@ -45,18 +45,6 @@ typedef struct fixture {
     int stop_after_ms; /* >0: the producer sets stop after this long instead */
 } fixture_t;
 
-static void push(fixture_t *f, gw_job_t *job)
-{
-    job->next = NULL;
-    if (f->q.tail != NULL) {
-        f->q.tail->next = job;
-    } else {
-        f->q.head = job;
-    }
-    f->q.tail = job;
-    f->q.len++;
-}
-
 static void sleep_us(long us)
 {
     struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
@@ -79,7 +67,7 @@ static void *producer(void *arg)
         sleep_us(f->gap_us);
         pthread_mutex_lock(&f->mu);
         f->jobs[i].run_batch = run_a;
-        push(f, &f->jobs[i]);
+        gw_job_queue_push(&f->q, &f->jobs[i]);
         pthread_cond_signal(&f->cv);
         pthread_mutex_unlock(&f->mu);
     }
@@ -161,11 +149,11 @@ static void test_take_gathers_one_kind(void **state)
     fixture_init(&f);
     gw_commit_linger_init(&l, 6);
     for (int i = 1; i <= 3; i++) {
-        push(&f, &f.jobs[i]);
+        gw_job_queue_push(&f.q, &f.jobs[i]);
     }
     f.jobs[4].run_batch = run_b; /* another kind of job stops the batch */
-    push(&f, &f.jobs[4]);
-    push(&f, &f.jobs[5]);
+    gw_job_queue_push(&f.q, &f.jobs[4]);
+    gw_job_queue_push(&f.q, &f.jobs[5]);
     pthread_mutex_lock(&f.mu);
     assert_int_equal(gw_commit_linger_take(&l, 0, &f.q, &f.mu, &f.cv, &f.stop, &f.jobs[0], batch),
                      4);
@@ -182,7 +170,7 @@ static void test_take_gathers_one_kind(void **state)
     f.q.len = 0;
     f.jobs[4].run_batch = run_a;
     for (int i = 1; i < 100; i++) {
-        push(&f, &f.jobs[i]);
+        gw_job_queue_push(&f.q, &f.jobs[i]);
     }
     pthread_mutex_lock(&f.mu);
     assert_int_equal(gw_commit_linger_take(&l, 6, &f.q, &f.mu, &f.cv, &f.stop, &f.jobs[0], batch),
