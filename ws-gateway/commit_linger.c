@@ -45,8 +45,12 @@ size_t gw_commit_linger_take(gw_commit_linger_t *l, int wait_ms, gw_job_queue_t 
                              pthread_mutex_t *mu, pthread_cond_t *cv, const bool *stop,
                              gw_job_t *first, gw_job_t **batch)
 {
-    struct timespec until = chat_clock_deadline(wait_ms > 0 ? wait_ms : 0);
+    struct timespec until = {0};
     size_t n = 0;
+
+    if (wait_ms > 0) {
+        until = chat_clock_deadline(wait_ms);
+    }
 
     batch[n++] = first;
     while (n < GW_WORKER_BATCH_MAX && !*stop) {

@@ -40,7 +40,6 @@ struct gw_store_workers {
     int n_write;
     int n_read;
     uint32_t cap;
-    int linger_ms; /* a writer's longest wait for more messages (commit_linger.h) */
     gw_store_worker_t *w;
     pthread_mutex_t done_mu;
     gw_job_t *done_head; /* finished, waiting for the loop (guarded by done_mu) */
@@ -121,10 +120,8 @@ static void *worker__main(void *arg)
         if (job->run_batch != NULL) {
             gw_job_t *batch[GW_WORKER_BATCH_MAX];
             /* a writer whose recent arrivals say more are due lingers for them */
-            int linger_ms =
-                w - w->pool->w < w->pool->n_write ? gw_commit_linger_wait_ms(&w->linger) : 0;
-            size_t n = gw_commit_linger_take(&w->linger, linger_ms, &w->queue, &w->mu, &w->cv,
-                                             &w->stop, job, batch);
+            size_t n = gw_commit_linger_take(&w->linger, gw_commit_linger_wait_ms(&w->linger),
+                                             &w->queue, &w->mu, &w->cv, &w->stop, job, batch);
             pthread_mutex_unlock(&w->mu);
             chat_write_behind_request_begin(behind);
             job->run_batch(batch, n, w);
@@ -183,7 +180,6 @@ gw_store_workers_t *gw_store_workers_create(gw_t *gw, int n_write, int n_read, u
     ws->n_read = n_read > 0 ? n_read : 1;
     ws->n = ws->n_write + ws->n_read + 1;
     ws->cap = queue_cap > 0 ? queue_cap : 1024;
-    ws->linger_ms = linger_ms;
     pthread_mutex_init(&ws->done_mu, NULL);
     if (uv_async_init(&gw->loop, &ws->async, workers__on_async) != 0) {
         pthread_mutex_destroy(&ws->done_mu);
@@ -204,7 +200,7 @@ gw_store_workers_t *gw_store_workers_create(gw_t *gw, int n_write, int n_read, u
         pthread_mutex_init(&w->mu, NULL);
         pthread_cond_init(&w->cv, NULL);
         w->seq_hints = chat_hmap_create(64);
-        gw_commit_linger_init(&w->linger, ws->linger_ms);
+        gw_commit_linger_init(&w->linger, i < ws->n_write ? linger_ms : 0);
         w->store.db = gw->db;
         w->store.window = gw->cfg.history_window;
         w->store.head_later = worker__head_later;

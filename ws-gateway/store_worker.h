@@ -9,8 +9,8 @@
  * to separate reader threads so that replay and gap backfill are never queued behind a
  * write backlog, and work nobody waits for to one background thread. Group commit:
  * consecutive queued jobs with the same run_batch run as one batch (message appends: one
- * insert_many, one window commit), and a busy writer lingers for more (commit_linger.h). Queues are bounded:
- * submit fails instead of growing without limit.
+ * insert_many, one window commit), and a busy writer lingers for more (commit_linger.h;
+ * readers never do). Queues are bounded: submit fails instead of growing without limit.
  */
 #ifndef GW_STORE_WORKER_H
 #define GW_STORE_WORKER_H
