@@ -13,7 +13,8 @@ OUT/results.json:
   broadcast one room of 1,000 and of 5,000 sockets on one gateway at ~25,000 deliveries/s,
             beside rawfan and Centrifugo under the same load (bench/bench_broadcast.py)
   writes    wsload open loop, 100 rooms of 10 (one sender per room) at --rates, a single
-            busy room, and beside it rawfan and Centrifugo under the same load
+            busy room, and beside it rawfan and Centrifugo under the same load; each
+            rate for --seconds (60 covers two of the kernel's 30 s writebacks)
   ceiling   the database's own batched insert_many rate (pymongo, messages' shape)
   load      what 1,000 acked msg/s cost Redis, the database and the gateways (CPU, commands,
             rows), for docs/OPERATIONS.md's sizing table (bench/backend_load.py)
@@ -427,7 +428,7 @@ def main():
             results["broadcast"] = bench_broadcast(stack, data, out, seconds=args.seconds)
             save()
         if "writes" in only:
-            w = bench_writes(stack, data, out, [int(r) for r in args.rates.split(",")],
+            w = bench_writes(stack, data, out, [int(r) for r in args.rates.split(",")], args.seconds,
                              peers=not args.writes_chat_only)
             if args.writes_chat_only and "writes" in results:   # keep the peers' rows
                 results["writes_first_attempt"] = results["writes"]

@@ -868,6 +868,25 @@ def choose_run_backend(var, asked):
     return "postgresql", None
 
 
+WRITEBACK_EXPIRE = Path("/proc/sys/vm/dirty_expire_centisecs")
+
+
+def writeback_note(path=WRITEBACK_EXPIRE):
+    """A hint when the kernel lets written pages wait long before writing them back: with
+    Linux's default (30 s) each writeback is a burst that stalls PostgreSQL's commits,
+    and every ack behind them, for 50-100 ms under write load (docs/OPERATIONS.md,
+    "Kernel writeback"). None when the setting is short or cannot be read."""
+    try:
+        centisecs = int(Path(path).read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    if centisecs <= 500:
+        return None
+    return (f"vm.dirty_expire_centisecs is {centisecs}: under write load PostgreSQL's commits "
+            f"stall every ~{centisecs / 100:g} s while the kernel writes back; "
+            f"docs/OPERATIONS.md \"Kernel writeback\" says how to shorten it")
+
+
 def describe_backend(stack):
     if not stack._own_mongo:
         return f"MongoDB at {redact_url(stack.mongo_uri)} (MONGO_URI)"
@@ -933,6 +952,9 @@ def main():
                 say(f"could not start: {e}")
                 return 1
             say(f"database: {describe_backend(stack)}")
+            slow_writeback = writeback_note() if stack._own_mongo else None
+            if slow_writeback and stack.backend == "postgresql":
+                say(f"note: {slow_writeback}")
             state_file = var / "stack.json"
             write_state(stack, state_file)
             say(f"logs: {stack.log_dir}/  (ports and pids: {state_file})")

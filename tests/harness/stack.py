@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "deploy"))
-from stack import Proc, Stack, free_port, main, port_open  # noqa: E402,F401
+from stack import Proc, Stack, free_port, main, port_open, writeback_note  # noqa: E402,F401
 
 if __name__ == "__main__":
     sys.exit(main())

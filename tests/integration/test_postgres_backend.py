@@ -11,7 +11,9 @@ And `deploy/stack.py run` as `make run` starts it, with MONGO_BACKEND unset: it 
 PostgreSQL, says so, records it in var/stack.json, restarts PostgreSQL and FerretDB when
 either is SIGKILLed (data kept), and on SIGTERM stops every postgres process it started.
 The work dirs are mode 0711 because, as root, the cluster runs as the `postgres` user,
-which must be able to reach them. Runs in the pytest process."""
+which must be able to reach them. `run` also says when the kernel's writeback interval
+(vm.dirty_expire_centisecs) is long enough to stall PostgreSQL's commits, and only then.
+Runs in the pytest process."""
 import asyncio
 import os
 import shutil
@@ -26,7 +28,7 @@ from urllib.parse import urlparse
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from harness.stack import Stack  # noqa: E402
+from harness.stack import Stack, writeback_note  # noqa: E402
 from conftest import RATES_OFF  # noqa: E402
 from test_supervision import Run, _pid_alive  # noqa: E402
 from ws_client import api, connect, create_room, register  # noqa: E402
@@ -149,6 +151,19 @@ def test_end_to_end_on_postgresql_survives_a_database_restart(reachable_dir):
     assert not _wait_gone(s.postgres_dir() / "data", 0), "postgres outlived Stack.stop()"
 
 
+def test_writeback_note_follows_the_kernel_setting(tmp_path):
+    setting = tmp_path / "dirty_expire_centisecs"
+    setting.write_text("3000\n")  # Linux's default: a 30 s burst
+    note = writeback_note(setting)
+    assert note and "is 3000" in note and "every ~30 s" in note and "OPERATIONS" in note
+    for short in ("500\n", "300\n", "0\n"):
+        setting.write_text(short)
+        assert writeback_note(setting) is None, short
+    setting.write_text("garbage")
+    assert writeback_note(setting) is None
+    assert writeback_note(tmp_path / "missing") is None
+
+
 def test_run_defaults_to_postgresql_and_supervises_it(reachable_dir):
     run = Run(reachable_dir, gateways=1, env={"MONGO_BACKEND": ""})
     data_dir = run.var / "postgres/data"
@@ -157,6 +172,8 @@ def test_run_defaults_to_postgresql_and_supervises_it(reachable_dir):
         st = run.state()
         assert st["mongo_backend"] == "postgresql", out[-3000:]
         assert "database: FerretDB on PostgreSQL" in out, out[-3000:]
+        # the host's own setting decides, whatever it is on this machine
+        assert ("note: vm.dirty_expire_centisecs is" in out) == (writeback_note() is not None)
         assert (run.var / "postgres/data/PG_VERSION").exists()
         base = f"http://127.0.0.1:{run.http_port}"
         u = register(base)
