@@ -60,7 +60,7 @@ size_t gw_commit_linger_take(gw_commit_linger_t *l, int wait_ms, gw_job_queue_t 
             }
             continue; /* woken: a job, a stop, or spuriously */
         }
-        if (q->head->run_batch != first->run_batch) {
+        if (gw_job_queue_first(q)->run_batch != first->run_batch) {
             break;
         }
         batch[n++] = gw_job_queue_pop(q);

@@ -1,11 +1,17 @@
 /*
- * held_queue.h - the messages stored while Redis was away, held in arrival order until
- * Redis takes their commit (window + PUBLISH) and their acks can go: an intrusive FIFO
- * with a hard bound. Full, it gives up its oldest entry to make room (that message is
- * stored; its sender's resend is answered from the stored copy), so memory stays bounded
- * however long Redis is down. Pure: no allocation, no clock.
+ * held_queue.h - an intrusive FIFO with a hard bound: full, it gives up its oldest entry
+ * to make room, so memory stays bounded however long its consumer is away. Pure: no
+ * allocation, no clock, no lock. Its users:
+ *   - the messages stored while Redis was away, held in arrival order until Redis takes
+ *     their commit (window + PUBLISH) and their acks can go (message_pipeline.c; a
+ *     message given up is stored, its sender's resend is answered from the stored copy);
+ *   - the room messages waiting to be published again (pubsub_publish.c; one given up is
+ *     filled from MongoDB by the other gateways' gap backfill);
+ *   - a store worker's jobs and the pool's finished ones (worker_job.h), which never let
+ *     it fill: a full worker refuses the job instead.
  *
- * Threads: loop thread only (message_pipeline.c's).
+ * Threads: its owner's (the loop thread; a store worker's queue under that worker's
+ * mutex).
  */
 #ifndef GW_HELD_QUEUE_H
 #define GW_HELD_QUEUE_H

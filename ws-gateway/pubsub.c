@@ -74,6 +74,7 @@ gw_pubsub_t *gw_pubsub_create(gw_t *gw)
         return NULL;
     }
     ps->gw = gw;
+    gw_held_init(&ps->retry, GW_PUBSUB_RETRY_MAX);
     if (chat_redis_url_parse_auth(gw->cfg.redis_url, &ps->host, &ps->port, &ps->username,
                                   &ps->password, &ps->db) != 0) {
         char shown[256];

@@ -15,6 +15,7 @@
 
 #include "chat/jwt.h"
 #include "chat/keys.h"
+#include "held_queue.h"
 #include "pubsub.h"
 
 #define GW_PUBSUB_BACKOFF_MIN_MS 100
@@ -50,8 +51,12 @@ typedef struct gw_pubsub_conn {
     uv_getaddrinfo_t *resolving; /* a host name being looked up off the loop (NULL: none) */
 } gw_pubsub_conn_t;
 
+/* Room messages kept for a PUBLISH after a reconnect, at most this many: the oldest
+ * goes first (the other gateways fill that gap from MongoDB). */
+#define GW_PUBSUB_RETRY_MAX 10000
+
 typedef struct gw_pubsub_pub {
-    struct gw_pubsub_pub *next;
+    gw_held_link_t link; /* in the retry queue */
     gw_pubsub_t *ps;
     char room_id[CHAT_ID_LEN];
     gw_frame_t *frame;
@@ -68,10 +73,8 @@ struct gw_pubsub {
     char control_channel[CHAT_KEY_LEN];
     gw_pubsub_conn_t sub;
     gw_pubsub_conn_t cmd;
-    chat_hmap_t *chans;          /* channel name -> gw_pubsub_chan_t* */
-    gw_pubsub_pub_t *retry_head; /* room messages waiting for Redis */
-    gw_pubsub_pub_t *retry_tail;
-    size_t retry_len;
+    chat_hmap_t *chans; /* channel name -> gw_pubsub_chan_t* */
+    gw_held_t retry;    /* room messages waiting for Redis (gw_pubsub_pub_t) */
     uv_timer_t health_timer;
     int64_t last_hb_ms;
     int64_t last_ping_ms;

@@ -7,6 +7,7 @@
  *
  * Threads: loop thread only. Relies on: pubsub_internal.h (connection state).
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,8 +15,6 @@
 #include "chat/log.h"
 #include "pubsub_cluster.h"
 #include "pubsub_internal.h"
-
-#define PS__RETRY_MAX 10000
 
 static void ps__pub_free(gw_pubsub_pub_t *p)
 {
@@ -25,26 +24,17 @@ static void ps__pub_free(gw_pubsub_pub_t *p)
     }
 }
 
+static gw_pubsub_pub_t *ps__pub_of(gw_held_link_t *link)
+{
+    return link != NULL
+        ? (gw_pubsub_pub_t *)(void *)((char *)link - offsetof(gw_pubsub_pub_t, link))
+        : NULL;
+}
+
 static void ps__retry_push(gw_pubsub_t *ps, gw_pubsub_pub_t *p)
 {
-    p->next = NULL;
-    if (ps->retry_len >= PS__RETRY_MAX) {
-        /* oldest first out: other gateways fill that gap from MongoDB */
-        gw_pubsub_pub_t *old = ps->retry_head;
-        ps->retry_head = old->next;
-        if (ps->retry_head == NULL) {
-            ps->retry_tail = NULL;
-        }
-        ps->retry_len--;
-        ps__pub_free(old);
-    }
-    if (ps->retry_tail != NULL) {
-        ps->retry_tail->next = p;
-    } else {
-        ps->retry_head = p;
-    }
-    ps->retry_tail = p;
-    ps->retry_len++;
+    /* full: the oldest goes (other gateways fill that gap from MongoDB) */
+    ps__pub_free(ps__pub_of(gw_held_push(&ps->retry, &p->link)));
 }
 
 static void ps__on_published(redisAsyncContext *ac, void *r, void *privdata)
@@ -88,13 +78,8 @@ static bool ps__send_publish(gw_pubsub_t *ps, gw_pubsub_pub_t *p)
 
 void gw_pubsub__flush_retry(gw_pubsub_t *ps)
 {
-    while (ps->retry_head != NULL && gw_pubsub_up(ps)) {
-        gw_pubsub_pub_t *p = ps->retry_head;
-        ps->retry_head = p->next;
-        if (ps->retry_head == NULL) {
-            ps->retry_tail = NULL;
-        }
-        ps->retry_len--;
+    while (ps->retry.head != NULL && gw_pubsub_up(ps)) {
+        gw_pubsub_pub_t *p = ps__pub_of(gw_held_pop(&ps->retry));
         if (!ps__send_publish(ps, p)) {
             ps__retry_push(ps, p);
             break;
@@ -104,13 +89,9 @@ void gw_pubsub__flush_retry(gw_pubsub_t *ps)
 
 void gw_pubsub__drop_retry(gw_pubsub_t *ps)
 {
-    while (ps->retry_head != NULL) {
-        gw_pubsub_pub_t *p = ps->retry_head;
-        ps->retry_head = p->next;
-        ps__pub_free(p);
+    for (gw_held_link_t *l = gw_held_pop(&ps->retry); l != NULL; l = gw_held_pop(&ps->retry)) {
+        ps__pub_free(ps__pub_of(l));
     }
-    ps->retry_tail = NULL;
-    ps->retry_len = 0;
 }
 
 bool gw_pubsub_publish_room(gw_pubsub_t *ps, const char *room_id, gw_frame_t *frame, bool retry)
@@ -132,11 +113,11 @@ bool gw_pubsub_publish_room(gw_pubsub_t *ps, const char *room_id, gw_frame_t *fr
     p->frame = gw_frame_ref(frame);
     p->retry = retry;
     if (gw_pubsub_up(ps)) {
-        if (retry && ps->retry_head != NULL) {
+        if (retry && ps->retry.head != NULL) {
             /* keep the order of room messages behind the ones still waiting */
             ps__retry_push(ps, p);
             gw_pubsub__flush_retry(ps);
-            return ps->retry_head == NULL;
+            return ps->retry.head == NULL;
         }
         if (ps__send_publish(ps, p)) {
             return true;

@@ -11,6 +11,7 @@
 #include "store_worker.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "chat/log.h"
@@ -42,8 +43,8 @@ struct gw_store_workers {
     uint32_t cap;
     gw_store_worker_t *w;
     pthread_mutex_t done_mu;
-    gw_job_t *done_head; /* finished, waiting for the loop (guarded by done_mu) */
-    gw_job_t *done_tail;
+    gw_job_queue_t done; /* finished, waiting for the loop (guarded by done_mu); never
+                          * more than the workers' queues and running jobs hold */
     uv_async_t async;
     bool async_ready;
     bool stopped; /* loop thread */
@@ -57,14 +58,8 @@ struct gw_store_workers {
 
 static void workers__push_done(gw_store_workers_t *ws, gw_job_t *job)
 {
-    job->next = NULL;
     pthread_mutex_lock(&ws->done_mu);
-    if (ws->done_tail != NULL) {
-        ws->done_tail->next = job;
-    } else {
-        ws->done_head = job;
-    }
-    ws->done_tail = job;
+    (void)gw_job_queue_push(&ws->done, job); /* its bound is never reached */
     pthread_mutex_unlock(&ws->done_mu);
     uv_async_send(&ws->async);
 }
@@ -144,15 +139,15 @@ static void *worker__main(void *arg)
 /* Loop thread: run done() for every finished job. */
 static void workers__drain(gw_store_workers_t *ws)
 {
-    gw_job_t *list;
+    gw_held_link_t *list;
 
     pthread_mutex_lock(&ws->done_mu);
-    list = ws->done_head;
-    ws->done_head = ws->done_tail = NULL;
+    list = gw_held_take_all(&ws->done);
     pthread_mutex_unlock(&ws->done_mu);
     while (list != NULL) {
-        gw_job_t *next = list->next;
-        list->done(list, ws->gw, false);
+        gw_held_link_t *next = list->next;
+        gw_job_t *job = gw_job_of(list);
+        job->done(job, ws->gw, false);
         list = next;
     }
 }
@@ -181,6 +176,7 @@ gw_store_workers_t *gw_store_workers_create(gw_t *gw, int n_write, int n_read, u
     ws->n = ws->n_write + ws->n_read + 1;
     ws->cap = queue_cap > 0 ? queue_cap : 1024;
     pthread_mutex_init(&ws->done_mu, NULL);
+    gw_job_queue_init(&ws->done, SIZE_MAX);
     if (uv_async_init(&gw->loop, &ws->async, workers__on_async) != 0) {
         pthread_mutex_destroy(&ws->done_mu);
         free(ws);
@@ -199,6 +195,7 @@ gw_store_workers_t *gw_store_workers_create(gw_t *gw, int n_write, int n_read, u
         w->pool = ws;
         pthread_mutex_init(&w->mu, NULL);
         pthread_cond_init(&w->cv, NULL);
+        gw_job_queue_init(&w->queue, ws->cap);
         w->seq_hints = chat_hmap_create(64);
         gw_commit_linger_init(&w->linger, i < ws->n_write ? linger_ms : 0);
         w->store.db = gw->db;
@@ -228,8 +225,7 @@ static int workers__push(gw_store_workers_t *ws, gw_store_worker_t *w, gw_job_t 
     int rc = -1;
 
     pthread_mutex_lock(&w->mu);
-    if (!w->stop && w->queue.len < ws->cap) {
-        gw_job_queue_push(&w->queue, job);
+    if (!w->stop && gw_job_queue_push(&w->queue, job)) {
         rc = 0;
         pthread_cond_signal(&w->cv);
     }
@@ -248,14 +244,14 @@ int gw_store_workers_submit(gw_store_workers_t *ws, uint32_t affinity, gw_job_t 
 int gw_store_workers_submit_read(gw_store_workers_t *ws, gw_job_t *job)
 {
     gw_store_worker_t *best = NULL;
-    uint32_t best_len = UINT32_MAX;
+    size_t best_len = SIZE_MAX;
 
     if (ws == NULL || ws->stopped) {
         return -1;
     }
     for (int i = ws->n_write; i < ws->n_write + ws->n_read; i++) {
         gw_store_worker_t *w = &ws->w[i];
-        uint32_t len;
+        size_t len;
         pthread_mutex_lock(&w->mu);
         len = w->queue.len;
         pthread_mutex_unlock(&w->mu);
@@ -291,18 +287,17 @@ void gw_store_workers_stop(gw_store_workers_t *ws)
         }
         for (int i = 0; i < ws->n; i++) {
             gw_store_worker_t *w = &ws->w[i];
-            gw_job_t *job;
+            gw_held_link_t *list;
             if (w->started) {
                 pthread_join(w->thread, NULL);
                 w->started = false;
             }
-            job = w->queue.head; /* threads are gone: the queue is ours now */
-            w->queue.head = w->queue.tail = NULL;
-            w->queue.len = 0;
-            while (job != NULL) {
-                gw_job_t *next = job->next;
+            list = gw_held_take_all(&w->queue); /* threads are gone: the queue is ours now */
+            while (list != NULL) {
+                gw_held_link_t *next = list->next;
+                gw_job_t *job = gw_job_of(list);
                 job->done(job, ws->gw, true);
-                job = next;
+                list = next;
             }
         }
     }

@@ -1,7 +1,9 @@
 /*
  * worker_job.h - a job of the gateway's MongoDB workers (store_worker.h), and a worker's
  * queue of them: what the loop submits, what a worker runs, alone or in a batch
- * (commit_linger.h takes the batches). Types and one inline helper only.
+ * (commit_linger.h takes the batches). The queue is held_queue.h's bounded FIFO, used so
+ * that it refuses a job when full instead of giving up its oldest. Types and inline
+ * helpers only.
  *
  * Threads: the queue under its worker's mutex; a job is the loop's until submitted, the
  * worker's while it runs, the loop's again in done().
@@ -14,12 +16,13 @@
 #include <stdint.h>
 
 #include "gateway.h"
+#include "held_queue.h"
 
 typedef struct gw_store_worker gw_store_worker_t;
 typedef struct gw_job gw_job_t;
 
 struct gw_job {
-    gw_job_t *next;
+    gw_held_link_t link; /* in its worker's queue, then in the pool's finished list */
     /** Worker thread: do the blocking work, store results in the job. */
     void (*run)(gw_job_t *job, gw_store_worker_t *worker);
     /** Optional, worker thread: runs this job together with the consecutive queued jobs
@@ -29,37 +32,41 @@ struct gw_job {
     void (*done)(gw_job_t *job, gw_t *gw, bool cancelled);
 };
 
-/** A worker's queue of jobs (guarded by the worker's mutex). */
-typedef struct gw_job_queue {
-    gw_job_t *head;
-    gw_job_t *tail;
-    uint32_t len;
-} gw_job_queue_t;
+/** A queue of jobs (guarded by its owner's mutex). */
+typedef gw_held_t gw_job_queue_t;
 
-/** Appends a job to a queue. */
-static inline void gw_job_queue_push(gw_job_queue_t *q, gw_job_t *job)
+/** The job a queue link belongs to; NULL for NULL. */
+static inline gw_job_t *gw_job_of(gw_held_link_t *link)
 {
-    job->next = NULL;
-    if (q->tail != NULL) {
-        q->tail->next = job;
-    } else {
-        q->head = job;
-    }
-    q->tail = job;
-    q->len++;
+    return link != NULL ? (gw_job_t *)(void *)((char *)link - offsetof(gw_job_t, link)) : NULL;
 }
 
-/** Takes the first job of a queue that has one. */
+/** An empty queue of at most cap jobs. */
+static inline void gw_job_queue_init(gw_job_queue_t *q, size_t cap)
+{
+    gw_held_init(q, cap);
+}
+
+/** Appends job; false, and nothing queued, when the queue holds cap jobs already. */
+static inline bool gw_job_queue_push(gw_job_queue_t *q, gw_job_t *job)
+{
+    if (q->len >= q->max) {
+        return false;
+    }
+    (void)gw_held_push(q, &job->link); /* not full: nothing is given up */
+    return true;
+}
+
+/** Takes the first job out, or NULL when empty. */
 static inline gw_job_t *gw_job_queue_pop(gw_job_queue_t *q)
 {
-    gw_job_t *job = q->head;
+    return gw_job_of(gw_held_pop(q));
+}
 
-    q->head = job->next;
-    if (q->head == NULL) {
-        q->tail = NULL;
-    }
-    q->len--;
-    return job;
+/** The first job, still queued, or NULL when empty. */
+static inline gw_job_t *gw_job_queue_first(const gw_job_queue_t *q)
+{
+    return gw_job_of(q->head);
 }
 
 #define GW_WORKER_BATCH_MAX 64 /* a batch is delivered at once: keep it well inside a queue */

@@ -3,7 +3,8 @@
  * (ws-gateway/commit_linger.c) without a gateway: when the rate of recent arrivals makes
  * a writer wait (and when not: a quiet writer, a long gap, the linger off), what a take
  * gathers (the same run_batch only, at most GW_WORKER_BATCH_MAX), that a lingering take
- * gathers jobs that arrive while it waits, that its wait is bounded and ends at a stop.
+ * gathers jobs that arrive while it waits, that its wait is bounded and ends at a stop;
+ * and that a worker's queue refuses a job when full instead of giving one up.
  * Main thread and a producer thread that queues jobs as the loop would.
  */
 #include <stdarg.h>
@@ -17,6 +18,7 @@
 #include <time.h>
 
 #include "../../ws-gateway/commit_linger.c"
+#include "../../ws-gateway/held_queue.c"
 
 #define MS 1000 /* microseconds */
 
@@ -78,6 +80,7 @@ static void fixture_init(fixture_t *f)
 {
     memset(f, 0, sizeof(*f));
     pthread_mutex_init(&f->mu, NULL);
+    gw_job_queue_init(&f->q, 1000);
     pthread_cond_init(&f->cv, NULL);
     for (size_t i = 0; i < sizeof(f->jobs) / sizeof(f->jobs[0]); i++) {
         f->jobs[i].run_batch = run_a;
@@ -161,13 +164,12 @@ static void test_take_gathers_one_kind(void **state)
     for (int i = 0; i < 4; i++) {
         assert_ptr_equal(batch[i], &f.jobs[i]);
     }
-    assert_ptr_equal(f.q.head, &f.jobs[4]);
+    assert_ptr_equal(gw_job_queue_first(&f.q), &f.jobs[4]);
     assert_int_equal(f.q.len, 2);
     assert_int_equal(l.bucket_jobs, 4); /* noted */
 
     /* at most GW_WORKER_BATCH_MAX, the rest stays queued */
-    f.q.head = f.q.tail = NULL;
-    f.q.len = 0;
+    gw_job_queue_init(&f.q, 1000);
     f.jobs[4].run_batch = run_a;
     for (int i = 1; i < 100; i++) {
         gw_job_queue_push(&f.q, &f.jobs[i]);
@@ -177,7 +179,7 @@ static void test_take_gathers_one_kind(void **state)
                      GW_WORKER_BATCH_MAX);
     pthread_mutex_unlock(&f.mu);
     assert_int_equal(f.q.len, 100 - GW_WORKER_BATCH_MAX);
-    assert_ptr_equal(f.q.head, &f.jobs[GW_WORKER_BATCH_MAX]);
+    assert_ptr_equal(gw_job_queue_first(&f.q), &f.jobs[GW_WORKER_BATCH_MAX]);
     fixture_done(&f);
 }
 
@@ -198,6 +200,31 @@ static size_t take_while_producing(fixture_t *f, int wait_ms, int64_t *took_ms)
     *took_ms = chat_clock_monotonic_ms() - t0;
     pthread_join(th, NULL);
     return n;
+}
+
+/* A worker's queue refuses a job when full and keeps the ones it has (the held queue
+ * under it would give up its oldest: a job lost, its done() never run). */
+static void test_full_queue_refuses(void **state)
+{
+    gw_job_queue_t q;
+    gw_job_t jobs[4];
+    (void)state;
+
+    memset(jobs, 0, sizeof(jobs));
+    gw_job_queue_init(&q, 3);
+    assert_null(gw_job_queue_first(&q));
+    assert_null(gw_job_queue_pop(&q));
+    for (int i = 0; i < 3; i++) {
+        assert_true(gw_job_queue_push(&q, &jobs[i]));
+    }
+    assert_false(gw_job_queue_push(&q, &jobs[3]));
+    assert_int_equal(q.len, 3);
+    for (int i = 0; i < 3; i++) {
+        assert_ptr_equal(gw_job_queue_first(&q), &jobs[i]);
+        assert_ptr_equal(gw_job_queue_pop(&q), &jobs[i]); /* in order, none given up */
+    }
+    assert_null(gw_job_queue_pop(&q));
+    assert_true(gw_job_queue_push(&q, &jobs[3])); /* room again */
 }
 
 static void test_linger_gathers_arrivals(void **state)
@@ -254,6 +281,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_wait_follows_the_rate),
         cmocka_unit_test(test_take_gathers_one_kind),
+        cmocka_unit_test(test_full_queue_refuses),
         cmocka_unit_test(test_linger_gathers_arrivals),
         cmocka_unit_test(test_linger_is_bounded),
     };
