@@ -16,6 +16,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "deploy"))
 sys.path.insert(0, str(REPO / "tests/integration"))
 from stack import Stack, find_postgres_bindir, free_port  # noqa: E402
+from redis_handover import EPOCH_KEY, epoch_of  # noqa: E402
 from metrics_text import gateway_page, sample  # noqa: E402
 from ws_client import mint_token  # noqa: E402
 
@@ -121,11 +122,15 @@ def read_model_warmed(stack, limit_s=300.0):
 
 
 def windows_warmed(stack):
-    """Whether chat:rooms:windows:warmed holds this Redis run's id (history_warm.c)."""
+    """Whether chat:rooms:windows:warmed holds this Redis run's id (history_warm.c), or
+    the epoch a clean stop handed over to it (deploy/redis_handover.py)."""
     info = redis_cli(stack, "INFO", "server")
     run_id = next((line.split(":", 1)[1].strip() for line in info.splitlines()
                    if line.startswith("run_id:")), None)
-    return run_id is not None and redis_cli(stack, "GET", "chat:rooms:windows:warmed").strip() == run_id
+    if run_id is None:
+        return False
+    epoch = epoch_of(redis_cli(stack, "GET", EPOCH_KEY).strip(), run_id)
+    return redis_cli(stack, "GET", "chat:rooms:windows:warmed").strip() == epoch
 
 
 def add_seeded_args(ap, scale):

@@ -33,6 +33,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import redis_handover  # noqa: E402  (deploy/redis_handover.py)
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -215,14 +218,18 @@ class Stack:
     backend ("postgresql" or "sqlite": where FerretDB keeps its data; from the argument,
     else MONGO_BACKEND, else sqlite) and postgres_url (postgresql backend only).
     redis_password / redis_user (or CHAT_REDIS_PASSWORD / CHAT_REDIS_USER): the Redis it
-    starts requires that password (requirepass, or that ACL user) and redis_url carries it."""
+    starts requires that password (requirepass, or that ACL user) and redis_url carries it.
+    redis_aof (default: persistent): the Redis it starts keeps an AOF, and a clean stop
+    hands its read model to the next start (deploy/redis_handover.py)."""
 
     def __init__(self, gateways=2, env=None, build_dir=None, workdir=None, http_port=None,
                  gateway_port=None, persistent=False, web_root=None, host="127.0.0.1",
-                 backend=None, redis_password=None, redis_user=None):
+                 backend=None, redis_password=None, redis_user=None, redis_aof=None):
         self.n_gateways = gateways
         self.host = host
         self.persistent = persistent
+        self.redis_aof = persistent if redis_aof is None else redis_aof
+        self.redis_epoch = None  # the epoch the last start took over (None: rebuilt)
         self.build_dir = Path(build_dir or os.environ.get("CHAT_BUILD_DIR") or REPO / "build").resolve()
         if workdir:
             self.workdir = Path(workdir)
@@ -367,16 +374,50 @@ class Stack:
         argv = ["redis-server"]
         if self.redis_password:
             argv.append(str(self._redis_auth_conf(data)))
-        argv += ["--port", str(self.redis_port), "--bind", self.host,
-                "--dir", str(data), "--daemonize", "no", "--protected-mode", "yes",
-                "--save", ""]
-        argv += ["--appendonly", "yes"] if self.persistent else ["--appendonly", "no"]
-        self.redis = Proc("redis", argv, os.environ.copy(), self.log_dir).start()
-        self._wait_port(self.redis, self.redis_port, "redis-server")
+        # with the AOF, Redis first listens on a private socket only, until a read model
+        # that a clean stop handed over is taken (deploy/redis_handover.py): no chat
+        # process may use the restarted server before that is on disk
+        private = self._redis_private_socket(data) if self.redis_aof else None
+        argv += ["--port", "0" if private else str(self.redis_port), "--bind", self.host,
+                 "--dir", str(data), "--daemonize", "no", "--protected-mode", "yes",
+                 "--save", "", "--appendonly", "yes" if self.redis_aof else "no"]
+        if private:
+            argv += ["--unixsocket", private, "--unixsocketperm", "700"]
         auth = ""
         if self.redis_password:
             auth = f"{self.redis_user or ''}:{self.redis_password}@"
         self.redis_url = f"redis://{auth}{self.host}:{self.redis_port}"
+        self.redis = Proc("redis", argv, os.environ.copy(), self.log_dir).start()
+        if private:
+            self._take_over_redis(private)
+        self._wait_port(self.redis, self.redis_port, "redis-server")
+
+    def _redis_private_socket(self, data):
+        path = data / "private.sock"
+        if len(str(path)) > 100:  # sun_path holds 108 bytes
+            path = Path(tempfile.mkdtemp(prefix="chat-redis-")) / "private.sock"
+        if path.exists():
+            path.unlink()
+        return str(path)
+
+    def _take_over_redis(self, private, timeout=600.0):
+        """On the private socket: waits for the AOF to load, takes over what a clean stop
+        handed over, then opens the TCP port."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                conn = redis_handover.Resp(url=self.redis_url, unix_path=private)
+                break
+            except OSError:
+                if not self.redis.alive() or time.monotonic() > deadline:
+                    raise RuntimeError("redis-server did not open its private socket:\n"
+                                       + self.redis.log_text()[-3000:])
+                time.sleep(0.05)
+        try:
+            self.redis_epoch = redis_handover.take_over(conn)
+            conn.call("CONFIG", "SET", "port", str(self.redis_port))
+        finally:
+            conn.close()
 
     def _redis_auth_conf(self, data):
         """A config file (mode 0600, never on the command line where ps shows it) that
@@ -393,9 +434,26 @@ class Stack:
             f.write(text)
         return path
 
-    def stop_redis(self):
+    def stop_redis(self, hand_over=False):
+        """Stops Redis. hand_over (with the AOF on): a clean stop that hands the read model
+        to the next start_redis (deploy/redis_handover.py) instead of a signal; clients'
+        writes are paused meanwhile, so the caller stops the chat servers first or lets
+        their writes wait for the restart. Returns the epoch handed over, or None."""
+        epoch = None
+        if self.redis and hand_over and self.redis_aof and self.redis.alive():
+            try:
+                conn = redis_handover.Resp(url=self.redis_url)
+                try:
+                    epoch = redis_handover.hand_over(conn)
+                finally:
+                    conn.close()
+                self.redis.popen.wait(30)
+            except (OSError, redis_handover.RespError, subprocess.TimeoutExpired) as e:
+                say(f"Redis did not hand over its read model ({e}): the next start rebuilds it")
+                epoch = None
         if self.redis:
             self.redis.stop()
+        return epoch
 
     def pause_redis(self):
         self.redis.send_signal(signal.SIGSTOP)
@@ -631,6 +689,9 @@ class Stack:
                 log("starting Redis")
                 self.start_redis()
                 log(f"Redis listening on {redact_url(self.redis_url)}")
+                if self.redis_epoch:
+                    log("Redis kept the read model its last clean stop handed over "
+                        "(windows and member sets are not rebuilt)")
             else:
                 log(f"using Redis at {redact_url(self.redis_url)}")
             if self._own_mongo and self.backend == "postgresql":
@@ -664,7 +725,8 @@ class Stack:
         for proc in [self.lighttpd] + list(reversed(self.gateways)):
             if proc:
                 proc.stop()
-        for proc in (self.ferretdb, self.postgres, self.redis):
+        self.stop_redis(hand_over=True)  # the chat servers are stopped: nothing is paused
+        for proc in (self.ferretdb, self.postgres):
             if proc:
                 proc.stop(timeout=30 if proc is self.postgres else 10)
         if self._own_workdir and not os.environ.get("CHAT_KEEP_STACK"):

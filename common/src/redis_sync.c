@@ -133,7 +133,7 @@ static bool redis__ensure(chat_redis_t *r)
     }
     r->attempted = true;
     r->last_attempt_ms = now;
-    r->ctx = redis_sync__connect(r->host, r->port, &auth, r->run_id);
+    r->ctx = redis_sync__connect(r->host, r->port, &auth, true, r->run_id);
     if (r->ctx == NULL) {
         redis__disconnect(r);
         return false;

@@ -110,7 +110,7 @@ bool redis_sync_cluster__ensure(redis_sync_cluster_t *c, int i, bool connect)
         c->stale = true; /* a master restarted or died: its slots may have moved */
     }
     if (n->ctx == NULL && connect) {
-        n->ctx = redis_sync__connect(n->host, n->port, &auth, n->run_id);
+        n->ctx = redis_sync__connect(n->host, n->port, &auth, false, n->run_id);
     }
     return n->ctx != NULL;
 }

@@ -28,11 +28,12 @@ typedef struct redis_sync__auth {
 
 /**
  * Connects host:port with auth's timeout (connect and commands), sends AUTH and SELECT,
- * reads the server's run_id into run_id (REDIS_SYNC__RUN_ID_LEN bytes) and loads every
- * Lua script. A new context the caller frees with redisFree, or NULL on any failure.
+ * reads the server's run_id into run_id (REDIS_SYNC__RUN_ID_LEN bytes) - or, with
+ * follow_epoch, the epoch a clean stop handed to this run (chat_redis_run_id) - and loads
+ * every Lua script. A new context the caller frees with redisFree, or NULL on any failure.
  */
 redisContext *redis_sync__connect(const char *host, int port, const redis_sync__auth_t *auth,
-                                  char *run_id);
+                                  bool follow_epoch, char *run_id);
 
 /** SCRIPT LOAD of every script on ctx (pipelined). False on any failure. */
 bool redis_sync__load_scripts(redisContext *ctx);

@@ -1,8 +1,9 @@
 /*
  * redis_sync_node.c - one blocking connection to one Redis node, shared by redis_sync.c
  * (single node) and redis_sync_cluster.c (one per master): connect with a timeout, AUTH,
- * SELECT, read the run_id, load the Lua scripts; tell a closed connection from a timeout;
- * build EVALSHA argument vectors. Contracts in redis_sync_internal.h.
+ * SELECT, read the run_id (or the epoch a clean stop handed over), load the Lua scripts;
+ * tell a closed connection from a timeout; build EVALSHA argument vectors. Contracts in
+ * redis_sync_internal.h.
  *
  * Threads: whichever thread owns the chat_redis_t the context belongs to; no globals.
  * Relies on hiredis 0.14 (redisConnectWithTimeout, redisSetTimeout).
@@ -14,6 +15,7 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "chat/keys.h"
 #include "chat/redis_scripts.h"
 #include "redis_sync_internal.h"
 
@@ -39,6 +41,29 @@ static bool redis__read_run_id(redisContext *ctx, char *run_id)
         freeReplyObject(reply);
     }
     return ok;
+}
+
+/* A clean stop handed its data over (chat_redis_run_id): CHAT_KEY_REDIS_EPOCH holds
+ * "<run_id> <epoch>", and run_id becomes the epoch when the first word is this server's
+ * run_id. Anything else (no key, another run's, a reply that is not a string) leaves the
+ * run_id: the read model is rebuilt, which is always safe. False on a failed round trip. */
+static bool redis__follow_epoch(redisContext *ctx, char *run_id)
+{
+    redisReply *reply = redisCommand(ctx, "GET %s", CHAT_KEY_REDIS_EPOCH);
+    size_t run_len = strlen(run_id);
+
+    if (reply == NULL) {
+        return false;
+    }
+    if (reply->type == REDIS_REPLY_STRING && reply->len > run_len + 1 &&
+        reply->len - run_len - 1 < REDIS_SYNC__RUN_ID_LEN &&
+        memcmp(reply->str, run_id, run_len) == 0 && reply->str[run_len] == ' ' &&
+        strcspn(reply->str + run_len + 1, " \r\n") == reply->len - run_len - 1) {
+        memcpy(run_id, reply->str + run_len + 1, reply->len - run_len - 1);
+        run_id[reply->len - run_len - 1] = '\0';
+    }
+    freeReplyObject(reply);
+    return true;
 }
 
 /* SCRIPT LOAD of every script, pipelined: afterwards EVALSHA works on this connection. */
@@ -88,7 +113,7 @@ bool redis_sync__closed_by_server(redisContext *ctx)
 }
 
 redisContext *redis_sync__connect(const char *host, int port, const redis_sync__auth_t *auth,
-                                  char *run_id)
+                                  bool follow_epoch, char *run_id)
 {
     struct timeval tv;
     redisContext *ctx = NULL;
@@ -110,7 +135,8 @@ redisContext *redis_sync__connect(const char *host, int port, const redis_sync__
     if (auth->db != 0 && !redis__ok(redisCommand(ctx, "SELECT %d", auth->db))) {
         goto fail;
     }
-    if (!redis__read_run_id(ctx, run_id) || !redis_sync__load_scripts(ctx)) {
+    if (!redis__read_run_id(ctx, run_id) || (follow_epoch && !redis__follow_epoch(ctx, run_id)) ||
+        !redis_sync__load_scripts(ctx)) {
         goto fail;
     }
     return ctx;

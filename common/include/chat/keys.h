@@ -66,6 +66,11 @@
 #define CHAT_KEY_USER_ROOMS_WARMING "chat:users:rooms:warming"
 #define CHAT_KEY_WINDOWS_WARMING "chat:rooms:windows:warming" /* history_warm.h */
 #define CHAT_KEY_WINDOWS_WARMED "chat:rooms:windows:warmed"   /* history_warm.h */
+/* A clean Redis stop hands its read model to the next run (redis_sync.h, deploy/stack.py):
+ * the stop writes the epoch to HANDOVER just before SHUTDOWN; the start moves it to EPOCH,
+ * as "<run_id> <epoch>", before any client can connect. */
+#define CHAT_KEY_REDIS_EPOCH "chat:redis:epoch"
+#define CHAT_KEY_REDIS_HANDOVER "chat:redis:handover"
 #define CHAT_PRESENCE_TTL_MS 30000
 
 char *chat_key_room_channel(const char *room_id, char *buf, size_t len);

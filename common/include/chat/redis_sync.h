@@ -59,7 +59,11 @@ chat_err_t chat_redis_ping(chat_redis_t *r);
  * The server's run_id (borrowed, valid until the next call on r), read when the
  * connection was made; NULL when Redis is down. It changes when Redis restarts or a
  * replica takes over, which may lose recent writes: the read model stores it with what
- * it builds and ignores what was built under another one.
+ * it builds and ignores what was built under another one. One exception, a clean stop
+ * handed over: when CHAT_KEY_REDIS_EPOCH reads "<this server's run_id> <epoch>" (written
+ * by deploy/stack.py before the restarted server listened, after the old one wrote its
+ * epoch and shut down with everything on disk), the epoch - the run_id the data was
+ * built under - is returned instead, so the read model outlives the restart.
  * Cluster mode: the XOR of every master's run_id (40 hex digits), read when the slot map
  * was last loaded; NULL unless every master answered. Any master restarting or a replica
  * taking over changes it (the client notices a dropped connection, a MOVED or a failed
