@@ -2,8 +2,10 @@
  * test_msg_window.c - the room history window (msg_window.h) against a real Redis
  * (CHAT_TEST_REDIS_URL): the pure range arithmetic, a window built by WIN_FILL and read
  * by WIN_READ (answered, outside, not ready), appends that advance hi only through
- * consecutive seqs and trim to the window size, the resend index, and a window that
- * reads as not ready once its meta is lost or was built under another Redis run.
+ * consecutive seqs and trim to the window size, the resend index, a window that reads
+ * as not ready once its meta is lost or was built under another Redis run, and two
+ * clients of one server under two ids (a handed-over epoch and the run_id) that reset
+ * each other's windows instead of reading one that misses the other's append.
  * Single-threaded test process.
  */
 #include <stdarg.h>
@@ -337,6 +339,50 @@ static void test_fill_with_hole_above_is_not_ready(void **state)
     chat_redis_destroy(r);
 }
 
+/* Two ids on one server: a client that connected before a clean stop's handover was
+ * taken (or after a FLUSHALL deleted the epoch) stamps with the run_id, the others with
+ * the epoch. Each resets a window the other built, so neither answers from a window
+ * that misses the other's append: rebuilds, never a stale page. */
+static void test_two_ids_on_one_server_never_answer_stale(void **state)
+{
+    chat_redis_t *plain = test_redis_connect();
+    chat_redis_t *handed = NULL;
+    char run[64];
+    char room[32];
+    items_buf_t b;
+    chat_window_state_t st;
+    redisReply *reply = NULL;
+
+    (void)state;
+    snprintf(run, sizeof(run), "%s", chat_redis_run_id(plain));
+    reply = chat_redis_command(plain, "SET %s %s%s", CHAT_KEY_REDIS_EPOCH, run,
+                               " 0123456789abcdef0123456789abcdef01234567");
+    freeReplyObject(reply);
+    handed = test_redis_connect();
+    reply = chat_redis_command(plain, "DEL %s", CHAT_KEY_REDIS_EPOCH);
+    freeReplyObject(reply);
+    assert_string_equal(chat_redis_run_id(handed), "0123456789abcdef0123456789abcdef01234567");
+
+    fresh_room(room, sizeof(room), 7);
+    make_items(&b, 1, 4, false);
+    assert_int_equal(chat_window_fill(handed, room, 10, 4, &b.items, &st), CHAT_OK);
+    expect_read(handed, room, CHAT_WINDOW_LATEST, 0, 10, CHAT_WINDOW_ANSWERED, 1, 4);
+    expect_read(plain, room, CHAT_WINDOW_LATEST, 0, 10, CHAT_WINDOW_NOT_READY, 0, 0);
+    /* the run_id's client appends 5: the epoch's window is reset, not left at 1..4 */
+    append(plain, room, 10, 5, 5, &st);
+    assert_false(st.ready);
+    expect_read(handed, room, CHAT_WINDOW_LATEST, 0, 10, CHAT_WINDOW_NOT_READY, 0, 0);
+    /* and the other way round */
+    make_items(&b, 1, 5, false);
+    assert_int_equal(chat_window_fill(plain, room, 10, 5, &b.items, &st), CHAT_OK);
+    expect_read(plain, room, CHAT_WINDOW_LATEST, 0, 10, CHAT_WINDOW_ANSWERED, 1, 5);
+    append(handed, room, 10, 6, 6, &st);
+    assert_false(st.ready);
+    expect_read(plain, room, CHAT_WINDOW_LATEST, 0, 10, CHAT_WINDOW_NOT_READY, 0, 0);
+    chat_redis_destroy(handed);
+    chat_redis_destroy(plain);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -348,6 +394,7 @@ int main(void)
         cmocka_unit_test(test_resend_index),
         cmocka_unit_test(test_lost_meta_or_other_run_is_not_ready),
         cmocka_unit_test(test_fill_with_hole_above_is_not_ready),
+        cmocka_unit_test(test_two_ids_on_one_server_never_answer_stale),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

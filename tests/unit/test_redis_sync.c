@@ -1,8 +1,9 @@
 /*
  * test_redis_sync.c - the blocking Redis client against a real Redis
  * (CHAT_TEST_REDIS_URL): a bad URL refused, commands, SELECT and AUTH from the URL, fast
- * "down" answers, and reconnection after the connection is killed. Parsing the URL
- * itself is test_redis_url.c.
+ * "down" answers, reconnection after the connection is killed, and the run id that
+ * follows an epoch a clean stop handed over (only one naming this server's run_id).
+ * Parsing the URL itself is test_redis_url.c.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "chat/keys.h"
 #include "chat/redis_sync.h"
 
 static const char *redis_url(void)
@@ -202,6 +204,70 @@ static void test_reconnects_after_connection_loss(void **state)
     chat_redis_destroy(killer);
 }
 
+/* The run id a new connection reports, with CHAT_KEY_REDIS_EPOCH set to value (NULL:
+ * deleted) first; copied to out. */
+static void run_id_with_epoch_key(chat_redis_t *setter, const char *value, char *out, size_t len)
+{
+    redisReply *reply = value != NULL
+        ? chat_redis_command(setter, "SET %s %s", CHAT_KEY_REDIS_EPOCH, value)
+        : chat_redis_command(setter, "DEL %s", CHAT_KEY_REDIS_EPOCH);
+    chat_redis_t *r = chat_redis_create(redis_url(), false, 1000, NULL, 0);
+    const char *run = NULL;
+
+    freeReplyObject(reply);
+    assert_non_null(r);
+    run = chat_redis_run_id(r);
+    assert_non_null(run);
+    snprintf(out, len, "%s", run);
+    chat_redis_destroy(r);
+}
+
+static void test_run_id_follows_only_this_servers_epoch(void **state)
+{
+    chat_redis_t *setter = chat_redis_create(redis_url(), false, 1000, NULL, 0);
+    char server_run[64];
+    char value[160];
+    char got[64];
+    const char *epoch = "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3";
+    redisReply *reply = NULL;
+    char *p = NULL;
+
+    (void)state;
+    assert_non_null(setter);
+    reply = chat_redis_command(setter, "INFO server");
+    assert_non_null(reply);
+    assert_int_equal(reply->type, REDIS_REPLY_STRING);
+    p = strstr(reply->str, "run_id:");
+    assert_non_null(p);
+    snprintf(server_run, sizeof(server_run), "%.*s", (int)strcspn(p + 7, "\r\n"), p + 7);
+    freeReplyObject(reply);
+
+    run_id_with_epoch_key(setter, NULL, got, sizeof(got));
+    assert_string_equal(got, server_run);
+    /* handed over to this run: the epoch */
+    snprintf(value, sizeof(value), "%s %s", server_run, epoch);
+    run_id_with_epoch_key(setter, value, got, sizeof(got));
+    assert_string_equal(got, epoch);
+    /* handed to another run (this server restarted after a crash): its own run_id */
+    snprintf(value, sizeof(value), "%c%s %s", server_run[0] == 'a' ? 'b' : 'a', server_run + 1,
+             epoch);
+    run_id_with_epoch_key(setter, value, got, sizeof(got));
+    assert_string_equal(got, server_run);
+    /* malformed: no epoch, two words, a prefix of the run_id */
+    snprintf(value, sizeof(value), "%s ", server_run);
+    run_id_with_epoch_key(setter, value, got, sizeof(got));
+    assert_string_equal(got, server_run);
+    snprintf(value, sizeof(value), "%s %s x", server_run, epoch);
+    run_id_with_epoch_key(setter, value, got, sizeof(got));
+    assert_string_equal(got, server_run);
+    snprintf(value, sizeof(value), "%.20s %s", server_run, epoch);
+    run_id_with_epoch_key(setter, value, got, sizeof(got));
+    assert_string_equal(got, server_run);
+
+    run_id_with_epoch_key(setter, NULL, got, sizeof(got));
+    chat_redis_destroy(setter);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -211,6 +277,7 @@ int main(void)
         cmocka_unit_test(test_bad_password_is_down),
         cmocka_unit_test(test_down_fails_fast_and_throttles),
         cmocka_unit_test(test_reconnects_after_connection_loss),
+        cmocka_unit_test(test_run_id_follows_only_this_servers_epoch),
     };
 
     if (redis_url() == NULL || strncmp(redis_url(), "redis://", 8) != 0) {
