@@ -12,6 +12,8 @@ from pathlib import Path
 
 import redis
 
+from conftest import RATES_OFF
+from harness.stack import Stack
 from rest_client import Client
 from test_read_model import _all_stored, _check_history, _send_many, _trace_lines
 from ws_client import connect, is_room_message
@@ -126,6 +128,34 @@ def test_a_clean_restart_hands_the_read_model_over(make_stack):
     m = _marks(s)
     _in_window(c, reader, room, after)
     assert _reads(s, m) == []
+
+
+def test_a_whole_stack_restart_keeps_the_read_model(tmp_path):
+    """`make run`'s case: Ctrl-C stops every process (Stack.stop hands Redis's read model
+    over once the servers are down) and the next start runs on the same data: no
+    rebuild at the gateway's start nor at the first reads."""
+    env = dict(RATES_OFF, **ENV)
+    work = tmp_path / "stack"
+    s = Stack(gateways=1, env=env, workdir=work, redis_aof=True)
+    try:
+        s.start()
+        _c, _owner, reader, room, stored = _room_with_history(s, 60)
+        head = stored[-1]["seq"]
+        old_run = _run_id(s)
+    finally:
+        s.stop()
+    s = Stack(gateways=1, env=env, workdir=work, redis_aof=True)
+    try:
+        m = _marks(s)  # the logs are appended to: everything this start logs counts
+        s.start()
+        assert s.redis_epoch == old_run
+        c = Client(s)
+        reader["token"] = c.login(reader["email"])
+        _in_window(c, reader, room, stored)
+        assert asyncio.run(_replay(s, reader, room, head - 20, head)) == list(range(head - 19, head + 1))
+        assert _reads(s, m) == [], "the next start rebuilt the read model"
+    finally:
+        s.stop()
 
 
 def test_a_crash_after_the_take_or_a_plain_stop_rebuilds(make_stack):
