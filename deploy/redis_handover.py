@@ -41,9 +41,11 @@ class RespError(Exception):
 
 
 class Resp:
-    """One blocking RESP2 connection: call(*args) sends a command and returns the reply
-    (str, int, None, list); an error reply raises RespError, a closed connection
-    ConnectionError."""
+    """One blocking RESP2 connection, with AUTH and SELECT from the URL
+    (redis://[[USER]:PASS@]HOST[:PORT][/DB]; with unix_path the URL gives only those):
+    call(*args) sends a command and returns the reply (str, int, None, list); an error
+    reply raises RespError, a closed connection ConnectionError. Also the tests' Redis
+    client (tests/integration/rest_client.py)."""
 
     def __init__(self, url=None, unix_path=None, timeout=10.0):
         u = urllib.parse.urlsplit(url or "redis://")
@@ -63,16 +65,26 @@ class Resp:
         self.buf = b""
         if password:
             self.call(*(["AUTH", user, password] if user else ["AUTH", password]))
+        db = (u.path or "/").strip("/")
+        if db and db != "0":
+            self.call("SELECT", db)
 
     def close(self):
         self.sock.close()
 
     def call(self, *args):
+        self.send(*args)
+        return self.reply()
+
+    def send(self, *args):
         out = [f"*{len(args)}\r\n".encode()]
         for a in args:
             b = a if isinstance(a, bytes) else str(a).encode()
             out.append(b"$%d\r\n%s\r\n" % (len(b), b))
         self.sock.sendall(b"".join(out))
+
+    def reply(self):
+        """The next reply (an error reply raises RespError after it was read whole)."""
         return self._reply()
 
     def _line(self):
@@ -84,13 +96,17 @@ class Resp:
         line, self.buf = self.buf.split(b"\r\n", 1)
         return line
 
-    def _reply(self):
+    def _reply(self, top=True):
+        """One reply; an error inside an array is returned as a RespError, so that the
+        rest of the array is still read."""
         line = self._line()
         kind, rest = line[:1], line[1:]
         if kind == b"+":
             return rest.decode()
         if kind == b"-":
-            raise RespError(rest.decode())
+            if top:
+                raise RespError(rest.decode())
+            return RespError(rest.decode())
         if kind == b":":
             return int(rest)
         if kind == b"$":
@@ -106,7 +122,7 @@ class Resp:
             return data.decode()
         if kind == b"*":
             n = int(rest)
-            return None if n < 0 else [self._reply() for _ in range(n)]
+            return None if n < 0 else [self._reply(top=False) for _ in range(n)]
         raise RespError(f"unexpected reply {line[:40]!r}")
 
 

@@ -1,20 +1,25 @@
 """rest_client.py - small helpers for the REST integration suites (test_rest_*.py,
 test_openapi.py): a JSON client bound to one stack, user/room factories, JWT minting
-with the stack's secret, a minimal Redis client and pub/sub listener (RESP over a socket,
-AUTH from the URL; the redis package is not installed) and the error-shape assertion. Runs in the pytest
-process; stdlib + requests only."""
+with the stack's secret, a minimal Redis client and pub/sub listener (deploy/
+redis_handover.py's RESP client, AUTH from the URL) and the error-shape assertion. Runs in
+the pytest process; stdlib + requests only."""
 import base64
 import hashlib
 import hmac
 import json
 import secrets
 import socket
+import sys
 import time
+from pathlib import Path
 from urllib.parse import urlparse
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "deploy"))
+from redis_handover import Resp, RespError  # noqa: E402
 
 TIMEOUT = 10
 
@@ -126,76 +131,32 @@ def new_id():
     return "0123456789ab" + secrets.token_hex(6)
 
 
-class RedisConn:
+class RedisConn(Resp):
     """One RESP connection to the stack's Redis, with AUTH (and SELECT) from the URL:
-    redis://[[user]:password@]host[:port][/db]."""
+    redis://[[user]:password@]host[:port][/db] (deploy/redis_handover.py's client), its
+    replies as text: an integer as "1", an error reply as its message."""
 
     def __init__(self, redis_url, auth=True):
         u = urlparse(redis_url)
-        self.sock = socket.create_connection((u.hostname, u.port or 6379), timeout=5)
-        self.buf = b""
-        if auth and u.password:
-            self.command(*(("AUTH", u.username, u.password) if u.username
-                           else ("AUTH", u.password)), check=True)
-        db = (u.path or "/").strip("/")
-        if db and db != "0":
-            self.command("SELECT", db, check=True)
+        if not auth:  # the same server, as a client that knows no password
+            redis_url = f"redis://{u.hostname}:{u.port or 6379}{u.path or ''}"
+        super().__init__(url=redis_url, timeout=5)
 
     def command(self, *args, check=False):
         """Sends one command; its reply (an error reply as "ERR..." text; raised when
         check)."""
-        self._send(*args)
-        line_kind, reply = self._peek_kind(), self._read_reply()
-        if check and line_kind == b"-":
-            raise RuntimeError(f"redis {args[0]}: {reply}")
-        return reply
+        try:
+            return _as_text(self.call(*args))
+        except RespError as e:
+            if check:
+                raise RuntimeError(f"redis {args[0]}: {e}") from None
+            return str(e)
 
-    def _peek_kind(self):
-        while not self.buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("redis closed")
-            self.buf += chunk
-        return self.buf[:1]
 
-    def _send(self, *args):
-        out = [f"*{len(args)}\r\n".encode()]
-        for a in args:
-            a = a.encode() if isinstance(a, str) else a
-            out.append(f"${len(a)}\r\n".encode() + a + b"\r\n")
-        self.sock.sendall(b"".join(out))
-
-    def _line(self):
-        while b"\r\n" not in self.buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("redis closed")
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return line
-
-    def _read_reply(self):
-        line = self._line()
-        kind, rest = line[:1], line[1:]
-        if kind in (b"+", b"-", b":"):
-            return rest.decode()
-        if kind == b"$":
-            n = int(rest)
-            if n < 0:
-                return None
-            while len(self.buf) < n + 2:
-                chunk = self.sock.recv(65536)
-                if not chunk:
-                    raise ConnectionError("redis closed")
-                self.buf += chunk
-            data, self.buf = self.buf[:n], self.buf[n + 2:]
-            return data.decode()
-        if kind == b"*":
-            return [self._read_reply() for _ in range(int(rest))]
-        raise ValueError(f"unexpected RESP {line!r}")
-
-    def close(self):
-        self.sock.close()
+def _as_text(reply):
+    if isinstance(reply, list):
+        return [_as_text(x) for x in reply]
+    return str(reply) if isinstance(reply, (int, RespError)) else reply
 
 
 class RedisSubscriber(RedisConn):
@@ -203,9 +164,9 @@ class RedisSubscriber(RedisConn):
 
     def __init__(self, redis_url, *channels):
         super().__init__(redis_url)
-        self._send("SUBSCRIBE", *channels)
+        self.send("SUBSCRIBE", *channels)
         for _ in channels:
-            self._read_reply()
+            self.reply()
 
     def messages(self, count, timeout=5.0):
         """The next count published payloads (parsed JSON), within timeout."""
@@ -214,7 +175,7 @@ class RedisSubscriber(RedisConn):
         while len(out) < count and time.time() < deadline:
             self.sock.settimeout(max(0.05, deadline - time.time()))
             try:
-                reply = self._read_reply()
+                reply = _as_text(self.reply())
             except socket.timeout:
                 break
             if isinstance(reply, list) and reply and reply[0] == "message":

@@ -207,3 +207,14 @@ def test_epoch_of_follows_only_this_run():
     assert redis_handover.epoch_of("b" * 40 + " " + "a" * 40, "b" * 40) == "a" * 40
     assert redis_handover.epoch_of("c" * 40 + " " + "a" * 40, "b" * 40) == "b" * 40
     assert redis_handover.epoch_of("garbage", "b" * 40) == "b" * 40
+
+
+def test_a_redis_with_an_acl_user_is_handed_over_too(make_stack):
+    """Both steps authenticate from REDIS_URL, on the private socket too."""
+    s = make_stack(gateways=0, env=ENV, redis_aof=True, redis_user="chat",
+                   redis_password="handover-" + "x" * 24)
+    run = redis.Redis.from_url(s.redis_url).info("server")["run_id"]
+    assert s.stop_redis(hand_over=True) == run
+    s.start_redis()
+    assert s.redis_epoch == run
+    assert Client(s).get("/health").status_code == 200
