@@ -9,10 +9,11 @@ waits for the windows' warm-up, then restarts Redis twice while the servers run:
             `make run` does when it stops), Redis started again as `make run` starts it
   signal    SIGTERM (Redis fsyncs its AOF, but nothing is handed over), started again
 
-After each: the seconds until the windows count as warm for the new Redis
-(benchlib.windows_warmed), and for --rooms rooms (the largest, the smallest and some
-between) the newest page through lighttpd and a subscribe over a gateway by a member,
-the first ones after the restart. Prints and writes (--out) one JSON object.
+After each: the seconds until both gateways are connected to it again, until the windows
+count as warm for the new Redis (benchlib.windows_warmed), whether a gateway warmed the
+read model again ("read model lost mid-run"), and for --rooms rooms (the largest, the
+smallest and some between) the newest page through lighttpd and a subscribe over a
+gateway by a member, the first ones after the gateways are back. Prints and writes (--out) one JSON object.
 
   python3 bench/redis_restart.py --build-dir /tmp/bbuild --workdir /tmp/rr1m --scale 1m
 
@@ -53,19 +54,40 @@ def first_calls(stack, users, rooms):
     return out
 
 
+def gateways_back(stack, since, limit_s=60.0):
+    """Waits until every gateway logged both Redis connections (commands, pub/sub) since
+    the byte offsets since: they reconnect with a backoff (2.6 and 6.6 s here), and calls
+    before that would not show what a gateway does with the restarted Redis."""
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < limit_s:
+        if all(all(f'"msg":"redis connected","conn_kind":"{k}"' in
+                   stack.log_text(name)[since[name]:] for k in ("cmd", "sub"))
+               for name in since):
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def restart(stack, mode, users, rooms, warm_limit):
+    since = {f"gateway{i}": len(stack.log_text(f"gateway{i}")) for i in range(stack.n_gateways)}
     t0 = time.perf_counter()
     epoch = stack.stop_redis(hand_over=mode == "handover")
     stack.start_redis()
     up_s = round(time.perf_counter() - t0, 2)
+    back = gateways_back(stack, since)
+    back_s = round(time.perf_counter() - t0, 2)
     calls = first_calls(stack, users, rooms)
     calls_s = round(time.perf_counter() - t0, 2)
     while time.perf_counter() - t0 < warm_limit and not B.windows_warmed(stack):
         time.sleep(0.5)
     warm_s = round(time.perf_counter() - t0, 1) if B.windows_warmed(stack) else None
     again = first_calls(stack, users, rooms)
+    rebuilt = [name for name in since
+               if "read model lost mid-run" in stack.log_text(name)[since[name]:]]
     res = {"mode": mode, "handed_over": bool(epoch), "taken": bool(stack.redis_epoch),
-           "redis_up_s": up_s, "first_calls_done_s": calls_s, "windows_warm_s": warm_s,
+           "redis_up_s": up_s, "gateways_back": back, "gateways_back_s": back_s,
+           "first_calls_done_s": calls_s, "windows_warm_s": warm_s,
+           "gateways_rewarmed": rebuilt,
            "first_page_ms": B.summary_ms([c["page_ms"] / 1000 for c in calls]),
            "first_subscribe_ms": B.summary_ms([c["subscribe_ms"] / 1000 for c in calls]),
            "warm_page_ms": B.summary_ms([c["page_ms"] / 1000 for c in again]),

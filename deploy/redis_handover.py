@@ -168,6 +168,7 @@ def hand_over(conn, pause_ms=PAUSE_MS):
     conn.call("SET", HANDOVER_KEY, epoch)
     conn.call("CLIENT", "PAUSE", pause_ms, "WRITE")
     conn.call("EXEC")
+    conn.sock.settimeout(300)  # SHUTDOWN may also write a snapshot (save points)
     try:
         conn.call("SHUTDOWN")
     except ConnectionError:

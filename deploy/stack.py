@@ -230,6 +230,7 @@ class Stack:
         self.persistent = persistent
         self.redis_aof = persistent if redis_aof is None else redis_aof
         self.redis_epoch = None  # the epoch the last start took over (None: rebuilt)
+        self._redis_private_dir = None  # for the private socket when workdir's path is long
         self.build_dir = Path(build_dir or os.environ.get("CHAT_BUILD_DIR") or REPO / "build").resolve()
         if workdir:
             self.workdir = Path(workdir)
@@ -395,7 +396,9 @@ class Stack:
     def _redis_private_socket(self, data):
         path = data / "private.sock"
         if len(str(path)) > 100:  # sun_path holds 108 bytes
-            path = Path(tempfile.mkdtemp(prefix="chat-redis-")) / "private.sock"
+            if self._redis_private_dir is None:
+                self._redis_private_dir = tempfile.mkdtemp(prefix="chat-redis-")
+            path = Path(self._redis_private_dir) / "private.sock"
         if path.exists():
             path.unlink()
         return str(path)
@@ -729,6 +732,8 @@ class Stack:
         for proc in (self.ferretdb, self.postgres):
             if proc:
                 proc.stop(timeout=30 if proc is self.postgres else 10)
+        if self._redis_private_dir:
+            shutil.rmtree(self._redis_private_dir, ignore_errors=True)
         if self._own_workdir and not os.environ.get("CHAT_KEEP_STACK"):
             shutil.rmtree(self.workdir, ignore_errors=True)
 

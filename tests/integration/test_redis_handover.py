@@ -8,6 +8,7 @@ is rebuilt and answers the same. Runs in the pytest process."""
 import asyncio
 import signal
 import sys
+import time
 from pathlib import Path
 
 import redis
@@ -22,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "deploy"))
 import redis_handover  # noqa: E402
 
 ENV = {"DB_TRACE": "1", "HISTORY_WINDOW": "30"}
+GW_READ_MODEL_CHECK_S = 2.0  # ws-gateway/read_model_warm.h GW_READ_MODEL_CHECK_MS
 NAMES = ["lighttpd", "gateway0"]
 
 
@@ -33,6 +35,19 @@ def _reads(s, since):
     """(component, collection) of every MongoDB read of messages or room_members."""
     return [(x.get("component"), x.get("collection")) for x in _trace_lines(s, NAMES, since)
             if x.get("op") == "read" and x.get("collection") in ("messages", "room_members")]
+
+
+def _gateway_back(s, since, timeout=30.0):
+    """Waits until gateway 0 logged both of its Redis connections (commands and pub/sub)
+    since the byte offset since: it reconnects with a backoff, and until then its calls
+    would not show what it does with the restarted server."""
+    deadline = time.monotonic() + timeout
+    while True:
+        text = s.log_text("gateway0")[since:]
+        if all(f'"msg":"redis connected","conn_kind":"{k}"' in text for k in ("cmd", "sub")):
+            return text
+        assert time.monotonic() < deadline, text[-3000:]
+        time.sleep(0.1)
 
 
 def _run_id(s):
@@ -89,9 +104,15 @@ def test_a_clean_restart_hands_the_read_model_over(make_stack):
     head = stored[-1]["seq"]
     old_run = _run_id(s)
 
+    since = len(s.log_text("gateway0"))
     assert s.stop_redis(hand_over=True) == old_run
     s.start_redis()
     assert s.redis_epoch == old_run
+    m = _marks(s)
+    _gateway_back(s, since)
+    # two of the gateway's periodic looks at the windows' mark: it is this epoch's
+    time.sleep(2 * GW_READ_MODEL_CHECK_S + 0.5)
+    assert "read model lost mid-run" not in s.log_text("gateway0")[since:]
     r = redis.Redis.from_url(s.redis_url, decode_responses=True)
     new_run = r.info("server")["run_id"]
     assert new_run != old_run
@@ -100,7 +121,6 @@ def test_a_clean_restart_hands_the_read_model_over(make_stack):
     # the take is on disk before the port opened: appendfsync is back to its setting
     assert r.config_get("appendfsync")["appendfsync"] == "everysec"
 
-    m = _marks(s)
     _in_window(c, reader, room, stored)
     assert asyncio.run(_replay(s, reader, room, head - 20, head)) == list(range(head - 19, head + 1))
     assert c.get(f"/api/rooms/{room}/members", reader["token"]).status_code == 200
@@ -167,9 +187,11 @@ def test_a_crash_after_the_take_or_a_plain_stop_rebuilds(make_stack):
     assert s.redis_epoch
 
     # a crash: the AOF still holds the taken epoch, but it names the crashed run
+    since = len(s.log_text("gateway0"))
     s.redis.stop(sig=signal.SIGKILL)
     s.start_redis()
     assert s.redis_epoch is None
+    _gateway_back(s, since)
     m = _marks(s)
     _in_window(c, reader, room, stored)
     assert asyncio.run(_replay(s, reader, room, head - 10, head)) == list(range(head - 9, head + 1))
