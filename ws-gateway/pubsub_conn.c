@@ -8,12 +8,12 @@
  * restarted) is followed.
  * What a new subscribe connection subscribes is pubsub_channels.c's business.
  *
- * Threads: loop thread only. Relies on: hiredis 0.14 async + adapters/libuv.h,
+ * Threads: loop thread only. Relies on: hiredis 0.14 async on redis_uv.h (not
+ * hiredis's adapters/libuv.h, which never reports a refused connect),
  * pubsub_internal.h; reports Redis coming back through the events table
  * (events.redis_up).
  */
 #include <arpa/inet.h>
-#include <hiredis/adapters/libuv.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +22,7 @@
 #include "chat/clock.h"
 #include "chat/log.h"
 #include "pubsub_internal.h"
+#include "redis_uv.h"
 
 static void conn__on_retry_timer(uv_timer_t *t)
 {
@@ -231,7 +232,7 @@ static void conn__connect(gw_pubsub_conn_t *c, const char *addr)
         return;
     }
     ac->data = c;
-    if (redisLibuvAttach(ac, &ps->gw->loop) != REDIS_OK) {
+    if (gw_redis_uv_attach(ac, &ps->gw->loop) != REDIS_OK) {
         redisAsyncFree(ac);
         conn__lost(c, "libuv attach failed");
         return;

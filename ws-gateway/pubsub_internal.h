@@ -18,8 +18,11 @@
 #include "held_queue.h"
 #include "pubsub.h"
 
+/* Reconnects: 100 ms, doubled up to 1 s between attempts (as the blocking clients'
+ * REDIS__RETRY_INTERVAL_MS), so a restart of Redis is followed within a second of its
+ * return; a refused attempt costs a loopback or LAN round trip. */
 #define GW_PUBSUB_BACKOFF_MIN_MS 100
-#define GW_PUBSUB_BACKOFF_MAX_MS 3000
+#define GW_PUBSUB_BACKOFF_MAX_MS 1000
 
 /* Where a channel's SUBSCRIBE stands on the subscribe connection. */
 typedef enum gw_pubsub_chan_state {

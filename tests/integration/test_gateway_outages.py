@@ -4,7 +4,7 @@ messages are visible in the room's Redis window too (an ack means "stored, and n
 can miss it"); when Redis returns the acks come and the other gateway's clients catch up
 without gap or duplicate; with MongoDB down nothing is acked (a `service_unavailable` error with
 retryable=true instead), and once it is back the same resend is stored and delivered
-exactly once."""
+exactly once; a restarted Redis is followed within about a second."""
 import asyncio
 import secrets
 import time
@@ -127,3 +127,22 @@ def test_mongo_outage_gives_no_ack_and_recovers(make_stack):
             await c.close()
 
     asyncio.run(run())
+
+
+def test_a_gateway_follows_a_restarted_redis_within_a_second(make_stack):
+    """Redis stopped for 1.5 s, then started again: the gateway's two connections (its
+    commands, its subscriptions) are back within a second or so. Before ws-gateway/
+    redis_uv.c, hiredis's libuv adapter never reported a refused connect, so each
+    attempt hung until the health check gave up on it (the subscribe connection 6 s)."""
+    s = make_stack(gateways=1)
+    since = len(s.log_text("gateway0"))
+    s.stop_redis()
+    time.sleep(1.5)
+    s.start_redis()
+    back = time.monotonic()
+    while True:
+        text = s.log_text("gateway0")[since:]
+        if all(f'"msg":"redis connected","conn_kind":"{k}"' in text for k in ("cmd", "sub")):
+            break
+        assert time.monotonic() - back < 3.0, "the gateway was slow to reconnect:\n" + text[-2000:]
+        time.sleep(0.05)

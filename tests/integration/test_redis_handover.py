@@ -186,25 +186,27 @@ def test_a_crash_after_the_take_or_a_plain_stop_rebuilds(make_stack):
     s.start_redis()
     assert s.redis_epoch
 
-    # a crash: the AOF still holds the taken epoch, but it names the crashed run
+    # a crash: the AOF still holds the taken epoch, but it names the crashed run; the
+    # window is read again from MongoDB (by REST's first read or the gateway's warm-up,
+    # whichever comes first)
     since = len(s.log_text("gateway0"))
+    m = _marks(s)
     s.redis.stop(sig=signal.SIGKILL)
     s.start_redis()
     assert s.redis_epoch is None
     _gateway_back(s, since)
-    m = _marks(s)
     _in_window(c, reader, room, stored)
     assert asyncio.run(_replay(s, reader, room, head - 10, head)) == list(range(head - 9, head + 1))
-    assert ("rest-fcgi", "messages") in _reads(s, m), "a crashed Redis's read model was trusted"
+    assert "messages" in {coll for _, coll in _reads(s, m)}, "a crashed Redis's read model was trusted"
     _check_history(c, reader, room, stored)
 
     # a stop by signal (SIGTERM: Redis saves, but nobody handed anything over)
+    m = _marks(s)
     s.stop_redis()
     s.start_redis()
     assert s.redis_epoch is None
-    m = _marks(s)
     _in_window(c, reader, room, stored)
-    assert ("rest-fcgi", "messages") in _reads(s, m)
+    assert "messages" in {coll for _, coll in _reads(s, m)}
     _check_history(c, reader, room, stored)
 
 
