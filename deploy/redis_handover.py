@@ -152,6 +152,26 @@ def wait_loaded(conn, timeout=600.0):
         time.sleep(0.05)
 
 
+def transaction(conn, *commands):
+    """MULTI, the commands, EXEC: EXEC's replies. Raises the first error: of a command
+    refused when queued (EXEC then aborts it all) or of one that failed in EXEC."""
+    conn.call("MULTI")
+    refused = None
+    for command in commands:
+        try:
+            conn.call(*command)
+        except RespError as e:
+            refused = refused or e
+    try:
+        replies = conn.call("EXEC")
+    except RespError as e:
+        raise refused or e
+    for reply in replies or []:
+        if isinstance(reply, RespError):
+            raise reply
+    return replies
+
+
 def hand_over(conn, pause_ms=PAUSE_MS):
     """Writes the epoch to the handover key with other writes paused, then SHUTDOWN.
     Returns the epoch handed over, or None when the AOF is off (a plain SHUTDOWN: the
@@ -164,20 +184,28 @@ def hand_over(conn, pause_ms=PAUSE_MS):
         return None
     run = run_id(conn)
     epoch = epoch_of(conn.call("GET", EPOCH_KEY), run)
-    conn.call("MULTI")
-    conn.call("SET", HANDOVER_KEY, epoch)
-    conn.call("CLIENT", "PAUSE", pause_ms, "WRITE")
-    conn.call("EXEC")
+    try:
+        transaction(conn, ("SET", HANDOVER_KEY, epoch), ("CLIENT", "PAUSE", pause_ms, "WRITE"))
+    except RespError:
+        _undo(conn)
+        raise
     conn.sock.settimeout(300)  # SHUTDOWN may also write a snapshot (save points)
     try:
         conn.call("SHUTDOWN")
     except ConnectionError:
         return epoch  # it exited: the handover is on disk with everything before it
     except RespError:
-        conn.call("CLIENT", "UNPAUSE")
-        conn.call("DEL", HANDOVER_KEY)
+        _undo(conn)
         raise
+    _undo(conn)
     raise RespError("SHUTDOWN answered and Redis kept running")
+
+
+def _undo(conn):
+    """A handover that did not end in SHUTDOWN: writes resume, the key goes (the pause
+    holds this client's writes too, so it ends first)."""
+    conn.call("CLIENT", "UNPAUSE")
+    conn.call("DEL", HANDOVER_KEY)
 
 
 def take_over(conn):
@@ -195,10 +223,7 @@ def take_over(conn):
     fsync = conn.call("CONFIG", "GET", "appendfsync")[1]
     conn.call("CONFIG", "SET", "appendfsync", "always")
     try:
-        conn.call("MULTI")
-        conn.call("SET", EPOCH_KEY, f"{run} {epoch}")
-        conn.call("DEL", HANDOVER_KEY)
-        conn.call("EXEC")
+        transaction(conn, ("SET", EPOCH_KEY, f"{run} {epoch}"), ("DEL", HANDOVER_KEY))
     finally:
         conn.call("CONFIG", "SET", "appendfsync", fsync)
     return epoch

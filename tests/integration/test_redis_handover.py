@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import redis
 
 from conftest import RATES_OFF
@@ -242,3 +243,23 @@ def test_a_redis_with_an_acl_user_is_handed_over_too(make_stack):
     s.start_redis()
     assert s.redis_epoch == run
     assert Client(s).get("/health").status_code == 200
+
+
+def test_a_handover_redis_refuses_is_undone(make_stack):
+    """A Redis out of memory refuses the handover's SET: the stop fails, Redis keeps
+    running with no handover key and no pause on anybody's writes."""
+    s = make_stack(gateways=0, env=ENV, redis_aof=True)
+    r = redis.Redis.from_url(s.redis_url, decode_responses=True)
+    r.config_set("maxmemory", "1")
+    conn = redis_handover.Resp(url=s.redis_url)
+    try:
+        with pytest.raises(redis_handover.RespError, match="OOM"):
+            redis_handover.hand_over(conn)
+    finally:
+        conn.close()
+    r.config_set("maxmemory", "0")
+    assert s.redis.alive()
+    assert r.get(redis_handover.HANDOVER_KEY) is None
+    t0 = time.monotonic()
+    assert r.set("after-a-refused-handover", "1")
+    assert time.monotonic() - t0 < 5  # not held by a pause (30 s)
