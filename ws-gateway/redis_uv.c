@@ -17,15 +17,10 @@ typedef struct redis_uv {
     int wanted; /* UV_READABLE | UV_WRITABLE that hiredis asked for */
 } redis_uv_t;
 
-int gw_redis_uv_events(int status, int reported, int wanted)
-{
-    return status < 0 ? wanted : reported;
-}
-
 static void redis_uv__on_poll(uv_poll_t *poll, int status, int events)
 {
     redis_uv_t *r = poll->data;
-    int ready = gw_redis_uv_events(status, events, r->wanted);
+    int ready = status < 0 ? r->wanted : events; /* an error: what hiredis waited for */
 
     if (r->ac != NULL && (ready & UV_READABLE)) {
         redisAsyncHandleRead(r->ac);

@@ -19,8 +19,4 @@
  *  already or out of memory (the caller frees ac). */
 int gw_redis_uv_attach(redisAsyncContext *ac, uv_loop_t *loop);
 
-/** The libuv poll callback's choice, apart for the tests: what to hand hiredis, given
- *  the status and events libuv reported and the events hiredis asked for. */
-int gw_redis_uv_events(int status, int reported, int wanted);
-
 #endif
