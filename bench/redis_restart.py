@@ -20,6 +20,7 @@ gateway by a member, the first ones after the gateways are back. Prints and writ
 Runs in its own process; needs pymongo and websockets (the test requirements)."""
 import argparse
 import asyncio
+import os
 import sys
 import time
 from pathlib import Path
@@ -104,6 +105,10 @@ def main():
     ap.add_argument("--warm-limit", type=float, default=600.0)
     ap.add_argument("--modes", default="handover,signal")
     args = ap.parse_args()
+    # gateways_back and the "read model lost mid-run" count read the gateways' info lines,
+    # which the bench's quiet logs (benchlib.RATES_OFF: warn) would leave out
+    os.environ["BENCH_STACK_ENV"] = ",".join(
+        filter(None, ("LOG_LEVEL=info", os.environ.get("BENCH_STACK_ENV"))))
     stack, data = B.seeded_stack(args.workdir, args.build_dir, args.scale, args.reuse)
     try:
         users = {u["id"]: u for u in data["users"]}
