@@ -306,7 +306,7 @@ chat_err_t chat_messages_each(chat_db_t *db, const bson_oid_t *rooms, size_t n_r
 {
     messages__each_t e = {each, arg};
     bson_t filter = BSON_INITIALIZER;
-    bson_t *opts = BCON_NEW("batchSize", BCON_INT32(1000));
+    bson_t *opts = BCON_NEW("batchSize", BCON_INT32(CHAT_REPO_QUERY_BATCH));
 
     if (rooms != NULL) {
         bson_t room_id;
@@ -373,8 +373,8 @@ chat_err_t chat_messages_heads_all(chat_db_t *db, size_t max_rooms, chat_room_he
 {
     messages__heads_read_t r = {out, 0};
     bson_t filter = BSON_INITIALIZER;
-    bson_t *opts =
-        BCON_NEW("projection", "{", "seq", BCON_INT32(1), "}", "batchSize", BCON_INT32(1000));
+    bson_t *opts = BCON_NEW("projection", "{", "seq", BCON_INT32(1), "}", "batchSize",
+                            BCON_INT32(CHAT_REPO_QUERY_BATCH));
     chat_err_t rc;
 
     memset(out, 0, sizeof(*out));

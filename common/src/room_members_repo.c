@@ -243,8 +243,9 @@ static chat_err_t members__pair_doc(const bson_t *doc, void *arg)
 static chat_err_t members__pairs_read(chat_db_t *db, const bson_t *filter, size_t max,
                                       const bson_oid_t *user, members__pairs_t *pairs)
 {
-    bson_t *opts = BCON_NEW("projection", "{", "user_id", BCON_INT32(1), "room_id", BCON_INT32(1),
-                            "joined_at", BCON_INT32(1), "}");
+    bson_t *opts =
+        BCON_NEW("projection", "{", "user_id", BCON_INT32(1), "room_id", BCON_INT32(1), "joined_at",
+                 BCON_INT32(1), "}", "batchSize", BCON_INT32(CHAT_REPO_QUERY_BATCH));
     chat_member_leaves_t leaves = {NULL, 0};
     chat_err_t rc =
         chat_repo_query_each(db, MEMBERS__COLL, filter, opts, max, members__pair_doc, pairs);

@@ -199,7 +199,8 @@ chat_err_t chat_rooms_public_ids(chat_db_t *db, bson_oid_t **oids_out, size_t *n
 chat_err_t chat_rooms_all_ids(chat_db_t *db, size_t max, bson_oid_t **oids_out, size_t *n_out)
 {
     bson_t filter = BSON_INITIALIZER;
-    bson_t *opts = BCON_NEW("projection", "{", "_id", BCON_INT32(1), "}");
+    bson_t *opts = BCON_NEW("projection", "{", "_id", BCON_INT32(1), "}", "batchSize",
+                            BCON_INT32(CHAT_REPO_QUERY_BATCH));
     chat_err_t rc =
         chat_repo_query_oids(db, ROOMS__COLL, &filter, opts, "_id", max, oids_out, n_out);
 

@@ -108,8 +108,9 @@ chat_err_t chat_users_names_each(chat_db_t *db, chat_user_name_t **out, size_t *
 {
     bson_t filter = BSON_INITIALIZER;
     /* whole documents when each wants them: on FerretDB the scan costs the same */
-    bson_t *opts =
-        each != NULL ? bson_new() : BCON_NEW("projection", "{", "username_lc", BCON_INT32(1), "}");
+    bson_t *opts = each != NULL ? BCON_NEW("batchSize", BCON_INT32(CHAT_REPO_QUERY_BATCH))
+                                : BCON_NEW("projection", "{", "username_lc", BCON_INT32(1), "}",
+                                           "batchSize", BCON_INT32(CHAT_REPO_QUERY_BATCH));
     users_list__names_t names = {NULL, 0, 0, each, arg, {0}};
     /* the log first: a batch written during the scan is in the log, or in the cache */
     chat_err_t rc = each != NULL ? chat_last_seen_log_load(db, &names.seen) : CHAT_OK;

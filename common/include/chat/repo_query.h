@@ -13,6 +13,12 @@
 #include "chat/db.h"
 #include "chat/jwt.h" /* CHAT_ID_LEN */
 
+/** Documents per reply asked for by the reads of a whole collection or of a big room:
+ * FerretDB answers ~250 by default, and each round trip waits its turn while it decodes
+ * another read (the warm-up's reads of room_members took 155 of them at 38,733
+ * memberships). */
+#define CHAT_REPO_QUERY_BATCH 1000
+
 /** Called with each document (borrowed for the call). CHAT_OK goes on; anything else
  *  stops the query and is what it returns. */
 typedef chat_err_t (*chat_repo_query_fn)(const bson_t *doc, void *arg);
