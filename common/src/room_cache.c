@@ -20,7 +20,7 @@
 
 /* ------------------------------------------------------------------ one room */
 
-static void room__cache_put(const chat_store_t *s, const chat_room_t *r)
+void chat_room_cache_put(const chat_store_t *s, const chat_room_t *r)
 {
     char key[CHAT_KEY_LEN];
     char created[24];
@@ -100,7 +100,7 @@ static chat_err_t room__load_db(const chat_store_t *s, const char *room_id, chat
 
     memset(out, 0, sizeof(*out));
     if ((rc = chat_rooms_find(s->db, room_id, out)) == CHAT_OK) {
-        room__cache_put(s, out);
+        chat_room_cache_put(s, out);
     }
     return rc;
 }
@@ -146,7 +146,7 @@ chat_err_t chat_room_load_members(const chat_store_t *s, chat_room_t *room)
 
 void chat_room_cache_created(const chat_store_t *s, const chat_room_t *room)
 {
-    room__cache_put(s, room);
+    chat_room_cache_put(s, room);
     if (s->redis != NULL && !room->is_private) {
         chat_cset_t set;
         chat_cset_public_rooms(&set);

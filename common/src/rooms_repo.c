@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "chat/clock.h"
+#include "chat/grow.h"
 #include "chat/repo_query.h"
 #include "chat/room_members_repo.h"
 
@@ -196,16 +197,57 @@ chat_err_t chat_rooms_public_ids(chat_db_t *db, bson_oid_t **oids_out, size_t *n
     return rc;
 }
 
-chat_err_t chat_rooms_all_ids(chat_db_t *db, size_t max, bson_oid_t **oids_out, size_t *n_out)
+/* chat_rooms_all's walk: each document's id kept, the room handed to each. */
+typedef struct rooms__all {
+    bson_oid_t *oids;
+    size_t n;
+    size_t cap;
+    void (*each)(const chat_room_t *room, void *arg);
+    void *arg;
+} rooms__all_t;
+
+static chat_err_t rooms__all_doc(const bson_t *doc, void *arg)
+{
+    rooms__all_t *a = arg;
+    chat_room_t room;
+    bson_iter_t id;
+    bson_oid_t *grown;
+
+    if (!bson_iter_init_find(&id, doc, "_id") || !BSON_ITER_HOLDS_OID(&id)) {
+        return CHAT_OK;
+    }
+    grown = chat_grow(a->oids, a->n, &a->cap, sizeof(*a->oids), 256);
+    if (grown == NULL) {
+        return CHAT_ERR_NOMEM;
+    }
+    a->oids = grown;
+    bson_oid_copy(bson_iter_oid(&id), &a->oids[a->n++]);
+    memset(&room, 0, sizeof(room));
+    if (a->each != NULL && rooms__from_bson(doc, &room) == CHAT_OK) {
+        a->each(&room, a->arg);
+        chat_room_clear(&room);
+    }
+    return CHAT_OK;
+}
+
+chat_err_t chat_rooms_all(chat_db_t *db, size_t max, bson_oid_t **oids_out, size_t *n_out,
+                          void (*each)(const chat_room_t *room, void *arg), void *arg)
 {
     bson_t filter = BSON_INITIALIZER;
-    bson_t *opts = BCON_NEW("projection", "{", "_id", BCON_INT32(1), "}", "batchSize",
-                            BCON_INT32(CHAT_REPO_QUERY_BATCH));
-    chat_err_t rc =
-        chat_repo_query_oids(db, ROOMS__COLL, &filter, opts, "_id", max, oids_out, n_out);
+    bson_t *opts = BCON_NEW("batchSize", BCON_INT32(CHAT_REPO_QUERY_BATCH));
+    rooms__all_t all = {NULL, 0, 0, each, arg};
+    chat_err_t rc = chat_repo_query_each(db, ROOMS__COLL, &filter, opts, max, rooms__all_doc, &all);
 
     bson_destroy(&filter);
     bson_destroy(opts);
+    *oids_out = NULL;
+    *n_out = 0;
+    if (rc == CHAT_OK) {
+        *oids_out = all.oids;
+        *n_out = all.n;
+        all.oids = NULL;
+    }
+    free(all.oids);
     return rc;
 }
 

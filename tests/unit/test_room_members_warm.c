@@ -4,8 +4,8 @@
  * a real MongoDB/FerretDB and Redis: every room's set built with exactly its members,
  * oldest first with their join times, an empty room's set built empty, a set changed
  * after its version was read left unbuilt, nothing of the rooms' sets past max_rooms
- * or with max_rooms 0 (the users' sets still built), and a first start with no rooms
- * and no memberships.
+ * or with max_rooms 0 (the users' sets still built), a first start with no rooms
+ * and no memberships, and every room's document cached by the same read of rooms.
  *
  * Threads: the cmocka main thread.
  */
@@ -21,6 +21,7 @@
 
 #include "chat/cached_set.h"
 #include "chat/member_cache.h"
+#include "chat/room_cache.h"
 #include "chat/room_members_repo.h"
 #include "chat/room_members_warm.h"
 #include "chat/rooms_repo.h"
@@ -183,6 +184,32 @@ static void test_no_rooms_and_no_memberships(void **state)
     assert_int_equal(warm.room_sets, 0);
 }
 
+/* The warm-up's read of rooms caches every room's document: a room's first look after it
+ * reads no database (a document removed behind the cache's back is still answered). */
+static void test_every_rooms_document_cached_by_the_same_read(void **state)
+{
+    const chat_store_t *s = *state;
+    chat_read_model_warm_t warm = {.max_users = 100, .max_pairs = 100, .max_rooms = 100};
+    chat_room_t room = {0};
+    bson_oid_t oid;
+    bson_t *doc;
+    fixture_t f;
+
+    seed(s, &f);
+    assert_int_equal(chat_user_rooms_build_all(s, &warm), CHAT_OK);
+    assert_true(chat_db_oid_from_hex(f.rooms[1], &oid));
+    doc = BCON_NEW("_id", BCON_OID(&oid));
+    assert_int_equal(chat_db_delete(s->db, "rooms", doc, false, NULL), CHAT_OK);
+    bson_destroy(doc);
+    assert_int_equal(chat_rooms_find(s->db, f.rooms[1], &room), CHAT_ERR_NOT_FOUND);
+    assert_int_equal(chat_room_load(s, f.rooms[1], &room), CHAT_OK);
+    assert_string_equal(room.name, "kim");
+    assert_string_equal(room.creator_id, f.users[1]);
+    assert_false(room.is_private);
+    assert_int_equal(room.created_at_ms, f.created_ms[1]);
+    chat_room_clear(&room);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -191,6 +218,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_a_set_changed_after_its_version_is_left_unbuilt,
                                         store_setup, store_teardown),
         cmocka_unit_test_setup_teardown(test_rooms_past_the_limit_are_left_to_their_readers,
+                                        store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(test_every_rooms_document_cached_by_the_same_read,
                                         store_setup, store_teardown),
         cmocka_unit_test_setup_teardown(test_no_rooms_and_no_memberships, store_setup,
                                         store_teardown),

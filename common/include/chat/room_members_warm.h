@@ -31,8 +31,9 @@ typedef struct chat_room_members_warm {
     size_t unbuilt;
 } chat_room_members_warm_t;
 
-/** Reads the ids of every room (at most max_rooms: CHAT_ERR_CONFLICT past it, nothing to
- *  warm) and the versions of their member sets; call before room_members is read. */
+/** Reads every room (at most max_rooms: CHAT_ERR_CONFLICT past it, nothing to warm),
+ *  caches each room's document (room_cache.h) and reads the versions of their member
+ *  sets; call before room_members is read. */
 chat_err_t chat_room_members_warm_prepare(const chat_store_t *s, size_t max_rooms,
                                           chat_room_members_warm_t *w);
 

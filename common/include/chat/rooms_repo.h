@@ -26,8 +26,11 @@ chat_err_t chat_rooms_find(chat_db_t *db, const char *room_id, chat_room_t *out)
 /** The ids of every public room (rebuild of the public list). *oids_out malloc'd. */
 chat_err_t chat_rooms_public_ids(chat_db_t *db, bson_oid_t **oids_out, size_t *n_out);
 
-/** The ids of every room, at most max read (0: no bound). *oids_out malloc'd. */
-chat_err_t chat_rooms_all_ids(chat_db_t *db, size_t max, bson_oid_t **oids_out, size_t *n_out);
+/** The ids of every room, at most max read (0: no bound; *oids_out malloc'd), and each
+ *  room's document handed to each (NULL: not wanted; the room is borrowed for the call):
+ *  one read of the whole collection. */
+chat_err_t chat_rooms_all(chat_db_t *db, size_t max, bson_oid_t **oids_out, size_t *n_out,
+                          void (*each)(const chat_room_t *room, void *arg), void *arg);
 
 /** The one private two-member room of the pair, created on first use (race-safe). */
 chat_err_t chat_rooms_get_or_create_dm(chat_db_t *db, const char *user_a, const char *user_b,
