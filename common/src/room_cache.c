@@ -20,12 +20,11 @@
 
 /* ------------------------------------------------------------------ one room */
 
-void chat_room_cache_put(const chat_store_t *s, const chat_room_t *r)
+void chat_room_cache_put(const chat_store_t *s, const chat_room_t *r, bool queue)
 {
     char key[CHAT_KEY_LEN];
     char created[24];
     const char *argv[16];
-    redisReply *reply = NULL;
 
     if (s->redis == NULL || chat_key_tagged(r->id, "info", key, sizeof(key)) == NULL) {
         return;
@@ -45,9 +44,10 @@ void chat_room_cache_put(const chat_store_t *s, const chat_room_t *r)
     argv[11] = r->is_dm ? "1" : "0";
     argv[12] = "created_at";
     argv[13] = created;
-    reply = chat_redis_command_argv(s->redis, 14, argv, NULL);
-    if (reply != NULL) {
-        freeReplyObject(reply);
+    if (queue) {
+        (void)chat_redis_append_argv(s->redis, 14, argv, NULL);
+    } else {
+        freeReplyObject(chat_redis_command_argv(s->redis, 14, argv, NULL)); /* NULL: a no-op */
     }
 }
 
@@ -100,7 +100,7 @@ static chat_err_t room__load_db(const chat_store_t *s, const char *room_id, chat
 
     memset(out, 0, sizeof(*out));
     if ((rc = chat_rooms_find(s->db, room_id, out)) == CHAT_OK) {
-        chat_room_cache_put(s, out);
+        chat_room_cache_put(s, out, false);
     }
     return rc;
 }
@@ -146,7 +146,7 @@ chat_err_t chat_room_load_members(const chat_store_t *s, chat_room_t *room)
 
 void chat_room_cache_created(const chat_store_t *s, const chat_room_t *room)
 {
-    chat_room_cache_put(s, room);
+    chat_room_cache_put(s, room, false);
     if (s->redis != NULL && !room->is_private) {
         chat_cset_t set;
         chat_cset_public_rooms(&set);

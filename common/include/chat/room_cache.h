@@ -23,8 +23,9 @@ chat_err_t chat_room_load(const chat_store_t *s, const char *room_id, chat_room_
 chat_err_t chat_room_load_members(const chat_store_t *s, chat_room_t *room);
 
 /** Caches one room's document (its info hash, read by chat_room_load). Rooms never
- *  change once created, so a cached copy is never stale. Best effort. */
-void chat_room_cache_put(const chat_store_t *s, const chat_room_t *r);
+ *  change once created, so a cached copy is never stale. Best effort. queue: the HSET
+ *  is only queued on the pipeline, its reply left to the caller (redis_sync.h). */
+void chat_room_cache_put(const chat_store_t *s, const chat_room_t *r, bool queue);
 
 /** Caches a room just created (document, public list; its members go through
  *  member_cache.h). Best effort: a miss is read from MongoDB later. */
