@@ -101,22 +101,29 @@ chat_err_t chat_repo_query_page(chat_db_t *db, const char *coll_name, const bson
     return rc;
 }
 
-static chat_err_t repo_query__oid(const bson_t *doc, void *arg)
+chat_err_t chat_repo_query_take_oid(const bson_t *doc, const char *field, bson_oid_t **oids,
+                                    size_t *n, size_t *cap)
 {
-    repo_query__oids_t *o = arg;
     bson_oid_t *grown = NULL;
     bson_iter_t iter;
 
-    if (!bson_iter_init_find(&iter, doc, o->field) || !BSON_ITER_HOLDS_OID(&iter)) {
+    if (!bson_iter_init_find(&iter, doc, field) || !BSON_ITER_HOLDS_OID(&iter)) {
         return CHAT_OK;
     }
-    grown = chat_grow(o->oids, o->n, &o->cap, sizeof(*o->oids), 16);
+    grown = chat_grow(*oids, *n, cap, sizeof(**oids), 16);
     if (grown == NULL) {
         return CHAT_ERR_NOMEM;
     }
-    o->oids = grown;
-    bson_oid_copy(bson_iter_oid(&iter), &o->oids[o->n++]);
+    *oids = grown;
+    bson_oid_copy(bson_iter_oid(&iter), &(*oids)[(*n)++]);
     return CHAT_OK;
+}
+
+static chat_err_t repo_query__oid(const bson_t *doc, void *arg)
+{
+    repo_query__oids_t *o = arg;
+
+    return chat_repo_query_take_oid(doc, o->field, &o->oids, &o->n, &o->cap);
 }
 
 chat_err_t chat_repo_query_oids(chat_db_t *db, const char *coll_name, const bson_t *filter,

@@ -16,7 +16,6 @@
 #include <string.h>
 
 #include "chat/clock.h"
-#include "chat/grow.h"
 #include "chat/repo_query.h"
 #include "chat/room_members_repo.h"
 
@@ -210,18 +209,12 @@ static chat_err_t rooms__all_doc(const bson_t *doc, void *arg)
 {
     rooms__all_t *a = arg;
     chat_room_t room;
-    bson_iter_t id;
-    bson_oid_t *grown;
+    size_t had = a->n;
+    chat_err_t rc = chat_repo_query_take_oid(doc, "_id", &a->oids, &a->n, &a->cap);
 
-    if (!bson_iter_init_find(&id, doc, "_id") || !BSON_ITER_HOLDS_OID(&id)) {
-        return CHAT_OK;
+    if (rc != CHAT_OK || a->n == had) {
+        return rc; /* out of memory, or no id: not a room */
     }
-    grown = chat_grow(a->oids, a->n, &a->cap, sizeof(*a->oids), 256);
-    if (grown == NULL) {
-        return CHAT_ERR_NOMEM;
-    }
-    a->oids = grown;
-    bson_oid_copy(bson_iter_oid(&id), &a->oids[a->n++]);
     memset(&room, 0, sizeof(room));
     if (a->each != NULL && rooms__from_bson(doc, &room) == CHAT_OK) {
         a->each(&room, a->arg);

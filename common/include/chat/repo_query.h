@@ -53,6 +53,11 @@ chat_err_t chat_repo_query_page(chat_db_t *db, const char *coll_name, const bson
                                 const bson_t *opts, void *items, size_t size, size_t max,
                                 chat_repo_decode_fn decode, size_t *n);
 
+/** Appends doc's ObjectId field to *oids (*n in use, *cap allocated, grown as chat_grow
+ *  grows); CHAT_OK also when doc has none (nothing appended), CHAT_ERR_NOMEM. */
+chat_err_t chat_repo_query_take_oid(const bson_t *doc, const char *field, bson_oid_t **oids,
+                                    size_t *n, size_t *cap);
+
 /**
  * The ObjectId field of each document of find(filter, opts) (documents without it are
  * skipped), at most max documents read (0: no bound). *out malloc'd, NULL when none;
