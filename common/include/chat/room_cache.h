@@ -23,7 +23,9 @@ chat_err_t chat_room_load(const chat_store_t *s, const char *room_id, chat_room_
 chat_err_t chat_room_load_members(const chat_store_t *s, chat_room_t *room);
 
 /** Caches one room's document (its info hash, read by chat_room_load). Rooms never
- *  change once created, so a cached copy is never stale. Best effort. queue: the HSET
+ *  change once created, so a cached copy is never stale (the one exception, a room
+ *  removed again because its creator's membership could not be stored, has an id that
+ *  nobody was given). Best effort. queue: the HSET
  *  is only queued on the pipeline, its reply left to the caller (redis_sync.h). */
 void chat_room_cache_put(const chat_store_t *s, const chat_room_t *r, bool queue);
 
